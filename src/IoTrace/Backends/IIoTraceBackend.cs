@@ -1,0 +1,22 @@
+using IoTrace.Core;
+
+namespace IoTrace.Backends;
+
+/// <summary>
+/// Something that sees a process's IO calls and charges them to the trace they belong to.
+/// One instance per process; traces start and stop concurrently.
+/// </summary>
+internal interface IIoTraceBackend
+{
+    /// <summary>The name reports carry (<c>inprocess</c>, <c>none</c>, ...).</summary>
+    string Name { get; }
+
+    /// <summary>Begins charging calls of <paramref name="session"/>'s flow to it. Never throws.</summary>
+    void OnTraceStarted(TraceSession session);
+
+    /// <summary>Stops charging calls to <paramref name="session"/>. Never throws.</summary>
+    void OnTraceStopped(TraceSession session);
+
+    /// <summary>Undoes everything the backend changed in the process. Later traces may enable it again.</summary>
+    void Shutdown();
+}

@@ -1,0 +1,76 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace IoTrace.Backends.InProcess;
+
+/// <summary>Names what is behind an fd: the path of a file, the peer of a socket.</summary>
+internal static unsafe class FdTargets
+{
+    private const ushort AfUnix = 1;
+    private const ushort AfInet = 2;
+    private const ushort AfInet6 = 10;
+
+    /// <summary>Reads <c>/proc/self/fd/N</c>; for a socket, asks for its peer.</summary>
+    public static string? Resolve(int fd)
+    {
+        if (fd < 0)
+        {
+            return null;
+        }
+
+        Span<byte> path = stackalloc byte[32];
+        var written = Encoding.ASCII.GetBytes($"/proc/self/fd/{fd}", path);
+        path[written] = 0;
+        var buffer = stackalloc byte[4096];
+        nint length;
+        fixed (byte* p = path)
+        {
+            length = LibcInterop.ReadLink(p, buffer, 4095);
+        }
+
+        if (length <= 0)
+        {
+            return null;
+        }
+
+        var link = Encoding.UTF8.GetString(buffer, (int)length);
+        if (!link.StartsWith("socket:", StringComparison.Ordinal))
+        {
+            return link;
+        }
+
+        var address = stackalloc byte[128];
+        var size = 128;
+        return LibcInterop.GetPeerName(fd, address, &size) == 0 ? FormatSocketAddress((nint)address, size) ?? link : link;
+    }
+
+    /// <summary>Formats a <c>sockaddr</c> as <c>127.0.0.1:5000</c>, <c>[::1]:5000</c> or <c>unix:/path</c>.</summary>
+    public static string? FormatSocketAddress(nint address, int length)
+    {
+        if (address == 0 || length < 2)
+        {
+            return null;
+        }
+
+        var bytes = new ReadOnlySpan<byte>((void*)address, length);
+        var family = MemoryMarshal.Read<ushort>(bytes);
+        switch (family)
+        {
+            case AfInet when length >= 8:
+                return new IPEndPoint(new IPAddress(bytes.Slice(4, 4)), BinaryPrimitives.ReadUInt16BigEndian(bytes[2..])).ToString();
+            case AfInet6 when length >= 24:
+                var ip = new IPAddress(bytes.Slice(8, 16));
+                var port = BinaryPrimitives.ReadUInt16BigEndian(bytes[2..]);
+                return new IPEndPoint(ip.IsIPv4MappedToIPv6 ? ip.MapToIPv4() : ip, port).ToString();
+            case AfUnix:
+                var pathBytes = bytes[2..];
+                var end = pathBytes.IndexOf((byte)0);
+                return "unix:" + Encoding.UTF8.GetString(end >= 0 ? pathBytes[..end] : pathBytes);
+            default:
+                return ((AddressFamily)family).ToString();
+        }
+    }
+}

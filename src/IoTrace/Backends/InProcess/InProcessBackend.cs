@@ -1,0 +1,182 @@
+using System.Runtime.InteropServices;
+using System.Runtime.Versioning;
+using System.Text;
+using IoTrace.Core;
+
+namespace IoTrace.Backends.InProcess;
+
+/// <summary>
+/// Linux, no privileges: rebinds the GOT slots of libSystem.Native (and of native libraries the app ships)
+/// to trampolines that call <see cref="IoHook"/>. Slots are patched once, when the first trace starts, and
+/// restored by <see cref="Shutdown"/>; outside traces a trampoline jumps straight to the original.
+/// </summary>
+[SupportedOSPlatform("linux")]
+internal sealed unsafe class InProcessBackend : IIoTraceBackend
+{
+    public const string BackendName = "inprocess";
+
+    private readonly NativeShim _shim;
+    private readonly Lock _lock = new();
+    private bool _installed;
+    private bool _failed;
+
+    // Bumped by Shutdown, so a trace started before it does not decrement the counter of the next install.
+    private int _generation;
+
+    private InProcessBackend(NativeShim shim)
+    {
+        _shim = shim;
+        IoHook.Initialize(shim, OnHookFailure);
+    }
+
+    /// <summary>Raised once, the first time the hook fails; tracing goes on.</summary>
+    public event Action<Exception>? HookFailed;
+
+    /// <summary>Raised when installing the hooks failed; traces report incomplete.</summary>
+    public event Action<string>? InstallFailed;
+
+    public string Name => BackendName;
+
+    internal NativeShim Shim => _shim;
+
+    private int _hookFailures;
+
+    public static bool TryCreate(out IIoTraceBackend backend, out string reason)
+    {
+        backend = null!;
+        if (RuntimeInformation.ProcessArchitecture is not (Architecture.X64 or Architecture.Arm64))
+        {
+            reason = $"the in-process backend supports x64 and arm64, not {RuntimeInformation.ProcessArchitecture}";
+            return false;
+        }
+
+        if (!NativeShim.TryLoad(out var shim, out reason))
+        {
+            return false;
+        }
+
+        backend = new InProcessBackend(shim!);
+        reason = "Linux: rebinding libSystem.Native's imports in process, no privileges needed";
+        return true;
+    }
+
+    public void OnTraceStarted(TraceSession session)
+    {
+        if (!EnsureInstalled())
+        {
+            session.MarkIncomplete();
+            return;
+        }
+
+        lock (_lock)
+        {
+            session.BackendGeneration = _generation;
+            Interlocked.Increment(ref *_shim.ActiveCounter);
+        }
+    }
+
+    public void OnTraceStopped(TraceSession session)
+    {
+        lock (_lock)
+        {
+            if (_installed && session.BackendGeneration == _generation)
+            {
+                Interlocked.Decrement(ref *_shim.ActiveCounter);
+                session.BackendGeneration = -1;
+            }
+        }
+    }
+
+    public void Shutdown()
+    {
+        lock (_lock)
+        {
+            if (!_installed)
+            {
+                return;
+            }
+
+            var failures = _shim.Uninstall();
+            _installed = false;
+            _generation++;
+            Volatile.Write(ref *_shim.ActiveCounter, 0);
+            if (failures != 0)
+            {
+                InstallFailed?.Invoke($"{failures} GOT slots could not be restored");
+            }
+        }
+    }
+
+    /// <summary>Currently patched slots: library, symbol, the slot's address and the original target.</summary>
+    internal IReadOnlyList<(string Library, string Symbol, nint Got, nint Original, bool Patched)> Slots()
+    {
+        var slots = new List<(string, string, nint, nint, bool)>();
+        var count = _shim.SlotCount();
+        for (var i = 0; i < count; i++)
+        {
+            var slot = _shim.SlotAt(i);
+            var library = Marshal.PtrToStringUTF8((nint)_shim.LibraryPath(slot->Library)) ?? "?";
+            slots.Add((library, ImportedFunction.All[slot->Symbol].Symbol, (nint)slot->Got, slot->Original, slot->Patched != 0));
+        }
+
+        return slots;
+    }
+
+    private bool EnsureInstalled()
+    {
+        if (_installed)
+        {
+            return true;
+        }
+
+        lock (_lock)
+        {
+            if (_installed || _failed)
+            {
+                return _installed;
+            }
+
+            var imports = ImportedFunction.All;
+            var names = new nint[imports.Length];
+            var appDir = Marshal.StringToCoTaskMemUTF8(Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory) + "/");
+            try
+            {
+                for (var i = 0; i < imports.Length; i++)
+                {
+                    names[i] = Marshal.StringToCoTaskMemUTF8(imports[i].Symbol);
+                }
+
+                fixed (nint* namesPointer = names)
+                {
+                    var slots = _shim.Install((byte**)namesPointer, imports.Length, IoHook.EntryPoint, (byte*)appDir);
+                    if (slots <= 0)
+                    {
+                        _failed = true;
+                        InstallFailed?.Invoke("libSystem.Native.so was not found among the loaded libraries, or none of its IO imports could be rebound");
+                        return false;
+                    }
+                }
+
+                _installed = true;
+                return true;
+            }
+            finally
+            {
+                foreach (var name in names)
+                {
+                    Marshal.FreeCoTaskMem(name);
+                }
+
+                Marshal.FreeCoTaskMem(appDir);
+            }
+        }
+    }
+
+    private void OnHookFailure(Exception e)
+    {
+        if (Interlocked.Increment(ref _hookFailures) == 1)
+        {
+            HookFailed?.Invoke(e);
+        }
+    }
+}

@@ -1,0 +1,226 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Versioning;
+using IoTrace.Core;
+using CallSite = IoTrace.Core.CallSite;
+
+namespace IoTrace.Backends.InProcess;
+
+/// <summary>
+/// The managed entry point every trampoline forwards to: times the original call and charges it to the
+/// trace of the calling flow (or to the trace waiting on the fd). It must never throw into native code.
+/// </summary>
+[SupportedOSPlatform("linux")]
+internal static unsafe class IoHook
+{
+    // Fewer frames than this means the frame-pointer walk broke early and the key cannot tell call sites apart.
+    private const int MinimumKeyFrames = 4;
+
+    [ThreadStatic]
+    private static bool t_inHook;
+
+    private static NativeShim? s_shim;
+    private static Action<Exception>? s_onFailure;
+
+    public static void Initialize(NativeShim shim, Action<Exception> onFailure)
+    {
+        s_shim = shim;
+        s_onFailure = onFailure;
+    }
+
+    public static delegate* unmanaged<NativeShim.Slot*, nint, nint, nint, nint, nint, nint, nint> EntryPoint => &OnCall;
+
+    [UnmanagedCallersOnly]
+    private static nint OnCall(NativeShim.Slot* slot, nint a0, nint a1, nint a2, nint a3, nint a4, nint a5)
+    {
+        var original = (delegate* unmanaged<nint, nint, nint, nint, nint, nint, nint>)slot->Original;
+
+        // The tracer's own IO (PDB reads for stack traces, target lookups) is never traced.
+        if (t_inHook)
+        {
+            return original(a0, a1, a2, a3, a4, a5);
+        }
+
+        TraceSession? session = null;
+        CallSite? inheritedSite = null;
+        var import = ImportedFunction.All[slot->Symbol];
+        try
+        {
+            session = TraceContext.Current;
+            if (session is null || !session.IsActive)
+            {
+                session = null;
+                var fd = FdOf(import.Layout, a0, a1);
+                if (fd >= 0)
+                {
+                    if (import.Probe == ClosedProbe)
+                    {
+                        FdOwners.Clear(fd);
+                    }
+                    else if (FdOwners.Get(fd) is { } owner)
+                    {
+                        session = owner.Session;
+                        inheritedSite = owner.Site;
+                    }
+                }
+            }
+        }
+        catch (Exception e)
+        {
+            ReportFailure(e);
+        }
+
+        if (session is null || !session.Records(import.Probe))
+        {
+            return original(a0, a1, a2, a3, a4, a5);
+        }
+
+        t_inHook = true;
+        var shim = s_shim!;
+        // CPU inside wall: a call's CPU time never exceeds its wall time.
+        var before = Stopwatch.GetTimestamp();
+        var cpuBefore = shim.ThreadCpuNanoseconds();
+        var result = original(a0, a1, a2, a3, a4, a5);
+        var errno = Marshal.GetLastSystemError();
+        var cpuAfter = shim.ThreadCpuNanoseconds();
+        var after = Stopwatch.GetTimestamp();
+        try
+        {
+            Record(session, inheritedSite, import, result, errno, a0, a1, a2, after - before, cpuAfter - cpuBefore);
+        }
+        catch (Exception e)
+        {
+            ReportFailure(e);
+        }
+
+        t_inHook = false;
+        Marshal.SetLastSystemError(errno);
+        return result;
+    }
+
+    private static readonly int ClosedProbe = Probes.IndexOf("close");
+
+    private static void Record(TraceSession session, CallSite? inheritedSite, ImportedFunction import, nint rawResult, int errno, nint a0, nint a1, nint a2, long ticks, long cpu)
+    {
+        // int-returning functions leave the upper half of the register undefined.
+        long result = import.ReturnsSize ? rawResult : (int)rawResult;
+        var bytes = import.ReturnsSize && result > 0 ? result : 0;
+        if (!session.KeepsContext)
+        {
+            session.Record(import.Probe, null, -1, null, bytes, ticks, cpu);
+            return;
+        }
+
+        var site = inheritedSite ?? ResolveCallSite(session);
+        var fd = FdOf(import.Layout, a0, a1);
+        string? target = null;
+        switch (import.Layout)
+        {
+            case ArgumentLayout.OpenPathArg0 or ArgumentLayout.OpenPathArg1:
+                target = Marshal.PtrToStringUTF8(import.Layout == ArgumentLayout.OpenPathArg0 ? a0 : a1);
+                fd = (int)result;
+                if (fd >= 0 && target is not null)
+                {
+                    session.RememberTarget(fd, target);
+                }
+
+                break;
+            case ArgumentLayout.PathArg0:
+                target = Marshal.PtrToStringUTF8(a0);
+                break;
+            case ArgumentLayout.PathArg1:
+                target = Marshal.PtrToStringUTF8(a1);
+                break;
+            case ArgumentLayout.PathArg2:
+                target = Marshal.PtrToStringUTF8(a2);
+                break;
+            case ArgumentLayout.ResultFd:
+                fd = (int)result;
+                break;
+            case ArgumentLayout.Connect:
+                target = FdTargets.FormatSocketAddress(a1, (int)a2);
+                if (target is not null)
+                {
+                    session.RememberTarget(fd, target);
+                }
+
+                break;
+            case ArgumentLayout.Accept:
+                fd = (int)result;
+                target = a1 != 0 && a2 != 0 ? FdTargets.FormatSocketAddress(a1, *(int*)a2) : null;
+                if (fd >= 0 && target is not null)
+                {
+                    session.RememberTarget(fd, target);
+                }
+
+                break;
+        }
+
+        if (fd >= 0 && target is null)
+        {
+            target = session.TargetOf(fd);
+            if (target is null && result >= 0)
+            {
+                target = FdTargets.Resolve(fd);
+                if (target is not null)
+                {
+                    session.RememberTarget(fd, target);
+                }
+            }
+        }
+
+        if (import.Probe == ClosedProbe && fd >= 0)
+        {
+            session.ForgetTarget(fd);
+            FdOwners.Clear(fd);
+        }
+        else if (result == -1 && errno == LibcInterop.EAGAIN && fd >= 0 && import.Kind != ProbeKind.Setup)
+        {
+            FdOwners.Set(fd, session, site);
+        }
+
+        session.Record(import.Probe, site, fd, target, bytes, ticks, cpu);
+    }
+
+    private static CallSite ResolveCallSite(TraceSession session)
+    {
+        int frames;
+        var key = s_shim!.CallSiteKey(&frames);
+        var site = frames >= MinimumKeyFrames
+            ? session.Resolver.Resolve(key)
+            : session.Resolver.ResolveFromStack(new StackTrace(1, fNeedFileInfo: true));
+        if (site.IsApplication)
+        {
+            if (!ReferenceEquals(TraceContext.LastCallSite, site))
+            {
+                TraceContext.LastCallSite = site;
+            }
+
+            return site;
+        }
+
+        return TraceContext.LastCallSite ?? site;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int FdOf(ArgumentLayout layout, nint a0, nint a1) => layout switch
+    {
+        ArgumentLayout.FdArg0 or ArgumentLayout.Connect or ArgumentLayout.Accept => (int)a0,
+        ArgumentLayout.FdArg1 => (int)a1,
+        ArgumentLayout.Poll when a1 == 1 && a0 != 0 => *(int*)a0,
+        _ => -1,
+    };
+
+    private static void ReportFailure(Exception e)
+    {
+        try
+        {
+            s_onFailure?.Invoke(e);
+        }
+        catch (Exception)
+        {
+            // Nothing can be reported from here; the traced call must go on.
+        }
+    }
+}

@@ -1,0 +1,77 @@
+using System.Runtime.InteropServices;
+using System.Runtime.Versioning;
+
+namespace IoTrace.Backends.InProcess;
+
+/// <summary>The exports of libIoTrace.Native.so, resolved once as function pointers for the hot path.</summary>
+[SupportedOSPlatform("linux")]
+internal sealed unsafe class NativeShim
+{
+    public const string LibraryName = "libIoTrace.Native.so";
+
+    private NativeShim(nint handle)
+    {
+        Install = (delegate* unmanaged<byte**, int, void*, byte*, int>)NativeLibrary.GetExport(handle, "iotrace_install");
+        Uninstall = (delegate* unmanaged<int>)NativeLibrary.GetExport(handle, "iotrace_uninstall");
+        ActiveCounter = ((delegate* unmanaged<int*>)NativeLibrary.GetExport(handle, "iotrace_active_counter"))();
+        SlotCount = (delegate* unmanaged<int>)NativeLibrary.GetExport(handle, "iotrace_slot_count");
+        SlotAt = (delegate* unmanaged<int, Slot*>)NativeLibrary.GetExport(handle, "iotrace_slot_at");
+        LibraryPath = (delegate* unmanaged<int, byte*>)NativeLibrary.GetExport(handle, "iotrace_library_path");
+        Trampoline = (delegate* unmanaged<int, nint>)NativeLibrary.GetExport(handle, "iotrace_trampoline");
+        CallSiteKey = (delegate* unmanaged[SuppressGCTransition]<int*, ulong>)NativeLibrary.GetExport(handle, "iotrace_callsite_key");
+        ThreadCpuNanoseconds = (delegate* unmanaged[SuppressGCTransition]<long>)NativeLibrary.GetExport(handle, "iotrace_thread_cpu_ns");
+    }
+
+    public delegate* unmanaged<byte**, int, void*, byte*, int> Install { get; }
+
+    public delegate* unmanaged<int> Uninstall { get; }
+
+    /// <summary>The number of active traces; trampolines forward to managed code only while it is above zero.</summary>
+    public int* ActiveCounter { get; }
+
+    public delegate* unmanaged<int> SlotCount { get; }
+
+    public delegate* unmanaged<int, Slot*> SlotAt { get; }
+
+    public delegate* unmanaged<int, byte*> LibraryPath { get; }
+
+    public delegate* unmanaged<int, nint> Trampoline { get; }
+
+    public delegate* unmanaged[SuppressGCTransition]<int*, ulong> CallSiteKey { get; }
+
+    public delegate* unmanaged[SuppressGCTransition]<long> ThreadCpuNanoseconds { get; }
+
+    public static bool TryLoad(out NativeShim? shim, out string reason)
+    {
+        shim = null;
+        if (!NativeLibrary.TryLoad(LibraryName, typeof(NativeShim).Assembly, DllImportSearchPath.AssemblyDirectory | DllImportSearchPath.ApplicationDirectory, out var handle)
+            && !NativeLibrary.TryLoad(Path.Combine(AppContext.BaseDirectory, LibraryName), out handle))
+        {
+            reason = $"{LibraryName} was not found next to the application (it is built on Linux with a C compiler)";
+            return false;
+        }
+
+        try
+        {
+            shim = new NativeShim(handle);
+            reason = string.Empty;
+            return true;
+        }
+        catch (EntryPointNotFoundException e)
+        {
+            reason = $"{LibraryName} is from another version of IoTrace: {e.Message}";
+            return false;
+        }
+    }
+
+    /// <summary>Mirrors <c>iotrace_slot</c> in iotrace_native.c.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct Slot
+    {
+        public nint Original;
+        public int Symbol;
+        public int Library;
+        public nint* Got;
+        public int Patched;
+    }
+}

@@ -1,0 +1,550 @@
+// Native half of the in-process backend (Linux, glibc).
+//
+// It rebinds GOT slots of already-loaded libraries to trampolines. A trampoline forwards to the managed
+// hook only while a trace is active and only when the call comes from code that runs on a managed thread
+// in a normal context: libSystem.Native also calls write() from its signal handler and close()/dup2() in a
+// vfork child, where entering managed code would deadlock or corrupt the parent. Everything that needs the
+// runtime (trace lookup, stacks, aggregation) stays in C#.
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <elf.h>
+#include <link.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#define IOTRACE_EXPORT __attribute__((visibility("default")))
+#define MAX_SLOTS 256
+#define MAX_LIBS 64
+#define MAX_SYMBOLS 96
+#define MAX_FRAMES 256
+
+#if defined(__x86_64__)
+#define R_JUMP_SLOT R_X86_64_JUMP_SLOT
+#define R_GLOB_DAT R_X86_64_GLOB_DAT
+#elif defined(__aarch64__)
+#define R_JUMP_SLOT R_AARCH64_JUMP_SLOT
+#define R_GLOB_DAT R_AARCH64_GLOB_DAT
+#else
+#error "unsupported architecture"
+#endif
+
+typedef long (*fn6_t)(long, long, long, long, long, long);
+
+// Layout shared with InProcessNative.Slot in C#: keep the first three fields in this order.
+typedef struct iotrace_slot
+{
+    void* original;
+    int32_t symbol;
+    int32_t library;
+    void** got;
+    int32_t patched;
+} iotrace_slot;
+
+typedef long (*managed_hook_t)(iotrace_slot*, long, long, long, long, long, long);
+
+typedef struct
+{
+    uintptr_t start;
+    uintptr_t end;
+} range_t;
+
+typedef struct
+{
+    char path[512];
+    uintptr_t base;
+    uintptr_t text_start;
+    uintptr_t text_end;
+    // When set, calls made from inside this library's text are forwarded only from the listed ranges.
+    range_t* allowed;
+    int allowed_count;
+    int filtered;
+    // Pages the loader made read-only after relocation (PT_GNU_RELRO); others stay writable.
+    uintptr_t relro_start;
+    uintptr_t relro_end;
+} library_t;
+
+static iotrace_slot g_slots[MAX_SLOTS];
+static int g_slot_count;
+static library_t g_libs[MAX_LIBS];
+static int g_lib_count;
+static char* g_symbols[MAX_SYMBOLS];
+static int g_symbol_count;
+static char g_app_dir[512];
+static volatile managed_hook_t g_hook;
+static volatile int g_active;
+static volatile int g_installed;
+static unsigned long long g_seen_adds;
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void* (*g_real_dlopen)(const char*, int);
+static void** g_dlopen_slots[8];
+static void* g_dlopen_originals[8];
+static int g_dlopen_libs[8];
+static int g_dlopen_slot_count;
+
+static int allowed(const iotrace_slot* slot, uintptr_t return_address)
+{
+    const library_t* lib = &g_libs[slot->library];
+    if (!lib->filtered || return_address < lib->text_start || return_address >= lib->text_end)
+    {
+        return 1;
+    }
+    int lo = 0, hi = lib->allowed_count - 1;
+    while (lo <= hi)
+    {
+        int mid = (lo + hi) >> 1;
+        if (return_address < lib->allowed[mid].start)
+            hi = mid - 1;
+        else if (return_address >= lib->allowed[mid].end)
+            lo = mid + 1;
+        else
+            return 1;
+    }
+    return 0;
+}
+
+static inline __attribute__((always_inline)) long dispatch(int index, long a, long b, long c, long d, long e, long f, void* return_address)
+{
+    iotrace_slot* slot = &g_slots[index];
+    managed_hook_t hook = g_hook;
+    if (__atomic_load_n(&g_active, __ATOMIC_RELAXED) > 0 && hook != NULL && allowed(slot, (uintptr_t)return_address))
+    {
+        return hook(slot, a, b, c, d, e, f);
+    }
+    return ((fn6_t)slot->original)(a, b, c, d, e, f);
+}
+
+// One trampoline per slot: the index is baked in, all six integer argument registers pass through.
+// The generated digits are octal (T64(3) yields 0300..0377), hence the leading 0 on the index.
+#define TRAMPOLINE(i) \
+    static long trampoline_##i(long a, long b, long c, long d, long e, long f) \
+    { \
+        return dispatch(0##i, a, b, c, d, e, f, __builtin_return_address(0)); \
+    }
+#define T8(n) TRAMPOLINE(n##0) TRAMPOLINE(n##1) TRAMPOLINE(n##2) TRAMPOLINE(n##3) TRAMPOLINE(n##4) TRAMPOLINE(n##5) TRAMPOLINE(n##6) TRAMPOLINE(n##7)
+#define T64(n) T8(n##0) T8(n##1) T8(n##2) T8(n##3) T8(n##4) T8(n##5) T8(n##6) T8(n##7)
+T64(0) T64(1) T64(2) T64(3)
+#define R8(n) trampoline_##n##0, trampoline_##n##1, trampoline_##n##2, trampoline_##n##3, trampoline_##n##4, trampoline_##n##5, trampoline_##n##6, trampoline_##n##7,
+#define R64(n) R8(n##0) R8(n##1) R8(n##2) R8(n##3) R8(n##4) R8(n##5) R8(n##6) R8(n##7)
+static fn6_t const g_trampolines[MAX_SLOTS] = { R64(0) R64(1) R64(2) R64(3) };
+
+static int write_slot(const library_t* lib, void** got, void* value)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    uintptr_t start = (uintptr_t)got & ~(uintptr_t)(page - 1);
+    int relro = start >= lib->relro_start && start + (uintptr_t)page <= lib->relro_end;
+    // The GOT of a BIND_NOW library sits in RELRO: make the page writable just for the store.
+    if (relro && mprotect((void*)start, (size_t)page, PROT_READ | PROT_WRITE) != 0)
+    {
+        return -1;
+    }
+    __atomic_store_n(got, value, __ATOMIC_RELEASE);
+    if (relro)
+        mprotect((void*)start, (size_t)page, PROT_READ);
+    return 0;
+}
+
+static uintptr_t dyn_ptr(uintptr_t base, uintptr_t value)
+{
+    // glibc relocates d_ptr in place on most targets; be robust to both forms.
+    return value < base ? value + base : value;
+}
+
+static size_t gnu_hash_symbol_count(const uint32_t* table)
+{
+    uint32_t nbuckets = table[0], symoffset = table[1], bloom_size = table[2];
+    const uint32_t* buckets = (const uint32_t*)((const ElfW(Addr)*)(table + 4) + bloom_size);
+    const uint32_t* chain = buckets + nbuckets;
+    uint32_t last = 0;
+    for (uint32_t i = 0; i < nbuckets; i++)
+    {
+        if (buckets[i] > last)
+            last = buckets[i];
+    }
+    if (last < symoffset)
+        return symoffset;
+    while ((chain[last - symoffset] & 1) == 0)
+        last++;
+    return last + 1;
+}
+
+static int compare_ranges(const void* left, const void* right)
+{
+    const range_t* a = left;
+    const range_t* b = right;
+    return a->start < b->start ? -1 : a->start > b->start;
+}
+
+static int symbol_index(const char* name)
+{
+    for (int i = 0; i < g_symbol_count; i++)
+    {
+        if (strcmp(g_symbols[i], name) == 0)
+            return i;
+    }
+    return -1;
+}
+
+typedef struct
+{
+    const ElfW(Sym)* symtab;
+    const char* strtab;
+    const ElfW(Rela)* jmprel;
+    size_t jmprel_size;
+    const ElfW(Rela)* rela;
+    size_t rela_size;
+    const uint32_t* gnu_hash;
+    const uint32_t* sysv_hash;
+} dynamic_t;
+
+static void read_dynamic(struct dl_phdr_info* info, dynamic_t* dyn)
+{
+    memset(dyn, 0, sizeof(*dyn));
+    for (int p = 0; p < info->dlpi_phnum; p++)
+    {
+        if (info->dlpi_phdr[p].p_type != PT_DYNAMIC)
+            continue;
+        const ElfW(Dyn)* d = (const ElfW(Dyn)*)(info->dlpi_addr + info->dlpi_phdr[p].p_vaddr);
+        for (; d->d_tag != DT_NULL; d++)
+        {
+            uintptr_t ptr = dyn_ptr(info->dlpi_addr, d->d_un.d_ptr);
+            switch (d->d_tag)
+            {
+            case DT_SYMTAB: dyn->symtab = (const ElfW(Sym)*)ptr; break;
+            case DT_STRTAB: dyn->strtab = (const char*)ptr; break;
+            case DT_JMPREL: dyn->jmprel = (const ElfW(Rela)*)ptr; break;
+            case DT_PLTRELSZ: dyn->jmprel_size = d->d_un.d_val; break;
+            case DT_RELA: dyn->rela = (const ElfW(Rela)*)ptr; break;
+            case DT_RELASZ: dyn->rela_size = d->d_un.d_val; break;
+            case DT_GNU_HASH: dyn->gnu_hash = (const uint32_t*)ptr; break;
+            case DT_HASH: dyn->sysv_hash = (const uint32_t*)ptr; break;
+            }
+        }
+    }
+}
+
+static void collect_allowed_ranges(library_t* lib, struct dl_phdr_info* info, const dynamic_t* dyn)
+{
+    size_t count = dyn->gnu_hash ? gnu_hash_symbol_count(dyn->gnu_hash) : dyn->sysv_hash ? dyn->sysv_hash[1] : 0;
+    lib->allowed = calloc(count ? count : 1, sizeof(range_t));
+    lib->allowed_count = 0;
+    for (size_t i = 0; i < count; i++)
+    {
+        const ElfW(Sym)* sym = &dyn->symtab[i];
+        const char* name = dyn->strtab + sym->st_name;
+        if (ELF64_ST_TYPE(sym->st_info) != STT_FUNC || sym->st_shndx == SHN_UNDEF || sym->st_size == 0)
+            continue;
+        // Managed code enters libSystem.Native only through its exports. ForkAndExecProcess runs code in a
+        // vfork child, where the parent's managed state must not be touched.
+        if (strncmp(name, "SystemNative_", 13) != 0 || strcmp(name, "SystemNative_ForkAndExecProcess") == 0)
+            continue;
+        range_t* r = &lib->allowed[lib->allowed_count++];
+        r->start = info->dlpi_addr + sym->st_value;
+        r->end = r->start + sym->st_size;
+    }
+    qsort(lib->allowed, (size_t)lib->allowed_count, sizeof(range_t), compare_ranges);
+}
+
+static int find_slot(void** got)
+{
+    for (int i = 0; i < g_slot_count; i++)
+    {
+        if (g_slots[i].got == got)
+            return i;
+    }
+    return -1;
+}
+
+static void patch_relocations(int lib_index, uintptr_t base, const dynamic_t* dyn, const ElfW(Rela)* rels, size_t size)
+{
+    for (size_t i = 0; rels && i < size / sizeof(ElfW(Rela)); i++)
+    {
+        unsigned type = (unsigned)ELF64_R_TYPE(rels[i].r_info);
+        if (type != R_JUMP_SLOT && type != R_GLOB_DAT)
+            continue;
+        const ElfW(Sym)* sym = &dyn->symtab[ELF64_R_SYM(rels[i].r_info)];
+        if (sym->st_shndx != SHN_UNDEF)
+            continue;
+        int symbol = symbol_index(dyn->strtab + sym->st_name);
+        if (symbol < 0)
+            continue;
+        void** got = (void**)(base + rels[i].r_offset);
+        int index = find_slot(got);
+        if (index >= 0 && g_slots[index].patched)
+            continue;
+        void* original = *got;
+        const library_t* lib = &g_libs[lib_index];
+        // A lazily bound slot still points into the library's own PLT, and the resolver would overwrite
+        // the trampoline on the first call: bind it now to the global definition.
+        if ((uintptr_t)original >= lib->text_start && (uintptr_t)original < lib->text_end)
+            original = dlsym(RTLD_DEFAULT, dyn->strtab + sym->st_name);
+        if (original == NULL)
+            continue;
+        // A slot patched before keeps its index, so a call still in flight in its trampoline after a
+        // restore and re-install finds the same original.
+        if (index < 0)
+        {
+            if (g_slot_count >= MAX_SLOTS)
+                continue;
+            index = g_slot_count++;
+        }
+        iotrace_slot* slot = &g_slots[index];
+        slot->original = original;
+        slot->symbol = symbol;
+        slot->library = lib_index;
+        slot->got = got;
+        slot->patched = write_slot(lib, got, (void*)g_trampolines[index]) == 0;
+    }
+}
+
+static void* dlopen_hook(const char* file, int mode);
+
+static void patch_dlopen(int lib_index, uintptr_t base, const dynamic_t* dyn)
+{
+    for (size_t i = 0; dyn->jmprel && i < dyn->jmprel_size / sizeof(ElfW(Rela)); i++)
+    {
+        const ElfW(Sym)* sym = &dyn->symtab[ELF64_R_SYM(dyn->jmprel[i].r_info)];
+        if (strcmp(dyn->strtab + sym->st_name, "dlopen") != 0 || g_dlopen_slot_count >= 8)
+            continue;
+        void** got = (void**)(base + dyn->jmprel[i].r_offset);
+        if (*got == (void*)dlopen_hook)
+            continue;
+        g_real_dlopen = *got;
+        g_dlopen_originals[g_dlopen_slot_count] = *got;
+        g_dlopen_slots[g_dlopen_slot_count] = got;
+        g_dlopen_libs[g_dlopen_slot_count] = lib_index;
+        if (write_slot(&g_libs[lib_index], got, (void*)dlopen_hook) == 0)
+            g_dlopen_slot_count++;
+    }
+}
+
+static int ends_with(const char* text, const char* suffix)
+{
+    size_t n = strlen(text), m = strlen(suffix);
+    return n >= m && strcmp(text + n - m, suffix) == 0;
+}
+
+static int known_library(const char* path)
+{
+    for (int i = 0; i < g_lib_count; i++)
+    {
+        if (strcmp(g_libs[i].path, path) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static int visit_library(struct dl_phdr_info* info, size_t size, void* unused)
+{
+    (void)size;
+    (void)unused;
+    const char* path = info->dlpi_name;
+    if (path == NULL || path[0] == '\0' || known_library(path))
+        return 0;
+    int is_system_native = ends_with(path, "/libSystem.Native.so");
+    int is_runtime_loader = ends_with(path, "/libcoreclr.so");
+    int is_app_library = g_app_dir[0] != '\0' && strncmp(path, g_app_dir, strlen(g_app_dir)) == 0
+        && !ends_with(path, "/libIoTrace.Native.so");
+    if (!is_system_native && !is_runtime_loader && !is_app_library)
+        return 0;
+    if (g_lib_count >= MAX_LIBS)
+        return 0;
+
+    dynamic_t dyn;
+    read_dynamic(info, &dyn);
+    if (!dyn.symtab || !dyn.strtab)
+        return 0;
+
+    int index = g_lib_count++;
+    library_t* lib = &g_libs[index];
+    memset(lib, 0, sizeof(*lib));
+    strncpy(lib->path, path, sizeof(lib->path) - 1);
+    lib->base = info->dlpi_addr;
+    for (int p = 0; p < info->dlpi_phnum; p++)
+    {
+        const ElfW(Phdr)* ph = &info->dlpi_phdr[p];
+        if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X))
+        {
+            lib->text_start = info->dlpi_addr + ph->p_vaddr;
+            lib->text_end = lib->text_start + ph->p_memsz;
+        }
+        else if (ph->p_type == PT_GNU_RELRO)
+        {
+            long page = sysconf(_SC_PAGESIZE);
+            lib->relro_start = (info->dlpi_addr + ph->p_vaddr) & ~(uintptr_t)(page - 1);
+            lib->relro_end = (info->dlpi_addr + ph->p_vaddr + ph->p_memsz) & ~(uintptr_t)(page - 1);
+        }
+    }
+
+    // The runtime's loader (and System.Native, which also loads libraries) gets a dlopen hook so that
+    // libraries loaded later are patched before their first call.
+    if (is_runtime_loader || is_system_native)
+        patch_dlopen(index, info->dlpi_addr, &dyn);
+    if (is_runtime_loader)
+        return 0;
+
+    if (is_system_native)
+    {
+        lib->filtered = 1;
+        collect_allowed_ranges(lib, info, &dyn);
+    }
+    patch_relocations(index, info->dlpi_addr, &dyn, dyn.jmprel, dyn.jmprel_size);
+    patch_relocations(index, info->dlpi_addr, &dyn, dyn.rela, dyn.rela_size);
+    return 0;
+}
+
+static int read_adds(struct dl_phdr_info* info, size_t size, void* data)
+{
+    (void)size;
+    *(unsigned long long*)data = info->dlpi_adds;
+    return 1;
+}
+
+static void patch_new_libraries(void)
+{
+    unsigned long long adds = 0;
+    dl_iterate_phdr(read_adds, &adds);
+    if (adds == g_seen_adds)
+        return;
+    g_seen_adds = adds;
+    dl_iterate_phdr(visit_library, NULL);
+}
+
+static void* dlopen_hook(const char* file, int mode)
+{
+    void* handle = g_real_dlopen(file, mode);
+    if (handle != NULL && g_installed)
+    {
+        pthread_mutex_lock(&g_lock);
+        if (g_installed)
+            patch_new_libraries();
+        pthread_mutex_unlock(&g_lock);
+    }
+    return handle;
+}
+
+// Patches libSystem.Native and the native libraries under app_dir (now and when loaded later).
+// symbols: the import names to hook; hook: the managed entry point. Returns the number of slots known.
+IOTRACE_EXPORT int iotrace_install(const char* const* symbols, int symbol_count, void* hook, const char* app_dir)
+{
+    pthread_mutex_lock(&g_lock);
+    if (!g_installed)
+    {
+        for (int i = 0; i < g_symbol_count; i++)
+            free(g_symbols[i]);
+        g_symbol_count = 0;
+        for (int i = 0; i < symbol_count && i < MAX_SYMBOLS; i++)
+            g_symbols[g_symbol_count++] = strdup(symbols[i]);
+        memset(g_app_dir, 0, sizeof(g_app_dir));
+        if (app_dir != NULL)
+            strncpy(g_app_dir, app_dir, sizeof(g_app_dir) - 1);
+        g_hook = (managed_hook_t)hook;
+        g_seen_adds = 0;
+        g_installed = 1;
+        patch_new_libraries();
+    }
+    int count = g_slot_count;
+    pthread_mutex_unlock(&g_lock);
+    return count;
+}
+
+// Puts every patched slot back to its original target. Trampolines stay in memory for calls in flight.
+IOTRACE_EXPORT int iotrace_uninstall(void)
+{
+    pthread_mutex_lock(&g_lock);
+    int failures = 0;
+    g_installed = 0;
+    for (int i = 0; i < g_dlopen_slot_count; i++)
+        failures += write_slot(&g_libs[g_dlopen_libs[i]], g_dlopen_slots[i], g_dlopen_originals[i]) != 0;
+    g_dlopen_slot_count = 0;
+    for (int i = 0; i < g_slot_count; i++)
+    {
+        if (!g_slots[i].patched)
+            continue;
+        if (write_slot(&g_libs[g_slots[i].library], g_slots[i].got, g_slots[i].original) == 0)
+            g_slots[i].patched = 0;
+        else
+            failures++;
+    }
+    // Slots keep their data: a call that entered a trampoline before the restore still finds its original.
+    for (int i = 0; i < g_lib_count; i++)
+        free(g_libs[i].allowed);
+    g_lib_count = 0;
+    pthread_mutex_unlock(&g_lock);
+    return failures;
+}
+
+IOTRACE_EXPORT volatile int* iotrace_active_counter(void)
+{
+    return &g_active;
+}
+
+IOTRACE_EXPORT int iotrace_slot_count(void)
+{
+    return g_slot_count;
+}
+
+IOTRACE_EXPORT iotrace_slot* iotrace_slot_at(int index)
+{
+    return index >= 0 && index < g_slot_count ? &g_slots[index] : NULL;
+}
+
+IOTRACE_EXPORT const char* iotrace_library_path(int index)
+{
+    return index >= 0 && index < g_lib_count ? g_libs[index].path : NULL;
+}
+
+IOTRACE_EXPORT void* iotrace_trampoline(int index)
+{
+    return index >= 0 && index < MAX_SLOTS ? (void*)g_trampolines[index] : NULL;
+}
+
+static __thread uintptr_t t_stack_top;
+
+// A cheap identity of the current call path: a hash of the return addresses on the frame-pointer chain
+// (JIT code and libSystem.Native keep frame pointers). *frames receives how many frames were walked.
+IOTRACE_EXPORT __attribute__((noinline)) uint64_t iotrace_callsite_key(int* frames)
+{
+    uintptr_t* fp = (uintptr_t*)__builtin_frame_address(0);
+    if (t_stack_top == 0)
+    {
+        pthread_attr_t attr;
+        void* address;
+        size_t size;
+        if (pthread_getattr_np(pthread_self(), &attr) == 0)
+        {
+            if (pthread_attr_getstack(&attr, &address, &size) == 0)
+                t_stack_top = (uintptr_t)address + size;
+            pthread_attr_destroy(&attr);
+        }
+        if (t_stack_top == 0)
+            t_stack_top = (uintptr_t)fp + 1024 * 1024;
+    }
+    uint64_t hash = 14695981039346656037ULL;
+    int n = 0;
+    uintptr_t low = (uintptr_t)fp;
+    while (n < MAX_FRAMES && ((uintptr_t)fp & 7) == 0 && (uintptr_t)fp >= low && (uintptr_t)(fp + 2) <= t_stack_top)
+    {
+        uintptr_t ret = fp[1];
+        uintptr_t* next = (uintptr_t*)fp[0];
+        hash = (hash ^ ret) * 1099511628211ULL;
+        n++;
+        if (next <= fp)
+            break;
+        fp = next;
+    }
+    *frames = n;
+    return hash ^ (uint64_t)n;
+}
+
+IOTRACE_EXPORT int64_t iotrace_thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}

@@ -1,0 +1,21 @@
+using IoTrace.Core;
+
+namespace IoTrace.Backends.Unavailable;
+
+/// <summary>Where no backend can run: traces run the traced code unchanged and report nothing.</summary>
+internal sealed class UnavailableBackend(string reason) : IIoTraceBackend
+{
+    public string Name => "none";
+
+    public string Reason { get; } = reason;
+
+    public void OnTraceStarted(TraceSession session) => session.MarkIncomplete();
+
+    public void OnTraceStopped(TraceSession session)
+    {
+    }
+
+    public void Shutdown()
+    {
+    }
+}

@@ -1,0 +1,8 @@
+namespace IoTrace.Core;
+
+internal enum ProbeKind
+{
+    Setup,
+    Read,
+    Write,
+}

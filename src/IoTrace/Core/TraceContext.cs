@@ -1,0 +1,24 @@
+namespace IoTrace.Core;
+
+/// <summary>The trace that the current async flow belongs to, and the last application line it ran.</summary>
+internal static class TraceContext
+{
+    private static readonly AsyncLocal<TraceSession?> s_current = new();
+    private static readonly AsyncLocal<CallSite?> s_lastCallSite = new();
+
+    public static TraceSession? Current
+    {
+        get => s_current.Value;
+        set => s_current.Value = value;
+    }
+
+    /// <summary>
+    /// The last application call site seen in this flow. An async framework method that continues on a
+    /// thread-pool thread has no application frame on its stack; it inherits the line that called it.
+    /// </summary>
+    public static CallSite? LastCallSite
+    {
+        get => s_lastCallSite.Value;
+        set => s_lastCallSite.Value = value;
+    }
+}

@@ -1,0 +1,183 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+
+namespace IoTrace.Core;
+
+/// <summary>The aggregates of one running trace. Calls arrive concurrently from every thread of its flow.</summary>
+internal sealed class TraceSession
+{
+    private readonly bool[] _records;
+    private readonly Counter[]? _byProbe;
+    private readonly ConcurrentDictionary<AggregateKey, Counter>? _byKey;
+    private readonly ConcurrentDictionary<int, string> _fdTargets = new();
+    private readonly long _startTimestamp;
+    private readonly string _rootPath;
+    private volatile bool _active = true;
+    private volatile bool _incomplete;
+
+    public TraceSession(Strategy strategy, string backend, CallSiteResolver resolver, string rootPath)
+    {
+        Strategy = strategy;
+        Backend = backend;
+        Resolver = resolver;
+        _rootPath = Path.TrimEndingDirectorySeparator(Path.GetFullPath(rootPath));
+        _records = new bool[Probes.Count];
+        for (var i = 0; i < _records.Length; i++)
+        {
+            _records[i] = Probes.Records(strategy, Probes.Kind(i));
+        }
+
+        if (strategy == Strategy.Summary)
+        {
+            _byProbe = new Counter[Probes.Count];
+            for (var i = 0; i < _byProbe.Length; i++)
+            {
+                _byProbe[i] = new Counter(null);
+            }
+        }
+        else
+        {
+            _byKey = new ConcurrentDictionary<AggregateKey, Counter>();
+        }
+
+        _startTimestamp = Stopwatch.GetTimestamp();
+    }
+
+    public Strategy Strategy { get; }
+
+    public string Backend { get; }
+
+    public CallSiteResolver Resolver { get; }
+
+    public bool IsActive => _active;
+
+    /// <summary>Backend bookkeeping: the install generation this trace was counted in, or -1.</summary>
+    public int BackendGeneration { get; set; } = -1;
+
+    /// <summary>Whether the strategy keeps file, line and fd context (all but Summary).</summary>
+    public bool KeepsContext => _byKey is not null;
+
+    public bool Records(int probe) => _records[probe];
+
+    /// <summary>Marks the report incomplete: the backend may have missed calls.</summary>
+    public void MarkIncomplete() => _incomplete = true;
+
+    public void Record(int probe, CallSite? site, int fd, string? target, long bytes, long wallTicks, long cpuNanoseconds)
+    {
+        Counter counter;
+        if (_byProbe is not null)
+        {
+            counter = _byProbe[probe];
+        }
+        else
+        {
+            var key = new AggregateKey(probe, site ?? CallSite.Unknown, fd, target);
+            if (!_byKey!.TryGetValue(key, out counter!))
+            {
+                counter = _byKey.GetOrAdd(key, static k => new Counter(k.Target));
+            }
+        }
+
+        counter.Add(bytes, wallTicks, cpuNanoseconds);
+    }
+
+    public string? TargetOf(int fd) => _fdTargets.TryGetValue(fd, out var target) ? target : null;
+
+    public void RememberTarget(int fd, string target) => _fdTargets[fd] = target;
+
+    public void ForgetTarget(int fd) => _fdTargets.TryRemove(fd, out _);
+
+    public IoTraceReport Stop()
+    {
+        _active = false;
+        var elapsed = Stopwatch.GetElapsedTime(_startTimestamp);
+        var aggregates = new List<IoAggregate>();
+        if (_byProbe is not null)
+        {
+            for (var probe = 0; probe < _byProbe.Length; probe++)
+            {
+                var c = _byProbe[probe];
+                if (c.Calls > 0)
+                {
+                    aggregates.Add(new IoAggregate(Probes.Name(probe), null, null, null, null, null, c.Calls, c.Bytes, c.Time, c.Cpu));
+                }
+            }
+        }
+        else
+        {
+            foreach (var (key, c) in _byKey!)
+            {
+                var site = key.Site;
+                aggregates.Add(new IoAggregate(
+                    Probes.Name(key.Probe), DisplayPath(site.File), site.Line, site.Method, key.Fd >= 0 ? key.Fd : null, c.Target, c.Calls, c.Bytes, c.Time, c.Cpu));
+            }
+
+            aggregates.Sort(static (a, b) =>
+            {
+                var order = string.CompareOrdinal(a.File ?? a.Method, b.File ?? b.Method);
+                if (order == 0)
+                {
+                    order = Nullable.Compare(a.Line, b.Line);
+                }
+
+                if (order == 0)
+                {
+                    order = string.CompareOrdinal(a.Probe, b.Probe);
+                }
+
+                if (order == 0)
+                {
+                    order = Nullable.Compare(a.Fd, b.Fd);
+                }
+
+                return order == 0 ? string.CompareOrdinal(a.Target, b.Target) : order;
+            });
+        }
+
+        return new IoTraceReport(Strategy, Backend, elapsed, aggregates, isComplete: !_incomplete);
+    }
+
+    private string? DisplayPath(string? file)
+    {
+        if (file is null)
+        {
+            return null;
+        }
+
+        return file.StartsWith(_rootPath + Path.DirectorySeparatorChar, StringComparison.Ordinal)
+            ? file[(_rootPath.Length + 1)..]
+            : file;
+    }
+
+    private readonly record struct AggregateKey(int Probe, CallSite Site, int Fd, string? Target);
+
+    private sealed class Counter(string? target)
+    {
+        private long _calls;
+        private long _bytes;
+        private long _ticks;
+        private long _cpu;
+
+        public string? Target { get; } = target;
+
+        public long Calls => Volatile.Read(ref _calls);
+
+        public long Bytes => Volatile.Read(ref _bytes);
+
+        public TimeSpan Time => TimeSpan.FromTicks((long)(Volatile.Read(ref _ticks) * ((double)TimeSpan.TicksPerSecond / Stopwatch.Frequency)));
+
+        public TimeSpan Cpu => TimeSpan.FromTicks(Volatile.Read(ref _cpu) / 100);
+
+        public void Add(long bytes, long wallTicks, long cpuNanoseconds)
+        {
+            Interlocked.Increment(ref _calls);
+            if (bytes > 0)
+            {
+                Interlocked.Add(ref _bytes, bytes);
+            }
+
+            Interlocked.Add(ref _ticks, wallTicks);
+            Interlocked.Add(ref _cpu, cpuNanoseconds);
+        }
+    }
+}

@@ -1,0 +1,71 @@
+namespace IoTrace;
+
+/// <summary>
+/// What a trace recorded: one <see cref="IoAggregate"/> per probe, call site and file descriptor, plus totals.
+/// </summary>
+public sealed class IoTraceReport
+{
+    /// <summary>Creates a report; totals are computed from <paramref name="aggregates"/>.</summary>
+    /// <param name="strategy">The strategy the trace ran with.</param>
+    /// <param name="backend">The name of the backend that recorded it.</param>
+    /// <param name="elapsed">The wall time between the start and the end of the trace.</param>
+    /// <param name="aggregates">The aggregates.</param>
+    /// <param name="isComplete"><see langword="false"/> when the backend may have missed calls.</param>
+    public IoTraceReport(Strategy strategy, string backend, TimeSpan elapsed, IReadOnlyList<IoAggregate> aggregates, bool isComplete = true)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        ArgumentNullException.ThrowIfNull(aggregates);
+        Strategy = strategy;
+        Backend = backend;
+        Elapsed = elapsed;
+        Aggregates = aggregates;
+        IsComplete = isComplete;
+        foreach (var aggregate in aggregates)
+        {
+            TotalCalls += aggregate.Calls;
+            TotalBytes += aggregate.Bytes;
+            TotalTime += aggregate.Time;
+            TotalCpu += aggregate.Cpu;
+        }
+    }
+
+    /// <summary>The strategy the trace ran with.</summary>
+    public Strategy Strategy { get; }
+
+    /// <summary>The backend that recorded the trace (<c>inprocess</c>, or <c>none</c> where no backend can run).</summary>
+    public string Backend { get; }
+
+    /// <summary>The wall time between the start and the end of the trace.</summary>
+    public TimeSpan Elapsed { get; }
+
+    /// <summary><see langword="false"/> when the backend failed during the trace and calls may be missing.</summary>
+    public bool IsComplete { get; }
+
+    /// <summary>The aggregates, ordered by file, line, probe and fd.</summary>
+    public IReadOnlyList<IoAggregate> Aggregates { get; }
+
+    /// <summary>The number of calls in all aggregates.</summary>
+    public long TotalCalls { get; }
+
+    /// <summary>The bytes read and written in all aggregates.</summary>
+    public long TotalBytes { get; }
+
+    /// <summary>The wall time inside all calls.</summary>
+    public TimeSpan TotalTime { get; }
+
+    /// <summary>The on-CPU time inside all calls.</summary>
+    public TimeSpan TotalCpu { get; }
+
+    /// <summary>Formats the report with the named formatter.</summary>
+    /// <param name="formatter">A built-in or registered formatter name; defaults to <c>default</c>.</param>
+    /// <returns>The formatted text.</returns>
+    public string ToString(string formatter)
+    {
+        using var writer = new StringWriter(System.Globalization.CultureInfo.InvariantCulture);
+        IoTraceFormatters.Get(formatter)(writer, this);
+        return writer.ToString();
+    }
+
+    /// <inheritdoc />
+    public override string ToString() => ToString(IoTraceFormatters.DefaultName);
+}

@@ -1,0 +1,214 @@
+using IoTrace.Backends;
+using IoTrace.Backends.InProcess;
+using IoTrace.Backends.Unavailable;
+using IoTrace.Core;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace IoTrace;
+
+/// <summary>
+/// Traces the IO calls (files and sockets) that a block of code makes, including the tasks it starts,
+/// and attributes them to the application's source lines: the io-trace gem's <c>IO.trace</c>.
+/// </summary>
+public static class IoTracer
+{
+    private static readonly Lock s_lock = new();
+    private static readonly Dictionary<string, CallSiteResolver> s_resolvers = new(StringComparer.Ordinal);
+    private static IIoTraceBackend? s_backend;
+    private static ILoggerFactory s_loggerFactory = NullLoggerFactory.Instance;
+
+    /// <summary>
+    /// Where the tracer logs its own state: the backend chosen (once) and failures (once each).
+    /// Defaults to <see cref="NullLoggerFactory.Instance"/>; the ASP.NET Core middleware sets the app's.
+    /// </summary>
+    public static ILoggerFactory LoggerFactory
+    {
+        get => s_loggerFactory;
+        set => s_loggerFactory = value ?? NullLoggerFactory.Instance;
+    }
+
+    /// <summary>The name of the backend this process uses: <c>inprocess</c>, or <c>none</c> where no backend can run.</summary>
+    public static string BackendName => Backend.Name;
+
+    /// <summary>Whether a backend can record IO on this platform.</summary>
+    public static bool IsSupported => Backend is not UnavailableBackend;
+
+    internal static IIoTraceBackend Backend
+    {
+        get
+        {
+            if (s_backend is { } backend)
+            {
+                return backend;
+            }
+
+            lock (s_lock)
+            {
+                return s_backend ??= CreateBackend();
+            }
+        }
+    }
+
+    /// <summary>Parses a strategy name, case-insensitively.</summary>
+    /// <param name="name">One of <c>Summary</c>, <c>Setup</c>, <c>Read</c>, <c>Write</c>, <c>All</c>.</param>
+    /// <returns>The strategy.</returns>
+    /// <exception cref="ArgumentException">The name is not a strategy; the message lists the allowed values.</exception>
+    public static Strategy ParseStrategy(string name)
+    {
+        if (!string.IsNullOrWhiteSpace(name) && !char.IsDigit(name.Trim()[0]) && Enum.TryParse<Strategy>(name.Trim(), ignoreCase: true, out var strategy) && Enum.IsDefined(strategy))
+        {
+            return strategy;
+        }
+
+        throw new ArgumentException($"Unknown strategy '{name}'. Allowed values: {string.Join(", ", Enum.GetNames<Strategy>())}.", nameof(name));
+    }
+
+    /// <summary>Starts a trace of the current async flow; IO counts until the returned scope is stopped.</summary>
+    /// <param name="strategy">What to record.</param>
+    /// <returns>The running trace.</returns>
+    public static IoTraceScope Start(Strategy strategy) => Start(strategy, s_defaultOptions);
+
+    /// <summary>Starts a trace of the current async flow; IO counts until the returned scope is stopped.</summary>
+    /// <param name="strategy">What to record.</param>
+    /// <param name="options">How to attribute calls to lines.</param>
+    /// <returns>The running trace.</returns>
+    public static IoTraceScope Start(Strategy strategy, IoTraceStartOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (!Enum.IsDefined(strategy))
+        {
+            throw new ArgumentException($"Unknown strategy '{strategy}'. Allowed values: {string.Join(", ", Enum.GetNames<Strategy>())}.", nameof(strategy));
+        }
+
+        var backend = Backend;
+        var session = new TraceSession(strategy, backend.Name, ResolverFor(options), options.RootPath ?? Environment.CurrentDirectory);
+        var previous = TraceContext.Current;
+        TraceContext.Current = session;
+        backend.OnTraceStarted(session);
+        return new IoTraceScope(session, previous, backend);
+    }
+
+    /// <summary>Runs <paramref name="body"/> and returns the IO it made.</summary>
+    /// <param name="strategy">What to record.</param>
+    /// <param name="body">The code to trace.</param>
+    /// <returns>The report.</returns>
+    public static IoTraceReport Trace(Strategy strategy, Action body)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        using var scope = Start(strategy);
+        body();
+        return scope.Stop();
+    }
+
+    /// <summary>Runs <paramref name="body"/>, writes the report to <paramref name="stream"/> with the named formatter, and returns it.</summary>
+    /// <param name="strategy">What to record.</param>
+    /// <param name="stream">Where the formatted report goes.</param>
+    /// <param name="formatter">A built-in (<c>default</c>, <c>time</c>, <c>calls</c>, <c>cpu</c>, <c>bytes</c>, <c>fds</c>, <c>files</c>) or registered formatter name.</param>
+    /// <param name="body">The code to trace.</param>
+    /// <returns>The report.</returns>
+    public static IoTraceReport Trace(Strategy strategy, TextWriter stream, string formatter, Action body) =>
+        Trace(strategy, stream, IoTraceFormatters.Get(formatter), body);
+
+    /// <summary>Runs <paramref name="body"/>, writes the report to <paramref name="stream"/> with <paramref name="formatter"/>, and returns it.</summary>
+    /// <param name="strategy">What to record.</param>
+    /// <param name="stream">Where the formatted report goes.</param>
+    /// <param name="formatter">The formatter.</param>
+    /// <param name="body">The code to trace.</param>
+    /// <returns>The report.</returns>
+    public static IoTraceReport Trace(Strategy strategy, TextWriter stream, IoTraceFormatter formatter, Action body)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        ArgumentNullException.ThrowIfNull(formatter);
+        var report = Trace(strategy, body);
+        formatter(stream, report);
+        return report;
+    }
+
+    /// <summary>Awaits <paramref name="body"/> and returns the IO it made, including tasks it started.</summary>
+    /// <param name="strategy">What to record.</param>
+    /// <param name="body">The code to trace.</param>
+    /// <returns>The report.</returns>
+    public static async Task<IoTraceReport> TraceAsync(Strategy strategy, Func<Task> body)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        using var scope = Start(strategy);
+        await body().ConfigureAwait(false);
+        return scope.Stop();
+    }
+
+    /// <summary>Awaits <paramref name="body"/>, writes the report to <paramref name="stream"/> with the named formatter, and returns it.</summary>
+    /// <param name="strategy">What to record.</param>
+    /// <param name="stream">Where the formatted report goes.</param>
+    /// <param name="formatter">A built-in or registered formatter name.</param>
+    /// <param name="body">The code to trace.</param>
+    /// <returns>The report.</returns>
+    public static Task<IoTraceReport> TraceAsync(Strategy strategy, TextWriter stream, string formatter, Func<Task> body) =>
+        TraceAsync(strategy, stream, IoTraceFormatters.Get(formatter), body);
+
+    /// <summary>Awaits <paramref name="body"/>, writes the report to <paramref name="stream"/> with <paramref name="formatter"/>, and returns it.</summary>
+    /// <param name="strategy">What to record.</param>
+    /// <param name="stream">Where the formatted report goes.</param>
+    /// <param name="formatter">The formatter.</param>
+    /// <param name="body">The code to trace.</param>
+    /// <returns>The report.</returns>
+    public static async Task<IoTraceReport> TraceAsync(Strategy strategy, TextWriter stream, IoTraceFormatter formatter, Func<Task> body)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        ArgumentNullException.ThrowIfNull(formatter);
+        var report = await TraceAsync(strategy, body).ConfigureAwait(false);
+        formatter(stream, report);
+        return report;
+    }
+
+    /// <summary>
+    /// Switches tracing off for the process: every hooked call goes back to its original target.
+    /// A later <see cref="Start(Strategy)"/> switches it on again.
+    /// </summary>
+    public static void Disable()
+    {
+        lock (s_lock)
+        {
+            s_backend?.Shutdown();
+        }
+    }
+
+    private static readonly IoTraceStartOptions s_defaultOptions = new();
+
+    private static CallSiteResolver ResolverFor(IoTraceStartOptions options)
+    {
+        var key = string.Join('\n', options.SkippedNamespaces);
+        lock (s_resolvers)
+        {
+            if (!s_resolvers.TryGetValue(key, out var resolver))
+            {
+                resolver = new CallSiteResolver(options.SkippedNamespaces);
+                s_resolvers[key] = resolver;
+            }
+
+            return resolver;
+        }
+    }
+
+    private static IIoTraceBackend CreateBackend()
+    {
+        var logger = s_loggerFactory.CreateLogger("IoTrace");
+        var backend = BackendSelector.Select(out var reason);
+        if (backend is UnavailableBackend)
+        {
+            IoTraceLog.BackendUnavailable(logger, reason);
+            return backend;
+        }
+
+        IoTraceLog.BackendSelected(logger, backend.Name, reason);
+        if (OperatingSystem.IsLinux() && backend is InProcessBackend inProcess)
+        {
+            inProcess.HookFailed += e => IoTraceLog.HookFailed(s_loggerFactory.CreateLogger("IoTrace"), e);
+            inProcess.InstallFailed += r => IoTraceLog.BackendInstallFailed(s_loggerFactory.CreateLogger("IoTrace"), backend.Name, r);
+        }
+
+        // Never leave a slot pointing into a runtime that is shutting down.
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => backend.Shutdown();
+        return backend;
+    }
+}
