@@ -35,7 +35,11 @@ internal sealed class CallSiteResolver
             return site;
         }
 
-        site = ResolveFromStack(new StackTrace(1, fNeedFileInfo: true));
+        return Add(key, ResolveFromStack(new StackTrace(1, fNeedFileInfo: true)));
+    }
+
+    private CallSite Add(ulong key, CallSite site)
+    {
         if (_byKey.Count >= MaxCachedKeys)
         {
             _byKey.Clear();
@@ -45,8 +49,35 @@ internal sealed class CallSiteResolver
         return site;
     }
 
+    /// <summary>
+    /// The first frame of the application's own code: not the framework, not IoTrace, not a skipped namespace.
+    /// Frames with source lines win over frames without (a NuGet package without a PDB, or one built with
+    /// deterministic <c>/_/</c> paths, is not the app's code); without any, the first candidate's method name.
+    /// </summary>
+    /// <summary>Resolves through a managed stack walk keyed by method and offset, for callers without frame pointers.</summary>
+    public CallSite ResolveManaged()
+    {
+        var trace = new StackTrace(1, fNeedFileInfo: false);
+        var hash = new HashCode();
+        foreach (var frame in trace.GetFrames())
+        {
+            hash.Add(frame.GetMethod()?.MethodHandle.Value ?? 0);
+            hash.Add(frame.GetNativeOffset());
+        }
+
+        // Distinct from frame-pointer keys, which are FNV hashes of return addresses.
+        var key = (ulong)(uint)hash.ToHashCode() | 1UL << 63 | (ulong)trace.FrameCount << 32;
+        if (_byKey.TryGetValue(key, out var site))
+        {
+            return site;
+        }
+
+        return Add(key, ResolveFromStack(new StackTrace(1, fNeedFileInfo: true)));
+    }
+
     public CallSite ResolveFromStack(StackTrace trace)
     {
+        (MethodBase Method, string? File, int Line)? firstCandidate = null;
         foreach (var frame in trace.GetFrames())
         {
             var method = frame.GetMethod();
@@ -56,13 +87,19 @@ internal sealed class CallSiteResolver
             }
 
             var file = frame.GetFileName();
-            int? line = file is null ? null : frame.GetFileLineNumber();
-            var name = DisplayName(method);
-            return _interned.GetOrAdd((file, line, name), static (k, _) => new CallSite(k.File, k.Line, k.Method, isApplication: true), 0);
+            if (file is not null && !file.StartsWith("/_/", StringComparison.Ordinal))
+            {
+                return Intern(file, frame.GetFileLineNumber(), method);
+            }
+
+            firstCandidate ??= (method, null, 0);
         }
 
-        return CallSite.Unknown;
+        return firstCandidate is { } candidate ? Intern(null, null, candidate.Method) : CallSite.Unknown;
     }
+
+    private CallSite Intern(string? file, int? line, MethodBase method) =>
+        _interned.GetOrAdd((file, line, DisplayName(method)), static (k, _) => new CallSite(k.File, k.Line, k.Method, isApplication: true), 0);
 
     private bool IsApplication(MethodBase method)
     {
@@ -102,23 +139,46 @@ internal sealed class CallSiteResolver
             && location.StartsWith(s_sharedFrameworkRoot, StringComparison.Ordinal);
     });
 
-    private static string DisplayName(MethodBase method)
+    /// <summary>The method as the user wrote it: <c>Ns.Type.Method</c>, <c>Ns.Type.Method (lambda)</c>, <c>Ns.Type.Method.Local</c>.</summary>
+    internal static string DisplayName(MethodBase method)
     {
         var type = method.DeclaringType!;
-        var name = method.Name;
+        var name = UnmangledName(method.Name);
 
-        // Async and iterator state machines: report the method the user wrote, not MoveNext.
-        if (type.Name.StartsWith('<') && type.DeclaringType is not null)
+        // Closures (<>c, <>c__DisplayClass) and async/iterator state machines (<Method>d__N) are nested in the
+        // type the user wrote; a state machine's MoveNext stands for the method it came from.
+        while (type.Name.StartsWith('<') && type.DeclaringType is not null)
         {
             var end = type.Name.IndexOf('>', StringComparison.Ordinal);
-            if (end > 1)
+            if (end > 1 && method.Name == "MoveNext")
             {
                 name = type.Name[1..end];
-                type = type.DeclaringType;
             }
+
+            type = type.DeclaringType;
         }
 
         return $"{type.FullName?.Replace('+', '.')}.{name}";
+    }
+
+    private static string UnmangledName(string name)
+    {
+        // <Outer>b__0_0 is a lambda in Outer; <Outer>g__Local|0_0 a local function.
+        var end = name.IndexOf('>', StringComparison.Ordinal);
+        if (!name.StartsWith('<') || end < 2 || end + 1 >= name.Length)
+        {
+            return name;
+        }
+
+        var outer = name[1..end];
+        if (name[end + 1] == 'g')
+        {
+            var local = name[(end + 4)..];
+            var bar = local.IndexOf('|', StringComparison.Ordinal);
+            return $"{outer}.{(bar > 0 ? local[..bar] : local)}";
+        }
+
+        return name[end + 1] == 'b' ? $"{outer} (lambda)" : name;
     }
 
     private static string? FindSharedFrameworkRoot()

@@ -71,13 +71,20 @@ internal static unsafe class IoHook
             ReportFailure(e);
         }
 
-        if (session is null || !session.Records(import.Probe))
+        if (session is null)
+        {
+            return original(a0, a1, a2, a3, a4, a5);
+        }
+
+        var recorded = session.Records(import.Probe);
+        if (!recorded && !session.KeepsContext)
         {
             return original(a0, a1, a2, a3, a4, a5);
         }
 
         t_inHook = true;
         var shim = s_shim!;
+
         // CPU inside wall: a call's CPU time never exceeds its wall time.
         var before = Stopwatch.GetTimestamp();
         var cpuBefore = shim.ThreadCpuNanoseconds();
@@ -87,7 +94,8 @@ internal static unsafe class IoHook
         var after = Stopwatch.GetTimestamp();
         try
         {
-            Record(session, inheritedSite, import, result, errno, a0, a1, a2, after - before, cpuAfter - cpuBefore);
+            // A probe the strategy does not record still keeps the fd table and the flow's line current.
+            Record(session, recorded, inheritedSite, slot->FramePointers != 0, import, result, errno, a0, a1, a2, after - before, cpuAfter - cpuBefore);
         }
         catch (Exception e)
         {
@@ -101,7 +109,7 @@ internal static unsafe class IoHook
 
     private static readonly int ClosedProbe = Probes.IndexOf("close");
 
-    private static void Record(TraceSession session, CallSite? inheritedSite, ImportedFunction import, nint rawResult, int errno, nint a0, nint a1, nint a2, long ticks, long cpu)
+    private static void Record(TraceSession session, bool recorded, CallSite? inheritedSite, bool framePointers, ImportedFunction import, nint rawResult, int errno, nint a0, nint a1, nint a2, long ticks, long cpu)
     {
         // int-returning functions leave the upper half of the register undefined.
         long result = import.ReturnsSize ? rawResult : (int)rawResult;
@@ -112,7 +120,7 @@ internal static unsafe class IoHook
             return;
         }
 
-        var site = inheritedSite ?? ResolveCallSite(session);
+        var site = inheritedSite ?? ResolveCallSite(session, framePointers);
         var fd = FdOf(import.Layout, a0, a1);
         string? target = null;
         switch (import.Layout)
@@ -157,7 +165,7 @@ internal static unsafe class IoHook
                 break;
         }
 
-        if (fd >= 0 && target is null)
+        if (fd >= 0 && target is null && recorded)
         {
             target = session.TargetOf(fd);
             if (target is null && result >= 0)
@@ -180,16 +188,27 @@ internal static unsafe class IoHook
             FdOwners.Set(fd, session, site);
         }
 
-        session.Record(import.Probe, site, fd, target, bytes, ticks, cpu);
+        if (recorded)
+        {
+            session.Record(import.Probe, site, fd, target, bytes, ticks, cpu);
+        }
     }
 
-    private static CallSite ResolveCallSite(TraceSession session)
+    private static CallSite ResolveCallSite(TraceSession session, bool framePointers)
     {
+        CallSite site;
         int frames;
-        var key = s_shim!.CallSiteKey(&frames);
-        var site = frames >= MinimumKeyFrames
-            ? session.Resolver.Resolve(key)
-            : session.Resolver.ResolveFromStack(new StackTrace(1, fNeedFileInfo: true));
+        if (framePointers && s_shim!.CallSiteKey(&frames) is var key && frames >= MinimumKeyFrames)
+        {
+            site = session.Resolver.Resolve(key);
+        }
+        else
+        {
+            // Native code built without frame pointers (SQLite, say) breaks the cheap walk: let the runtime
+            // walk the managed frames instead, which costs a few microseconds more per call.
+            site = session.Resolver.ResolveManaged();
+        }
+
         if (site.IsApplication)
         {
             if (!ReferenceEquals(TraceContext.LastCallSite, site))

@@ -73,5 +73,6 @@ internal sealed unsafe class NativeShim
         public int Library;
         public nint* Got;
         public int Patched;
+        public int FramePointers;
     }
 }

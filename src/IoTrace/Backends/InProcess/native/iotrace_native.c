@@ -26,9 +26,11 @@
 #if defined(__x86_64__)
 #define R_JUMP_SLOT R_X86_64_JUMP_SLOT
 #define R_GLOB_DAT R_X86_64_GLOB_DAT
+#define R_ABS64 R_X86_64_64
 #elif defined(__aarch64__)
 #define R_JUMP_SLOT R_AARCH64_JUMP_SLOT
 #define R_GLOB_DAT R_AARCH64_GLOB_DAT
+#define R_ABS64 R_AARCH64_ABS64
 #else
 #error "unsupported architecture"
 #endif
@@ -43,6 +45,8 @@ typedef struct iotrace_slot
     int32_t library;
     void** got;
     int32_t patched;
+    // Whether the library keeps frame pointers, so iotrace_callsite_key can walk through its frames.
+    int32_t frame_pointers;
 } iotrace_slot;
 
 typedef long (*managed_hook_t)(iotrace_slot*, long, long, long, long, long, long);
@@ -265,7 +269,10 @@ static void patch_relocations(int lib_index, uintptr_t base, const dynamic_t* dy
     for (size_t i = 0; rels && i < size / sizeof(ElfW(Rela)); i++)
     {
         unsigned type = (unsigned)ELF64_R_TYPE(rels[i].r_info);
-        if (type != R_JUMP_SLOT && type != R_GLOB_DAT)
+        // Function pointers stored in data (SQLite keeps its syscalls in such a table) are rebound too,
+        // except in libSystem.Native, whose calls are filtered by caller.
+        int data_pointer = type == R_ABS64 && rels[i].r_addend == 0 && !g_libs[lib_index].filtered;
+        if (type != R_JUMP_SLOT && type != R_GLOB_DAT && !data_pointer)
             continue;
         const ElfW(Sym)* sym = &dyn->symtab[ELF64_R_SYM(rels[i].r_info)];
         if (sym->st_shndx != SHN_UNDEF)
@@ -298,6 +305,7 @@ static void patch_relocations(int lib_index, uintptr_t base, const dynamic_t* dy
         slot->symbol = symbol;
         slot->library = lib_index;
         slot->got = got;
+        slot->frame_pointers = lib->filtered;
         slot->patched = write_slot(lib, got, (void*)g_trampolines[index]) == 0;
     }
 }
