@@ -48,9 +48,11 @@ internal readonly record struct ImportedFunction(string Symbol, int Probe, Argum
         Setup("openat", "openat", ArgumentLayout.OpenPathArg1),
         Setup("openat64", "openat", ArgumentLayout.OpenPathArg1),
         Setup("close", "close", ArgumentLayout.FdArg0),
-        Setup("__xstat64", "newfstatat", ArgumentLayout.PathArg1),
-        Setup("__lxstat64", "newfstatat", ArgumentLayout.PathArg1),
-        Setup("__fxstat64", "newfstatat", ArgumentLayout.FdArg1),
+        // glibc's pre-2.33 entry points (what libSystem.Native links against) make the legacy syscalls where
+        // the architecture has them; the newer stat functions all go through newfstatat.
+        Setup("__xstat64", LegacyStat("stat"), ArgumentLayout.PathArg1),
+        Setup("__lxstat64", LegacyStat("lstat"), ArgumentLayout.PathArg1),
+        Setup("__fxstat64", "fstat", ArgumentLayout.FdArg1),
         Setup("__fxstatat64", "newfstatat", ArgumentLayout.PathArg2),
         Setup("stat", "newfstatat", ArgumentLayout.PathArg0),
         Setup("stat64", "newfstatat", ArgumentLayout.PathArg0),
@@ -78,6 +80,9 @@ internal readonly record struct ImportedFunction(string Symbol, int Probe, Argum
     ];
 
     public ProbeKind Kind => Probes.Kind(Probe);
+
+    private static string LegacyStat(string syscall) =>
+        System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture == System.Runtime.InteropServices.Architecture.X64 ? syscall : "newfstatat";
 
     private static ImportedFunction Sized(string symbol, string probe) => new(symbol, Probes.IndexOf(probe), ArgumentLayout.FdArg0, ReturnsSize: true);
 

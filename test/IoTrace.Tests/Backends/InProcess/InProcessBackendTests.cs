@@ -1,0 +1,202 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using IoTrace.Tests.TestSupport;
+using Microsoft.Data.Sqlite;
+using Xunit;
+
+namespace IoTrace.Tests.Backends.InProcess;
+
+public sealed class InProcessBackendTests : IDisposable
+{
+    private readonly TempFiles _files = new();
+
+    public void Dispose() => _files.Dispose();
+
+    [Fact]
+    public async Task Trace_ChunkedFileRead_MatchesWhatStraceCountsInTheSameProcess()
+    {
+        Requires.Linux();
+        Requires.Strace();
+        var path = _files.Create(100_000);
+
+        var (report, strace) = await Strace.RunAsync("read", path);
+
+        var mine = report.Where(a => a.Target == path).ToList();
+        Assert.Equal(25 + 1, strace["pread64"].Calls); // 24 full 4 KiB chunks, one of 1696 bytes, the read at EOF
+        Assert.Equal(100_000, strace["pread64"].Bytes);
+        foreach (var (syscall, (calls, bytes)) in strace)
+        {
+            Assert.Equal(calls, mine.Where(a => a.Probe == syscall).Sum(a => a.Calls));
+            Assert.Equal(bytes, mine.Where(a => a.Probe == syscall).Sum(a => a.Bytes));
+        }
+
+        Assert.Equal(strace.Values.Sum(v => v.Calls), mine.Sum(a => a.Calls));
+        var pread = Assert.Single(mine, a => a.Probe == "pread64");
+        Assert.EndsWith("IoTrace.Tests.Target/Program.cs", pread.File, StringComparison.Ordinal);
+        Assert.Equal("29", pread.Line);
+    }
+
+    [Fact]
+    public async Task Trace_SqliteLoadedInsideTheTrace_ReportsTheDatabaseIoStraceSees()
+    {
+        Requires.Linux();
+        Requires.Strace();
+        var path = _files.PathFor("items.db");
+        CreateDatabase(path, rows: 50);
+
+        var (report, strace) = await Strace.RunAsync("sqlite", path);
+
+        var mine = report.Where(a => a.Target == path).ToList();
+        Assert.True(strace["pread64"].Bytes > 50 * 1000, "the query reads every row's payload");
+        foreach (var (syscall, (calls, bytes)) in strace)
+        {
+            Assert.Equal(calls, mine.Where(a => a.Probe == syscall).Sum(a => a.Calls));
+            Assert.Equal(bytes, mine.Where(a => a.Probe == syscall).Sum(a => a.Bytes));
+        }
+
+        // Opening happens on the Open() line, the page reads on the ExecuteReader() line.
+        Assert.Equal(["37"], mine.Where(a => a.Probe == "openat").Select(a => a.Line));
+        Assert.Contains("40", mine.Where(a => a.Probe == "pread64").Select(a => a.Line));
+    }
+
+    [Fact]
+    public void Trace_SqliteInProcess_AttributesDatabaseReadsToTheQueryLine()
+    {
+        Requires.Linux();
+        var path = _files.PathFor("query.db");
+        CreateDatabase(path, rows: 20);
+        var queryLine = 0;
+
+        var report = IoTracer.Trace(Strategy.All, () =>
+        {
+            using var connection = new SqliteConnection($"Data Source={path};Pooling=False");
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = "SELECT sum(length(payload)) FROM items";
+            queryLine = Here.Line(); Assert.Equal(20 * 1000L, (long)command.ExecuteScalar()!);
+        });
+
+        var reads = report.For(path).Where(a => a.Probe == "pread64" && a.Line == queryLine).ToList();
+        Assert.NotEmpty(reads);
+        Assert.True(reads.Sum(a => a.Bytes) >= 20 * 1000, "the query reads every payload page");
+        Assert.Equal(1, report.For(path).Calls("openat"));
+    }
+
+    [Fact]
+    public async Task Trace_LoopbackTcpExchange_ReportsExactBytesPerDirectionAndThePeer()
+    {
+        Requires.Linux();
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var peer = (IPEndPoint)listener.LocalEndpoint;
+        var request = Encoding.ASCII.GetBytes(new string('q', 1000));
+        var response = Encoding.ASCII.GetBytes(new string('r', 3000));
+        var server = Task.Run(() => Serve(listener, request.Length, response), TestContext.Current.CancellationToken);
+        var connectLine = 0;
+
+        var report = IoTracer.Trace(Strategy.All, () =>
+        {
+            using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            connectLine = Here.Line(); client.Connect(peer);
+            client.Send(request);
+            var buffer = new byte[response.Length];
+            for (var received = 0; received < buffer.Length;)
+            {
+                received += client.Receive(buffer.AsSpan(received));
+            }
+        });
+        await server;
+
+        var target = peer.ToString();
+        var connect = Assert.Single(report.Aggregates, a => a.Probe == "connect");
+        Assert.Equal(target, connect.Target);
+        Assert.Equal(connectLine, connect.Line);
+        Assert.Equal(1000, report.For(target).BytesWritten());
+        Assert.Equal(3000, report.For(target).BytesRead());
+        Assert.Equal(1, report.Aggregates.Calls("socket"));
+        Assert.All(report.For(target), a => Assert.Equal(connect.Fd, a.Fd));
+    }
+
+    [Fact]
+    public async Task TraceAsync_HttpCallToSlowLoopbackServer_ChargesTheDeferredReceiveToTheTrace()
+    {
+        Requires.Linux();
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var peer = (IPEndPoint)listener.LocalEndpoint;
+        var body = Encoding.ASCII.GetBytes(new string('b', 20_000));
+        var headers = Encoding.ASCII.GetBytes($"HTTP/1.1 200 OK\r\nContent-Length: {body.Length}\r\nConnection: close\r\n\r\n");
+        var bodyGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var server = Task.Run(() => ServeHttp(listener, headers, body, bodyGate.Task), TestContext.Current.CancellationToken);
+        var pendingBeforeBodySent = false;
+
+        var report = await IoTracer.TraceAsync(Strategy.All, async () =>
+        {
+            using var http = new HttpClient();
+            using var response = await http.GetAsync($"http://{peer}/", HttpCompletionOption.ResponseHeadersRead, TestContext.Current.CancellationToken);
+            await using var stream = await response.Content.ReadAsStreamAsync(TestContext.Current.CancellationToken);
+            var buffer = new byte[body.Length];
+            var read = stream.ReadAsync(buffer, TestContext.Current.CancellationToken).AsTask();
+            pendingBeforeBodySent = !read.IsCompleted;
+            bodyGate.SetResult();
+            var received = await read;
+            while (received < body.Length)
+            {
+                received += await stream.ReadAsync(buffer.AsMemory(received), TestContext.Current.CancellationToken);
+            }
+        });
+        var requestBytes = await server;
+
+        Assert.True(pendingBeforeBodySent, "the body read waited for the server (EAGAIN, then a runtime thread)");
+        var target = peer.ToString();
+        Assert.Equal(headers.Length + body.Length, report.For(target).BytesRead());
+        Assert.Equal(requestBytes, report.For(target).BytesWritten());
+    }
+
+    private static async Task Serve(TcpListener listener, int requestLength, byte[] response)
+    {
+        using var socket = await listener.AcceptSocketAsync();
+        var buffer = new byte[requestLength];
+        for (var received = 0; received < requestLength;)
+        {
+            received += await socket.ReceiveAsync(buffer.AsMemory(received));
+        }
+
+        await socket.SendAsync(response);
+        socket.Shutdown(SocketShutdown.Send);
+    }
+
+    /// <summary>Answers one GET: headers at once, the body when the gate opens. Returns the request's size.</summary>
+    private static async Task<int> ServeHttp(TcpListener listener, byte[] headers, byte[] body, Task bodyGate)
+    {
+        using var socket = await listener.AcceptSocketAsync();
+        var request = new List<byte>();
+        var buffer = new byte[4096];
+        while (!Encoding.ASCII.GetString([.. request]).Contains("\r\n\r\n", StringComparison.Ordinal))
+        {
+            var n = await socket.ReceiveAsync(buffer);
+            request.AddRange(buffer.AsSpan(0, n));
+        }
+
+        await socket.SendAsync(headers);
+        await bodyGate;
+        await socket.SendAsync(body);
+        socket.Shutdown(SocketShutdown.Send);
+        return request.Count;
+    }
+
+    private static void CreateDatabase(string path, int rows)
+    {
+        using var connection = new SqliteConnection($"Data Source={path};Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "CREATE TABLE items(id INTEGER PRIMARY KEY, payload BLOB)";
+        command.ExecuteNonQuery();
+        command.CommandText = "INSERT INTO items(payload) VALUES (randomblob(1000))";
+        for (var i = 0; i < rows; i++)
+        {
+            command.ExecuteNonQuery();
+        }
+    }
+}
