@@ -29,8 +29,9 @@ public sealed class IoTraceScope : IDisposable
     {
         if (_report is null)
         {
-            _report = _session.Stop();
+            // The backend first: it may mark the trace incomplete (tracing was switched off meanwhile).
             _backend.OnTraceStopped(_session);
+            _report = _session.Stop();
             if (ReferenceEquals(TraceContext.Current, _session))
             {
                 TraceContext.Current = _previous;

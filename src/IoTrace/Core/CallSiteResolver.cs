@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Reflection;
+using System.Runtime.CompilerServices;
 
 namespace IoTrace.Core;
 
@@ -17,7 +18,7 @@ internal sealed class CallSiteResolver
     private static readonly ConcurrentDictionary<Assembly, bool> s_ownAssemblies = new();
 
     private readonly string[] _skippedPrefixes;
-    private readonly ConcurrentDictionary<ulong, CallSite> _byKey = new();
+    private readonly ConcurrentDictionary<ulong, ResolvedCallSite> _byKey = new();
     private readonly ConcurrentDictionary<(string? File, int? Line, string? Method), CallSite> _interned = new();
 
     public CallSiteResolver(IEnumerable<string> skippedPrefixes)
@@ -28,7 +29,7 @@ internal sealed class CallSiteResolver
     public int CachedKeys => _byKey.Count;
 
     /// <summary>Resolves the call path identified by <paramref name="key"/>, walking the stack only on a miss.</summary>
-    public CallSite Resolve(ulong key)
+    public ResolvedCallSite Resolve(ulong key)
     {
         if (_byKey.TryGetValue(key, out var site))
         {
@@ -38,24 +39,8 @@ internal sealed class CallSiteResolver
         return Add(key, ResolveFromStack(new StackTrace(1, fNeedFileInfo: true)));
     }
 
-    private CallSite Add(ulong key, CallSite site)
-    {
-        if (_byKey.Count >= MaxCachedKeys)
-        {
-            _byKey.Clear();
-        }
-
-        _byKey.TryAdd(key, site);
-        return site;
-    }
-
-    /// <summary>
-    /// The first frame of the application's own code: not the framework, not IoTrace, not a skipped namespace.
-    /// Frames with source lines win over frames without (a NuGet package without a PDB, or one built with
-    /// deterministic <c>/_/</c> paths, is not the app's code); without any, the first candidate's method name.
-    /// </summary>
     /// <summary>Resolves through a managed stack walk keyed by method and offset, for callers without frame pointers.</summary>
-    public CallSite ResolveManaged()
+    public ResolvedCallSite ResolveManaged()
     {
         var trace = new StackTrace(1, fNeedFileInfo: false);
         var hash = new HashCode();
@@ -75,28 +60,57 @@ internal sealed class CallSiteResolver
         return Add(key, ResolveFromStack(new StackTrace(1, fNeedFileInfo: true)));
     }
 
-    public CallSite ResolveFromStack(StackTrace trace)
+    private ResolvedCallSite Add(ulong key, ResolvedCallSite site)
     {
-        (MethodBase Method, string? File, int Line)? firstCandidate = null;
+        if (_byKey.Count >= MaxCachedKeys)
+        {
+            _byKey.Clear();
+        }
+
+        _byKey.TryAdd(key, site);
+        return site;
+    }
+
+    /// <summary>
+    /// The first frame of the application's own code: not the framework, not IoTrace, not a skipped namespace.
+    /// Frames with source lines win over frames without (a NuGet package without a PDB, or one built with
+    /// deterministic <c>/_/</c> paths, is not the app's code); without any, the first candidate's method name.
+    /// Also tells whether a framework async method runs between the call and that frame.
+    /// </summary>
+    public ResolvedCallSite ResolveFromStack(StackTrace trace)
+    {
+        (MethodBase Method, bool InAsyncCallee)? firstCandidate = null;
+        var inAsyncCallee = false;
         foreach (var frame in trace.GetFrames())
         {
             var method = frame.GetMethod();
-            if (method is null || !IsApplication(method))
+            if (method is null)
             {
+                continue;
+            }
+
+            if (!IsApplication(method))
+            {
+                inAsyncCallee |= IsAsyncStateMachine(method);
                 continue;
             }
 
             var file = frame.GetFileName();
             if (file is not null && !file.StartsWith("/_/", StringComparison.Ordinal))
             {
-                return Intern(file, frame.GetFileLineNumber(), method);
+                return new ResolvedCallSite(Intern(file, frame.GetFileLineNumber(), method), inAsyncCallee);
             }
 
-            firstCandidate ??= (method, null, 0);
+            firstCandidate ??= (method, inAsyncCallee);
         }
 
-        return firstCandidate is { } candidate ? Intern(null, null, candidate.Method) : CallSite.Unknown;
+        return firstCandidate is { } candidate
+            ? new ResolvedCallSite(Intern(null, null, candidate.Method), candidate.InAsyncCallee)
+            : new ResolvedCallSite(CallSite.Unknown, inAsyncCallee);
     }
+
+    private static bool IsAsyncStateMachine(MethodBase method) =>
+        method.Name == "MoveNext" && method.DeclaringType is { } type && typeof(IAsyncStateMachine).IsAssignableFrom(type);
 
     private CallSite Intern(string? file, int? line, MethodBase method) =>
         _interned.GetOrAdd((file, line, DisplayName(method)), static (k, _) => new CallSite(k.File, k.Line, k.Method, isApplication: true), 0);

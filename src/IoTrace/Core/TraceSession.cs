@@ -9,7 +9,7 @@ internal sealed class TraceSession
     private readonly bool[] _records;
     private readonly Counter[]? _byProbe;
     private readonly ConcurrentDictionary<AggregateKey, Counter>? _byKey;
-    private readonly ConcurrentDictionary<int, string> _fdTargets = new();
+    private readonly ConcurrentDictionary<int, FdInfo> _fds = new();
     private readonly long _startTimestamp;
     private readonly string _rootPath;
     private volatile bool _active = true;
@@ -81,11 +81,24 @@ internal sealed class TraceSession
         counter.Add(bytes, wallTicks, cpuNanoseconds);
     }
 
-    public string? TargetOf(int fd) => _fdTargets.TryGetValue(fd, out var target) ? target : null;
+    /// <summary>What this trace knows of an fd: its target, and the application line that opened it.</summary>
+    public FdInfo? Fd(int fd) => _fds.TryGetValue(fd, out var info) ? info : null;
 
-    public void RememberTarget(int fd, string target) => _fdTargets[fd] = target;
+    public void RememberFd(int fd, string? target, CallSite? openedAt)
+    {
+        if (fd < 0)
+        {
+            return;
+        }
 
-    public void ForgetTarget(int fd) => _fdTargets.TryRemove(fd, out _);
+        var known = Fd(fd);
+        _fds[fd] = new FdInfo(target ?? known?.Target, openedAt is { IsApplication: true } ? openedAt : known?.OpenedAt);
+    }
+
+    public void ForgetFd(int fd) => _fds.TryRemove(fd, out _);
+
+    /// <summary>How many fds the trace knows (for tests of the idle size).</summary>
+    public int KnownFds => _fds.Count;
 
     public IoTraceReport Stop()
     {
@@ -148,6 +161,8 @@ internal sealed class TraceSession
             ? file[(_rootPath.Length + 1)..]
             : file;
     }
+
+    internal sealed record FdInfo(string? Target, CallSite? OpenedAt);
 
     private readonly record struct AggregateKey(int Probe, CallSite Site, int Fd, string? Target);
 

@@ -82,8 +82,14 @@ internal sealed unsafe class InProcessBackend : IIoTraceBackend
             if (_installed && session.BackendGeneration == _generation)
             {
                 Interlocked.Decrement(ref *_shim.ActiveCounter);
-                session.BackendGeneration = -1;
             }
+            else if (session.BackendGeneration >= 0)
+            {
+                // Hooks were removed while this trace ran: calls after that were not seen.
+                session.MarkIncomplete();
+            }
+
+            session.BackendGeneration = -1;
         }
     }
 

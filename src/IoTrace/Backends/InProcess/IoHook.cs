@@ -120,19 +120,15 @@ internal static unsafe class IoHook
             return;
         }
 
-        var site = inheritedSite ?? ResolveCallSite(session, framePointers);
         var fd = FdOf(import.Layout, a0, a1);
         string? target = null;
+        var opensFd = false;
         switch (import.Layout)
         {
             case ArgumentLayout.OpenPathArg0 or ArgumentLayout.OpenPathArg1:
                 target = Marshal.PtrToStringUTF8(import.Layout == ArgumentLayout.OpenPathArg0 ? a0 : a1);
                 fd = (int)result;
-                if (fd >= 0 && target is not null)
-                {
-                    session.RememberTarget(fd, target);
-                }
-
+                opensFd = true;
                 break;
             case ArgumentLayout.PathArg0:
                 target = Marshal.PtrToStringUTF8(a0);
@@ -145,42 +141,38 @@ internal static unsafe class IoHook
                 break;
             case ArgumentLayout.ResultFd:
                 fd = (int)result;
+                opensFd = true;
                 break;
             case ArgumentLayout.Connect:
                 target = FdTargets.FormatSocketAddress(a1, (int)a2);
-                if (target is not null)
-                {
-                    session.RememberTarget(fd, target);
-                }
-
+                opensFd = true;
                 break;
             case ArgumentLayout.Accept:
                 fd = (int)result;
                 target = a1 != 0 && a2 != 0 ? FdTargets.FormatSocketAddress(a1, *(int*)a2) : null;
-                if (fd >= 0 && target is not null)
-                {
-                    session.RememberTarget(fd, target);
-                }
-
+                opensFd = true;
                 break;
         }
 
-        if (fd >= 0 && target is null && recorded)
+        var known = fd >= 0 ? session.Fd(fd) : null;
+        var site = inheritedSite ?? ResolveCallSite(session, framePointers, known);
+        if (opensFd)
         {
-            target = session.TargetOf(fd);
+            session.RememberFd(fd, target, site);
+        }
+        else if (fd >= 0 && target is null && recorded)
+        {
+            target = known?.Target;
             if (target is null && result >= 0)
             {
                 target = FdTargets.Resolve(fd);
-                if (target is not null)
-                {
-                    session.RememberTarget(fd, target);
-                }
+                session.RememberFd(fd, target, openedAt: null);
             }
         }
 
         if (import.Probe == ClosedProbe && fd >= 0)
         {
-            session.ForgetTarget(fd);
+            session.ForgetFd(fd);
             FdOwners.Clear(fd);
         }
         else if (result == -1 && errno == LibcInterop.EAGAIN && fd >= 0 && import.Kind != ProbeKind.Setup)
@@ -194,24 +186,30 @@ internal static unsafe class IoHook
         }
     }
 
-    private static CallSite ResolveCallSite(TraceSession session, bool framePointers)
+    /// <summary>
+    /// The application line on the stack; without one (a runtime thread finishing async IO), the line the
+    /// enclosing framework async method was called from, else the line that opened the fd.
+    /// </summary>
+    private static CallSite ResolveCallSite(TraceSession session, bool framePointers, TraceSession.FdInfo? fd)
     {
-        CallSite site;
+        ResolvedCallSite resolved;
         int frames;
         if (framePointers && s_shim!.CallSiteKey(&frames) is var key && frames >= MinimumKeyFrames)
         {
-            site = session.Resolver.Resolve(key);
+            resolved = session.Resolver.Resolve(key);
         }
         else
         {
             // Native code built without frame pointers (SQLite, say) breaks the cheap walk: let the runtime
             // walk the managed frames instead, which costs a few microseconds more per call.
-            site = session.Resolver.ResolveManaged();
+            resolved = session.Resolver.ResolveManaged();
         }
 
+        var site = resolved.Site;
         if (site.IsApplication)
         {
-            if (!ReferenceEquals(TraceContext.LastCallSite, site))
+            // Set inside a framework async method, the value flows to that method's continuations only.
+            if (resolved.InAsyncCallee && !ReferenceEquals(TraceContext.LastCallSite, site))
             {
                 TraceContext.LastCallSite = site;
             }
@@ -219,7 +217,7 @@ internal static unsafe class IoHook
             return site;
         }
 
-        return TraceContext.LastCallSite ?? site;
+        return TraceContext.LastCallSite ?? fd?.OpenedAt ?? site;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -1,0 +1,69 @@
+using IoTrace.Backends.InProcess;
+using IoTrace.Tests.TestSupport;
+using Xunit;
+
+namespace IoTrace.Tests.Backends.InProcess;
+
+/// <summary>Switching the backend off touches the whole process, so these run alone.</summary>
+[Collection(typeof(ProcessWideBackend))]
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
+public sealed class InProcessBackendLifecycleTests : IDisposable
+{
+    private readonly TempFiles _files = new();
+
+    public void Dispose() => _files.Dispose();
+
+    [Fact]
+    public void Disable_AfterTracing_PutsEveryGotSlotBackToItsOriginalTarget()
+    {
+        Requires.Linux();
+        IoTracer.Trace(Strategy.Summary, () => File.ReadAllBytes(_files.Create(10)));
+        var backend = Assert.IsType<InProcessBackend>(IoTracer.Backend);
+        var patched = backend.Slots().Where(s => s.Patched).ToList();
+        Assert.Contains(patched, s => s.Library.EndsWith("/libSystem.Native.so", StringComparison.Ordinal) && s.Symbol == "pread64");
+        Assert.All(patched, s => Assert.NotEqual(s.Original, Read(s.Got)));
+
+        IoTracer.Disable();
+
+        Assert.All(patched, s => Assert.Equal(s.Original, Read(s.Got)));
+        Assert.DoesNotContain(backend.Slots(), s => s.Patched);
+    }
+
+    [Fact]
+    public void Start_AfterDisable_InstallsAgainAndTracesExactly()
+    {
+        Requires.Linux();
+        IoTracer.Disable();
+        var path = _files.Create(777);
+
+        var report = IoTracer.Trace(Strategy.Read, () => File.ReadAllBytes(path));
+
+        Assert.Equal(777, report.Aggregates.Bytes("pread64"));
+        Assert.True(report.IsComplete);
+    }
+
+    [Fact]
+    public void Disable_WhileATraceRuns_TheTraceIsMarkedIncompleteAndLaterTracesCountAgain()
+    {
+        Requires.Linux();
+        var before = _files.Create(100);
+        var after = _files.Create(200);
+        var scope = IoTracer.Start(Strategy.Read);
+        File.ReadAllBytes(before);
+
+        IoTracer.Disable();
+        File.ReadAllBytes(after);
+        var report = scope.Stop();
+        var next = IoTracer.Trace(Strategy.Read, () => File.ReadAllBytes(after));
+
+        Assert.Equal(100, report.Aggregates.BytesRead());
+        Assert.False(report.IsComplete);
+        Assert.Equal(200, next.Aggregates.BytesRead());
+        Assert.True(next.IsComplete);
+    }
+
+    private static unsafe nint Read(nint got) => *(nint*)got;
+}
+
+[CollectionDefinition(DisableParallelization = true)]
+public sealed class ProcessWideBackend;
