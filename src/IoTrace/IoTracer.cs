@@ -192,8 +192,13 @@ public static class IoTracer
 
     private static IIoTraceBackend CreateBackend()
     {
-        var logger = s_loggerFactory.CreateLogger("IoTrace");
         var backend = BackendSelector.Select(out var reason);
+        return Activate(backend, reason, s_loggerFactory.CreateLogger("IoTrace"));
+    }
+
+    /// <summary>Logs the choice (a warning when tracing is off) and wires the backend's failure reports.</summary>
+    internal static IIoTraceBackend Activate(IIoTraceBackend backend, string reason, ILogger logger)
+    {
         if (backend is UnavailableBackend)
         {
             IoTraceLog.BackendUnavailable(logger, reason);
@@ -210,5 +215,16 @@ public static class IoTracer
         // Never leave a slot pointing into a runtime that is shutting down.
         AppDomain.CurrentDomain.ProcessExit += (_, _) => backend.Shutdown();
         return backend;
+    }
+
+    /// <summary>Replaces the process's backend (tests only); returns the previous one, not shut down.</summary>
+    internal static IIoTraceBackend ReplaceBackend(IIoTraceBackend backend)
+    {
+        lock (s_lock)
+        {
+            var previous = Backend;
+            s_backend = backend;
+            return previous;
+        }
     }
 }

@@ -19,7 +19,7 @@ internal sealed class CallSiteResolver
 
     private readonly string[] _skippedPrefixes;
     private readonly ConcurrentDictionary<ulong, ResolvedCallSite> _byKey = new();
-    private readonly ConcurrentDictionary<(string? File, int? Line, string? Method), CallSite> _interned = new();
+    private readonly ConcurrentDictionary<(string? File, int? Line, string? Method), SourceLocation> _interned = new();
 
     public CallSiteResolver(IEnumerable<string> skippedPrefixes)
     {
@@ -106,14 +106,14 @@ internal sealed class CallSiteResolver
 
         return firstCandidate is { } candidate
             ? new ResolvedCallSite(Intern(null, null, candidate.Method), candidate.InAsyncCallee)
-            : new ResolvedCallSite(CallSite.Unknown, inAsyncCallee);
+            : new ResolvedCallSite(SourceLocation.Unknown, inAsyncCallee);
     }
 
     private static bool IsAsyncStateMachine(MethodBase method) =>
         method.Name == "MoveNext" && method.DeclaringType is { } type && typeof(IAsyncStateMachine).IsAssignableFrom(type);
 
-    private CallSite Intern(string? file, int? line, MethodBase method) =>
-        _interned.GetOrAdd((file, line, DisplayName(method)), static (k, _) => new CallSite(k.File, k.Line, k.Method, isApplication: true), 0);
+    private SourceLocation Intern(string? file, int? line, MethodBase method) =>
+        _interned.GetOrAdd((file, line, DisplayName(method)), static (k, _) => new SourceLocation(k.File, k.Line, k.Method, isApplication: true), 0);
 
     private bool IsApplication(MethodBase method)
     {

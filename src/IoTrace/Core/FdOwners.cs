@@ -10,7 +10,7 @@ internal static class FdOwners
     private static readonly Lock s_growLock = new();
     private static Owner?[] s_owners = new Owner?[1024];
 
-    public static void Set(int fd, TraceSession session, CallSite site)
+    public static void Set(int fd, TraceSession session, SourceLocation site)
     {
         if ((uint)fd >= MaxFd)
         {
@@ -93,5 +93,5 @@ internal static class FdOwners
         }
     }
 
-    internal sealed record Owner(TraceSession Session, CallSite Site);
+    internal sealed record Owner(TraceSession Session, SourceLocation Site);
 }

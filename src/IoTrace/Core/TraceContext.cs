@@ -4,7 +4,7 @@ namespace IoTrace.Core;
 internal static class TraceContext
 {
     private static readonly AsyncLocal<TraceSession?> s_current = new();
-    private static readonly AsyncLocal<CallSite?> s_lastCallSite = new();
+    private static readonly AsyncLocal<SourceLocation?> s_lastCallSite = new();
 
     public static TraceSession? Current
     {
@@ -16,7 +16,7 @@ internal static class TraceContext
     /// The last application call site seen in this flow. An async framework method that continues on a
     /// thread-pool thread has no application frame on its stack; it inherits the line that called it.
     /// </summary>
-    public static CallSite? LastCallSite
+    public static SourceLocation? LastCallSite
     {
         get => s_lastCallSite.Value;
         set => s_lastCallSite.Value = value;

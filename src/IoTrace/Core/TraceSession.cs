@@ -62,7 +62,7 @@ internal sealed class TraceSession
     /// <summary>Marks the report incomplete: the backend may have missed calls.</summary>
     public void MarkIncomplete() => _incomplete = true;
 
-    public void Record(int probe, CallSite? site, int fd, string? target, long bytes, long wallTicks, long cpuNanoseconds)
+    public void Record(int probe, SourceLocation? site, int fd, string? target, long bytes, long wallTicks, long cpuNanoseconds)
     {
         Counter counter;
         if (_byProbe is not null)
@@ -71,7 +71,7 @@ internal sealed class TraceSession
         }
         else
         {
-            var key = new AggregateKey(probe, site ?? CallSite.Unknown, fd, target);
+            var key = new AggregateKey(probe, site ?? SourceLocation.Unknown, fd, target);
             if (!_byKey!.TryGetValue(key, out counter!))
             {
                 counter = _byKey.GetOrAdd(key, static k => new Counter(k.Target));
@@ -84,7 +84,7 @@ internal sealed class TraceSession
     /// <summary>What this trace knows of an fd: its target, and the application line that opened it.</summary>
     public FdInfo? Fd(int fd) => _fds.TryGetValue(fd, out var info) ? info : null;
 
-    public void RememberFd(int fd, string? target, CallSite? openedAt)
+    public void RememberFd(int fd, string? target, SourceLocation? openedAt)
     {
         if (fd < 0)
         {
@@ -162,9 +162,9 @@ internal sealed class TraceSession
             : file;
     }
 
-    internal sealed record FdInfo(string? Target, CallSite? OpenedAt);
+    internal sealed record FdInfo(string? Target, SourceLocation? OpenedAt);
 
-    private readonly record struct AggregateKey(int Probe, CallSite Site, int Fd, string? Target);
+    private readonly record struct AggregateKey(int Probe, SourceLocation Site, int Fd, string? Target);
 
     private sealed class Counter(string? target)
     {

@@ -3,7 +3,6 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
 using IoTrace.Core;
-using CallSite = IoTrace.Core.CallSite;
 
 namespace IoTrace.Backends.InProcess;
 
@@ -43,7 +42,7 @@ internal static unsafe class IoHook
         }
 
         TraceSession? session = null;
-        CallSite? inheritedSite = null;
+        SourceLocation? inheritedSite = null;
         var import = ImportedFunction.All[slot->Symbol];
         try
         {
@@ -109,7 +108,7 @@ internal static unsafe class IoHook
 
     private static readonly int ClosedProbe = Probes.IndexOf("close");
 
-    private static void Record(TraceSession session, bool recorded, CallSite? inheritedSite, bool framePointers, ImportedFunction import, nint rawResult, int errno, nint a0, nint a1, nint a2, long ticks, long cpu)
+    private static void Record(TraceSession session, bool recorded, SourceLocation? inheritedSite, bool framePointers, ImportedFunction import, nint rawResult, int errno, nint a0, nint a1, nint a2, long ticks, long cpu)
     {
         // int-returning functions leave the upper half of the register undefined.
         long result = import.ReturnsSize ? rawResult : (int)rawResult;
@@ -190,7 +189,7 @@ internal static unsafe class IoHook
     /// The application line on the stack; without one (a runtime thread finishing async IO), the line the
     /// enclosing framework async method was called from, else the line that opened the fd.
     /// </summary>
-    private static CallSite ResolveCallSite(TraceSession session, bool framePointers, TraceSession.FdInfo? fd)
+    private static SourceLocation ResolveCallSite(TraceSession session, bool framePointers, TraceSession.FdInfo? fd)
     {
         ResolvedCallSite resolved;
         int frames;

@@ -41,13 +41,15 @@ internal sealed unsafe class NativeShim
 
     public delegate* unmanaged[SuppressGCTransition]<long> ThreadCpuNanoseconds { get; }
 
-    public static bool TryLoad(out NativeShim? shim, out string reason)
+    public static bool TryLoad(out NativeShim? shim, out string reason) => TryLoad(LibraryName, out shim, out reason);
+
+    internal static bool TryLoad(string libraryName, out NativeShim? shim, out string reason)
     {
         shim = null;
-        if (!NativeLibrary.TryLoad(LibraryName, typeof(NativeShim).Assembly, DllImportSearchPath.AssemblyDirectory | DllImportSearchPath.ApplicationDirectory, out var handle)
-            && !NativeLibrary.TryLoad(Path.Combine(AppContext.BaseDirectory, LibraryName), out handle))
+        if (!NativeLibrary.TryLoad(libraryName, typeof(NativeShim).Assembly, DllImportSearchPath.AssemblyDirectory | DllImportSearchPath.ApplicationDirectory, out var handle)
+            && !NativeLibrary.TryLoad(Path.Combine(AppContext.BaseDirectory, libraryName), out handle))
         {
-            reason = $"{LibraryName} was not found next to the application (it is built on Linux with a C compiler)";
+            reason = $"{libraryName} was not found next to the application (it is built on Linux with a C compiler)";
             return false;
         }
 
@@ -59,7 +61,7 @@ internal sealed unsafe class NativeShim
         }
         catch (EntryPointNotFoundException e)
         {
-            reason = $"{LibraryName} is from another version of IoTrace: {e.Message}";
+            reason = $"{libraryName} is from another version of IoTrace: {e.Message}";
             return false;
         }
     }

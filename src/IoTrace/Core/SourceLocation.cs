@@ -1,10 +1,10 @@
 namespace IoTrace.Core;
 
 /// <summary>A source location that made IO calls. Instances are interned, so reference equality is identity.</summary>
-internal sealed class CallSite(string? file, int? line, string? method, bool isApplication)
+internal sealed class SourceLocation(string? file, int? line, string? method, bool isApplication)
 {
     /// <summary>Used when no application frame is on the stack and the flow has none to inherit.</summary>
-    public static readonly CallSite Unknown = new(null, null, null, isApplication: false);
+    public static readonly SourceLocation Unknown = new(null, null, null, isApplication: false);
 
     /// <summary>The absolute source path from the PDB, or <see langword="null"/> without one.</summary>
     public string? File { get; } = file;

@@ -1,0 +1,53 @@
+using IoTrace.Backends.Unavailable;
+using IoTrace.Tests.Backends.InProcess;
+using IoTrace.Tests.TestSupport;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
+using Xunit;
+
+namespace IoTrace.Tests.Backends.Unavailable;
+
+/// <summary>Replaces the process's backend, so it runs with the other process-wide tests, alone.</summary>
+[Collection(typeof(ProcessWideBackend))]
+public sealed class UnavailableBackendTests : IDisposable
+{
+    private readonly TempFiles _files = new();
+
+    public void Dispose() => _files.Dispose();
+
+    [Fact]
+    public void Trace_NoBackendCanRun_RunsTheCodeUnchangedAndReportsNothingAsIncomplete()
+    {
+        var path = _files.Create(64);
+        var previous = IoTracer.ReplaceBackend(new UnavailableBackend("no backend in this test"));
+        try
+        {
+            byte[]? read = null;
+
+            var report = IoTracer.Trace(Strategy.All, () => read = File.ReadAllBytes(path));
+
+            Assert.Equal(64, read!.Length);
+            Assert.Equal("none", report.Backend);
+            Assert.Empty(report.Aggregates);
+            Assert.False(report.IsComplete);
+            Assert.False(IoTracer.IsSupported);
+        }
+        finally
+        {
+            IoTracer.ReplaceBackend(previous);
+        }
+    }
+
+    [Fact]
+    public void Activate_UnavailableBackend_LogsOneWarningWithTheReason()
+    {
+        var logger = new FakeLogger();
+
+        IoTracer.Activate(new UnavailableBackend("the in-process backend needs Linux"), "the in-process backend needs Linux", logger);
+
+        var record = Assert.Single(logger.Collector.GetSnapshot());
+        Assert.Equal(LogLevel.Warning, record.Level);
+        Assert.Equal("BackendUnavailable", record.Id.Name);
+        Assert.Equal("IO tracing is off: the in-process backend needs Linux. Traced code runs unchanged and reports are empty.", record.Message);
+    }
+}
