@@ -11,7 +11,8 @@ public sealed class IoTraceReport
     /// <param name="elapsed">The wall time between the start and the end of the trace.</param>
     /// <param name="aggregates">The aggregates.</param>
     /// <param name="isComplete"><see langword="false"/> when the backend may have missed calls.</param>
-    public IoTraceReport(Strategy strategy, string backend, TimeSpan elapsed, IReadOnlyList<IoAggregate> aggregates, bool isComplete = true)
+    /// <param name="features">What the aggregates measured; calls always.</param>
+    public IoTraceReport(Strategy strategy, string backend, TimeSpan elapsed, IReadOnlyList<IoAggregate> aggregates, bool isComplete = true, IoTraceFeatures features = IoTraceFeatures.All)
     {
         ArgumentNullException.ThrowIfNull(backend);
         ArgumentNullException.ThrowIfNull(aggregates);
@@ -20,6 +21,7 @@ public sealed class IoTraceReport
         Elapsed = elapsed;
         Aggregates = aggregates;
         IsComplete = isComplete;
+        Features = features | IoTraceFeatures.Calls;
         foreach (var aggregate in aggregates)
         {
             TotalCalls += aggregate.Calls;
@@ -31,6 +33,9 @@ public sealed class IoTraceReport
 
     /// <summary>The strategy the trace ran with.</summary>
     public Strategy Strategy { get; }
+
+    /// <summary>What the aggregates measured. Features left out read as zero and formatters omit them.</summary>
+    public IoTraceFeatures Features { get; }
 
     /// <summary>The backend that recorded the trace (<c>inprocess</c>, or <c>none</c> where no backend can run).</summary>
     public string Backend { get; }

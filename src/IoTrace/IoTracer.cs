@@ -82,7 +82,7 @@ public static class IoTracer
         }
 
         var backend = Backend;
-        var session = new TraceSession(strategy, backend.Name, ResolverFor(options), options.RootPath ?? Environment.CurrentDirectory);
+        var session = new TraceSession(strategy, options.Features, backend.Name, ResolverFor(options), options.RootPath ?? Environment.CurrentDirectory);
         var previous = TraceContext.Current;
         TraceContext.Current = session;
         backend.OnTraceStarted(session);

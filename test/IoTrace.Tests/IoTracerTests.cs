@@ -65,6 +65,41 @@ public sealed class IoTracerTests : IDisposable
         Assert.True(report.TotalCpu > TimeSpan.Zero, "reading 1 MiB takes measurable CPU time");
     }
 
+    [Fact]
+    public void Start_FeaturesWithoutCpu_LeavesCpuAtZeroAndTheFormatterOmitsIt()
+    {
+        Requires.Linux();
+        var path = _files.Create(2048);
+
+        using var scope = IoTracer.Start(Strategy.Read, new IoTraceStartOptions { Features = IoTraceFeatures.Bytes | IoTraceFeatures.Time });
+        File.ReadAllBytes(path);
+        var report = scope.Stop();
+
+        var pread = Assert.Single(report.Aggregates);
+        Assert.Equal(2048, pread.Bytes);
+        Assert.True(pread.Time > TimeSpan.Zero);
+        Assert.Equal(TimeSpan.Zero, pread.Cpu);
+        Assert.Equal(IoTraceFeatures.Calls | IoTraceFeatures.Bytes | IoTraceFeatures.Time, report.Features);
+        Assert.DoesNotContain(" cpu ", report.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Start_NoFeatures_StillCountsCallsExactly()
+    {
+        Requires.Linux();
+        var path = _files.Create(9000);
+
+        using var scope = IoTracer.Start(Strategy.Read, new IoTraceStartOptions { Features = IoTraceFeatures.None });
+        File.ReadAllBytes(path);
+        var report = scope.Stop();
+
+        var pread = Assert.Single(report.Aggregates);
+        Assert.Equal(1, pread.Calls); // ReadAllBytes knows the size from fstat: one pread
+        Assert.Equal(0, pread.Bytes);
+        Assert.Equal(TimeSpan.Zero, pread.Time);
+        Assert.Equal(TimeSpan.Zero, pread.Cpu);
+    }
+
     [Theory]
     [InlineData(Strategy.Setup, new[] { "close", "fstat", "openat" })]
     [InlineData(Strategy.Read, new[] { "pread64" })]

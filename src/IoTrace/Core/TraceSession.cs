@@ -14,10 +14,15 @@ internal sealed class TraceSession
     private readonly string _rootPath;
     private volatile bool _active = true;
     private volatile bool _incomplete;
+    private readonly bool _countsBytes;
 
-    public TraceSession(Strategy strategy, string backend, CallSiteResolver resolver, string rootPath)
+    public TraceSession(Strategy strategy, IoTraceFeatures features, string backend, CallSiteResolver resolver, string rootPath)
     {
         Strategy = strategy;
+        Features = features | IoTraceFeatures.Calls;
+        MeasuresTime = features.HasFlag(IoTraceFeatures.Time);
+        MeasuresCpu = features.HasFlag(IoTraceFeatures.Cpu);
+        _countsBytes = features.HasFlag(IoTraceFeatures.Bytes);
         Backend = backend;
         Resolver = resolver;
         _rootPath = Path.TrimEndingDirectorySeparator(Path.GetFullPath(rootPath));
@@ -44,6 +49,12 @@ internal sealed class TraceSession
     }
 
     public Strategy Strategy { get; }
+
+    public IoTraceFeatures Features { get; }
+
+    public bool MeasuresTime { get; }
+
+    public bool MeasuresCpu { get; }
 
     public string Backend { get; }
 
@@ -78,7 +89,7 @@ internal sealed class TraceSession
             }
         }
 
-        counter.Add(bytes, wallTicks, cpuNanoseconds);
+        counter.Add(_countsBytes ? bytes : 0, wallTicks, cpuNanoseconds);
     }
 
     /// <summary>What this trace knows of an fd: its target, and the application line that opened it.</summary>
@@ -147,7 +158,7 @@ internal sealed class TraceSession
             });
         }
 
-        return new IoTraceReport(Strategy, Backend, elapsed, aggregates, isComplete: !_incomplete);
+        return new IoTraceReport(Strategy, Backend, elapsed, aggregates, isComplete: !_incomplete, Features);
     }
 
     private string? DisplayPath(string? file)

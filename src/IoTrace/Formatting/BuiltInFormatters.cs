@@ -76,6 +76,7 @@ internal static class BuiltInFormatters
             aggregates = aggregates.OrderByDescending(sortBy);
         }
 
+        features = [.. features.Where(f => Measured(trace, f))];
         foreach (var a in aggregates)
         {
             foreach (var feature in features)
@@ -106,6 +107,14 @@ internal static class BuiltInFormatters
         table.Write(stream);
         WriteFooter(stream, trace);
     }
+
+    private static bool Measured(IoTraceReport trace, string feature) => feature switch
+    {
+        "bytes" => trace.Features.HasFlag(IoTraceFeatures.Bytes),
+        "time" => trace.Features.HasFlag(IoTraceFeatures.Time),
+        "cpu" => trace.Features.HasFlag(IoTraceFeatures.Cpu),
+        _ => true,
+    };
 
     private static bool Transfers(string probe)
     {

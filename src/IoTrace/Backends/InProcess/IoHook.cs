@@ -85,12 +85,14 @@ internal static unsafe class IoHook
         var shim = s_shim!;
 
         // CPU inside wall: a call's CPU time never exceeds its wall time.
-        var before = Stopwatch.GetTimestamp();
-        var cpuBefore = shim.ThreadCpuNanoseconds();
+        var measuresTime = session.MeasuresTime;
+        var measuresCpu = session.MeasuresCpu;
+        var before = measuresTime ? Stopwatch.GetTimestamp() : 0;
+        var cpuBefore = measuresCpu ? shim.ThreadCpuNanoseconds() : 0;
         var result = original(a0, a1, a2, a3, a4, a5);
         var errno = Marshal.GetLastSystemError();
-        var cpuAfter = shim.ThreadCpuNanoseconds();
-        var after = Stopwatch.GetTimestamp();
+        var cpuAfter = measuresCpu ? shim.ThreadCpuNanoseconds() : 0;
+        var after = measuresTime ? Stopwatch.GetTimestamp() : 0;
         try
         {
             // A probe the strategy does not record still keeps the fd table and the flow's line current.

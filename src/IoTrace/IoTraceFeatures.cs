@@ -1,0 +1,29 @@
+namespace IoTrace;
+
+/// <summary>
+/// What each aggregate measures, as in the io-trace gem: calls, bytes, time and cpu.
+/// </summary>
+[Flags]
+public enum IoTraceFeatures
+{
+    /// <summary>Only calls are counted (they always are).</summary>
+    None = 0,
+
+    /// <summary>The number of calls. Always counted; free.</summary>
+    Calls = 1,
+
+    /// <summary>The bytes read and written. Free.</summary>
+    Bytes = 2,
+
+    /// <summary>The wall time inside each call: two monotonic clock reads (vDSO, about 25 ns each).</summary>
+    Time = 4,
+
+    /// <summary>
+    /// The on-CPU time of the calling thread inside each call: two reads of the thread's CPU clock. Linux has no
+    /// vDSO for that clock, so each read is a system call (about 0.33 us on the reference machine; see docs/performance.md).
+    /// </summary>
+    Cpu = 8,
+
+    /// <summary>Calls, bytes, time and cpu.</summary>
+    All = Calls | Bytes | Time | Cpu,
+}
