@@ -12,7 +12,7 @@ internal static partial class Strace
 {
     public const string Syscalls = "openat,close,read,pread64,write,pwrite64,newfstatat,stat,lstat,fstat,fcntl,fsync,fdatasync";
 
-    public static async Task<(IReadOnlyList<ReportedAggregate> Report, IReadOnlyDictionary<string, (long Calls, long Bytes)> Strace)> RunAsync(string mode, string path)
+    public static async Task<(IReadOnlyList<ReportedAggregate> Report, IReadOnlyDictionary<string, (long Calls, long Bytes)> Strace, string[] StraceLines)> RunAsync(string mode, string path)
     {
         var output = Path.Combine(Path.GetDirectoryName(path)!, $"strace-{Guid.NewGuid():N}.txt");
         var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? Environment.ProcessPath ?? "dotnet";
@@ -35,7 +35,8 @@ internal static partial class Strace
             .Select(line => line.Split('\t'))
             .Select(f => new ReportedAggregate(f[0], f[1], f[2], f[3], long.Parse(f[4], System.Globalization.CultureInfo.InvariantCulture), long.Parse(f[5], System.Globalization.CultureInfo.InvariantCulture)))
             .ToList();
-        return (report, Parse(await File.ReadAllLinesAsync(output, TestContext.Current.CancellationToken), path));
+        var lines = await File.ReadAllLinesAsync(output, TestContext.Current.CancellationToken);
+        return (report, Parse(lines, path), lines);
     }
 
     /// <summary>Per syscall on <paramref name="path"/>: calls, and the sum of positive results of the read and write family.</summary>

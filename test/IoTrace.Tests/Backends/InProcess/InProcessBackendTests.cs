@@ -20,7 +20,7 @@ public sealed class InProcessBackendTests : IDisposable
         Requires.Strace();
         var path = _files.Create(100_000);
 
-        var (report, strace) = await Strace.RunAsync("read", path);
+        var (report, strace, straceLines) = await Strace.RunAsync("read", path);
 
         var mine = report.Where(a => a.Target == path).ToList();
         Assert.Equal(25 + 1, strace["pread64"].Calls); // 24 full 4 KiB chunks, one of 1696 bytes, the read at EOF
@@ -35,6 +35,11 @@ public sealed class InProcessBackendTests : IDisposable
         var pread = Assert.Single(mine, a => a.Probe == "pread64");
         Assert.EndsWith("IoTrace.Tests.Target/Program.cs", pread.File, StringComparison.Ordinal);
         Assert.Equal("29", pread.Line);
+
+        // Resolving that line read the child's PDB inside the trace; the tracer's own IO is never reported.
+        Assert.Contains(straceLines, l => l.Contains("IoTrace.Tests.Target.pdb", StringComparison.Ordinal) && l.Contains("openat(", StringComparison.Ordinal));
+        Assert.DoesNotContain(report, a => a.Target.EndsWith(".pdb", StringComparison.Ordinal));
+        Assert.Equal([path], report.Select(a => a.Target).Distinct());
     }
 
     [Fact]
@@ -45,7 +50,7 @@ public sealed class InProcessBackendTests : IDisposable
         var path = _files.PathFor("items.db");
         CreateDatabase(path, rows: 50);
 
-        var (report, strace) = await Strace.RunAsync("sqlite", path);
+        var (report, strace, _) = await Strace.RunAsync("sqlite", path);
 
         var mine = report.Where(a => a.Target == path).ToList();
         Assert.True(strace["pread64"].Bytes > 50 * 1000, "the query reads every row's payload");
