@@ -82,6 +82,11 @@ public static class IoTracer
         }
 
         var backend = Backend;
+        if (strategy != Strategy.Summary)
+        {
+            HttpClientCallSites.EnsureListening();
+        }
+
         var session = new TraceSession(strategy, options.Features, backend.Name, ResolverFor(options), options.RootPath ?? Environment.CurrentDirectory);
         var previous = TraceContext.Current;
         TraceContext.Current = session;

@@ -159,6 +159,33 @@ public sealed class InProcessBackendTests : IDisposable
         Assert.Equal(requestBytes, report.For(target).BytesWritten());
     }
 
+    [Fact]
+    public async Task TraceAsync_HttpClientAfterAFileRead_AttributesTheHttpIoToTheHttpLine()
+    {
+        Requires.Linux();
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var peer = (IPEndPoint)listener.LocalEndpoint;
+        var body = Encoding.ASCII.GetBytes("hello");
+        var headers = Encoding.ASCII.GetBytes($"HTTP/1.1 200 OK\r\nContent-Length: {body.Length}\r\nConnection: close\r\n\r\n");
+        var server = Task.Run(() => ServeHttp(listener, headers, body, Task.CompletedTask), TestContext.Current.CancellationToken);
+        var file = _files.Create(500);
+        int fileLine = 0, httpLine = 0;
+
+        var report = await IoTracer.TraceAsync(Strategy.All, async () =>
+        {
+            fileLine = Here.Line(); File.ReadAllBytes(file);
+            using var http = new HttpClient();
+            httpLine = Here.Line(); Assert.Equal("hello", await http.GetStringAsync($"http://{peer}/", TestContext.Current.CancellationToken));
+        });
+        await server;
+
+        var target = peer.ToString();
+        Assert.Equal(headers.Length + body.Length, report.For(target).BytesRead());
+        Assert.All(report.For(target), a => Assert.Equal((Here.File(), httpLine), (a.File!, a.Line!.Value)));
+        Assert.All(report.For(file), a => Assert.Equal(fileLine, a.Line));
+    }
+
     private static async Task Serve(TcpListener listener, int requestLength, byte[] response)
     {
         using var socket = await listener.AcceptSocketAsync();

@@ -1,0 +1,46 @@
+using System.Diagnostics.Tracing;
+
+namespace IoTrace.Core;
+
+/// <summary>
+/// HttpClient opens connections and sends on runtime threads where no application frame is on the stack.
+/// Its telemetry event <c>RequestStart</c> is written synchronously in the caller's flow, inside HttpClient's
+/// own async method: the application line found there is handed down to that request's IO, and only to it.
+/// </summary>
+internal sealed class HttpClientCallSites : EventListener
+{
+    private const string HttpEventSource = "System.Net.Http";
+    private static readonly Lazy<HttpClientCallSites> s_instance = new(() => new HttpClientCallSites());
+
+    /// <summary>Starts listening, once per process; the first traces with line context call it.</summary>
+    public static void EnsureListening() => _ = s_instance.Value;
+
+    protected override void OnEventSourceCreated(EventSource eventSource)
+    {
+        if (eventSource.Name == HttpEventSource)
+        {
+            EnableEvents(eventSource, EventLevel.Informational);
+        }
+    }
+
+    protected override void OnEventWritten(EventWrittenEventArgs eventData)
+    {
+        if (eventData.EventName != "RequestStart" || TraceContext.Current is not { IsActive: true, KeepsContext: true } session)
+        {
+            return;
+        }
+
+        try
+        {
+            var resolved = session.Resolver.ResolveManaged();
+            if (resolved.Site.IsApplication)
+            {
+                TraceContext.LastCallSite = resolved.Site;
+            }
+        }
+        catch (Exception)
+        {
+            // Attribution is best effort; the request must go on whatever happens here.
+        }
+    }
+}
