@@ -14,6 +14,6 @@ internal static partial class IoTraceLog
     [LoggerMessage(EventId = 3, EventName = "BackendInstallFailed", Level = LogLevel.Warning, Message = "IO tracing could not install the {Backend} backend: {Reason}. Reports are empty and marked incomplete.")]
     public static partial void BackendInstallFailed(ILogger logger, string backend, string reason);
 
-    [LoggerMessage(EventId = 4, EventName = "HookFailed", Level = LogLevel.Error, Message = "An IO call could not be recorded; tracing goes on and this is logged once.")]
-    public static partial void HookFailed(ILogger logger, Exception exception);
+    [LoggerMessage(EventId = 4, EventName = "TracerFailed", Level = LogLevel.Error, Message = "The tracer failed to record or attribute an IO call; the traced code goes on, tracing goes on, and this is logged once.")]
+    public static partial void TracerFailed(ILogger logger, Exception exception);
 }

@@ -17,6 +17,7 @@ public static class IoTracer
     private static readonly Dictionary<string, CallSiteResolver> s_resolvers = new(StringComparer.Ordinal);
     private static IIoTraceBackend? s_backend;
     private static ILoggerFactory s_loggerFactory = NullLoggerFactory.Instance;
+    private static int s_failureReported;
 
     /// <summary>
     /// Where the tracer logs its own state: the backend chosen (once) and failures (once each).
@@ -213,13 +214,22 @@ public static class IoTracer
         IoTraceLog.BackendSelected(logger, backend.Name, reason);
         if (OperatingSystem.IsLinux() && backend is InProcessBackend inProcess)
         {
-            inProcess.HookFailed += e => IoTraceLog.HookFailed(s_loggerFactory.CreateLogger("IoTrace"), e);
+            inProcess.HookFailed += ReportFailure;
             inProcess.InstallFailed += r => IoTraceLog.BackendInstallFailed(s_loggerFactory.CreateLogger("IoTrace"), backend.Name, r);
         }
 
         // Never leave a slot pointing into a runtime that is shutting down.
         AppDomain.CurrentDomain.ProcessExit += (_, _) => backend.Shutdown();
         return backend;
+    }
+
+    /// <summary>Logs the first failure inside the tracer (a hook, call-site attribution); later ones are dropped.</summary>
+    internal static void ReportFailure(Exception exception)
+    {
+        if (Interlocked.Exchange(ref s_failureReported, 1) == 0)
+        {
+            IoTraceLog.TracerFailed(s_loggerFactory.CreateLogger("IoTrace"), exception);
+        }
     }
 
     /// <summary>Replaces the process's backend (tests only); returns the previous one, not shut down.</summary>

@@ -43,15 +43,18 @@ internal sealed class CallSiteResolver
     public ResolvedCallSite ResolveManaged()
     {
         var trace = new StackTrace(1, fNeedFileInfo: false);
-        var hash = new HashCode();
+
+        // FNV-1a over each frame's method (by identity: the runtime caches one MethodBase per method, and a
+        // DynamicMethod has no handle) and native offset. The top bit keeps these apart from frame-pointer keys.
+        var key = 14695981039346656037UL;
         foreach (var frame in trace.GetFrames())
         {
-            hash.Add(frame.GetMethod()?.MethodHandle.Value ?? 0);
-            hash.Add(frame.GetNativeOffset());
+            var method = frame.GetMethod();
+            key = (key ^ (uint)(method is null ? 0 : RuntimeHelpers.GetHashCode(method))) * 1099511628211UL;
+            key = (key ^ (uint)frame.GetNativeOffset()) * 1099511628211UL;
         }
 
-        // Distinct from frame-pointer keys, which are FNV hashes of return addresses.
-        var key = (ulong)(uint)hash.ToHashCode() | 1UL << 63 | (ulong)trace.FrameCount << 32;
+        key |= 1UL << 63;
         if (_byKey.TryGetValue(key, out var site))
         {
             return site;

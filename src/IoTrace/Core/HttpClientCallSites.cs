@@ -30,6 +30,7 @@ internal sealed class HttpClientCallSites : EventListener
             return;
         }
 
+        using var busy = TracerThread.Enter();
         try
         {
             var resolved = session.Resolver.ResolveManaged();
@@ -38,9 +39,10 @@ internal sealed class HttpClientCallSites : EventListener
                 TraceContext.LastCallSite = resolved.Site;
             }
         }
-        catch (Exception)
+        catch (Exception e)
         {
-            // Attribution is best effort; the request must go on whatever happens here.
+            // Attribution is best effort; the request goes on, and the failure is logged once.
+            IoTracer.ReportFailure(e);
         }
     }
 }

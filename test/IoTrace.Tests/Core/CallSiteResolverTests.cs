@@ -60,6 +60,20 @@ public sealed class CallSiteResolverTests
     }
 
     [Fact]
+    public void ResolveManaged_DynamicMethodOnTheStack_ResolvesTheApplicationLine()
+    {
+        // Minimal APIs and expression trees put DynamicMethods on the stack: they have no MethodHandle.
+        var resolver = new CallSiteResolver(IoTraceStartOptions.DefaultSkippedNamespaces);
+        var resolve = System.Linq.Expressions.Expression.Lambda<Func<ResolvedCallSite>>(
+            System.Linq.Expressions.Expression.Call(System.Linq.Expressions.Expression.Constant(resolver), typeof(CallSiteResolver).GetMethod(nameof(CallSiteResolver.ResolveManaged))!)).Compile();
+
+        var line = Here.Line(); var sites = Enumerable.Range(0, 2).Select(_ => resolve().Site).ToList();
+
+        Assert.Equal(line, sites[0].Line);
+        Assert.Same(sites[0], sites[1]);
+    }
+
+    [Fact]
     public void DisplayName_AsyncMethodStateMachine_IsTheMethodTheUserWrote()
     {
         var moveNext = typeof(Samples).GetMethod(nameof(Samples.LoadAsync))!.GetCustomAttribute<AsyncStateMachineAttribute>()!.StateMachineType.GetMethod("MoveNext", BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.Public)!;

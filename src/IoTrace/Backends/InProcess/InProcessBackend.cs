@@ -29,7 +29,7 @@ internal sealed unsafe class InProcessBackend : IIoTraceBackend
         IoHook.Initialize(shim, OnHookFailure);
     }
 
-    /// <summary>Raised once, the first time the hook fails; tracing goes on.</summary>
+    /// <summary>Raised when the hook fails to record a call; the call and tracing go on.</summary>
     public event Action<Exception>? HookFailed;
 
     /// <summary>Raised when installing the hooks failed; traces report incomplete.</summary>
@@ -38,8 +38,6 @@ internal sealed unsafe class InProcessBackend : IIoTraceBackend
     public string Name => BackendName;
 
     internal NativeShim Shim => _shim;
-
-    private int _hookFailures;
 
     public static bool TryCreate(out IIoTraceBackend backend, out string reason)
     {
@@ -178,11 +176,5 @@ internal sealed unsafe class InProcessBackend : IIoTraceBackend
         }
     }
 
-    private void OnHookFailure(Exception e)
-    {
-        if (Interlocked.Increment(ref _hookFailures) == 1)
-        {
-            HookFailed?.Invoke(e);
-        }
-    }
+    private void OnHookFailure(Exception e) => HookFailed?.Invoke(e);
 }

@@ -16,9 +16,6 @@ internal static unsafe class IoHook
     // Fewer frames than this means the frame-pointer walk broke early and the key cannot tell call sites apart.
     private const int MinimumKeyFrames = 4;
 
-    [ThreadStatic]
-    private static bool t_inHook;
-
     private static NativeShim? s_shim;
     private static Action<Exception>? s_onFailure;
 
@@ -36,7 +33,7 @@ internal static unsafe class IoHook
         var original = (delegate* unmanaged<nint, nint, nint, nint, nint, nint, nint>)slot->Original;
 
         // The tracer's own IO (PDB reads for stack traces, target lookups) is never traced.
-        if (t_inHook)
+        if (TracerThread.IsBusy)
         {
             return original(a0, a1, a2, a3, a4, a5);
         }
@@ -81,7 +78,7 @@ internal static unsafe class IoHook
             return original(a0, a1, a2, a3, a4, a5);
         }
 
-        t_inHook = true;
+        var busy = TracerThread.Enter();
         var shim = s_shim!;
 
         // CPU inside wall: a call's CPU time never exceeds its wall time.
@@ -103,7 +100,7 @@ internal static unsafe class IoHook
             ReportFailure(e);
         }
 
-        t_inHook = false;
+        busy.Dispose();
         Marshal.SetLastSystemError(errno);
         return result;
     }
