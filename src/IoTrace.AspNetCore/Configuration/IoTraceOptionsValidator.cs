@@ -1,0 +1,99 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace IoTrace.AspNetCore.Configuration;
+
+/// <summary>
+/// Checks <see cref="IoTraceOptions"/> at startup and on every reload. Each failure names its configuration key
+/// (<c>IoTrace:Strategy</c>) and the allowed values.
+/// </summary>
+internal sealed class IoTraceOptionsValidator : IValidateOptions<IoTraceOptions>
+{
+    public ValidateOptionsResult Validate(string? name, IoTraceOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var failures = new List<string>(options.ConfigurationErrors);
+        var section = options.ConfigurationPath;
+
+        if (!Enum.IsDefined(options.Strategy))
+        {
+            failures.Add($"{section}:{nameof(options.Strategy)}: '{options.Strategy}' is not a strategy. Allowed values: {string.Join(", ", Enum.GetNames<Strategy>())}.");
+        }
+
+        if (options.Formatter is null)
+        {
+            failures.Add($"{section}:{nameof(options.Formatter)}: a formatter is required. Allowed values: {string.Join(", ", IoTraceFormatters.Names)}, or a delegate in code.");
+        }
+
+        if (!Enum.IsDefined(options.LogLevel))
+        {
+            failures.Add($"{section}:{nameof(options.LogLevel)}: '{options.LogLevel}' is not a log level. Allowed values: {string.Join(", ", Enum.GetNames<LogLevel>())}.");
+        }
+
+        if ((options.Features & ~IoTraceFeatures.All) != 0)
+        {
+            failures.Add($"{section}:{nameof(options.Features)}: '{options.Features}' is not a list of features. Allowed values: {IoTraceConfigurationBinder.FeatureSyntax}.");
+        }
+
+        ValidateBackend(options, section, failures);
+        ValidatePatterns(options.IncludePaths, $"{section}:{nameof(options.IncludePaths)}", failures);
+        ValidatePatterns(options.ExcludePaths, $"{section}:{nameof(options.ExcludePaths)}", failures);
+
+        for (var i = 0; i < options.SkippedNamespaces.Count; i++)
+        {
+            if (string.IsNullOrWhiteSpace(options.SkippedNamespaces[i]))
+            {
+                failures.Add($"{section}:{nameof(options.SkippedNamespaces)}:{i}: a namespace prefix cannot be empty.");
+            }
+        }
+
+        if (options.MinimumCalls < 0)
+        {
+            failures.Add($"{section}:{nameof(options.MinimumCalls)}: '{options.MinimumCalls}' is negative. Allowed values: 0 (no threshold) or a positive count.");
+        }
+
+        if (options.MinimumBytes < 0)
+        {
+            failures.Add($"{section}:{nameof(options.MinimumBytes)}: '{options.MinimumBytes}' is negative. Allowed values: 0 (no threshold) or a positive count.");
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    /// <summary>The name <see cref="IoTracer.BackendName"/> reports for a backend, or <see langword="null"/> for <see cref="IoTraceBackend.Auto"/>.</summary>
+    internal static string? BackendName(IoTraceBackend backend) => backend switch
+    {
+        IoTraceBackend.InProcess => "inprocess",
+        _ => null,
+    };
+
+    private static void ValidateBackend(IoTraceOptions options, string section, List<string> failures)
+    {
+        var key = $"{section}:{nameof(options.Backend)}";
+        var allowed = string.Join(", ", Enum.GetNames<IoTraceBackend>());
+        if (!Enum.IsDefined(options.Backend))
+        {
+            failures.Add($"{key}: '{options.Backend}' is not a backend. Allowed values: {allowed}.");
+            return;
+        }
+
+        // Only an explicit choice loads the backend here; Auto takes whatever runs and never fails startup.
+        if (options.Enabled && BackendName(options.Backend) is { } wanted && IoTracer.BackendName != wanted)
+        {
+            failures.Add(
+                $"{key}: the {options.Backend} backend cannot run in this process (it runs '{IoTracer.BackendName}'; the IoTrace log says why). " +
+                $"Allowed values: {allowed}; {nameof(IoTraceBackend.Auto)} turns tracing off where no backend runs.");
+        }
+    }
+
+    private static void ValidatePatterns(IList<string> patterns, string key, List<string> failures)
+    {
+        for (var i = 0; i < patterns.Count; i++)
+        {
+            if (!Filtering.PathPattern.TryParse(patterns[i], out _, out var error))
+            {
+                failures.Add($"{key}:{i}: {error}. {Filtering.PathPattern.Syntax}.");
+            }
+        }
+    }
+}

@@ -1,0 +1,73 @@
+using IoTrace.AspNetCore.Filtering;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+
+namespace IoTrace.AspNetCore.Configuration;
+
+/// <summary>
+/// Valid <see cref="IoTraceOptions"/> compiled for the request path: parsed path patterns, the start options the
+/// core needs, and whether a backend can record anything at all. Immutable; replaced as a whole on reload.
+/// </summary>
+internal sealed class IoTraceSettings
+{
+    private readonly PathFilter _paths;
+
+    private IoTraceSettings(IoTraceOptions source, IoTraceOptions effective, PathFilter paths, IoTraceStartOptions startOptions)
+    {
+        Source = source;
+        _paths = paths;
+        StartOptions = startOptions;
+        Strategy = effective.Strategy;
+        Formatter = effective.Formatter;
+        LogLevel = effective.LogLevel;
+        MinimumCalls = effective.MinimumCalls;
+        MinimumBytes = effective.MinimumBytes;
+
+        // Where no backend runs, reports would be empty: skip tracing altogether (the core logged why, once).
+        Enabled = effective.Enabled && IoTracer.IsSupported;
+    }
+
+    /// <summary>The options monitor's instance these settings were compiled from, to notice a reload by reference.</summary>
+    public IoTraceOptions Source { get; }
+
+    public bool Enabled { get; }
+
+    public Strategy Strategy { get; }
+
+    public IoTraceFormatter Formatter { get; }
+
+    public LogLevel LogLevel { get; }
+
+    public long MinimumCalls { get; }
+
+    public long MinimumBytes { get; }
+
+    public IoTraceStartOptions StartOptions { get; }
+
+    /// <summary>Compiles validated options; <paramref name="effective"/> is <paramref name="source"/> or a copy changed by <c>UseIoTrace(configure)</c>.</summary>
+    public static IoTraceSettings Create(IoTraceOptions source, IoTraceOptions effective, string contentRoot)
+    {
+        var startOptions = new IoTraceStartOptions { RootPath = contentRoot, Features = effective.Features };
+        startOptions.SkippedNamespaces.Clear();
+        foreach (var prefix in effective.SkippedNamespaces)
+        {
+            startOptions.SkippedNamespaces.Add(prefix);
+        }
+
+        var paths = effective.IncludePaths.Count == 0 && effective.ExcludePaths.Count == 0
+            ? PathFilter.All
+            : new PathFilter(Parse(effective.IncludePaths), Parse(effective.ExcludePaths));
+        return new IoTraceSettings(source, effective, paths, startOptions);
+    }
+
+    public bool ShouldTrace(PathString path) => Enabled && _paths.Matches(path);
+
+    /// <summary>Whether a report reaches a threshold: any set one, or always when none is set.</summary>
+    public bool ShouldLog(IoTraceReport report) =>
+        (MinimumCalls == 0 && MinimumBytes == 0)
+        || (MinimumCalls > 0 && report.TotalCalls >= MinimumCalls)
+        || (MinimumBytes > 0 && report.TotalBytes >= MinimumBytes);
+
+    private static PathPattern[] Parse(IList<string> patterns) =>
+        [.. patterns.Select(p => PathPattern.TryParse(p, out var pattern, out var error) ? pattern : throw new InvalidOperationException(error))];
+}

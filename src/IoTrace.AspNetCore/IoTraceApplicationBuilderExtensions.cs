@@ -1,0 +1,83 @@
+using IoTrace;
+using IoTrace.AspNetCore;
+using IoTrace.AspNetCore.Configuration;
+using IoTrace.AspNetCore.Logging;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace Microsoft.AspNetCore.Builder;
+
+/// <summary>
+/// Adds the IO tracing middleware to a request pipeline.
+/// </summary>
+public static class IoTraceApplicationBuilderExtensions
+{
+    /// <summary>
+    /// Traces the IO of each request that passes this point and logs one report per request (category
+    /// <c>IoTrace</c>, event <c>RequestTraced</c>) when its response has completed. Place it after <c>UseRouting</c>
+    /// to have route patterns in the reports, and before the middleware whose IO should count.
+    /// </summary>
+    /// <param name="app">The application builder.</param>
+    /// <returns><paramref name="app"/>, for chaining.</returns>
+    /// <exception cref="InvalidOperationException"><c>AddIoTrace</c> was not called.</exception>
+    public static IApplicationBuilder UseIoTrace(this IApplicationBuilder app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        return UseIoTraceCore(app, configure: null);
+    }
+
+    /// <summary>
+    /// Traces the IO of each request that passes this point, with <paramref name="configure"/> applied on top of
+    /// the configured options (and re-applied whenever configuration changes), for example
+    /// <c>app.UseIoTrace(o =&gt; o.Strategy = Strategy.Write)</c>.
+    /// </summary>
+    /// <param name="app">The application builder.</param>
+    /// <param name="configure">Changes a copy of the options for this middleware.</param>
+    /// <returns><paramref name="app"/>, for chaining.</returns>
+    /// <exception cref="InvalidOperationException"><c>AddIoTrace</c> was not called.</exception>
+    public static IApplicationBuilder UseIoTrace(this IApplicationBuilder app, Action<IoTraceOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        ArgumentNullException.ThrowIfNull(configure);
+        return UseIoTraceCore(app, configure);
+    }
+
+    private static IApplicationBuilder UseIoTraceCore(IApplicationBuilder app, Action<IoTraceOptions>? configure)
+    {
+        var services = app.ApplicationServices;
+        if (services.GetService<IoTraceMarkerService>() is null)
+        {
+            throw new InvalidOperationException(
+                "Unable to find the required services. Call 'builder.Services.AddIoTrace()' (or 'services.AddIoTrace()') before 'app.UseIoTrace()'.");
+        }
+
+        return app.Use(next =>
+        {
+            var loggerFactory = services.GetRequiredService<ILoggerFactory>();
+            var logger = loggerFactory.CreateLogger(IoTraceMiddlewareLog.CategoryName);
+
+            // The core logs the backend it picks, and its own failures, through the app's logging.
+            IoTracer.LoggerFactory = loggerFactory;
+            var tracker = new IoTraceOptionsTracker(
+                services.GetRequiredService<IOptionsMonitor<IoTraceOptions>>(),
+                services.GetRequiredService<IOptionsFactory<IoTraceOptions>>(),
+                services.GetServices<IValidateOptions<IoTraceOptions>>(),
+                services.GetServices<IOptionsChangeTokenSource<IoTraceOptions>>(),
+                services.GetService<IHostEnvironment>()?.ContentRootPath ?? Environment.CurrentDirectory,
+                logger,
+                configure);
+            services.GetService<IHostApplicationLifetime>()?.ApplicationStopped.Register(() =>
+            {
+                tracker.Dispose();
+                if (ReferenceEquals(IoTracer.LoggerFactory, loggerFactory))
+                {
+                    IoTracer.LoggerFactory = NullLoggerFactory.Instance;
+                }
+            });
+            return new IoTraceMiddleware(next, tracker, logger).InvokeAsync;
+        });
+    }
+}

@@ -1,0 +1,202 @@
+using System.Diagnostics;
+using System.Globalization;
+using IoTrace.AspNetCore.Configuration;
+using IoTrace.AspNetCore.Logging;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Logging;
+
+namespace IoTrace.AspNetCore;
+
+/// <summary>
+/// Traces the IO a request makes while the rest of the pipeline runs and logs the report when the response has
+/// completed, so the final status code is known: the io-trace gem's Rack middleware.
+/// </summary>
+internal sealed class IoTraceMiddleware
+{
+    private static readonly Func<object, Task> s_logReport = LogReport;
+    private static readonly IoTraceFormatter s_fallbackFormatter = IoTraceFormatters.Get(IoTraceFormatters.DefaultName);
+
+    private readonly RequestDelegate _next;
+    private readonly IoTraceOptionsTracker _options;
+    private readonly ILogger _logger;
+
+    // Each kind of tracer failure is logged once, so a broken formatter cannot flood the log.
+    private int _tracerFailed;
+    private int _formatterFailed;
+    private int _loggingFailed;
+
+    public IoTraceMiddleware(RequestDelegate next, IoTraceOptionsTracker options, ILogger logger)
+    {
+        _next = next;
+        _options = options;
+        _logger = logger;
+    }
+
+    public Task InvokeAsync(HttpContext context)
+    {
+        var settings = _options.Current;
+
+        // Untraced requests cost a path match and a level check: no state machine, no allocation.
+        if (!settings.ShouldTrace(context.Request.Path) || !_logger.IsEnabled(settings.LogLevel))
+        {
+            return _next(context);
+        }
+
+        return InvokeTracedAsync(context, settings);
+    }
+
+    private async Task InvokeTracedAsync(HttpContext context, IoTraceSettings settings)
+    {
+        var scope = Start(settings);
+        if (scope is null)
+        {
+            await _next(context);
+            return;
+        }
+
+        // Taken now: later middleware may rewrite the path, and at OnCompleted the current activity may be
+        // a child the endpoint started, or none.
+        var method = context.Request.Method;
+        var path = context.Request.Path.Value ?? "/";
+        var activity = Activity.Current;
+        try
+        {
+            await _next(context);
+        }
+        finally
+        {
+            // Stop here, not at OnCompleted: the report covers the app's code, as the seed's did around @app.call(env).
+            if (Stop(scope) is { } report)
+            {
+                Schedule(context, new PendingReport(this, context, settings, report, activity, method, path));
+            }
+        }
+    }
+
+    private IoTraceScope? Start(IoTraceSettings settings)
+    {
+        try
+        {
+            return IoTracer.Start(settings.Strategy, settings.StartOptions);
+        }
+        catch (Exception e)
+        {
+            OnFailure(ref _tracerFailed, IoTraceMiddlewareLog.TracerFailed, e);
+            return null;
+        }
+    }
+
+    private IoTraceReport? Stop(IoTraceScope scope)
+    {
+        try
+        {
+            return scope.Stop();
+        }
+        catch (Exception e)
+        {
+            OnFailure(ref _tracerFailed, IoTraceMiddlewareLog.TracerFailed, e);
+            return null;
+        }
+    }
+
+    private void Schedule(HttpContext context, PendingReport pending)
+    {
+        try
+        {
+            context.Response.OnCompleted(s_logReport, pending);
+        }
+        catch (Exception e)
+        {
+            // A server without completion callbacks (or a response already completed): log now, status as it stands.
+            OnFailure(ref _tracerFailed, IoTraceMiddlewareLog.TracerFailed, e);
+            Log(pending);
+        }
+    }
+
+    private static Task LogReport(object state)
+    {
+        var pending = (PendingReport)state;
+        pending.Middleware.Log(pending);
+        return Task.CompletedTask;
+    }
+
+    private void Log(PendingReport pending)
+    {
+        var settings = pending.Settings;
+        var report = pending.Report;
+        try
+        {
+            if (!settings.ShouldLog(report) || !_logger.IsEnabled(settings.LogLevel))
+            {
+                return;
+            }
+
+            var context = pending.Context;
+            var activity = pending.Activity;
+            var w3c = activity?.IdFormat == ActivityIdFormat.W3C;
+            var entry = new IoTraceRequestLog(
+                pending.Method,
+                pending.Path,
+                (context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText,
+                context.Response.StatusCode,
+                w3c ? activity!.TraceId.ToHexString() : null,
+                w3c ? activity!.SpanId.ToHexString() : null,
+                report,
+                Format(settings.Formatter, report));
+            _logger.Log(settings.LogLevel, IoTraceMiddlewareLog.RequestTraced, entry, null, IoTraceRequestLog.Formatter);
+        }
+        catch (Exception e)
+        {
+            OnFailure(ref _loggingFailed, IoTraceMiddlewareLog.ReportLoggingFailed, e);
+        }
+    }
+
+    private string Format(IoTraceFormatter formatter, IoTraceReport report)
+    {
+        try
+        {
+            return Write(formatter, report);
+        }
+        catch (Exception e) when (formatter != s_fallbackFormatter)
+        {
+            OnFailure(ref _formatterFailed, IoTraceMiddlewareLog.FormatterFailed, e);
+            return Write(s_fallbackFormatter, report);
+        }
+    }
+
+    private static string Write(IoTraceFormatter formatter, IoTraceReport report)
+    {
+        using var writer = new StringWriter(CultureInfo.InvariantCulture);
+        formatter(writer, report);
+
+        // The logger ends the event's line itself.
+        return writer.ToString().TrimEnd();
+    }
+
+    private void OnFailure(ref int logged, Action<ILogger, Exception> log, Exception exception)
+    {
+        if (Interlocked.Exchange(ref logged, 1) != 0)
+        {
+            return;
+        }
+
+        try
+        {
+            log(_logger, exception);
+        }
+        catch (Exception)
+        {
+            // The logger itself is what failed; there is nowhere left to report it.
+        }
+    }
+
+    private sealed record PendingReport(
+        IoTraceMiddleware Middleware,
+        HttpContext Context,
+        IoTraceSettings Settings,
+        IoTraceReport Report,
+        Activity? Activity,
+        string Method,
+        string Path);
+}

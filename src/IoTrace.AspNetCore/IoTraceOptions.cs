@@ -1,0 +1,130 @@
+using Microsoft.Extensions.Logging;
+
+namespace IoTrace.AspNetCore;
+
+/// <summary>
+/// Options for the IO tracing middleware, bound from the <c>IoTrace</c> configuration section by
+/// <c>AddIoTrace()</c>. Changes to the configuration apply to the next request.
+/// </summary>
+public sealed class IoTraceOptions
+{
+    internal const string DefaultSectionName = "IoTrace";
+
+    /// <summary>
+    /// Whether requests are traced. Defaults to <see langword="true"/>.
+    /// </summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>
+    /// Which IO calls are recorded and how much context they keep; in configuration a name such as
+    /// <c>"Write"</c> (case-insensitive). Defaults to <see cref="IoTrace.Strategy.Summary"/>, the cheapest.
+    /// </summary>
+    public Strategy Strategy { get; set; } = Strategy.Summary;
+
+    /// <summary>
+    /// Turns a request's report into the text of its log message. Defaults to the built-in <c>default</c> formatter.
+    /// </summary>
+    /// <remarks>
+    /// A delegate, so that code can assign the io-trace gem's lambda contract directly:
+    /// <c>o.Formatter = (stream, trace) =&gt; stream.Write(trace.TotalBytes);</c>, or a named one with
+    /// <see cref="IoTraceFormatters.Get(string)"/>. In configuration the value is a formatter name, for example
+    /// <c>"Formatter": "bytes"</c>: a built-in (<c>default</c>, <c>time</c>, <c>calls</c>, <c>cpu</c>, <c>bytes</c>,
+    /// <c>fds</c>, <c>files</c>) or one registered with <see cref="IoTraceFormatters.Register(string, IoTraceFormatter)"/>
+    /// before the host starts, looked up case-insensitively when the options are bound.
+    /// A formatter that throws is logged once and replaced by <c>default</c>; the response is never affected.
+    /// </remarks>
+    public IoTraceFormatter Formatter { get; set; } = IoTraceFormatters.Get(IoTraceFormatters.DefaultName);
+
+    /// <summary>
+    /// The level of the per-request log event (category <c>IoTrace</c>, event <c>RequestTraced</c>). A request is
+    /// traced only while that level is enabled for the category, so logging filters can switch tracing off too.
+    /// Defaults to <see cref="LogLevel.Information"/>.
+    /// </summary>
+    public LogLevel LogLevel { get; set; } = LogLevel.Information;
+
+    /// <summary>
+    /// What each aggregate measures; in configuration a comma-separated list such as <c>"Calls, Bytes, Time"</c>.
+    /// Leaving out <see cref="IoTraceFeatures.Cpu"/> saves two system calls per traced IO call.
+    /// Defaults to <see cref="IoTraceFeatures.All"/>: calls, bytes, time and cpu.
+    /// </summary>
+    public IoTraceFeatures Features { get; set; } = IoTraceFeatures.All;
+
+    /// <summary>
+    /// The mechanism that records IO. Defaults to <see cref="IoTraceBackend.Auto"/>.
+    /// </summary>
+    public IoTraceBackend Backend { get; set; } = IoTraceBackend.Auto;
+
+    /// <summary>
+    /// Path patterns of the requests to trace; when empty, every request not excluded is traced. Defaults to empty.
+    /// </summary>
+    /// <remarks>
+    /// A pattern is <c>/</c> or <c>/segment/segment...</c>, matched case-insensitively against
+    /// <c>HttpRequest.Path</c>: it matches its own path and every path below it (<c>/api</c> matches <c>/api</c> and
+    /// <c>/api/orders</c>, not <c>/apix</c>), and a <c>*</c> segment matches any one segment (<c>/api/*/orders</c>).
+    /// A malformed pattern stops the app at startup.
+    /// </remarks>
+    public IList<string> IncludePaths { get; } = [];
+
+    /// <summary>
+    /// Path patterns of the requests never to trace, such as health checks; they win over <see cref="IncludePaths"/>.
+    /// Same syntax as <see cref="IncludePaths"/>. Defaults to empty.
+    /// </summary>
+    public IList<string> ExcludePaths { get; } = [];
+
+    /// <summary>
+    /// Full type name prefixes whose frames are passed over when looking for the application line behind an IO
+    /// call, for example an in-house data access layer. Frames of the shared framework and of IoTrace are always
+    /// skipped. Configuration adds to the list. Defaults to <see cref="IoTraceStartOptions.DefaultSkippedNamespaces"/>:
+    /// <c>System.</c>, <c>Microsoft.</c>, <c>Internal.</c> and <c>Interop</c>.
+    /// </summary>
+    public IList<string> SkippedNamespaces { get; } = [.. IoTraceStartOptions.DefaultSkippedNamespaces];
+
+    /// <summary>
+    /// Logs only requests that made at least this many IO calls, to catch requests doing excessive IO.
+    /// With both thresholds set, a request that reaches either is logged. Defaults to 0: no call threshold.
+    /// </summary>
+    public long MinimumCalls { get; set; }
+
+    /// <summary>
+    /// Logs only requests that read or wrote at least this many bytes, to catch requests doing excessive IO.
+    /// With both thresholds set, a request that reaches either is logged. Defaults to 0: no byte threshold.
+    /// </summary>
+    public long MinimumBytes { get; set; }
+
+    /// <summary>The configuration path the options were bound from, for validation messages.</summary>
+    internal string ConfigurationPath { get; set; } = DefaultSectionName;
+
+    /// <summary>Values in configuration that could not be bound; reported by the validator, so binding never throws.</summary>
+    internal List<string> ConfigurationErrors { get; } = [];
+
+    /// <summary>A copy that <c>UseIoTrace(configure)</c> can change without touching the instance the options monitor caches.</summary>
+    internal IoTraceOptions Clone()
+    {
+        var clone = new IoTraceOptions
+        {
+            Enabled = Enabled,
+            Strategy = Strategy,
+            Formatter = Formatter,
+            LogLevel = LogLevel,
+            Features = Features,
+            Backend = Backend,
+            MinimumCalls = MinimumCalls,
+            MinimumBytes = MinimumBytes,
+            ConfigurationPath = ConfigurationPath,
+        };
+        clone.SkippedNamespaces.Clear();
+        CopyTo(IncludePaths, clone.IncludePaths);
+        CopyTo(ExcludePaths, clone.ExcludePaths);
+        CopyTo(SkippedNamespaces, clone.SkippedNamespaces);
+        clone.ConfigurationErrors.AddRange(ConfigurationErrors);
+        return clone;
+    }
+
+    private static void CopyTo(IList<string> source, IList<string> target)
+    {
+        foreach (var item in source)
+        {
+            target.Add(item);
+        }
+    }
+}

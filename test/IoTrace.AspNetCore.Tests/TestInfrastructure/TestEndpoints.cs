@@ -1,0 +1,56 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+
+namespace IoTrace.AspNetCore.Tests.TestInfrastructure;
+
+/// <summary>
+/// The test app's endpoints. Each IO call shares its source line with a <see cref="Line"/> call, so an endpoint can
+/// tell the test which line its report must name.
+/// </summary>
+internal static class TestEndpoints
+{
+    public const string FileRoute = "/files/{size:int}";
+
+    public static string SourceFile { get; } = ThisFile();
+
+    public static void Map(IEndpointRouteBuilder endpoints)
+    {
+        // Body: "<bytes read> <line> <trace id> <span id>".
+        endpoints.MapGet(FileRoute, async (int size, CancellationToken cancellationToken) =>
+        {
+            var (content, line) = (await File.ReadAllBytesAsync(TestFiles.PathOf(size), cancellationToken), Line());
+            return Results.Text($"{content.Length} {line} {Activity.Current?.TraceId} {Activity.Current?.SpanId}");
+        });
+
+        endpoints.MapGet(FileRoute + "/missing", async (int size, CancellationToken cancellationToken) =>
+        {
+            var (content, line) = (await File.ReadAllBytesAsync(TestFiles.PathOf(size), cancellationToken), Line());
+            return Results.Text($"{content.Length} {line}", statusCode: StatusCodes.Status404NotFound);
+        });
+
+        endpoints.MapGet(FileRoute + "/throw", async (int size, CancellationToken cancellationToken) =>
+        {
+            var content = await File.ReadAllBytesAsync(TestFiles.PathOf(size), cancellationToken);
+            throw new InvalidOperationException($"The endpoint failed after reading {content.Length} bytes.");
+        });
+
+        endpoints.MapGet("/health", () => "healthy");
+
+        // Reads the request body and writes it back: only Kestrel's transport touches a socket.
+        endpoints.MapPost("/echo", async (HttpContext context) =>
+        {
+            context.Response.ContentType = "application/octet-stream";
+            await context.Request.Body.CopyToAsync(context.Response.Body, context.RequestAborted);
+        });
+
+        endpoints.MapGet("/upstream/{port:int}", async (int port, CancellationToken cancellationToken) =>
+        {
+            using var client = new HttpClient();
+            return Results.Text(await client.GetStringAsync(new Uri($"http://127.0.0.1:{port}/page"), cancellationToken));
+        });
+    }
+
+    private static int Line([CallerLineNumber] int line = 0) => line;
+
+    private static string ThisFile([CallerFilePath] string path = "") => path;
+}
