@@ -303,9 +303,9 @@ public sealed partial class IoTraceMiddlewareTests
 
         // The message is the default formatter's table: a row per feature, then the totals.
         var rows = TestRequests.Rows(record.Message);
-        Assert.Equal("File Line Probe FD Feature Value", rows[0]);
-        Assert.Equal($"{source} {line} pread64 {aggregate.Fd} bytes {size}", rows[1]);
-        Assert.Equal($"{source} {line} pread64 {aggregate.Fd} calls 1", rows[4]);
+        Assert.Equal("File Line Probe FD Feature Value Target", rows[0]);
+        Assert.Equal($"{source} {line} pread64 {aggregate.Fd} bytes {size} {file}", rows[1]);
+        Assert.Equal($"{source} {line} pread64 {aggregate.Fd} calls 1 {file}", rows[4]);
         Assert.Matches(new Regex($@"^1 calls, {size} bytes, \d+\.\d{{3}} ms in IO, \d+\.\d{{3}} ms on CPU \(Read, inprocess, \d+\.\d{{3}} ms traced\)$"), rows[5]);
         Assert.Equal(6, rows.Length);
     }

@@ -2,7 +2,10 @@ using IoTrace.Core;
 
 namespace IoTrace.Formatting;
 
-/// <summary>The seed's formatters: one table row per aggregate and feature, or rolled up by fd or file.</summary>
+/// <summary>
+/// The seed's formatters: one table row per aggregate and feature (the seed's columns, then the fd's target),
+/// or rolled up by fd or file.
+/// </summary>
 internal static class BuiltInFormatters
 {
     private static readonly string[] s_features = ["bytes", "time", "cpu", "calls"];
@@ -68,7 +71,7 @@ internal static class BuiltInFormatters
     {
         var withContext = trace.Strategy != Strategy.Summary;
         var table = withContext
-            ? new TextTable(("File", false), ("Line", true), ("Probe", false), ("FD", true), ("Feature", false), ("Value", false))
+            ? new TextTable(("File", false), ("Line", true), ("Probe", false), ("FD", true), ("Feature", false), ("Value", false), ("Target", false))
             : new TextTable(("Probe", false), ("Feature", false), ("Value", false));
         IEnumerable<IoAggregate> aggregates = trace.Aggregates;
         if (sortBy is not null)
@@ -95,7 +98,7 @@ internal static class BuiltInFormatters
                 };
                 if (withContext)
                 {
-                    table.Add(a.File ?? a.Method ?? "-", TextTable.Number(a.Line), a.Probe, TextTable.Number(a.Fd), feature, value);
+                    table.Add(a.File ?? a.Method ?? "-", TextTable.Number(a.Line), a.Probe, TextTable.Number(a.Fd), feature, value, a.Target ?? string.Empty);
                 }
                 else
                 {

@@ -25,23 +25,23 @@ public sealed class BuiltInFormattersTests
         ]);
 
     [Fact]
-    public void Default_ContextStrategy_PrintsEveryFeatureOfEveryAggregate() => AssertFormat("default", s_report, """
-        File                      Line  Probe     FD  Feature  Value
-        Data/OrdersRepository.cs    42  openat    12  time     0.021 ms
-        Data/OrdersRepository.cs    42  openat    12  cpu      0.018 ms
-        Data/OrdersRepository.cs    42  openat    12  calls    1
-        Data/OrdersRepository.cs    88  recvfrom  13  bytes    56276
-        Data/OrdersRepository.cs    88  recvfrom  13  time     1.053 ms
-        Data/OrdersRepository.cs    88  recvfrom  13  cpu      0.588 ms
-        Data/OrdersRepository.cs    88  recvfrom  13  calls    21
-        Data/OrdersRepository.cs    88  sendto    13  bytes    178
-        Data/OrdersRepository.cs    88  sendto    13  time     0.664 ms
-        Data/OrdersRepository.cs    88  sendto    13  cpu      0.035 ms
-        Data/OrdersRepository.cs    88  sendto    13  calls    2
-        Program.cs                  17  pread64   12  bytes    12288
-        Program.cs                  17  pread64   12  time     0.030 ms
-        Program.cs                  17  pread64   12  cpu      0.029 ms
-        Program.cs                  17  pread64   12  calls    3
+    public void Default_ContextStrategy_PrintsEveryFeatureOfEveryAggregateWithItsTarget() => AssertFormat("default", s_report, """
+        File                      Line  Probe     FD  Feature  Value     Target
+        Data/OrdersRepository.cs    42  openat    12  time     0.021 ms  /srv/orders.db
+        Data/OrdersRepository.cs    42  openat    12  cpu      0.018 ms  /srv/orders.db
+        Data/OrdersRepository.cs    42  openat    12  calls    1         /srv/orders.db
+        Data/OrdersRepository.cs    88  recvfrom  13  bytes    56276     127.0.0.1:5432
+        Data/OrdersRepository.cs    88  recvfrom  13  time     1.053 ms  127.0.0.1:5432
+        Data/OrdersRepository.cs    88  recvfrom  13  cpu      0.588 ms  127.0.0.1:5432
+        Data/OrdersRepository.cs    88  recvfrom  13  calls    21        127.0.0.1:5432
+        Data/OrdersRepository.cs    88  sendto    13  bytes    178       127.0.0.1:5432
+        Data/OrdersRepository.cs    88  sendto    13  time     0.664 ms  127.0.0.1:5432
+        Data/OrdersRepository.cs    88  sendto    13  cpu      0.035 ms  127.0.0.1:5432
+        Data/OrdersRepository.cs    88  sendto    13  calls    2         127.0.0.1:5432
+        Program.cs                  17  pread64   12  bytes    12288     /srv/orders.db
+        Program.cs                  17  pread64   12  time     0.030 ms  /srv/orders.db
+        Program.cs                  17  pread64   12  cpu      0.029 ms  /srv/orders.db
+        Program.cs                  17  pread64   12  calls    3         /srv/orders.db
         27 calls, 68742 bytes, 1.768 ms in IO, 0.670 ms on CPU (All, inprocess, 12.500 ms traced)
 
         """);
@@ -62,43 +62,43 @@ public sealed class BuiltInFormattersTests
 
     [Fact]
     public void Time_SortsBySlowestFirst() => AssertFormat("time", s_report, """
-        File                      Line  Probe     FD  Feature  Value
-        Data/OrdersRepository.cs    88  recvfrom  13  time     1.053 ms
-        Data/OrdersRepository.cs    88  sendto    13  time     0.664 ms
-        Program.cs                  17  pread64   12  time     0.030 ms
-        Data/OrdersRepository.cs    42  openat    12  time     0.021 ms
+        File                      Line  Probe     FD  Feature  Value     Target
+        Data/OrdersRepository.cs    88  recvfrom  13  time     1.053 ms  127.0.0.1:5432
+        Data/OrdersRepository.cs    88  sendto    13  time     0.664 ms  127.0.0.1:5432
+        Program.cs                  17  pread64   12  time     0.030 ms  /srv/orders.db
+        Data/OrdersRepository.cs    42  openat    12  time     0.021 ms  /srv/orders.db
         27 calls, 68742 bytes, 1.768 ms in IO, 0.670 ms on CPU (All, inprocess, 12.500 ms traced)
 
         """);
 
     [Fact]
     public void Calls_SortsByMostCallsFirst() => AssertFormat("calls", s_report, """
-        File                      Line  Probe     FD  Feature  Value
-        Data/OrdersRepository.cs    88  recvfrom  13  calls    21
-        Program.cs                  17  pread64   12  calls    3
-        Data/OrdersRepository.cs    88  sendto    13  calls    2
-        Data/OrdersRepository.cs    42  openat    12  calls    1
+        File                      Line  Probe     FD  Feature  Value  Target
+        Data/OrdersRepository.cs    88  recvfrom  13  calls    21     127.0.0.1:5432
+        Program.cs                  17  pread64   12  calls    3      /srv/orders.db
+        Data/OrdersRepository.cs    88  sendto    13  calls    2      127.0.0.1:5432
+        Data/OrdersRepository.cs    42  openat    12  calls    1      /srv/orders.db
         27 calls, 68742 bytes, 1.768 ms in IO, 0.670 ms on CPU (All, inprocess, 12.500 ms traced)
 
         """);
 
     [Fact]
     public void Cpu_SortsByMostCpuFirst() => AssertFormat("cpu", s_report, """
-        File                      Line  Probe     FD  Feature  Value
-        Data/OrdersRepository.cs    88  recvfrom  13  cpu      0.588 ms
-        Data/OrdersRepository.cs    88  sendto    13  cpu      0.035 ms
-        Program.cs                  17  pread64   12  cpu      0.029 ms
-        Data/OrdersRepository.cs    42  openat    12  cpu      0.018 ms
+        File                      Line  Probe     FD  Feature  Value     Target
+        Data/OrdersRepository.cs    88  recvfrom  13  cpu      0.588 ms  127.0.0.1:5432
+        Data/OrdersRepository.cs    88  sendto    13  cpu      0.035 ms  127.0.0.1:5432
+        Program.cs                  17  pread64   12  cpu      0.029 ms  /srv/orders.db
+        Data/OrdersRepository.cs    42  openat    12  cpu      0.018 ms  /srv/orders.db
         27 calls, 68742 bytes, 1.768 ms in IO, 0.670 ms on CPU (All, inprocess, 12.500 ms traced)
 
         """);
 
     [Fact]
     public void Bytes_ListsOnlyTransfersLargestFirst() => AssertFormat("bytes", s_report, """
-        File                      Line  Probe     FD  Feature  Value
-        Data/OrdersRepository.cs    88  recvfrom  13  bytes    56276
-        Program.cs                  17  pread64   12  bytes    12288
-        Data/OrdersRepository.cs    88  sendto    13  bytes    178
+        File                      Line  Probe     FD  Feature  Value  Target
+        Data/OrdersRepository.cs    88  recvfrom  13  bytes    56276  127.0.0.1:5432
+        Program.cs                  17  pread64   12  bytes    12288  /srv/orders.db
+        Data/OrdersRepository.cs    88  sendto    13  bytes    178    127.0.0.1:5432
         27 calls, 68742 bytes, 1.768 ms in IO, 0.670 ms on CPU (All, inprocess, 12.500 ms traced)
 
         """);
@@ -127,7 +127,7 @@ public sealed class BuiltInFormattersTests
         var report = new IoTraceReport(Strategy.Read, "none", TimeSpan.FromMilliseconds(1), [], isComplete: false);
 
         AssertFormat("default", report, """
-            File  Line  Probe  FD  Feature  Value
+            File  Line  Probe  FD  Feature  Value  Target
             0 calls, 0 bytes, 0.000 ms in IO, 0.000 ms on CPU (Read, none, 1.000 ms traced); INCOMPLETE: the backend may have missed calls
 
             """);
