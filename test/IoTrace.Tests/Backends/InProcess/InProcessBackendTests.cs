@@ -186,6 +186,24 @@ public sealed class InProcessBackendTests : IDisposable
         Assert.All(report.For(file), a => Assert.Equal(fileLine, a.Line));
     }
 
+    [Fact]
+    public void Trace_PInvokeStraightIntoLibc_IsNotSeenByThisBackend()
+    {
+        // The documented limit of the in-process backend (README, platform table): only calls made through
+        // libSystem.Native or a native library in the app's folder are rebound.
+        Requires.Linux();
+        var path = _files.Create(4096);
+        using var handle = File.OpenHandle(path);
+        var buffer = new byte[4096];
+
+        var report = IoTracer.Trace(Strategy.All, () => Assert.Equal(4096, LibcRead((int)handle.DangerousGetHandle(), buffer, buffer.Length)));
+
+        Assert.Empty(report.Aggregates);
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "read")]
+    private static extern nint LibcRead(int fd, byte[] buffer, nint count);
+
     private static async Task Serve(TcpListener listener, int requestLength, byte[] response)
     {
         using var socket = await listener.AcceptSocketAsync();
