@@ -14,7 +14,7 @@ public sealed class IoTraceOptionsTests
         Assert.Equal(Strategy.Summary, options.Strategy);
         Assert.Same(IoTraceFormatters.Get("default"), options.Formatter);
         Assert.Equal(LogLevel.Information, options.LogLevel);
-        Assert.Equal(IoTraceFeatures.All, options.Features);
+        Assert.Equal(IoTraceFeatures.Calls | IoTraceFeatures.Bytes | IoTraceFeatures.Time, options.Features);
         Assert.Equal(IoTraceBackend.Auto, options.Backend);
         Assert.Empty(options.IncludePaths);
         Assert.Empty(options.ExcludePaths);

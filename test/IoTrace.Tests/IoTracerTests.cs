@@ -53,16 +53,30 @@ public sealed class IoTracerTests : IDisposable
     }
 
     [Fact]
-    public void Trace_CpuTime_IsNeverMoreThanWallTime()
+    public void Start_CpuFeature_MeasuresCpuTimeNeverMoreThanWallTime()
     {
         Requires.Linux();
         var path = _files.Create(1 << 20);
 
-        var report = IoTracer.Trace(Strategy.All, () => File.ReadAllBytes(path));
+        using var scope = IoTracer.Start(Strategy.All, new IoTraceStartOptions { Features = IoTraceFeatures.All });
+        File.ReadAllBytes(path);
+        var report = scope.Stop();
 
         Assert.NotEmpty(report.Aggregates);
         Assert.All(report.Aggregates, a => Assert.InRange(a.Cpu, TimeSpan.Zero, a.Time));
         Assert.True(report.TotalCpu > TimeSpan.Zero, "reading 1 MiB takes measurable CPU time");
+    }
+
+    [Fact]
+    public void Trace_DefaultFeatures_AreCallsBytesAndTimeWithoutCpu()
+    {
+        Requires.Linux();
+        var path = _files.Create(100);
+
+        var report = IoTracer.Trace(Strategy.Read, () => File.ReadAllBytes(path));
+
+        Assert.Equal(IoTraceFeatures.Calls | IoTraceFeatures.Bytes | IoTraceFeatures.Time, report.Features);
+        Assert.Equal(TimeSpan.Zero, Assert.Single(report.Aggregates).Cpu);
     }
 
     [Fact]

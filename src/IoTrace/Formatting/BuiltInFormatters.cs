@@ -134,10 +134,23 @@ internal static class BuiltInFormatters
 
     private static void WriteFooter(TextWriter stream, IoTraceReport trace)
     {
-        stream.Write(
-            $"{TextTable.Number(trace.TotalCalls)} calls, {TextTable.Number(trace.TotalBytes)} bytes, " +
-            $"{TextTable.Milliseconds(trace.TotalTime)} in IO, {TextTable.Milliseconds(trace.TotalCpu)} on CPU " +
-            $"({trace.Strategy}, {trace.Backend}, {TextTable.Milliseconds(trace.Elapsed)} traced)");
+        stream.Write($"{TextTable.Number(trace.TotalCalls)} calls");
+        if (trace.Features.HasFlag(IoTraceFeatures.Bytes))
+        {
+            stream.Write($", {TextTable.Number(trace.TotalBytes)} bytes");
+        }
+
+        if (trace.Features.HasFlag(IoTraceFeatures.Time))
+        {
+            stream.Write($", {TextTable.Milliseconds(trace.TotalTime)} in IO");
+        }
+
+        if (trace.Features.HasFlag(IoTraceFeatures.Cpu))
+        {
+            stream.Write($", {TextTable.Milliseconds(trace.TotalCpu)} on CPU");
+        }
+
+        stream.Write($" ({trace.Strategy}, {trace.Backend}, {TextTable.Milliseconds(trace.Elapsed)} traced)");
         stream.WriteLine(trace.IsComplete ? string.Empty : "; INCOMPLETE: the backend may have missed calls");
     }
 }

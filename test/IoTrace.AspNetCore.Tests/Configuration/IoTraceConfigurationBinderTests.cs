@@ -63,7 +63,7 @@ public sealed class IoTraceConfigurationBinderTests
         var options = Bind(new() { [$"IoTrace:{key}"] = value });
 
         Assert.Equal([error], options.ConfigurationErrors);
-        Assert.Equal((Strategy.Summary, IoTraceBackend.Auto, 0L, true, IoTraceFeatures.All), (options.Strategy, options.Backend, options.MinimumCalls, options.Enabled, options.Features));
+        Assert.Equal((Strategy.Summary, IoTraceBackend.Auto, 0L, true, IoTraceStartOptions.DefaultFeatures), (options.Strategy, options.Backend, options.MinimumCalls, options.Enabled, options.Features));
     }
 
     [Fact]

@@ -122,6 +122,21 @@ public sealed class BuiltInFormattersTests
         """);
 
     [Fact]
+    public void Default_FeaturesWithoutCpuAndTime_OmitsTheirRowsAndTotals()
+    {
+        var report = new IoTraceReport(Strategy.Summary, "inprocess", TimeSpan.FromMilliseconds(2), s_summary.Aggregates, features: IoTraceFeatures.Bytes);
+
+        AssertFormat("default", report, """
+            Probe    Feature  Value
+            pread64  bytes    10000
+            pread64  calls    4
+            close    calls    1
+            5 calls, 10000 bytes (Summary, inprocess, 2.000 ms traced)
+
+            """);
+    }
+
+    [Fact]
     public void Default_IncompleteReport_SaysSoInTheFooter()
     {
         var report = new IoTraceReport(Strategy.Read, "none", TimeSpan.FromMilliseconds(1), [], isComplete: false);
