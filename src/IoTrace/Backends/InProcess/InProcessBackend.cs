@@ -37,6 +37,9 @@ internal sealed unsafe class InProcessBackend : IIoTraceBackend
 
     public string Name => BackendName;
 
+    /// <summary>Fault injection for tests: while set, installing fails with this reason, as if no slot could be rebound.</summary>
+    internal static string? InstallFaultForTests { get; set; }
+
     internal NativeShim Shim => _shim;
 
     public static bool TryCreate(out IIoTraceBackend backend, out string reason)
@@ -95,6 +98,8 @@ internal sealed unsafe class InProcessBackend : IIoTraceBackend
     {
         lock (_lock)
         {
+            // A failed install may be retried by the next trace.
+            _failed = false;
             if (!_installed)
             {
                 return;
@@ -138,6 +143,13 @@ internal sealed unsafe class InProcessBackend : IIoTraceBackend
             if (_installed || _failed)
             {
                 return _installed;
+            }
+
+            if (InstallFaultForTests is { } fault)
+            {
+                _failed = true;
+                InstallFailed?.Invoke(fault);
+                return false;
             }
 
             var imports = ImportedFunction.All;

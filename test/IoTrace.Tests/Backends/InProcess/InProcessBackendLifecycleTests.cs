@@ -62,6 +62,38 @@ public sealed class InProcessBackendLifecycleTests : IDisposable
         Assert.True(next.IsComplete);
     }
 
+    [Fact]
+    public void Start_InstallFails_TracedCodeRunsUnchangedAndReportsAreEmptyAndIncomplete()
+    {
+        Requires.Linux();
+        var path = _files.Create(321);
+        var backend = Assert.IsType<InProcessBackend>(IoTracer.Backend);
+        var failures = new List<string>();
+        backend.InstallFailed += failures.Add;
+        IoTracer.Disable();
+        InProcessBackend.InstallFaultForTests = "simulated: no slot could be rebound";
+        try
+        {
+            byte[]? read = null;
+            var first = IoTracer.Trace(Strategy.All, () => read = File.ReadAllBytes(path));
+            var second = IoTracer.Trace(Strategy.All, () => File.ReadAllBytes(path));
+
+            Assert.Equal(321, read!.Length);
+            Assert.Empty(first.Aggregates);
+            Assert.False(first.IsComplete);
+            Assert.False(second.IsComplete);
+            Assert.Equal(["simulated: no slot could be rebound"], failures);
+        }
+        finally
+        {
+            InProcessBackend.InstallFaultForTests = null;
+            backend.InstallFailed -= failures.Add;
+            IoTracer.Disable();
+        }
+
+        Assert.Equal(321, IoTracer.Trace(Strategy.Read, () => File.ReadAllBytes(path)).Aggregates.BytesRead());
+    }
+
     private static unsafe nint Read(nint got) => *(nint*)got;
 }
 
