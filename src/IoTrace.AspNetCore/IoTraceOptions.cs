@@ -51,6 +51,14 @@ public sealed class IoTraceOptions
     public IoTraceFeatures Features { get; set; } = IoTraceStartOptions.DefaultFeatures;
 
     /// <summary>
+    /// What the logged reports hide, for logs that leave the machine: <c>"FilePaths"</c> (paths behind fds and in
+    /// open and stat calls; absolute source paths print as file names), <c>"PeerAddresses"</c> (socket peers), or
+    /// <c>"All"</c>. Hidden values become per-process pseudonyms such as <c>file#3f2a91c0</c>. Nothing IoTrace does
+    /// is exposed over HTTP. Defaults to <see cref="IoTraceRedaction.None"/>.
+    /// </summary>
+    public IoTraceRedaction Redaction { get; set; }
+
+    /// <summary>
     /// The mechanism that records IO. Defaults to <see cref="IoTraceBackend.Auto"/>.
     /// </summary>
     public IoTraceBackend Backend { get; set; } = IoTraceBackend.Auto;
@@ -108,6 +116,7 @@ public sealed class IoTraceOptions
             Formatter = Formatter,
             LogLevel = LogLevel,
             Features = Features,
+            Redaction = Redaction,
             Backend = Backend,
             MinimumCalls = MinimumCalls,
             MinimumBytes = MinimumBytes,

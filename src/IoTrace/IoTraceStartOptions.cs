@@ -27,6 +27,12 @@ public sealed class IoTraceStartOptions
     public IoTraceFeatures Features { get; set; } = DefaultFeatures;
 
     /// <summary>
+    /// What reports hide, for logs that leave the machine: file paths, socket peers, or both.
+    /// Defaults to <see cref="IoTraceRedaction.None"/>.
+    /// </summary>
+    public IoTraceRedaction Redaction { get; set; }
+
+    /// <summary>
     /// The directory that source file paths are printed relative to.
     /// Defaults to <see langword="null"/>: the current directory.
     /// </summary>

@@ -88,7 +88,7 @@ public static class IoTracer
             HttpClientCallSites.EnsureListening();
         }
 
-        var session = new TraceSession(strategy, options.Features, backend.Name, ResolverFor(options), options.RootPath ?? Environment.CurrentDirectory);
+        var session = new TraceSession(strategy, options.Features, backend.Name, ResolverFor(options), options.RootPath ?? Environment.CurrentDirectory, options.Redaction);
         var previous = TraceContext.Current;
         TraceContext.Current = session;
         backend.OnTraceStarted(session);

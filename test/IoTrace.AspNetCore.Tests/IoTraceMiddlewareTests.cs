@@ -24,6 +24,39 @@ public sealed partial class IoTraceMiddlewareTests
     }
 
     [Fact]
+    public async Task InvokeAsync_RedactionAll_LogsNoFilePathInTextOrFields()
+    {
+        var path = TestFiles.Create(1536);
+        await using var app = new TestApp { Settings = { ["IoTrace:Strategy"] = "All", ["IoTrace:Redaction"] = "All" } };
+        using var client = app.CreateHttpClient();
+
+        await client.GetTextAsync("/files/1536");
+
+        var record = await app.Logs.ReportForAsync("/files/1536");
+        var fields = record.Fields();
+        Assert.DoesNotContain(path, record.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(path, fields[IoTraceRequestLog.AggregatesKey], StringComparison.Ordinal);
+        Assert.All(fields.Aggregates, a => Assert.Matches("^file#[0-9a-f]{8}$", a.Target));
+        Assert.Equal(1536, fields.Bytes);
+    }
+
+    [Fact]
+    public async Task AddIoTrace_ByDefault_ExposesNothingOverHttp()
+    {
+        await using var app = new TestApp();
+        using var client = app.CreateHttpClient();
+
+        foreach (var path in new[] { "/iotrace", "/_iotrace", "/IoTrace/report", "/metrics" })
+        {
+            using var response = await client.GetResponseAsync(path);
+            Assert.Equal(System.Net.HttpStatusCode.NotFound, response.StatusCode);
+        }
+
+        var endpoints = app.Services.GetRequiredService<Microsoft.AspNetCore.Routing.EndpointDataSource>().Endpoints;
+        Assert.DoesNotContain(endpoints, e => e.DisplayName?.Contains("IoTrace", StringComparison.OrdinalIgnoreCase) == true);
+    }
+
+    [Fact]
     public async Task InvokeAsync_EndpointReadsFile_StateCarriesRequestTraceAndTotals()
     {
         TestFiles.Create(2048);

@@ -18,6 +18,7 @@ internal static class IoTraceConfigurationBinder
         nameof(IoTraceOptions.Formatter),
         nameof(IoTraceOptions.LogLevel),
         nameof(IoTraceOptions.Features),
+        nameof(IoTraceOptions.Redaction),
         nameof(IoTraceOptions.Backend),
         nameof(IoTraceOptions.IncludePaths),
         nameof(IoTraceOptions.ExcludePaths),
@@ -27,6 +28,8 @@ internal static class IoTraceConfigurationBinder
     ];
 
     public const string FeatureSyntax = "a comma-separated list of Calls, Bytes, Time, Cpu; or All, or None (calls only)";
+
+    public const string RedactionSyntax = "a comma-separated list of FilePaths, PeerAddresses; or All, or None";
 
     public static void Bind(IConfiguration section, IoTraceOptions options)
     {
@@ -77,13 +80,27 @@ internal static class IoTraceConfigurationBinder
                 case nameof(IoTraceOptions.Features):
                     if (Scalar(child, options) is { } features)
                     {
-                        if (TryParseFeatures(features, out var value))
+                        if (TryParseFlags<IoTraceFeatures>(features, out var value))
                         {
                             options.Features = value;
                         }
                         else
                         {
                             options.ConfigurationErrors.Add(Invalid(child, features, "a list of features", [FeatureSyntax]));
+                        }
+                    }
+
+                    break;
+                case nameof(IoTraceOptions.Redaction):
+                    if (Scalar(child, options) is { } redaction)
+                    {
+                        if (TryParseFlags<IoTraceRedaction>(redaction, out var value))
+                        {
+                            options.Redaction = value;
+                        }
+                        else
+                        {
+                            options.ConfigurationErrors.Add(Invalid(child, redaction, "a list of things to redact", [RedactionSyntax]));
                         }
                     }
 
@@ -122,21 +139,23 @@ internal static class IoTraceConfigurationBinder
         return name is not null;
     }
 
-    /// <summary>Parses a comma-separated list of feature names (<c>"Calls, Bytes"</c>), case-insensitively.</summary>
-    public static bool TryParseFeatures(string text, out IoTraceFeatures features)
+    /// <summary>Parses a comma-separated list of flag names (<c>"Calls, Bytes"</c>), case-insensitively.</summary>
+    public static bool TryParseFlags<TEnum>(string text, out TEnum flags)
+        where TEnum : struct, Enum
     {
-        features = IoTraceFeatures.None;
+        ulong bits = 0;
         foreach (var name in text.Split(',', StringSplitOptions.TrimEntries))
         {
-            if (!TryParseName<IoTraceFeatures>(name, out var feature))
+            if (!TryParseName<TEnum>(name, out var flag))
             {
-                features = IoTraceFeatures.None;
+                flags = default;
                 return false;
             }
 
-            features |= feature;
+            bits |= Convert.ToUInt64(flag, CultureInfo.InvariantCulture);
         }
 
+        flags = (TEnum)Enum.ToObject(typeof(TEnum), bits);
         return true;
     }
 

@@ -35,6 +35,11 @@ internal sealed class IoTraceOptionsValidator : IValidateOptions<IoTraceOptions>
             failures.Add($"{section}:{nameof(options.Features)}: '{options.Features}' is not a list of features. Allowed values: {IoTraceConfigurationBinder.FeatureSyntax}.");
         }
 
+        if ((options.Redaction & ~IoTraceRedaction.All) != 0)
+        {
+            failures.Add($"{section}:{nameof(options.Redaction)}: '{options.Redaction}' is not a list of things to redact. Allowed values: {IoTraceConfigurationBinder.RedactionSyntax}.");
+        }
+
         ValidateBackend(options, section, failures);
         ValidatePatterns(options.IncludePaths, $"{section}:{nameof(options.IncludePaths)}", failures);
         ValidatePatterns(options.ExcludePaths, $"{section}:{nameof(options.ExcludePaths)}", failures);

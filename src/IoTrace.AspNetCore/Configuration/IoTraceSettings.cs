@@ -47,7 +47,7 @@ internal sealed class IoTraceSettings
     /// <summary>Compiles validated options; <paramref name="effective"/> is <paramref name="source"/> or a copy changed by <c>UseIoTrace(configure)</c>.</summary>
     public static IoTraceSettings Create(IoTraceOptions source, IoTraceOptions effective, string contentRoot)
     {
-        var startOptions = new IoTraceStartOptions { RootPath = contentRoot, Features = effective.Features };
+        var startOptions = new IoTraceStartOptions { RootPath = contentRoot, Features = effective.Features, Redaction = effective.Redaction };
         startOptions.SkippedNamespaces.Clear();
         foreach (var prefix in effective.SkippedNamespaces)
         {

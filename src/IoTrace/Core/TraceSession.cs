@@ -15,9 +15,11 @@ internal sealed class TraceSession
     private volatile bool _active = true;
     private volatile bool _incomplete;
     private readonly bool _countsBytes;
+    private readonly IoTraceRedaction _redaction;
 
-    public TraceSession(Strategy strategy, IoTraceFeatures features, string backend, CallSiteResolver resolver, string rootPath)
+    public TraceSession(Strategy strategy, IoTraceFeatures features, string backend, CallSiteResolver resolver, string rootPath, IoTraceRedaction redaction = IoTraceRedaction.None)
     {
+        _redaction = redaction;
         Strategy = strategy;
         Features = features | IoTraceFeatures.Calls;
         MeasuresTime = features.HasFlag(IoTraceFeatures.Time);
@@ -133,7 +135,16 @@ internal sealed class TraceSession
             {
                 var site = key.Site;
                 aggregates.Add(new IoAggregate(
-                    Probes.Name(key.Probe), DisplayPath(site.File), site.Line, site.Method, key.Fd >= 0 ? key.Fd : null, c.Target, c.Calls, c.Bytes, c.Time, c.Cpu));
+                    Probes.Name(key.Probe),
+                    Redactor.SourceFile(DisplayPath(site.File), _redaction),
+                    site.Line,
+                    site.Method,
+                    key.Fd >= 0 ? key.Fd : null,
+                    Redactor.Target(c.Target, _redaction),
+                    c.Calls,
+                    c.Bytes,
+                    c.Time,
+                    c.Cpu));
             }
 
             aggregates.Sort(static (a, b) =>

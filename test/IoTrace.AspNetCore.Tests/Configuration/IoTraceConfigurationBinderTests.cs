@@ -56,7 +56,8 @@ public sealed class IoTraceConfigurationBinderTests
     [InlineData("MinimumCalls", "1e3", "IoTrace:MinimumCalls: '1e3' is not a count. Allowed values: 0 or a positive whole number.")]
     [InlineData("Enabled", "1", "IoTrace:Enabled: '1' is not a boolean. Allowed values: true, false.")]
     [InlineData("Features", "Calls, Wall", "IoTrace:Features: 'Calls, Wall' is not a list of features. Allowed values: a comma-separated list of Calls, Bytes, Time, Cpu; or All, or None (calls only).")]
-    [InlineData("Verbose", "true", "IoTrace:Verbose: 'Verbose' is not an IoTrace setting. Allowed keys: Enabled, Strategy, Formatter, LogLevel, Features, Backend, IncludePaths, ExcludePaths, SkippedNamespaces, MinimumCalls, MinimumBytes.")]
+    [InlineData("Redaction", "Paths", "IoTrace:Redaction: 'Paths' is not a list of things to redact. Allowed values: a comma-separated list of FilePaths, PeerAddresses; or All, or None.")]
+    [InlineData("Verbose", "true", "IoTrace:Verbose: 'Verbose' is not an IoTrace setting. Allowed keys: Enabled, Strategy, Formatter, LogLevel, Features, Redaction, Backend, IncludePaths, ExcludePaths, SkippedNamespaces, MinimumCalls, MinimumBytes.")]
     [InlineData("Strategy:Name", "Read", "IoTrace:Strategy: must be a single value, not a section.")]
     public void Bind_UnusableValue_RecordsAnErrorAndKeepsTheDefault(string key, string value, string error)
     {
@@ -115,10 +116,23 @@ public sealed class IoTraceConfigurationBinderTests
     [InlineData("Calls,Time , Bytes", true, IoTraceFeatures.Calls | IoTraceFeatures.Time | IoTraceFeatures.Bytes)]
     [InlineData("Calls,", false, IoTraceFeatures.None)]
     [InlineData("12", false, IoTraceFeatures.None)]
-    public void TryParseFeatures_Text_ParsesACommaSeparatedListOfNames(string text, bool parsed, IoTraceFeatures expected)
+    public void TryParseFlags_FeatureText_ParsesACommaSeparatedListOfNames(string text, bool parsed, IoTraceFeatures expected)
     {
-        Assert.Equal(parsed, IoTraceConfigurationBinder.TryParseFeatures(text, out var features));
+        Assert.Equal(parsed, IoTraceConfigurationBinder.TryParseFlags<IoTraceFeatures>(text, out var features));
         Assert.Equal(expected, features);
+    }
+
+    [Theory]
+    [InlineData("All", IoTraceRedaction.All)]
+    [InlineData("filepaths", IoTraceRedaction.FilePaths)]
+    [InlineData("FilePaths, PeerAddresses", IoTraceRedaction.All)]
+    [InlineData("None", IoTraceRedaction.None)]
+    public void Bind_Redaction_ParsesTheListOfNames(string value, IoTraceRedaction expected)
+    {
+        var options = Bind(new() { ["IoTrace:Redaction"] = value });
+
+        Assert.Empty(options.ConfigurationErrors);
+        Assert.Equal(expected, options.Redaction);
     }
 
     private static IoTraceOptions Bind(Dictionary<string, string?> settings)

@@ -187,6 +187,45 @@ public sealed class InProcessBackendTests : IDisposable
     }
 
     [Fact]
+    public async Task Start_RedactionAll_ReportsPseudonymsForFilesAndPeersOnly()
+    {
+        Requires.Linux();
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var peer = (IPEndPoint)listener.LocalEndpoint;
+        var server = Task.Run(() => Serve(listener, 10, new byte[20]), TestContext.Current.CancellationToken);
+        var path = _files.Create(300);
+
+        IoTraceReport report;
+        using (var scope = IoTracer.Start(Strategy.All, new IoTraceStartOptions { Redaction = IoTraceRedaction.All }))
+        {
+            File.ReadAllBytes(path);
+            using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            client.Connect(peer);
+            client.Send(new byte[10]);
+            var buffer = new byte[20];
+            for (var received = 0; received < buffer.Length;)
+            {
+                received += client.Receive(buffer.AsSpan(received));
+            }
+
+            report = scope.Stop();
+        }
+
+        await server;
+        var text = report.ToString("default") + report.ToString("fds");
+        Assert.DoesNotContain(path, text, StringComparison.Ordinal);
+        Assert.DoesNotContain(peer.ToString(), text, StringComparison.Ordinal);
+        var fileTargets = report.Aggregates.Where(a => a.Probe == "pread64").Select(a => a.Target).Distinct();
+        Assert.Matches("^file#[0-9a-f]{8}$", Assert.Single(fileTargets));
+        Assert.Equal(300, report.Aggregates.Bytes("pread64"));
+        var peerTargets = report.Aggregates.Where(a => a.Probe is "connect" or "sendto" or "recvfrom").Select(a => a.Target).Distinct();
+        Assert.Matches("^peer#[0-9a-f]{8}$", Assert.Single(peerTargets));
+        Assert.Equal(10, report.Aggregates.Bytes("sendto"));
+        Assert.Equal(Path.GetFileName(Here.File()), Assert.Single(report.Aggregates, a => a.Probe == "connect").File);
+    }
+
+    [Fact]
     public void Trace_PInvokeStraightIntoLibc_IsNotSeenByThisBackend()
     {
         // The documented limit of the in-process backend (README, platform table): only calls made through
