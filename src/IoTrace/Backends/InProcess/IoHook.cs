@@ -114,6 +114,17 @@ internal static unsafe class IoHook
         var bytes = import.ReturnsSize && result > 0 ? result : 0;
         if (!session.KeepsContext)
         {
+            // No stack, fd or target context; but a socket read that must be retried later still belongs here.
+            var waitingFd = FdOf(import.Layout, a0, a1);
+            if (result == -1 && errno == LibcInterop.EAGAIN && waitingFd >= 0 && import.Kind != ProbeKind.Setup)
+            {
+                FdOwners.Set(waitingFd, session, SourceLocation.Unknown);
+            }
+            else if (import.Probe == ClosedProbe && waitingFd >= 0)
+            {
+                FdOwners.Clear(waitingFd);
+            }
+
             session.Record(import.Probe, null, -1, null, bytes, ticks, cpu);
             return;
         }
