@@ -18,6 +18,8 @@ public static class IoTracer
     private static IIoTraceBackend? s_backend;
     private static ILoggerFactory s_loggerFactory = NullLoggerFactory.Instance;
     private static int s_failureReported;
+    private static (IIoTraceBackend Backend, string Reason)? s_selection;
+    private static ILoggerFactory? s_selectionLoggedTo;
 
     /// <summary>
     /// Where the tracer logs its own state: the backend chosen (once) and failures (once each).
@@ -26,7 +28,13 @@ public static class IoTracer
     public static ILoggerFactory LoggerFactory
     {
         get => s_loggerFactory;
-        set => s_loggerFactory = value ?? NullLoggerFactory.Instance;
+        set
+        {
+            s_loggerFactory = value ?? NullLoggerFactory.Instance;
+
+            // The backend may have been chosen before the app's logging was wired: say which, and why, now.
+            LogSelection();
+        }
     }
 
     /// <summary>The name of the backend this process uses: <c>inprocess</c>, or <c>none</c> where no backend can run.</summary>
@@ -199,19 +207,52 @@ public static class IoTracer
     private static IIoTraceBackend CreateBackend()
     {
         var backend = BackendSelector.Select(out var reason);
-        return Activate(backend, reason, s_loggerFactory.CreateLogger("IoTrace"));
+        s_selection = (backend, reason);
+        Wire(backend);
+        LogSelection();
+        return backend;
+    }
+
+    /// <summary>Tells each logger factory IoTracer is given, once, which backend runs and why.</summary>
+    private static void LogSelection()
+    {
+        var factory = s_loggerFactory;
+        if (s_selection is not { } selection || factory is NullLoggerFactory
+            || ReferenceEquals(Interlocked.Exchange(ref s_selectionLoggedTo, factory), factory))
+        {
+            return;
+        }
+
+        LogSelection(selection.Backend, selection.Reason, factory.CreateLogger("IoTrace"));
     }
 
     /// <summary>Logs the choice (a warning when tracing is off) and wires the backend's failure reports.</summary>
     internal static IIoTraceBackend Activate(IIoTraceBackend backend, string reason, ILogger logger)
     {
+        LogSelection(backend, reason, logger);
+        Wire(backend);
+        return backend;
+    }
+
+    private static void LogSelection(IIoTraceBackend backend, string reason, ILogger logger)
+    {
         if (backend is UnavailableBackend)
         {
             IoTraceLog.BackendUnavailable(logger, reason);
-            return backend;
+        }
+        else
+        {
+            IoTraceLog.BackendSelected(logger, backend.Name, reason);
+        }
+    }
+
+    private static void Wire(IIoTraceBackend backend)
+    {
+        if (backend is UnavailableBackend)
+        {
+            return;
         }
 
-        IoTraceLog.BackendSelected(logger, backend.Name, reason);
         if (OperatingSystem.IsLinux() && backend is InProcessBackend inProcess)
         {
             inProcess.HookFailed += ReportFailure;
@@ -220,7 +261,6 @@ public static class IoTracer
 
         // Never leave a slot pointing into a runtime that is shutting down.
         AppDomain.CurrentDomain.ProcessExit += (_, _) => backend.Shutdown();
-        return backend;
     }
 
     /// <summary>Logs the first failure inside the tracer (a hook, call-site attribution); later ones are dropped.</summary>

@@ -50,4 +50,27 @@ public sealed class UnavailableBackendTests : IDisposable
         Assert.Equal("BackendUnavailable", record.Id.Name);
         Assert.Equal("IO tracing is off: the in-process backend needs Linux. Traced code runs unchanged and reports are empty.", record.Message);
     }
+
+    [Fact]
+    public void LoggerFactory_SetAfterTheBackendWasChosen_HearsTheChoiceOnce()
+    {
+        var previous = IoTracer.LoggerFactory;
+        var collector = new FakeLogCollector();
+        using var factory = LoggerFactory.Create(logging => logging.AddProvider(new FakeLoggerProvider(collector)));
+        try
+        {
+            _ = IoTracer.BackendName;
+
+            IoTracer.LoggerFactory = factory;
+            IoTracer.LoggerFactory = factory;
+
+            var record = Assert.Single(collector.GetSnapshot());
+            Assert.Equal("IoTrace", record.Category);
+            Assert.Equal(OperatingSystem.IsLinux() ? "BackendSelected" : "BackendUnavailable", record.Id.Name);
+        }
+        finally
+        {
+            IoTracer.LoggerFactory = previous;
+        }
+    }
 }
