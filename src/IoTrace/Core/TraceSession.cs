@@ -213,8 +213,16 @@ internal sealed class TraceSession
                 Interlocked.Add(ref _bytes, bytes);
             }
 
-            Interlocked.Add(ref _ticks, wallTicks);
-            Interlocked.Add(ref _cpu, cpuNanoseconds);
+            // Features left out measure zero: skip their atomics, the hot path's largest cost after the clocks.
+            if (wallTicks != 0)
+            {
+                Interlocked.Add(ref _ticks, wallTicks);
+            }
+
+            if (cpuNanoseconds != 0)
+            {
+                Interlocked.Add(ref _cpu, cpuNanoseconds);
+            }
         }
     }
 }
