@@ -33,7 +33,7 @@ internal sealed class HttpClientCallSites : EventListener
         using var busy = TracerThread.Enter();
         try
         {
-            var resolved = session.Resolver.ResolveManaged();
+            var resolved = session.Resolver.ResolveHere();
             if (resolved.Site.IsApplication)
             {
                 TraceContext.LastCallSite = resolved.Site;

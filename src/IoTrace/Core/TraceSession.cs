@@ -6,10 +6,13 @@ namespace IoTrace.Core;
 /// <summary>The aggregates of one running trace. Calls arrive concurrently from every thread of its flow.</summary>
 internal sealed class TraceSession
 {
+    private static readonly bool[][] s_recordsByStrategy = [.. Enum.GetValues<Strategy>().Select(RecordsFor)];
+    private static RootPath? s_lastRoot;
+
     private readonly bool[] _records;
-    private readonly Counter[]? _byProbe;
+    private readonly Counter?[]? _byProbe;
     private readonly ConcurrentDictionary<AggregateKey, Counter>? _byKey;
-    private readonly ConcurrentDictionary<int, FdInfo> _fds = new();
+    private ConcurrentDictionary<int, FdInfo>? _fds;
     private readonly long _startTimestamp;
     private readonly string _rootPath;
     private volatile bool _active = true;
@@ -27,20 +30,13 @@ internal sealed class TraceSession
         _countsBytes = features.HasFlag(IoTraceFeatures.Bytes);
         Backend = backend;
         Resolver = resolver;
-        _rootPath = Path.TrimEndingDirectorySeparator(Path.GetFullPath(rootPath));
-        _records = new bool[Probes.Count];
-        for (var i = 0; i < _records.Length; i++)
-        {
-            _records[i] = Probes.Records(strategy, Probes.Kind(i));
-        }
+        _rootPath = FullRoot(rootPath);
+        _records = s_recordsByStrategy[(int)strategy];
 
+        // Counters are created on a probe's first call: a request touches a handful of the ~36 probes.
         if (strategy == Strategy.Summary)
         {
-            _byProbe = new Counter[Probes.Count];
-            for (var i = 0; i < _byProbe.Length; i++)
-            {
-                _byProbe[i] = new Counter(null);
-            }
+            _byProbe = new Counter?[Probes.Count];
         }
         else
         {
@@ -80,7 +76,7 @@ internal sealed class TraceSession
         Counter counter;
         if (_byProbe is not null)
         {
-            counter = _byProbe[probe];
+            counter = Volatile.Read(ref _byProbe[probe]) ?? CreateCounter(probe);
         }
         else
         {
@@ -95,7 +91,7 @@ internal sealed class TraceSession
     }
 
     /// <summary>What this trace knows of an fd: its target, and the application line that opened it.</summary>
-    public FdInfo? Fd(int fd) => _fds.TryGetValue(fd, out var info) ? info : null;
+    public FdInfo? Fd(int fd) => _fds is { } fds && fds.TryGetValue(fd, out var info) ? info : null;
 
     public void RememberFd(int fd, string? target, SourceLocation? openedAt)
     {
@@ -105,13 +101,14 @@ internal sealed class TraceSession
         }
 
         var known = Fd(fd);
-        _fds[fd] = new FdInfo(target ?? known?.Target, openedAt is { IsApplication: true } ? openedAt : known?.OpenedAt);
+        var fds = _fds ?? Interlocked.CompareExchange(ref _fds, new ConcurrentDictionary<int, FdInfo>(), null) ?? _fds!;
+        fds[fd] = new FdInfo(target ?? known?.Target, openedAt is { IsApplication: true } ? openedAt : known?.OpenedAt);
     }
 
-    public void ForgetFd(int fd) => _fds.TryRemove(fd, out _);
+    public void ForgetFd(int fd) => _fds?.TryRemove(fd, out _);
 
     /// <summary>How many fds the trace knows (for tests of the idle size).</summary>
-    public int KnownFds => _fds.Count;
+    public int KnownFds => _fds?.Count ?? 0;
 
     public IoTraceReport Stop()
     {
@@ -122,8 +119,8 @@ internal sealed class TraceSession
         {
             for (var probe = 0; probe < _byProbe.Length; probe++)
             {
-                var c = _byProbe[probe];
-                if (c.Calls > 0)
+                var c = Volatile.Read(ref _byProbe[probe]);
+                if (c is { Calls: > 0 })
                 {
                     aggregates.Add(new IoAggregate(Probes.Name(probe), null, null, null, null, null, c.Calls, c.Bytes, c.Time, c.Cpu));
                 }
@@ -172,6 +169,29 @@ internal sealed class TraceSession
         return new IoTraceReport(Strategy, Backend, elapsed, aggregates, isComplete: !_incomplete, Features);
     }
 
+    private Counter CreateCounter(int probe)
+    {
+        var created = new Counter(null);
+        return Interlocked.CompareExchange(ref _byProbe![probe], created, null) ?? created;
+    }
+
+    private static bool[] RecordsFor(Strategy strategy) =>
+        [.. Enumerable.Range(0, Probes.Count).Select(probe => Probes.Records(strategy, Probes.Kind(probe)))];
+
+    /// <summary>The root as a full path; a request trace gives the same root every time, so the last one is kept.</summary>
+    private static string FullRoot(string rootPath)
+    {
+        var last = s_lastRoot;
+        if (last is not null && last.Given == rootPath)
+        {
+            return last.Full;
+        }
+
+        var full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(rootPath));
+        s_lastRoot = new RootPath(rootPath, full);
+        return full;
+    }
+
     private string? DisplayPath(string? file)
     {
         if (file is null)
@@ -185,6 +205,8 @@ internal sealed class TraceSession
     }
 
     internal sealed record FdInfo(string? Target, SourceLocation? OpenedAt);
+
+    private sealed record RootPath(string Given, string Full);
 
     private readonly record struct AggregateKey(int Probe, SourceLocation Site, int Fd, string? Target);
 

@@ -13,12 +13,20 @@ internal static unsafe class FdTargets
     private const ushort AfInet = 2;
     private const ushort AfInet6 = 10;
 
-    /// <summary>Reads <c>/proc/self/fd/N</c>; for a socket, asks for its peer.</summary>
+    /// <summary>Names a socket by its peer; anything else (or an unconnected socket) by <c>/proc/self/fd/N</c>.</summary>
     public static string? Resolve(int fd)
     {
         if (fd < 0)
         {
             return null;
+        }
+
+        // getpeername first: a pooled connection is named without reading /proc, which costs several times more.
+        var address = stackalloc byte[128];
+        var size = 128;
+        if (LibcInterop.GetPeerName(fd, address, &size) == 0 && FormatSocketAddress((nint)address, size) is { } peer)
+        {
+            return peer;
         }
 
         Span<byte> path = stackalloc byte[32];
@@ -31,20 +39,7 @@ internal static unsafe class FdTargets
             length = LibcInterop.ReadLink(p, buffer, 4095);
         }
 
-        if (length <= 0)
-        {
-            return null;
-        }
-
-        var link = Encoding.UTF8.GetString(buffer, (int)length);
-        if (!link.StartsWith("socket:", StringComparison.Ordinal))
-        {
-            return link;
-        }
-
-        var address = stackalloc byte[128];
-        var size = 128;
-        return LibcInterop.GetPeerName(fd, address, &size) == 0 ? FormatSocketAddress((nint)address, size) ?? link : link;
+        return length > 0 ? Encoding.UTF8.GetString(buffer, (int)length) : null;
     }
 
     /// <summary>Formats a <c>sockaddr</c> as <c>127.0.0.1:5000</c>, <c>[::1]:5000</c> or <c>unix:/path</c>.</summary>

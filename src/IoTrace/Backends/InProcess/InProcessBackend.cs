@@ -27,6 +27,7 @@ internal sealed unsafe class InProcessBackend : IIoTraceBackend
     {
         _shim = shim;
         IoHook.Initialize(shim, OnHookFailure);
+        CallSiteResolver.FramePointerKey = shim.CallSiteKey;
     }
 
     /// <summary>Raised when the hook fails to record a call; the call and tracing go on.</summary>
