@@ -10,6 +10,13 @@
 // The machine has no internet, so the page comes from /upstream, which this app serves itself on loopback.
 using IoTrace;
 using WebDemo;
+using WebDemo.Bench;
+
+if (args.Contains(BenchMode.Switch))
+{
+    // The app that bench/load and bench/soak drive: see Bench/BenchMode.cs.
+    return await BenchMode.RunAsync(args);
+}
 
 var demo = args.Contains("--demo");
 var builder = WebApplication.CreateBuilder(args.Where(a => a != "--demo").ToArray());

@@ -32,6 +32,7 @@ public sealed class IoTraceScope : IDisposable
             // The backend first: it may mark the trace incomplete (tracing was switched off meanwhile).
             _backend.OnTraceStopped(_session);
             _report = _session.Stop();
+            IoTracer.OnScopeStopped();
             if (ReferenceEquals(TraceContext.Current, _session))
             {
                 TraceContext.Current = _previous;

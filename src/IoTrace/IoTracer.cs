@@ -18,6 +18,7 @@ public static class IoTracer
     private static IIoTraceBackend? s_backend;
     private static ILoggerFactory s_loggerFactory = NullLoggerFactory.Instance;
     private static int s_failureReported;
+    private static int s_activeTraces;
     private static (IIoTraceBackend Backend, string Reason)? s_selection;
     private static ILoggerFactory? s_selectionLoggedTo;
 
@@ -100,6 +101,7 @@ public static class IoTracer
         var previous = TraceContext.Current;
         TraceContext.Current = session;
         backend.OnTraceStarted(session);
+        Interlocked.Increment(ref s_activeTraces);
         return new IoTraceScope(session, previous, backend);
     }
 
@@ -174,6 +176,21 @@ public static class IoTracer
         formatter(stream, report);
         return report;
     }
+
+    /// <summary>A snapshot of the tracer's process-wide state: active traces, awaited fds, cached call sites.</summary>
+    /// <returns>The snapshot.</returns>
+    public static IoTraceStatistics GetStatistics()
+    {
+        int cached;
+        lock (s_resolvers)
+        {
+            cached = s_resolvers.Values.Sum(r => r.CachedKeys);
+        }
+
+        return new IoTraceStatistics(Volatile.Read(ref s_activeTraces), FdOwners.Count, cached);
+    }
+
+    internal static void OnScopeStopped() => Interlocked.Decrement(ref s_activeTraces);
 
     /// <summary>
     /// Switches tracing off for the process: every hooked call goes back to its original target.

@@ -43,6 +43,9 @@ internal sealed unsafe class InProcessBackend : IIoTraceBackend
 
     internal NativeShim Shim => _shim;
 
+    /// <summary>The shim's count of active traces: trampolines enter managed code only while it is above zero.</summary>
+    internal int ActiveTraces => Volatile.Read(ref *_shim.ActiveCounter);
+
     public static bool TryCreate(out IIoTraceBackend backend, out string reason)
     {
         backend = null!;

@@ -73,4 +73,23 @@ public sealed class UnavailableBackendTests : IDisposable
             IoTracer.LoggerFactory = previous;
         }
     }
+
+    [Fact]
+    public async Task GetStatistics_WhileTwoTracesRun_CountsThemAndReturnsToIdle()
+    {
+        // Process-wide numbers: this class runs alone, so no other trace is active.
+        var idle = IoTracer.GetStatistics();
+
+        var first = IoTracer.Start(Strategy.Summary);
+        var second = await Task.Run(() => IoTracer.Start(Strategy.All), TestContext.Current.CancellationToken);
+        var busy = IoTracer.GetStatistics();
+        second.Stop();
+        first.Stop();
+        first.Stop();
+
+        Assert.Equal(0, idle.ActiveTraces);
+        Assert.Equal(2, busy.ActiveTraces);
+        Assert.Equal(0, IoTracer.GetStatistics().ActiveTraces);
+        Assert.Equal(0, IoTracer.GetStatistics().AwaitedFds);
+    }
 }

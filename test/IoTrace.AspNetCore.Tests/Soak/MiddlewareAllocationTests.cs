@@ -1,0 +1,86 @@
+using System.Runtime.Versioning;
+using IoTrace.AspNetCore.Tests.TestInfrastructure;
+using Xunit;
+
+namespace IoTrace.AspNetCore.Tests.Soak;
+
+/// <summary>
+/// Bytes the middleware allocates per request, over a pipeline without it, measured with
+/// <see cref="GC.GetAllocatedBytesForCurrentThread"/> around requests that run synchronously on the test's thread.
+/// The bounds are the figures published in docs/performance.md ("Allocation per request") plus about 15%: a
+/// change that allocates more per request fails here, and one that allocates less than half should lower the bound.
+/// Most of it is the default formatter's text table (26 KB of the 31 KB of an All request that reads a file).
+/// </summary>
+[Collection(typeof(ProcessWideSoak))]
+[SupportedOSPlatform("linux")]
+public sealed class MiddlewareAllocationTests
+{
+    private const int WarmUpRequests = 500;
+    private const int MeasuredRequests = 2000;
+    private const int FileSize = 100;
+
+    private static readonly string s_file = TestFiles.Create(FileSize);
+
+    [Fact]
+    public void InvokeAsync_TracingDisabled_AllocatesNothingPerRequest()
+    {
+        var perRequest = BytesPerRequest(new() { ["Enabled"] = "false" }, ReadFile);
+
+        Assert.True(perRequest < 1, $"The disabled middleware allocated {perRequest:F1} bytes per request; it must return _next(context) and allocate nothing.");
+    }
+
+    [Theory]
+    [InlineData("Summary", false, 7_300)]
+    [InlineData("Summary", true, 14_800)]
+    [InlineData("All", false, 5_900)]
+    [InlineData("All", true, 36_000)]
+    public void InvokeAsync_TracedRequest_AllocatesWithinTheDocumentedBound(string strategy, bool readsFile, int bound)
+    {
+        Assert.SkipUnless(OperatingSystem.IsLinux(), "the in-process backend runs on Linux only");
+        var perRequest = BytesPerRequest(new() { ["Strategy"] = strategy }, readsFile ? ReadFile : NoIo);
+
+        TestContext.Current.TestOutputHelper?.WriteLine($"{strategy}, {(readsFile ? "file read" : "no IO")}: {perRequest:F0} bytes per request (bound {bound})");
+        Assert.True(perRequest <= bound, $"{strategy} ({(readsFile ? "file read" : "no IO")}): {perRequest:F0} bytes per request, over the bound of {bound}.");
+        Assert.True(perRequest > bound / 2, $"{strategy} ({(readsFile ? "file read" : "no IO")}): {perRequest:F0} bytes per request, under half the bound of {bound}: lower the bound (and the figure in docs/performance.md).");
+    }
+
+    /// <summary>The middleware's allocations per request: the pipeline with it, minus the same pipeline without it.</summary>
+    private static double BytesPerRequest(Dictionary<string, string?> ioTrace, RequestDelegate endpoint)
+    {
+        // Formatter and features as the product's defaults; every report is logged.
+        using var traced = new InProcessPipeline(ioTrace, endpoint);
+        using var untraced = new InProcessPipeline(ioTrace: null, endpoint);
+        return (Measure(traced) - Measure(untraced)) / (double)MeasuredRequests;
+    }
+
+    private static long Measure(InProcessPipeline pipeline)
+    {
+        // The first requests resolve call sites (a StackTrace each) and fill caches: not a per-request cost.
+        for (var i = 0; i < WarmUpRequests; i++)
+        {
+            pipeline.Invoke("/bench");
+        }
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < MeasuredRequests; i++)
+        {
+            pipeline.Invoke("/bench");
+        }
+
+        var result = GC.GetAllocatedBytesForCurrentThread() - before;
+        return result;
+    }
+
+    private static Task NoIo(HttpContext context)
+    {
+        context.Response.StatusCode = StatusCodes.Status200OK;
+        return Task.CompletedTask;
+    }
+
+    // openat, fstat, pread64 (twice), close: the IO of a small file read.
+    private static Task ReadFile(HttpContext context)
+    {
+        context.Response.StatusCode = File.ReadAllBytes(s_file).Length == FileSize ? StatusCodes.Status200OK : StatusCodes.Status500InternalServerError;
+        return Task.CompletedTask;
+    }
+}
