@@ -39,8 +39,11 @@ internal static partial class Strace
         return (report, Parse(lines, path), lines);
     }
 
-    /// <summary>Per syscall on <paramref name="path"/>: calls, and the sum of positive results of the read and write family.</summary>
-    private static Dictionary<string, (long Calls, long Bytes)> Parse(IEnumerable<string> lines, string path)
+    /// <summary>
+    /// Per syscall on <paramref name="path"/> (a file, or an fd as strace -y names it: <c>pipe:[1234]</c>): calls, and the
+    /// sum of positive results of the read and write family. Interrupted calls (<c>= ? ERESTARTSYS</c>) have no result and do not count.
+    /// </summary>
+    public static Dictionary<string, (long Calls, long Bytes)> Parse(IEnumerable<string> lines, string path)
     {
         var totals = new Dictionary<string, (long Calls, long Bytes)>();
         var pending = new Dictionary<string, bool>();

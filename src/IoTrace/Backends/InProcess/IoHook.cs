@@ -107,6 +107,8 @@ internal static unsafe class IoHook
 
     private static readonly int ClosedProbe = Probes.IndexOf("close");
 
+    private const int EBADF = 9;
+
     private static void Record(TraceSession session, bool recorded, SourceLocation? inheritedSite, bool framePointers, ImportedFunction import, nint rawResult, int errno, nint a0, nint a1, nint a2, long ticks, long cpu)
     {
         // int-returning functions leave the upper half of the register undefined.
@@ -172,7 +174,11 @@ internal static unsafe class IoHook
         else if (fd >= 0 && target is null && recorded)
         {
             target = known?.Target;
-            if (target is null && result >= 0)
+
+            // A call that failed on an open fd (EAGAIN, EINTR, ECONNRESET) still names it: otherwise an EAGAIN storm
+            // or an interrupted recv before the first successful call lands in a row of its own without a target.
+            // Only EBADF says the fd is not open, and then /proc/self/fd could name whatever reuses the number.
+            if (target is null && (result >= 0 || errno != EBADF))
             {
                 target = FdTargets.Resolve(fd);
                 session.RememberFd(fd, target, openedAt: null);

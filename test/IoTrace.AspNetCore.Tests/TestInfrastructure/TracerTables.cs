@@ -2,7 +2,7 @@ using System.Runtime.Versioning;
 using IoTrace.Backends.InProcess;
 using Xunit;
 
-namespace IoTrace.AspNetCore.Tests.Soak;
+namespace IoTrace.AspNetCore.Tests.TestInfrastructure;
 
 /// <summary>The sizes of the tracer's process-wide tables, which must return to idle once no request is traced.</summary>
 /// <param name="ActiveTraces">Traces not stopped, as the core counts them.</param>
