@@ -10,7 +10,7 @@ public enum IoTraceBackend
 
     /// <summary>
     /// The in-process Linux backend, which rebinds the IO imports of the runtime's native libraries; needs no privileges.
-    /// The app fails to start where it cannot run.
+    /// Chosen explicitly, its hooks are installed at startup, and the app fails to start, with the reason, where it cannot run.
     /// </summary>
     InProcess = 1,
 }

@@ -177,6 +177,14 @@ public static class IoTracer
         return report;
     }
 
+    /// <summary>
+    /// Chooses the backend and installs its hooks now, instead of at the first trace: to fail fast at startup, or to
+    /// keep that one-time cost out of the first traced request. Later traces use what this prepared.
+    /// </summary>
+    /// <param name="reason">Why no backend can trace in this process, when the result is <see langword="false"/>.</param>
+    /// <returns>Whether a backend is ready to trace.</returns>
+    public static bool TryEnable(out string reason) => Backend.TryEnable(out reason);
+
     /// <summary>A snapshot of the tracer's process-wide state: active traces, awaited fds, cached call sites.</summary>
     /// <returns>The snapshot.</returns>
     public static IoTraceStatistics GetStatistics()

@@ -82,12 +82,16 @@ internal sealed class IoTraceOptionsValidator : IValidateOptions<IoTraceOptions>
             return;
         }
 
-        // Only an explicit choice loads the backend here; Auto takes whatever runs and never fails startup.
-        if (options.Enabled && BackendName(options.Backend) is { } wanted && IoTracer.BackendName != wanted)
+        // Only an explicit choice starts the backend here (hooks included); Auto takes whatever runs and never fails startup.
+        if (options.Enabled && BackendName(options.Backend) is { } wanted)
         {
-            failures.Add(
-                $"{key}: the {options.Backend} backend cannot run in this process (it runs '{IoTracer.BackendName}'; the IoTrace log says why). " +
-                $"Allowed values: {allowed}; {nameof(IoTraceBackend.Auto)} turns tracing off where no backend runs.");
+            var ready = IoTracer.TryEnable(out var reason);
+            if (!ready || IoTracer.BackendName != wanted)
+            {
+                failures.Add(
+                    $"{key}: the {options.Backend} backend cannot run in this process: {(ready ? $"the process runs '{IoTracer.BackendName}'" : reason)}. " +
+                    $"Allowed values: {allowed}; {nameof(IoTraceBackend.Auto)} turns tracing off where no backend runs.");
+            }
         }
     }
 

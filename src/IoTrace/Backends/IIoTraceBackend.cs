@@ -11,6 +11,9 @@ internal interface IIoTraceBackend
     /// <summary>The name reports carry (<c>inprocess</c>, <c>none</c>, ...).</summary>
     string Name { get; }
 
+    /// <summary>Gets ready to trace now (installs hooks) rather than at the first trace; false with the reason if it cannot.</summary>
+    bool TryEnable(out string reason);
+
     /// <summary>Begins charging calls of <paramref name="session"/>'s flow to it. Never throws.</summary>
     void OnTraceStarted(TraceSession session);
 

@@ -79,15 +79,38 @@ public sealed class BackendStartFailureTests
 
             var exception = Assert.Throws<OptionsValidationException>(() => app.CreateHttpClient());
 
-            // Today the message points at the log for the reason (see the report of issue 5 for the seam that would carry it here).
             Assert.Equal(
-                ["IoTrace:Backend: the InProcess backend cannot run in this process (it runs 'none'; the IoTrace log says why). Allowed values: Auto, InProcess; Auto turns tracing off where no backend runs."],
+                ["IoTrace:Backend: the InProcess backend cannot run in this process: simulated: libIoTrace.Native.so was not found. Allowed values: Auto, InProcess; Auto turns tracing off where no backend runs."],
                 exception.Failures);
         }
         finally
         {
             IoTracer.ReplaceBackend(previous);
         }
+    }
+
+    [Fact]
+    public async Task UseIoTrace_ExplicitInProcessBackendWhoseHooksCannotInstall_StartupFailsWithTheReason()
+    {
+        IoTracer.Disable();
+        InProcessBackend.InstallFaultForTests = "simulated: no slot could be rebound";
+        try
+        {
+            await using var app = new TestApp { Settings = { ["IoTrace:Backend"] = "InProcess" } }.UseLoopbackKestrel();
+
+            var exception = Assert.Throws<OptionsValidationException>(() => app.CreateHttpClient());
+
+            Assert.Equal(
+                ["IoTrace:Backend: the InProcess backend cannot run in this process: simulated: no slot could be rebound. Allowed values: Auto, InProcess; Auto turns tracing off where no backend runs."],
+                exception.Failures);
+        }
+        finally
+        {
+            InProcessBackend.InstallFaultForTests = null;
+            IoTracer.Disable();
+        }
+
+        Assert.True(IoTracer.TryEnable(out var reason), reason);
     }
 
     [Fact]

@@ -19,6 +19,7 @@ internal sealed unsafe class InProcessBackend : IIoTraceBackend
     private readonly Lock _lock = new();
     private bool _installed;
     private bool _failed;
+    private string? _failureReason;
 
     // Bumped by Shutdown, so a trace started before it does not decrement the counter of the next install.
     private int _generation;
@@ -63,6 +64,13 @@ internal sealed unsafe class InProcessBackend : IIoTraceBackend
         backend = new InProcessBackend(shim!);
         reason = "Linux: rebinding libSystem.Native's imports in process, no privileges needed";
         return true;
+    }
+
+    public bool TryEnable(out string reason)
+    {
+        var enabled = EnsureInstalled();
+        reason = enabled ? string.Empty : _failureReason ?? "the hooks could not be installed";
+        return enabled;
     }
 
     public void OnTraceStarted(TraceSession session)
@@ -151,8 +159,7 @@ internal sealed unsafe class InProcessBackend : IIoTraceBackend
 
             if (InstallFaultForTests is { } fault)
             {
-                _failed = true;
-                InstallFailed?.Invoke(fault);
+                Fail(fault);
                 return false;
             }
 
@@ -171,8 +178,7 @@ internal sealed unsafe class InProcessBackend : IIoTraceBackend
                     var slots = _shim.Install((byte**)namesPointer, imports.Length, IoHook.EntryPoint, (byte*)appDir);
                     if (slots <= 0)
                     {
-                        _failed = true;
-                        InstallFailed?.Invoke("libSystem.Native.so was not found among the loaded libraries, or none of its IO imports could be rebound");
+                        Fail("libSystem.Native.so was not found among the loaded libraries, or none of its IO imports could be rebound");
                         return false;
                     }
                 }
@@ -193,4 +199,11 @@ internal sealed unsafe class InProcessBackend : IIoTraceBackend
     }
 
     private void OnHookFailure(Exception e) => HookFailed?.Invoke(e);
+
+    private void Fail(string reason)
+    {
+        _failed = true;
+        _failureReason = reason;
+        InstallFailed?.Invoke(reason);
+    }
 }

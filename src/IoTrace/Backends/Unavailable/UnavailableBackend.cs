@@ -9,6 +9,12 @@ internal sealed class UnavailableBackend(string reason) : IIoTraceBackend
 
     public string Reason { get; } = reason;
 
+    public bool TryEnable(out string reason)
+    {
+        reason = Reason;
+        return false;
+    }
+
     public void OnTraceStarted(TraceSession session) => session.MarkIncomplete();
 
     public void OnTraceStopped(TraceSession session)

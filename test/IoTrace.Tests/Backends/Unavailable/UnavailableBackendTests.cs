@@ -31,6 +31,8 @@ public sealed class UnavailableBackendTests : IDisposable
             Assert.Empty(report.Aggregates);
             Assert.False(report.IsComplete);
             Assert.False(IoTracer.IsSupported);
+            Assert.False(IoTracer.TryEnable(out var reason));
+            Assert.Equal("no backend in this test", reason);
         }
         finally
         {
