@@ -1,4 +1,5 @@
 using IoTrace.Tests.TestSupport;
+using IoTrace.Testing;
 using Xunit;
 
 namespace IoTrace.Tests;

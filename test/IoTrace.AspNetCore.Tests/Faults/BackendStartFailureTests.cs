@@ -4,6 +4,7 @@ using IoTrace.AspNetCore.Tests.TestInfrastructure;
 using IoTrace.Backends.InProcess;
 using IoTrace.Backends.Unavailable;
 using Microsoft.Extensions.Options;
+using IoTrace.Testing;
 using Xunit;
 
 namespace IoTrace.AspNetCore.Tests.Faults;

@@ -1,5 +1,6 @@
 using System.Net;
 using IoTrace.AspNetCore.Tests.TestInfrastructure;
+using IoTrace.Testing;
 using Xunit;
 
 namespace IoTrace.AspNetCore.Tests.UnderLoad;

@@ -1,5 +1,6 @@
 using IoTrace.Backends.InProcess;
 using IoTrace.Tests.TestSupport;
+using IoTrace.Testing;
 using Xunit;
 
 namespace IoTrace.Tests.Backends.InProcess;

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Text;
 using IoTrace.Tests.TestSupport;
 using Microsoft.Data.Sqlite;
+using IoTrace.Testing;
 using Xunit;
 
 namespace IoTrace.Tests.Backends.InProcess;

@@ -1,6 +1,7 @@
 using System.Runtime.Versioning;
 using IoTrace.Backends.InProcess;
 using IoTrace.Tests.TestSupport;
+using IoTrace.Testing;
 using Xunit;
 
 namespace IoTrace.Tests.Backends.InProcess;

@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
 using IoTrace.Core;
 using IoTrace.Tests.TestSupport;
+using IoTrace.Testing;
 using Xunit;
 
 namespace IoTrace.Tests.Backends.InProcess;

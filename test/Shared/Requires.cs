@@ -1,10 +1,10 @@
 using Xunit;
 
-namespace IoTrace.Tests.TestSupport;
+namespace IoTrace.Testing;
 
 /// <summary>
 /// Skips a test whose platform or tool is missing, with the reason. Under CI (CI=true) the machine is set up
-/// by .ci/run, so a missing requirement fails instead: CI cannot pass by skipping.
+/// by .ci/run, so a missing requirement fails instead: CI cannot pass by skipping. Linked into every test project.
 /// </summary>
 internal static class Requires
 {
