@@ -27,8 +27,25 @@ internal static class FdOwners
         if (current is null || current.Session != session || current.Site != site)
         {
             Volatile.Write(ref owners[fd], new Owner(session, site));
+            session.RememberOwnedFd(fd);
         }
     }
+
+    /// <summary>Clears the fds an ending trace owns, so the table does not keep ended traces alive.</summary>
+    public static void Release(TraceSession session, IEnumerable<int> fds)
+    {
+        var owners = s_owners;
+        foreach (var fd in fds)
+        {
+            if ((uint)fd < (uint)owners.Length && Volatile.Read(ref owners[fd]) is { } owner && owner.Session == session)
+            {
+                Interlocked.CompareExchange(ref owners[fd], null, owner);
+            }
+        }
+    }
+
+    /// <summary>Slots holding an owner, ended traces included (for tests of the idle size).</summary>
+    internal static int OccupiedSlots => s_owners.Count(o => o is not null);
 
     /// <summary>The active trace waiting on <paramref name="fd"/>, if any; forgets ended ones.</summary>
     public static Owner? Get(int fd)

@@ -13,6 +13,7 @@ internal sealed class TraceSession
     private readonly Counter?[]? _byProbe;
     private readonly ConcurrentDictionary<AggregateKey, Counter>? _byKey;
     private ConcurrentDictionary<int, FdInfo>? _fds;
+    private List<int>? _ownedFds;
     private readonly long _startTimestamp;
     private readonly string _rootPath;
     private volatile bool _active = true;
@@ -107,12 +108,30 @@ internal sealed class TraceSession
 
     public void ForgetFd(int fd) => _fds?.TryRemove(fd, out _);
 
+    /// <summary>Notes an fd this trace waits on in <see cref="FdOwners"/>, to release it when the trace stops.</summary>
+    public void RememberOwnedFd(int fd)
+    {
+        var owned = _ownedFds ?? Interlocked.CompareExchange(ref _ownedFds, [], null) ?? _ownedFds!;
+        lock (owned)
+        {
+            owned.Add(fd);
+        }
+    }
+
     /// <summary>How many fds the trace knows (for tests of the idle size).</summary>
     public int KnownFds => _fds?.Count ?? 0;
 
     public IoTraceReport Stop()
     {
         _active = false;
+        if (_ownedFds is { } owned)
+        {
+            lock (owned)
+            {
+                FdOwners.Release(this, owned);
+            }
+        }
+
         var elapsed = Stopwatch.GetElapsedTime(_startTimestamp);
         var aggregates = new List<IoAggregate>();
         if (_byProbe is not null)

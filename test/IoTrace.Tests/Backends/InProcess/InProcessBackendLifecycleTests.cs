@@ -95,6 +95,29 @@ public sealed class InProcessBackendLifecycleTests : IDisposable
         Assert.Equal(321, IoTracer.Trace(Strategy.Read, () => File.ReadAllBytes(path)).Aggregates.BytesRead());
     }
 
+    [Fact]
+    public void Stop_TraceThatWaitedOnASocket_ReleasesItsFdOwnerSlot()
+    {
+        Requires.Linux();
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        using var client = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        client.Connect(listener.LocalEndpoint);
+        using var server = listener.AcceptSocket();
+        var before = IoTrace.Core.FdOwners.OccupiedSlots;
+
+        var report = IoTracer.Trace(Strategy.Read, () =>
+        {
+            client.Blocking = false;
+            var error = Assert.Throws<System.Net.Sockets.SocketException>(() => client.Receive(new byte[16]));
+            Assert.Equal(System.Net.Sockets.SocketError.WouldBlock, error.SocketErrorCode);
+            Assert.Equal(before + 1, IoTrace.Core.FdOwners.OccupiedSlots);
+        });
+
+        Assert.Equal(1, report.Aggregates.Calls("recvfrom") + report.Aggregates.Calls("recvmsg"));
+        Assert.Equal(before, IoTrace.Core.FdOwners.OccupiedSlots);
+    }
+
     private static unsafe nint Read(nint got) => *(nint*)got;
 }
 
