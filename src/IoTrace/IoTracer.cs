@@ -19,6 +19,7 @@ public static class IoTracer
     private static ILoggerFactory s_loggerFactory = NullLoggerFactory.Instance;
     private static int s_failureReported;
     private static int s_activeTraces;
+    private static ResolverChoice? s_lastResolver;
     private static (IIoTraceBackend Backend, string Reason)? s_selection;
     private static ILoggerFactory? s_selectionLoggedTo;
 
@@ -216,18 +217,47 @@ public static class IoTracer
 
     private static CallSiteResolver ResolverFor(IoTraceStartOptions options)
     {
-        var key = string.Join('\n', options.SkippedNamespaces);
+        // A middleware starts every trace with the same options instance: skip the join and the lock for it.
+        if (s_lastResolver is { } last && ReferenceEquals(last.Options, options) && SamePrefixes(last.Prefixes, options.SkippedNamespaces))
+        {
+            return last.Resolver;
+        }
+
+        var prefixes = options.SkippedNamespaces.ToArray();
+        var key = string.Join('\n', prefixes);
+        CallSiteResolver resolver;
         lock (s_resolvers)
         {
-            if (!s_resolvers.TryGetValue(key, out var resolver))
+            if (!s_resolvers.TryGetValue(key, out resolver!))
             {
-                resolver = new CallSiteResolver(options.SkippedNamespaces);
+                resolver = new CallSiteResolver(prefixes);
                 s_resolvers[key] = resolver;
             }
-
-            return resolver;
         }
+
+        s_lastResolver = new ResolverChoice(options, prefixes, resolver);
+        return resolver;
     }
+
+    private static bool SamePrefixes(string[] known, IList<string> current)
+    {
+        if (known.Length != current.Count)
+        {
+            return false;
+        }
+
+        for (var i = 0; i < known.Length; i++)
+        {
+            if (!string.Equals(known[i], current[i], StringComparison.Ordinal))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private sealed record ResolverChoice(IoTraceStartOptions Options, string[] Prefixes, CallSiteResolver Resolver);
 
     private static IIoTraceBackend CreateBackend()
     {
