@@ -30,9 +30,9 @@ public sealed class MiddlewareAllocationTests
     }
 
     [Theory]
-    [InlineData("Summary", false, 7_300)]
-    [InlineData("Summary", true, 14_800)]
-    [InlineData("All", false, 5_900)]
+    [InlineData("Summary", false, 4_200)]
+    [InlineData("Summary", true, 12_000)]
+    [InlineData("All", false, 5_100)]
     [InlineData("All", true, 36_000)]
     public void InvokeAsync_TracedRequest_AllocatesWithinTheDocumentedBound(string strategy, bool readsFile, int bound)
     {
