@@ -87,11 +87,16 @@ internal sealed class IoTraceMiddleware
         }
     }
 
-    private IoTraceReport? Stop(IoTraceScope scope)
+    /// <summary>
+    /// The report now (in-process), or the task that gives it once a kernel backend has flushed: awaited at
+    /// OnCompleted, after the response went out, so the wait never delays the client.
+    /// </summary>
+    private Task<IoTraceReport>? Stop(IoTraceScope scope)
     {
         try
         {
-            return scope.Stop();
+            var stopped = scope.StopAsync();
+            return stopped.IsCompletedSuccessfully ? Task.FromResult(stopped.Result) : stopped.AsTask();
         }
         catch (Exception e)
         {
@@ -117,14 +122,39 @@ internal sealed class IoTraceMiddleware
     private static Task LogReport(object state)
     {
         var pending = (PendingReport)state;
+        if (!pending.Report.IsCompleted)
+        {
+            return LogWhenFlushedAsync(pending);
+        }
+
         pending.Middleware.Log(pending);
         return Task.CompletedTask;
+    }
+
+    private static async Task LogWhenFlushedAsync(PendingReport pending)
+    {
+        try
+        {
+            await pending.Report.ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            pending.Middleware.OnFailure(ref pending.Middleware._tracerFailed, IoTraceMiddlewareLog.TracerFailed, e);
+            return;
+        }
+
+        pending.Middleware.Log(pending);
     }
 
     private void Log(PendingReport pending)
     {
         var settings = pending.Settings;
-        var report = pending.Report;
+        if (!pending.Report.IsCompletedSuccessfully)
+        {
+            return;
+        }
+
+        var report = pending.Report.Result;
         try
         {
             if (!settings.ShouldLog(report) || !_logger.IsEnabled(settings.LogLevel))
@@ -195,7 +225,7 @@ internal sealed class IoTraceMiddleware
         IoTraceMiddleware Middleware,
         HttpContext Context,
         IoTraceSettings Settings,
-        IoTraceReport Report,
+        Task<IoTraceReport> Report,
         Activity? Activity,
         string Method,
         string Path);

@@ -8,9 +8,13 @@ namespace IoTrace;
 /// </summary>
 public sealed class IoTraceScope : IDisposable
 {
+    // A kernel backend flushes every few milliseconds; past this, the report is cut short and says so.
+    private static readonly TimeSpan s_flushTimeout = TimeSpan.FromSeconds(2);
+
     private readonly TraceSession _session;
     private readonly TraceSession? _previous;
     private readonly IIoTraceBackend _backend;
+    private Task? _charged;
     private IoTraceReport? _report;
 
     internal IoTraceScope(TraceSession session, TraceSession? previous, IIoTraceBackend backend)
@@ -23,25 +27,69 @@ public sealed class IoTraceScope : IDisposable
     /// <summary>The strategy of the trace.</summary>
     public Strategy Strategy => _session.Strategy;
 
-    /// <summary>Ends the trace and returns what it recorded. Later calls return the same report.</summary>
+    /// <summary>
+    /// Ends the trace and returns what it recorded. Later calls return the same report. With a kernel backend this
+    /// blocks until the kernel's aggregates of the trace have been read (a few milliseconds); prefer <see cref="StopAsync"/> there.
+    /// </summary>
     /// <returns>The report.</returns>
     public IoTraceReport Stop()
     {
-        if (_report is null)
+        var charged = Detach();
+        if (_report is null && !charged.IsCompleted && !charged.Wait(s_flushTimeout))
         {
-            // The backend first: it may mark the trace incomplete (tracing was switched off meanwhile).
-            _backend.OnTraceStopped(_session);
-            _report = _session.Stop();
-            IoTracer.OnScopeStopped();
-            if (ReferenceEquals(TraceContext.Current, _session))
-            {
-                TraceContext.Current = _previous;
-            }
+            _session.MarkIncomplete();
         }
 
-        return _report;
+        return Report();
+    }
+
+    /// <summary>
+    /// Ends the trace now and returns what it recorded once every call made before the stop has been counted:
+    /// at once with the in-process backend, after the next flush with a kernel backend. Later calls return the same report.
+    /// </summary>
+    /// <returns>The report.</returns>
+    public ValueTask<IoTraceReport> StopAsync()
+    {
+        var charged = Detach();
+        return _report is not null || charged.IsCompleted ? new(Report()) : new(WaitAsync(charged));
     }
 
     /// <summary>Ends the trace if <see cref="Stop"/> was not called.</summary>
-    public void Dispose() => Stop();
+    public void Dispose() => Detach();
+
+    private Task Detach()
+    {
+        if (_charged is { } charged)
+        {
+            return charged;
+        }
+
+        // The backend first: it may mark the trace incomplete (tracing was switched off meanwhile).
+        charged = _backend.OnTraceStopped(_session);
+        _session.Deactivate();
+        _charged = charged;
+        IoTracer.OnScopeStopped();
+        if (ReferenceEquals(TraceContext.Current, _session))
+        {
+            TraceContext.Current = _previous;
+        }
+
+        return charged;
+    }
+
+    private async Task<IoTraceReport> WaitAsync(Task charged)
+    {
+        try
+        {
+            await charged.WaitAsync(s_flushTimeout).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            _session.MarkIncomplete();
+        }
+
+        return Report();
+    }
+
+    private IoTraceReport Report() => _report ??= _session.Stop();
 }

@@ -39,7 +39,7 @@ public static class IoTracer
         }
     }
 
-    /// <summary>The name of the backend this process uses: <c>inprocess</c>, or <c>none</c> where no backend can run.</summary>
+    /// <summary>The name of the backend this process uses: <c>ebpf</c>, <c>inprocess</c>, or <c>none</c> where no backend can run.</summary>
     public static string BackendName => Backend.Name;
 
     /// <summary>Whether a backend can record IO on this platform.</summary>
@@ -151,7 +151,7 @@ public static class IoTracer
         ArgumentNullException.ThrowIfNull(body);
         using var scope = Start(strategy);
         await body().ConfigureAwait(false);
-        return scope.Stop();
+        return await scope.StopAsync().ConfigureAwait(false);
     }
 
     /// <summary>Awaits <paramref name="body"/>, writes the report to <paramref name="stream"/> with the named formatter, and returns it.</summary>
@@ -185,6 +185,55 @@ public static class IoTracer
     /// <param name="reason">Why no backend can trace in this process, when the result is <see langword="false"/>.</param>
     /// <returns>Whether a backend is ready to trace.</returns>
     public static bool TryEnable(out string reason) => Backend.TryEnable(out reason);
+
+    /// <summary>
+    /// Chooses the named backend for the process and gets it ready now. Traces running on another backend finish there.
+    /// </summary>
+    /// <param name="backend">
+    /// <c>auto</c> (the best one that runs: eBPF where the IoTrace.Ebpf package is referenced and the process may load
+    /// BPF programs, else in-process), <c>inprocess</c>, or <c>ebpf</c>; case-insensitive.
+    /// </param>
+    /// <param name="reason">Why the backend cannot trace in this process, when the result is <see langword="false"/>.</param>
+    /// <returns>Whether the backend is ready to trace.</returns>
+    /// <exception cref="ArgumentException">The name is not a backend; the message lists the allowed values.</exception>
+    public static bool TryEnable(string backend, out string reason)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        var name = backend.Trim().ToLowerInvariant();
+        if (Array.IndexOf(BackendSelector.Names, name) < 0)
+        {
+            throw new ArgumentException($"Unknown backend '{backend}'. Allowed values: {string.Join(", ", BackendSelector.Names)}.", nameof(backend));
+        }
+
+        lock (s_lock)
+        {
+            if (name == BackendSelector.Auto || s_backend?.Name == name)
+            {
+                return Backend.TryEnable(out reason);
+            }
+
+            if (BackendSelector.Create(name, out var selectedReason) is not { } created)
+            {
+                reason = selectedReason;
+                return false;
+            }
+
+            var previous = s_backend;
+            s_backend = created;
+            s_selection = (created, selectedReason);
+            s_selectionLoggedTo = null;
+            Wire(created);
+            LogSelection();
+
+            // Traces running there keep their hooks until they stop; only an idle in-process backend is removed.
+            if (previous is not null && Volatile.Read(ref s_activeTraces) == 0 && previous.Name != created.Name)
+            {
+                previous.Shutdown();
+            }
+
+            return created.TryEnable(out reason);
+        }
+    }
 
     /// <summary>A snapshot of the tracer's process-wide state: active traces, awaited fds, cached call sites.</summary>
     /// <returns>The snapshot.</returns>
@@ -312,6 +361,11 @@ public static class IoTracer
         {
             inProcess.HookFailed += ReportFailure;
             inProcess.InstallFailed += r => IoTraceLog.BackendInstallFailed(s_loggerFactory.CreateLogger("IoTrace"), backend.Name, r);
+        }
+
+        if (backend is IReportsFailures reporting)
+        {
+            reporting.Wire(ReportFailure, (name, r) => IoTraceLog.BackendInstallFailed(s_loggerFactory.CreateLogger("IoTrace"), name, r));
         }
 
         // Never leave a slot pointing into a runtime that is shutting down.

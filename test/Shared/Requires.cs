@@ -12,6 +12,16 @@ internal static class Requires
 
     public static void Strace() => That(File.Exists("/usr/bin/strace"), "strace is not installed (apt-get install strace)");
 
+    /// <summary>What the eBPF backend needs: root, bpftrace, the raw_syscalls tracepoints (.ci/run provides all three).</summary>
+    public static void Ebpf()
+    {
+        Linux();
+        That(Environment.UserName == "root", "the eBPF backend needs root (or CAP_BPF and CAP_PERFMON)");
+        That(File.Exists("/usr/bin/bpftrace") || File.Exists("/usr/local/bin/bpftrace"), "bpftrace is not installed (apt-get install bpftrace)");
+        That(Directory.Exists("/sys/kernel/tracing/events/raw_syscalls") || Directory.Exists("/sys/kernel/debug/tracing/events/raw_syscalls"),
+            "tracefs is not mounted (mount -t tracefs nodev /sys/kernel/tracing)");
+    }
+
     private static void That(bool condition, string reason)
     {
         if (condition)

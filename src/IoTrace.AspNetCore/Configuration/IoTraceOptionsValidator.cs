@@ -69,6 +69,7 @@ internal sealed class IoTraceOptionsValidator : IValidateOptions<IoTraceOptions>
     internal static string? BackendName(IoTraceBackend backend) => backend switch
     {
         IoTraceBackend.InProcess => "inprocess",
+        IoTraceBackend.Ebpf => "ebpf",
         _ => null,
     };
 
@@ -85,7 +86,7 @@ internal sealed class IoTraceOptionsValidator : IValidateOptions<IoTraceOptions>
         // Only an explicit choice starts the backend here (hooks included); Auto takes whatever runs and never fails startup.
         if (options.Enabled && BackendName(options.Backend) is { } wanted)
         {
-            var ready = IoTracer.TryEnable(out var reason);
+            var ready = IoTracer.TryEnable(wanted, out var reason);
             if (!ready || IoTracer.BackendName != wanted)
             {
                 failures.Add(

@@ -17,8 +17,11 @@ internal interface IIoTraceBackend
     /// <summary>Begins charging calls of <paramref name="session"/>'s flow to it. Never throws.</summary>
     void OnTraceStarted(TraceSession session);
 
-    /// <summary>Stops charging calls to <paramref name="session"/>. Never throws.</summary>
-    void OnTraceStopped(TraceSession session);
+    /// <summary>
+    /// Stops charging calls to <paramref name="session"/>. Never throws. The task completes once every call made
+    /// before the stop has been charged (at once in process; a kernel backend waits for its next flush).
+    /// </summary>
+    Task OnTraceStopped(TraceSession session);
 
     /// <summary>Undoes everything the backend changed in the process. Later traces may enable it again.</summary>
     void Shutdown();

@@ -134,6 +134,22 @@ internal sealed class CallSiteResolver
             : new ResolvedCallSite(SourceLocation.Unknown, inAsyncCallee);
     }
 
+    /// <summary>
+    /// The interned site of a frame a kernel backend resolved itself, or <see langword="null"/> when the method is
+    /// not the application's (framework, IoTrace, a skipped namespace). A deterministic <c>/_/</c> path counts as none.
+    /// </summary>
+    public SourceLocation? ApplicationSite(MethodBase method, string? file, int? line)
+    {
+        if (!IsApplication(method))
+        {
+            return null;
+        }
+
+        return file is not null && !file.StartsWith("/_/", StringComparison.Ordinal)
+            ? Intern(file, line, method)
+            : Intern(null, null, method);
+    }
+
     private static bool IsAsyncStateMachine(MethodBase method) =>
         method.Name == "MoveNext" && method.DeclaringType is { } type && typeof(IAsyncStateMachine).IsAssignableFrom(type);
 

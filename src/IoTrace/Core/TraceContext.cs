@@ -6,6 +6,22 @@ internal static class TraceContext
     private static readonly AsyncLocal<TraceSession?> s_current = new();
     private static readonly AsyncLocal<SourceLocation?> s_lastCallSite = new();
 
+    // Separate from s_current, so only traces a kernel backend records pay for change notifications.
+    private static readonly AsyncLocal<TraceSession?> s_kernelTrace = new(static args => KernelTraceChanged?.Invoke(args.CurrentValue));
+
+    /// <summary>
+    /// Told the flow's kernel-recorded trace every time it changes on the current thread (set, or an async hop
+    /// that switches contexts), so a kernel backend can publish it where its probes read it.
+    /// </summary>
+    public static Action<TraceSession?>? KernelTraceChanged { get; set; }
+
+    /// <summary>The current flow's trace, when a kernel backend records it.</summary>
+    public static TraceSession? KernelTrace
+    {
+        get => s_kernelTrace.Value;
+        set => s_kernelTrace.Value = value;
+    }
+
     public static TraceSession? Current
     {
         get => s_current.Value;

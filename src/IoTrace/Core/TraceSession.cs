@@ -8,6 +8,7 @@ internal sealed class TraceSession
 {
     private static readonly bool[][] s_recordsByStrategy = [.. Enum.GetValues<Strategy>().Select(RecordsFor)];
     private static RootPath? s_lastRoot;
+    private static long s_lastId;
 
     private readonly bool[] _records;
     private readonly Counter?[]? _byProbe;
@@ -15,6 +16,7 @@ internal sealed class TraceSession
     private ConcurrentDictionary<int, FdInfo>? _fds;
     private List<int>? _ownedFds;
     private readonly long _startTimestamp;
+    private long _stopTimestamp;
     private readonly string _rootPath;
     private volatile bool _active = true;
     private volatile bool _incomplete;
@@ -44,8 +46,15 @@ internal sealed class TraceSession
             _byKey = new ConcurrentDictionary<AggregateKey, Counter>();
         }
 
+        Id = Interlocked.Increment(ref s_lastId);
         _startTimestamp = Stopwatch.GetTimestamp();
     }
+
+    /// <summary>Unique in the process, never 0: how a kernel backend names the trace.</summary>
+    public long Id { get; }
+
+    /// <summary>Whether the in-process hooks record this trace's calls; false when a kernel backend does.</summary>
+    public bool HookedInProcess { get; set; } = true;
 
     public Strategy Strategy { get; }
 
@@ -55,7 +64,8 @@ internal sealed class TraceSession
 
     public bool MeasuresCpu { get; }
 
-    public string Backend { get; }
+    /// <summary>The backend that records the trace; a backend that hands a trace to its fallback renames it.</summary>
+    public string Backend { get; set; }
 
     public CallSiteResolver Resolver { get; }
 
@@ -121,9 +131,44 @@ internal sealed class TraceSession
     /// <summary>How many fds the trace knows (for tests of the idle size).</summary>
     public int KnownFds => _fds?.Count ?? 0;
 
+    /// <summary>Records calls a backend aggregated elsewhere (in the kernel): <paramref name="calls"/> calls at once.</summary>
+    public void RecordMany(int probe, SourceLocation? site, int fd, string? target, long calls, long bytes, long wallNanoseconds, long cpuNanoseconds)
+    {
+        if (calls <= 0)
+        {
+            return;
+        }
+
+        Counter counter;
+        if (_byProbe is not null)
+        {
+            counter = Volatile.Read(ref _byProbe[probe]) ?? CreateCounter(probe);
+        }
+        else
+        {
+            var key = new AggregateKey(probe, site ?? SourceLocation.Unknown, fd, target);
+            counter = _byKey!.GetOrAdd(key, static k => new Counter(k.Target));
+        }
+
+        var ticks = MeasuresTime ? (long)(wallNanoseconds * (Stopwatch.Frequency / 1e9)) : 0;
+        counter.AddMany(calls, _countsBytes ? bytes : 0, ticks, MeasuresCpu ? cpuNanoseconds : 0);
+    }
+
+    /// <summary>Ends the flow's part: later calls are not charged, and the report's elapsed time ends here.</summary>
+    public void Deactivate()
+    {
+        if (Interlocked.CompareExchange(ref _stopTimestamp, Stopwatch.GetTimestamp(), 0) == 0)
+        {
+            _active = false;
+        }
+    }
+
+    /// <summary>When <see cref="Deactivate"/> ran, in <see cref="Stopwatch"/> ticks; 0 while active.</summary>
+    public long StopTimestamp => Volatile.Read(ref _stopTimestamp);
+
     public IoTraceReport Stop()
     {
-        _active = false;
+        Deactivate();
         if (_ownedFds is { } owned)
         {
             lock (owned)
@@ -132,7 +177,7 @@ internal sealed class TraceSession
             }
         }
 
-        var elapsed = Stopwatch.GetElapsedTime(_startTimestamp);
+        var elapsed = Stopwatch.GetElapsedTime(_startTimestamp, _stopTimestamp);
         var aggregates = new List<IoAggregate>();
         if (_byProbe is not null)
         {
@@ -245,6 +290,14 @@ internal sealed class TraceSession
         public TimeSpan Time => TimeSpan.FromTicks((long)(Volatile.Read(ref _ticks) * ((double)TimeSpan.TicksPerSecond / Stopwatch.Frequency)));
 
         public TimeSpan Cpu => TimeSpan.FromTicks(Volatile.Read(ref _cpu) / 100);
+
+        public void AddMany(long calls, long bytes, long wallTicks, long cpuNanoseconds)
+        {
+            Interlocked.Add(ref _calls, calls);
+            Interlocked.Add(ref _bytes, bytes);
+            Interlocked.Add(ref _ticks, wallTicks);
+            Interlocked.Add(ref _cpu, cpuNanoseconds);
+        }
 
         public void Add(long bytes, long wallTicks, long cpuNanoseconds)
         {

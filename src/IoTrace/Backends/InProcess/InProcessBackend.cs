@@ -15,6 +15,8 @@ internal sealed unsafe class InProcessBackend : IIoTraceBackend
 {
     public const string BackendName = "inprocess";
 
+    private const string Selected = "Linux: rebinding libSystem.Native's imports in process, no privileges needed";
+
     private readonly NativeShim _shim;
     private readonly Lock _lock = new();
     private bool _installed;
@@ -47,9 +49,19 @@ internal sealed unsafe class InProcessBackend : IIoTraceBackend
     /// <summary>The shim's count of active traces: trampolines enter managed code only while it is above zero.</summary>
     internal int ActiveTraces => Volatile.Read(ref *_shim.ActiveCounter);
 
+    private static InProcessBackend? s_instance;
+
+    /// <summary>The process's one instance (its hooks and shim are process-wide), created on first use.</summary>
     public static bool TryCreate(out IIoTraceBackend backend, out string reason)
     {
         backend = null!;
+        if (s_instance is { } existing)
+        {
+            backend = existing;
+            reason = Selected;
+            return true;
+        }
+
         if (RuntimeInformation.ProcessArchitecture is not (Architecture.X64 or Architecture.Arm64))
         {
             reason = $"the in-process backend supports x64 and arm64, not {RuntimeInformation.ProcessArchitecture}";
@@ -61,8 +73,8 @@ internal sealed unsafe class InProcessBackend : IIoTraceBackend
             return false;
         }
 
-        backend = new InProcessBackend(shim!);
-        reason = "Linux: rebinding libSystem.Native's imports in process, no privileges needed";
+        backend = Interlocked.CompareExchange(ref s_instance, new InProcessBackend(shim!), null) ?? s_instance;
+        reason = Selected;
         return true;
     }
 
@@ -88,7 +100,7 @@ internal sealed unsafe class InProcessBackend : IIoTraceBackend
         }
     }
 
-    public void OnTraceStopped(TraceSession session)
+    public Task OnTraceStopped(TraceSession session)
     {
         lock (_lock)
         {
@@ -104,6 +116,8 @@ internal sealed unsafe class InProcessBackend : IIoTraceBackend
 
             session.BackendGeneration = -1;
         }
+
+        return Task.CompletedTask;
     }
 
     public void Shutdown()

@@ -44,7 +44,7 @@ internal static unsafe class IoHook
         try
         {
             session = TraceContext.Current;
-            if (session is null || !session.IsActive)
+            if (session is null || !session.IsActive || !session.HookedInProcess)
             {
                 session = null;
                 var fd = FdOf(import.Layout, a0, a1);

@@ -17,9 +17,7 @@ internal sealed class UnavailableBackend(string reason) : IIoTraceBackend
 
     public void OnTraceStarted(TraceSession session) => session.MarkIncomplete();
 
-    public void OnTraceStopped(TraceSession session)
-    {
-    }
+    public Task OnTraceStopped(TraceSession session) => Task.CompletedTask;
 
     public void Shutdown()
     {

@@ -1,0 +1,91 @@
+using System.Runtime.CompilerServices;
+using IoTrace.Core;
+using IoTrace.Ebpf.Symbols;
+
+namespace IoTrace.Ebpf.Attribution;
+
+/// <summary>
+/// Turns a user stack from the kernel into the application line that made the call: the first frame of the app's
+/// own code (by the trace's resolver: not the framework, not IoTrace, not a skipped namespace), preferring frames
+/// with source lines, as the in-process backend does. Used by one thread (the flush processor).
+/// </summary>
+internal sealed class StackAttributor(ManagedCodeMap map)
+{
+    // Stacks arrive interned by the parser (one array per distinct stack), so identity is enough for the key.
+    private readonly Dictionary<(CallSiteResolver Resolver, ulong[] Stack), SourceLocation> _cache = new(new KeyComparer());
+
+    public int CachedStacks => _cache.Count;
+
+    /// <summary>
+    /// The stack's application site, or <see cref="SourceLocation.Unknown"/>. A stack with no known application frame
+    /// may run code jitted just before the call whose events are still in flight: the first such stack of a flush waits
+    /// for the map to catch up (<paramref name="waited"/> then becomes true), after which every stack of that flush is final.
+    /// </summary>
+    public SourceLocation Resolve(CallSiteResolver resolver, ulong[] stack, ref bool waited)
+    {
+        if (stack.Length == 0)
+        {
+            return SourceLocation.Unknown;
+        }
+
+        if (_cache.TryGetValue((resolver, stack), out var known))
+        {
+            return known;
+        }
+
+        var site = Walk(resolver, stack);
+        if (site is null && !waited)
+        {
+            waited = true;
+            if (map.WaitUntilCurrent(TimeSpan.FromMilliseconds(500)))
+            {
+                site = Walk(resolver, stack);
+            }
+        }
+
+        site ??= SourceLocation.Unknown;
+        if (_cache.Count > 50_000)
+        {
+            _cache.Clear();
+        }
+
+        _cache[(resolver, stack)] = site;
+        return site;
+    }
+
+    private SourceLocation? Walk(CallSiteResolver resolver, ulong[] stack)
+    {
+        SourceLocation? withoutLine = null;
+        for (var i = 0; i < stack.Length; i++)
+        {
+            if (!map.TryResolve(stack[i], isReturnAddress: i > 0, out var frame))
+            {
+                // Native code (libc, the runtime) and ReadyToRun framework code are not in the map: expected.
+                continue;
+            }
+
+            if (frame.Method is not { } method || resolver.ApplicationSite(method, frame.File, frame.Line) is not { } site)
+            {
+                continue;
+            }
+
+            if (site.File is not null)
+            {
+                return site;
+            }
+
+            withoutLine ??= site;
+        }
+
+        return withoutLine;
+    }
+
+    private sealed class KeyComparer : IEqualityComparer<(CallSiteResolver Resolver, ulong[] Stack)>
+    {
+        public bool Equals((CallSiteResolver Resolver, ulong[] Stack) x, (CallSiteResolver Resolver, ulong[] Stack) y) =>
+            ReferenceEquals(x.Resolver, y.Resolver) && ReferenceEquals(x.Stack, y.Stack);
+
+        public int GetHashCode((CallSiteResolver Resolver, ulong[] Stack) obj) =>
+            HashCode.Combine(RuntimeHelpers.GetHashCode(obj.Resolver), RuntimeHelpers.GetHashCode(obj.Stack));
+    }
+}

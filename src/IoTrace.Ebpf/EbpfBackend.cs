@@ -1,0 +1,440 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Runtime.Versioning;
+using IoTrace.Backends;
+using IoTrace.Backends.InProcess;
+using IoTrace.Core;
+using IoTrace.Ebpf.Attribution;
+using IoTrace.Ebpf.Kernel;
+using IoTrace.Ebpf.Symbols;
+
+namespace IoTrace.Ebpf;
+
+/// <summary>
+/// Linux, root (or CAP_BPF and CAP_PERFMON), bpftrace installed: counts IO calls in the kernel, so it also sees
+/// calls that bypass the runtime's native library (a P/Invoke straight into libc, a native driver). bpftrace attaches
+/// once, in the background, and stays attached; until it is ready, and after it fails, traces run on the in-process
+/// backend and say so in their report. Call sites come from the kernel's user stacks, resolved in process through
+/// the runtime's JIT events (<see cref="ManagedCodeMap"/>) and the app's PDBs.
+/// </summary>
+[SupportedOSPlatform("linux")]
+internal sealed class EbpfBackend : IIoTraceBackend, IReportsFailures
+{
+    public const string BackendName = "ebpf";
+
+    private static readonly TimeSpan s_attachTimeout = TimeSpan.FromSeconds(30);
+    private static readonly double s_nanosecondsPerTick = 1e9 / Stopwatch.Frequency;
+
+    private readonly IIoTraceBackend? _fallback;
+    private readonly string _bpftracePath;
+    private readonly Lock _lock = new();
+    private readonly ConcurrentDictionary<long, KernelTrace> _traces = new();
+    private Action<Exception>? _reportFailure;
+    private Action<string, string>? _reportBackendFailed;
+    private Attachment? _attachment;
+    private Task<string?>? _starting;
+    private volatile bool _ready;
+    private string? _failure;
+    private int _lossReported;
+
+    private EbpfBackend(IIoTraceBackend? fallback, string bpftracePath)
+    {
+        _fallback = fallback;
+        _bpftracePath = bpftracePath;
+    }
+
+    public string Name => BackendName;
+
+    /// <summary>Why the backend stopped (bpftrace died, a map filled up), or null while it works.</summary>
+    internal string? Failure => Volatile.Read(ref _failure);
+
+    /// <summary>Whether bpftrace is attached and new traces run in the kernel.</summary>
+    internal bool IsAttached => _ready;
+
+    /// <summary>bpftrace's process id while it runs (tests kill it to check the fallback).</summary>
+    internal int? BpftraceProcessId => _attachment?.Bpftrace.ProcessId;
+
+    /// <summary>Traces waiting for their flush (for tests of the idle size).</summary>
+    internal int PendingTraces => _traces.Count;
+
+    /// <summary>Called by the core through <see cref="BackendSelector"/>: checks the machine, starts nothing.</summary>
+    internal static bool TryCreate(IIoTraceBackend? inProcess, out IIoTraceBackend? backend, out string reason)
+    {
+        backend = null;
+        if (!OperatingSystem.IsLinux())
+        {
+            reason = "eBPF needs Linux";
+            return false;
+        }
+
+        if (!Prerequisites.Check(out var bpftrace, out reason))
+        {
+            return false;
+        }
+
+        backend = new EbpfBackend(inProcess, bpftrace);
+        reason = $"Linux: counting IO calls in the kernel with {bpftrace} (root or CAP_BPF); the in-process backend serves until it is attached";
+        return true;
+    }
+
+    public void Wire(Action<Exception> failure, Action<string, string> backendFailed)
+    {
+        _reportFailure = failure;
+        _reportBackendFailed = backendFailed;
+    }
+
+    public bool TryEnable(out string reason)
+    {
+        var starting = Start();
+        if (!starting.Wait(s_attachTimeout))
+        {
+            reason = $"bpftrace did not attach within {s_attachTimeout.TotalSeconds:0} s";
+            return false;
+        }
+
+        reason = starting.Result ?? string.Empty;
+        return starting.Result is null;
+    }
+
+    public void OnTraceStarted(TraceSession session)
+    {
+        if (!_ready)
+        {
+            if (Failure is null)
+            {
+                _ = Start();
+            }
+
+            OnFallbackStarted(session);
+            return;
+        }
+
+        session.HookedInProcess = false;
+        session.Backend = BackendName;
+        var trace = new KernelTrace(session, TraceContext.KernelTrace);
+        _traces[session.Id] = trace;
+        TraceContext.KernelTrace = session;
+    }
+
+    public Task OnTraceStopped(TraceSession session)
+    {
+        if (session.HookedInProcess)
+        {
+            return _fallback?.OnTraceStopped(session) ?? Task.CompletedTask;
+        }
+
+        session.Deactivate();
+        if (!_traces.TryGetValue(session.Id, out var trace))
+        {
+            // The backend failed or shut down meanwhile: the session was marked incomplete then.
+            RestoreFlow(session, null);
+            return Task.CompletedTask;
+        }
+
+        RestoreFlow(session, trace.Previous);
+        trace.StopNanoseconds = (long)(session.StopTimestamp * s_nanosecondsPerTick);
+        TraceSlotTable.RequestFlush();
+        return trace.Flushed.Task;
+    }
+
+    public void Shutdown()
+    {
+        Attachment? attachment;
+        lock (_lock)
+        {
+            attachment = _attachment;
+            _attachment = null;
+            _starting = null;
+            _ready = false;
+            _failure = null;
+        }
+
+        attachment?.Dispose();
+        AbandonTraces();
+        _fallback?.Shutdown();
+    }
+
+    private static void RestoreFlow(TraceSession session, TraceSession? previous)
+    {
+        if (ReferenceEquals(TraceContext.KernelTrace, session))
+        {
+            TraceContext.KernelTrace = previous is { IsActive: true } ? previous : null;
+        }
+    }
+
+    private void OnFallbackStarted(TraceSession session)
+    {
+        if (_fallback is null)
+        {
+            session.MarkIncomplete();
+            return;
+        }
+
+        session.Backend = _fallback.Name;
+        _fallback.OnTraceStarted(session);
+    }
+
+    /// <summary>Attaches in the background, once; the task gives null when ready, or the reason it is not.</summary>
+    private Task<string?> Start()
+    {
+        lock (_lock)
+        {
+            if (_failure is { } failure)
+            {
+                return Task.FromResult<string?>(failure);
+            }
+
+            return _starting ??= Task.Run(Attach);
+        }
+    }
+
+    private async Task<string?> Attach()
+    {
+        var stopwatch = Stopwatch.StartNew();
+        if (!ManagedCodeMap.TryStart(TimeSpan.FromSeconds(10), out var map, out var reason) || map is null)
+        {
+            return Fail($"the runtime's JIT events could not be read: {reason}");
+        }
+
+        if (TraceSlotTable.TryCreate(out reason) is not { } slots)
+        {
+            map.Dispose();
+            return Fail(reason);
+        }
+
+        var bpftrace = new BpftraceProcess(_bpftracePath, slots.Address);
+        var attachment = new Attachment(bpftrace, map, new StackAttributor(map), this);
+        lock (_lock)
+        {
+            _attachment = attachment;
+        }
+
+        TraceContext.KernelTraceChanged = slots.Publish;
+        bpftrace.Exited += r => Fail(r);
+        bpftrace.Lost += OnLost;
+        bpftrace.Flushed += attachment.Enqueue;
+        bpftrace.Start();
+        var ready = await bpftrace.Ready.WaitAsync(s_attachTimeout).ConfigureAwait(false);
+        if (!ready)
+        {
+            return Failure ?? Fail("bpftrace ended before its probes were attached");
+        }
+
+        AttachDuration = stopwatch.Elapsed;
+        _ready = true;
+        return null;
+    }
+
+    /// <summary>From starting to probes attached, the last time the backend attached.</summary>
+    internal TimeSpan AttachDuration { get; private set; }
+
+    private string Fail(string reason)
+    {
+        Attachment? attachment;
+        lock (_lock)
+        {
+            if (_failure is not null)
+            {
+                return _failure;
+            }
+
+            _failure = reason;
+            _ready = false;
+            attachment = _attachment;
+            _attachment = null;
+        }
+
+        _reportBackendFailed?.Invoke(BackendName, $"{reason}; traces fall back to the in-process backend, and those that were running report incomplete");
+        attachment?.Dispose();
+        AbandonTraces();
+        return reason;
+    }
+
+    private void OnLost(long events)
+    {
+        // Some flush markers or prints may be gone: the running traces cannot be trusted to be whole.
+        foreach (var trace in _traces.Values)
+        {
+            trace.Session.MarkIncomplete();
+        }
+
+        if (Interlocked.Exchange(ref _lossReported, 1) == 0)
+        {
+            _reportBackendFailed?.Invoke(BackendName, $"bpftrace lost {events} events; the reports of the traces running then are marked incomplete");
+        }
+    }
+
+    private void AbandonTraces()
+    {
+        foreach (var (id, trace) in _traces)
+        {
+            if (_traces.TryRemove(id, out _))
+            {
+                trace.Session.MarkIncomplete();
+                trace.Flushed.TrySetResult();
+            }
+        }
+    }
+
+    /// <summary>Charges one flush to the traces it names; runs on the attachment's processing thread.</summary>
+    private void Apply(KernelFlush flush, StackAttributor attributor)
+    {
+        var waited = false;
+        try
+        {
+            // Calls that open an fd first: a later call on that fd with no app frame gets the opener's line.
+            foreach (var aggregate in flush.Aggregates.Values)
+            {
+                if (aggregate.Fd >= 0 && _traces.TryGetValue(aggregate.Trace, out var trace) && trace.Session.KeepsContext)
+                {
+                    if (IsOpener(aggregate.Probe))
+                    {
+                        var site = attributor.Resolve(trace.Session.Resolver, aggregate.Stack, ref waited);
+                        if (site.IsApplication)
+                        {
+                            trace.Openers[aggregate.Fd] = site;
+                        }
+                    }
+                }
+            }
+
+            foreach (var ((id, fd), path) in flush.Targets)
+            {
+                if (_traces.TryGetValue(id, out var trace))
+                {
+                    trace.Targets[fd] = path;
+                }
+            }
+
+            var touched = new HashSet<KernelTrace>();
+            foreach (var aggregate in flush.Aggregates.Values)
+            {
+                if (!_traces.TryGetValue(aggregate.Trace, out var trace))
+                {
+                    continue;
+                }
+
+                touched.Add(trace);
+                var session = trace.Session;
+                if (!session.Records(aggregate.Probe))
+                {
+                    continue;
+                }
+
+                if (!session.KeepsContext)
+                {
+                    session.RecordMany(aggregate.Probe, null, -1, null, aggregate.Calls, aggregate.Bytes, aggregate.WallNanoseconds, aggregate.CpuNanoseconds);
+                    continue;
+                }
+
+                var site = attributor.Resolve(session.Resolver, aggregate.Stack, ref waited);
+                if (!site.IsApplication && aggregate.Fd >= 0 && trace.Openers.TryGetValue(aggregate.Fd, out var opener))
+                {
+                    site = opener;
+                }
+
+                session.RecordMany(aggregate.Probe, site, aggregate.Fd, TargetOf(trace, aggregate), aggregate.Calls, aggregate.Bytes, aggregate.WallNanoseconds, aggregate.CpuNanoseconds);
+            }
+
+            if (flush.Events > flush.CountedCalls)
+            {
+                // The kernel counted calls that no map kept: a map was full.
+                foreach (var trace in touched)
+                {
+                    trace.Session.MarkIncomplete();
+                }
+
+                if (Interlocked.Exchange(ref _lossReported, 1) == 0)
+                {
+                    _reportBackendFailed?.Invoke(BackendName, $"a kernel map was full: {flush.Events - flush.CountedCalls} calls were not kept; the reports of the traces involved are marked incomplete");
+                }
+            }
+        }
+        catch (Exception e)
+        {
+            _reportFailure?.Invoke(e);
+        }
+
+        // Every call that returned before the flush began is in it or an earlier one: traces stopped before are whole.
+        foreach (var (id, trace) in _traces)
+        {
+            var stopped = trace.StopNanoseconds;
+            if (stopped != 0 && stopped < flush.TimestampNanoseconds && _traces.TryRemove(id, out _))
+            {
+                trace.Flushed.TrySetResult();
+            }
+        }
+    }
+
+    private static string? TargetOf(KernelTrace trace, KernelAggregate aggregate)
+    {
+        if (aggregate.Fd < 0)
+        {
+            return null;
+        }
+
+        if (!trace.Targets.TryGetValue(aggregate.Fd, out var target))
+        {
+            // Opened before the trace (a pooled connection, a log file): the fd is most likely still open now.
+            target = FdTargets.Resolve(aggregate.Fd);
+            trace.Targets[aggregate.Fd] = target;
+        }
+
+        return target;
+    }
+
+    private static readonly int[] s_openers = [.. new[] { "openat", "open", "socket", "connect", "accept", "accept4" }.Select(Probes.IndexOf)];
+
+    private static bool IsOpener(int probe) => Array.IndexOf(s_openers, probe) >= 0;
+
+    /// <summary>One attach: bpftrace, the code map, and the thread that applies flushes in order.</summary>
+    private sealed class Attachment : IDisposable
+    {
+        private readonly BlockingCollection<KernelFlush> _flushes = new(boundedCapacity: 10_000);
+        private readonly EbpfBackend _backend;
+        private readonly StackAttributor _attributor;
+
+        public Attachment(BpftraceProcess bpftrace, ManagedCodeMap map, StackAttributor attributor, EbpfBackend backend)
+        {
+            Bpftrace = bpftrace;
+            Map = map;
+            _attributor = attributor;
+            _backend = backend;
+            new Thread(Process) { IsBackground = true, Name = "IoTrace eBPF flushes" }.Start();
+        }
+
+        public BpftraceProcess Bpftrace { get; }
+
+        public ManagedCodeMap Map { get; }
+
+        public void Enqueue(KernelFlush flush)
+        {
+            if (!_flushes.IsAddingCompleted)
+            {
+                try
+                {
+                    _flushes.Add(flush);
+                }
+                catch (InvalidOperationException)
+                {
+                    // Completed meanwhile: the attachment is going away.
+                }
+            }
+        }
+
+        public void Dispose()
+        {
+            _flushes.CompleteAdding();
+            Bpftrace.Dispose();
+            Map.Dispose();
+        }
+
+        private void Process()
+        {
+            foreach (var flush in _flushes.GetConsumingEnumerable())
+            {
+                _backend.Apply(flush, _attributor);
+            }
+        }
+    }
+}

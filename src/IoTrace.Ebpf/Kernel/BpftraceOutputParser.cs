@@ -1,0 +1,208 @@
+using System.Globalization;
+using System.Text.Json;
+
+namespace IoTrace.Ebpf.Kernel;
+
+/// <summary>
+/// Turns bpftrace's JSON output (<c>-f json</c>, one event per line) into flushes. Not thread-safe: one reader.
+/// </summary>
+internal sealed class BpftraceOutputParser
+{
+    // Frames by the kernel's stack hash, kept across flushes so equal stacks share one array (the attributor caches by identity).
+    private readonly Dictionary<long, ulong[]> _stacks = [];
+    private KernelFlush? _current;
+
+    /// <summary>Raised when the program has attached and runs.</summary>
+    public event Action? Ready;
+
+    /// <summary>Raised at the end of each flush.</summary>
+    public event Action<KernelFlush>? Flushed;
+
+    /// <summary>Raised when bpftrace reports lost events: some flush markers or prints may be missing.</summary>
+    public event Action<long>? Lost;
+
+    public void Parse(string line)
+    {
+        if (line.Length == 0 || line[0] != '{')
+        {
+            return;
+        }
+
+        using var document = JsonDocument.Parse(line);
+        var root = document.RootElement;
+        if (!root.TryGetProperty("type", out var type) || !root.TryGetProperty("data", out var data))
+        {
+            return;
+        }
+
+        switch (type.GetString())
+        {
+            case "printf":
+                OnPrintf(data.GetString() ?? string.Empty);
+                break;
+            case "map":
+                if (_current is { } flush)
+                {
+                    foreach (var map in data.EnumerateObject())
+                    {
+                        OnMap(flush, map.Name, map.Value);
+                    }
+                }
+
+                break;
+            case "lost_events":
+                Lost?.Invoke(data.TryGetProperty("events", out var events) && events.TryGetInt64(out var n) ? n : 1);
+                break;
+        }
+    }
+
+    private void OnPrintf(string text)
+    {
+        text = text.TrimEnd('\n');
+        if (text == BpftraceScript.ReadyLine)
+        {
+            Ready?.Invoke();
+        }
+        else if (text.StartsWith(BpftraceScript.FlushBeginPrefix, StringComparison.Ordinal))
+        {
+            _current = new KernelFlush(long.Parse(text.AsSpan(BpftraceScript.FlushBeginPrefix.Length), CultureInfo.InvariantCulture));
+        }
+        else if (text == BpftraceScript.FlushEndLine && _current is { } flush)
+        {
+            _current = null;
+            foreach (var aggregate in flush.Aggregates.Values)
+            {
+                if (aggregate.StackHash != 0)
+                {
+                    aggregate.Stack = _stacks.TryGetValue(aggregate.StackHash, out var frames) ? frames : [];
+                }
+            }
+
+            Flushed?.Invoke(flush);
+        }
+    }
+
+    private void OnMap(KernelFlush flush, string name, JsonElement value)
+    {
+        // "@sc0" -> "sc": the buffer digit is the last character.
+        var map = name.Length > 2 ? name[1..^1] : string.Empty;
+        if (map == BpftraceScript.EventsMap)
+        {
+            flush.Events += value.ValueKind == JsonValueKind.Number ? value.GetInt64() : 0;
+            return;
+        }
+
+        if (value.ValueKind != JsonValueKind.Object)
+        {
+            return;
+        }
+
+        if (map == BpftraceScript.StackMap)
+        {
+            foreach (var entry in value.EnumerateObject())
+            {
+                if (long.TryParse(entry.Name, CultureInfo.InvariantCulture, out var hash) && !_stacks.ContainsKey(hash) && entry.Value.ValueKind == JsonValueKind.Array)
+                {
+                    // Bounded, for a process whose code keeps changing (tiering, dynamic methods).
+                    if (_stacks.Count > 100_000)
+                    {
+                        _stacks.Clear();
+                    }
+
+                    _stacks[hash] = Frames(entry.Value);
+                }
+            }
+
+            return;
+        }
+
+        if (map == BpftraceScript.TargetMap)
+        {
+            foreach (var entry in value.EnumerateObject())
+            {
+                var fields = entry.Name.Split(',');
+                if (fields.Length >= 2 && long.TryParse(fields[0], CultureInfo.InvariantCulture, out var trace) && int.TryParse(fields[1], CultureInfo.InvariantCulture, out var fd))
+                {
+                    flush.Targets[(trace, fd)] = entry.Value.GetString() ?? string.Empty;
+                }
+            }
+
+            return;
+        }
+
+        var feature = Array.IndexOf(BpftraceScript.SummaryMaps, map);
+        var context = false;
+        if (feature < 0)
+        {
+            feature = Array.IndexOf(BpftraceScript.ContextMaps, map);
+            context = true;
+        }
+
+        if (feature < 0)
+        {
+            return;
+        }
+
+        foreach (var entry in value.EnumerateObject())
+        {
+            if (!flush.Aggregates.TryGetValue(entry.Name, out var aggregate))
+            {
+                if (ParseKey(entry.Name, context) is not { } parsed)
+                {
+                    continue;
+                }
+
+                aggregate = parsed;
+                flush.Aggregates[entry.Name] = aggregate;
+            }
+
+            var amount = entry.Value.GetInt64();
+            switch (feature)
+            {
+                case 0: aggregate.Calls = amount; break;
+                case 1: aggregate.Bytes = amount; break;
+                case 2: aggregate.WallNanoseconds = amount; break;
+                default: aggregate.CpuNanoseconds = amount; break;
+            }
+        }
+    }
+
+    // "trace,probe" or "trace,probe,fd,stackhash" (bpftrace prints 64-bit values signed).
+    private static KernelAggregate? ParseKey(string key, bool context)
+    {
+        var fields = key.Split(',', StringSplitOptions.TrimEntries);
+        if (fields.Length < (context ? 4 : 2)
+            || !long.TryParse(fields[0], CultureInfo.InvariantCulture, out var trace)
+            || !int.TryParse(fields[1], CultureInfo.InvariantCulture, out var probe))
+        {
+            return null;
+        }
+
+        var fd = -1;
+        long hash = 0;
+        if (context && (!int.TryParse(fields[2], CultureInfo.InvariantCulture, out fd) || !long.TryParse(fields[3], CultureInfo.InvariantCulture, out hash)))
+        {
+            return null;
+        }
+
+        return new KernelAggregate(trace, SyscallTable.ProbeOf(probe), fd, hash);
+    }
+
+    private static ulong[] Frames(JsonElement tuple)
+    {
+        var frames = new List<ulong>(tuple.GetArrayLength());
+        foreach (var item in tuple.EnumerateArray())
+        {
+            var value = item.ValueKind == JsonValueKind.Number && item.TryGetInt64(out var signed) ? unchecked((ulong)signed)
+                : item.ValueKind == JsonValueKind.Number && item.TryGetUInt64(out var unsigned) ? unsigned : 0;
+            if (value == 0)
+            {
+                break;
+            }
+
+            frames.Add(value);
+        }
+
+        return [.. frames];
+    }
+}

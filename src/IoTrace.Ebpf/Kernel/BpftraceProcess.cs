@@ -1,0 +1,184 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.Versioning;
+using System.Text;
+
+namespace IoTrace.Ebpf.Kernel;
+
+/// <summary>
+/// bpftrace running <see cref="BpftraceScript"/> against this process. Its output is read on a dedicated thread
+/// (a slow reader makes bpftrace block and the kernel drop events) whose tid the program ignores, so the reads
+/// do not feed back into the trace. Flushes are handed to a second thread for attribution.
+/// </summary>
+[SupportedOSPlatform("linux")]
+internal sealed class BpftraceProcess : IDisposable
+{
+    private readonly string _bpftrace;
+    private readonly nint _slotTable;
+    private readonly BpftraceOutputParser _parser = new();
+    private readonly TaskCompletionSource<bool> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly StringBuilder _stderr = new();
+    private Process? _process;
+    private volatile bool _disposed;
+
+    public BpftraceProcess(string bpftrace, nint slotTable)
+    {
+        _bpftrace = bpftrace;
+        _slotTable = slotTable;
+        _parser.Ready += () => _ready.TrySetResult(true);
+        _parser.Flushed += flush => Flushed?.Invoke(flush);
+        _parser.Lost += n => Lost?.Invoke(n);
+    }
+
+    /// <summary>A flush arrived (raised on the reader thread: handlers hand it on and return).</summary>
+    public event Action<KernelFlush>? Flushed;
+
+    public event Action<long>? Lost;
+
+    /// <summary>bpftrace failed to start or exited on its own; raised once, with the reason.</summary>
+    public event Action<string>? Exited;
+
+    /// <summary>Completes with true once the probes are attached, false if bpftrace ended first.</summary>
+    public Task<bool> Ready => _ready.Task;
+
+    public int? ProcessId => _process is { } p ? SafeId(p) : null;
+
+    public void Start()
+    {
+        var reader = new Thread(Run) { IsBackground = true, Name = "IoTrace bpftrace reader" };
+        reader.Start();
+    }
+
+    public void Dispose()
+    {
+        _disposed = true;
+        if (_process is { } process)
+        {
+            try
+            {
+                if (!process.HasExited)
+                {
+                    // SIGINT lets bpftrace detach cleanly; kill if it does not within a moment.
+                    _ = LibcInterop.Kill(process.Id, LibcInterop.SIGINT);
+                    if (!process.WaitForExit(3000))
+                    {
+                        process.Kill();
+                    }
+                }
+            }
+            catch (InvalidOperationException)
+            {
+            }
+            catch (System.ComponentModel.Win32Exception)
+            {
+            }
+        }
+
+        _ready.TrySetResult(false);
+    }
+
+    private void Run()
+    {
+        string? failure = null;
+        try
+        {
+            var info = new ProcessStartInfo(_bpftrace)
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                RedirectStandardInput = false,
+                UseShellExecute = false,
+            };
+            info.ArgumentList.Add("-f");
+            info.ArgumentList.Add("json");
+            info.ArgumentList.Add("-e");
+            info.ArgumentList.Add(BpftraceScript.Build());
+            info.ArgumentList.Add(Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
+            info.ArgumentList.Add(((ulong)_slotTable).ToString(CultureInfo.InvariantCulture));
+            info.ArgumentList.Add(LibcInterop.CurrentThreadId.ToString(CultureInfo.InvariantCulture));
+
+            // Addresses only (the process resolves its own frames); longer paths; room for many distinct keys.
+            info.Environment["BPFTRACE_NO_USER_SYMBOLS"] = "1";
+            info.Environment["BPFTRACE_STRLEN"] = "200";
+            info.Environment["BPFTRACE_MAP_KEYS_MAX"] = "65536";
+            info.Environment["BPFTRACE_NO_CPP_DEMANGLE"] = "1";
+
+            var process = new Process { StartInfo = info };
+            process.ErrorDataReceived += (_, e) => OnStderr(e.Data);
+            process.Start();
+            _process = process;
+            process.BeginErrorReadLine();
+            var stdout = process.StandardOutput;
+            while (stdout.ReadLine() is { } line)
+            {
+                _parser.Parse(line);
+            }
+
+            process.WaitForExit();
+            failure = $"bpftrace exited with code {process.ExitCode}{StderrSummary()}";
+        }
+        catch (Exception e) when (!_disposed)
+        {
+            failure = $"bpftrace could not run: {e.Message}{StderrSummary()}";
+        }
+        catch (Exception)
+        {
+        }
+
+        _ready.TrySetResult(false);
+        if (!_disposed && failure is not null)
+        {
+            Exited?.Invoke(failure);
+        }
+    }
+
+    private void OnStderr(string? line)
+    {
+        // Printed at every start, harmless: bpftrace raises the limit itself where the kernel accounts BPF memory by cgroup.
+        if (string.IsNullOrWhiteSpace(line) || line.Contains("RLIMIT_MEMLOCK", StringComparison.Ordinal))
+        {
+            return;
+        }
+
+        if (line.Contains("Lost", StringComparison.Ordinal) && line.Contains("events", StringComparison.Ordinal))
+        {
+            Lost?.Invoke(1);
+        }
+
+        // Compiler warnings come with the source line and a marker line; only errors explain an exit.
+        if (line.Contains("WARNING:", StringComparison.Ordinal) || line.TrimStart().StartsWith('~') || line.StartsWith("  ", StringComparison.Ordinal))
+        {
+            return;
+        }
+
+        lock (_stderr)
+        {
+            _stderr.AppendLine(line.Trim());
+            if (_stderr.Length > 4000)
+            {
+                _stderr.Remove(0, _stderr.Length - 4000);
+            }
+        }
+    }
+
+    private string StderrSummary()
+    {
+        lock (_stderr)
+        {
+            var text = _stderr.ToString().Trim();
+            return text.Length == 0 ? string.Empty : $": {text.ReplaceLineEndings(" | ")}";
+        }
+    }
+
+    private static int? SafeId(Process process)
+    {
+        try
+        {
+            return process.Id;
+        }
+        catch (InvalidOperationException)
+        {
+            return null;
+        }
+    }
+}

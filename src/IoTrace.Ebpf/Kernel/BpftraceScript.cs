@@ -1,0 +1,294 @@
+using System.Globalization;
+using System.Text;
+
+namespace IoTrace.Ebpf.Kernel;
+
+/// <summary>
+/// The bpftrace program. It counts the traced process's IO calls in kernel maps keyed by the trace a thread
+/// belongs to (read from the slot table in the process's memory), with the user stack and fd where the trace keeps
+/// context, and prints the maps when the process asks (a marker call) or every 100 ms.
+/// Positional parameters: $1 the process id, $2 the slot table's address, $3 the tid of the thread that reads bpftrace's output.
+/// </summary>
+internal static class BpftraceScript
+{
+    /// <summary>prctl option no kernel knows: the process makes this call to ask for a flush (EINVAL, no effect).</summary>
+    public const long FlushMarker = 0x494F5452; // "IOTR"
+
+    public const int PrctlNumber = 157;
+
+    /// <summary>Return addresses kept per call: deep enough to pass the framework and reach the app's frame.</summary>
+    public const int StackDepth = 20;
+
+    /// <summary>Stack words searched for a frame pointer when a libc wrapper used the register for something else.</summary>
+    public const int ScanWords = 16;
+
+    /// <summary>Bytes from a task's kernel stack base to the user registers saved at its top (x86_64: THREAD_SIZE 16 KiB, no padding).</summary>
+    public const int UserRegistersOffset = 16384 - 168;
+
+    public const string ReadyLine = "R";
+    public const string FlushBeginPrefix = "F ";
+    public const string FlushEndLine = "E";
+
+    public static string Build(int flushTickMilliseconds = 5, int idleFlushTicks = 20)
+    {
+        var table = new StringBuilder();
+        foreach (var (number, packed) in SyscallTable.X64)
+        {
+            table.Append(CultureInfo.InvariantCulture, $"  @p[{number}] = {packed};\n");
+        }
+
+        // The per-buffer blocks first: they hold placeholders of their own.
+        return Template
+            .Replace("%BUFFER0%", Buffer(0), StringComparison.Ordinal)
+            .Replace("%BUFFER1%", Buffer(1), StringComparison.Ordinal)
+            .Replace("%FLUSH0%", Flush(0), StringComparison.Ordinal)
+            .Replace("%FLUSH1%", Flush(1), StringComparison.Ordinal)
+            .Replace("%CLEARALL%", Clear(0) + Clear(1), StringComparison.Ordinal)
+            .Replace("%WALK%", Walk(), StringComparison.Ordinal)
+            .Replace("%FRAMES%", string.Join(", ", Enumerable.Range(0, StackDepth + 1).Select(i => $"$f{i}")), StringComparison.Ordinal)
+            .Replace("%TABLE%", table.ToString(), StringComparison.Ordinal)
+            .Replace("%KIND%", SyscallTable.KindShift.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
+            .Replace("%FD%", SyscallTable.FdShift.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
+            .Replace("%OPENER%", SyscallTable.Opener.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
+            .Replace("%BYTES%", SyscallTable.CountsBytes.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
+            .Replace("%CLOSES%", SyscallTable.Closes.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
+            .Replace("%PATH1%", SyscallTable.PathArg1.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
+            .Replace("%PATH0%", SyscallTable.PathArg0.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
+            .Replace("%CONTEXT%", SyscallTable.Context.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
+            .Replace("%NEWFSTATAT%", SyscallTable.NewFstatAt.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
+            .Replace("%STAT%", SyscallTable.StatPacked.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
+            .Replace("%LSTAT%", SyscallTable.LstatPacked.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
+            .Replace("%FSTAT%", SyscallTable.FstatPacked.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
+            .Replace("%PRCTL%", PrctlNumber.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
+            .Replace("%MARKER%", FlushMarker.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
+            .Replace("%REGS%", UserRegistersOffset.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
+            .Replace("%TICK%", flushTickMilliseconds.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
+            .Replace("%IDLE%", idleFlushTicks.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal);
+    }
+
+    /// <summary>The map names of one buffer: summary (no context) and context aggregates, fd targets, the event count.</summary>
+    public static readonly string[] SummaryMaps = ["sc", "sb", "sw", "su"];
+    public static readonly string[] ContextMaps = ["c", "b", "w", "u"];
+    public const string TargetMap = "t";
+    public const string StackMap = "k";
+    public const string EventsMap = "n";
+
+    // Two buffers: a flush switches @flip, then prints and clears the buffer no probe writes any more.
+    private static string Buffer(int n) => $$"""
+          if (($fl & %CONTEXT%) != 0) {
+            @k{{n}}[$h] = (%FRAMES%);
+            @c{{n}}[$req, $p, $fd, $h] = count();
+            @b{{n}}[$req, $p, $fd, $h] = sum($bytes);
+            @w{{n}}[$req, $p, $fd, $h] = sum($wall);
+            @u{{n}}[$req, $p, $fd, $h] = sum($cpu);
+          } else {
+            @sc{{n}}[$req, $p] = count();
+            @sb{{n}}[$req, $p] = sum($bytes);
+            @sw{{n}}[$req, $p] = sum($wall);
+            @su{{n}}[$req, $p] = sum($cpu);
+          }
+          @n{{n}} = count();
+    """;
+
+    /// <summary>
+    /// The user stack, walked by hand rather than with ustack: bpftrace's stack map returns no stack when two stacks
+    /// hash alike, and the kernel's walk starts from rbp, which some glibc wrappers (open, recv, send, fstatat) use as a
+    /// general register. A frame pointer is valid when it points into the stack and to the next, higher one; when rbp
+    /// is not, the words at the stack pointer are searched for one that is (the wrapper saved the caller's rbp there).
+    /// $f0 is the instruction pointer, the rest return addresses, zeros past the end; $h is the stack's hash.
+    /// </summary>
+    private static string Walk()
+    {
+        var walk = new StringBuilder();
+        walk.Append("""
+                $r = (struct pt_regs *)((uint64)curtask->stack + %REGS%);
+                $f0 = (uint64)0;
+                $fp = (uint64)0;
+                if ($r->orig_ax == $e.7) {
+                  $f0 = $r->ip;
+                  $sp = $r->sp;
+                  $fp = $r->bp;
+                  $ok = 0;
+                  if ($fp >= $sp && $fp < $sp + 0x100000) {
+                    $nx = (uint64)*uptr((uint64 *)$fp);
+                    if ($nx > $fp && $nx < $fp + 0x100000) { $ok = 1; }
+                  }
+                  if ($ok == 0) {
+                    $fp = 0;
+
+            """);
+        for (var i = 0; i < ScanWords; i++)
+        {
+            walk.Append(CultureInfo.InvariantCulture, $$"""
+                        if ($fp == 0) {
+                          $w = (uint64)*uptr((uint64 *)($sp + {{i * 8}}));
+                          if ($w > $sp && $w < $sp + 0x100000) {
+                            $nx = (uint64)*uptr((uint64 *)$w);
+                            if ($nx > $w && $nx < $w + 0x100000) { $fp = $w; }
+                          }
+                        }
+
+                """);
+        }
+
+        walk.Append("""
+                  }
+                }
+
+            """);
+        for (var i = 1; i <= StackDepth; i++)
+        {
+            walk.Append(CultureInfo.InvariantCulture, $$"""
+                    $f{{i}} = (uint64)0;
+                    if ($fp != 0) {
+                      $f{{i}} = (uint64)*uptr((uint64 *)($fp + 8));
+                      $nx = (uint64)*uptr((uint64 *)$fp);
+                      if ($nx <= $fp || $nx > $fp + 0x100000) { $nx = 0; }
+                      $fp = $nx;
+                    }
+
+                """);
+        }
+
+        // One 64-bit key per stack (FNV-1a over the frames): the maps' keys stay small enough for the BPF stack,
+        // and @k holds the frames once per flush.
+        walk.Append("        $h = (uint64)14695981039346656037;\n");
+        for (var i = 0; i <= StackDepth; i++)
+        {
+            walk.Append(CultureInfo.InvariantCulture, $"        $h = ($h ^ $f{i}) * 1099511628211;\n");
+        }
+
+        return walk.ToString();
+    }
+
+    private static string Flush(int n)
+    {
+        var maps = SummaryMaps.Concat(ContextMaps).Append(TargetMap).Append(StackMap).Append(EventsMap).Select(m => $"@{m}{n}").ToArray();
+        return "      " + string.Concat(maps.Select(m => $"print({m}); ")) + "\n      " + string.Concat(maps.Select(m => $"clear({m}); ")) + "\n";
+    }
+
+    private static string Clear(int n) =>
+        "  " + string.Concat(SummaryMaps.Concat(ContextMaps).Append(TargetMap).Append(StackMap).Append(EventsMap).Select(m => $"clear(@{m}{n}); ")) + "\n";
+
+    private const string Template = """
+        BEGIN {
+          @flip = 0;
+          @tick = 0;
+          @want = 0;
+          @own[(int64)-1] = ((uint64)0, (uint64)0);
+          delete(@own[(int64)-1]);
+        %TABLE%
+          printf("R\n");
+        }
+
+        tracepoint:raw_syscalls:sys_enter /pid == $1 && tid != $3/ {
+          $id = args->id;
+          if ($id == %PRCTL% && args->args[0] == %MARKER%) { @want = 1; }
+          $m = @p[$id];
+          if ($m != 0) {
+            $slot = (uint64*)((uint64)$2 + (uint64)tid * 16);
+            $req = *uptr($slot);
+            $fl = *uptr($slot + 1);
+            $a0 = args->args[0];
+            if ($id == %NEWFSTATAT%) {
+              $f = args->args[3];
+              if (($f & 0x1000) != 0) { $m = %FSTAT%; }
+              else if (($f & 0x100) != 0) { $m = %LSTAT%; }
+              else if ((int64)$a0 == -100) { $m = %STAT%; }
+            }
+            if ($req == 0 && (($m >> %FD%) & 3) == 1) {
+              if (($m & %CLOSES%) != 0) {
+                delete(@own[(int64)$a0]);
+              } else {
+                $o = @own[(int64)$a0];
+                $req = $o.0;
+                $fl = $o.1;
+              }
+            }
+            if ($req != 0) {
+              if (($fl & (($m >> %KIND%) & 7)) != 0 || (($fl & %CONTEXT%) != 0 && ($m & %OPENER%) != 0)) {
+                $t = curtask;
+                @e[tid] = (nsecs, $req, $fl, $m, $a0, args->args[1], $t->se.sum_exec_runtime - $t->se.exec_start, (uint64)$id);
+              }
+            }
+          }
+        }
+
+        tracepoint:raw_syscalls:sys_exit /pid == $1/ {
+          $e = @e[tid];
+          if ($e.0 != 0) {
+            delete(@e[tid]);
+            $t = curtask;
+            $ret = args->ret;
+            $wall = (int64)(nsecs - $e.0);
+            $cpu = (int64)(($t->se.sum_exec_runtime - $t->se.exec_start) - $e.6) + $wall;
+            if ($cpu > $wall) { $cpu = $wall; }
+            if ($cpu < 0) { $cpu = 0; }
+            $m = $e.3;
+            $req = $e.1;
+            $fl = $e.2;
+            $src = ($m >> %FD%) & 3;
+            $fd = (int64)-1;
+            if ($src == 1) { $fd = (int64)$e.4; }
+            if ($src == 2 && $ret >= 0) { $fd = $ret; }
+            $bytes = (int64)0;
+            if (($m & %BYTES%) != 0 && $ret > 0) { $bytes = $ret; }
+            if ($ret == -11 && $fd >= 0 && (($m >> %KIND%) & 7) != 1) { @own[$fd] = ((uint64)$req, (uint64)$fl); }
+            if (($m & %CLOSES%) != 0 && $fd >= 0) { delete(@own[$fd]); }
+            $p = $m & 0xff;
+            if (($fl & %CONTEXT%) != 0) {
+        %WALK%
+            }
+            if (@flip == 0) {
+        %BUFFER0%
+            } else {
+        %BUFFER1%
+            }
+          }
+        }
+
+        interval:ms:%TICK% {
+          @tick = @tick + 1;
+          if (@want != 0 || @tick >= %IDLE%) {
+            @want = 0;
+            @tick = 0;
+            if (@flip == 0) {
+              @flip = 1;
+              printf("F %llu\n", nsecs);
+        %FLUSH0%
+            } else {
+              @flip = 0;
+              printf("F %llu\n", nsecs);
+        %FLUSH1%
+            }
+            printf("E\n");
+          }
+        }
+
+        // Paths of opened files, in programs of their own: a string takes most of a BPF program's 512-byte stack.
+        tracepoint:syscalls:sys_enter_openat /pid == $1 && tid != $3/ {
+          @pn[tid] = (uint64)args->filename;
+        }
+
+        tracepoint:syscalls:sys_exit_openat /pid == $1 && tid != $3/ {
+          $pn = @pn[tid];
+          delete(@pn[tid]);
+          if (args->ret >= 0 && $pn != 0) {
+            $slot = (uint64*)((uint64)$2 + (uint64)tid * 16);
+            $req = *uptr($slot);
+            $fl = *uptr($slot + 1);
+            if ($req != 0 && ($fl & %CONTEXT%) != 0) {
+              $path = str(uptr($pn));
+              if (@flip == 0) { @t0[$req, args->ret] = $path; } else { @t1[$req, args->ret] = $path; }
+            }
+          }
+        }
+
+        tracepoint:sched:sched_process_exit /pid == $1 && tid == $1/ { exit(); }
+
+        END {
+          clear(@p); clear(@e); clear(@own); clear(@flip); clear(@want); clear(@tick); clear(@pn);
+        %CLEARALL%
+        }
+        """;
+}

@@ -1,0 +1,43 @@
+namespace IoTrace.Ebpf.Kernel;
+
+/// <summary>One flush of the kernel maps: what the traced process did since the previous one, per trace.</summary>
+internal sealed class KernelFlush(long timestampNanoseconds)
+{
+    /// <summary>When the kernel switched buffers (CLOCK_MONOTONIC): every call that returned before it is in this flush or an earlier one.</summary>
+    public long TimestampNanoseconds { get; } = timestampNanoseconds;
+
+    public Dictionary<string, KernelAggregate> Aggregates { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Paths of the files traces opened, by (trace, fd).</summary>
+    public Dictionary<(long Trace, int Fd), string> Targets { get; } = [];
+
+    /// <summary>How many calls the kernel counted; fewer in <see cref="Aggregates"/> means a map was full.</summary>
+    public long Events { get; set; }
+
+    public long CountedCalls => Aggregates.Values.Sum(a => a.Calls);
+}
+
+/// <summary>The kernel's aggregate of one (trace, probe, fd, user stack).</summary>
+internal sealed class KernelAggregate(long trace, int probe, int fd, long stackHash)
+{
+    public long Trace { get; } = trace;
+
+    /// <summary>Index into <see cref="IoTrace.Core.Probes"/>.</summary>
+    public int Probe { get; } = probe;
+
+    public int Fd { get; } = fd;
+
+    /// <summary>The kernel's hash of the user stack; 0 without context.</summary>
+    public long StackHash { get; } = stackHash;
+
+    /// <summary>Instruction pointer first, then return addresses; empty without context.</summary>
+    public ulong[] Stack { get; set; } = [];
+
+    public long Calls { get; set; }
+
+    public long Bytes { get; set; }
+
+    public long WallNanoseconds { get; set; }
+
+    public long CpuNanoseconds { get; set; }
+}

@@ -1,0 +1,39 @@
+using System.Runtime.InteropServices;
+using System.Runtime.Versioning;
+
+namespace IoTrace.Ebpf.Kernel;
+
+[SupportedOSPlatform("linux")]
+internal static partial class LibcInterop
+{
+    public const int SIGINT = 2;
+    public const int PROT_READ = 1;
+    public const int PROT_WRITE = 2;
+    public const int MAP_PRIVATE = 0x02;
+    public const int MAP_ANONYMOUS = 0x20;
+    public const int MAP_NORESERVE = 0x4000;
+
+    [ThreadStatic]
+    private static int t_tid;
+
+    /// <summary>The kernel's id of the current thread (bpftrace's <c>tid</c>); cached, gettid costs a system call.</summary>
+    public static int CurrentThreadId => t_tid != 0 ? t_tid : t_tid = GetTid();
+
+    [LibraryImport("libc", EntryPoint = "gettid")]
+    private static partial int GetTid();
+
+    [LibraryImport("libc", EntryPoint = "kill")]
+    public static partial int Kill(int pid, int signal);
+
+    [LibraryImport("libc", EntryPoint = "prctl")]
+    public static partial int Prctl(nint option, nint arg2, nint arg3, nint arg4, nint arg5);
+
+    [LibraryImport("libc", EntryPoint = "mmap")]
+    public static partial nint Mmap(nint address, nuint length, int protection, int flags, int fd, nint offset);
+
+    [LibraryImport("libc", EntryPoint = "munmap")]
+    public static partial int Munmap(nint address, nuint length);
+
+    [LibraryImport("libc", EntryPoint = "geteuid")]
+    public static partial uint GetEuid();
+}

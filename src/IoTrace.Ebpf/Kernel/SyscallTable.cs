@@ -1,0 +1,105 @@
+using IoTrace.Core;
+
+namespace IoTrace.Ebpf.Kernel;
+
+/// <summary>
+/// Which x86_64 system calls the kernel program counts, and how: each one is packed into an integer the BPF
+/// program reads from a map (probe, strategy kind, where its fd is, whether it opens or closes one).
+/// </summary>
+internal static class SyscallTable
+{
+    // Bit layout shared with BpftraceScript: keep both in step.
+    public const int KindShift = 8;
+    public const int FdShift = 12;
+    public const int FdNone = 0;
+    public const int FdArg0 = 1;
+    public const int FdResult = 2;
+    public const int Opener = 1 << 14;
+    public const int CountsBytes = 1 << 15;
+    public const int Closes = 1 << 16;
+    public const int PathArg1 = 1 << 17;
+    public const int PathArg0 = 1 << 18;
+
+    /// <summary>Kernel strategy bits, as written in a thread's slot; <see cref="Context"/> keeps fd and stack.</summary>
+    public const int Setup = 1;
+    public const int Read = 2;
+    public const int Write = 4;
+    public const int Context = 8;
+
+    public const int NewFstatAt = 262;
+
+    /// <summary>Syscall number and packed description, x86_64.</summary>
+    public static IReadOnlyList<(int Number, int Packed)> X64 { get; } =
+    [
+        (0, Pack("read", FdArg0, CountsBytes)),
+        (17, Pack("pread64", FdArg0, CountsBytes)),
+        (19, Pack("readv", FdArg0, CountsBytes)),
+        (295, Pack("preadv", FdArg0, CountsBytes)),
+        (327, Pack("preadv2", FdArg0, CountsBytes)),
+        (45, Pack("recvfrom", FdArg0, CountsBytes)),
+        (47, Pack("recvmsg", FdArg0, CountsBytes)),
+        (1, Pack("write", FdArg0, CountsBytes)),
+        (18, Pack("pwrite64", FdArg0, CountsBytes)),
+        (20, Pack("writev", FdArg0, CountsBytes)),
+        (296, Pack("pwritev", FdArg0, CountsBytes)),
+        (328, Pack("pwritev2", FdArg0, CountsBytes)),
+        (44, Pack("sendto", FdArg0, CountsBytes)),
+        (46, Pack("sendmsg", FdArg0, CountsBytes)),
+        (40, Pack("sendfile", FdArg0, CountsBytes)),
+        (257, Pack("openat", FdResult, Opener | PathArg1)),
+        (2, Pack("open", FdResult, Opener | PathArg0)),
+        (3, Pack("close", FdArg0, Closes)),
+        (NewFstatAt, Pack("newfstatat", FdNone, 0)),
+        (4, Pack("stat", FdNone, 0)),
+        (6, Pack("lstat", FdNone, 0)),
+        (5, Pack("fstat", FdArg0, 0)),
+        (332, Pack("statx", FdNone, 0)),
+        (42, Pack("connect", FdArg0, Opener)),
+        (43, Pack("accept", FdResult, Opener)),
+        (288, Pack("accept4", FdResult, Opener)),
+        (49, Pack("bind", FdArg0, 0)),
+        (41, Pack("socket", FdResult, Opener)),
+        (53, Pack("socketpair", FdNone, 0)),
+        (48, Pack("shutdown", FdArg0, 0)),
+        (52, Pack("getpeername", FdArg0, 0)),
+        (72, Pack("fcntl", FdArg0, 0)),
+        (74, Pack("fsync", FdArg0, 0)),
+        (75, Pack("fdatasync", FdArg0, 0)),
+        (7, Pack("poll", FdNone, 0)),
+        (271, Pack("poll", FdNone, 0)),
+        (23, Pack("select", FdNone, 0)),
+        (270, Pack("select", FdNone, 0)),
+    ];
+
+    /// <summary>glibc's stat family all end in newfstatat: named by its flags, as libc's functions are (what the in-process backend sees).</summary>
+    public static int StatPacked { get; } = Pack("stat", FdNone, 0);
+
+    public static int LstatPacked { get; } = Pack("lstat", FdNone, 0);
+
+    public static int FstatPacked { get; } = Pack("fstat", FdArg0, 0);
+
+    /// <summary>The kernel bits for a strategy (what <see cref="Probes.Records"/> records), plus context where it keeps it.</summary>
+    public static int StrategyBits(Strategy strategy) => strategy switch
+    {
+        Strategy.Summary => Setup | Read | Write,
+        Strategy.Setup => Setup | Context,
+        Strategy.Read => Read | Context,
+        Strategy.Write => Write | Context,
+        _ => Setup | Read | Write | Context,
+    };
+
+    /// <summary>The probe index (into <see cref="Probes"/>) a kernel key names; keys carry it plus one so 0 means none.</summary>
+    public static int ProbeOf(long kernelProbe) => (int)kernelProbe - 1;
+
+    private static int Pack(string probe, int fd, int flags)
+    {
+        var index = Probes.IndexOf(probe);
+        var kind = Probes.Kind(index) switch
+        {
+            ProbeKind.Setup => Setup,
+            ProbeKind.Read => Read,
+            _ => Write,
+        };
+        return (index + 1) | (kind << KindShift) | (fd << FdShift) | flags;
+    }
+}
