@@ -38,6 +38,7 @@ public abstract class IoCallOverhead
     public void SetupHooksInstalled()
     {
         Open();
+        UseInProcess();
         // Installs the hooks for the process, then leaves no trace running: trampolines fall straight through.
         IoTracer.Trace(Strategy.Summary, static () => { });
     }
@@ -46,6 +47,8 @@ public abstract class IoCallOverhead
     public void SetupOtherFlowTraced()
     {
         Open();
+        UseInProcess();
+
         // A trace that stays active in another async flow (a request being traced elsewhere): every hooked
         // call enters managed code and finds that its own flow is not traced.
         _otherFlow = Task.Run(static () => IoTracer.Start(Strategy.All)).GetAwaiter().GetResult();
@@ -127,9 +130,22 @@ public abstract class IoCallOverhead
     private void StartTrace(Strategy strategy, IoTraceFeatures features)
     {
         Open();
+        UseInProcess();
         _scope = IoTracer.Start(strategy, new IoTraceStartOptions { Features = features });
         // Warm the call-site cache: the first call from a line resolves it with a StackTrace.
         Run();
+    }
+
+    /// <summary>
+    /// The in-process backend, by name: this project also references IoTrace.Ebpf, which <c>auto</c> picks when
+    /// the process is root and bpftrace is installed (<see cref="EbpfCallOverhead"/> measures that one).
+    /// </summary>
+    private static void UseInProcess()
+    {
+        if (!IoTracer.TryEnable("inprocess", out var reason))
+        {
+            throw new InvalidOperationException($"the in-process backend cannot run here: {reason}");
+        }
     }
 
     private long Run()

@@ -41,7 +41,8 @@ public class MiddlewareRequest
         {
             "none" => [],
             "disabled" => new Dictionary<string, string?> { ["IoTrace:Enabled"] = "false" },
-            _ => new Dictionary<string, string?> { ["IoTrace:Strategy"] = Configuration },
+            // The in-process backend by name: this project references IoTrace.Ebpf, which Auto would pick when root.
+            _ => new Dictionary<string, string?> { ["IoTrace:Strategy"] = Configuration, ["IoTrace:Backend"] = "InProcess" },
         };
         _reports = new ReportCount();
         _services = new ServiceCollection()

@@ -1,8 +1,28 @@
+using System.Globalization;
 using BenchmarkDotNet.Running;
 
 namespace IoTrace.Benchmarks;
 
 internal static class Program
 {
-    private static void Main(string[] args) => BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+    private static int Main(string[] args)
+    {
+        // Not BenchmarkDotNet: the eBPF backend's attach and detach times, one fresh process per run (EbpfAttach.cs),
+        // and an interleaved per-call cross-check for noisy machines (EbpfInterleaved.cs).
+        if (args.Length > 0 && OperatingSystem.IsLinux())
+        {
+            switch (args[0])
+            {
+                case EbpfAttach.Command:
+                    return EbpfAttach.Run(args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 7);
+                case EbpfAttach.OnceCommand:
+                    return EbpfAttach.RunOnce();
+                case EbpfInterleaved.Command:
+                    return EbpfInterleaved.Run(args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 5);
+            }
+        }
+
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+        return 0;
+    }
 }

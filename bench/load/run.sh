@@ -2,13 +2,19 @@
 # End-to-end load benchmark (issue 5): samples/WebDemo in Release on 127.0.0.1, driven by wrk, in each IoTrace
 # configuration, on an IO-heavy endpoint (a file read and a loopback HTTP call) and a trivial one.
 #
-#   bash bench/load/run.sh                     # 5 rounds x 5 configurations x 2 endpoints, about 20 minutes
+#   bash bench/load/run.sh                     # 5 rounds x 7 configurations x 2 endpoints, about 30 minutes
 #   ROUNDS=1 DURATION=3 WARMUP=1 bash bench/load/run.sh   # a quick check of the script
+#   CONFIGS="none ebpf-summary ebpf-all" ROUNDS=2 DURATION=6 WARMUP=6 bash bench/load/run.sh   # a subset
 #
 # Configurations (each a command-line switch of `WebDemo --bench`, see samples/WebDemo/README.md):
 #   none      no middleware at all (--Bench:UseIoTrace=false): the baseline
 #   disabled  UseIoTrace() with IoTrace:Enabled=false
-#   summary / write / all   IoTrace:Strategy, default features (calls, bytes, time)
+#   summary / write / all   IoTrace:Strategy on the in-process backend (IoTrace:Backend=InProcess), default features
+#   ebpf-summary / ebpf-all  the same strategies on the eBPF backend (IoTrace:Backend=Ebpf; root and bpftrace needed):
+#             the app attaches bpftrace at startup, before it listens, and bpftrace's own CPU time is added to the app's
+# The app is built with the eBPF backend referenced (-p:IoTraceEbpf=true, into artifacts/bench/webdemo-ebpf, not the
+# sample's bin/), so every configuration runs the same binary; the in-process ones name their backend, because
+# with IoTrace.Ebpf referenced Backend=Auto would pick eBPF on a machine where it runs.
 # They are interleaved: every round restarts the app once per configuration, in an order rotated each round,
 # so drift on the machine spreads over all of them. The table gives the median over rounds.
 #
@@ -29,10 +35,11 @@ WARMUP=${WARMUP:-10}
 CONNECTIONS=${CONNECTIONS:-16}
 SERVER_CPUS=${SERVER_CPUS:-0}
 CLIENT_CPUS=${CLIENT_CPUS:-1}
-CONFIGS=(${CONFIGS:-none disabled summary write all})
+CONFIGS=(${CONFIGS:-none disabled summary write all ebpf-summary ebpf-all})
 ENDPOINTS=(io trivial)
 OUT=${OUT:-artifacts/bench/load-$(date +%Y%m%d-%H%M%S)}
 
+WEBDEMO_DIR=${WEBDEMO_DIR:-artifacts/bench/webdemo-ebpf}
 # shellcheck source=bench/load/webdemo.sh
 source bench/load/webdemo.sh
 trap stop_webdemo EXIT
@@ -42,15 +49,22 @@ config_args() {
     case "$1" in
         none) echo "--Bench:UseIoTrace=false" ;;
         disabled) echo "--IoTrace:Enabled=false" ;;
-        summary) echo "--IoTrace:Strategy=Summary" ;;
-        write) echo "--IoTrace:Strategy=Write" ;;
-        all) echo "--IoTrace:Strategy=All" ;;
+        summary) echo "--IoTrace:Strategy=Summary --IoTrace:Backend=InProcess" ;;
+        write) echo "--IoTrace:Strategy=Write --IoTrace:Backend=InProcess" ;;
+        all) echo "--IoTrace:Strategy=All --IoTrace:Backend=InProcess" ;;
+        ebpf-summary) echo "--IoTrace:Strategy=Summary --IoTrace:Backend=Ebpf" ;;
+        ebpf-all) echo "--IoTrace:Strategy=All --IoTrace:Backend=Ebpf" ;;
         *) echo "unknown configuration '$1'" >&2; return 1 ;;
     esac
 }
 
-# The app's CPU time so far (user + system), in clock ticks.
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$WEBDEMO_PID/stat"; }
+# The app's CPU time so far (user + system), in clock ticks, plus that of its bpftrace child under the eBPF backend
+# (the BPF program itself runs in the app's system calls, so it is in the app's system time already).
+cpu_ticks() {
+    local stats=("/proc/$WEBDEMO_PID/stat") child
+    for child in $(pgrep -P "$WEBDEMO_PID" -x bpftrace || true); do stats+=("/proc/$child/stat"); done
+    awk '{ sum += $14 + $15 } END { print sum }' "${stats[@]}" 2>/dev/null
+}
 
 # wrk_run ENDPOINT SECONDS: prints "requests rps p50_us p99_us errors cpu_us_per_request".
 wrk_run() {
@@ -63,7 +77,7 @@ wrk_run() {
 }
 
 ensure_packages wrk
-build_webdemo
+build_webdemo -p:IoTraceEbpf=true -o "$WEBDEMO_DIR"
 mkdir -p "$OUT"
 machine_info | tee "$OUT/machine.txt"
 echo "Rounds $ROUNDS, $DURATION s per run after $WARMUP s of warm-up per endpoint, wrk -t1 -c$CONNECTIONS on CPU $CLIENT_CPUS, app on CPU $SERVER_CPUS" | tee -a "$OUT/machine.txt"

@@ -1,7 +1,8 @@
 # Helpers shared by bench/load/run.sh and bench/soak/run.sh (sourced, not run): build samples/WebDemo in
 # Release, start its --bench mode on a free loopback port, stop it. The caller sets `set -euo pipefail`.
 
-WEBDEMO_DIR="samples/WebDemo/bin/Release/net10.0"
+# Where the app is built and run from; bench/load/run.sh sets its own (a build with the eBPF backend referenced).
+WEBDEMO_DIR=${WEBDEMO_DIR:-samples/WebDemo/bin/Release/net10.0}
 WEBDEMO_PID=""
 WEBDEMO_URL=""
 
@@ -19,9 +20,10 @@ ensure_packages() {
     fi
 }
 
+# build_webdemo [MSBUILD ARGS...]: builds samples/WebDemo in Release, with the arguments given (properties, -o).
 build_webdemo() {
-    echo "Building samples/WebDemo (Release)"
-    dotnet build samples/WebDemo -c Release -nologo -v quiet -clp:ErrorsOnly >/dev/null
+    echo "Building samples/WebDemo (Release${*:+, $*})"
+    dotnet build samples/WebDemo -c Release -nologo -v quiet -clp:ErrorsOnly "$@" >/dev/null
 }
 
 # start_webdemo LOG CPUS [ARGS...]: starts the --bench app pinned to CPUS, sets WEBDEMO_PID and WEBDEMO_URL.

@@ -279,7 +279,7 @@ internal sealed class EbpfBackend : IIoTraceBackend, IReportsFailures
     /// <summary>Charges one flush to the traces it names; runs on the attachment's processing thread.</summary>
     private void Apply(KernelFlush flush, StackAttributor attributor)
     {
-        var waited = false;
+        bool? waited = null;
         try
         {
             // Calls that open an fd first: a later call on that fd with no app frame gets the opener's line.

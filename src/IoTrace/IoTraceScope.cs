@@ -8,8 +8,9 @@ namespace IoTrace;
 /// </summary>
 public sealed class IoTraceScope : IDisposable
 {
-    // A kernel backend flushes every few milliseconds; past this, the report is cut short and says so.
-    private static readonly TimeSpan s_flushTimeout = TimeSpan.FromSeconds(2);
+    // A kernel backend flushes every few milliseconds (and may wait once for the runtime's JIT events to resolve a
+    // new call site); past this, the report is cut short and says so.
+    private static readonly TimeSpan s_flushTimeout = TimeSpan.FromSeconds(10);
 
     private readonly TraceSession _session;
     private readonly TraceSession? _previous;

@@ -1,3 +1,6 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using IoTrace.Ebpf.Tests.TestSupport;
 using Xunit;
 
@@ -11,18 +14,146 @@ public sealed class EbpfBackendTests(EbpfFixture fixture) : IDisposable
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 
     [Fact]
-    public void Trace_FileRead_CountsExactBytesAndCalls()
+    public void Trace_FileRead_CountsExactCallsBytesAndLine()
     {
         fixture.Require();
-        var path = Path.Combine(_directory, "data.bin");
-        File.WriteAllBytes(path, new byte[12_345]);
+        var path = WriteFile("data.bin", 12_345);
 
-        var report = IoTracer.Trace(Strategy.All, () => File.ReadAllBytes(path));
+        var report = IoTracer.Trace(Strategy.All, () => File.ReadAllBytes(path)); // the line under test
 
-        File.WriteAllText("/tmp/ebpf-report.txt", report.ToString("default"));
         Assert.Equal("ebpf", report.Backend);
         Assert.True(report.IsComplete);
-        var reads = report.Aggregates.Where(a => a.Probe is "read" or "pread64").ToList();
-        Assert.Equal(12_345, reads.Sum(a => a.Bytes));
+        Assert.Equal("close 1 0, fstat 2 0, openat 1 0, pread64 1 12345", ByProbe(report));
+        var line = LineOf("File.ReadAllBytes(path)); // the line under test");
+        Assert.All(report.Aggregates, a => Assert.Equal(("EbpfBackendTests.cs", line, path), (Path.GetFileName(a.File), a.Line, a.Target)));
+        Assert.Single(report.Aggregates.Select(a => a.Fd).Distinct());
+    }
+
+    [Fact]
+    public async Task TraceAsync_LoopbackTcp_CountsExactBytesEachWay()
+    {
+        fixture.Require();
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var server = EchoAsync(listener, 20_000);
+
+        var report = await IoTracer.TraceAsync(Strategy.All, async () =>
+        {
+            using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            await client.ConnectAsync((IPEndPoint)listener.LocalEndpoint);
+            await client.SendAsync(new byte[20_000]);
+            var received = 0;
+            var buffer = new byte[4096];
+            while (received < 20_000)
+            {
+                received += await client.ReceiveAsync(buffer);
+            }
+        });
+        await server;
+
+        Assert.True(report.IsComplete);
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        Assert.Equal(1, report.Aggregates.Where(a => a.Probe == "connect").Sum(a => a.Calls));
+        Assert.Equal(20_000, report.Aggregates.Where(a => a.Probe is "sendto" or "sendmsg" or "write").Sum(a => a.Bytes));
+        Assert.Equal(20_000, report.Aggregates.Where(a => a.Probe is "recvfrom" or "recvmsg" or "read").Sum(a => a.Bytes));
+        Assert.All(report.Aggregates.Where(a => a.Probe is "sendto" or "recvfrom"), a => Assert.Equal($"127.0.0.1:{port}", a.Target));
+    }
+
+    [Fact]
+    public async Task Trace_ConcurrentFlows_EachGetsExactlyItsOwnCalls()
+    {
+        fixture.Require();
+        var sizes = Enumerable.Range(0, 32).Select(i => 1_000 + (i * 37)).ToArray();
+        var paths = sizes.Select(size => WriteFile($"f{size}.bin", size)).ToArray();
+        using var start = new Barrier(sizes.Length);
+
+        var reports = await Task.WhenAll(paths.Select(path => Task.Run(() =>
+        {
+            start.SignalAndWait(TestContext.Current.CancellationToken);
+            return IoTracer.Trace(Strategy.All, () => File.ReadAllBytes(path));
+        })));
+
+        for (var i = 0; i < sizes.Length; i++)
+        {
+            Assert.True(reports[i].IsComplete);
+            Assert.Equal($"close 1 0, fstat 2 0, openat 1 0, pread64 1 {sizes[i]}", ByProbe(reports[i]));
+            Assert.All(reports[i].Aggregates, a => Assert.Equal(paths[i], a.Target));
+        }
+    }
+
+    [Fact]
+    public unsafe void Trace_DirectLibcRead_IsCountedOnItsLine()
+    {
+        fixture.Require();
+        var path = WriteFile("direct.bin", 3_000);
+        using var handle = File.OpenHandle(path);
+        var buffer = new byte[8_192];
+
+        IoTraceReport report;
+        fixed (byte* pointer = buffer)
+        {
+            var address = pointer;
+            report = IoTracer.Trace(Strategy.Read, () => DirectLibc.Read(handle.DangerousGetHandle(), address, buffer.Length)); // libc read
+        }
+
+        var read = Assert.Single(report.Aggregates);
+        Assert.Equal(("read", 1L, 3_000L, path), (read.Probe, read.Calls, read.Bytes, read.Target));
+        Assert.Equal(LineOf("DirectLibc.Read(handle.DangerousGetHandle(), address, buffer.Length)); // libc read"), read.Line);
+    }
+
+    [Fact]
+    public void Trace_StrategyPerTrace_KernelKeepsOnlyItsProbes()
+    {
+        fixture.Require();
+        var path = WriteFile("strategy.bin", 700);
+
+        var read = IoTracer.Trace(Strategy.Read, () => File.ReadAllBytes(path));
+        var setup = IoTracer.Trace(Strategy.Setup, () => File.ReadAllBytes(path));
+        var summary = IoTracer.Trace(Strategy.Summary, () => File.ReadAllBytes(path));
+
+        Assert.Equal("pread64 1 700", ByProbe(read));
+        Assert.Equal("close 1 0, fstat 2 0, openat 1 0", ByProbe(setup));
+        Assert.Equal("close 1 0, fstat 2 0, openat 1 0, pread64 1 700", ByProbe(summary));
+        Assert.All(summary.Aggregates, a => Assert.Equal((null, null, (int?)null), (a.File, a.Line, a.Fd)));
+        Assert.All(read.Aggregates.Concat(setup.Aggregates), a => Assert.Equal(path, a.Target));
+    }
+
+    [Fact]
+    public void Trace_CpuFeature_IsNeverAboveWallTime()
+    {
+        fixture.Require();
+        var path = WriteFile("cpu.bin", 50_000);
+        using var scope = IoTracer.Start(Strategy.All, new IoTraceStartOptions { Features = IoTraceFeatures.Calls | IoTraceFeatures.Bytes | IoTraceFeatures.Time | IoTraceFeatures.Cpu });
+        File.ReadAllBytes(path);
+        var report = scope.Stop();
+
+        var pread = Assert.Single(report.Aggregates, a => a.Probe == "pread64");
+        Assert.True(pread.Time > TimeSpan.Zero && pread.Cpu > TimeSpan.Zero && pread.Cpu <= pread.Time, $"time {pread.Time}, cpu {pread.Cpu}");
+    }
+
+    internal static string ByProbe(IoTraceReport report) =>
+        string.Join(", ", report.Aggregates.GroupBy(a => a.Probe).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => $"{g.Key} {g.Sum(a => a.Calls)} {g.Sum(a => a.Bytes)}"));
+
+    internal static int LineOf(string text, [CallerFilePath] string file = "") =>
+        Array.FindIndex(File.ReadAllLines(file), l => l.Contains(text, StringComparison.Ordinal)) + 1;
+
+    private string WriteFile(string name, int size)
+    {
+        var path = Path.Combine(_directory, name);
+        File.WriteAllBytes(path, new byte[size]);
+        return path;
+    }
+
+    private static async Task EchoAsync(TcpListener listener, int bytes)
+    {
+        using var peer = await listener.AcceptSocketAsync();
+        var buffer = new byte[bytes];
+        var received = 0;
+        while (received < bytes)
+        {
+            received += await peer.ReceiveAsync(buffer.AsMemory(received));
+        }
+
+        await peer.SendAsync(buffer);
     }
 }

@@ -19,9 +19,9 @@ internal sealed class StackAttributor(ManagedCodeMap map)
     /// <summary>
     /// The stack's application site, or <see cref="SourceLocation.Unknown"/>. A stack with no known application frame
     /// may run code jitted just before the call whose events are still in flight: the first such stack of a flush waits
-    /// for the map to catch up (<paramref name="waited"/> then becomes true), after which every stack of that flush is final.
+    /// for the map to catch up (<paramref name="waited"/> then holds whether it did), after which every stack of that flush is final.
     /// </summary>
-    public SourceLocation Resolve(CallSiteResolver resolver, ulong[] stack, ref bool waited)
+    public SourceLocation Resolve(CallSiteResolver resolver, ulong[] stack, ref bool? waited)
     {
         if (stack.Length == 0)
         {
@@ -33,14 +33,19 @@ internal sealed class StackAttributor(ManagedCodeMap map)
             return known;
         }
 
+        // No frame with a line yet: the app's frame may be code jitted just before the call, not in the map yet.
         var site = Walk(resolver, stack);
-        if (site is null && !waited)
+        if (site?.File is null)
         {
-            waited = true;
-            if (map.WaitUntilCurrent(TimeSpan.FromMilliseconds(500)))
+            // The runtime delivers its events in batches about every 100 ms; more on a loaded machine. A failed wait
+            // leaves the stack uncached, to be tried again at its next flush.
+            waited ??= map.WaitUntilCurrent(TimeSpan.FromSeconds(3));
+            if (waited == false)
             {
-                site = Walk(resolver, stack);
+                return SourceLocation.Unknown;
             }
+
+            site = Walk(resolver, stack);
         }
 
         site ??= SourceLocation.Unknown;

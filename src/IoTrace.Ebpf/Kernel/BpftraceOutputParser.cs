@@ -116,6 +116,21 @@ internal sealed class BpftraceOutputParser
             return;
         }
 
+        if (map == BpftraceScript.PeerMap)
+        {
+            foreach (var entry in value.EnumerateObject())
+            {
+                var fields = entry.Name.Split(',');
+                if (fields.Length >= 2 && long.TryParse(fields[0], CultureInfo.InvariantCulture, out var trace) && int.TryParse(fields[1], CultureInfo.InvariantCulture, out var fd)
+                    && entry.Value.ValueKind == JsonValueKind.Array && SocketPeer(entry.Value) is { } peer)
+                {
+                    flush.Targets[(trace, fd)] = peer;
+                }
+            }
+
+            return;
+        }
+
         if (map == BpftraceScript.TargetMap)
         {
             foreach (var entry in value.EnumerateObject())
@@ -186,6 +201,27 @@ internal sealed class BpftraceOutputParser
         }
 
         return new KernelAggregate(trace, SyscallTable.ProbeOf(probe), fd, hash);
+    }
+
+    /// <summary>The peer of a connect, from the first 24 bytes of its address, formatted as the in-process backend does.</summary>
+    private static unsafe string? SocketPeer(JsonElement words)
+    {
+        Span<ulong> raw = stackalloc ulong[3];
+        var i = 0;
+        foreach (var item in words.EnumerateArray())
+        {
+            if (i == 3 || item.ValueKind != JsonValueKind.Number)
+            {
+                break;
+            }
+
+            raw[i++] = item.TryGetInt64(out var signed) ? unchecked((ulong)signed) : item.GetUInt64();
+        }
+
+        fixed (ulong* address = raw)
+        {
+            return OperatingSystem.IsLinux() ? IoTrace.Backends.InProcess.FdTargets.FormatSocketAddress((nint)address, sizeof(ulong) * 3) : null;
+        }
     }
 
     private static ulong[] Frames(JsonElement tuple)

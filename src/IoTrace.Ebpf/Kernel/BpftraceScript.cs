@@ -71,6 +71,7 @@ internal static class BpftraceScript
     public static readonly string[] ContextMaps = ["c", "b", "w", "u"];
     public const string TargetMap = "t";
     public const string StackMap = "k";
+    public const string PeerMap = "s";
     public const string EventsMap = "n";
 
     // Two buffers: a flush switches @flip, then prints and clears the buffer no probe writes any more.
@@ -163,12 +164,12 @@ internal static class BpftraceScript
 
     private static string Flush(int n)
     {
-        var maps = SummaryMaps.Concat(ContextMaps).Append(TargetMap).Append(StackMap).Append(EventsMap).Select(m => $"@{m}{n}").ToArray();
+        var maps = SummaryMaps.Concat(ContextMaps).Append(TargetMap).Append(PeerMap).Append(StackMap).Append(EventsMap).Select(m => $"@{m}{n}").ToArray();
         return "      " + string.Concat(maps.Select(m => $"print({m}); ")) + "\n      " + string.Concat(maps.Select(m => $"clear({m}); ")) + "\n";
     }
 
     private static string Clear(int n) =>
-        "  " + string.Concat(SummaryMaps.Concat(ContextMaps).Append(TargetMap).Append(StackMap).Append(EventsMap).Select(m => $"clear(@{m}{n}); ")) + "\n";
+        "  " + string.Concat(SummaryMaps.Concat(ContextMaps).Append(TargetMap).Append(PeerMap).Append(StackMap).Append(EventsMap).Select(m => $"clear(@{m}{n}); ")) + "\n";
 
     private const string Template = """
         BEGIN {
@@ -281,6 +282,21 @@ internal static class BpftraceScript
               $path = str(uptr($pn));
               if (@flip == 0) { @t0[$req, args->ret] = $path; } else { @t1[$req, args->ret] = $path; }
             }
+          }
+        }
+
+        // Peers of sockets a trace connects, as the first 24 bytes of the address (IPv4 and IPv6): the socket may be
+        // closed before the flush, and then the process could not ask it.
+        tracepoint:syscalls:sys_enter_connect /pid == $1 && tid != $3/ {
+          $slot = (uint64*)((uint64)$2 + (uint64)tid * 16);
+          $req = *uptr($slot);
+          $fl = *uptr($slot + 1);
+          if ($req != 0 && ($fl & %CONTEXT%) != 0) {
+            $sa = (uint64)args->uservaddr;
+            $x0 = (uint64)*uptr((uint64 *)$sa);
+            $x1 = (uint64)*uptr((uint64 *)($sa + 8));
+            $x2 = (uint64)*uptr((uint64 *)($sa + 16));
+            if (@flip == 0) { @s0[$req, args->fd] = ($x0, $x1, $x2); } else { @s1[$req, args->fd] = ($x0, $x1, $x2); }
           }
         }
 

@@ -4,31 +4,23 @@ using Xunit;
 namespace IoTrace.Ebpf.Tests.TestSupport;
 
 /// <summary>
-/// Makes the eBPF backend the process's backend once (bpftrace attaches in about a second) for the tests of the
-/// <see cref="KernelTracing"/>, which run one at a time: the backend, like the kernel's view, is process-wide.
+/// Makes the eBPF backend the process's backend (bpftrace attaches in about a second, once) for the tests of the
+/// <see cref="KernelTracing"/> collection, which run one at a time: the backend, like the kernel's view, is process-wide.
 /// </summary>
 public sealed class EbpfFixture
 {
-    private readonly string? _failure;
-
-    public EbpfFixture()
-    {
-        if (!OperatingSystem.IsLinux())
-        {
-            _failure = "Linux only";
-            return;
-        }
-
-        _failure = IoTracer.TryEnable("ebpf", out var reason) ? null : reason;
-    }
-
-    /// <summary>Skips (fails under CI) when the machine cannot run eBPF; fails when it can but the backend did not attach.</summary>
+    /// <summary>
+    /// Skips (fails under CI) when the machine cannot run eBPF; fails when it can but the backend does not attach.
+    /// Attaches again after a test that switched backends or killed bpftrace.
+    /// </summary>
+#pragma warning disable CA1822 // An instance method: tests reach it through the injected fixture, which is what starts the collection.
     public void Require()
     {
         Requires.Ebpf();
-        Assert.True(_failure is null, $"The eBPF backend did not attach: {_failure}");
+        Assert.True(IoTracer.TryEnable("ebpf", out var reason), $"The eBPF backend did not attach: {reason}");
         Assert.Equal("ebpf", IoTracer.BackendName);
     }
+#pragma warning restore CA1822
 }
 
 [CollectionDefinition(DisableParallelization = true)]

@@ -1,0 +1,156 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.Versioning;
+using IoTrace.Ebpf;
+
+namespace IoTrace.Benchmarks;
+
+/// <summary>
+/// How long the eBPF backend takes to attach and detach, timed with a <see cref="Stopwatch"/> rather than
+/// BenchmarkDotNet: a cold attach happens once per process, so each run is a fresh process.
+/// <c>dotnet run -c Release --project bench/IoTrace.Benchmarks -- ebpf-attach [runs]</c> starts this program
+/// <c>runs</c> times with <c>ebpf-attach-once</c>, and prints the median and range of each step.
+/// </summary>
+[SupportedOSPlatform("linux")]
+internal static class EbpfAttach
+{
+    public const string Command = "ebpf-attach";
+    public const string OnceCommand = "ebpf-attach-once";
+
+    private const string ResultPrefix = "RESULT ";
+    private const int StopSamples = 20;
+
+    private static readonly string[] s_steps =
+    [
+        "cold attach: TryEnable(\"ebpf\") in a fresh process",
+        "  of which the backend's own attach (code map, slot table, bpftrace until its probes are attached)",
+        "first trace's Stop (the trace's first flush, stacks resolved)",
+        $"Stop of a Summary trace with one file read (median of {StopSamples})",
+        $"Stop of an All trace with one file read (median of {StopSamples})",
+        "detach: IoTracer.Disable()",
+        "warm re-attach: TryEnable(\"ebpf\") after Disable, same process",
+        "detach by switching: TryEnable(\"inprocess\") (bpftrace stopped, in-process hooks installed)",
+    ];
+
+    /// <summary>Runs the measurement <paramref name="runs"/> times, each in its own process, and prints the summary.</summary>
+    public static int Run(int runs)
+    {
+        var samples = new List<double[]>();
+        for (var run = 1; run <= runs; run++)
+        {
+            var info = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, UseShellExecute = false };
+            if (Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet")
+            {
+                info.ArgumentList.Add(typeof(EbpfAttach).Assembly.Location);
+            }
+
+            info.ArgumentList.Add(OnceCommand);
+            using var child = Process.Start(info)!;
+            var output = child.StandardOutput.ReadToEnd();
+            child.WaitForExit();
+            var line = output.Split('\n').FirstOrDefault(l => l.StartsWith(ResultPrefix, StringComparison.Ordinal));
+            if (child.ExitCode != 0 || line is null)
+            {
+                Console.Error.WriteLine($"run {run} failed (exit code {child.ExitCode}):\n{output}");
+                return 1;
+            }
+
+            var values = line[ResultPrefix.Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries)
+                .Select(v => double.Parse(v, CultureInfo.InvariantCulture)).ToArray();
+            samples.Add(values);
+            Console.WriteLine($"run {run}: " + string.Join("  ", values.Select(v => v.ToString("0.0", CultureInfo.InvariantCulture))) + " ms");
+        }
+
+        Console.WriteLine();
+        Console.WriteLine($"eBPF backend, {runs} runs, each in a fresh process (ms)");
+        Console.WriteLine();
+        Console.WriteLine("| Step | Median | Min | Max |");
+        Console.WriteLine("| --- | ---: | ---: | ---: |");
+        for (var i = 0; i < s_steps.Length; i++)
+        {
+            var column = samples.Select(s => s[i]).ToArray();
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {s_steps[i]} | {Median(column):0.0} | {column.Min():0.0} | {column.Max():0.0} |"));
+        }
+
+        return 0;
+    }
+
+    /// <summary>One run: attach from cold, trace, detach, re-attach, switch back; prints one RESULT line of milliseconds.</summary>
+    public static int RunOnce()
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"iotrace-attach-{Environment.ProcessId}.bin");
+        File.WriteAllBytes(file, new byte[4096]);
+        try
+        {
+            var stopwatch = Stopwatch.StartNew();
+            Require(IoTracer.TryEnable("ebpf", out var reason), reason);
+            var coldAttach = stopwatch.Elapsed.TotalMilliseconds;
+            var backend = (EbpfBackend)IoTracer.Backend;
+            var ownAttach = backend.AttachDuration.TotalMilliseconds;
+            var bpftrace = backend.BpftraceProcessId ?? throw new InvalidOperationException("no bpftrace process after attaching");
+
+            var firstStop = TimedTrace(Strategy.All, file);
+            var summaryStop = Median([.. Enumerable.Range(0, StopSamples).Select(_ => TimedTrace(Strategy.Summary, file))]);
+            var allStop = Median([.. Enumerable.Range(0, StopSamples).Select(_ => TimedTrace(Strategy.All, file))]);
+
+            stopwatch.Restart();
+            IoTracer.Disable();
+            var detach = stopwatch.Elapsed.TotalMilliseconds;
+            RequireGone(bpftrace);
+
+            stopwatch.Restart();
+            Require(IoTracer.TryEnable("ebpf", out reason), reason);
+            var warmAttach = stopwatch.Elapsed.TotalMilliseconds;
+            bpftrace = backend.BpftraceProcessId ?? throw new InvalidOperationException("no bpftrace process after re-attaching");
+            _ = TimedTrace(Strategy.Summary, file);
+
+            stopwatch.Restart();
+            Require(IoTracer.TryEnable("inprocess", out reason), reason);
+            var switchBack = stopwatch.Elapsed.TotalMilliseconds;
+            RequireGone(bpftrace);
+            Require(IoTracer.BackendName == "inprocess", $"the process runs {IoTracer.BackendName} after switching");
+            IoTracer.Disable();
+
+            double[] values = [coldAttach, ownAttach, firstStop, summaryStop, allStop, detach, warmAttach, switchBack];
+            Console.WriteLine(ResultPrefix + string.Join(' ', values.Select(v => v.ToString("0.000", CultureInfo.InvariantCulture))));
+            return 0;
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    /// <summary>A trace around one file read, on the kernel backend; returns how long its Stop took.</summary>
+    private static double TimedTrace(Strategy strategy, string file)
+    {
+        var scope = IoTracer.Start(strategy);
+        _ = File.ReadAllBytes(file).Length;
+        var stopwatch = Stopwatch.StartNew();
+        var report = scope.Stop();
+        var elapsed = stopwatch.Elapsed.TotalMilliseconds;
+        Require(report.Backend == "ebpf", $"the trace ran on {report.Backend}");
+        Require(report.TotalCalls > 0 && report.IsComplete, $"the trace counted {report.TotalCalls} calls, complete {report.IsComplete}");
+        return elapsed;
+    }
+
+    private static void RequireGone(int pid)
+    {
+        Require(!Directory.Exists($"/proc/{pid}"), $"bpftrace (pid {pid}) still runs after detaching");
+    }
+
+    private static void Require(bool condition, string reason)
+    {
+        if (!condition)
+        {
+            throw new InvalidOperationException(reason);
+        }
+    }
+
+    private static double Median(double[] values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+}

@@ -1,0 +1,123 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.Versioning;
+
+namespace IoTrace.Benchmarks;
+
+/// <summary>
+/// A cross-check of <see cref="EbpfCallOverhead"/> made for a shared, noisy machine: one process measures the states
+/// in rounds, untraced first in each round, so load from other work hits the baseline and the traced states alike.
+/// A state's time is the median over batches of 64 operations (Stopwatch around each batch); its overhead is taken
+/// against the same round's untraced time, and the table gives the median over rounds.
+/// <c>dotnet run -c Release --project bench/IoTrace.Benchmarks -- ebpf-interleaved [rounds]</c>.
+/// </summary>
+[SupportedOSPlatform("linux")]
+internal static class EbpfInterleaved
+{
+    public const string Command = "ebpf-interleaved";
+
+    private const int Operations = 64;
+    private const int Batches = 4000;
+
+    private static readonly string[] s_states = ["Untraced", "Attached_NoTrace", "Summary", "All"];
+
+    public static int Run(int rounds)
+    {
+        using var file = new FileReadOperation();
+        using var socket = new SocketRoundTripOperation();
+        IIoOperation[] operations = [file, socket];
+        string[] names = ["File read (pread64)", "Socket call (sendto/recvfrom)"];
+
+        // [operation][state][round]: nanoseconds per IO call.
+        var perCall = new double[operations.Length][][];
+        for (var o = 0; o < operations.Length; o++)
+        {
+            perCall[o] = [.. s_states.Select(_ => new double[rounds])];
+            _ = Measure(operations[o], 200); // tiering
+        }
+
+        for (var round = 0; round < rounds; round++)
+        {
+            for (var state = 0; state < s_states.Length; state++)
+            {
+                IoTraceScope? scope = null;
+                if (state == 1)
+                {
+                    if (!IoTracer.TryEnable("ebpf", out var reason))
+                    {
+                        Console.Error.WriteLine($"the eBPF backend cannot run here: {reason}");
+                        return 1;
+                    }
+                }
+
+                for (var o = 0; o < operations.Length; o++)
+                {
+                    if (state >= 2)
+                    {
+                        scope = IoTracer.Start(state == 2 ? Strategy.Summary : Strategy.All);
+                        _ = Measure(operations[o], 20); // the first flush resolves the stack
+                    }
+
+                    perCall[o][state][round] = Measure(operations[o], Batches) / operations[o].Calls;
+                    if (scope is not null)
+                    {
+                        var report = scope.Stop();
+                        if (report.Backend != "ebpf" || report.TotalCalls < (long)Batches * Operations * operations[o].Calls)
+                        {
+                            Console.Error.WriteLine($"{s_states[state]}: the trace ran on {report.Backend} and counted {report.TotalCalls} calls");
+                            return 1;
+                        }
+
+                        scope = null;
+                    }
+                }
+            }
+
+            IoTracer.Disable();
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"round {round + 1}: ") + string.Join("; ", Enumerable.Range(0, operations.Length).Select(o =>
+                string.Join(" ", s_states.Select((s, i) => string.Create(CultureInfo.InvariantCulture, $"{perCall[o][i][round]:0}"))) + " ns")));
+        }
+
+        Console.WriteLine();
+        Console.WriteLine($"Per IO call, median over {rounds} rounds; overhead = state - untraced of the same round");
+        Console.WriteLine();
+        Console.WriteLine("| Operation | State | ns per call | Overhead per call | Ratio |");
+        Console.WriteLine("| --- | --- | ---: | ---: | ---: |");
+        for (var o = 0; o < operations.Length; o++)
+        {
+            for (var state = 0; state < s_states.Length; state++)
+            {
+                var overhead = Median([.. Enumerable.Range(0, rounds).Select(r => perCall[o][state][r] - perCall[o][0][r])]);
+                var ratio = Median([.. Enumerable.Range(0, rounds).Select(r => perCall[o][state][r] / perCall[o][0][r])]);
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"| {names[o]} | {s_states[state]} | {Median(perCall[o][state]):0} | {(state == 0 ? "-" : $"{overhead / 1000:+0.000;-0.000} us")} | {ratio:0.00} |"));
+            }
+        }
+
+        return 0;
+    }
+
+    /// <summary>Median nanoseconds per operation over <paramref name="batches"/> batches of 64.</summary>
+    private static double Measure(IIoOperation operation, int batches)
+    {
+        var times = new double[batches];
+        for (var b = 0; b < batches; b++)
+        {
+            var start = Stopwatch.GetTimestamp();
+            for (var i = 0; i < Operations; i++)
+            {
+                _ = operation.Run();
+            }
+
+            times[b] = Stopwatch.GetElapsedTime(start).TotalNanoseconds / Operations;
+        }
+
+        return Median(times);
+    }
+
+    private static double Median(double[] values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+}
