@@ -1,0 +1,63 @@
+using IoTrace.Ebpf.Tests.TestSupport;
+using Xunit;
+
+namespace IoTrace.Ebpf.Tests;
+
+/// <summary>The same work traced by both backends of one process: the same calls and bytes per probe.</summary>
+[Collection(typeof(KernelTracing))]
+public sealed class BackendAgreementTests(EbpfFixture fixture) : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("iotrace-agree-").FullName;
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    [Fact]
+    public async Task SameWork_BothBackends_SameCallsAndBytesPerProbe()
+    {
+        fixture.Require();
+        var source = Path.Combine(_directory, "in.bin");
+        await File.WriteAllBytesAsync(source, new byte[70_000], TestContext.Current.CancellationToken);
+
+        var kernel = await TraceWork(source, Path.Combine(_directory, "out-ebpf.bin"));
+        Assert.True(IoTracer.TryEnable("inprocess", out var reason), reason);
+        var inProcess = await TraceWork(source, Path.Combine(_directory, "out-inprocess.bin"));
+
+        Assert.Equal(("ebpf", "inprocess"), (kernel.Backend, inProcess.Backend));
+        Assert.Equal(EbpfBackendTests.ByProbe(inProcess), EbpfBackendTests.ByProbe(kernel));
+        Assert.StartsWith("close 2 0, fstat 2 0, openat 2 0, pread64 1 70000, ", EbpfBackendTests.ByProbe(kernel), StringComparison.Ordinal);
+        Assert.Equal(70_000, kernel.Aggregates.Where(a => a.Probe is "pwrite64" or "write").Sum(a => a.Bytes));
+    }
+
+    [Fact]
+    public unsafe void DirectLibcRead_OnlyTheKernelSeesIt()
+    {
+        fixture.Require();
+        var path = Path.Combine(_directory, "direct.bin");
+        File.WriteAllBytes(path, new byte[1_234]);
+        var buffer = new byte[4_096];
+
+        var kernel = ReadDirect(path, buffer);
+        Assert.True(IoTracer.TryEnable("inprocess", out var reason), reason);
+        var inProcess = ReadDirect(path, buffer);
+
+        Assert.Equal("read 1 1234", EbpfBackendTests.ByProbe(kernel));
+        Assert.Equal(("inprocess", string.Empty), (inProcess.Backend, EbpfBackendTests.ByProbe(inProcess)));
+    }
+
+    private static unsafe IoTraceReport ReadDirect(string path, byte[] buffer)
+    {
+        using var handle = File.OpenHandle(path);
+        fixed (byte* pointer = buffer)
+        {
+            var address = pointer;
+            return IoTracer.Trace(Strategy.Read, () => DirectLibc.Read(handle.DangerousGetHandle(), address, buffer.Length));
+        }
+    }
+
+    private static Task<IoTraceReport> TraceWork(string source, string destination) =>
+        IoTracer.TraceAsync(Strategy.All, async () =>
+        {
+            var bytes = await File.ReadAllBytesAsync(source);
+            await File.WriteAllBytesAsync(destination, bytes);
+        });
+}

@@ -1,0 +1,57 @@
+using IoTrace.Ebpf.Tests.TestSupport;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
+using Xunit;
+
+namespace IoTrace.Ebpf.Tests;
+
+[Collection(typeof(KernelTracing))]
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
+public sealed class EbpfBackendFaultTests(EbpfFixture fixture) : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("iotrace-ebpf-fault-").FullName;
+
+    public void Dispose()
+    {
+        // Leaves a working backend for the next test: Disable clears the failure, the fixture attaches again.
+        IoTracer.Disable();
+        Directory.Delete(_directory, recursive: true);
+    }
+
+    [Fact]
+    public async Task BpftraceKilled_RunningTraceIncomplete_LaterTracesFallBackAndOneErrorIsLogged()
+    {
+        fixture.Require();
+        var collector = new FakeLogCollector();
+        using var factory = LoggerFactory.Create(b => b.AddProvider(new FakeLoggerProvider(collector)));
+        var previousFactory = IoTracer.LoggerFactory;
+        IoTracer.LoggerFactory = factory;
+        try
+        {
+            var path = Path.Combine(_directory, "data.bin");
+            await File.WriteAllBytesAsync(path, new byte[4_321], TestContext.Current.CancellationToken);
+            var backend = Assert.IsType<EbpfBackend>(IoTracer.Backend);
+            var bpftrace = System.Diagnostics.Process.GetProcessById(Assert.NotNull(backend.BpftraceProcessId));
+
+            var running = IoTracer.Start(Strategy.All);
+            File.ReadAllBytes(path);
+            bpftrace.Kill();
+            await bpftrace.WaitForExitAsync(TestContext.Current.CancellationToken);
+            var cutShort = await running.StopAsync();
+            var afterwards = IoTracer.Trace(Strategy.All, () => File.ReadAllBytes(path));
+            var again = IoTracer.Trace(Strategy.All, () => File.ReadAllBytes(path));
+
+            Assert.False(cutShort.IsComplete);
+            Assert.Equal(("inprocess", true), (afterwards.Backend, afterwards.IsComplete));
+            Assert.Equal("close 1 0, fstat 2 0, openat 1 0, pread64 1 4321", EbpfBackendTests.ByProbe(afterwards));
+            Assert.Equal("close 1 0, fstat 2 0, openat 1 0, pread64 1 4321", EbpfBackendTests.ByProbe(again));
+            var failure = Assert.Single(collector.GetSnapshot(), r => r.Level >= LogLevel.Warning);
+            Assert.Contains("bpftrace", failure.Message, StringComparison.Ordinal);
+            Assert.Contains("in-process", failure.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            IoTracer.LoggerFactory = previousFactory;
+        }
+    }
+}
