@@ -252,6 +252,7 @@ internal sealed class EbpfBackend : IIoTraceBackend, IReportsFailures
 
     private void OnLost(long events)
     {
+
         // Some flush markers or prints may be gone: the running traces cannot be trusted to be whole.
         foreach (var trace in _traces.Values)
         {

@@ -207,9 +207,11 @@ public static class IoTracer
 
         lock (s_lock)
         {
-            if (name == BackendSelector.Auto || s_backend?.Name == name)
+            // "none" means no backend runs on this platform (or a test simulates that): nothing to switch to.
+            if (name == BackendSelector.Auto || s_backend?.Name == name || s_backend is UnavailableBackend)
             {
-                return Backend.TryEnable(out reason);
+                var ready = Backend.TryEnable(out reason);
+                return ready && (name == BackendSelector.Auto || Backend.Name == name);
             }
 
             if (BackendSelector.Create(name, out var selectedReason) is not { } created)

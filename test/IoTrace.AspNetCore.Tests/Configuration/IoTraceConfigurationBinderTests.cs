@@ -52,7 +52,7 @@ public sealed class IoTraceConfigurationBinderTests
     [Theory]
     [InlineData("Strategy", "Fast", "IoTrace:Strategy: 'Fast' is not a strategy. Allowed values: Summary, Setup, Read, Write, All.")]
     [InlineData("Strategy", "4", "IoTrace:Strategy: '4' is not a strategy. Allowed values: Summary, Setup, Read, Write, All.")]
-    [InlineData("Backend", "dtrace", "IoTrace:Backend: 'dtrace' is not a backend. Allowed values: Auto, InProcess.")]
+    [InlineData("Backend", "dtrace", "IoTrace:Backend: 'dtrace' is not a backend. Allowed values: Auto, InProcess, Ebpf.")]
     [InlineData("MinimumCalls", "1e3", "IoTrace:MinimumCalls: '1e3' is not a count. Allowed values: 0 or a positive whole number.")]
     [InlineData("Enabled", "1", "IoTrace:Enabled: '1' is not a boolean. Allowed values: true, false.")]
     [InlineData("Features", "Calls, Wall", "IoTrace:Features: 'Calls, Wall' is not a list of features. Allowed values: a comma-separated list of Calls, Bytes, Time, Cpu; or All, or None (calls only).")]

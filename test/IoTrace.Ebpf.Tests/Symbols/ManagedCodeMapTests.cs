@@ -27,6 +27,11 @@ public sealed class ManagedCodeMapTests(ManagedCodeMapFixture fixture) : IClassF
     [Fact]
     public void TryResolve_MethodJittedAfterStart_ReturnsMethodILOffsetAndLine()
     {
+#if !DEBUG
+        // Optimized test code moves the probe's frame and tiers differently: these compare against Debug codegen.
+        Assert.Skip("compares against Debug code generation; run the tests in Debug");
+#endif
+
         var probe = JittedAfterStart();
         Assert.True(_map.WaitUntilCurrent(s_timeout));
 
@@ -48,6 +53,11 @@ public sealed class ManagedCodeMapTests(ManagedCodeMapFixture fixture) : IClassF
     [Fact]
     public void TryResolve_AfterTierUp_ResolvesTheTier1Version()
     {
+#if !DEBUG
+        // Optimized test code moves the probe's frame and tiers differently: these compare against Debug codegen.
+        Assert.Skip("compares against Debug code generation; run the tests in Debug");
+#endif
+
         // This assembly is built for debugging, so its own methods never tier up: the framework method that invokes
         // an ExecutionContext callback does (ReadyToRun code, then jitted tier1 once hot).
         var context = ExecutionContext.Capture()!;
@@ -79,7 +89,10 @@ public sealed class ManagedCodeMapTests(ManagedCodeMapFixture fixture) : IClassF
         var frame = AssertResolvesLikeStackFrame(probe, frameIndex: 1);
         Assert.True(probe.TryFindReturnAddress(_map, 1, out var address, out _));
         var start = address - (ulong)frame.NativeOffset;
-        Assert.Equal("OptimizedTier1", Assert.Single(versions, v => v.Start == start).Tier);
+
+        // Under load the runtime may have installed a later optimized version meanwhile (instrumented tier1, then tier1).
+        Assert.True(_map.WaitUntilCurrent(s_timeout));
+        Assert.StartsWith("OptimizedTier1", Assert.Single(_map.GetCodeVersions(invoker), v => v.Start == start).Tier, StringComparison.Ordinal);
     }
 
     [Fact]
