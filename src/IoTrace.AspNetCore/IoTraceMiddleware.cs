@@ -115,23 +115,46 @@ internal sealed class IoTraceMiddleware
         {
             // A server without completion callbacks (or a response already completed): log now, status as it stands.
             OnFailure(ref _tracerFailed, IoTraceMiddlewareLog.TracerFailed, e);
-            Log(pending);
+            pending.Middleware.LogWhenReady(pending);
         }
     }
 
     private static Task LogReport(object state)
     {
         var pending = (PendingReport)state;
-        if (!pending.Report.IsCompleted)
-        {
-            return LogWhenFlushedAsync(pending);
-        }
-
-        pending.Middleware.Log(pending);
+        pending.Middleware.LogWhenReady(pending);
         return Task.CompletedTask;
     }
 
-    private static async Task LogWhenFlushedAsync(PendingReport pending)
+    /// <summary>
+    /// Logs now, or once a kernel backend's flush has completed the report. That wait is not awaited here: Kestrel
+    /// runs the next request of a keep-alive connection only after OnCompleted's callbacks, so awaiting would hold
+    /// the connection for a flush. What the log needs from the context is read now, before the context is reused.
+    /// </summary>
+    private void LogWhenReady(PendingReport pending)
+    {
+        RequestOutcome outcome;
+        try
+        {
+            outcome = new RequestOutcome((pending.Context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText, pending.Context.Response.StatusCode);
+        }
+        catch (Exception e)
+        {
+            OnFailure(ref _loggingFailed, IoTraceMiddlewareLog.ReportLoggingFailed, e);
+            return;
+        }
+
+        if (pending.Report.IsCompleted)
+        {
+            Log(pending, outcome);
+        }
+        else
+        {
+            _ = LogWhenFlushedAsync(pending, outcome);
+        }
+    }
+
+    private async Task LogWhenFlushedAsync(PendingReport pending, RequestOutcome outcome)
     {
         try
         {
@@ -139,14 +162,14 @@ internal sealed class IoTraceMiddleware
         }
         catch (Exception e)
         {
-            pending.Middleware.OnFailure(ref pending.Middleware._tracerFailed, IoTraceMiddlewareLog.TracerFailed, e);
+            OnFailure(ref _tracerFailed, IoTraceMiddlewareLog.TracerFailed, e);
             return;
         }
 
-        pending.Middleware.Log(pending);
+        Log(pending, outcome);
     }
 
-    private void Log(PendingReport pending)
+    private void Log(PendingReport pending, RequestOutcome outcome)
     {
         var settings = pending.Settings;
         if (!pending.Report.IsCompletedSuccessfully)
@@ -162,14 +185,13 @@ internal sealed class IoTraceMiddleware
                 return;
             }
 
-            var context = pending.Context;
             var activity = pending.Activity;
             var w3c = activity?.IdFormat == ActivityIdFormat.W3C;
             var entry = new IoTraceRequestLog(
                 pending.Method,
                 pending.Path,
-                (context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText,
-                context.Response.StatusCode,
+                outcome.Route,
+                outcome.StatusCode,
                 w3c ? activity!.TraceId.ToHexString() : null,
                 w3c ? activity!.SpanId.ToHexString() : null,
                 report,
@@ -220,6 +242,8 @@ internal sealed class IoTraceMiddleware
             // The logger itself is what failed; there is nowhere left to report it.
         }
     }
+
+    private readonly record struct RequestOutcome(string? Route, int StatusCode);
 
     private sealed record PendingReport(
         IoTraceMiddleware Middleware,

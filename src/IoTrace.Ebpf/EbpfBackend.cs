@@ -31,6 +31,7 @@ internal sealed class EbpfBackend : IIoTraceBackend, IReportsFailures
     private readonly ConcurrentDictionary<long, KernelTrace> _traces = new();
     private Action<Exception>? _reportFailure;
     private Action<string, string>? _reportBackendFailed;
+    private Action<string, string>? _reportCallsLost;
     private Attachment? _attachment;
     private Task<string?>? _starting;
     private volatile bool _ready;
@@ -77,10 +78,11 @@ internal sealed class EbpfBackend : IIoTraceBackend, IReportsFailures
         return true;
     }
 
-    public void Wire(Action<Exception> failure, Action<string, string> backendFailed)
+    public void Wire(Action<Exception> failure, Action<string, string> backendFailed, Action<string, string> callsLost)
     {
         _reportFailure = failure;
         _reportBackendFailed = backendFailed;
+        _reportCallsLost = callsLost;
     }
 
     public bool TryEnable(out string reason)
@@ -184,7 +186,17 @@ internal sealed class EbpfBackend : IIoTraceBackend, IReportsFailures
                 return Task.FromResult<string?>(failure);
             }
 
-            return _starting ??= Task.Run(Attach);
+            if (_starting is { } starting)
+            {
+                return starting;
+            }
+
+            // The first trace may start it: its context must not flow into bpftrace's and the code map's threads,
+            // or their own IO would be charged to that request.
+            using (ExecutionContext.SuppressFlow())
+            {
+                return _starting = Task.Run(Attach);
+            }
         }
     }
 
@@ -196,14 +208,15 @@ internal sealed class EbpfBackend : IIoTraceBackend, IReportsFailures
             return Fail($"the runtime's JIT events could not be read: {reason}");
         }
 
-        if (TraceSlotTable.TryCreate(out reason) is not { } slots)
+        if (TraceSlotTable.Shared(out reason) is not { } slots)
         {
             map.Dispose();
             return Fail(reason);
         }
 
+        slots.MapThreadPages();
         var bpftrace = new BpftraceProcess(_bpftracePath, slots.Address);
-        var attachment = new Attachment(bpftrace, map, new StackAttributor(map), this);
+        var attachment = new Attachment(bpftrace, map, new StackAttributor(map), slots, this);
         lock (_lock)
         {
             _attachment = attachment;
@@ -261,7 +274,7 @@ internal sealed class EbpfBackend : IIoTraceBackend, IReportsFailures
 
         if (Interlocked.Exchange(ref _lossReported, 1) == 0)
         {
-            _reportBackendFailed?.Invoke(BackendName, $"bpftrace lost {events} events; the reports of the traces running then are marked incomplete");
+            _reportCallsLost?.Invoke(BackendName, $"bpftrace lost {events} events; the reports of the traces running then are marked incomplete");
         }
     }
 
@@ -280,6 +293,8 @@ internal sealed class EbpfBackend : IIoTraceBackend, IReportsFailures
     /// <summary>Charges one flush to the traces it names; runs on the attachment's processing thread.</summary>
     private void Apply(KernelFlush flush, StackAttributor attributor)
     {
+        // Read in full, its clears done: the kernel may reuse that buffer.
+        TraceSlotTable.Acknowledge(flush.Sequence);
         bool? waited = null;
         try
         {
@@ -347,7 +362,7 @@ internal sealed class EbpfBackend : IIoTraceBackend, IReportsFailures
 
                 if (Interlocked.Exchange(ref _lossReported, 1) == 0)
                 {
-                    _reportBackendFailed?.Invoke(BackendName, $"a kernel map was full: {flush.Events - flush.CountedCalls} calls were not kept; the reports of the traces involved are marked incomplete");
+                    _reportCallsLost?.Invoke(BackendName, $"{flush.Events - flush.CountedCalls} calls were counted but not kept (a kernel map was full, or a probe outlived its buffer); the reports of the traces involved are marked incomplete");
                 }
             }
         }
@@ -395,13 +410,16 @@ internal sealed class EbpfBackend : IIoTraceBackend, IReportsFailures
         private readonly EbpfBackend _backend;
         private readonly StackAttributor _attributor;
 
-        public Attachment(BpftraceProcess bpftrace, ManagedCodeMap map, StackAttributor attributor, EbpfBackend backend)
+        private readonly TraceSlotTable _slots;
+
+        public Attachment(BpftraceProcess bpftrace, ManagedCodeMap map, StackAttributor attributor, TraceSlotTable slots, EbpfBackend backend)
         {
+            _slots = slots;
             Bpftrace = bpftrace;
             Map = map;
             _attributor = attributor;
             _backend = backend;
-            new Thread(Process) { IsBackground = true, Name = "IoTrace eBPF flushes" }.Start();
+            new Thread(Process) { IsBackground = true, Name = "IoTrace eBPF flushes" }.UnsafeStart();
         }
 
         public BpftraceProcess Bpftrace { get; }
@@ -435,6 +453,7 @@ internal sealed class EbpfBackend : IIoTraceBackend, IReportsFailures
             foreach (var flush in _flushes.GetConsumingEnumerable())
             {
                 _backend.Apply(flush, _attributor);
+                _slots.MapThreadPages();
             }
         }
     }

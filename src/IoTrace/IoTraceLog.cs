@@ -16,4 +16,10 @@ internal static partial class IoTraceLog
 
     [LoggerMessage(EventId = 4, EventName = "TracerFailed", Level = LogLevel.Error, Message = "The tracer failed to record or attribute an IO call; the traced code goes on, tracing goes on, and this is logged once.")]
     public static partial void TracerFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 5, EventName = "BackendFailed", Level = LogLevel.Warning, Message = "The {Backend} IO tracing backend stopped: {Reason}")]
+    public static partial void BackendFailed(ILogger logger, string backend, string reason);
+
+    [LoggerMessage(EventId = 6, EventName = "BackendLostCalls", Level = LogLevel.Warning, Message = "The {Backend} IO tracing backend lost calls: {Reason}. Logged once.")]
+    public static partial void BackendLostCalls(ILogger logger, string backend, string reason);
 }

@@ -367,7 +367,10 @@ public static class IoTracer
 
         if (backend is IReportsFailures reporting)
         {
-            reporting.Wire(ReportFailure, (name, r) => IoTraceLog.BackendInstallFailed(s_loggerFactory.CreateLogger("IoTrace"), name, r));
+            reporting.Wire(
+                ReportFailure,
+                (name, r) => IoTraceLog.BackendFailed(s_loggerFactory.CreateLogger("IoTrace"), name, r),
+                (name, r) => IoTraceLog.BackendLostCalls(s_loggerFactory.CreateLogger("IoTrace"), name, r));
         }
 
         // Never leave a slot pointing into a runtime that is shutting down.

@@ -65,7 +65,8 @@ internal sealed class BpftraceOutputParser
         }
         else if (text.StartsWith(BpftraceScript.FlushBeginPrefix, StringComparison.Ordinal))
         {
-            _current = new KernelFlush(long.Parse(text.AsSpan(BpftraceScript.FlushBeginPrefix.Length), CultureInfo.InvariantCulture));
+            var fields = text[BpftraceScript.FlushBeginPrefix.Length..].Split(' ');
+            _current = new KernelFlush(long.Parse(fields[0], CultureInfo.InvariantCulture), long.Parse(fields[1], CultureInfo.InvariantCulture));
         }
         else if (text == BpftraceScript.FlushEndLine && _current is { } flush)
         {

@@ -46,7 +46,7 @@ internal sealed class BpftraceProcess : IDisposable
     public void Start()
     {
         var reader = new Thread(Run) { IsBackground = true, Name = "IoTrace bpftrace reader" };
-        reader.Start();
+        reader.UnsafeStart();
     }
 
     public void Dispose()

@@ -14,6 +14,9 @@ internal static class BpftraceScript
     /// <summary>prctl option no kernel knows: the process makes this call to ask for a flush (EINVAL, no effect).</summary>
     public const long FlushMarker = 0x494F5452; // "IOTR"
 
+    /// <summary>prctl option no kernel knows: the process acknowledges flush N (second argument) once it has read it.</summary>
+    public const long AckMarker = 0x494F5441; // "IOTA"
+
     public const int PrctlNumber = 157;
 
     /// <summary>Return addresses kept per call: deep enough to pass the framework and reach the app's frame.</summary>
@@ -26,6 +29,7 @@ internal static class BpftraceScript
     public const int UserRegistersOffset = 16384 - 168;
 
     public const string ReadyLine = "R";
+    /// <summary>"F seq covered": flush number, and the time up to which every returned call is in this flush or an earlier one.</summary>
     public const string FlushBeginPrefix = "F ";
     public const string FlushEndLine = "E";
 
@@ -41,9 +45,11 @@ internal static class BpftraceScript
         return Template
             .Replace("%BUFFER0%", Buffer(0), StringComparison.Ordinal)
             .Replace("%BUFFER1%", Buffer(1), StringComparison.Ordinal)
+            .Replace("%BUFFER2%", Buffer(2), StringComparison.Ordinal)
             .Replace("%FLUSH0%", Flush(0), StringComparison.Ordinal)
             .Replace("%FLUSH1%", Flush(1), StringComparison.Ordinal)
-            .Replace("%CLEARALL%", Clear(0) + Clear(1), StringComparison.Ordinal)
+            .Replace("%FLUSH2%", Flush(2), StringComparison.Ordinal)
+            .Replace("%CLEARALL%", Clear(0) + Clear(1) + Clear(2), StringComparison.Ordinal)
             .Replace("%WALK%", Walk(), StringComparison.Ordinal)
             .Replace("%FRAMES%", string.Join(", ", Enumerable.Range(0, StackDepth + 1).Select(i => $"$f{i}")), StringComparison.Ordinal)
             .Replace("%TABLE%", table.ToString(), StringComparison.Ordinal)
@@ -61,6 +67,7 @@ internal static class BpftraceScript
             .Replace("%FSTAT%", SyscallTable.FstatPacked.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
             .Replace("%PRCTL%", PrctlNumber.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
             .Replace("%MARKER%", FlushMarker.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
+            .Replace("%ACK%", AckMarker.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
             .Replace("%REGS%", UserRegistersOffset.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
             .Replace("%TICK%", flushTickMilliseconds.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
             .Replace("%IDLE%", idleFlushTicks.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal);
@@ -74,7 +81,10 @@ internal static class BpftraceScript
     public const string PeerMap = "s";
     public const string EventsMap = "n";
 
-    // Two buffers: a flush switches @flip, then prints and clears the buffer no probe writes any more.
+    // Three buffers in rotation. A flush makes the next buffer current, and prints and clears the one that stopped being
+    // current at the flush before: a probe that read @flip just before a rotation (and was preempted) has had a whole
+    // tick to finish writing. A buffer becomes current again only after the process acknowledged the flush that
+    // cleared it, so a clear bpftrace has not executed yet can never wipe new counts.
     private static string Buffer(int n) => $$"""
           if (($fl & %CONTEXT%) != 0) {
             @k{{n}}[$h] = (%FRAMES%);
@@ -176,6 +186,9 @@ internal static class BpftraceScript
           @flip = 0;
           @tick = 0;
           @want = 0;
+          @seq = 0;
+          @acked = 0;
+          @rotated = nsecs;
           @own[(int64)-1] = ((uint64)0, (uint64)0);
           delete(@own[(int64)-1]);
         %TABLE%
@@ -184,7 +197,9 @@ internal static class BpftraceScript
 
         tracepoint:raw_syscalls:sys_enter /pid == $1 && tid != $3/ {
           $id = args->id;
-          if ($id == %PRCTL% && args->args[0] == %MARKER%) { @want = 1; }
+          // A trace stopped: two rotations, so the buffer it was counted in is printed. An ack releases the next rotation.
+          if ($id == %PRCTL% && args->args[0] == %MARKER%) { @want = 2; }
+          if ($id == %PRCTL% && args->args[0] == %ACK%) { @acked = args->args[1]; }
           $m = @p[$id];
           if ($m != 0) {
             $slot = (uint64*)((uint64)$2 + (uint64)tid * 16);
@@ -240,26 +255,35 @@ internal static class BpftraceScript
             if (($fl & %CONTEXT%) != 0) {
         %WALK%
             }
-            if (@flip == 0) {
+            $cur = @flip;
+            if ($cur == 0) {
         %BUFFER0%
-            } else {
+            } else if ($cur == 1) {
         %BUFFER1%
+            } else {
+        %BUFFER2%
             }
           }
         }
 
         interval:ms:%TICK% {
           @tick = @tick + 1;
-          if (@want != 0 || @tick >= %IDLE%) {
-            @want = 0;
+          if ((@want != 0 || @tick >= %IDLE%) && @acked == @seq) {
+            if (@want != 0) { @want = @want - 1; }
             @tick = 0;
-            if (@flip == 0) {
+            @seq = @seq + 1;
+            $covered = @rotated;
+            @rotated = nsecs;
+            $old = @flip;
+            printf("F %llu %llu\n", @seq, $covered);
+            if ($old == 0) {
               @flip = 1;
-              printf("F %llu\n", nsecs);
+        %FLUSH2%
+            } else if ($old == 1) {
+              @flip = 2;
         %FLUSH0%
             } else {
               @flip = 0;
-              printf("F %llu\n", nsecs);
         %FLUSH1%
             }
             printf("E\n");
@@ -280,7 +304,8 @@ internal static class BpftraceScript
             $fl = *uptr($slot + 1);
             if ($req != 0 && ($fl & %CONTEXT%) != 0) {
               $path = str(uptr($pn));
-              if (@flip == 0) { @t0[$req, args->ret] = $path; } else { @t1[$req, args->ret] = $path; }
+              $cur = @flip;
+              if ($cur == 0) { @t0[$req, args->ret] = $path; } else if ($cur == 1) { @t1[$req, args->ret] = $path; } else { @t2[$req, args->ret] = $path; }
             }
           }
         }
@@ -296,14 +321,15 @@ internal static class BpftraceScript
             $x0 = (uint64)*uptr((uint64 *)$sa);
             $x1 = (uint64)*uptr((uint64 *)($sa + 8));
             $x2 = (uint64)*uptr((uint64 *)($sa + 16));
-            if (@flip == 0) { @s0[$req, args->fd] = ($x0, $x1, $x2); } else { @s1[$req, args->fd] = ($x0, $x1, $x2); }
+            $cur = @flip;
+            if ($cur == 0) { @s0[$req, args->fd] = ($x0, $x1, $x2); } else if ($cur == 1) { @s1[$req, args->fd] = ($x0, $x1, $x2); } else { @s2[$req, args->fd] = ($x0, $x1, $x2); }
           }
         }
 
         tracepoint:sched:sched_process_exit /pid == $1 && tid == $1/ { exit(); }
 
         END {
-          clear(@p); clear(@e); clear(@own); clear(@flip); clear(@want); clear(@tick); clear(@pn);
+          clear(@p); clear(@e); clear(@own); clear(@flip); clear(@want); clear(@tick); clear(@pn); clear(@seq); clear(@acked); clear(@rotated);
         %CLEARALL%
         }
         """;

@@ -1,10 +1,13 @@
 namespace IoTrace.Ebpf.Kernel;
 
 /// <summary>One flush of the kernel maps: what the traced process did since the previous one, per trace.</summary>
-internal sealed class KernelFlush(long timestampNanoseconds)
+internal sealed class KernelFlush(long sequence, long coveredNanoseconds)
 {
-    /// <summary>When the kernel switched buffers (CLOCK_MONOTONIC): every call that returned before it is in this flush or an earlier one.</summary>
-    public long TimestampNanoseconds { get; } = timestampNanoseconds;
+    /// <summary>The flush's number: the process acknowledges it once read, which lets the kernel rotate again.</summary>
+    public long Sequence { get; } = sequence;
+
+    /// <summary>When the printed buffer stopped being current (CLOCK_MONOTONIC): every call that returned before it is in this flush or an earlier one.</summary>
+    public long TimestampNanoseconds { get; } = coveredNanoseconds;
 
     public Dictionary<string, KernelAggregate> Aggregates { get; } = new(StringComparer.Ordinal);
 

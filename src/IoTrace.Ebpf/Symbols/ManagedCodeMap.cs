@@ -265,7 +265,7 @@ internal sealed class ManagedCodeMap : IDisposable
             IsBackground = true,
             Name = "IoTrace eBPF symbols",
         };
-        _liveThread.Start();
+        _liveThread.UnsafeStart();
 
         // The live session is already enabled in the runtime (events are buffered from here on), so the rundown,
         // which runs when its session stops, covers everything jitted before.
@@ -339,7 +339,7 @@ internal sealed class ManagedCodeMap : IDisposable
             IsBackground = true,
             Name = "IoTrace eBPF symbols rundown",
         };
-        drain.Start();
+        drain.UnsafeStart();
 
         // The stream header arrives as the session starts: once it is in, the drain loop is running (and compiled).
         var sessionStarted = started.Elapsed;

@@ -4,8 +4,8 @@ namespace IoTrace.Backends;
 internal interface IReportsFailures
 {
     /// <summary>
-    /// Hands the backend the tracer's failure sinks: one for exceptions in the tracer, one for a backend that stopped
-    /// working (name, reason).
+    /// Hands the backend the tracer's failure sinks: exceptions in the tracer; a backend that stopped working
+    /// (name, reason); a backend that lost calls but goes on (name, reason).
     /// </summary>
-    void Wire(Action<Exception> failure, Action<string, string> backendFailed);
+    void Wire(Action<Exception> failure, Action<string, string> backendFailed, Action<string, string> callsLost);
 }
