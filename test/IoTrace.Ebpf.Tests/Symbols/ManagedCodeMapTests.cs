@@ -27,16 +27,14 @@ public sealed class ManagedCodeMapTests(ManagedCodeMapFixture fixture) : IClassF
     [Fact]
     public void TryResolve_MethodJittedAfterStart_ReturnsMethodILOffsetAndLine()
     {
-#if !DEBUG
-        // Optimized test code moves the probe's frame and tiers differently: these compare against Debug codegen.
-        Assert.Skip("compares against Debug code generation; run the tests in Debug");
-#endif
-
         var probe = JittedAfterStart();
         Assert.True(_map.WaitUntilCurrent(s_timeout));
 
         AssertResolvesLikeStackFrame(probe);
+#if DEBUG
+        // Optimized code may fold the call into a neighbouring sequence point; the runtime's own StackFrame (above) is the oracle there.
         Assert.Equal(JittedAfterStartCallLine, probe.CallLine);
+#endif
     }
 
     [Fact]
@@ -54,8 +52,9 @@ public sealed class ManagedCodeMapTests(ManagedCodeMapFixture fixture) : IClassF
     public void TryResolve_AfterTierUp_ResolvesTheTier1Version()
     {
 #if !DEBUG
-        // Optimized test code moves the probe's frame and tiers differently: these compare against Debug codegen.
-        Assert.Skip("compares against Debug code generation; run the tests in Debug");
+        // In an optimized build the callback's frames differ (inlined invoker), so the tier1 version this test looks
+        // for is not the one on the stack; the test is about the map, and Debug builds exercise it.
+        Assert.Skip("needs the test assembly built in Debug (dotnet test -c Debug)");
 #endif
 
         // This assembly is built for debugging, so its own methods never tier up: the framework method that invokes
