@@ -34,6 +34,9 @@ internal sealed class EbpfBackend : IIoTraceBackend, IReportsFailures
     private Action<string, string>? _reportCallsLost;
     private Attachment? _attachment;
     private Task<string?>? _starting;
+
+    // Bumped by Shutdown: an attach still under way then finds itself stale and undoes itself.
+    private int _generation;
     private volatile bool _ready;
     private string? _failure;
     private int _lossReported;
@@ -149,6 +152,7 @@ internal sealed class EbpfBackend : IIoTraceBackend, IReportsFailures
             _starting = null;
             _ready = false;
             _failure = null;
+            _generation++;
         }
 
         attachment?.Dispose();
@@ -193,14 +197,15 @@ internal sealed class EbpfBackend : IIoTraceBackend, IReportsFailures
 
             // The first trace may start it: its context must not flow into bpftrace's and the code map's threads,
             // or their own IO would be charged to that request.
+            var generation = _generation;
             using (ExecutionContext.SuppressFlow())
             {
-                return _starting = Task.Run(Attach);
+                return _starting = Task.Run(() => Attach(generation));
             }
         }
     }
 
-    private async Task<string?> Attach()
+    private async Task<string?> Attach(int generation)
     {
         var stopwatch = Stopwatch.StartNew();
         if (!ManagedCodeMap.TryStart(TimeSpan.FromSeconds(10), out var map, out var reason) || map is null)
@@ -219,6 +224,12 @@ internal sealed class EbpfBackend : IIoTraceBackend, IReportsFailures
         var attachment = new Attachment(bpftrace, map, new StackAttributor(map), slots, this);
         lock (_lock)
         {
+            if (generation != _generation)
+            {
+                attachment.Dispose();
+                return "the backend was shut down while attaching";
+            }
+
             _attachment = attachment;
         }
 
@@ -227,14 +238,32 @@ internal sealed class EbpfBackend : IIoTraceBackend, IReportsFailures
         bpftrace.Lost += OnLost;
         bpftrace.Flushed += attachment.Enqueue;
         bpftrace.Start();
-        var ready = await bpftrace.Ready.WaitAsync(s_attachTimeout).ConfigureAwait(false);
+        bool ready;
+        try
+        {
+            ready = await bpftrace.Ready.WaitAsync(s_attachTimeout).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            return Fail($"bpftrace did not attach its probes within {s_attachTimeout.TotalSeconds:0} s");
+        }
+
         if (!ready)
         {
             return Failure ?? Fail("bpftrace ended before its probes were attached");
         }
 
-        AttachDuration = stopwatch.Elapsed;
-        _ready = true;
+        lock (_lock)
+        {
+            if (generation != _generation)
+            {
+                return "the backend was shut down while attaching";
+            }
+
+            AttachDuration = stopwatch.Elapsed;
+            _ready = true;
+        }
+
         return null;
     }
 
