@@ -1,0 +1,86 @@
+using IoTrace.AspNetCore;
+using IoTrace.Ebpf.Tests.TestSupport;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
+using Microsoft.Extensions.Options;
+using Xunit;
+
+namespace IoTrace.Ebpf.Tests.Middleware;
+
+/// <summary>
+/// The eBPF backend cannot run (bpftrace missing, simulated with IOTRACE_BPFTRACE pointing nowhere): an explicit
+/// <c>Backend = Ebpf</c> stops startup with the key and the reason; <c>Auto</c> starts and serves on the in-process
+/// backend, with the reason eBPF was not used in its selection.
+/// </summary>
+[Collection(typeof(KernelTracing))]
+public sealed class EbpfStartupTests(EbpfFixture fixture) : IDisposable
+{
+    private const string Missing = "/nonexistent/bpftrace";
+    private readonly string? _configured = Environment.GetEnvironmentVariable("IOTRACE_BPFTRACE");
+
+    public void Dispose()
+    {
+        Environment.SetEnvironmentVariable("IOTRACE_BPFTRACE", _configured);
+        IoTracer.Disable();
+    }
+
+    [Fact]
+    public async Task StartAsync_ExplicitEbpfWithoutBpftrace_FailsNamingTheKeyAndTheReason()
+    {
+        fixture.Require();
+        LeaveEbpfAndHideBpftrace();
+        await using var app = Build(IoTraceBackend.Ebpf, new FakeLogCollector());
+
+        var exception = await Assert.ThrowsAsync<OptionsValidationException>(() => app.StartAsync(TestContext.Current.CancellationToken));
+
+        var failure = Assert.Single(exception.Failures);
+        Assert.StartsWith("IoTrace:Backend: the Ebpf backend cannot run in this process: bpftrace is not installed or not on PATH", failure, StringComparison.Ordinal);
+        Assert.Contains("Allowed values: Auto, InProcess, Ebpf", failure, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Request_AutoWithoutBpftrace_ServedOnTheInProcessBackendWithTheReason()
+    {
+        fixture.Require();
+        LeaveEbpfAndHideBpftrace();
+        IoTracer.Disable();
+        var previous = IoTracer.ReplaceBackend(Backends.BackendSelector.Select(out var reason));
+        var collector = new FakeLogCollector();
+        await using var app = Build(IoTraceBackend.Auto, collector);
+        app.MapGet("/", () => "ok");
+        try
+        {
+            await app.StartAsync(TestContext.Current.CancellationToken);
+            using var client = new HttpClient { BaseAddress = new Uri(app.Urls.First()) };
+
+            Assert.Equal("ok", await client.GetStringAsync("/", TestContext.Current.CancellationToken));
+            Assert.Equal("inprocess", IoTracer.BackendName);
+            Assert.Contains("eBPF not used: bpftrace is not installed", reason, StringComparison.Ordinal);
+            await app.StopAsync(TestContext.Current.CancellationToken);
+        }
+        finally
+        {
+            IoTracer.ReplaceBackend(previous);
+        }
+    }
+
+    private static void LeaveEbpfAndHideBpftrace()
+    {
+        Assert.True(IoTracer.TryEnable("inprocess", out var reason), reason);
+        Environment.SetEnvironmentVariable("IOTRACE_BPFTRACE", Missing);
+    }
+
+    private static WebApplication Build(IoTraceBackend backend, FakeLogCollector collector)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Logging.ClearProviders().AddProvider(new FakeLoggerProvider(collector));
+        builder.Services.AddIoTrace(o => (o.Strategy, o.Backend) = (Strategy.Summary, backend));
+        var app = builder.Build();
+        app.UseIoTrace();
+        return app;
+    }
+}
