@@ -54,4 +54,43 @@ public sealed class EbpfBackendFaultTests(EbpfFixture fixture) : IDisposable
             IoTracer.LoggerFactory = previousFactory;
         }
     }
+
+    [Fact]
+    public async Task KernelMapFull_ReportIsIncomplete_AndTheLossIsLoggedOnce()
+    {
+        fixture.Require();
+        var collector = new FakeLogCollector();
+        using var factory = LoggerFactory.Create(b => b.AddProvider(new FakeLoggerProvider(collector)));
+        var previousFactory = IoTracer.LoggerFactory;
+        IoTracer.LoggerFactory = factory;
+
+        // Maps of 64 keys: the syscall table fits (38), a trace reading 100 files through 100 open fds does not.
+        IoTracer.Disable();
+        IoTrace.Ebpf.Kernel.BpftraceProcess.MapKeys = 64;
+        try
+        {
+            fixture.Require();
+            var paths = Enumerable.Range(0, 100).Select(i => Path.Combine(_directory, $"f{i}.bin")).ToList();
+            paths.ForEach(p => File.WriteAllBytes(p, new byte[10]));
+            var handles = paths.Select(p => File.OpenHandle(p)).ToList();
+            var buffer = new byte[10];
+
+            var report = await IoTracer.TraceAsync(Strategy.Read, () =>
+            {
+                handles.ForEach(h => RandomAccess.Read(h, buffer, 0));
+                return Task.CompletedTask;
+            });
+            handles.ForEach(h => h.Dispose());
+
+            Assert.False(report.IsComplete);
+            Assert.True(report.Aggregates.Sum(a => a.Calls) < 100, $"{report.Aggregates.Sum(a => a.Calls)} calls kept");
+            var lost = Assert.Single(collector.GetSnapshot(), r => r.Level >= LogLevel.Warning);
+            Assert.Equal((6, "BackendLostCalls"), (lost.Id.Id, lost.Id.Name));
+        }
+        finally
+        {
+            IoTrace.Ebpf.Kernel.BpftraceProcess.MapKeys = 65_536;
+            IoTracer.LoggerFactory = previousFactory;
+        }
+    }
 }

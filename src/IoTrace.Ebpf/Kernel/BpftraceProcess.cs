@@ -21,6 +21,9 @@ internal sealed class BpftraceProcess : IDisposable
     private Process? _process;
     private volatile bool _disposed;
 
+    /// <summary>Entries per kernel map; a full map drops new keys, which the flush's event count reveals.</summary>
+    internal static int MapKeys { get; set; } = 65_536;
+
     public BpftraceProcess(string bpftrace, nint slotTable)
     {
         _bpftrace = bpftrace;
@@ -100,7 +103,7 @@ internal sealed class BpftraceProcess : IDisposable
             // Addresses only (the process resolves its own frames); longer paths; room for many distinct keys.
             info.Environment["BPFTRACE_NO_USER_SYMBOLS"] = "1";
             info.Environment["BPFTRACE_STRLEN"] = "200";
-            info.Environment["BPFTRACE_MAP_KEYS_MAX"] = "65536";
+            info.Environment["BPFTRACE_MAP_KEYS_MAX"] = MapKeys.ToString(CultureInfo.InvariantCulture);
             info.Environment["BPFTRACE_NO_CPP_DEMANGLE"] = "1";
 
             var process = new Process { StartInfo = info };

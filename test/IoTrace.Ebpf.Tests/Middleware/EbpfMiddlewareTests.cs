@@ -6,6 +6,7 @@ using IoTrace.Ebpf.Tests.TestSupport;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
@@ -58,9 +59,48 @@ public sealed class EbpfMiddlewareTests(EbpfFixture fixture) : IDisposable
         {
             var report = Assert.Single(logs.Reports.Select(r => r.Fields()), r => r.Path == $"/file/{size}");
             Assert.Equal(("ebpf", "True"), (report.Backend, report[IoTraceRequestLog.IsCompleteKey]));
-            var byProbe = string.Join(", ", report.Aggregates.GroupBy(a => a.Probe).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => $"{g.Key} {g.Sum(a => a.Calls)} {g.Sum(a => a.Bytes)}"));
-            Assert.Equal($"close 1 0, fstat 2 0, openat 1 0, pread64 1 {size}", byProbe);
+            Assert.Equal($"close 1 0, fstat 2 0, openat 1 0, pread64 1 {size}", ByProbe(report));
             Assert.All(report.Aggregates, a => Assert.Equal(("EbpfMiddlewareTests.cs", line, Path.Combine(_directory, $"{size}.bin")), (Path.GetFileName(a.File), a.Line, a.Target)));
         }
     }
+
+    [Fact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public async Task ConfigurationReload_StrategyChange_AppliesToTheNextRequestWithoutReattaching()
+    {
+        fixture.Require();
+        var backend = Assert.IsType<EbpfBackend>(IoTracer.Backend);
+        var bpftrace = backend.BpftraceProcessId;
+        var logs = new TestLogs();
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Logging.ClearProviders().AddProvider(new FakeLoggerProvider(logs.Collector));
+        builder.Configuration["IoTrace:Strategy"] = "Read";
+        builder.Configuration["IoTrace:Backend"] = "Ebpf";
+        builder.Services.AddIoTrace();
+        await using var app = builder.Build();
+        app.UseIoTrace();
+        var path = Path.Combine(_directory, "reload.bin");
+        await File.WriteAllBytesAsync(path, new byte[900], TestContext.Current.CancellationToken);
+        app.MapGet("/read/{n:int}", async (int n) => (await File.ReadAllBytesAsync(path)).Length + n);
+        await app.StartAsync(TestContext.Current.CancellationToken);
+        using var client = new HttpClient { BaseAddress = new Uri(app.Urls.First()) };
+
+        // The first request also loads assemblies (the kernel sees the runtime read them): warm up first.
+        await client.GetStringAsync("/read/0", TestContext.Current.CancellationToken);
+        await client.GetStringAsync("/read/1", TestContext.Current.CancellationToken);
+        builder.Configuration["IoTrace:Strategy"] = "Setup";
+        ((IConfigurationRoot)app.Configuration).Reload();
+        await client.GetStringAsync("/read/2", TestContext.Current.CancellationToken);
+        var read = (await logs.ReportForAsync("/read/1")).Fields();
+        var setup = (await logs.ReportForAsync("/read/2")).Fields();
+        await app.StopAsync(TestContext.Current.CancellationToken);
+
+        Assert.Equal(("Read", "ebpf", "pread64 1 900"), (read.Strategy, read.Backend, ByProbe(read)));
+        Assert.Equal(("Setup", "ebpf", "close 1 0, fstat 2 0, openat 1 0"), (setup.Strategy, setup.Backend, ByProbe(setup)));
+        Assert.Equal(bpftrace, backend.BpftraceProcessId);
+    }
+
+    private static string ByProbe(ReportFields report) =>
+        string.Join(", ", report.Aggregates.GroupBy(a => a.Probe).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => $"{g.Key} {g.Sum(a => a.Calls)} {g.Sum(a => a.Bytes)}"));
 }
