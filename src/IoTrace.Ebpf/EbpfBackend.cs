@@ -322,8 +322,6 @@ internal sealed class EbpfBackend : IIoTraceBackend, IReportsFailures
     /// <summary>Charges one flush to the traces it names; runs on the attachment's processing thread.</summary>
     private void Apply(KernelFlush flush, StackAttributor attributor)
     {
-        // Read in full, its clears done: the kernel may reuse that buffer.
-        TraceSlotTable.Acknowledge(flush.Sequence);
         bool? waited = null;
         try
         {

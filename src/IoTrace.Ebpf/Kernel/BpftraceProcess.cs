@@ -29,7 +29,13 @@ internal sealed class BpftraceProcess : IDisposable
         _bpftrace = bpftrace;
         _slotTable = slotTable;
         _parser.Ready += () => _ready.TrySetResult(true);
-        _parser.Flushed += flush => Flushed?.Invoke(flush);
+        _parser.Flushed += flush =>
+        {
+            // Read to its end, so its clears have run: the kernel may rotate again. Acknowledged here, on the reader,
+            // so a slow consumer of flushes never stalls the rotation (and lets one buffer grow for seconds).
+            TraceSlotTable.Acknowledge(flush.Sequence);
+            Flushed?.Invoke(flush);
+        };
         _parser.Lost += n => Lost?.Invoke(n);
     }
 

@@ -17,8 +17,6 @@ internal static class BpftraceScript
     /// <summary>prctl option no kernel knows: the process acknowledges flush N (second argument) once it has read it.</summary>
     public const long AckMarker = 0x494F5441; // "IOTA"
 
-    public const int PrctlNumber = 157;
-
     /// <summary>Return addresses kept per call: deep enough to pass the framework and reach the app's frame.</summary>
     public const int StackDepth = 20;
 
@@ -65,7 +63,6 @@ internal static class BpftraceScript
             .Replace("%STAT%", SyscallTable.StatPacked.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
             .Replace("%LSTAT%", SyscallTable.LstatPacked.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
             .Replace("%FSTAT%", SyscallTable.FstatPacked.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
-            .Replace("%PRCTL%", PrctlNumber.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
             .Replace("%MARKER%", FlushMarker.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
             .Replace("%ACK%", AckMarker.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
             .Replace("%REGS%", UserRegistersOffset.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
@@ -197,9 +194,6 @@ internal static class BpftraceScript
 
         tracepoint:raw_syscalls:sys_enter /pid == $1 && tid != $3/ {
           $id = args->id;
-          // A trace stopped: two rotations, so the buffer it was counted in is printed. An ack releases the next rotation.
-          if ($id == %PRCTL% && args->args[0] == %MARKER%) { @want = 2; }
-          if ($id == %PRCTL% && args->args[0] == %ACK%) { @acked = args->args[1]; }
           $m = @p[$id];
           if ($m != 0) {
             $slot = (uint64*)((uint64)$2 + (uint64)tid * 16);
@@ -288,6 +282,13 @@ internal static class BpftraceScript
             }
             printf("E\n");
           }
+        }
+
+        // The process's markers, in a program of their own (any thread, the output reader's included). A trace stopped:
+        // two rotations, so the buffer it was counted in is printed. An acknowledgement releases the next rotation.
+        tracepoint:syscalls:sys_enter_prctl /pid == $1/ {
+          if (args->option == %MARKER%) { @want = 2; }
+          if (args->option == %ACK%) { @acked = args->arg2; }
         }
 
         // Paths of opened files, in programs of their own: a string takes most of a BPF program's 512-byte stack.
