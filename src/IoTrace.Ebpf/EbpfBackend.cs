@@ -381,8 +381,9 @@ internal sealed class EbpfBackend : IIoTraceBackend, IReportsFailures
 
             if (flush.Events > flush.CountedCalls)
             {
-                // The kernel counted calls that no map kept: a map was full.
-                foreach (var trace in touched)
+                // The kernel counted calls that no map kept: a map was full, or a probe wrote after its buffer was
+                // printed. Which trace it belonged to is unknown: every trace not yet complete may be short.
+                foreach (var trace in touched.Concat(_traces.Values))
                 {
                     trace.Session.MarkIncomplete();
                 }

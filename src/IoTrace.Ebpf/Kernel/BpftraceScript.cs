@@ -31,7 +31,14 @@ internal static class BpftraceScript
     public const string FlushBeginPrefix = "F ";
     public const string FlushEndLine = "E";
 
-    public static string Build(int flushTickMilliseconds = 5, int idleFlushTicks = 20)
+    /// <param name="flushTickMilliseconds">How often the program checks whether to rotate.</param>
+    /// <param name="idleFlushTicks">Ticks between rotations when no trace asks for one.</param>
+    /// <param name="spacingTicks">
+    /// Ticks at least between two rotations: how long a retired buffer waits before it is printed. System call
+    /// tracepoints are preemptible on recent kernels, so on a saturated CPU a probe can stall for milliseconds
+    /// between choosing its buffer and writing it.
+    /// </param>
+    public static string Build(int flushTickMilliseconds = 5, int idleFlushTicks = 20, int spacingTicks = 4)
     {
         var table = new StringBuilder();
         foreach (var (number, packed) in SyscallTable.X64)
@@ -67,7 +74,8 @@ internal static class BpftraceScript
             .Replace("%ACK%", AckMarker.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
             .Replace("%REGS%", UserRegistersOffset.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
             .Replace("%TICK%", flushTickMilliseconds.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
-            .Replace("%IDLE%", idleFlushTicks.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal);
+            .Replace("%IDLE%", idleFlushTicks.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
+            .Replace("%SPACING%", spacingTicks.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal);
     }
 
     /// <summary>The map names of one buffer: summary (no context) and context aggregates, fd targets, the event count.</summary>
@@ -82,7 +90,10 @@ internal static class BpftraceScript
     // current at the flush before: a probe that read @flip just before a rotation (and was preempted) has had a whole
     // tick to finish writing. A buffer becomes current again only after the process acknowledged the flush that
     // cleared it, so a clear bpftrace has not executed yet can never wipe new counts.
+    // The event count first: a probe preempted after choosing its buffer and resumed only after that buffer was printed
+    // has then (almost always) counted itself, so the flush shows more events than calls and the loss is reported.
     private static string Buffer(int n) => $$"""
+          @n{{n}} = count();
           if (($fl & %CONTEXT%) != 0) {
             @k{{n}}[$h] = (%FRAMES%);
             @c{{n}}[$req, $p, $fd, $h] = count();
@@ -95,7 +106,6 @@ internal static class BpftraceScript
             @sw{{n}}[$req, $p] = sum($wall);
             @su{{n}}[$req, $p] = sum($cpu);
           }
-          @n{{n}} = count();
     """;
 
     /// <summary>
@@ -185,6 +195,7 @@ internal static class BpftraceScript
           @want = 0;
           @seq = 0;
           @acked = 0;
+          @since = 0;
           @rotated = nsecs;
           @own[(int64)-1] = ((uint64)0, (uint64)0);
           delete(@own[(int64)-1]);
@@ -262,7 +273,9 @@ internal static class BpftraceScript
 
         interval:ms:%TICK% {
           @tick = @tick + 1;
-          if ((@want != 0 || @tick >= %IDLE%) && @acked == @seq) {
+          @since = @since + 1;
+          if ((@want != 0 || @tick >= %IDLE%) && @since >= %SPACING% && @acked == @seq) {
+            @since = 0;
             if (@want != 0) { @want = @want - 1; }
             @tick = 0;
             @seq = @seq + 1;
@@ -330,7 +343,7 @@ internal static class BpftraceScript
         tracepoint:sched:sched_process_exit /pid == $1 && tid == $1/ { exit(); }
 
         END {
-          clear(@p); clear(@e); clear(@own); clear(@flip); clear(@want); clear(@tick); clear(@pn); clear(@seq); clear(@acked); clear(@rotated);
+          clear(@p); clear(@e); clear(@own); clear(@flip); clear(@want); clear(@tick); clear(@pn); clear(@seq); clear(@acked); clear(@rotated); clear(@since);
         %CLEARALL%
         }
         """;
