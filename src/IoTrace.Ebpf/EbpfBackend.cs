@@ -335,17 +335,17 @@ internal sealed class EbpfBackend : IIoTraceBackend, IReportsFailures
                         var site = attributor.Resolve(trace.Session.Resolver, aggregate.Stack, ref waited);
                         if (site.IsApplication)
                         {
-                            trace.Openers[aggregate.Fd] = site;
+                            trace.Openers[(aggregate.Fd, aggregate.Generation)] = site;
                         }
                     }
                 }
             }
 
-            foreach (var ((id, fd), path) in flush.Targets)
+            foreach (var ((id, fd, generation), path) in flush.Targets)
             {
                 if (_traces.TryGetValue(id, out var trace))
                 {
-                    trace.Targets[fd] = path;
+                    trace.Targets[(fd, generation)] = path;
                 }
             }
 
@@ -371,7 +371,7 @@ internal sealed class EbpfBackend : IIoTraceBackend, IReportsFailures
                 }
 
                 var site = attributor.Resolve(session.Resolver, aggregate.Stack, ref waited);
-                if (!site.IsApplication && aggregate.Fd >= 0 && trace.Openers.TryGetValue(aggregate.Fd, out var opener))
+                if (!site.IsApplication && aggregate.Fd >= 0 && trace.Openers.TryGetValue((aggregate.Fd, aggregate.Generation), out var opener))
                 {
                     site = opener;
                 }
@@ -417,11 +417,11 @@ internal sealed class EbpfBackend : IIoTraceBackend, IReportsFailures
             return null;
         }
 
-        if (!trace.Targets.TryGetValue(aggregate.Fd, out var target))
+        if (!trace.Targets.TryGetValue((aggregate.Fd, aggregate.Generation), out var target))
         {
             // Opened before the trace (a pooled connection, a log file): the fd is most likely still open now.
             target = FdTargets.Resolve(aggregate.Fd);
-            trace.Targets[aggregate.Fd] = target;
+            trace.Targets[(aggregate.Fd, aggregate.Generation)] = target;
         }
 
         return target;

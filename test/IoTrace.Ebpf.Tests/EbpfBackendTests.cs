@@ -30,6 +30,25 @@ public sealed class EbpfBackendTests(EbpfFixture fixture) : IDisposable
     }
 
     [Fact]
+    public void Trace_FdNumberReusedInOneTrace_EachFileKeepsItsOwnTargetAndBytes()
+    {
+        fixture.Require();
+        var first = WriteFile("first.bin", 1_111);
+        var second = WriteFile("second.bin", 2_222);
+
+        var report = IoTracer.Trace(Strategy.Read, () =>
+        {
+            File.ReadAllBytes(first);
+            File.ReadAllBytes(second); // the kernel gives it the fd number the first file just freed
+        });
+
+        Assert.Single(report.Aggregates.Select(a => a.Fd).Distinct());
+        Assert.Equal(
+            [(first, 1_111L), (second, 2_222L)],
+            report.Aggregates.OrderBy(a => a.Bytes).Select(a => (a.Target!, a.Bytes)));
+    }
+
+    [Fact]
     public async Task TraceAsync_LoopbackTcp_CountsExactBytesEachWay()
     {
         fixture.Require();

@@ -11,10 +11,10 @@ internal sealed class KernelTrace(TraceSession session, TraceSession? previous)
     public TraceSession? Previous { get; } = previous;
 
     /// <summary>The application line that opened each fd, for calls the runtime made on a thread-pool thread with no app frame.</summary>
-    public Dictionary<int, SourceLocation> Openers { get; } = [];
+    public Dictionary<(int Fd, long Generation), SourceLocation> Openers { get; } = [];
 
     /// <summary>What each fd is (a path, a peer), as the kernel or the process saw it.</summary>
-    public Dictionary<int, string?> Targets { get; } = [];
+    public Dictionary<(int Fd, long Generation), string?> Targets { get; } = [];
 
     /// <summary>When the flow stopped, CLOCK_MONOTONIC ns; 0 while it runs. The first flush after it completes the trace.</summary>
     public long StopNanoseconds { get; set; }

@@ -122,10 +122,9 @@ internal sealed class BpftraceOutputParser
             foreach (var entry in value.EnumerateObject())
             {
                 var fields = entry.Name.Split(',');
-                if (fields.Length >= 2 && long.TryParse(fields[0], CultureInfo.InvariantCulture, out var trace) && int.TryParse(fields[1], CultureInfo.InvariantCulture, out var fd)
-                    && entry.Value.ValueKind == JsonValueKind.Array && SocketPeer(entry.Value) is { } peer)
+                if (FdKey(fields) is { } key && entry.Value.ValueKind == JsonValueKind.Array && SocketPeer(entry.Value) is { } peer)
                 {
-                    flush.Targets[(trace, fd)] = peer;
+                    flush.Targets[key] = peer;
                 }
             }
 
@@ -137,9 +136,9 @@ internal sealed class BpftraceOutputParser
             foreach (var entry in value.EnumerateObject())
             {
                 var fields = entry.Name.Split(',');
-                if (fields.Length >= 2 && long.TryParse(fields[0], CultureInfo.InvariantCulture, out var trace) && int.TryParse(fields[1], CultureInfo.InvariantCulture, out var fd))
+                if (FdKey(fields) is { } key)
                 {
-                    flush.Targets[(trace, fd)] = entry.Value.GetString() ?? string.Empty;
+                    flush.Targets[key] = entry.Value.GetString() ?? string.Empty;
                 }
             }
 
@@ -183,11 +182,20 @@ internal sealed class BpftraceOutputParser
         }
     }
 
-    // "trace,probe" or "trace,probe,fd,stackhash" (bpftrace prints 64-bit values signed).
+    // "trace,fd,generation"
+    private static (long Trace, int Fd, long Generation)? FdKey(string[] fields) =>
+        fields.Length >= 3
+        && long.TryParse(fields[0], CultureInfo.InvariantCulture, out var trace)
+        && int.TryParse(fields[1], CultureInfo.InvariantCulture, out var fd)
+        && long.TryParse(fields[2], CultureInfo.InvariantCulture, out var generation)
+            ? (trace, fd, generation)
+            : null;
+
+    // "trace,probe" or "trace,probe,fd,generation,stackhash" (bpftrace prints 64-bit values signed).
     private static KernelAggregate? ParseKey(string key, bool context)
     {
         var fields = key.Split(',', StringSplitOptions.TrimEntries);
-        if (fields.Length < (context ? 4 : 2)
+        if (fields.Length < (context ? 5 : 2)
             || !long.TryParse(fields[0], CultureInfo.InvariantCulture, out var trace)
             || !int.TryParse(fields[1], CultureInfo.InvariantCulture, out var probe))
         {
@@ -195,13 +203,16 @@ internal sealed class BpftraceOutputParser
         }
 
         var fd = -1;
+        long generation = 0;
         long hash = 0;
-        if (context && (!int.TryParse(fields[2], CultureInfo.InvariantCulture, out fd) || !long.TryParse(fields[3], CultureInfo.InvariantCulture, out hash)))
+        if (context && (!int.TryParse(fields[2], CultureInfo.InvariantCulture, out fd)
+            || !long.TryParse(fields[3], CultureInfo.InvariantCulture, out generation)
+            || !long.TryParse(fields[4], CultureInfo.InvariantCulture, out hash)))
         {
             return null;
         }
 
-        return new KernelAggregate(trace, SyscallTable.ProbeOf(probe), fd, hash);
+        return new KernelAggregate(trace, SyscallTable.ProbeOf(probe), fd, generation, hash);
     }
 
     /// <summary>The peer of a connect, from the first 24 bytes of its address, formatted as the in-process backend does.</summary>

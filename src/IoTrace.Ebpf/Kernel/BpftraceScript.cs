@@ -96,10 +96,10 @@ internal static class BpftraceScript
           @n{{n}} = count();
           if (($fl & %CONTEXT%) != 0) {
             @k{{n}}[$h] = (%FRAMES%);
-            @c{{n}}[$req, $p, $fd, $h] = count();
-            @b{{n}}[$req, $p, $fd, $h] = sum($bytes);
-            @w{{n}}[$req, $p, $fd, $h] = sum($wall);
-            @u{{n}}[$req, $p, $fd, $h] = sum($cpu);
+            @c{{n}}[$req, $p, $fd, $g, $h] = count();
+            @b{{n}}[$req, $p, $fd, $g, $h] = sum($bytes);
+            @w{{n}}[$req, $p, $fd, $g, $h] = sum($wall);
+            @u{{n}}[$req, $p, $fd, $g, $h] = sum($cpu);
           } else {
             @sc{{n}}[$req, $p] = count();
             @sb{{n}}[$req, $p] = sum($bytes);
@@ -199,12 +199,17 @@ internal static class BpftraceScript
           @rotated = nsecs;
           @own[(int64)-1] = ((uint64)0, (uint64)0);
           delete(@own[(int64)-1]);
+          @gen[(int64)-1] = (int64)0;
+          delete(@gen[(int64)-1]);
         %TABLE%
           printf("R\n");
         }
 
         tracepoint:raw_syscalls:sys_enter /pid == $1 && tid != $3/ {
           $id = args->id;
+          // An fd number's generation changes when it is closed (by anyone): the same number opened again later, in
+          // the same trace, is another file or socket, with its own target and opener.
+          if ($id == 3) { @gen[(int64)args->args[0]] = @gen[(int64)args->args[0]] + 1; }
           $m = @p[$id];
           if ($m != 0) {
             $slot = (uint64*)((uint64)$2 + (uint64)tid * 16);
@@ -256,6 +261,11 @@ internal static class BpftraceScript
             if (($m & %BYTES%) != 0 && $ret > 0) { $bytes = $ret; }
             if ($ret == -11 && $fd >= 0 && (($m >> %KIND%) & 7) != 1) { @own[$fd] = ((uint64)$req, (uint64)$fl); }
             if (($m & %CLOSES%) != 0 && $fd >= 0) { delete(@own[$fd]); }
+            $g = (int64)0;
+            if ($fd >= 0) {
+              $g = @gen[$fd];
+              if (($m & %CLOSES%) != 0) { $g = $g - 1; }
+            }
             $p = $m & 0xff;
             if (($fl & %CONTEXT%) != 0) {
         %WALK%
@@ -319,7 +329,8 @@ internal static class BpftraceScript
             if ($req != 0 && ($fl & %CONTEXT%) != 0) {
               $path = str(uptr($pn));
               $cur = @flip;
-              if ($cur == 0) { @t0[$req, args->ret] = $path; } else if ($cur == 1) { @t1[$req, args->ret] = $path; } else { @t2[$req, args->ret] = $path; }
+              $g = @gen[args->ret];
+              if ($cur == 0) { @t0[$req, args->ret, $g] = $path; } else if ($cur == 1) { @t1[$req, args->ret, $g] = $path; } else { @t2[$req, args->ret, $g] = $path; }
             }
           }
         }
@@ -336,14 +347,15 @@ internal static class BpftraceScript
             $x1 = (uint64)*uptr((uint64 *)($sa + 8));
             $x2 = (uint64)*uptr((uint64 *)($sa + 16));
             $cur = @flip;
-            if ($cur == 0) { @s0[$req, args->fd] = ($x0, $x1, $x2); } else if ($cur == 1) { @s1[$req, args->fd] = ($x0, $x1, $x2); } else { @s2[$req, args->fd] = ($x0, $x1, $x2); }
+            $g = @gen[(int64)args->fd];
+            if ($cur == 0) { @s0[$req, args->fd, $g] = ($x0, $x1, $x2); } else if ($cur == 1) { @s1[$req, args->fd, $g] = ($x0, $x1, $x2); } else { @s2[$req, args->fd, $g] = ($x0, $x1, $x2); }
           }
         }
 
         tracepoint:sched:sched_process_exit /pid == $1 && tid == $1/ { exit(); }
 
         END {
-          clear(@p); clear(@e); clear(@own); clear(@flip); clear(@want); clear(@tick); clear(@pn); clear(@seq); clear(@acked); clear(@rotated); clear(@since);
+          clear(@p); clear(@e); clear(@own); clear(@gen); clear(@flip); clear(@want); clear(@tick); clear(@pn); clear(@seq); clear(@acked); clear(@rotated); clear(@since);
         %CLEARALL%
         }
         """;

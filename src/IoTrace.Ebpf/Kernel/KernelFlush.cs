@@ -12,7 +12,7 @@ internal sealed class KernelFlush(long sequence, long coveredNanoseconds)
     public Dictionary<string, KernelAggregate> Aggregates { get; } = new(StringComparer.Ordinal);
 
     /// <summary>Paths of the files traces opened, by (trace, fd).</summary>
-    public Dictionary<(long Trace, int Fd), string> Targets { get; } = [];
+    public Dictionary<(long Trace, int Fd, long Generation), string> Targets { get; } = [];
 
     /// <summary>How many calls the kernel counted; fewer in <see cref="Aggregates"/> means a map was full.</summary>
     public long Events { get; set; }
@@ -21,7 +21,7 @@ internal sealed class KernelFlush(long sequence, long coveredNanoseconds)
 }
 
 /// <summary>The kernel's aggregate of one (trace, probe, fd, user stack).</summary>
-internal sealed class KernelAggregate(long trace, int probe, int fd, long stackHash)
+internal sealed class KernelAggregate(long trace, int probe, int fd, long generation, long stackHash)
 {
     public long Trace { get; } = trace;
 
@@ -29,6 +29,9 @@ internal sealed class KernelAggregate(long trace, int probe, int fd, long stackH
     public int Probe { get; } = probe;
 
     public int Fd { get; } = fd;
+
+    /// <summary>Which opening of <see cref="Fd"/> (the kernel counts each number's closes): a reused number is another file.</summary>
+    public long Generation { get; } = generation;
 
     /// <summary>The kernel's hash of the user stack; 0 without context.</summary>
     public long StackHash { get; } = stackHash;

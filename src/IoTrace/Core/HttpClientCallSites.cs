@@ -23,9 +23,11 @@ internal sealed class HttpClientCallSites : EventListener
         }
     }
 
+    // Only for in-process traces: a kernel backend would charge this resolver's own IO (PDB reads) to the request,
+    // and it takes its lines from the kernel's stacks.
     protected override void OnEventWritten(EventWrittenEventArgs eventData)
     {
-        if (eventData.EventName != "RequestStart" || TraceContext.Current is not { IsActive: true, KeepsContext: true } session)
+        if (eventData.EventName != "RequestStart" || TraceContext.Current is not { IsActive: true, KeepsContext: true, HookedInProcess: true } session)
         {
             return;
         }
