@@ -88,8 +88,8 @@ internal sealed class IoTraceMiddleware
     }
 
     /// <summary>
-    /// The report now (in-process), or the task that gives it once a kernel backend has flushed: awaited at
-    /// OnCompleted, after the response went out, so the wait never delays the client.
+    /// The report now (in-process), or the task that gives it once a kernel backend has flushed: logged when it
+    /// completes, never awaited on the request's path (see <see cref="LogWhenReady"/>).
     /// </summary>
     private Task<IoTraceReport>? Stop(IoTraceScope scope)
     {
