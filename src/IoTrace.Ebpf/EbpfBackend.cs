@@ -58,6 +58,12 @@ internal sealed class EbpfBackend : IIoTraceBackend, IReportsFailures
     /// <summary>bpftrace's process id while it runs (tests kill it to check the fallback).</summary>
     internal int? BpftraceProcessId => _attachment?.Bpftrace.ProcessId;
 
+    /// <summary>
+    /// Waits until the code map holds everything jitted before this call (for tests: a stack is attributed once, and
+    /// a frame of code the map does not know yet is skipped for the next frame with a line).
+    /// </summary>
+    internal bool WaitUntilCodeMapCurrent(TimeSpan timeout) => _attachment?.Map.WaitUntilCurrent(timeout) ?? false;
+
     /// <summary>Traces waiting for their flush (for tests of the idle size).</summary>
     internal int PendingTraces => _traces.Count;
 

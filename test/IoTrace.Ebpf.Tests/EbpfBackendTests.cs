@@ -154,6 +154,47 @@ public sealed class EbpfBackendTests(EbpfFixture fixture) : IDisposable
         Assert.True(pread.Time > TimeSpan.Zero && pread.Cpu > TimeSpan.Zero && pread.Cpu <= pread.Time, $"time {pread.Time}, cpu {pread.Cpu}");
     }
 
+    [Fact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public async Task TraceAsync_CallsThroughGlibcWrappersWithoutFramePointers_EachOnItsLine()
+    {
+        fixture.Require();
+        var path = WriteFile("wrappers.txt", 5_000);
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        var accepted = listener.AcceptSocketAsync(TestContext.Current.CancellationToken);
+        await client.ConnectAsync((IPEndPoint)listener.LocalEndpoint, TestContext.Current.CancellationToken);
+        using var peer = await accepted;
+
+        // Once untraced, so the traced run's calls are only its own (no JIT-time assembly loads), and its code is in
+        // the backend's code map before the traced run's stacks are attributed.
+        var echo = EchoAsync(peer, 1_000);
+        await OpenSendReceiveAsync(path, client);
+        await echo;
+        Assert.True(Assert.IsType<EbpfBackend>(IoTracer.Backend).WaitUntilCodeMapCurrent(TimeSpan.FromSeconds(30)));
+        echo = EchoAsync(peer, 1_000);
+        var report = await IoTracer.TraceAsync(Strategy.All, () => OpenSendReceiveAsync(path, client));
+        await echo;
+
+        // glibc 2.36's open64 keeps the path in rbp, and send and recv keep no frame pointer: only the unwind table
+        // finds the frames above them. With O_CREAT open64 also stores va_list pointers into its frame, which the
+        // stack search took for frame pointers (those two opens had no line). ReadAllTextAsync's reads (4096 bytes,
+        // 904, then end of file) run on the thread pool, with no app frame: they get its open's line through the fd.
+        Assert.True(report.IsComplete);
+        var open = LineOf("// wrapped " + "open64, File.OpenHandle");
+        var stream = LineOf("// wrapped " + "open64, FileStream");
+        var text = LineOf("// wrapped " + "open64, File.ReadAllTextAsync");
+        var send = LineOf("// wrapped " + "send");
+        var receive = LineOf("// wrapped " + "recv");
+        var remote = $"127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port}";
+        var calls = report.Aggregates.Where(a => a.Probe is "openat" or "pread64" or "sendto" or "recvfrom").ToList();
+        Assert.All(calls, a => Assert.Equal("EbpfBackendTests.cs", Path.GetFileName(a.File)));
+        Assert.Equal(
+            [("openat", open, 1L, 0L, path), ("openat", stream, 1L, 0L, path), ("openat", text, 1L, 0L, path), ("pread64", text, 3L, 5_000L, path), ("recvfrom", receive, 1L, 1_000L, remote), ("sendto", send, 1L, 1_000L, remote)],
+            calls.Select(a => (a.Probe, a.Line ?? 0, a.Calls, a.Bytes, a.Target)).OrderBy(a => a.Probe, StringComparer.Ordinal).ThenBy(a => a.Item2));
+    }
+
     internal static string ByProbe(IoTraceReport report) =>
         string.Join(", ", report.Aggregates.GroupBy(a => a.Probe).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => $"{g.Key} {g.Sum(a => a.Calls)} {g.Sum(a => a.Bytes)}"));
 
@@ -165,6 +206,29 @@ public sealed class EbpfBackendTests(EbpfFixture fixture) : IDisposable
         var path = Path.Combine(_directory, name);
         File.WriteAllBytes(path, new byte[size]);
         return path;
+    }
+
+    /// <summary>The traced work: three ways to open a file (two with O_CREAT), a send, and a receive of data already there (poll first).</summary>
+    private static async Task OpenSendReceiveAsync(string path, Socket client)
+    {
+        using (File.OpenHandle(path, FileMode.OpenOrCreate)) { } // wrapped open64, File.OpenHandle
+        await using (new FileStream(path, FileMode.OpenOrCreate, FileAccess.Read, FileShare.Read, 4096, useAsync: true)) { } // wrapped open64, FileStream
+        _ = await File.ReadAllTextAsync(path); // wrapped open64, File.ReadAllTextAsync
+        await client.SendAsync(new byte[1_000]); // wrapped send
+        Assert.True(client.Poll(TimeSpan.FromSeconds(30), SelectMode.SelectRead));
+        Assert.Equal(1_000, await client.ReceiveAsync(new byte[4_096])); // wrapped recv
+    }
+
+    private static async Task EchoAsync(Socket peer, int bytes)
+    {
+        var buffer = new byte[bytes];
+        var received = 0;
+        while (received < bytes)
+        {
+            received += await peer.ReceiveAsync(buffer.AsMemory(received));
+        }
+
+        await peer.SendAsync(buffer);
     }
 
     private static async Task EchoAsync(TcpListener listener, int bytes)

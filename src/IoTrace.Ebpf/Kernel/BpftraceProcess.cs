@@ -101,7 +101,7 @@ internal sealed class BpftraceProcess : IDisposable
             info.ArgumentList.Add("-f");
             info.ArgumentList.Add("json");
             info.ArgumentList.Add("-e");
-            info.ArgumentList.Add(BpftraceScript.Build());
+            info.ArgumentList.Add(BpftraceScript.Build(LibcUnwindTable.Current));
             info.ArgumentList.Add(Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
             info.ArgumentList.Add(((ulong)_slotTable).ToString(CultureInfo.InvariantCulture));
             info.ArgumentList.Add(LibcInterop.CurrentThreadId.ToString(CultureInfo.InvariantCulture));

@@ -401,7 +401,9 @@ internal sealed class ManagedCodeMap : IDisposable
                 // Live, the runtime writes MethodLoadVerbose first, then the IL map of that code version.
                 var pairs = new CodeVersionPairs(mapFirst: false);
                 clr.LoaderModuleLoad += OnModule;
-                clr.LoaderModuleUnload += e => _modulePaths.TryRemove(e.ModuleID, out _);
+                // Module unloads are not applied: the runtime reports every module unloaded while the process shuts
+                // down, when the flushes of the last traces may still be resolving their stacks. A module id reused
+                // after a real (collectible) unload gets its new path from its own load event, which comes first.
                 clr.MethodLoadVerbose += e => OnMethodLoad(e, pairs);
                 clr.MethodILToNativeMap += pairs.OnILMap;
                 clr.MethodUnloadVerbose += OnMethodUnload;

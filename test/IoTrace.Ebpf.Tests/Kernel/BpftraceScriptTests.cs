@@ -19,7 +19,7 @@ public sealed class BpftraceScriptTests
     public async Task Build_Script_CompilesAndLoadsInTheKernel()
     {
         Requires.Ebpf();
-        var script = BpftraceScript.Build();
+        var script = BpftraceScript.Build(LibcUnwindTable.Current);
 
         // -d only parses and compiles; attaching (and the verifier) needs a run: exit from BEGIN after loading.
         var info = new ProcessStartInfo("bpftrace") { RedirectStandardOutput = true, RedirectStandardError = true };

@@ -1,0 +1,118 @@
+using System.Buffers.Binary;
+
+namespace IoTrace.Ebpf.Kernel;
+
+/// <summary>
+/// A 64-bit little-endian ELF shared object read whole, seen through its program headers (the view the loader has,
+/// which stays valid in stripped files): loaded segments, their virtual addresses and the .eh_frame_hdr segment.
+/// </summary>
+internal sealed class ElfImage
+{
+    private const uint PtLoad = 1;
+    private const uint PtGnuEhFrame = 0x6474e550;
+    private const uint PfExecute = 1;
+
+    private readonly Segment[] _loads;
+
+    private ElfImage(byte[] bytes, Segment[] loads, ulong? ehFrameHeader)
+    {
+        Bytes = bytes;
+        _loads = loads;
+        EhFrameHeader = ehFrameHeader;
+    }
+
+    public byte[] Bytes { get; }
+
+    /// <summary>The virtual address of .eh_frame_hdr (PT_GNU_EH_FRAME), if the file has one.</summary>
+    public ulong? EhFrameHeader { get; }
+
+    /// <summary>The loaded segments with code in them.</summary>
+    public IEnumerable<Segment> ExecutableSegments => _loads.Where(s => (s.Flags & PfExecute) != 0);
+
+    /// <summary>Parses the header and program headers of <paramref name="bytes"/>.</summary>
+    /// <exception cref="InvalidDataException">Not a 64-bit little-endian x86_64 ELF file, or a header points outside it.</exception>
+    public static ElfImage Parse(byte[] bytes)
+    {
+        var span = bytes.AsSpan();
+        if (span.Length < 64 || !span[..4].SequenceEqual("\u007fELF"u8) || span[4] != 2 || span[5] != 1)
+        {
+            throw new InvalidDataException("not a 64-bit little-endian ELF file");
+        }
+
+        if (BinaryPrimitives.ReadUInt16LittleEndian(span[18..]) != 62)
+        {
+            throw new InvalidDataException("not an x86_64 ELF file");
+        }
+
+        var phoff = BinaryPrimitives.ReadUInt64LittleEndian(span[32..]);
+        var phentsize = BinaryPrimitives.ReadUInt16LittleEndian(span[54..]);
+        var phnum = BinaryPrimitives.ReadUInt16LittleEndian(span[56..]);
+        if (phentsize < 56 || phoff + ((ulong)phentsize * phnum) > (ulong)span.Length)
+        {
+            throw new InvalidDataException("program headers outside the file");
+        }
+
+        var loads = new List<Segment>();
+        ulong? ehFrameHeader = null;
+        for (var i = 0; i < phnum; i++)
+        {
+            var header = span[(int)(phoff + ((ulong)i * phentsize))..];
+            var type = BinaryPrimitives.ReadUInt32LittleEndian(header);
+            var segment = new Segment(
+                BinaryPrimitives.ReadUInt32LittleEndian(header[4..]),
+                BinaryPrimitives.ReadUInt64LittleEndian(header[8..]),
+                BinaryPrimitives.ReadUInt64LittleEndian(header[16..]),
+                BinaryPrimitives.ReadUInt64LittleEndian(header[32..]));
+            if (type == PtLoad)
+            {
+                if (segment.Offset + segment.FileSize > (ulong)span.Length)
+                {
+                    throw new InvalidDataException("a loaded segment ends outside the file");
+                }
+
+                loads.Add(segment);
+            }
+            else if (type == PtGnuEhFrame)
+            {
+                ehFrameHeader = segment.Address;
+            }
+        }
+
+        return new ElfImage(bytes, [.. loads], ehFrameHeader);
+    }
+
+    /// <summary>A reader at virtual address <paramref name="address"/>, bounded by the end of its segment's file bytes.</summary>
+    /// <exception cref="InvalidDataException">No loaded segment holds the address in the file.</exception>
+    public DwarfReader ReaderAt(ulong address)
+    {
+        foreach (var segment in _loads)
+        {
+            if (address >= segment.Address && address < segment.Address + segment.FileSize)
+            {
+                return new DwarfReader(Bytes, (int)(segment.Offset + (address - segment.Address)), address, (int)(segment.Offset + segment.FileSize));
+            }
+        }
+
+        throw new InvalidDataException($"address 0x{address:x} is not in the file");
+    }
+
+    /// <summary>The load address of the image, given a mapping of it: where it starts and which file offset it maps.</summary>
+    /// <returns>Null when no executable segment covers that offset.</returns>
+    public ulong? LoadBias(ulong mappingStart, ulong mappingOffset)
+    {
+        foreach (var segment in ExecutableSegments)
+        {
+            // The loader maps whole pages: the mapping starts at the page holding the segment's first byte.
+            var pageOffset = segment.Offset & ~0xfffUL;
+            if (mappingOffset >= pageOffset && mappingOffset < segment.Offset + segment.FileSize)
+            {
+                return mappingStart - mappingOffset - (segment.Address - segment.Offset);
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>A PT_LOAD program header: flags, file offset, virtual address, size in the file.</summary>
+    internal readonly record struct Segment(uint Flags, ulong Offset, ulong Address, ulong FileSize);
+}
