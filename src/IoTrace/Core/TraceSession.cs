@@ -197,7 +197,7 @@ internal sealed class TraceSession
                 var site = key.Site;
                 aggregates.Add(new IoAggregate(
                     Probes.Name(key.Probe),
-                    Redactor.SourceFile(DisplayPath(site.File), _redaction),
+                    Redactor.SourceFile(site.FileRelativeTo(_rootPath), _redaction),
                     site.Line,
                     site.Method,
                     key.Fd >= 0 ? key.Fd : null,
@@ -254,18 +254,6 @@ internal sealed class TraceSession
         var full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(rootPath));
         s_lastRoot = new RootPath(rootPath, full);
         return full;
-    }
-
-    private string? DisplayPath(string? file)
-    {
-        if (file is null)
-        {
-            return null;
-        }
-
-        return file.StartsWith(_rootPath + Path.DirectorySeparatorChar, StringComparison.Ordinal)
-            ? file[(_rootPath.Length + 1)..]
-            : file;
     }
 
     internal sealed record FdInfo(string? Target, SourceLocation? OpenedAt);
