@@ -17,9 +17,16 @@ internal sealed class IoTraceMiddleware
     private static readonly Func<object, Task> s_logReport = LogReport;
     private static readonly IoTraceFormatter s_fallbackFormatter = IoTraceFormatters.Get(IoTraceFormatters.DefaultName);
 
+    // One writer per thread, reused: a report is rendered per traced request. A writer grown by a huge report is dropped.
+    private const int MaxCachedWriterCapacity = 64 * 1024;
+
+    [ThreadStatic]
+    private static StringWriter? t_writer;
+
     private readonly RequestDelegate _next;
     private readonly IoTraceOptionsTracker _options;
     private readonly ILogger _logger;
+    private readonly Func<IoTraceFormatter, IoTraceReport, string> _format;
 
     // Each kind of tracer failure is logged once, so a broken formatter cannot flood the log.
     private int _tracerFailed;
@@ -31,6 +38,7 @@ internal sealed class IoTraceMiddleware
         _next = next;
         _options = options;
         _logger = logger;
+        _format = Format;
     }
 
     public Task InvokeAsync(HttpContext context)
@@ -195,7 +203,8 @@ internal sealed class IoTraceMiddleware
                 w3c ? activity!.TraceId.ToHexString() : null,
                 w3c ? activity!.SpanId.ToHexString() : null,
                 report,
-                Format(settings.Formatter, report));
+                settings.Formatter,
+                _format);
             _logger.Log(settings.LogLevel, IoTraceMiddlewareLog.RequestTraced, entry, null, IoTraceRequestLog.Formatter);
         }
         catch (Exception e)
@@ -219,11 +228,31 @@ internal sealed class IoTraceMiddleware
 
     private static string Write(IoTraceFormatter formatter, IoTraceReport report)
     {
-        using var writer = new StringWriter(CultureInfo.InvariantCulture);
-        formatter(writer, report);
+        // Taken from the thread while in use: a formatter that logs, and so renders another report, gets its own.
+        var writer = t_writer ?? new StringWriter(CultureInfo.InvariantCulture);
+        t_writer = null;
+        var text = writer.GetStringBuilder();
+        try
+        {
+            formatter(writer, report);
 
-        // The logger ends the event's line itself.
-        return writer.ToString().TrimEnd();
+            // The logger ends the event's line itself.
+            var end = text.Length;
+            while (end > 0 && char.IsWhiteSpace(text[end - 1]))
+            {
+                end--;
+            }
+
+            return text.ToString(0, end);
+        }
+        finally
+        {
+            text.Clear();
+            if (text.Capacity <= MaxCachedWriterCapacity)
+            {
+                t_writer = writer;
+            }
+        }
     }
 
     private void OnFailure(ref int logged, Action<ILogger, Exception> log, Exception exception)

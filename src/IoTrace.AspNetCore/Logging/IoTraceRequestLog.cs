@@ -4,7 +4,8 @@ namespace IoTrace.AspNetCore.Logging;
 
 /// <summary>
 /// The state of the per-request log event: the formatter's table as the message, and the request and report as
-/// fields, so a structured sink (Serilog, OpenTelemetry logs, JSON console) gets values, not only text.
+/// fields, so a structured sink (Serilog, OpenTelemetry logs, JSON console) gets values, not only text. The table is
+/// rendered when a sink first asks for the message, so sinks that keep only the fields never pay for it.
 /// </summary>
 internal sealed class IoTraceRequestLog : IReadOnlyList<KeyValuePair<string, object?>>
 {
@@ -27,9 +28,26 @@ internal sealed class IoTraceRequestLog : IReadOnlyList<KeyValuePair<string, obj
     public static readonly Func<IoTraceRequestLog, Exception?, string> Formatter = static (log, _) => log.Message;
 
     private readonly IoTraceReport _report;
+    private readonly IoTraceFormatter? _formatter;
+    private readonly Func<IoTraceFormatter, IoTraceReport, string>? _render;
+    private string? _message;
     private string? _aggregates;
 
+    /// <summary>An event whose message <paramref name="render"/> makes with <paramref name="formatter"/>, once, when a sink first asks for it.</summary>
+    public IoTraceRequestLog(string method, string path, string? route, int statusCode, string? traceId, string? spanId, IoTraceReport report, IoTraceFormatter formatter, Func<IoTraceFormatter, IoTraceReport, string> render)
+        : this(method, path, route, statusCode, traceId, spanId, report)
+    {
+        _formatter = formatter;
+        _render = render;
+    }
+
     public IoTraceRequestLog(string method, string path, string? route, int statusCode, string? traceId, string? spanId, IoTraceReport report, string message)
+        : this(method, path, route, statusCode, traceId, spanId, report)
+    {
+        _message = message;
+    }
+
+    private IoTraceRequestLog(string method, string path, string? route, int statusCode, string? traceId, string? spanId, IoTraceReport report)
     {
         Method = method;
         Path = path;
@@ -37,7 +55,6 @@ internal sealed class IoTraceRequestLog : IReadOnlyList<KeyValuePair<string, obj
         StatusCode = statusCode;
         TraceId = traceId;
         SpanId = spanId;
-        Message = message;
         _report = report;
     }
 
@@ -53,7 +70,8 @@ internal sealed class IoTraceRequestLog : IReadOnlyList<KeyValuePair<string, obj
 
     public string? SpanId { get; }
 
-    public string Message { get; }
+    /// <summary>The formatter's table. Two sinks asking at once may both render it; they get equal strings.</summary>
+    public string Message => _message ??= _render!(_formatter!, _report);
 
     public int Count => 15;
 

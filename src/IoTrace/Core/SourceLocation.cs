@@ -15,4 +15,29 @@ internal sealed class SourceLocation(string? file, int? line, string? method, bo
 
     /// <summary>Whether this is a frame of the application's own code (not the runtime's, not IoTrace's).</summary>
     public bool IsApplication { get; } = isApplication;
+
+    // The last root asked for and the file relative to it: a request's report names the same lines every time.
+    private RelativeFile? _relative;
+
+    /// <summary><see cref="File"/> relative to <paramref name="root"/> (a full path) when it is under it, else as it is.</summary>
+    public string? FileRelativeTo(string root)
+    {
+        if (File is not { } file)
+        {
+            return null;
+        }
+
+        if (_relative is { } cached && ReferenceEquals(cached.Root, root))
+        {
+            return cached.File;
+        }
+
+        var relative = file.Length > root.Length + 1 && file[root.Length] == Path.DirectorySeparatorChar && file.StartsWith(root, StringComparison.Ordinal)
+            ? file[(root.Length + 1)..]
+            : file;
+        _relative = new RelativeFile(root, relative);
+        return relative;
+    }
+
+    private sealed record RelativeFile(string Root, string File);
 }

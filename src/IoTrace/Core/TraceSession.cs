@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 
 namespace IoTrace.Core;
 
@@ -43,7 +44,7 @@ internal sealed class TraceSession
         }
         else
         {
-            _byKey = new ConcurrentDictionary<AggregateKey, Counter>();
+            _byKey = new ConcurrentDictionary<AggregateKey, Counter>(AggregateKey.Comparer);
         }
 
         Id = Interlocked.Increment(ref s_lastId);
@@ -197,7 +198,7 @@ internal sealed class TraceSession
                 var site = key.Site;
                 aggregates.Add(new IoAggregate(
                     Probes.Name(key.Probe),
-                    Redactor.SourceFile(DisplayPath(site.File), _redaction),
+                    Redactor.SourceFile(site.FileRelativeTo(_rootPath), _redaction),
                     site.Line,
                     site.Method,
                     key.Fd >= 0 ? key.Fd : null,
@@ -256,23 +257,30 @@ internal sealed class TraceSession
         return full;
     }
 
-    private string? DisplayPath(string? file)
-    {
-        if (file is null)
-        {
-            return null;
-        }
-
-        return file.StartsWith(_rootPath + Path.DirectorySeparatorChar, StringComparison.Ordinal)
-            ? file[(_rootPath.Length + 1)..]
-            : file;
-    }
-
     internal sealed record FdInfo(string? Target, SourceLocation? OpenedAt);
 
     private sealed record RootPath(string Given, string Full);
 
-    private readonly record struct AggregateKey(int Probe, SourceLocation Site, int Fd, string? Target);
+    private readonly record struct AggregateKey(int Probe, SourceLocation Site, int Fd, string? Target)
+    {
+        public static readonly IEqualityComparer<AggregateKey> Comparer = new KeyComparer();
+
+        /// <summary>
+        /// Sites are interned (identity), and a target's hash is taken from its length and two characters instead of
+        /// all of it: the key is looked up on every call, and an fd's target is the same path every time.
+        /// </summary>
+        private sealed class KeyComparer : IEqualityComparer<AggregateKey>
+        {
+            public bool Equals(AggregateKey x, AggregateKey y) =>
+                x.Probe == y.Probe && x.Fd == y.Fd && ReferenceEquals(x.Site, y.Site) && string.Equals(x.Target, y.Target, StringComparison.Ordinal);
+
+            public int GetHashCode(AggregateKey key)
+            {
+                var target = key.Target is { Length: > 0 } t ? (t.Length * 31) ^ (t[^1] * 7) ^ t[t.Length / 2] : 0;
+                return HashCode.Combine(key.Probe, key.Fd, RuntimeHelpers.GetHashCode(key.Site), target);
+            }
+        }
+    }
 
     private sealed class Counter(string? target)
     {

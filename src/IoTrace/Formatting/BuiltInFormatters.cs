@@ -8,51 +8,72 @@ namespace IoTrace.Formatting;
 /// </summary>
 internal static class BuiltInFormatters
 {
-    private static readonly string[] s_features = ["bytes", "time", "cpu", "calls"];
+    private static readonly TextTable.Layout s_contextLayout = new(("File", false), ("Line", true), ("Probe", false), ("FD", true), ("Feature", false), ("Value", false), ("Target", false));
+    private static readonly TextTable.Layout s_summaryLayout = new(("Probe", false), ("Feature", false), ("Value", false));
+    private static readonly TextTable.Layout s_fdsLayout = new(("FD", true), ("Target", false), ("Calls", true), ("Bytes", true), ("Time", true), ("CPU", true));
+    private static readonly TextTable.Layout s_filesLayout = new(("File", false), ("Calls", true), ("Bytes", true), ("Time", true), ("CPU", true));
 
-    public static void Default(TextWriter stream, IoTraceReport trace) => WriteFeatures(stream, trace, s_features, sortBy: null);
+    public static void Default(TextWriter stream, IoTraceReport trace) => WriteFeatures(stream, trace, Feature.All, sortBy: null);
 
-    public static void Time(TextWriter stream, IoTraceReport trace) => WriteFeatures(stream, trace, ["time"], a => a.Time.Ticks);
+    public static void Time(TextWriter stream, IoTraceReport trace) => WriteFeatures(stream, trace, Feature.Time, static a => a.Time.Ticks);
 
-    public static void Calls(TextWriter stream, IoTraceReport trace) => WriteFeatures(stream, trace, ["calls"], a => a.Calls);
+    public static void Calls(TextWriter stream, IoTraceReport trace) => WriteFeatures(stream, trace, Feature.Calls, static a => a.Calls);
 
-    public static void Cpu(TextWriter stream, IoTraceReport trace) => WriteFeatures(stream, trace, ["cpu"], a => a.Cpu.Ticks);
+    public static void Cpu(TextWriter stream, IoTraceReport trace) => WriteFeatures(stream, trace, Feature.Cpu, static a => a.Cpu.Ticks);
 
-    public static void Bytes(TextWriter stream, IoTraceReport trace) => WriteFeatures(stream, trace, ["bytes"], a => a.Bytes);
+    public static void Bytes(TextWriter stream, IoTraceReport trace) => WriteFeatures(stream, trace, Feature.Bytes, static a => a.Bytes);
 
     public static void Fds(TextWriter stream, IoTraceReport trace)
     {
-        var table = new TextTable(("FD", true), ("Target", false), ("Calls", true), ("Bytes", true), ("Time", true), ("CPU", true));
         var groups = trace.Aggregates
             .Where(a => a.Fd is not null)
             .GroupBy(a => (a.Fd, a.Target))
             .OrderBy(g => g.Key.Fd)
-            .ThenBy(g => g.Key.Target, StringComparer.Ordinal);
-        foreach (var group in groups)
+            .ThenBy(g => g.Key.Target, StringComparer.Ordinal)
+            .Select(g => (g.Key.Fd, g.Key.Target, Totals: RollUp(g)))
+            .ToList();
+        var table = new TextTable(s_fdsLayout);
+        for (var pass = 0; pass < 2; pass++)
         {
-            AddRollUp(table, [TextTable.Number(group.Key.Fd), group.Key.Target ?? "-"], group);
+            foreach (var (fd, target, totals) in groups)
+            {
+                table.Add(TextTable.Cell.NumberOrEmpty(fd), target ?? "-", TextTable.Cell.Number(totals.Calls), TextTable.Cell.Number(totals.Bytes), TextTable.Cell.Milliseconds(totals.Time), TextTable.Cell.Milliseconds(totals.Cpu));
+            }
+
+            if (pass == 0)
+            {
+                table.BeginWriting(stream);
+            }
         }
 
-        table.Write(stream);
         WriteFooter(stream, trace);
     }
 
     public static void Files(TextWriter stream, IoTraceReport trace)
     {
-        var table = new TextTable(("File", false), ("Calls", true), ("Bytes", true), ("Time", true), ("CPU", true));
         var groups = trace.Aggregates
             .GroupBy(a => a.File ?? a.Method ?? "-")
-            .OrderBy(g => g.Key, StringComparer.Ordinal);
-        foreach (var group in groups)
+            .OrderBy(g => g.Key, StringComparer.Ordinal)
+            .Select(g => (File: g.Key, Totals: RollUp(g)))
+            .ToList();
+        var table = new TextTable(s_filesLayout);
+        for (var pass = 0; pass < 2; pass++)
         {
-            AddRollUp(table, [group.Key], group);
+            foreach (var (file, totals) in groups)
+            {
+                table.Add(file, TextTable.Cell.Number(totals.Calls), TextTable.Cell.Number(totals.Bytes), TextTable.Cell.Milliseconds(totals.Time), TextTable.Cell.Milliseconds(totals.Cpu));
+            }
+
+            if (pass == 0)
+            {
+                table.BeginWriting(stream);
+            }
         }
 
-        table.Write(stream);
         WriteFooter(stream, trace);
     }
 
-    private static void AddRollUp(TextTable table, string[] keys, IEnumerable<IoAggregate> group)
+    private static (long Calls, long Bytes, TimeSpan Time, TimeSpan Cpu) RollUp(IEnumerable<IoAggregate> group)
     {
         long calls = 0, bytes = 0;
         TimeSpan time = default, cpu = default;
@@ -64,66 +85,91 @@ internal static class BuiltInFormatters
             cpu += a.Cpu;
         }
 
-        table.Add([.. keys, TextTable.Number(calls), TextTable.Number(bytes), TextTable.Milliseconds(time), TextTable.Milliseconds(cpu)]);
+        return (calls, bytes, time, cpu);
     }
 
-    private static void WriteFeatures(TextWriter stream, IoTraceReport trace, string[] features, Func<IoAggregate, long>? sortBy)
+    /// <summary>One row per aggregate and feature, features in the seed's order: bytes, time, cpu, calls.</summary>
+    private static void WriteFeatures(TextWriter stream, IoTraceReport trace, Feature features, Func<IoAggregate, long>? sortBy)
     {
         var withContext = trace.Strategy != Strategy.Summary;
-        var table = withContext
-            ? new TextTable(("File", false), ("Line", true), ("Probe", false), ("FD", true), ("Feature", false), ("Value", false), ("Target", false))
-            : new TextTable(("Probe", false), ("Feature", false), ("Value", false));
-        IEnumerable<IoAggregate> aggregates = trace.Aggregates;
-        if (sortBy is not null)
+        var table = new TextTable(withContext ? s_contextLayout : s_summaryLayout);
+        var aggregates = sortBy is null ? trace.Aggregates : [.. trace.Aggregates.OrderByDescending(sortBy)];
+        features &= Measured(trace.Features);
+        for (var pass = 0; pass < 2; pass++)
         {
-            aggregates = aggregates.OrderByDescending(sortBy);
-        }
-
-        features = [.. features.Where(f => Measured(trace, f))];
-        foreach (var a in aggregates)
-        {
-            foreach (var feature in features)
+            for (var i = 0; i < aggregates.Count; i++)
             {
-                if (feature == "bytes" && !Transfers(a.Probe))
-                {
-                    continue;
-                }
+                AddRows(table, aggregates[i], features, withContext);
+            }
 
-                var value = feature switch
-                {
-                    "bytes" => TextTable.Number(a.Bytes),
-                    "time" => TextTable.Milliseconds(a.Time),
-                    "cpu" => TextTable.Milliseconds(a.Cpu),
-                    _ => TextTable.Number(a.Calls),
-                };
-                if (withContext)
-                {
-                    table.Add(a.File ?? a.Method ?? "-", TextTable.Number(a.Line), a.Probe, TextTable.Number(a.Fd), feature, value, a.Target ?? string.Empty);
-                }
-                else
-                {
-                    table.Add(a.Probe, feature, value);
-                }
+            if (pass == 0)
+            {
+                table.BeginWriting(stream);
             }
         }
 
-        table.Write(stream);
         WriteFooter(stream, trace);
     }
 
-    private static bool Measured(IoTraceReport trace, string feature) => feature switch
+    private static void AddRows(TextTable table, IoAggregate a, Feature features, bool withContext)
     {
-        "bytes" => trace.Features.HasFlag(IoTraceFeatures.Bytes),
-        "time" => trace.Features.HasFlag(IoTraceFeatures.Time),
-        "cpu" => trace.Features.HasFlag(IoTraceFeatures.Cpu),
-        _ => true,
-    };
+        if (!Transfers(a.Probe))
+        {
+            features &= ~Feature.Bytes;
+        }
+
+        for (var feature = Feature.Bytes; feature <= Feature.Calls; feature = (Feature)((int)feature << 1))
+        {
+            if ((features & feature) == 0)
+            {
+                continue;
+            }
+
+            var value = feature switch
+            {
+                Feature.Bytes => TextTable.Cell.Number(a.Bytes),
+                Feature.Time => TextTable.Cell.Milliseconds(a.Time),
+                Feature.Cpu => TextTable.Cell.Milliseconds(a.Cpu),
+                _ => TextTable.Cell.Number(a.Calls),
+            };
+            var name = feature switch
+            {
+                Feature.Bytes => "bytes",
+                Feature.Time => "time",
+                Feature.Cpu => "cpu",
+                _ => "calls",
+            };
+            if (withContext)
+            {
+                table.Add(a.File ?? a.Method ?? "-", TextTable.Cell.NumberOrEmpty(a.Line), a.Probe, TextTable.Cell.NumberOrEmpty(a.Fd), name, value, a.Target);
+            }
+            else
+            {
+                table.Add(a.Probe, name, value);
+            }
+        }
+    }
+
+    private static Feature Measured(IoTraceFeatures features) =>
+        Feature.Calls
+        | (features.HasFlag(IoTraceFeatures.Bytes) ? Feature.Bytes : 0)
+        | (features.HasFlag(IoTraceFeatures.Time) ? Feature.Time : 0)
+        | (features.HasFlag(IoTraceFeatures.Cpu) ? Feature.Cpu : 0);
 
     private static bool Transfers(string probe)
     {
+        // The backends name probes with Probes' own strings, so identity finds them; a report built elsewhere may not.
         for (var i = 0; i < Probes.Count; i++)
         {
-            if (Probes.Name(i) == probe)
+            if (ReferenceEquals(Probes.Name(i), probe))
+            {
+                return Probes.Kind(i) != ProbeKind.Setup;
+            }
+        }
+
+        for (var i = 0; i < Probes.Count; i++)
+        {
+            if (string.Equals(Probes.Name(i), probe, StringComparison.Ordinal))
             {
                 return Probes.Kind(i) != ProbeKind.Setup;
             }
@@ -134,23 +180,57 @@ internal static class BuiltInFormatters
 
     private static void WriteFooter(TextWriter stream, IoTraceReport trace)
     {
-        stream.Write($"{TextTable.Number(trace.TotalCalls)} calls");
+        TextTable.WriteNumber(stream, trace.TotalCalls);
+        stream.Write(" calls");
         if (trace.Features.HasFlag(IoTraceFeatures.Bytes))
         {
-            stream.Write($", {TextTable.Number(trace.TotalBytes)} bytes");
+            stream.Write(", ");
+            TextTable.WriteNumber(stream, trace.TotalBytes);
+            stream.Write(" bytes");
         }
 
         if (trace.Features.HasFlag(IoTraceFeatures.Time))
         {
-            stream.Write($", {TextTable.Milliseconds(trace.TotalTime)} in IO");
+            stream.Write(", ");
+            TextTable.WriteMilliseconds(stream, trace.TotalTime);
+            stream.Write(" in IO");
         }
 
         if (trace.Features.HasFlag(IoTraceFeatures.Cpu))
         {
-            stream.Write($", {TextTable.Milliseconds(trace.TotalCpu)} on CPU");
+            stream.Write(", ");
+            TextTable.WriteMilliseconds(stream, trace.TotalCpu);
+            stream.Write(" on CPU");
         }
 
-        stream.Write($" ({trace.Strategy}, {trace.Backend}, {TextTable.Milliseconds(trace.Elapsed)} traced)");
+        stream.Write(" (");
+        stream.Write(StrategyName(trace.Strategy));
+        stream.Write(", ");
+        stream.Write(trace.Backend);
+        stream.Write(", ");
+        TextTable.WriteMilliseconds(stream, trace.Elapsed);
+        stream.Write(" traced)");
         stream.WriteLine(trace.IsComplete ? string.Empty : "; INCOMPLETE: the backend may have missed calls");
+    }
+
+    private static string StrategyName(Strategy strategy) => strategy switch
+    {
+        Strategy.Summary => nameof(Strategy.Summary),
+        Strategy.Setup => nameof(Strategy.Setup),
+        Strategy.Read => nameof(Strategy.Read),
+        Strategy.Write => nameof(Strategy.Write),
+        Strategy.All => nameof(Strategy.All),
+        _ => strategy.ToString(),
+    };
+
+    /// <summary>The features a table shows, in the order of its rows.</summary>
+    [Flags]
+    private enum Feature
+    {
+        Bytes = 1,
+        Time = 2,
+        Cpu = 4,
+        Calls = 8,
+        All = Bytes | Time | Cpu | Calls,
     }
 }

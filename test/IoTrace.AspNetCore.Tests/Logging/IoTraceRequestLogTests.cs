@@ -51,4 +51,32 @@ public sealed class IoTraceRequestLogTests
         Assert.Equal("File  Line  Probe", IoTraceRequestLog.Formatter(log, null));
         Assert.Equal("File  Line  Probe", log.ToString());
     }
+
+    [Fact]
+    public void Message_ReadTwice_RendersOnceWithTheGivenFormatter()
+    {
+        var renders = 0;
+        IoTraceFormatter formatter = (stream, trace) => stream.Write(trace.TotalCalls);
+        var log = new IoTraceRequestLog("GET", "/", null, 200, null, null, s_report, formatter, (f, report) =>
+        {
+            renders++;
+            using var writer = new StringWriter();
+            f(writer, report);
+            return writer.ToString();
+        });
+
+        Assert.Equal("3", IoTraceRequestLog.Formatter(log, null));
+        Assert.Equal("3", log.ToString());
+        Assert.Equal(1, renders);
+    }
+
+    [Fact]
+    public void Indexer_EveryFieldWithoutTheMessage_NeverRenders()
+    {
+        var log = new IoTraceRequestLog("GET", "/", null, 200, null, null, s_report, IoTraceFormatters.Get("default"), (_, _) => throw new InvalidOperationException("rendered"));
+
+        var fields = log.ToList();
+
+        Assert.Equal(15, fields.Count);
+    }
 }

@@ -5,7 +5,8 @@ namespace IoTrace.AspNetCore.Tests.Soak;
 /// <summary>
 /// A request pipeline invoked synchronously on the calling thread, without a server: the IoTrace middleware (or
 /// none) in front of an endpoint that completes synchronously, with the reports going to a logger that discards
-/// them. Every allocation of a request, its report included, happens on the calling thread.
+/// them, after reading their message (as a text sink does) or not (as a sink that keeps only the fields). Every
+/// allocation of a request, its report included, happens on the calling thread.
 /// </summary>
 internal sealed class InProcessPipeline : IDisposable
 {
@@ -14,14 +15,15 @@ internal sealed class InProcessPipeline : IDisposable
 
     /// <param name="ioTrace">The <c>IoTrace</c> configuration section, or <see langword="null"/> for no middleware at all.</param>
     /// <param name="endpoint">The endpoint; it must complete synchronously.</param>
-    public InProcessPipeline(IReadOnlyDictionary<string, string?>? ioTrace, RequestDelegate endpoint)
+    /// <param name="readsMessage">Whether the logger reads each event's message, rendering the report's table.</param>
+    public InProcessPipeline(IReadOnlyDictionary<string, string?>? ioTrace, RequestDelegate endpoint, bool readsMessage = true)
     {
         var configuration = new ConfigurationBuilder()
             .AddInMemoryCollection(ioTrace?.Select(p => new KeyValuePair<string, string?>("IoTrace:" + p.Key, p.Value)) ?? [])
             .Build();
         _services = new ServiceCollection()
             .AddSingleton<IConfiguration>(configuration)
-            .AddLogging(logging => logging.AddProvider(new DiscardingLoggerProvider()).SetMinimumLevel(LogLevel.Information))
+            .AddLogging(logging => logging.AddProvider(new DiscardingLoggerProvider(readsMessage)).SetMinimumLevel(LogLevel.Information))
             .AddIoTrace()
             .BuildServiceProvider();
         var app = new ApplicationBuilder(_services);
@@ -74,8 +76,8 @@ internal sealed class InProcessPipeline : IDisposable
         }
     }
 
-    /// <summary>Enabled for everything, so the middleware traces and logs; keeps nothing, so the sink costs nothing.</summary>
-    private sealed class DiscardingLoggerProvider : ILoggerProvider, ILogger
+    /// <summary>Enabled for everything, so the middleware traces and logs; keeps nothing, so the sink costs nothing but the message.</summary>
+    private sealed class DiscardingLoggerProvider(bool readsMessage) : ILoggerProvider, ILogger
     {
         public ILogger CreateLogger(string categoryName) => this;
 
@@ -86,6 +88,10 @@ internal sealed class InProcessPipeline : IDisposable
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {
+            if (readsMessage)
+            {
+                _ = formatter(state, exception);
+            }
         }
 
         public void Dispose()
