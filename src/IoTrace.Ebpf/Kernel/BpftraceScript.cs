@@ -96,6 +96,9 @@ internal static class BpftraceScript
     public static readonly string[] ContextMaps = ["c", "b", "w", "u"];
     public const string TargetMap = "t";
     public const string StackMap = "k";
+
+    /// <summary>Stacks already in a buffer's <see cref="StackMap"/>: a small flag to look up instead of rewriting the frames every call. Not printed.</summary>
+    public const string StackSeenMap = "kq";
     public const string PeerMap = "s";
     public const string EventsMap = "n";
 
@@ -108,7 +111,10 @@ internal static class BpftraceScript
     private static string Buffer(int n) => $$"""
           @n{{n}} = count();
           if (($fl & %CONTEXT%) != 0) {
-            @k{{n}}[$h] = (%FRAMES%);
+            if (@kq{{n}}[$h] == 0) {
+              @k{{n}}[$h] = (%FRAMES%);
+              @kq{{n}}[$h] = 1;
+            }
             @c{{n}}[$req, $p, $fd, $g, $h] = count();
             @b{{n}}[$req, $p, $fd, $g, $h] = sum($bytes);
             @w{{n}}[$req, $p, $fd, $g, $h] = sum($wall);
@@ -219,11 +225,11 @@ internal static class BpftraceScript
     private static string Flush(int n)
     {
         var maps = SummaryMaps.Concat(ContextMaps).Append(TargetMap).Append(PeerMap).Append(StackMap).Append(EventsMap).Select(m => $"@{m}{n}").ToArray();
-        return "      " + string.Concat(maps.Select(m => $"print({m}); ")) + "\n      " + string.Concat(maps.Select(m => $"clear({m}); ")) + "\n";
+        return "      " + string.Concat(maps.Select(m => $"print({m}); ")) + "\n      " + string.Concat(maps.Append($"@{StackSeenMap}{n}").Select(m => $"clear({m}); ")) + "\n";
     }
 
     private static string Clear(int n) =>
-        "  " + string.Concat(SummaryMaps.Concat(ContextMaps).Append(TargetMap).Append(PeerMap).Append(StackMap).Append(EventsMap).Select(m => $"clear(@{m}{n}); ")) + "\n";
+        "  " + string.Concat(SummaryMaps.Concat(ContextMaps).Append(TargetMap).Append(PeerMap).Append(StackMap).Append(StackSeenMap).Append(EventsMap).Select(m => $"clear(@{m}{n}); ")) + "\n";
 
     private const string Template = """
         BEGIN {
