@@ -24,6 +24,9 @@ internal sealed class BpftraceProcess : IDisposable
     /// <summary>Entries per kernel map; a full map drops new keys, which the flush's event count reveals.</summary>
     internal static int MapKeys { get; set; } = 65_536;
 
+    /// <summary>The nice value of bpftrace and of the thread that reads its output (the app's threads run at 0).</summary>
+    private const int FlushNiceness = -5;
+
     public BpftraceProcess(string bpftrace, nint slotTable)
     {
         _bpftrace = bpftrace;
@@ -116,6 +119,7 @@ internal sealed class BpftraceProcess : IDisposable
             process.ErrorDataReceived += (_, e) => OnStderr(e.Data);
             process.Start();
             _process = process;
+            RaisePriority(process.Id, LibcInterop.CurrentThreadId);
             process.BeginErrorReadLine();
             var stdout = process.StandardOutput;
             while (stdout.ReadLine() is { } line)
@@ -139,6 +143,18 @@ internal sealed class BpftraceProcess : IDisposable
         {
             Exited?.Invoke(failure);
         }
+    }
+
+    /// <summary>
+    /// Lets bpftrace and this reader run ahead of the app's threads. A buffer rotates only once the previous flush was
+    /// printed and read; on a saturated CPU, a flush starved of CPU delays the next, which grows and takes longer
+    /// still, until the kernel maps fill and calls are lost. Their work is bounded by the IO being traced.
+    /// Needs CAP_SYS_NICE (root has it); without it they keep the default priority.
+    /// </summary>
+    private static void RaisePriority(int bpftrace, int reader)
+    {
+        _ = LibcInterop.SetPriority(LibcInterop.PRIO_PROCESS, (uint)bpftrace, FlushNiceness);
+        _ = LibcInterop.SetPriority(LibcInterop.PRIO_PROCESS, (uint)reader, FlushNiceness);
     }
 
     private void OnStderr(string? line)

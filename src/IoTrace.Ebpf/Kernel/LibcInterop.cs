@@ -34,6 +34,12 @@ internal static partial class LibcInterop
     [LibraryImport("libc", EntryPoint = "munmap")]
     public static partial int Munmap(nint address, nuint length);
 
+    /// <summary>setpriority's "which" for one process or, given a thread id, one thread.</summary>
+    public const int PRIO_PROCESS = 0;
+
+    [LibraryImport("libc", EntryPoint = "setpriority", SetLastError = true)]
+    public static partial int SetPriority(int which, uint who, int niceness);
+
     [LibraryImport("libc", EntryPoint = "geteuid")]
     public static partial uint GetEuid();
 }

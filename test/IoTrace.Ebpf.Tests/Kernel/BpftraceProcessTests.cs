@@ -1,0 +1,33 @@
+using System.Globalization;
+using IoTrace.Ebpf.Tests.TestSupport;
+using Xunit;
+
+namespace IoTrace.Ebpf.Tests.Kernel;
+
+[Collection(typeof(KernelTracing))]
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
+public sealed class BpftraceProcessTests(EbpfFixture fixture)
+{
+    private const int FlushNiceness = -5;
+
+    [Fact]
+    public void Start_AsRoot_BpftraceAndItsOutputReaderRunAheadOfTheApp()
+    {
+        fixture.Require();
+        var backend = Assert.IsType<EbpfBackend>(IoTracer.Backend);
+        var bpftrace = Assert.NotNull(backend.BpftraceProcessId);
+
+        // Field 19 of /proc/PID/stat is the nice value; a thread's is in /proc/self/task/TID/stat.
+        Assert.Equal(FlushNiceness, Niceness($"/proc/{bpftrace}/stat"));
+        var raised = Directory.GetDirectories("/proc/self/task").Where(task => Niceness(Path.Combine(task, "stat")) == FlushNiceness).ToList();
+        Assert.Single(raised);
+    }
+
+    private static int Niceness(string statPath)
+    {
+        // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
+        var stat = File.ReadAllText(statPath);
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return int.Parse(fields[19 - 3], CultureInfo.InvariantCulture);
+    }
+}
