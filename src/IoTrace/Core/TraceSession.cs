@@ -266,19 +266,16 @@ internal sealed class TraceSession
         public static readonly IEqualityComparer<AggregateKey> Comparer = new KeyComparer();
 
         /// <summary>
-        /// Sites are interned (identity), and a target's hash is taken from its length and two characters instead of
-        /// all of it: the key is looked up on every call, and an fd's target is the same path every time.
+        /// Sites are interned, so identity compares them (the record's default would call their Equals). Targets are
+        /// hashed in full: a request that opens thousands of similar paths on one reused fd must not collide.
         /// </summary>
         private sealed class KeyComparer : IEqualityComparer<AggregateKey>
         {
             public bool Equals(AggregateKey x, AggregateKey y) =>
                 x.Probe == y.Probe && x.Fd == y.Fd && ReferenceEquals(x.Site, y.Site) && string.Equals(x.Target, y.Target, StringComparison.Ordinal);
 
-            public int GetHashCode(AggregateKey key)
-            {
-                var target = key.Target is { Length: > 0 } t ? (t.Length * 31) ^ (t[^1] * 7) ^ t[t.Length / 2] : 0;
-                return HashCode.Combine(key.Probe, key.Fd, RuntimeHelpers.GetHashCode(key.Site), target);
-            }
+            public int GetHashCode(AggregateKey key) =>
+                HashCode.Combine(key.Probe, key.Fd, RuntimeHelpers.GetHashCode(key.Site), key.Target is { } target ? StringComparer.Ordinal.GetHashCode(target) : 0);
         }
     }
 
