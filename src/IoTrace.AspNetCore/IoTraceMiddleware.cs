@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Text;
 using IoTrace.AspNetCore.Configuration;
 using IoTrace.AspNetCore.Logging;
 using Microsoft.AspNetCore.Http;
@@ -17,11 +18,11 @@ internal sealed class IoTraceMiddleware
     private static readonly Func<object, Task> s_logReport = LogReport;
     private static readonly IoTraceFormatter s_fallbackFormatter = IoTraceFormatters.Get(IoTraceFormatters.DefaultName);
 
-    // One writer per thread, reused: a report is rendered per traced request. A writer grown by a huge report is dropped.
-    private const int MaxCachedWriterCapacity = 64 * 1024;
+    // One buffer per thread, reused: a report is rendered per traced request. A buffer grown by a huge report is dropped.
+    private const int MaxCachedTextCapacity = 64 * 1024;
 
     [ThreadStatic]
-    private static StringWriter? t_writer;
+    private static StringBuilder? t_text;
 
     private readonly RequestDelegate _next;
     private readonly IoTraceOptionsTracker _options;
@@ -229,11 +230,12 @@ internal sealed class IoTraceMiddleware
     private static string Write(IoTraceFormatter formatter, IoTraceReport report)
     {
         // Taken from the thread while in use: a formatter that logs, and so renders another report, gets its own.
-        var writer = t_writer ?? new StringWriter(CultureInfo.InvariantCulture);
-        t_writer = null;
-        var text = writer.GetStringBuilder();
+        // The writer is new each time (a formatter may dispose it); the buffer behind it is what is worth keeping.
+        var text = t_text ?? new StringBuilder();
+        t_text = null;
         try
         {
+            using var writer = new StringWriter(text, CultureInfo.InvariantCulture);
             formatter(writer, report);
 
             // The logger ends the event's line itself.
@@ -248,9 +250,9 @@ internal sealed class IoTraceMiddleware
         finally
         {
             text.Clear();
-            if (text.Capacity <= MaxCachedWriterCapacity)
+            if (text.Capacity <= MaxCachedTextCapacity)
             {
-                t_writer = writer;
+                t_text = text;
             }
         }
     }

@@ -200,6 +200,35 @@ public sealed partial class IoTraceMiddlewareTests
     }
 
     [Fact]
+    public void InvokeAsync_CustomFormatterDisposesItsWriter_EveryLaterReportStillRendered()
+    {
+        // The middleware reuses one text buffer per thread; a formatter that disposes the writer it was given must
+        // not break the reports rendered after it on the same thread (the pipeline runs them all on this one).
+        var calls = 0;
+        IoTraceFormatters.Register("disposes-writer", (stream, trace) =>
+        {
+            stream.Write($"report {++calls}: {trace.TotalCalls} calls");
+            stream.Dispose();
+        });
+        var messages = new List<string>();
+        using var pipeline = new Soak.InProcessPipeline(
+            new Dictionary<string, string?> { ["Formatter"] = "disposes-writer" },
+            context =>
+            {
+                context.Response.StatusCode = StatusCodes.Status200OK;
+                return Task.CompletedTask;
+            },
+            messages: messages.Add);
+
+        for (var i = 0; i < 3; i++)
+        {
+            pipeline.Invoke("/bench");
+        }
+
+        Assert.Equal(["report 1: 0 calls", "report 2: 0 calls", "report 3: 0 calls"], messages.Where(m => m.StartsWith("report ", StringComparison.Ordinal)));
+    }
+
+    [Fact]
     public async Task InvokeAsync_CustomFormatterThrows_ResponseIntactAndFailureLoggedOnce()
     {
         TestFiles.Create(300);

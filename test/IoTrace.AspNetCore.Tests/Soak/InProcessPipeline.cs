@@ -16,14 +16,15 @@ internal sealed class InProcessPipeline : IDisposable
     /// <param name="ioTrace">The <c>IoTrace</c> configuration section, or <see langword="null"/> for no middleware at all.</param>
     /// <param name="endpoint">The endpoint; it must complete synchronously.</param>
     /// <param name="readsMessage">Whether the logger reads each event's message, rendering the report's table.</param>
-    public InProcessPipeline(IReadOnlyDictionary<string, string?>? ioTrace, RequestDelegate endpoint, bool readsMessage = true)
+    /// <param name="messages">Receives the messages read, if given.</param>
+    public InProcessPipeline(IReadOnlyDictionary<string, string?>? ioTrace, RequestDelegate endpoint, bool readsMessage = true, Action<string>? messages = null)
     {
         var configuration = new ConfigurationBuilder()
             .AddInMemoryCollection(ioTrace?.Select(p => new KeyValuePair<string, string?>("IoTrace:" + p.Key, p.Value)) ?? [])
             .Build();
         _services = new ServiceCollection()
             .AddSingleton<IConfiguration>(configuration)
-            .AddLogging(logging => logging.AddProvider(new DiscardingLoggerProvider(readsMessage)).SetMinimumLevel(LogLevel.Information))
+            .AddLogging(logging => logging.AddProvider(new DiscardingLoggerProvider(readsMessage, messages)).SetMinimumLevel(LogLevel.Information))
             .AddIoTrace()
             .BuildServiceProvider();
         var app = new ApplicationBuilder(_services);
@@ -77,7 +78,7 @@ internal sealed class InProcessPipeline : IDisposable
     }
 
     /// <summary>Enabled for everything, so the middleware traces and logs; keeps nothing, so the sink costs nothing but the message.</summary>
-    private sealed class DiscardingLoggerProvider(bool readsMessage) : ILoggerProvider, ILogger
+    private sealed class DiscardingLoggerProvider(bool readsMessage, Action<string>? messages) : ILoggerProvider, ILogger
     {
         public ILogger CreateLogger(string categoryName) => this;
 
@@ -90,7 +91,8 @@ internal sealed class InProcessPipeline : IDisposable
         {
             if (readsMessage)
             {
-                _ = formatter(state, exception);
+                var message = formatter(state, exception);
+                messages?.Invoke(message);
             }
         }
 
