@@ -6,7 +6,8 @@ namespace IoTrace.AspNetCore.Tests.Soak;
 
 /// <summary>
 /// Bytes the middleware allocates per request, over a pipeline without it, measured with
-/// <see cref="GC.GetAllocatedBytesForCurrentThread"/> around requests that run synchronously on the test's thread.
+/// <see cref="GC.GetAllocatedBytesForCurrentThread"/> around requests that run synchronously on the test's thread
+/// (the least of three windows of 2,000 requests, after 500 of warm-up).
 /// The bounds are the figures published in docs/performance.md ("Allocation per request") plus about 15%: a
 /// change that allocates more per request fails here, and one that allocates less than half should lower the bound.
 /// Measured twice: with a logger that reads each report's message (a text sink: the table is rendered, and its string
@@ -18,6 +19,7 @@ public sealed class MiddlewareAllocationTests
 {
     private const int WarmUpRequests = 500;
     private const int MeasuredRequests = 2000;
+    private const int MeasuredWindows = 3;
     private const int FileSize = 100;
 
     private static readonly string s_file = TestFiles.Create(FileSize);
@@ -67,14 +69,21 @@ public sealed class MiddlewareAllocationTests
             pipeline.Invoke("/bench");
         }
 
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < MeasuredRequests; i++)
+        // The least of three windows: a one-off in one of them (a call site first seen after tier-1 compilation moved
+        // its code, read from the PDB; a cache growing) is not a per-request cost, and CI once caught 2 MB of it.
+        var least = long.MaxValue;
+        for (var window = 0; window < MeasuredWindows; window++)
         {
-            pipeline.Invoke("/bench");
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            for (var i = 0; i < MeasuredRequests; i++)
+            {
+                pipeline.Invoke("/bench");
+            }
+
+            least = Math.Min(least, GC.GetAllocatedBytesForCurrentThread() - before);
         }
 
-        var result = GC.GetAllocatedBytesForCurrentThread() - before;
-        return result;
+        return least;
     }
 
     private static Task NoIo(HttpContext context)
