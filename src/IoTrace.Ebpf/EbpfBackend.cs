@@ -382,7 +382,14 @@ internal sealed class EbpfBackend : IIoTraceBackend, IReportsFailures
                     site = opener;
                 }
 
-                session.RecordMany(aggregate.Probe, site, aggregate.Fd, TargetOf(trace, aggregate), aggregate.Calls, aggregate.Bytes, aggregate.WallNanoseconds, aggregate.CpuNanoseconds);
+                var target = TargetOf(trace, aggregate);
+                if (!site.IsApplication && HttpClientPeers.IsIpPeer(target))
+                {
+                    trace.WithoutLine.Add((aggregate, site, target!));
+                    continue;
+                }
+
+                session.RecordMany(aggregate.Probe, site, aggregate.Fd, target, aggregate.Calls, aggregate.Bytes, aggregate.WallNanoseconds, aggregate.CpuNanoseconds);
             }
 
             if (flush.Events > flush.CountedCalls)
@@ -411,8 +418,34 @@ internal sealed class EbpfBackend : IIoTraceBackend, IReportsFailures
             var stopped = trace.StopNanoseconds;
             if (stopped != 0 && stopped < flush.TimestampNanoseconds && _traces.TryRemove(id, out _))
             {
+                RecordWithoutLine(trace);
                 trace.Flushed.TrySetResult();
             }
+        }
+    }
+
+    /// <summary>
+    /// Records a whole trace's calls on IP peers that had no application line: HttpClient's, made on the thread pool,
+    /// get the line of the trace's requests to that peer when exactly one line made them (see <see cref="HttpClientPeers"/>).
+    /// </summary>
+    private void RecordWithoutLine(KernelTrace trace)
+    {
+        if (trace.WithoutLine.Count == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            var lines = HttpClientPeers.Lines(trace.Session.HttpRequests());
+            foreach (var (aggregate, site, target) in trace.WithoutLine)
+            {
+                trace.Session.RecordMany(aggregate.Probe, lines.GetValueOrDefault(target) ?? site, aggregate.Fd, target, aggregate.Calls, aggregate.Bytes, aggregate.WallNanoseconds, aggregate.CpuNanoseconds);
+            }
+        }
+        catch (Exception e)
+        {
+            _reportFailure?.Invoke(e);
         }
     }
 

@@ -1,4 +1,5 @@
 using IoTrace.Core;
+using IoTrace.Ebpf.Kernel;
 
 namespace IoTrace.Ebpf.Attribution;
 
@@ -15,6 +16,12 @@ internal sealed class KernelTrace(TraceSession session, TraceSession? previous)
 
     /// <summary>What each fd is (a path, a peer), as the kernel or the process saw it.</summary>
     public Dictionary<(int Fd, long Generation), string?> Targets { get; } = [];
+
+    /// <summary>
+    /// Calls on an IP peer with no application line: kept until the trace is whole, when its HttpClient requests say
+    /// whether one line owns that peer (a later request from another line makes it ambiguous).
+    /// </summary>
+    public List<(KernelAggregate Aggregate, SourceLocation Site, string Target)> WithoutLine { get; } = [];
 
     /// <summary>When the flow stopped, CLOCK_MONOTONIC ns; 0 while it runs. The first flush after it completes the trace.</summary>
     public long StopNanoseconds { get; set; }

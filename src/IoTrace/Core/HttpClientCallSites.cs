@@ -5,7 +5,8 @@ namespace IoTrace.Core;
 /// <summary>
 /// HttpClient opens connections and sends on runtime threads where no application frame is on the stack.
 /// Its telemetry event <c>RequestStart</c> is written synchronously in the caller's flow, inside HttpClient's
-/// own async method: the application line found there is handed down to that request's IO, and only to it.
+/// own async method: the application line found there is handed down to that request's IO, and only to it
+/// (in process), or noted in the trace with the request's peer (kernel backends, which match it at flush).
 /// </summary>
 internal sealed class HttpClientCallSites : EventListener
 {
@@ -23,12 +24,19 @@ internal sealed class HttpClientCallSites : EventListener
         }
     }
 
-    // Only for in-process traces: a kernel backend would charge this resolver's own IO (PDB reads) to the request,
-    // and it takes its lines from the kernel's stacks.
+    // In-process traces get the line through the flow (TraceContext.LastCallSite, read by the hooks). A kernel backend
+    // reads the trace at flush instead: the request's peer and line are noted there, and the thread is hidden from the
+    // kernel meanwhile, or the resolver's own IO (PDB reads, assembly loads) would be charged to the request.
     protected override void OnEventWritten(EventWrittenEventArgs eventData)
     {
-        if (eventData.EventName != "RequestStart" || TraceContext.Current is not { IsActive: true, KeepsContext: true, HookedInProcess: true } session)
+        if (eventData.EventName != "RequestStart" || TraceContext.Current is not { IsActive: true, KeepsContext: true } session)
         {
+            return;
+        }
+
+        if (!session.HookedInProcess)
+        {
+            OnKernelTracedRequest(session, eventData);
             return;
         }
 
@@ -46,5 +54,33 @@ internal sealed class HttpClientCallSites : EventListener
             // Attribution is best effort; the request goes on, and the failure is logged once.
             IoTracer.ReportFailure(e);
         }
+    }
+
+    private static void OnKernelTracedRequest(TraceSession session, EventWrittenEventArgs eventData)
+    {
+        if (Payload(eventData, "host") is not string host || Payload(eventData, "port") is not int port)
+        {
+            return;
+        }
+
+        using var busy = TracerThread.Enter();
+        using var hidden = TraceContext.HideFromKernel();
+        try
+        {
+            var resolved = session.Resolver.ResolveHere();
+            session.RecordHttpRequest(host, port, resolved.Site.IsApplication ? resolved.Site : null);
+        }
+        catch (Exception e)
+        {
+            // Noted without a line: its sockets then stay without one too, rather than take another request's.
+            session.RecordHttpRequest(host, port, null);
+            IoTracer.ReportFailure(e);
+        }
+    }
+
+    private static object? Payload(EventWrittenEventArgs eventData, string name)
+    {
+        var index = eventData.PayloadNames?.IndexOf(name) ?? -1;
+        return index >= 0 && eventData.Payload is { } payload && index < payload.Count ? payload[index] : null;
     }
 }

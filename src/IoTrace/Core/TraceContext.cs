@@ -22,6 +22,23 @@ internal static class TraceContext
         set => s_kernelTrace.Value = value;
     }
 
+    /// <summary>
+    /// Hides the current thread from the kernel backend until disposed: the tracer's own IO on a traced thread (PDB
+    /// reads while resolving a line) is then not charged to the flow's trace. The in-process hooks skip it through
+    /// <see cref="TracerThread"/>; the kernel only knows the thread's published trace. Synchronous work only.
+    /// </summary>
+    public static KernelHiddenScope HideFromKernel()
+    {
+        var changed = KernelTraceChanged;
+        if (changed is null || s_kernelTrace.Value is null)
+        {
+            return default;
+        }
+
+        changed(null);
+        return new KernelHiddenScope(changed);
+    }
+
     public static TraceSession? Current
     {
         get => s_current.Value;
@@ -36,5 +53,11 @@ internal static class TraceContext
     {
         get => s_lastCallSite.Value;
         set => s_lastCallSite.Value = value;
+    }
+
+    internal readonly struct KernelHiddenScope(Action<TraceSession?>? changed) : IDisposable
+    {
+        // Publishes the flow's trace again: the thread is still in the same flow (the hidden work never awaits).
+        public void Dispose() => changed?.Invoke(s_kernelTrace.Value);
     }
 }

@@ -16,6 +16,7 @@ internal sealed class TraceSession
     private readonly ConcurrentDictionary<AggregateKey, Counter>? _byKey;
     private ConcurrentDictionary<int, FdInfo>? _fds;
     private List<int>? _ownedFds;
+    private List<HttpRequestSite>? _httpRequests;
     private readonly long _startTimestamp;
     private long _stopTimestamp;
     private readonly string _rootPath;
@@ -126,6 +127,33 @@ internal sealed class TraceSession
         lock (owned)
         {
             owned.Add(fd);
+        }
+    }
+
+    /// <summary>
+    /// Notes an HttpClient request this flow made, for a kernel backend: its IO runs on the thread pool with no
+    /// application frame, so at flush the request's peer is how its sockets find the line.
+    /// </summary>
+    public void RecordHttpRequest(string host, int port, SourceLocation? site)
+    {
+        var requests = _httpRequests ?? Interlocked.CompareExchange(ref _httpRequests, [], null) ?? _httpRequests!;
+        lock (requests)
+        {
+            requests.Add(new HttpRequestSite(host, port, site));
+        }
+    }
+
+    /// <summary>The HttpClient requests noted so far, in no particular order.</summary>
+    public HttpRequestSite[] HttpRequests()
+    {
+        if (Volatile.Read(ref _httpRequests) is not { } requests)
+        {
+            return [];
+        }
+
+        lock (requests)
+        {
+            return [.. requests];
         }
     }
 
@@ -258,6 +286,9 @@ internal sealed class TraceSession
     }
 
     internal sealed record FdInfo(string? Target, SourceLocation? OpenedAt);
+
+    /// <summary>An HttpClient request: host and port as its URI named them, and its application line (null: none).</summary>
+    internal readonly record struct HttpRequestSite(string Host, int Port, SourceLocation? Site);
 
     private sealed record RootPath(string Given, string Full);
 

@@ -15,6 +15,7 @@ internal sealed class LoopbackHttpServer : IAsyncDisposable
     private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
     private readonly CancellationTokenSource _stopping = new();
     private readonly TaskCompletionSource _served = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly SemaphoreSlim _connectionsServed = new(0);
     private readonly Task _acceptLoop;
     private long _received;
     private long _sent;
@@ -42,12 +43,22 @@ internal sealed class LoopbackHttpServer : IAsyncDisposable
     /// <summary>Completes when the first connection has been served and closed.</summary>
     public Task Served => _served.Task;
 
+    /// <summary>Completes when <paramref name="connections"/> more connections have been served and closed (their bytes counted).</summary>
+    public async Task ServedAsync(int connections)
+    {
+        for (var i = 0; i < connections; i++)
+        {
+            await _connectionsServed.WaitAsync();
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         await _stopping.CancelAsync();
         _listener.Stop();
         await _acceptLoop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         _stopping.Dispose();
+        _connectionsServed.Dispose();
     }
 
     private async Task AcceptAsync()
@@ -97,5 +108,6 @@ internal sealed class LoopbackHttpServer : IAsyncDisposable
         }
 
         _served.TrySetResult();
+        _connectionsServed.Release();
     }
 }

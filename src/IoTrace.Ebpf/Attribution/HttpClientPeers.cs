@@ -1,0 +1,73 @@
+using System.Net;
+using IoTrace.Core;
+
+namespace IoTrace.Ebpf.Attribution;
+
+/// <summary>
+/// The application line of a socket that HttpClient opened and used on the thread pool (no app frame on any of its
+/// stacks): the line of the trace's HttpClient request to that peer, when exactly one line made requests to it.
+/// </summary>
+internal static class HttpClientPeers
+{
+    /// <summary>Whether <paramref name="target"/> names an IP peer, so a request may claim it once the trace is whole.</summary>
+    public static bool IsIpPeer(string? target) => target is not null && IPEndPoint.TryParse(target, out _);
+
+    /// <summary>
+    /// The line of each peer (formatted as targets are: <c>127.0.0.1:5000</c>, <c>[::1]:5000</c>) that the trace's
+    /// requests name unambiguously. A peer requested from two lines, or by a request without a line, has none; so has
+    /// every peer on the port of a request to a DNS name, which may resolve to it: a line is never guessed.
+    /// </summary>
+    public static Dictionary<string, SourceLocation> Lines(IReadOnlyCollection<TraceSession.HttpRequestSite> requests)
+    {
+        var lines = new Dictionary<string, SourceLocation>(StringComparer.Ordinal);
+        if (requests.Count == 0)
+        {
+            return lines;
+        }
+
+        var ambiguous = new HashSet<string>(StringComparer.Ordinal);
+        var namedPorts = new HashSet<int>();
+        foreach (var request in requests)
+        {
+            if (PeerOf(request.Host, request.Port) is not { } peer)
+            {
+                namedPorts.Add(request.Port);
+                continue;
+            }
+
+            if (request.Site is not { IsApplication: true } site
+                || (lines.TryGetValue(peer, out var known) && !SameLine(known, site)))
+            {
+                ambiguous.Add(peer);
+                continue;
+            }
+
+            lines[peer] = site;
+        }
+
+        foreach (var peer in lines.Keys.ToList())
+        {
+            if (ambiguous.Contains(peer) || (namedPorts.Count > 0 && namedPorts.Contains(IPEndPoint.Parse(peer).Port)))
+            {
+                lines.Remove(peer);
+            }
+        }
+
+        return lines;
+    }
+
+    /// <summary>The peer of an IP literal host, as the kernel's targets name it; null for a DNS name.</summary>
+    internal static string? PeerOf(string host, int port)
+    {
+        var literal = host.Length > 2 && host[0] == '[' && host[^1] == ']' ? host[1..^1] : host;
+        if ((uint)port > IPEndPoint.MaxPort || !IPAddress.TryParse(literal, out var address))
+        {
+            return null;
+        }
+
+        return new IPEndPoint(address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address, port).ToString();
+    }
+
+    private static bool SameLine(SourceLocation a, SourceLocation b) =>
+        ReferenceEquals(a, b) || (a.File == b.File && a.Line == b.Line && a.Method == b.Method);
+}

@@ -1,0 +1,112 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using IoTrace.AspNetCore.Tests.TestInfrastructure;
+using IoTrace.Ebpf.Tests.TestSupport;
+using Xunit;
+
+namespace IoTrace.Ebpf.Tests;
+
+/// <summary>
+/// HttpClient opens and uses its connections on the thread pool, where no application frame is on the kernel's stacks:
+/// its socket calls take the line of the trace's request to that peer (from its RequestStart event), when only one line
+/// made requests to it.
+/// </summary>
+[Collection(typeof(KernelTracing))]
+public sealed class HttpClientLineTests(EbpfFixture fixture) : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("iotrace-ebpf-http-").FullName;
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    [Fact]
+    public async Task TraceAsync_HttpClientGet_SocketCallsGetTheRequestLineAndExactBytes()
+    {
+        fixture.Require();
+        await using var upstream = new LoopbackHttpServer(new string('x', 3_000));
+        using var http = new HttpClient();
+
+        var report = await IoTracer.TraceAsync(Strategy.All, async () =>
+        {
+            using var response = await http.GetAsync(new Uri($"http://{upstream.Peer}/"), TestContext.Current.CancellationToken); // the request
+            _ = await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
+        });
+        await upstream.Served;
+
+        Assert.Equal(("ebpf", true), (report.Backend, report.IsComplete));
+        var sockets = report.Aggregates.Where(a => a.Target == upstream.Peer).ToList();
+        Assert.Equal(1, sockets.Where(a => a.Probe == "connect").Sum(a => a.Calls));
+        Assert.Equal(upstream.BytesReceived, sockets.Where(a => a.Probe is "sendto" or "sendmsg" or "write" or "writev").Sum(a => a.Bytes));
+        Assert.Equal(upstream.BytesSent, sockets.Where(a => a.Probe is "recvfrom" or "recvmsg" or "read" or "readv").Sum(a => a.Bytes));
+        var line = EbpfBackendTests.LineOf("// the " + "request");
+        Assert.All(sockets, a => Assert.Equal(("HttpClientLineTests.cs", line), (Path.GetFileName(a.File), a.Line)));
+        Assert.Superset(new HashSet<string> { "connect", "sendto", "recvfrom" }, sockets.Select(a => a.Probe).ToHashSet());
+    }
+
+    [Fact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public async Task TraceAsync_HttpClientToOnePeerFromTwoLines_SocketCallsStayWithoutLine()
+    {
+        fixture.Require();
+        var path = Path.Combine(_directory, "between.bin");
+        await File.WriteAllBytesAsync(path, new byte[1_234], TestContext.Current.CancellationToken);
+        await using var warmUp = new LoopbackHttpServer("hello");
+        await using var upstream = new LoopbackHttpServer("hello");
+        using var http = new HttpClient();
+
+        // Once untraced (another server: its connections are counted apart), so the traced run has no JIT-time
+        // assembly loads and its code is in the backend's code map.
+        await TwoRequestsAndAReadAsync(http, new Uri($"http://{warmUp.Peer}/"), path);
+        Assert.True(Assert.IsType<EbpfBackend>(IoTracer.Backend).WaitUntilCodeMapCurrent(TimeSpan.FromSeconds(30)));
+        var report = await IoTracer.TraceAsync(Strategy.All, () => TwoRequestsAndAReadAsync(http, new Uri($"http://{upstream.Peer}/"), path));
+        await upstream.ServedAsync(2);
+
+        Assert.Equal(("ebpf", true), (report.Backend, report.IsComplete));
+        var sockets = report.Aggregates.Where(a => a.Target == upstream.Peer).ToList();
+        Assert.All(sockets, a => Assert.Equal((null, null), (a.File, a.Line)));
+        Assert.Equal(2, sockets.Where(a => a.Probe == "connect").Sum(a => a.Calls));
+        Assert.Equal(upstream.BytesReceived, sockets.Where(a => a.Probe is "sendto" or "sendmsg" or "write" or "writev").Sum(a => a.Bytes));
+        Assert.Equal(upstream.BytesSent, sockets.Where(a => a.Probe is "recvfrom" or "recvmsg" or "read" or "readv").Sum(a => a.Bytes));
+        var read = LineOf("// the read " + "between");
+        var file = report.Aggregates.Where(a => a.Target == path).ToList();
+        Assert.Equal("close 1 0, fstat 2 0, openat 1 0, pread64 1 1234", EbpfBackendTests.ByProbe(new IoTraceReport(report.Strategy, report.Backend, report.Elapsed, file, report.IsComplete, report.Features)));
+        Assert.All(file, a => Assert.Equal(("HttpClientLineTests.cs", read), (Path.GetFileName(a.File), a.Line)));
+    }
+
+    [Fact]
+    public async Task FirstTracedHttpClientCall_FreshProcess_ResolversPdbReadsAreNotReported()
+    {
+        fixture.Require();
+        await using var upstream = new LoopbackHttpServer(new string('y', 2_000));
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, UseShellExecute = false };
+        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "IoTrace.Ebpf.Tests.Host.dll"));
+        info.ArgumentList.Add("http");
+        info.ArgumentList.Add($"http://{upstream.Peer}/");
+        using var host = Process.Start(info)!;
+        var output = await host.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
+        await host.WaitForExitAsync(TestContext.Current.CancellationToken);
+        await upstream.Served;
+
+        var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(("DONE ebpf True", 0), (lines[^1], host.ExitCode));
+        var rows = lines[..^1].Select(l => l.Split('\t')).ToList();
+        Assert.DoesNotContain(rows, r => r[5].EndsWith(".pdb", StringComparison.Ordinal));
+        var line = HostLineOf("// the host's request");
+        var sockets = rows.Where(r => r[5] == upstream.Peer).ToList();
+        Assert.Contains(sockets, r => r[0] == "connect");
+        Assert.All(sockets, r => Assert.Equal(("Program.cs", line.ToString(System.Globalization.CultureInfo.InvariantCulture)), (r[1], r[2])));
+        Assert.Equal(upstream.BytesReceived, sockets.Where(r => r[0] is "sendto" or "sendmsg" or "write" or "writev").Sum(r => long.Parse(r[4], System.Globalization.CultureInfo.InvariantCulture)));
+        Assert.Equal(upstream.BytesSent, sockets.Where(r => r[0] is "recvfrom" or "recvmsg" or "read" or "readv").Sum(r => long.Parse(r[4], System.Globalization.CultureInfo.InvariantCulture)));
+    }
+
+    private static async Task TwoRequestsAndAReadAsync(HttpClient http, Uri uri, string path)
+    {
+        Assert.Equal("hello", await http.GetStringAsync(uri, TestContext.Current.CancellationToken)); // the first line
+        _ = File.ReadAllBytes(path); // the read between
+        Assert.Equal("hello", await http.GetStringAsync(uri, TestContext.Current.CancellationToken)); // the second line
+    }
+
+    private static int LineOf(string text, [CallerFilePath] string file = "") => EbpfBackendTests.LineOf(text, file);
+
+    private static int HostLineOf(string text, [CallerFilePath] string file = "") =>
+        EbpfBackendTests.LineOf(text, Path.Combine(Path.GetDirectoryName(file)!, "..", "IoTrace.Ebpf.Tests.Host", "Program.cs"));
+}
