@@ -141,6 +141,28 @@ public sealed class EbpfBackendTests(EbpfFixture fixture) : IDisposable
         Assert.All(read.Aggregates.Concat(setup.Aggregates), a => Assert.Equal(path, a.Target));
     }
 
+    [Theory]
+    [InlineData(Strategy.Summary)]
+    [InlineData(Strategy.Read)]
+    public void Trace_CpuFeatureOnlyWhenAsked_KernelMeasuresItThenAndOnlyThen(Strategy strategy)
+    {
+        fixture.Require();
+        var path = WriteFile($"cpu-{strategy}.bin", 50_000);
+        var withCpu = new IoTraceStartOptions { Features = IoTraceFeatures.Calls | IoTraceFeatures.Bytes | IoTraceFeatures.Time | IoTraceFeatures.Cpu };
+
+        var measured = IoTracer.Start(strategy, withCpu);
+        File.ReadAllBytes(path);
+        var cpu = Assert.Single(measured.Stop().Aggregates, a => a.Probe == "pread64");
+        var unmeasured = IoTracer.Start(strategy);
+        File.ReadAllBytes(path);
+        var noCpu = Assert.Single(unmeasured.Stop().Aggregates, a => a.Probe == "pread64");
+
+        // The kernel keeps no CPU map for a trace that does not ask (the slot's CPU bit), and one when it does.
+        Assert.True(cpu.Cpu > TimeSpan.Zero && cpu.Cpu <= cpu.Time, $"time {cpu.Time}, cpu {cpu.Cpu}");
+        Assert.Equal((50_000L, TimeSpan.Zero), (noCpu.Bytes, noCpu.Cpu));
+        Assert.True(noCpu.Time > TimeSpan.Zero);
+    }
+
     [Fact]
     public void Trace_CpuFeature_IsNeverAboveWallTime()
     {

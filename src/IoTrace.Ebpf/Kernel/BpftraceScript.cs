@@ -79,6 +79,7 @@ internal static class BpftraceScript
             .Replace("%PATH1%", SyscallTable.PathArg1.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
             .Replace("%PATH0%", SyscallTable.PathArg0.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
             .Replace("%CONTEXT%", SyscallTable.Context.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
+            .Replace("%CPU%", SyscallTable.Cpu.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
             .Replace("%NEWFSTATAT%", SyscallTable.NewFstatAt.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
             .Replace("%STAT%", SyscallTable.StatPacked.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
             .Replace("%LSTAT%", SyscallTable.LstatPacked.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
@@ -118,12 +119,12 @@ internal static class BpftraceScript
             @c{{n}}[$req, $p, $fd, $g, $h] = count();
             @b{{n}}[$req, $p, $fd, $g, $h] = sum($bytes);
             @w{{n}}[$req, $p, $fd, $g, $h] = sum($wall);
-            @u{{n}}[$req, $p, $fd, $g, $h] = sum($cpu);
+            if (($fl & %CPU%) != 0) { @u{{n}}[$req, $p, $fd, $g, $h] = sum($cpu); }
           } else {
             @sc{{n}}[$req, $p] = count();
             @sb{{n}}[$req, $p] = sum($bytes);
             @sw{{n}}[$req, $p] = sum($wall);
-            @su{{n}}[$req, $p] = sum($cpu);
+            if (($fl & %CPU%) != 0) { @su{{n}}[$req, $p] = sum($cpu); }
           }
     """;
 

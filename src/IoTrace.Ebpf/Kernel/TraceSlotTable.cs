@@ -101,7 +101,7 @@ internal sealed unsafe class TraceSlotTable
         if (session is { IsActive: true, HookedInProcess: false })
         {
             // Bits before the id: the program reads the id first and finds bits that match it, or a zero id.
-            slot[1] = (ulong)SyscallTable.StrategyBits(session.Strategy);
+            slot[1] = (ulong)SyscallTable.StrategyBits(session.Strategy, session.MeasuresCpu);
             Volatile.Write(ref slot[0], (ulong)session.Id);
         }
         else
