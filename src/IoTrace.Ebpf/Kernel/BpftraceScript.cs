@@ -109,6 +109,8 @@ internal static class BpftraceScript
     // cleared it, so a clear bpftrace has not executed yet can never wipe new counts.
     // The event count first: a probe preempted after choosing its buffer and resumed only after that buffer was printed
     // has then (almost always) counted itself, so the flush shows more events than calls and the loss is reported.
+    // Every entry costs bpftrace printing time, so none is kept that would only say 0: no bytes for calls that
+    // transfer none (open, stat, close...), no CPU time for traces that do not measure it.
     private static string Buffer(int n) => $$"""
           @n{{n}} = count();
           if (($fl & %CONTEXT%) != 0) {
@@ -117,12 +119,12 @@ internal static class BpftraceScript
               @kq{{n}}[$h] = 1;
             }
             @c{{n}}[$req, $p, $fd, $g, $h] = count();
-            @b{{n}}[$req, $p, $fd, $g, $h] = sum($bytes);
+            if (($m & %BYTES%) != 0) { @b{{n}}[$req, $p, $fd, $g, $h] = sum($bytes); }
             @w{{n}}[$req, $p, $fd, $g, $h] = sum($wall);
             if (($fl & %CPU%) != 0) { @u{{n}}[$req, $p, $fd, $g, $h] = sum($cpu); }
           } else {
             @sc{{n}}[$req, $p] = count();
-            @sb{{n}}[$req, $p] = sum($bytes);
+            if (($m & %BYTES%) != 0) { @sb{{n}}[$req, $p] = sum($bytes); }
             @sw{{n}}[$req, $p] = sum($wall);
             if (($fl & %CPU%) != 0) { @su{{n}}[$req, $p] = sum($cpu); }
           }
