@@ -260,7 +260,9 @@ internal static class BpftraceScript
           if ($m != 0) {
             $slot = (uint64*)((uint64)$2 + (uint64)tid * 16);
             $req = *uptr($slot);
-            $fl = *uptr($slot + 1);
+            // Most calls of a busy process are untraced: their second word is not read.
+            $fl = (uint64)0;
+            if ($req != 0) { $fl = *uptr($slot + 1); }
             $a0 = args->args[0];
             if ($id == %NEWFSTATAT%) {
               $f = args->args[3];
