@@ -34,6 +34,12 @@ internal sealed class IoTraceMiddleware
     private int _formatterFailed;
     private int _loggingFailed;
 
+    // A formatter failure met while a sink renders the message inside our own Log call is logged after that call
+    // returns: logging from inside a sink's Log would re-enter it.
+    [ThreadStatic]
+    private static bool t_inReportLog;
+    private Exception? _formatterFailure;
+
     public IoTraceMiddleware(RequestDelegate next, IoTraceOptionsTracker options, ILogger logger)
     {
         _next = next;
@@ -206,11 +212,24 @@ internal sealed class IoTraceMiddleware
                 report,
                 settings.Formatter,
                 _format);
-            _logger.Log(settings.LogLevel, IoTraceMiddlewareLog.RequestTraced, entry, null, IoTraceRequestLog.Formatter);
+            t_inReportLog = true;
+            try
+            {
+                _logger.Log(settings.LogLevel, IoTraceMiddlewareLog.RequestTraced, entry, null, IoTraceRequestLog.Formatter);
+            }
+            finally
+            {
+                t_inReportLog = false;
+            }
         }
         catch (Exception e)
         {
             OnFailure(ref _loggingFailed, IoTraceMiddlewareLog.ReportLoggingFailed, e);
+        }
+
+        if (Volatile.Read(ref _formatterFailure) is { } failure)
+        {
+            OnFailure(ref _formatterFailed, IoTraceMiddlewareLog.FormatterFailed, failure);
         }
     }
 
@@ -222,7 +241,15 @@ internal sealed class IoTraceMiddleware
         }
         catch (Exception e) when (formatter != s_fallbackFormatter)
         {
-            OnFailure(ref _formatterFailed, IoTraceMiddlewareLog.FormatterFailed, e);
+            if (t_inReportLog)
+            {
+                Interlocked.CompareExchange(ref _formatterFailure, e, null);
+            }
+            else
+            {
+                OnFailure(ref _formatterFailed, IoTraceMiddlewareLog.FormatterFailed, e);
+            }
+
             return Write(s_fallbackFormatter, report);
         }
     }

@@ -229,6 +229,30 @@ public sealed partial class IoTraceMiddlewareTests
     }
 
     [Fact]
+    public void InvokeAsync_CustomFormatterThrowsWhileASinkRendersIt_FailureLoggedOnceAfterTheReportNotInsideIt()
+    {
+        // The table is rendered when the sink reads the message, inside the sink's Log call. Logging the failure from
+        // there would re-enter the sink (the failure's message would arrive before the report's); it must come after.
+        IoTraceFormatters.Register("throws-when-rendered", (_, _) => throw new FormatException("The formatter broke."));
+        var messages = new List<string>();
+        using var pipeline = new Soak.InProcessPipeline(
+            new Dictionary<string, string?> { ["Formatter"] = "throws-when-rendered", ["Strategy"] = "Summary" },
+            context =>
+            {
+                context.Response.StatusCode = StatusCodes.Status200OK;
+                return Task.CompletedTask;
+            },
+            messages: messages.Add);
+
+        pipeline.Invoke("/bench");
+        pipeline.Invoke("/bench");
+
+        var relevant = messages.Where(m => m.StartsWith("Probe", StringComparison.Ordinal) || m.StartsWith("The IoTrace formatter threw", StringComparison.Ordinal))
+            .Select(m => m.StartsWith("Probe", StringComparison.Ordinal) ? "report" : "failure");
+        Assert.Equal(["report", "failure", "report"], relevant);
+    }
+
+    [Fact]
     public async Task InvokeAsync_CustomFormatterThrows_ResponseIntactAndFailureLoggedOnce()
     {
         TestFiles.Create(300);
