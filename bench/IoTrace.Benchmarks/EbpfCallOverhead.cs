@@ -129,11 +129,16 @@ public abstract class EbpfCallOverhead
     {
         _operation = CreateOperation();
         Attach();
+
+        // A trace of the same calls first, stopped: its flush resolves their stacks (JIT map, PDB lines), and the
+        // kernel then stops walking them where their app frame is. What a server's earlier requests would have done.
+        var warmUp = IoTracer.Start(strategy);
+        RequireKernel(warmUp);
+        Run();
+        _ = warmUp.Stop();
+
         _scope = IoTracer.Start(strategy);
         RequireKernel(_scope);
-
-        // The first flush of a stack resolves it (JIT map, PDB lines); let that happen before measuring.
-        Run();
     }
 
     private long Run()

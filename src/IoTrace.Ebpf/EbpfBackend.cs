@@ -67,6 +67,9 @@ internal sealed class EbpfBackend : IIoTraceBackend, IReportsFailures
     /// <summary>Traces waiting for their flush (for tests of the idle size).</summary>
     internal int PendingTraces => _traces.Count;
 
+    /// <summary>Tests: sees each flush on the processing thread, before it is charged to its traces.</summary>
+    internal Action<KernelFlush>? FlushApplying { get; set; }
+
     /// <summary>Called by the core through <see cref="BackendSelector"/>: checks the machine, starts nothing.</summary>
     internal static bool TryCreate(IIoTraceBackend? inProcess, out IIoTraceBackend? backend, out string reason)
     {
@@ -227,7 +230,11 @@ internal sealed class EbpfBackend : IIoTraceBackend, IReportsFailures
 
         slots.MapThreadPages();
         var bpftrace = new BpftraceProcess(_bpftracePath, slots.Address);
-        var attachment = new Attachment(bpftrace, map, new StackAttributor(map), slots, this);
+        var shortcuts = new StackShortcuts(
+            (hash, rules) => TraceSlotTable.Shortcut(hash, rules, bpftrace.ReaderThreadId),
+            (hash, rules) => TraceSlotTable.ForgetShortcut(hash, rules, bpftrace.ReaderThreadId),
+            BpftraceProcess.MapKeys);
+        var attachment = new Attachment(bpftrace, map, new StackAttributor(map, shortcuts), slots, this);
         lock (_lock)
         {
             if (generation != _generation)
@@ -331,6 +338,8 @@ internal sealed class EbpfBackend : IIoTraceBackend, IReportsFailures
         bool? waited = null;
         try
         {
+            FlushApplying?.Invoke(flush);
+
             // Calls that open an fd first: a later call on that fd with no app frame gets the opener's line.
             foreach (var aggregate in flush.Aggregates.Values)
             {

@@ -217,6 +217,59 @@ public sealed class EbpfBackendTests(EbpfFixture fixture) : IDisposable
             calls.Select(a => (a.Probe, a.Line ?? 0, a.Calls, a.Bytes, a.Target)).OrderBy(a => a.Probe, StringComparer.Ordinal).ThenBy(a => a.Item2));
     }
 
+    [Fact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public void Trace_CallPathResolvedInAnEarlierTrace_KernelStopsTheWalkAtTheCheckpointAndTheLineStays()
+    {
+        fixture.Require();
+        var backend = Assert.IsType<EbpfBackend>(IoTracer.Backend);
+        var path = WriteFile("shortcut.bin", 100);
+        using var file = File.OpenHandle(path);
+        var fd = file.DangerousGetHandle();
+        Assert.Equal(100, DeepCall.Level1(fd)); // untraced once: the chain is jitted and in the code map before the traces
+        Assert.True(backend.WaitUntilCodeMapCurrent(TimeSpan.FromSeconds(30)));
+
+        var pread = IoTrace.Core.Probes.IndexOf("pread64");
+        var stacks = new System.Collections.Concurrent.ConcurrentQueue<ulong[]>();
+        backend.FlushApplying = flush =>
+        {
+            foreach (var aggregate in flush.Aggregates.Values.Where(a => a.Probe == pread))
+            {
+                stacks.Enqueue(aggregate.Stack);
+            }
+        };
+        IoTraceReport first, second;
+        ulong[][] firstStacks;
+        try
+        {
+            first = TraceDeepCall(fd);
+            firstStacks = [.. stacks];
+            stacks.Clear();
+            second = TraceDeepCall(fd);
+        }
+        finally
+        {
+            backend.FlushApplying = null;
+        }
+
+        // The first trace's walk went past the first checkpoint (6 frames after the ip); resolving it found the app
+        // frame there and marked those frames, so the second trace's walk stopped at them. Both have the line.
+        var line = LineOf("// the shortcut" + "'s call");
+        foreach (var report in new[] { first, second })
+        {
+            Assert.True(report.IsComplete);
+            var call = Assert.Single(report.Aggregates, a => a.Probe == "pread64");
+            Assert.Equal(("EbpfBackendTests.cs", line, 1L, 100L), (Path.GetFileName(call.File), call.Line ?? 0, call.Calls, call.Bytes));
+        }
+
+        var full = Assert.Single(firstStacks);
+        var cut = Assert.Single(stacks);
+        Assert.True(full.Length > 7, $"the first walk ended after {full.Length} frames");
+        Assert.Equal(full[..7], cut);
+    }
+
+    private static IoTraceReport TraceDeepCall(nint fd) => IoTracer.Trace(Strategy.All, () => DeepCall.Level1(fd));
+
     internal static string ByProbe(IoTraceReport report) =>
         string.Join(", ", report.Aggregates.GroupBy(a => a.Probe).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => $"{g.Key} {g.Sum(a => a.Calls)} {g.Sum(a => a.Bytes)}"));
 
@@ -239,6 +292,33 @@ public sealed class EbpfBackendTests(EbpfFixture fixture) : IDisposable
         await client.SendAsync(new byte[1_000]); // wrapped send
         Assert.True(client.Poll(TimeSpan.FromSeconds(30), SelectMode.SelectRead));
         Assert.Equal(1_000, await client.ReceiveAsync(new byte[4_096])); // wrapped recv
+    }
+
+    /// <summary>
+    /// Six frames of the test's own between the call and the rest of the stack. Called three times, they stay at tier 0,
+    /// which keeps every frame pointer and is never re-jitted between the two traces.
+    /// </summary>
+    private static class DeepCall
+    {
+        private static readonly unsafe void* s_buffer = System.Runtime.InteropServices.NativeMemory.Alloc(100);
+
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        public static nint Level1(nint fd) => Level2(fd);
+
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        private static nint Level2(nint fd) => Level3(fd);
+
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        private static nint Level3(nint fd) => Level4(fd);
+
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        private static nint Level4(nint fd) => Level5(fd);
+
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        private static nint Level5(nint fd) => Level6(fd);
+
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        private static unsafe nint Level6(nint fd) => DirectLibc.Pread(fd, (byte*)s_buffer, 100, 0); // the shortcut's call
     }
 
     private static async Task EchoAsync(Socket peer, int bytes)

@@ -7,12 +7,15 @@ namespace IoTrace.Ebpf.Attribution;
 /// <summary>
 /// Turns a user stack from the kernel into the application line that made the call: the first frame of the app's
 /// own code (by the trace's resolver: not the framework, not IoTrace, not a skipped namespace), preferring frames
-/// with source lines, as the in-process backend does. Used by one thread (the flush processor).
+/// with source lines, as the in-process backend does. What it finds shortens the kernel's later walks of stacks that
+/// begin the same way (<see cref="StackShortcuts"/>). Used by one thread (the flush processor).
 /// </summary>
-internal sealed class StackAttributor(ManagedCodeMap map)
+internal sealed class StackAttributor(ManagedCodeMap map, StackShortcuts shortcuts)
 {
     // Stacks arrive interned by the parser (one array per distinct stack), so identity is enough for the key.
     private readonly Dictionary<(CallSiteResolver Resolver, ulong[] Stack), SourceLocation> _cache = new(new KeyComparer());
+
+    private int _unloadsSeen;
 
     public int CachedStacks => _cache.Count;
 
@@ -28,13 +31,21 @@ internal sealed class StackAttributor(ManagedCodeMap map)
             return SourceLocation.Unknown;
         }
 
+        // Unloaded code: its addresses may hold other methods later, so nothing learned from them holds.
+        if (map.Unloads != _unloadsSeen)
+        {
+            _unloadsSeen = map.Unloads;
+            _cache.Clear();
+            shortcuts.ForgetAll();
+        }
+
         if (_cache.TryGetValue((resolver, stack), out var known))
         {
             return known;
         }
 
         // No frame with a line yet: the app's frame may be code jitted just before the call, not in the map yet.
-        var site = Walk(resolver, stack);
+        var (site, index) = Walk(resolver, stack);
         if (site?.File is null)
         {
             // The runtime delivers its events in batches about every 100 ms; more on a loaded machine. A failed wait
@@ -45,7 +56,12 @@ internal sealed class StackAttributor(ManagedCodeMap map)
                 return SourceLocation.Unknown;
             }
 
-            site = Walk(resolver, stack);
+            (site, index) = Walk(resolver, stack);
+        }
+
+        if (site?.File is not null)
+        {
+            shortcuts.Found(stack, index, resolver.Id);
         }
 
         site ??= SourceLocation.Unknown;
@@ -58,7 +74,8 @@ internal sealed class StackAttributor(ManagedCodeMap map)
         return site;
     }
 
-    private SourceLocation? Walk(CallSiteResolver resolver, ulong[] stack)
+    /// <summary>The first app frame with a line and its index, or else the first app frame without one (index -1).</summary>
+    private (SourceLocation? Site, int Index) Walk(CallSiteResolver resolver, ulong[] stack)
     {
         SourceLocation? withoutLine = null;
         for (var i = 0; i < stack.Length; i++)
@@ -76,13 +93,13 @@ internal sealed class StackAttributor(ManagedCodeMap map)
 
             if (site.File is not null)
             {
-                return site;
+                return (site, i);
             }
 
             withoutLine ??= site;
         }
 
-        return withoutLine;
+        return (withoutLine, -1);
     }
 
     private sealed class KeyComparer : IEqualityComparer<(CallSiteResolver Resolver, ulong[] Stack)>

@@ -20,6 +20,7 @@ internal sealed class BpftraceProcess : IDisposable
     private readonly StringBuilder _stderr = new();
     private Process? _process;
     private volatile bool _disposed;
+    private int _readerThreadId;
 
     /// <summary>Entries per kernel map; a full map drops new keys, which the flush's event count reveals.</summary>
     internal static int MapKeys { get; set; } = 65_536;
@@ -54,6 +55,9 @@ internal sealed class BpftraceProcess : IDisposable
     public Task<bool> Ready => _ready.Task;
 
     public int? ProcessId => _process is { } p ? SafeId(p) : null;
+
+    /// <summary>The tid of the thread that reads bpftrace's output (the program ignores its calls; it also names this attach in markers). 0 until it runs.</summary>
+    public int ReaderThreadId => Volatile.Read(ref _readerThreadId);
 
     public void Start()
     {
@@ -107,7 +111,8 @@ internal sealed class BpftraceProcess : IDisposable
             info.ArgumentList.Add(BpftraceScript.Build(LibcUnwindTable.Current));
             info.ArgumentList.Add(Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
             info.ArgumentList.Add(((ulong)_slotTable).ToString(CultureInfo.InvariantCulture));
-            info.ArgumentList.Add(LibcInterop.CurrentThreadId.ToString(CultureInfo.InvariantCulture));
+            Volatile.Write(ref _readerThreadId, LibcInterop.CurrentThreadId);
+            info.ArgumentList.Add(_readerThreadId.ToString(CultureInfo.InvariantCulture));
 
             // Addresses only (the process resolves its own frames); longer paths; room for many distinct keys.
             info.Environment["BPFTRACE_NO_USER_SYMBOLS"] = "1";

@@ -17,8 +17,25 @@ internal static class BpftraceScript
     /// <summary>prctl option no kernel knows: the process acknowledges flush N (second argument) once it has read it.</summary>
     public const long AckMarker = 0x494F5441; // "IOTA"
 
+    /// <summary>prctl option no kernel knows: stacks that begin with these frames (hash, second argument) have their app frame among them, for the rules id in the third.</summary>
+    public const long ShortcutMarker = 0x494F5453; // "IOTS"
+
+    /// <summary>prctl option no kernel knows: forget a shortcut (the runtime unloaded code). Both name the output reader's tid (fourth argument).</summary>
+    public const long UnshortcutMarker = 0x494F5455; // "IOTU"
+
     /// <summary>Return addresses kept per call: deep enough to pass the framework and reach the app's frame.</summary>
     public const int StackDepth = 20;
+
+    /// <summary>
+    /// Frames after which the walk asks whether the process already knows that stacks beginning this way have their
+    /// app frame here (<see cref="ShortcutMarker"/>); if so it stops. The app's frame of FileStream, File.*Async and
+    /// socket calls is 4 to 11 deep; each frame not walked saves two user reads.
+    /// </summary>
+    public static readonly int[] Checkpoints = [6, 12];
+
+    /// <summary>FNV-1a over 64-bit words, as the program hashes a stack's frames: the offset basis and the prime.</summary>
+    public const ulong HashBasis = 14695981039346656037;
+    public const ulong HashPrime = 1099511628211;
 
     /// <summary>
     /// Stack words searched for a frame pointer when rbp is not one, at a syscall ip outside the libc unwind table
@@ -36,13 +53,13 @@ internal static class BpftraceScript
 
     /// <param name="libc">The unwind table of the process's libc syscall sites; none: every stack takes the frame-pointer search.</param>
     /// <param name="flushTickMilliseconds">How often the program checks whether to rotate.</param>
-    /// <param name="idleFlushTicks">Ticks between rotations when no trace asks for one.</param>
-    /// <param name="spacingTicks">
-    /// Ticks at least between two rotations: how long a retired buffer waits before it is printed. System call
+    /// <param name="idleFlushMilliseconds">Time between rotations when no trace asks for one.</param>
+    /// <param name="spacingMilliseconds">
+    /// Time at least between two rotations: how long a retired buffer waits before it is printed. System call
     /// tracepoints are preemptible on recent kernels, so on a saturated CPU a probe can stall for milliseconds
     /// between choosing its buffer and writing it.
     /// </param>
-    public static string Build(LibcUnwindTable? libc = null, int flushTickMilliseconds = 5, int idleFlushTicks = 20, int spacingTicks = 4)
+    public static string Build(LibcUnwindTable? libc = null, int flushTickMilliseconds = 5, int idleFlushMilliseconds = 100, int spacingMilliseconds = 20)
     {
         var table = new StringBuilder();
         foreach (var (number, packed) in SyscallTable.X64)
@@ -50,10 +67,10 @@ internal static class BpftraceScript
             table.Append(CultureInfo.InvariantCulture, $"  @p[{number}] = {packed};\n");
         }
 
-        // Declares @lu's types even when the table is empty. The ~160 sites of the counted calls add 0.4 s to
+        // Declares @lu's (and @z's) types even when the table is empty. The ~160 sites of the counted calls add 0.4 s to
         // bpftrace's compile at attach (all 510 of glibc 2.36 would add 1.4 s); BEGIN grows from ~550 to ~2200
         // verified instructions.
-        table.Append("  @lu[(uint64)0] = (int64)0;\n  delete(@lu[(uint64)0]);\n");
+        table.Append("  @lu[(uint64)0] = (int64)0;\n  delete(@lu[(uint64)0]);\n  @z[(uint64)0, (uint64)0] = 1;\n  delete(@z[(uint64)0, (uint64)0]);\n");
         foreach (var site in libc?.Sites ?? [])
         {
             table.Append(CultureInfo.InvariantCulture, $"  @lu[(uint64){site.Ip}] = (int64){site.Packed};\n");
@@ -86,10 +103,13 @@ internal static class BpftraceScript
             .Replace("%FSTAT%", SyscallTable.FstatPacked.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
             .Replace("%MARKER%", FlushMarker.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
             .Replace("%ACK%", AckMarker.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
+            .Replace("%SHORTCUT%", ShortcutMarker.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
+            .Replace("%UNSHORTCUT%", UnshortcutMarker.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
+            .Replace("%RULES%", SyscallTable.RulesShift.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
             .Replace("%REGS%", UserRegistersOffset.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
             .Replace("%TICK%", flushTickMilliseconds.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
-            .Replace("%IDLE%", idleFlushTicks.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
-            .Replace("%SPACING%", spacingTicks.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal);
+            .Replace("%IDLE%", (idleFlushMilliseconds * 1_000_000L).ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
+            .Replace("%SPACING%", (spacingMilliseconds * 1_000_000L).ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal);
     }
 
     /// <summary>The map names of one buffer: summary (no context) and context aggregates, fd targets, the event count.</summary>
@@ -138,6 +158,8 @@ internal static class BpftraceScript
     /// (if that is no frame pointer either, the caller keeps none, as e_sqlite3, and the stack ends there). At other
     /// ips, when rbp is not a frame pointer, the words at the stack pointer are searched for one: a heuristic that can
     /// pick a stale frame. A frame pointer is valid when it points into the stack and to the next, higher one.
+    /// At each checkpoint the walk stops if the process marked the frames so far for the trace's rules: it found the
+    /// app frame among them before (<see cref="Attribution.StackShortcuts"/>).
     /// $f0 is the instruction pointer, the rest return addresses, zeros past the end; $h is the stack's hash.
     /// </summary>
     private static string Walk()
@@ -196,6 +218,9 @@ internal static class BpftraceScript
             """);
 
         // After a CFI step $f1 is the wrapper's return address and the chain fills $f2 on; otherwise it fills $f1 on.
+        // The hash runs along (FNV-1a over the frames, zeros past the end): at a checkpoint it is the key of the
+        // frames so far, which the process marks in @z once it found the app frame among them for the trace's rules.
+        walk.Append(CultureInfo.InvariantCulture, $"        $rid = ($fl >> %RULES%) & 0xff;\n        $h = (uint64){HashBasis};\n        $h = ($h ^ $f0) * {HashPrime};\n");
         for (var i = 1; i <= StackDepth; i++)
         {
             walk.Append(i == 1 ? "        if ($u == 0) {\n" : string.Create(CultureInfo.InvariantCulture, $"        $f{i} = (uint64)0;\n"));
@@ -212,14 +237,12 @@ internal static class BpftraceScript
             {
                 walk.Append("        }\n");
             }
-        }
 
-        // One 64-bit key per stack (FNV-1a over the frames): the maps' keys stay small enough for the BPF stack,
-        // and @k holds the frames once per flush.
-        walk.Append("        $h = (uint64)14695981039346656037;\n");
-        for (var i = 0; i <= StackDepth; i++)
-        {
-            walk.Append(CultureInfo.InvariantCulture, $"        $h = ($h ^ $f{i}) * 1099511628211;\n");
+            walk.Append(CultureInfo.InvariantCulture, $"        $h = ($h ^ $f{i}) * {HashPrime};\n");
+            if (Checkpoints.Contains(i))
+            {
+                walk.Append("        if ($fp != 0 && $rid != 0) {\n          if (@z[$h, $rid] != 0) { $fp = 0; }\n        }\n");
+            }
         }
 
         return walk.ToString();
@@ -237,11 +260,9 @@ internal static class BpftraceScript
     private const string Template = """
         BEGIN {
           @flip = 0;
-          @tick = 0;
           @want = 0;
           @seq = 0;
           @acked = 0;
-          @since = 0;
           @rotated = nsecs;
           @own[(int64)-1] = ((uint64)0, (uint64)0);
           delete(@own[(int64)-1]);
@@ -329,13 +350,13 @@ internal static class BpftraceScript
           }
         }
 
+        // The timer runs on one CPU, and the kernel skips it while another BPF program runs there: on a CPU the process
+        // keeps busy with traced calls, most ticks. So the time since the last rotation decides, not a count of ticks
+        // (that made a saturated CPU 0 stretch 100 ms between rotations to over 600).
         interval:ms:%TICK% {
-          @tick = @tick + 1;
-          @since = @since + 1;
-          if ((@want != 0 || @tick >= %IDLE%) && @since >= %SPACING% && @acked == @seq) {
-            @since = 0;
+          $since = nsecs - @rotated;
+          if ((@want != 0 || $since >= %IDLE%) && $since >= %SPACING% && @acked == @seq) {
             if (@want != 0) { @want = @want - 1; }
-            @tick = 0;
             @seq = @seq + 1;
             $covered = @rotated;
             @rotated = nsecs;
@@ -357,9 +378,13 @@ internal static class BpftraceScript
 
         // The process's markers, in a program of their own (any thread, the output reader's included). A trace stopped:
         // two rotations, so the buffer it was counted in is printed. An acknowledgement releases the next rotation.
+        // A shortcut says stacks beginning with those frames need no deeper walk under those rules (StackShortcuts); it
+        // names this program's output reader, so a program attached meanwhile (a re-attach) keeps its own.
         tracepoint:syscalls:sys_enter_prctl /pid == $1/ {
           if (args->option == %MARKER%) { @want = 2; }
           if (args->option == %ACK%) { @acked = args->arg2; }
+          if (args->option == %SHORTCUT% && args->arg4 == $3) { @z[(uint64)args->arg2, (uint64)args->arg3] = 1; }
+          if (args->option == %UNSHORTCUT% && args->arg4 == $3) { delete(@z[(uint64)args->arg2, (uint64)args->arg3]); }
         }
 
         // Paths of opened files, in programs of their own: a string takes most of a BPF program's 512-byte stack.
@@ -403,7 +428,7 @@ internal static class BpftraceScript
         tracepoint:sched:sched_process_exit /pid == $1 && tid == $1/ { exit(); }
 
         END {
-          clear(@p); clear(@lu); clear(@e); clear(@own); clear(@gen); clear(@flip); clear(@want); clear(@tick); clear(@pn); clear(@seq); clear(@acked); clear(@rotated); clear(@since);
+          clear(@p); clear(@lu); clear(@e); clear(@own); clear(@gen); clear(@flip); clear(@want); clear(@pn); clear(@seq); clear(@acked); clear(@rotated); clear(@z);
         %CLEARALL%
         }
         """;

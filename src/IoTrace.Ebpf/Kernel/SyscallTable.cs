@@ -29,6 +29,14 @@ internal static class SyscallTable
     /// <summary>Slot bit: the trace measures on-CPU time. Without it the program keeps no CPU map, so a flush prints a quarter fewer entries.</summary>
     public const int Cpu = 16;
 
+    /// <summary>
+    /// Slot bits 32 to 39: the id of the trace's attribution rules (its resolver), 1 to 255; 0 takes no stack shortcut.
+    /// A shortcut is valid only for the rules that found the app frame in it (skipped namespaces move that frame).
+    /// </summary>
+    public const int RulesShift = 32;
+
+    public const int MaxRulesId = 255;
+
     public const int NewFstatAt = 262;
 
     /// <summary>Syscall number and packed description, x86_64.</summary>

@@ -101,7 +101,7 @@ internal sealed unsafe class TraceSlotTable
         if (session is { IsActive: true, HookedInProcess: false })
         {
             // Bits before the id: the program reads the id first and finds bits that match it, or a zero id.
-            slot[1] = (ulong)SyscallTable.StrategyBits(session.Strategy, session.MeasuresCpu);
+            slot[1] = (uint)SyscallTable.StrategyBits(session.Strategy, session.MeasuresCpu) | RulesBits(session.Resolver.Id);
             Volatile.Write(ref slot[0], (ulong)session.Id);
         }
         else
@@ -110,8 +110,19 @@ internal sealed unsafe class TraceSlotTable
         }
     }
 
+    /// <summary>The slot bits of a resolver's id; ids past 255 (a process that keeps making rule sets) take no shortcut.</summary>
+    public static ulong RulesBits(int rulesId) => rulesId is > 0 and <= SyscallTable.MaxRulesId ? (ulong)rulesId << SyscallTable.RulesShift : 0;
+
     /// <summary>Asks the program for a flush: a prctl option no kernel knows, seen at the probe, EINVAL and no effect.</summary>
     public static void RequestFlush() => _ = LibcInterop.Prctl((nint)BpftraceScript.FlushMarker, 0, 0, 0, 0);
+
+    /// <summary>Tells the program stacks beginning with the frames of <paramref name="prefixHash"/> need no deeper walk under those rules (see <see cref="Attribution.StackShortcuts"/>).</summary>
+    public static void Shortcut(ulong prefixHash, int rulesId, int readerThreadId) =>
+        _ = LibcInterop.Prctl((nint)BpftraceScript.ShortcutMarker, unchecked((nint)prefixHash), rulesId, readerThreadId, 0);
+
+    /// <summary>Tells the program to forget a shortcut.</summary>
+    public static void ForgetShortcut(ulong prefixHash, int rulesId, int readerThreadId) =>
+        _ = LibcInterop.Prctl((nint)BpftraceScript.UnshortcutMarker, unchecked((nint)prefixHash), rulesId, readerThreadId, 0);
 
     /// <summary>Tells the program flush <paramref name="sequence"/> has been read (its clears ran before it was printed to the end).</summary>
     public static void Acknowledge(long sequence) => _ = LibcInterop.Prctl((nint)BpftraceScript.AckMarker, (nint)sequence, 0, 0, 0);

@@ -49,6 +49,7 @@ internal sealed class ManagedCodeMap : IDisposable
 
     // Methods unloaded while the rundown is still being read, so its late DCEnd events do not bring them back.
     private readonly ConcurrentDictionary<long, byte> _unloadedDuringRundown = new();
+    private int _unloads;
     private volatile bool _rundownDone;
 
     private EventPipeSession? _liveSession;
@@ -113,6 +114,9 @@ internal sealed class ManagedCodeMap : IDisposable
         map = null;
         return false;
     }
+
+    /// <summary>Methods unloaded so far: what was learned from their addresses may no longer hold.</summary>
+    public int Unloads => Volatile.Read(ref _unloads);
 
     /// <summary>
     /// Resolves <paramref name="address"/>. For a return address (every frame but the innermost) the byte before it
@@ -483,6 +487,7 @@ internal sealed class ManagedCodeMap : IDisposable
 
         _table.RemoveMethod(e.MethodID);
         _methods.TryRemove(e.MethodID, out _);
+        Interlocked.Increment(ref _unloads);
     }
 
     private void OnDynamic(TraceEvent e)

@@ -17,6 +17,8 @@ internal sealed class CallSiteResolver
     private static readonly string? s_sharedFrameworkRoot = FindSharedFrameworkRoot();
     private static readonly ConcurrentDictionary<Assembly, bool> s_ownAssemblies = new();
 
+    private static int s_lastId;
+
     private readonly string[] _skippedPrefixes;
     private readonly ConcurrentDictionary<ulong, ResolvedCallSite> _byKey = new();
     private readonly ConcurrentDictionary<(string? File, int? Line, string? Method), SourceLocation> _interned = new();
@@ -25,6 +27,9 @@ internal sealed class CallSiteResolver
     {
         _skippedPrefixes = [.. skippedPrefixes.Where(p => !string.IsNullOrEmpty(p))];
     }
+
+    /// <summary>Process-unique, from 1: lets a kernel backend keep what it learned about stacks per set of rules.</summary>
+    public int Id { get; } = Interlocked.Increment(ref s_lastId);
 
     public int CachedKeys => _byKey.Count;
 

@@ -119,15 +119,23 @@ public sealed class ManagedCodeMapTests(ManagedCodeMapFixture fixture) : IClassF
         Assert.True(probe.TryFindReturnAddress(_map, 0, out var address, out _));
         Assert.True(_map.TryResolve(address, isReturnAddress: true, out _));
 
-        var before = GC.GetAllocatedBytesForCurrentThread();
+        // The least of three windows: code jitted meanwhile by tests running in parallel makes the next lookup rebuild
+        // the table's snapshot, once, on its thread; that is not the hit path.
+        var allocated = long.MaxValue;
         var hits = 0;
-        for (var i = 0; i < 10_000; i++)
+        for (var window = 0; window < 3; window++)
         {
-            hits += _map.TryResolve(address, isReturnAddress: true, out _) ? 1 : 0;
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            for (var i = 0; i < 10_000; i++)
+            {
+                hits += _map.TryResolve(address, isReturnAddress: true, out _) ? 1 : 0;
+            }
+
+            allocated = Math.Min(allocated, GC.GetAllocatedBytesForCurrentThread() - before);
         }
 
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
-        Assert.Equal(10_000, hits);
+        Assert.Equal(0, allocated);
+        Assert.Equal(30_000, hits);
     }
 
     [Fact]

@@ -9,5 +9,8 @@ internal static class DirectLibc
 #pragma warning disable SYSLIB1054, CA5392
     [DllImport("libc", EntryPoint = "read")]
     public static extern unsafe nint Read(nint fd, byte* buffer, nint count);
+
+    [DllImport("libc", EntryPoint = "pread64")]
+    public static extern unsafe nint Pread(nint fd, byte* buffer, nint count, long offset);
 #pragma warning restore SYSLIB1054, CA5392
 }

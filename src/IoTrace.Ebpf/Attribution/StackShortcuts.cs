@@ -1,0 +1,72 @@
+using IoTrace.Ebpf.Kernel;
+
+namespace IoTrace.Ebpf.Attribution;
+
+/// <summary>
+/// Tells the BPF program which stack beginnings already hold their app frame, so that it stops walking there: the
+/// walk costs two user reads per frame, and the app's frame is usually far shallower than the 20 frames walked.
+/// A beginning is marked at a checkpoint (<see cref="BpftraceScript.Checkpoints"/>) once a stack was resolved to an
+/// app frame with a source line at or before it: every stack that begins with the same frames resolves to that frame,
+/// whatever lies deeper. Marks are per set of attribution rules (a resolver), since skipped namespaces move the frame,
+/// and all are taken back when the runtime unloads code (its addresses may hold other code later; unloads are rare,
+/// collectible assemblies and dynamic methods). Used by one thread (the flush processor).
+/// </summary>
+internal sealed class StackShortcuts(Action<ulong, int> mark, Action<ulong, int> forget, int capacity)
+{
+    // At most as many as the kernel map holds (capacity); past it, marks would be refused there anyway.
+    private readonly HashSet<(ulong Hash, int Rules)> _marked = [];
+
+    public int Count => _marked.Count;
+
+    /// <summary>The kernel's hash of the first <paramref name="checkpoint"/> + 1 frames (zeros past the stack's end).</summary>
+    public static ulong PrefixHash(ReadOnlySpan<ulong> stack, int checkpoint)
+    {
+        var hash = BpftraceScript.HashBasis;
+        for (var i = 0; i <= checkpoint; i++)
+        {
+            hash = unchecked((hash ^ (i < stack.Length ? stack[i] : 0)) * BpftraceScript.HashPrime);
+        }
+
+        return hash;
+    }
+
+    /// <summary>A stack resolved, under rules <paramref name="rulesId"/>, to an app frame with a line at <paramref name="frameIndex"/>.</summary>
+    public void Found(ulong[] stack, int frameIndex, int rulesId)
+    {
+        if (rulesId is <= 0 or > SyscallTable.MaxRulesId)
+        {
+            return;
+        }
+
+        foreach (var checkpoint in BpftraceScript.Checkpoints)
+        {
+            if (frameIndex > checkpoint)
+            {
+                continue;
+            }
+
+            // A stack that ends by the checkpoint (or was cut there) gains nothing.
+            if (stack.Length > checkpoint + 1 && _marked.Count < capacity)
+            {
+                var hash = PrefixHash(stack, checkpoint);
+                if (_marked.Add((hash, rulesId)))
+                {
+                    mark(hash, rulesId);
+                }
+            }
+
+            return;
+        }
+    }
+
+    /// <summary>Takes back every mark, one by one: a delete in the kernel is done when the call returns, a clear is not.</summary>
+    public void ForgetAll()
+    {
+        foreach (var (hash, rules) in _marked)
+        {
+            forget(hash, rules);
+        }
+
+        _marked.Clear();
+    }
+}
