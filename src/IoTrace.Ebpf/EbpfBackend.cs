@@ -446,7 +446,7 @@ internal sealed class EbpfBackend : IIoTraceBackend, IReportsFailures
 
         try
         {
-            var lines = HttpClientPeers.Lines(trace.Session.HttpRequests());
+            var lines = HttpClientPeers.Lines(trace.Session.HttpRequests(), HttpClientConnections.AddressesOf);
             foreach (var (aggregate, site, target) in trace.WithoutLine)
             {
                 trace.Session.RecordMany(aggregate.Probe, lines.GetValueOrDefault(target) ?? site, aggregate.Fd, target, aggregate.Calls, aggregate.Bytes, aggregate.WallNanoseconds, aggregate.CpuNanoseconds);

@@ -43,6 +43,32 @@ public sealed class HttpClientLineTests(EbpfFixture fixture) : IDisposable
     }
 
     [Fact]
+    public async Task TraceAsync_HttpClientGetByHostName_SocketCallsToTheAddressItReachedGetTheRequestLine()
+    {
+        fixture.Require();
+        await using var upstream = new LoopbackHttpServer(new string('z', 2_500));
+        using var http = new HttpClient();
+        var port = upstream.Peer[(upstream.Peer.LastIndexOf(':') + 1)..];
+
+        var report = await IoTracer.TraceAsync(Strategy.All, async () =>
+        {
+            using var response = await http.GetAsync(new Uri($"http://localhost:{port}/"), TestContext.Current.CancellationToken); // the named request
+            _ = await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
+        });
+        await upstream.Served;
+
+        // HttpClient's ConnectionEstablished event says localhost reached 127.0.0.1 (the server listens there only;
+        // a connect to [::1] first, refused, is another socket, and stays without a line).
+        Assert.Equal(("ebpf", true), (report.Backend, report.IsComplete));
+        var sockets = report.Aggregates.Where(a => a.Target == upstream.Peer).ToList();
+        Assert.Equal(1, sockets.Where(a => a.Probe == "connect").Sum(a => a.Calls));
+        Assert.Equal(upstream.BytesReceived, sockets.Where(a => a.Probe is "sendto" or "sendmsg" or "write" or "writev").Sum(a => a.Bytes));
+        Assert.Equal(upstream.BytesSent, sockets.Where(a => a.Probe is "recvfrom" or "recvmsg" or "read" or "readv").Sum(a => a.Bytes));
+        var line = EbpfBackendTests.LineOf("// the named " + "request");
+        Assert.All(sockets, a => Assert.Equal(("HttpClientLineTests.cs", line), (Path.GetFileName(a.File), a.Line)));
+    }
+
+    [Fact]
     [System.Runtime.Versioning.SupportedOSPlatform("linux")]
     public async Task TraceAsync_HttpClientToOnePeerFromTwoLines_SocketCallsStayWithoutLine()
     {

@@ -5,7 +5,8 @@ namespace IoTrace.Ebpf.Attribution;
 
 /// <summary>
 /// The application line of a socket that HttpClient opened and used on the thread pool (no app frame on any of its
-/// stacks): the line of the trace's HttpClient request to that peer, when exactly one line made requests to it.
+/// stacks): the line of the trace's HttpClient request to that peer (an IP literal, or a name HttpClient connected to it
+/// for), when exactly one line made requests to it.
 /// </summary>
 internal static class HttpClientPeers
 {
@@ -14,10 +15,12 @@ internal static class HttpClientPeers
 
     /// <summary>
     /// The line of each peer (formatted as targets are: <c>127.0.0.1:5000</c>, <c>[::1]:5000</c>) that the trace's
-    /// requests name unambiguously. A peer requested from two lines, or by a request without a line, has none; so has
-    /// every peer on the port of a request to a DNS name, which may resolve to it: a line is never guessed.
+    /// requests name unambiguously. A request to a DNS name names the addresses HttpClient connected to for it
+    /// (<paramref name="addressesOf"/>, from its <c>ConnectionEstablished</c> events). A peer requested from two lines,
+    /// or by a request without a line, has none; so has every peer on the port of a request to a DNS name whose
+    /// addresses are unknown, or that none of the names on its port reached: it may be one of them. A line is never guessed.
     /// </summary>
-    public static Dictionary<string, SourceLocation> Lines(IReadOnlyCollection<TraceSession.HttpRequestSite> requests)
+    public static Dictionary<string, SourceLocation> Lines(IReadOnlyCollection<TraceSession.HttpRequestSite> requests, Func<string, int, IReadOnlyList<string>>? addressesOf = null)
     {
         var lines = new Dictionary<string, SourceLocation>(StringComparer.Ordinal);
         if (requests.Count == 0)
@@ -26,28 +29,52 @@ internal static class HttpClientPeers
         }
 
         var ambiguous = new HashSet<string>(StringComparer.Ordinal);
+        var unknownNamePorts = new HashSet<int>();
         var namedPorts = new HashSet<int>();
+        var reachedByName = new HashSet<string>(StringComparer.Ordinal);
         foreach (var request in requests)
         {
-            if (PeerOf(request.Host, request.Port) is not { } peer)
+            List<string> peers = [];
+            if (PeerOf(request.Host, request.Port) is { } literal)
+            {
+                peers.Add(literal);
+            }
+            else
             {
                 namedPorts.Add(request.Port);
-                continue;
+                foreach (var address in addressesOf?.Invoke(request.Host, request.Port) ?? [])
+                {
+                    if (PeerOf(address, request.Port) is { } reached)
+                    {
+                        peers.Add(reached);
+                        reachedByName.Add(reached);
+                    }
+                }
+
+                if (peers.Count == 0)
+                {
+                    unknownNamePorts.Add(request.Port);
+                    continue;
+                }
             }
 
-            if (request.Site is not { IsApplication: true } site
-                || (lines.TryGetValue(peer, out var known) && !SameLine(known, site)))
+            foreach (var peer in peers)
             {
-                ambiguous.Add(peer);
-                continue;
-            }
+                if (request.Site is not { IsApplication: true } site
+                    || (lines.TryGetValue(peer, out var known) && !SameLine(known, site)))
+                {
+                    ambiguous.Add(peer);
+                    continue;
+                }
 
-            lines[peer] = site;
+                lines[peer] = site;
+            }
         }
 
         foreach (var peer in lines.Keys.ToList())
         {
-            if (ambiguous.Contains(peer) || (namedPorts.Count > 0 && namedPorts.Contains(IPEndPoint.Parse(peer).Port)))
+            var port = IPEndPoint.Parse(peer).Port;
+            if (ambiguous.Contains(peer) || unknownNamePorts.Contains(port) || (namedPorts.Contains(port) && !reachedByName.Contains(peer)))
             {
                 lines.Remove(peer);
             }

@@ -29,6 +29,17 @@ internal sealed class HttpClientCallSites : EventListener
     // kernel meanwhile, or the resolver's own IO (PDB reads, assembly loads) would be charged to the request.
     protected override void OnEventWritten(EventWrittenEventArgs eventData)
     {
+        if (eventData.EventName == "ConnectionEstablished")
+        {
+            // Which address a host name reached: a kernel backend sees only the socket's peer (HttpClientConnections).
+            if (Payload(eventData, "host") is string host && Payload(eventData, "port") is int port && Payload(eventData, "remoteAddress") is string { Length: > 0 } address)
+            {
+                HttpClientConnections.Note(host, port, address);
+            }
+
+            return;
+        }
+
         if (eventData.EventName != "RequestStart" || TraceContext.Current is not { IsActive: true, KeepsContext: true } session)
         {
             return;
