@@ -89,7 +89,7 @@ public sealed class EbpfBackendFaultTests(EbpfFixture fixture) : IDisposable
         }
         finally
         {
-            IoTrace.Ebpf.Kernel.BpftraceProcess.MapKeys = 65_536;
+            IoTrace.Ebpf.Kernel.BpftraceProcess.MapKeys = IoTrace.Ebpf.Kernel.BpftraceProcess.DefaultMapKeys;
             IoTracer.LoggerFactory = previousFactory;
         }
     }

@@ -41,6 +41,7 @@ internal sealed class BpftraceOutputParser
                 OnPrintf(data.GetString() ?? string.Empty);
                 break;
             case "map":
+            case "stats":
                 if (_current is { } flush)
                 {
                     foreach (var map in data.EnumerateObject())
@@ -85,7 +86,7 @@ internal sealed class BpftraceOutputParser
 
     private void OnMap(KernelFlush flush, string name, JsonElement value)
     {
-        // "@sc0" -> "sc": the buffer digit is the last character.
+        // "@sw0" -> "sw": the buffer digit is the last character.
         var map = name.Length > 2 ? name[1..^1] : string.Empty;
         if (map == BpftraceScript.EventsMap)
         {
@@ -171,13 +172,19 @@ internal sealed class BpftraceOutputParser
                 flush.Aggregates[entry.Name] = aggregate;
             }
 
-            var amount = entry.Value.GetInt64();
             switch (feature)
             {
-                case 0: aggregate.Calls = amount; break;
-                case 1: aggregate.Bytes = amount; break;
-                case 2: aggregate.WallNanoseconds = amount; break;
-                default: aggregate.CpuNanoseconds = amount; break;
+                case 0:
+                    // stats: {"count": calls, "average": ..., "total": wall ns}
+                    if (entry.Value.ValueKind == JsonValueKind.Object)
+                    {
+                        aggregate.Calls = entry.Value.TryGetProperty("count", out var count) ? count.GetInt64() : 0;
+                        aggregate.WallNanoseconds = entry.Value.TryGetProperty("total", out var total) ? total.GetInt64() : 0;
+                    }
+
+                    break;
+                case 1: aggregate.Bytes = entry.Value.GetInt64(); break;
+                default: aggregate.CpuNanoseconds = entry.Value.GetInt64(); break;
             }
         }
     }

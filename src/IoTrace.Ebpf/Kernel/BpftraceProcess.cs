@@ -22,8 +22,16 @@ internal sealed class BpftraceProcess : IDisposable
     private volatile bool _disposed;
     private int _readerThreadId;
 
-    /// <summary>Entries per kernel map; a full map drops new keys, which the flush's event count reveals.</summary>
-    internal static int MapKeys { get; set; } = 65_536;
+    /// <summary>
+    /// Entries per kernel map; a full map drops new keys, which the flush's event count reveals. Not more: printing
+    /// and clearing a hash map visits every bucket (the kernel's get_next_key scans to the next used one), and that
+    /// was most of bpftrace's CPU under load at 65,536. A buffer holds 20 to 100 ms of keys (a few thousand under the
+    /// load benchmark).
+    /// </summary>
+    internal const int DefaultMapKeys = 16_384;
+
+    /// <summary>Entries per kernel map (tests lower it to fill a map).</summary>
+    internal static int MapKeys { get; set; } = DefaultMapKeys;
 
     /// <summary>The nice value of bpftrace and of the thread that reads its output (the app's threads run at 0).</summary>
     private const int FlushNiceness = -5;

@@ -112,9 +112,12 @@ internal static class BpftraceScript
             .Replace("%SPACING%", (spacingMilliseconds * 1_000_000L).ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal);
     }
 
-    /// <summary>The map names of one buffer: summary (no context) and context aggregates, fd targets, the event count.</summary>
-    public static readonly string[] SummaryMaps = ["sc", "sb", "sw", "su"];
-    public static readonly string[] ContextMaps = ["c", "b", "w", "u"];
+    /// <summary>
+    /// The aggregate maps of one buffer, summary (no context) and context: calls and wall time together (bpftrace's
+    /// <c>stats</c>: a count and a total in one entry), bytes, CPU time. Then fd targets, peers, stacks, the event count.
+    /// </summary>
+    public static readonly string[] SummaryMaps = ["sw", "sb", "su"];
+    public static readonly string[] ContextMaps = ["w", "b", "u"];
     public const string TargetMap = "t";
     public const string StackMap = "k";
 
@@ -129,8 +132,9 @@ internal static class BpftraceScript
     // cleared it, so a clear bpftrace has not executed yet can never wipe new counts.
     // The event count first: a probe preempted after choosing its buffer and resumed only after that buffer was printed
     // has then (almost always) counted itself, so the flush shows more events than calls and the loss is reported.
-    // Every entry costs bpftrace printing time, so none is kept that would only say 0: no bytes for calls that
-    // transfer none (open, stat, close...), no CPU time for traces that do not measure it.
+    // Every entry costs bpftrace printing time (and clearing it: two system calls per entry each), so none is kept
+    // that would only say 0: no bytes for calls that transfer none (open, stat, close...), no CPU time for traces
+    // that do not measure it; calls and wall time share one entry.
     private static string Buffer(int n) => $$"""
           @n{{n}} = count();
           if (($fl & %CONTEXT%) != 0) {
@@ -138,14 +142,12 @@ internal static class BpftraceScript
               @k{{n}}[$h] = (%FRAMES%);
               @kq{{n}}[$h] = 1;
             }
-            @c{{n}}[$req, $p, $fd, $g, $h] = count();
+            @w{{n}}[$req, $p, $fd, $g, $h] = stats($wall);
             if (($m & %BYTES%) != 0) { @b{{n}}[$req, $p, $fd, $g, $h] = sum($bytes); }
-            @w{{n}}[$req, $p, $fd, $g, $h] = sum($wall);
             if (($fl & %CPU%) != 0) { @u{{n}}[$req, $p, $fd, $g, $h] = sum($cpu); }
           } else {
-            @sc{{n}}[$req, $p] = count();
+            @sw{{n}}[$req, $p] = stats($wall);
             if (($m & %BYTES%) != 0) { @sb{{n}}[$req, $p] = sum($bytes); }
-            @sw{{n}}[$req, $p] = sum($wall);
             if (($fl & %CPU%) != 0) { @su{{n}}[$req, $p] = sum($cpu); }
           }
     """;
