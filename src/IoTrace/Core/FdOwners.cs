@@ -10,9 +10,25 @@ internal static class FdOwners
     private static readonly Lock s_growLock = new();
     private static Owner?[] s_owners = new Owner?[1024];
 
-    public static void Set(int fd, TraceSession session, SourceLocation site)
+    // Closes seen per fd number. A call returns EAGAIN, another thread closes the fd, and only then does the hook
+    // record the EAGAIN: without this, that dead fd would keep its owner, and whatever reuses the number next (another
+    // request's file, Kestrel's socket) would be charged to the trace.
+    private static int[] s_closes = new int[1024];
+
+    /// <summary>The fd's close count, read before the call whose EAGAIN may make a trace its owner.</summary>
+    public static int Closes(int fd)
     {
-        if ((uint)fd >= MaxFd)
+        var closes = s_closes;
+        return (uint)fd < (uint)closes.Length ? Volatile.Read(ref closes[fd]) : 0;
+    }
+
+    /// <summary>
+    /// Makes <paramref name="session"/> the owner of <paramref name="fd"/>, unless the fd was closed since
+    /// <paramref name="closesBefore"/> (<see cref="Closes"/> before the call) was read.
+    /// </summary>
+    public static void Set(int fd, TraceSession session, SourceLocation site, int closesBefore)
+    {
+        if ((uint)fd >= MaxFd || Closes(fd) != closesBefore)
         {
             return;
         }
@@ -26,7 +42,16 @@ internal static class FdOwners
         var current = Volatile.Read(ref owners[fd]);
         if (current is null || current.Session != session || current.Site != site)
         {
-            Volatile.Write(ref owners[fd], new Owner(session, site));
+            var owner = new Owner(session, site);
+            Volatile.Write(ref owners[fd], owner);
+
+            // Closed meanwhile (Clear counts the close before it clears the owner): take it back.
+            if (Closes(fd) != closesBefore)
+            {
+                Interlocked.CompareExchange(ref owners[fd], null, owner);
+                return;
+            }
+
             session.RememberOwnedFd(fd);
         }
     }
@@ -66,12 +91,56 @@ internal static class FdOwners
         return owner;
     }
 
+    /// <summary>The fd was closed: counts the close, then forgets its owner.</summary>
     public static void Clear(int fd)
     {
+        if ((uint)fd >= MaxFd)
+        {
+            return;
+        }
+
+        CountClose(fd);
         var owners = s_owners;
-        if ((uint)fd < (uint)owners.Length && Volatile.Read(ref owners[fd]) is not null)
+        if (fd < owners.Length && Volatile.Read(ref owners[fd]) is not null)
         {
             Volatile.Write(ref owners[fd], null);
+        }
+    }
+
+    private static void CountClose(int fd)
+    {
+        // A count made on an array that a concurrent growth just replaced is made again on the new one: counts only
+        // need to change at each close, not to be exact.
+        while (true)
+        {
+            var closes = s_closes;
+            if (fd >= closes.Length)
+            {
+                closes = GrowCloses(fd);
+            }
+
+            Interlocked.Increment(ref closes[fd]);
+            if (ReferenceEquals(closes, Volatile.Read(ref s_closes)))
+            {
+                return;
+            }
+        }
+    }
+
+    private static int[] GrowCloses(int fd)
+    {
+        lock (s_growLock)
+        {
+            var closes = s_closes;
+            if (fd < closes.Length)
+            {
+                return closes;
+            }
+
+            var grown = new int[Math.Min(MaxFd, Math.Max(fd + 1, closes.Length * 2))];
+            Array.Copy(closes, grown, closes.Length);
+            Volatile.Write(ref s_closes, grown);
+            return grown;
         }
     }
 

@@ -81,6 +81,10 @@ internal static unsafe class IoHook
         var busy = TracerThread.Enter();
         var shim = s_shim!;
 
+        // Read before the call: an EAGAIN makes the trace the fd's owner only if no close came in between.
+        var callFd = FdOf(import.Layout, a0, a1);
+        var closesBefore = callFd >= 0 ? FdOwners.Closes(callFd) : 0;
+
         // CPU inside wall: a call's CPU time never exceeds its wall time.
         var measuresTime = session.MeasuresTime;
         var measuresCpu = session.MeasuresCpu;
@@ -93,7 +97,7 @@ internal static unsafe class IoHook
         try
         {
             // A probe the strategy does not record still keeps the fd table and the flow's line current.
-            Record(session, recorded, inheritedSite, slot->FramePointers != 0, import, result, errno, a0, a1, a2, after - before, cpuAfter - cpuBefore);
+            Record(session, recorded, inheritedSite, slot->FramePointers != 0, import, result, errno, a0, a1, a2, after - before, cpuAfter - cpuBefore, closesBefore);
         }
         catch (Exception e)
         {
@@ -109,7 +113,7 @@ internal static unsafe class IoHook
 
     private const int EBADF = 9;
 
-    private static void Record(TraceSession session, bool recorded, SourceLocation? inheritedSite, bool framePointers, ImportedFunction import, nint rawResult, int errno, nint a0, nint a1, nint a2, long ticks, long cpu)
+    private static void Record(TraceSession session, bool recorded, SourceLocation? inheritedSite, bool framePointers, ImportedFunction import, nint rawResult, int errno, nint a0, nint a1, nint a2, long ticks, long cpu, int closesBefore)
     {
         // int-returning functions leave the upper half of the register undefined.
         long result = import.ReturnsSize ? rawResult : (int)rawResult;
@@ -120,7 +124,7 @@ internal static unsafe class IoHook
             var waitingFd = FdOf(import.Layout, a0, a1);
             if (result == -1 && errno == LibcInterop.EAGAIN && waitingFd >= 0 && import.Kind != ProbeKind.Setup)
             {
-                FdOwners.Set(waitingFd, session, SourceLocation.Unknown);
+                FdOwners.Set(waitingFd, session, SourceLocation.Unknown, closesBefore);
             }
             else if (import.Probe == ClosedProbe && waitingFd >= 0)
             {
@@ -192,7 +196,7 @@ internal static unsafe class IoHook
         }
         else if (result == -1 && errno == LibcInterop.EAGAIN && fd >= 0 && import.Kind != ProbeKind.Setup)
         {
-            FdOwners.Set(fd, session, site);
+            FdOwners.Set(fd, session, site, closesBefore);
         }
 
         if (recorded)

@@ -1,0 +1,50 @@
+using IoTrace.Core;
+using Xunit;
+
+namespace IoTrace.Tests.Core;
+
+/// <summary>Which trace waits on an fd. Process-wide: each test uses fd numbers no real file gets in this process.</summary>
+public sealed class FdOwnersTests : IDisposable
+{
+    private static int s_nextFd = 6000;
+
+    private readonly TraceSession _session = new(Strategy.Read, IoTraceFeatures.Calls | IoTraceFeatures.Bytes, "test", new CallSiteResolver([]), "/");
+    private readonly int _fd = Interlocked.Increment(ref s_nextFd);
+
+    // Other tests count the process's awaited fds.
+    public void Dispose() => FdOwners.Clear(_fd);
+
+    [Fact]
+    public void Set_NoCloseSinceTheCallBegan_MakesTheTraceTheOwner()
+    {
+        var closes = FdOwners.Closes(_fd);
+
+        FdOwners.Set(_fd, _session, SourceLocation.Unknown, closes);
+
+        Assert.Same(_session, FdOwners.Get(_fd)?.Session);
+    }
+
+    [Fact]
+    public void Set_FdClosedWhileTheCallRan_KeepsNoOwner()
+    {
+        // The call returned EAGAIN, another thread closed the fd, then the hook recorded the EAGAIN: the number may
+        // already name another file, whose IO must not be charged to this trace.
+        var closes = FdOwners.Closes(_fd);
+        FdOwners.Clear(_fd);
+
+        FdOwners.Set(_fd, _session, SourceLocation.Unknown, closes);
+
+        Assert.Null(FdOwners.Get(_fd));
+        Assert.Equal(closes + 1, FdOwners.Closes(_fd));
+    }
+
+    [Fact]
+    public void Clear_AfterSet_ForgetsTheOwner()
+    {
+        FdOwners.Set(_fd, _session, SourceLocation.Unknown, FdOwners.Closes(_fd));
+
+        FdOwners.Clear(_fd);
+
+        Assert.Null(FdOwners.Get(_fd));
+    }
+}
