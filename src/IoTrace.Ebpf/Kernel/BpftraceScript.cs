@@ -173,7 +173,7 @@ internal static class BpftraceScript
                 $f1 = (uint64)0;
                 $fp = (uint64)0;
                 $u = (int64)0;
-                if ($r->orig_ax == $e.7) {
+                if ($r->orig_ax == ($e.7 & 0xffff)) {
                   $f0 = $r->ip;
                   $sp = $r->sp;
                   $fp = $r->bp;
@@ -305,7 +305,11 @@ internal static class BpftraceScript
             if ($req != 0) {
               if (($fl & (($m >> %KIND%) & 7)) != 0 || (($fl & %CONTEXT%) != 0 && ($m & %OPENER%) != 0)) {
                 $t = curtask;
-                @e[tid] = (nsecs, $req, $fl, $m, $a0, args->args[1], $t->se.sum_exec_runtime - $t->se.exec_start, (uint64)$id);
+                // The fd's generation as the call starts: the opening it uses, even if another thread closes it meanwhile.
+                $ge = (int64)0;
+                if ((($m >> %FD%) & 3) == 1) { $ge = @gen[(int64)$a0]; }
+                // With the syscall number in one word (the BPF stack has no room for another tuple field).
+                @e[tid] = (nsecs, $req, $fl, $m, $a0, args->args[1], $t->se.sum_exec_runtime - $t->se.exec_start, (uint64)$id | ((uint64)$ge << 16));
               }
             }
           }
@@ -330,13 +334,17 @@ internal static class BpftraceScript
             if ($src == 2 && $ret >= 0) { $fd = $ret; }
             $bytes = (int64)0;
             if (($m & %BYTES%) != 0 && $ret > 0) { $bytes = $ret; }
-            if ($ret == -11 && $fd >= 0 && (($m >> %KIND%) & 7) != 1) { @own[$fd] = ((uint64)$req, (uint64)$fl); }
-            if (($m & %CLOSES%) != 0 && $fd >= 0) { delete(@own[$fd]); }
             $g = (int64)0;
             if ($fd >= 0) {
-              $g = @gen[$fd];
+              if ($src == 1) { $g = (int64)($e.7 >> 16); } else { $g = @gen[$fd]; }
               if (($m & %CLOSES%) != 0) { $g = $g - 1; }
             }
+            // A read to retry later makes the trace the fd's owner, unless another thread closed the fd meanwhile:
+            // the number may already be another file's, whose calls must not be charged to this trace.
+            if ($ret == -11 && $fd >= 0 && (($m >> %KIND%) & 7) != 1) {
+              if ($src != 1 || @gen[$fd] == (int64)($e.7 >> 16)) { @own[$fd] = ((uint64)$req, (uint64)$fl); }
+            }
+            if (($m & %CLOSES%) != 0 && $fd >= 0) { delete(@own[$fd]); }
             $p = $m & 0xff;
             if (($fl & %CONTEXT%) != 0) {
         %WALK%
