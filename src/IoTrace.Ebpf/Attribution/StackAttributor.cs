@@ -15,8 +15,6 @@ internal sealed class StackAttributor(ManagedCodeMap map, StackShortcuts shortcu
     // Stacks arrive interned by the parser (one array per distinct stack), so identity is enough for the key.
     private readonly Dictionary<(CallSiteResolver Resolver, ulong[] Stack), SourceLocation> _cache = new(new KeyComparer());
 
-    private int _unloadsSeen;
-
     public int CachedStacks => _cache.Count;
 
     /// <summary>
@@ -31,14 +29,7 @@ internal sealed class StackAttributor(ManagedCodeMap map, StackShortcuts shortcu
             return SourceLocation.Unknown;
         }
 
-        // Unloaded code: its addresses may hold other methods later, so nothing learned from them holds.
-        if (map.Unloads != _unloadsSeen)
-        {
-            _unloadsSeen = map.Unloads;
-            _cache.Clear();
-            shortcuts.ForgetAll();
-        }
-
+        ForgetUnloadedCode();
         if (_cache.TryGetValue((resolver, stack), out var known))
         {
             return known;
@@ -72,6 +63,59 @@ internal sealed class StackAttributor(ManagedCodeMap map, StackShortcuts shortcu
 
         _cache[(resolver, stack)] = site;
         return site;
+    }
+
+    /// <summary>Unloaded code: its addresses may hold other methods later, so nothing learned from them holds.</summary>
+    private void ForgetUnloadedCode()
+    {
+        List<(ulong Start, ulong End)>? ranges = null;
+        var all = false;
+        while (map.TryTakeUnloaded(out var range, out var overflow))
+        {
+            all |= overflow;
+            (ranges ??= []).Add(range);
+        }
+
+        if (all)
+        {
+            _cache.Clear();
+            shortcuts.ForgetAll();
+            return;
+        }
+
+        if (ranges is null)
+        {
+            return;
+        }
+
+        // One pass over what is known, each frame looked up among the ranges (sorted by start).
+        ranges.Sort();
+        bool Unloaded(ulong frame)
+        {
+            var (lo, hi) = (0, ranges.Count);
+            while (lo < hi)
+            {
+                var mid = (lo + hi) >>> 1;
+                if (ranges[mid].Start <= frame)
+                {
+                    lo = mid + 1;
+                }
+                else
+                {
+                    hi = mid;
+                }
+            }
+
+            // A return address may be the end of its method (a call as its last instruction).
+            return lo > 0 && frame <= ranges[lo - 1].End;
+        }
+
+        foreach (var key in _cache.Keys.Where(k => Array.Exists(k.Stack, Unloaded)).ToList())
+        {
+            _cache.Remove(key);
+        }
+
+        shortcuts.ForgetWhere(frames => Array.Exists(frames, Unloaded));
     }
 
     /// <summary>The first app frame with a line and its index, or else the first app frame without one (index -1).</summary>

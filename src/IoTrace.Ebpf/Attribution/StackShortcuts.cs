@@ -8,13 +8,13 @@ namespace IoTrace.Ebpf.Attribution;
 /// A beginning is marked at a checkpoint (<see cref="BpftraceScript.Checkpoints"/>) once a stack was resolved to an
 /// app frame with a source line at or before it: every stack that begins with the same frames resolves to that frame,
 /// whatever lies deeper. Marks are per set of attribution rules (a resolver), since skipped namespaces move the frame,
-/// and all are taken back when the runtime unloads code (its addresses may hold other code later; unloads are rare,
-/// collectible assemblies and dynamic methods). Used by one thread (the flush processor).
+/// and are taken back when the runtime unloads code among their frames (its addresses may hold other code later).
+/// Used by one thread (the flush processor).
 /// </summary>
 internal sealed class StackShortcuts(Action<ulong, int> mark, Action<ulong, int> forget, int capacity)
 {
     // At most as many as the kernel map holds (capacity); past it, marks would be refused there anyway.
-    private readonly HashSet<(ulong Hash, int Rules)> _marked = [];
+    private readonly Dictionary<(ulong Hash, int Rules), ulong[]> _marked = [];
 
     public int Count => _marked.Count;
 
@@ -49,7 +49,7 @@ internal sealed class StackShortcuts(Action<ulong, int> mark, Action<ulong, int>
             if (stack.Length > checkpoint + 1 && _marked.Count < capacity)
             {
                 var hash = PrefixHash(stack, checkpoint);
-                if (_marked.Add((hash, rulesId)))
+                if (_marked.TryAdd((hash, rulesId), stack[..(checkpoint + 1)]))
                 {
                     mark(hash, rulesId);
                 }
@@ -59,14 +59,16 @@ internal sealed class StackShortcuts(Action<ulong, int> mark, Action<ulong, int>
         }
     }
 
-    /// <summary>Takes back every mark, one by one: a delete in the kernel is done when the call returns, a clear is not.</summary>
-    public void ForgetAll()
+    /// <summary>Takes back the marks whose frames match, one by one: a delete in the kernel is done when the call returns, a clear is not.</summary>
+    public void ForgetWhere(Func<ulong[], bool> frames)
     {
-        foreach (var (hash, rules) in _marked)
+        foreach (var key in _marked.Where(m => frames(m.Value)).Select(m => m.Key).ToList())
         {
-            forget(hash, rules);
+            _marked.Remove(key);
+            forget(key.Hash, key.Rules);
         }
-
-        _marked.Clear();
     }
+
+    /// <summary>Takes back every mark.</summary>
+    public void ForgetAll() => ForgetWhere(static _ => true);
 }

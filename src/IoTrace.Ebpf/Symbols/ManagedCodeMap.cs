@@ -49,7 +49,9 @@ internal sealed class ManagedCodeMap : IDisposable
 
     // Methods unloaded while the rundown is still being read, so its late DCEnd events do not bring them back.
     private readonly ConcurrentDictionary<long, byte> _unloadedDuringRundown = new();
-    private int _unloads;
+    private const int MaxUnloadedRanges = 10_000;
+    private readonly ConcurrentQueue<(ulong Start, ulong End)> _unloaded = new();
+    private volatile bool _unloadedOverflow;
     private volatile bool _rundownDone;
 
     private EventPipeSession? _liveSession;
@@ -115,8 +117,23 @@ internal sealed class ManagedCodeMap : IDisposable
         return false;
     }
 
-    /// <summary>Methods unloaded so far: what was learned from their addresses may no longer hold.</summary>
-    public int Unloads => Volatile.Read(ref _unloads);
+    /// <summary>
+    /// The next code range the runtime unloaded (collectible assemblies, dynamic methods): what was learned from its
+    /// addresses may no longer hold. <paramref name="all"/> says more were unloaded than kept: forget everything.
+    /// </summary>
+    public bool TryTakeUnloaded(out (ulong Start, ulong End) range, out bool all)
+    {
+        all = _unloadedOverflow;
+        if (all)
+        {
+            _unloadedOverflow = false;
+            _unloaded.Clear();
+            range = default;
+            return true;
+        }
+
+        return _unloaded.TryDequeue(out range);
+    }
 
     /// <summary>
     /// Resolves <paramref name="address"/>. For a return address (every frame but the innermost) the byte before it
@@ -487,7 +504,18 @@ internal sealed class ManagedCodeMap : IDisposable
 
         _table.RemoveMethod(e.MethodID);
         _methods.TryRemove(e.MethodID, out _);
-        Interlocked.Increment(ref _unloads);
+        if (e.MethodStartAddress != 0 && e.MethodSize > 0)
+        {
+            if (_unloaded.Count < MaxUnloadedRanges)
+            {
+                _unloaded.Enqueue((e.MethodStartAddress, e.MethodStartAddress + (ulong)e.MethodSize));
+            }
+            else
+            {
+                // Nobody took them (no trace kept context): whoever looks next forgets everything instead.
+                _unloadedOverflow = true;
+            }
+        }
     }
 
     private void OnDynamic(TraceEvent e)

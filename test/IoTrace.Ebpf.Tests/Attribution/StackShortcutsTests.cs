@@ -135,6 +135,22 @@ public sealed class StackShortcutsTests
         Assert.Equal(1, shortcuts.Count);
     }
 
+    [Fact]
+    public void ForgetWhere_UnloadedCodeInOneMarksFrames_ForgetsOnlyThatMark()
+    {
+        var shortcuts = Create();
+        var first = Stack(20, seed: 1);
+        var second = Stack(20, seed: 2);
+        shortcuts.Found(first, frameIndex: 1, Rules);
+        shortcuts.Found(second, frameIndex: 1, Rules);
+
+        // Frame 3 of the first stack is in the unloaded range; frames past the checkpoint were never marked.
+        shortcuts.ForgetWhere(frames => Array.Exists(frames, f => f == first[3] || f == second[15]));
+
+        Assert.Equal([(StackShortcuts.PrefixHash(first, BpftraceScript.Checkpoints[0]), Rules)], _forgotten);
+        Assert.Equal(1, shortcuts.Count);
+    }
+
     private StackShortcuts Create(int capacity = 100) => new((hash, rules) => _marked.Add((hash, rules)), (hash, rules) => _forgotten.Add((hash, rules)), capacity);
 
     private static ulong[] Stack(int frames, ulong seed = 0) =>
