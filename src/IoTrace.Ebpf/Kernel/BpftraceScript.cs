@@ -124,6 +124,9 @@ internal static class BpftraceScript
     /// <summary>Stacks already in a buffer's <see cref="StackMap"/>: a small flag to look up instead of rewriting the frames every call. Not printed.</summary>
     public const string StackSeenMap = "kq";
     public const string PeerMap = "s";
+
+    /// <summary>Whether a trace with context wrote into a buffer since its last flush (not printed).</summary>
+    public const string ContextUsedMap = "x";
     public const string EventsMap = "n";
 
     // Three buffers in rotation. A flush makes the next buffer current, and prints and clears the one that stopped being
@@ -141,6 +144,7 @@ internal static class BpftraceScript
             if (@kq{{n}}[$h] == 0) {
               @k{{n}}[$h] = (%FRAMES%);
               @kq{{n}}[$h] = 1;
+              @x{{n}} = 1;
             }
             @w{{n}}[$req, $p, $fd, $g, $h] = stats($wall);
             if (($m & %BYTES%) != 0) { @b{{n}}[$req, $p, $fd, $g, $h] = sum($bytes); }
@@ -250,10 +254,15 @@ internal static class BpftraceScript
         return walk.ToString();
     }
 
+    // Printing or clearing a map visits all its buckets, even empty: a buffer's context maps are printed only when a
+    // trace with context wrote there (its flag, set at a buffer's first stack and by the target and peer probes).
     private static string Flush(int n)
     {
-        var maps = SummaryMaps.Concat(ContextMaps).Append(TargetMap).Append(PeerMap).Append(StackMap).Append(EventsMap).Select(m => $"@{m}{n}").ToArray();
-        return "      " + string.Concat(maps.Select(m => $"print({m}); ")) + "\n      " + string.Concat(maps.Append($"@{StackSeenMap}{n}").Select(m => $"clear({m}); ")) + "\n";
+        var always = SummaryMaps.Append(EventsMap).Select(m => $"@{m}{n}").ToArray();
+        var context = ContextMaps.Append(TargetMap).Append(PeerMap).Append(StackMap).Select(m => $"@{m}{n}").ToArray();
+        return "      " + string.Concat(always.Select(m => $"print({m}); ")) + string.Concat(always.Select(m => $"clear({m}); ")) + "\n"
+            + $"      if (@{ContextUsedMap}{n} != 0) {{\n        @{ContextUsedMap}{n} = 0;\n        "
+            + string.Concat(context.Select(m => $"print({m}); ")) + "\n        " + string.Concat(context.Append($"@{StackSeenMap}{n}").Select(m => $"clear({m}); ")) + "\n      }\n";
     }
 
     private static string Clear(int n) =>
@@ -262,6 +271,9 @@ internal static class BpftraceScript
     private const string Template = """
         BEGIN {
           @flip = 0;
+          @x0 = 0;
+          @x1 = 0;
+          @x2 = 0;
           @want = 0;
           @seq = 0;
           @acked = 0;
@@ -413,7 +425,7 @@ internal static class BpftraceScript
               $path = str(uptr($pn));
               $cur = @flip;
               $g = @gen[args->ret];
-              if ($cur == 0) { @t0[$req, args->ret, $g] = $path; } else if ($cur == 1) { @t1[$req, args->ret, $g] = $path; } else { @t2[$req, args->ret, $g] = $path; }
+              if ($cur == 0) { @t0[$req, args->ret, $g] = $path; @x0 = 1; } else if ($cur == 1) { @t1[$req, args->ret, $g] = $path; @x1 = 1; } else { @t2[$req, args->ret, $g] = $path; @x2 = 1; }
             }
           }
         }
@@ -431,14 +443,14 @@ internal static class BpftraceScript
             $x2 = (uint64)*uptr((uint64 *)($sa + 16));
             $cur = @flip;
             $g = @gen[(int64)args->fd];
-            if ($cur == 0) { @s0[$req, args->fd, $g] = ($x0, $x1, $x2); } else if ($cur == 1) { @s1[$req, args->fd, $g] = ($x0, $x1, $x2); } else { @s2[$req, args->fd, $g] = ($x0, $x1, $x2); }
+            if ($cur == 0) { @s0[$req, args->fd, $g] = ($x0, $x1, $x2); @x0 = 1; } else if ($cur == 1) { @s1[$req, args->fd, $g] = ($x0, $x1, $x2); @x1 = 1; } else { @s2[$req, args->fd, $g] = ($x0, $x1, $x2); @x2 = 1; }
           }
         }
 
         tracepoint:sched:sched_process_exit /pid == $1 && tid == $1/ { exit(); }
 
         END {
-          clear(@p); clear(@lu); clear(@e); clear(@own); clear(@gen); clear(@flip); clear(@want); clear(@pn); clear(@seq); clear(@acked); clear(@rotated); clear(@z);
+          clear(@p); clear(@lu); clear(@e); clear(@own); clear(@gen); clear(@flip); clear(@want); clear(@pn); clear(@seq); clear(@acked); clear(@rotated); clear(@z); clear(@x0); clear(@x1); clear(@x2);
         %CLEARALL%
         }
         """;
