@@ -121,11 +121,7 @@ public sealed class StackShortcutsTests
     [Fact]
     public void ForgetAll_AfterMarks_ForgetsEachInTheKernelAndMarksAgainWhenFound()
     {
-        var shortcuts = Create();
-        var first = Stack(20, seed: 1);
-        var second = Stack(20, seed: 2);
-        shortcuts.Found(first, frameIndex: 1, Rules);
-        shortcuts.Found(second, frameIndex: 8, Rules);
+        var (shortcuts, first, _) = CreateWithTwoMarks(secondFrameIndex: 8);
 
         shortcuts.ForgetAll();
         shortcuts.Found(first, frameIndex: 1, Rules);
@@ -138,17 +134,24 @@ public sealed class StackShortcutsTests
     [Fact]
     public void ForgetWhere_UnloadedCodeInOneMarksFrames_ForgetsOnlyThatMark()
     {
-        var shortcuts = Create();
-        var first = Stack(20, seed: 1);
-        var second = Stack(20, seed: 2);
-        shortcuts.Found(first, frameIndex: 1, Rules);
-        shortcuts.Found(second, frameIndex: 1, Rules);
+        var (shortcuts, first, second) = CreateWithTwoMarks(secondFrameIndex: 1);
 
         // Frame 3 of the first stack is in the unloaded range; frames past the checkpoint were never marked.
         shortcuts.ForgetWhere(frames => Array.Exists(frames, f => f == first[3] || f == second[15]));
 
         Assert.Equal([(StackShortcuts.PrefixHash(first, BpftraceScript.Checkpoints[0]), Rules)], _forgotten);
         Assert.Equal(1, shortcuts.Count);
+    }
+
+    /// <summary>Two stacks marked: the first at the first checkpoint, the second where its app frame says.</summary>
+    private (StackShortcuts Shortcuts, ulong[] First, ulong[] Second) CreateWithTwoMarks(int secondFrameIndex)
+    {
+        var shortcuts = Create();
+        var first = Stack(20, seed: 1);
+        var second = Stack(20, seed: 2);
+        shortcuts.Found(first, frameIndex: 1, Rules);
+        shortcuts.Found(second, secondFrameIndex, Rules);
+        return (shortcuts, first, second);
     }
 
     private StackShortcuts Create(int capacity = 100) => new((hash, rules) => _marked.Add((hash, rules)), (hash, rules) => _forgotten.Add((hash, rules)), capacity);
