@@ -58,6 +58,9 @@ internal sealed class EbpfBackend : IIoTraceBackend, IReportsFailures
     /// <summary>bpftrace's process id while it runs (tests kill it to check the fallback).</summary>
     internal int? BpftraceProcessId => _attachment?.Bpftrace.ProcessId;
 
+    /// <summary>Why bpftrace prints its maps instead of the process reading them; null while the process reads them.</summary>
+    internal string? MapsPrintedBecause => _attachment?.Bpftrace.MapsPrintedBecause;
+
     /// <summary>
     /// Waits until the code map holds everything jitted before this call (for tests: a stack is attributed once, and
     /// a frame of code the map does not know yet is skipped for the next frame with a line).

@@ -11,6 +11,13 @@ internal sealed class BpftraceOutputParser
     // Frames by the kernel's stack hash, kept across flushes so equal stacks share one array (the attributor caches by identity).
     private readonly Dictionary<long, ulong[]> _stacks = [];
     private KernelFlush? _current;
+    private int _currentBuffer = -1;
+
+    /// <summary>
+    /// Set when the process reads the kernel maps itself (<see cref="BpftraceMaps"/>): called at the end of each flush
+    /// with the retired buffer's number, to fill the flush. Unset, the maps arrive printed between the flush's lines.
+    /// </summary>
+    public Action<int, KernelFlush, Action<long, ulong[]>>? ReadBuffer { get; set; }
 
     /// <summary>Raised when the program has attached and runs.</summary>
     public event Action? Ready;
@@ -68,10 +75,16 @@ internal sealed class BpftraceOutputParser
         {
             var fields = text[BpftraceScript.FlushBeginPrefix.Length..].Split(' ');
             _current = new KernelFlush(long.Parse(fields[0], CultureInfo.InvariantCulture), long.Parse(fields[1], CultureInfo.InvariantCulture));
+            _currentBuffer = fields.Length > 2 ? int.Parse(fields[2], CultureInfo.InvariantCulture) : -1;
         }
         else if (text == BpftraceScript.FlushEndLine && _current is { } flush)
         {
             _current = null;
+            if (ReadBuffer is { } read && _currentBuffer >= 0)
+            {
+                read(_currentBuffer, flush, AddStack);
+            }
+
             foreach (var aggregate in flush.Aggregates.Values)
             {
                 if (aggregate.StackHash != 0)
@@ -105,13 +118,7 @@ internal sealed class BpftraceOutputParser
             {
                 if (long.TryParse(entry.Name, CultureInfo.InvariantCulture, out var hash) && !_stacks.ContainsKey(hash) && entry.Value.ValueKind == JsonValueKind.Array)
                 {
-                    // Bounded, for a process whose code keeps changing (tiering, dynamic methods).
-                    if (_stacks.Count > 100_000)
-                    {
-                        _stacks.Clear();
-                    }
-
-                    _stacks[hash] = Frames(entry.Value);
+                    AddStack(hash, Frames(entry.Value));
                 }
             }
 
@@ -161,15 +168,9 @@ internal sealed class BpftraceOutputParser
 
         foreach (var entry in value.EnumerateObject())
         {
-            if (!flush.Aggregates.TryGetValue(entry.Name, out var aggregate))
+            if (ParseKey(flush, entry.Name, context) is not { } aggregate)
             {
-                if (ParseKey(entry.Name, context) is not { } parsed)
-                {
-                    continue;
-                }
-
-                aggregate = parsed;
-                flush.Aggregates[entry.Name] = aggregate;
+                continue;
             }
 
             switch (feature)
@@ -178,15 +179,31 @@ internal sealed class BpftraceOutputParser
                     // stats: {"count": calls, "average": ..., "total": wall ns}
                     if (entry.Value.ValueKind == JsonValueKind.Object)
                     {
-                        aggregate.Calls = entry.Value.TryGetProperty("count", out var count) ? count.GetInt64() : 0;
-                        aggregate.WallNanoseconds = entry.Value.TryGetProperty("total", out var total) ? total.GetInt64() : 0;
+                        aggregate.Calls += entry.Value.TryGetProperty("count", out var count) ? count.GetInt64() : 0;
+                        aggregate.WallNanoseconds += entry.Value.TryGetProperty("total", out var total) ? total.GetInt64() : 0;
                     }
 
                     break;
-                case 1: aggregate.Bytes = entry.Value.GetInt64(); break;
-                default: aggregate.CpuNanoseconds = entry.Value.GetInt64(); break;
+                case 1: aggregate.Bytes += entry.Value.GetInt64(); break;
+                default: aggregate.CpuNanoseconds += entry.Value.GetInt64(); break;
             }
         }
+    }
+
+    private void AddStack(long hash, ulong[] frames)
+    {
+        if (_stacks.ContainsKey(hash))
+        {
+            return;
+        }
+
+        // Bounded, for a process whose code keeps changing (tiering, dynamic methods).
+        if (_stacks.Count > 100_000)
+        {
+            _stacks.Clear();
+        }
+
+        _stacks[hash] = frames;
     }
 
     // "trace,fd,generation"
@@ -199,7 +216,7 @@ internal sealed class BpftraceOutputParser
             : null;
 
     // "trace,probe" or "trace,probe,fd,generation,stackhash" (bpftrace prints 64-bit values signed).
-    private static KernelAggregate? ParseKey(string key, bool context)
+    private static KernelAggregate? ParseKey(KernelFlush flush, string key, bool context)
     {
         var fields = key.Split(',', StringSplitOptions.TrimEntries);
         if (fields.Length < (context ? 5 : 2)
@@ -219,7 +236,7 @@ internal sealed class BpftraceOutputParser
             return null;
         }
 
-        return new KernelAggregate(trace, SyscallTable.ProbeOf(probe), fd, generation, hash);
+        return flush.Aggregate(trace, probe, fd, generation, hash, context);
     }
 
     /// <summary>The peer of a connect, from the first 24 bytes of its address, formatted as the in-process backend does.</summary>

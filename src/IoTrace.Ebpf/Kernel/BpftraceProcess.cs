@@ -8,7 +8,9 @@ namespace IoTrace.Ebpf.Kernel;
 /// <summary>
 /// bpftrace running <see cref="BpftraceScript"/> against this process. Its output is read on a dedicated thread
 /// (a slow reader makes bpftrace block and the kernel drop events) whose tid the program ignores, so the reads
-/// do not feed back into the trace. Flushes are handed to a second thread for attribution.
+/// do not feed back into the trace. At each flush that thread reads the retired buffer's maps itself
+/// (<see cref="BpftraceMaps"/>); if it cannot take them from bpftrace, bpftrace starts again and prints them.
+/// Flushes are handed to a second thread for attribution.
 /// </summary>
 [SupportedOSPlatform("linux")]
 internal sealed class BpftraceProcess : IDisposable
@@ -19,6 +21,9 @@ internal sealed class BpftraceProcess : IDisposable
     private readonly TaskCompletionSource<bool> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly StringBuilder _stderr = new();
     private Process? _process;
+    private BpftraceMaps? _maps;
+    private string? _mapsUnreadable;
+    private bool _printMaps;
     private volatile bool _disposed;
     private int _readerThreadId;
 
@@ -33,6 +38,15 @@ internal sealed class BpftraceProcess : IDisposable
     /// <summary>Entries per kernel map (tests lower it to fill a map).</summary>
     internal static int MapKeys { get; set; } = DefaultMapKeys;
 
+    /// <summary>bpftrace's string length (BPFTRACE_STRLEN): room for a path in the target map.</summary>
+    private const int PathLength = 200;
+
+    /// <summary>How the maps are taken from bpftrace once its program runs (tests make it fail, or print instead).</summary>
+    internal static Func<int, BpftraceMaps>? OpenMaps { get; set; } = pid => BpftraceMaps.Open(pid, PathLength);
+
+    /// <summary>Why bpftrace prints its maps rather than the process reading them; null while the process reads them.</summary>
+    public string? MapsPrintedBecause { get; private set; }
+
     /// <summary>The nice value of bpftrace and of the thread that reads its output (the app's threads run at 0).</summary>
     private const int FlushNiceness = -5;
 
@@ -40,7 +54,7 @@ internal sealed class BpftraceProcess : IDisposable
     {
         _bpftrace = bpftrace;
         _slotTable = slotTable;
-        _parser.Ready += () => _ready.TrySetResult(true);
+        _parser.Ready += OnAttached;
         _parser.Flushed += flush =>
         {
             // Read to its end, so its clears have run: the kernel may rotate again. Acknowledged here, on the reader,
@@ -103,6 +117,55 @@ internal sealed class BpftraceProcess : IDisposable
 
     private void Run()
     {
+        var printMaps = OpenMaps is null;
+        MapsPrintedBecause = printMaps ? "the process was told not to read them" : null;
+        string? failure;
+        while (true)
+        {
+            failure = RunOnce(printMaps);
+            if (_mapsUnreadable is null || printMaps || _disposed)
+            {
+                break;
+            }
+
+            // The maps could not be taken: the same program again, printing them.
+            printMaps = true;
+            MapsPrintedBecause = _mapsUnreadable;
+            _mapsUnreadable = null;
+        }
+
+        _ready.TrySetResult(false);
+        if (!_disposed && failure is not null)
+        {
+            Exited?.Invoke(failure);
+        }
+    }
+
+    /// <summary>Once the program runs: takes its maps unless bpftrace prints them, and only then reports ready.</summary>
+    private void OnAttached()
+    {
+        if (_parser.ReadBuffer is null && !_printMaps && OpenMaps is { } open && _process is { } process)
+        {
+            try
+            {
+                _maps = open(process.Id);
+                _parser.ReadBuffer = _maps.Read;
+            }
+            catch (Exception e)
+            {
+                _mapsUnreadable = $"bpftrace's maps could not be read directly ({e.Message}), so bpftrace prints them";
+                _ = LibcInterop.Kill(process.Id, LibcInterop.SIGINT);
+                return;
+            }
+        }
+
+        _ready.TrySetResult(true);
+    }
+
+    /// <summary>Runs bpftrace until it exits; the reason it ended, or null when it was disposed.</summary>
+    private string? RunOnce(bool printMaps)
+    {
+        _printMaps = printMaps;
         string? failure = null;
         try
         {
@@ -116,7 +179,7 @@ internal sealed class BpftraceProcess : IDisposable
             info.ArgumentList.Add("-f");
             info.ArgumentList.Add("json");
             info.ArgumentList.Add("-e");
-            info.ArgumentList.Add(BpftraceScript.Build(LibcUnwindTable.Current));
+            info.ArgumentList.Add(BpftraceScript.Build(LibcUnwindTable.Current, printMaps: printMaps));
             info.ArgumentList.Add(Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
             info.ArgumentList.Add(((ulong)_slotTable).ToString(CultureInfo.InvariantCulture));
             Volatile.Write(ref _readerThreadId, LibcInterop.CurrentThreadId);
@@ -124,7 +187,7 @@ internal sealed class BpftraceProcess : IDisposable
 
             // Addresses only (the process resolves its own frames); longer paths; room for many distinct keys.
             info.Environment["BPFTRACE_NO_USER_SYMBOLS"] = "1";
-            info.Environment["BPFTRACE_STRLEN"] = "200";
+            info.Environment["BPFTRACE_STRLEN"] = PathLength.ToString(CultureInfo.InvariantCulture);
             info.Environment["BPFTRACE_MAP_KEYS_MAX"] = MapKeys.ToString(CultureInfo.InvariantCulture);
             info.Environment["BPFTRACE_NO_CPP_DEMANGLE"] = "1";
 
@@ -150,12 +213,15 @@ internal sealed class BpftraceProcess : IDisposable
         catch (Exception)
         {
         }
-
-        _ready.TrySetResult(false);
-        if (!_disposed && failure is not null)
+        finally
         {
-            Exited?.Invoke(failure);
+            // Closed here, on the thread that reads them, once bpftrace is gone.
+            _parser.ReadBuffer = null;
+            _maps?.Dispose();
+            _maps = null;
         }
+
+        return failure;
     }
 
     /// <summary>

@@ -6,7 +6,8 @@ namespace IoTrace.Ebpf.Kernel;
 /// <summary>
 /// The bpftrace program. It counts the traced process's IO calls in kernel maps keyed by the trace a thread
 /// belongs to (read from the slot table in the process's memory), with the user stack and fd where the trace keeps
-/// context, and prints the maps when the process asks (a marker call) or every 100 ms.
+/// context, and rotates its buffers when the process asks (a marker call) or every 100 ms; the process reads the
+/// retired buffer's maps (<see cref="BpftraceMaps"/>), or bpftrace prints them.
 /// Positional parameters: $1 the process id, $2 the slot table's address, $3 the tid of the thread that reads bpftrace's output.
 /// </summary>
 internal static class BpftraceScript
@@ -47,7 +48,7 @@ internal static class BpftraceScript
     public const int UserRegistersOffset = 16384 - 168;
 
     public const string ReadyLine = "R";
-    /// <summary>"F seq covered": flush number, and the time up to which every returned call is in this flush or an earlier one.</summary>
+    /// <summary>"F seq covered buffer": flush number, the time up to which every returned call is in this flush or an earlier one, and the buffer flushed.</summary>
     public const string FlushBeginPrefix = "F ";
     public const string FlushEndLine = "E";
 
@@ -59,7 +60,11 @@ internal static class BpftraceScript
     /// tracepoints are preemptible on recent kernels, so on a saturated CPU a probe can stall for milliseconds
     /// between choosing its buffer and writing it.
     /// </param>
-    public static string Build(LibcUnwindTable? libc = null, int flushTickMilliseconds = 5, int idleFlushMilliseconds = 100, int spacingMilliseconds = 20)
+    /// <param name="printMaps">
+    /// Whether bpftrace prints and clears a retired buffer's maps itself; if not, the flush only names the buffer and the
+    /// process reads and empties its maps (<see cref="BpftraceMaps"/>) before it acknowledges the flush.
+    /// </param>
+    public static string Build(LibcUnwindTable? libc = null, int flushTickMilliseconds = 5, int idleFlushMilliseconds = 100, int spacingMilliseconds = 20, bool printMaps = false)
     {
         var table = new StringBuilder();
         foreach (var (number, packed) in SyscallTable.X64)
@@ -81,9 +86,9 @@ internal static class BpftraceScript
             .Replace("%BUFFER0%", Buffer(0), StringComparison.Ordinal)
             .Replace("%BUFFER1%", Buffer(1), StringComparison.Ordinal)
             .Replace("%BUFFER2%", Buffer(2), StringComparison.Ordinal)
-            .Replace("%FLUSH0%", Flush(0), StringComparison.Ordinal)
-            .Replace("%FLUSH1%", Flush(1), StringComparison.Ordinal)
-            .Replace("%FLUSH2%", Flush(2), StringComparison.Ordinal)
+            .Replace("%FLUSH0%", printMaps ? Flush(0) : string.Empty, StringComparison.Ordinal)
+            .Replace("%FLUSH1%", printMaps ? Flush(1) : string.Empty, StringComparison.Ordinal)
+            .Replace("%FLUSH2%", printMaps ? Flush(2) : string.Empty, StringComparison.Ordinal)
             .Replace("%CLEARALL%", Clear(0) + Clear(1) + Clear(2), StringComparison.Ordinal)
             .Replace("%WALK%", Walk(), StringComparison.Ordinal)
             .Replace("%FRAMES%", string.Join(", ", Enumerable.Range(0, StackDepth + 1).Select(i => $"$f{i}")), StringComparison.Ordinal)
@@ -129,15 +134,14 @@ internal static class BpftraceScript
     public const string ContextUsedMap = "x";
     public const string EventsMap = "n";
 
-    // Three buffers in rotation. A flush makes the next buffer current, and prints and clears the one that stopped being
-    // current at the flush before: a probe that read @flip just before a rotation (and was preempted) has had a whole
-    // tick to finish writing. A buffer becomes current again only after the process acknowledged the flush that
-    // cleared it, so a clear bpftrace has not executed yet can never wipe new counts.
-    // The event count first: a probe preempted after choosing its buffer and resumed only after that buffer was printed
+    // Three buffers in rotation. A flush makes the next buffer current, and flushes the one that stopped being current
+    // at the flush before (the process reads and empties it, or bpftrace prints and clears it): a probe that read @flip
+    // just before a rotation (and was preempted) has had a whole tick to finish writing. A buffer becomes current again
+    // only after the process acknowledged the flush that emptied it, so nothing left over can wipe new counts.
+    // The event count first: a probe preempted after choosing its buffer and resumed only after that buffer was read
     // has then (almost always) counted itself, so the flush shows more events than calls and the loss is reported.
-    // Every entry costs bpftrace printing time (and clearing it: two system calls per entry each), so none is kept
-    // that would only say 0: no bytes for calls that transfer none (open, stat, close...), no CPU time for traces
-    // that do not measure it; calls and wall time share one entry.
+    // Every entry costs reading time, so none is kept that would only say 0: no bytes for calls that transfer none
+    // (open, stat, close...), no CPU time for traces that do not measure it; calls and wall time share one entry.
     private static string Buffer(int n) => $$"""
           @n{{n}} = count();
           if (($fl & %CONTEXT%) != 0) {
@@ -383,7 +387,10 @@ internal static class BpftraceScript
             $covered = @rotated;
             @rotated = nsecs;
             $old = @flip;
-            printf("F %llu %llu\n", @seq, $covered);
+            // The buffer retired at the rotation before this one.
+            $retired = $old + 2;
+            if ($retired >= 3) { $retired = $retired - 3; }
+            printf("F %llu %llu %llu\n", @seq, $covered, $retired);
             if ($old == 0) {
               @flip = 1;
         %FLUSH2%

@@ -9,7 +9,7 @@ internal sealed class KernelFlush(long sequence, long coveredNanoseconds)
     /// <summary>When the printed buffer stopped being current (CLOCK_MONOTONIC): every call that returned before it is in this flush or an earlier one.</summary>
     public long TimestampNanoseconds { get; } = coveredNanoseconds;
 
-    public Dictionary<string, KernelAggregate> Aggregates { get; } = new(StringComparer.Ordinal);
+    public Dictionary<AggregateKey, KernelAggregate> Aggregates { get; } = [];
 
     /// <summary>Paths of the files traces opened, by (trace, fd).</summary>
     public Dictionary<(long Trace, int Fd, long Generation), string> Targets { get; } = [];
@@ -18,6 +18,21 @@ internal sealed class KernelFlush(long sequence, long coveredNanoseconds)
     public long Events { get; set; }
 
     public long CountedCalls => Aggregates.Values.Sum(a => a.Calls);
+
+    /// <summary>The aggregate of a kernel map key, created on its first feature: trace, probe as the kernel numbers it, then fd, generation and stack hash with context.</summary>
+    public KernelAggregate Aggregate(long trace, long kernelProbe, long fd, long generation, long stackHash, bool context)
+    {
+        var key = new AggregateKey(trace, kernelProbe, fd, generation, stackHash, context);
+        if (!Aggregates.TryGetValue(key, out var aggregate))
+        {
+            aggregate = new KernelAggregate(trace, SyscallTable.ProbeOf(kernelProbe), (int)fd, generation, stackHash);
+            Aggregates[key] = aggregate;
+        }
+
+        return aggregate;
+    }
+
+    internal readonly record struct AggregateKey(long Trace, long KernelProbe, long Fd, long Generation, long StackHash, bool Context);
 }
 
 /// <summary>The kernel's aggregate of one (trace, probe, fd, user stack).</summary>

@@ -42,4 +42,19 @@ internal static partial class LibcInterop
 
     [LibraryImport("libc", EntryPoint = "geteuid")]
     public static partial uint GetEuid();
+
+    /// <summary>x86_64 system call numbers glibc has no wrapper for.</summary>
+    public const long SYS_bpf = 321;
+
+    [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)]
+    public static partial long Syscall(long number, long arg1, nint arg2, long arg3);
+
+    [LibraryImport("libc", EntryPoint = "pidfd_open", SetLastError = true)]
+    public static partial int PidfdOpen(int pid, uint flags);
+
+    [LibraryImport("libc", EntryPoint = "pidfd_getfd", SetLastError = true)]
+    public static partial int PidfdGetfd(int pidfd, int targetFd, uint flags);
+
+    [LibraryImport("libc", EntryPoint = "close")]
+    public static partial int Close(int fd);
 }

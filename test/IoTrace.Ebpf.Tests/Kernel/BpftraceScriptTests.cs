@@ -15,11 +15,13 @@ public sealed class BpftraceScriptTests
         Assert.DoesNotContain("%", script.Replace("%d", "", StringComparison.Ordinal).Replace("%llu", "", StringComparison.Ordinal), StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task Build_Script_CompilesAndLoadsInTheKernel()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Build_Script_CompilesAndLoadsInTheKernel(bool printMaps)
     {
         Requires.Ebpf();
-        var script = BpftraceScript.Build(LibcUnwindTable.Current);
+        var script = BpftraceScript.Build(LibcUnwindTable.Current, printMaps: printMaps);
 
         // -d only parses and compiles; attaching (and the verifier) needs a run: exit from BEGIN after loading.
         var info = new ProcessStartInfo("bpftrace") { RedirectStandardOutput = true, RedirectStandardError = true };
