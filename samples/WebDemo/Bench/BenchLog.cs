@@ -4,6 +4,6 @@ namespace WebDemo.Bench;
 internal static partial class BenchLog
 {
     [LoggerMessage(EventId = 10, Level = LogLevel.Information,
-        Message = "Bench finished: {Reports} reports, {Warnings} warnings, {Errors} errors; tracer tables: {Tables}.")]
-    public static partial void Finished(ILogger logger, long reports, long warnings, long errors, string tables);
+        Message = "Bench finished: {Reports} reports, {Warnings} warnings, {Errors} errors; tracer tables: {Tables}; GC: {Gen0Collections}/{Gen1Collections}/{Gen2Collections} collections of gen 0/1/2, {GcPauseMs} ms paused.")]
+    public static partial void Finished(ILogger logger, long reports, long warnings, long errors, string tables, int gen0Collections, int gen1Collections, int gen2Collections, long gcPauseMs);
 }

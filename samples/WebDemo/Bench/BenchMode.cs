@@ -52,7 +52,9 @@ internal static class BenchMode
         app.Lifetime.ApplicationStopped.Register(() =>
         {
             var tables = IoTrace.IoTracer.GetStatistics().ToString();
-            BenchLog.Finished(logger, sink.Reports, sink.Warnings, sink.Errors, tables);
+            var (gen0, gen1, gen2) = (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2));
+            var pauseMs = (long)GC.GetTotalPauseDuration().TotalMilliseconds;
+            BenchLog.Finished(logger, sink.Reports, sink.Warnings, sink.Errors, tables, gen0, gen1, gen2, pauseMs);
         });
 
         await app.RunAsync();
