@@ -442,7 +442,7 @@ internal sealed class EbpfBackend : IIoTraceBackend, IReportsFailures
     /// </summary>
     private void RecordWithoutLine(KernelTrace trace)
     {
-        if (trace.WithoutLine.Count == 0)
+        if (!trace.HasCallsWithoutLine)
         {
             return;
         }

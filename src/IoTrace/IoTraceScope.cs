@@ -52,7 +52,23 @@ public sealed class IoTraceScope : IDisposable
     public ValueTask<IoTraceReport> StopAsync()
     {
         var charged = Detach();
-        return _report is not null || charged.IsCompleted ? new(Report()) : new(WaitAsync(charged));
+        if (_report is not null || charged.IsCompleted)
+        {
+            return new(Report());
+        }
+
+        // The wait does not hold the caller's ExecutionContext (the caller's own await captures it for its
+        // continuation): under a kernel backend thousands of stopped traces wait at once, and what they hold is
+        // copied by every garbage collection meanwhile.
+        var flow = ExecutionContext.IsFlowSuppressed() ? (AsyncFlowControl?)null : ExecutionContext.SuppressFlow();
+        try
+        {
+            return new(WaitAsync(charged));
+        }
+        finally
+        {
+            flow?.Undo();
+        }
     }
 
     /// <summary>Ends the trace if <see cref="Stop"/> was not called.</summary>

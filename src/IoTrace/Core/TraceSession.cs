@@ -12,8 +12,11 @@ internal sealed class TraceSession
     private static long s_lastId;
 
     private readonly bool[] _records;
-    private readonly Counter?[]? _byProbe;
-    private readonly ConcurrentDictionary<AggregateKey, Counter>? _byKey;
+    // Created on the first call: a request that makes none allocates neither, and under a kernel backend thousands of
+    // stopped traces wait for their flush at once.
+    private Counter?[]? _byProbe;
+    private ConcurrentDictionary<AggregateKey, Counter>? _byKey;
+    private readonly bool _keepsContext;
     private ConcurrentDictionary<int, FdInfo>? _fds;
     private List<int>? _ownedFds;
     private List<HttpRequestSite>? _httpRequests;
@@ -38,15 +41,7 @@ internal sealed class TraceSession
         _rootPath = FullRoot(rootPath);
         _records = s_recordsByStrategy[(int)strategy];
 
-        // Counters are created on a probe's first call: a request touches a handful of the ~36 probes.
-        if (strategy == Strategy.Summary)
-        {
-            _byProbe = new Counter?[Probes.Count];
-        }
-        else
-        {
-            _byKey = new ConcurrentDictionary<AggregateKey, Counter>(AggregateKey.Comparer);
-        }
+        _keepsContext = strategy != Strategy.Summary;
 
         Id = Interlocked.Increment(ref s_lastId);
         _startTimestamp = Stopwatch.GetTimestamp();
@@ -77,7 +72,7 @@ internal sealed class TraceSession
     public int BackendGeneration { get; set; } = -1;
 
     /// <summary>Whether the strategy keeps file, line and fd context (all but Summary).</summary>
-    public bool KeepsContext => _byKey is not null;
+    public bool KeepsContext => _keepsContext;
 
     public bool Records(int probe) => _records[probe];
 
@@ -87,16 +82,18 @@ internal sealed class TraceSession
     public void Record(int probe, SourceLocation? site, int fd, string? target, long bytes, long wallTicks, long cpuNanoseconds)
     {
         Counter counter;
-        if (_byProbe is not null)
+        if (!_keepsContext)
         {
-            counter = Volatile.Read(ref _byProbe[probe]) ?? CreateCounter(probe);
+            var byProbe = Volatile.Read(ref _byProbe) ?? CreateByProbe();
+            counter = Volatile.Read(ref byProbe[probe]) ?? CreateCounter(byProbe, probe);
         }
         else
         {
+            var byKey = Volatile.Read(ref _byKey) ?? CreateByKey();
             var key = new AggregateKey(probe, site ?? SourceLocation.Unknown, fd, target);
-            if (!_byKey!.TryGetValue(key, out counter!))
+            if (!byKey.TryGetValue(key, out counter!))
             {
-                counter = _byKey.GetOrAdd(key, static k => new Counter(k.Target));
+                counter = byKey.GetOrAdd(key, static k => new Counter(k.Target));
             }
         }
 
@@ -169,14 +166,15 @@ internal sealed class TraceSession
         }
 
         Counter counter;
-        if (_byProbe is not null)
+        if (!_keepsContext)
         {
-            counter = Volatile.Read(ref _byProbe[probe]) ?? CreateCounter(probe);
+            var byProbe = Volatile.Read(ref _byProbe) ?? CreateByProbe();
+            counter = Volatile.Read(ref byProbe[probe]) ?? CreateCounter(byProbe, probe);
         }
         else
         {
             var key = new AggregateKey(probe, site ?? SourceLocation.Unknown, fd, target);
-            counter = _byKey!.GetOrAdd(key, static k => new Counter(k.Target));
+            counter = (Volatile.Read(ref _byKey) ?? CreateByKey()).GetOrAdd(key, static k => new Counter(k.Target));
         }
 
         var ticks = MeasuresTime ? (long)(wallNanoseconds * (Stopwatch.Frequency / 1e9)) : 0;
@@ -208,20 +206,20 @@ internal sealed class TraceSession
 
         var elapsed = Stopwatch.GetElapsedTime(_startTimestamp, _stopTimestamp);
         var aggregates = new List<IoAggregate>();
-        if (_byProbe is not null)
+        if (Volatile.Read(ref _byProbe) is { } byProbe)
         {
-            for (var probe = 0; probe < _byProbe.Length; probe++)
+            for (var probe = 0; probe < byProbe.Length; probe++)
             {
-                var c = Volatile.Read(ref _byProbe[probe]);
+                var c = Volatile.Read(ref byProbe[probe]);
                 if (c is { Calls: > 0 })
                 {
                     aggregates.Add(new IoAggregate(Probes.Name(probe), null, null, null, null, null, c.Calls, c.Bytes, c.Time, c.Cpu));
                 }
             }
         }
-        else
+        else if (Volatile.Read(ref _byKey) is { } byKey)
         {
-            foreach (var (key, c) in _byKey!)
+            foreach (var (key, c) in byKey)
             {
                 var site = key.Site;
                 aggregates.Add(new IoAggregate(
@@ -262,10 +260,22 @@ internal sealed class TraceSession
         return new IoTraceReport(Strategy, Backend, elapsed, aggregates, isComplete: !_incomplete, Features);
     }
 
-    private Counter CreateCounter(int probe)
+    private Counter?[] CreateByProbe()
+    {
+        var created = new Counter?[Probes.Count];
+        return Interlocked.CompareExchange(ref _byProbe, created, null) ?? created;
+    }
+
+    private ConcurrentDictionary<AggregateKey, Counter> CreateByKey()
+    {
+        var created = new ConcurrentDictionary<AggregateKey, Counter>(AggregateKey.Comparer);
+        return Interlocked.CompareExchange(ref _byKey, created, null) ?? created;
+    }
+
+    private static Counter CreateCounter(Counter?[] byProbe, int probe)
     {
         var created = new Counter(null);
-        return Interlocked.CompareExchange(ref _byProbe![probe], created, null) ?? created;
+        return Interlocked.CompareExchange(ref byProbe[probe], created, null) ?? created;
     }
 
     private static bool[] RecordsFor(Strategy strategy) =>

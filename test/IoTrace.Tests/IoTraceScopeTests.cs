@@ -1,0 +1,65 @@
+using IoTrace.Backends;
+using IoTrace.Core;
+using Xunit;
+
+namespace IoTrace.Tests;
+
+public sealed class IoTraceScopeTests
+{
+    private static readonly AsyncLocal<object?> s_requestState = new();
+
+    [Fact]
+    public async Task StopAsync_WhileTheBackendFlushes_DoesNotKeepTheCallersExecutionContextAlive()
+    {
+        var backend = new FlushingBackend();
+
+        // A request's flow: state in its ExecutionContext, a trace stopped while the backend still flushes, the flow
+        // gone. What the wait holds stays alive until the flush, and under load thousands of traces wait at once.
+        var (report, requestState) = await Task.Run(() =>
+        {
+            var state = new byte[4096];
+            s_requestState.Value = state;
+            var scope = StartScope(backend);
+            return (scope.StopAsync().AsTask(), new WeakReference(state));
+        });
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+
+        Assert.False(report.IsCompleted);
+        Assert.False(requestState.IsAlive, "The pending wait keeps the caller's ExecutionContext alive.");
+        backend.FinishFlush();
+        Assert.Equal("flushing", (await report).Backend);
+    }
+
+    private static IoTraceScope StartScope(IIoTraceBackend backend)
+    {
+        var session = new TraceSession(Strategy.Summary, IoTraceFeatures.Calls, backend.Name, new CallSiteResolver([]), "/");
+        backend.OnTraceStarted(session);
+        return new IoTraceScope(session, previous: null, backend);
+    }
+
+    /// <summary>A kernel backend's shape: a stopped trace's report completes when a later flush has read it.</summary>
+    private sealed class FlushingBackend : IIoTraceBackend
+    {
+        private readonly TaskCompletionSource _flushed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public string Name => "flushing";
+
+        public bool TryEnable(out string reason)
+        {
+            reason = string.Empty;
+            return true;
+        }
+
+        public void OnTraceStarted(TraceSession session) => session.HookedInProcess = false;
+
+        public Task OnTraceStopped(TraceSession session) => _flushed.Task;
+
+        public void FinishFlush() => _flushed.SetResult();
+
+        public void Shutdown()
+        {
+        }
+    }
+}
