@@ -23,6 +23,9 @@ public sealed class IoTraceScope : IDisposable
         _session = session;
         _previous = previous;
         _backend = backend;
+
+        // Counted here and uncounted at the first stop: the statistics' active traces.
+        IoTracer.OnScopeStarted();
     }
 
     /// <summary>The strategy of the trace.</summary>

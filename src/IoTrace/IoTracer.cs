@@ -102,7 +102,6 @@ public static class IoTracer
         var previous = TraceContext.Current;
         TraceContext.Current = session;
         backend.OnTraceStarted(session);
-        Interlocked.Increment(ref s_activeTraces);
         return new IoTraceScope(session, previous, backend);
     }
 
@@ -249,6 +248,8 @@ public static class IoTracer
 
         return new IoTraceStatistics(Volatile.Read(ref s_activeTraces), FdOwners.Count, cached);
     }
+
+    internal static void OnScopeStarted() => Interlocked.Increment(ref s_activeTraces);
 
     internal static void OnScopeStopped() => Interlocked.Decrement(ref s_activeTraces);
 

@@ -1,9 +1,12 @@
 using IoTrace.Backends;
 using IoTrace.Core;
+using IoTrace.Tests.Backends.InProcess;
 using Xunit;
 
 namespace IoTrace.Tests;
 
+/// <summary>Its scopes count in the process's statistics, so it runs with the other process-wide tests, alone.</summary>
+[Collection(typeof(ProcessWideBackend))]
 public sealed class IoTraceScopeTests
 {
     private static readonly AsyncLocal<object?> s_requestState = new();
@@ -12,6 +15,7 @@ public sealed class IoTraceScopeTests
     public async Task StopAsync_WhileTheBackendFlushes_DoesNotKeepTheCallersExecutionContextAlive()
     {
         var backend = new FlushingBackend();
+        var idle = IoTracer.GetStatistics().ActiveTraces;
 
         // A request's flow: state in its ExecutionContext, a trace stopped while the backend still flushes, the flow
         // gone. What the wait holds stays alive until the flush, and under load thousands of traces wait at once.
@@ -30,6 +34,7 @@ public sealed class IoTraceScopeTests
         Assert.False(requestState.IsAlive, "The pending wait keeps the caller's ExecutionContext alive.");
         backend.FinishFlush();
         Assert.Equal("flushing", (await report).Backend);
+        Assert.Equal(idle, IoTracer.GetStatistics().ActiveTraces);
     }
 
     private static IoTraceScope StartScope(IIoTraceBackend backend)
