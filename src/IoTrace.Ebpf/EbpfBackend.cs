@@ -529,6 +529,9 @@ internal sealed class EbpfBackend : IIoTraceBackend, IReportsFailures
 
         private void Process()
         {
+            // At bpftrace's priority: behind on a saturated CPU, flushes queue up with all their aggregates, and the
+            // traces waiting for them keep what they hold alive, which every garbage collection then copies.
+            BpftraceProcess.RaiseCurrentThreadPriority();
             foreach (var flush in _flushes.GetConsumingEnumerable())
             {
                 _backend.Apply(flush, _attributor);

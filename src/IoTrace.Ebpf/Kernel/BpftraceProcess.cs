@@ -230,6 +230,10 @@ internal sealed class BpftraceProcess : IDisposable
     /// still, until the kernel maps fill and calls are lost. Their work is bounded by the IO being traced.
     /// Needs CAP_SYS_NICE (root has it); without it they keep the default priority.
     /// </summary>
+    /// <summary>Gives the calling thread bpftrace's priority (see <see cref="RaisePriority"/>); without CAP_SYS_NICE, nothing.</summary>
+    internal static void RaiseCurrentThreadPriority() =>
+        _ = LibcInterop.SetPriority(LibcInterop.PRIO_PROCESS, (uint)LibcInterop.CurrentThreadId, FlushNiceness);
+
     private static void RaisePriority(int bpftrace, int reader)
     {
         _ = LibcInterop.SetPriority(LibcInterop.PRIO_PROCESS, (uint)bpftrace, FlushNiceness);
