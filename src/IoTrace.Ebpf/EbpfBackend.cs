@@ -25,6 +25,12 @@ internal sealed class EbpfBackend : IIoTraceBackend, IReportsFailures
     private static readonly TimeSpan s_attachTimeout = TimeSpan.FromSeconds(30);
     private static readonly double s_nanosecondsPerTick = 1e9 / Stopwatch.Frequency;
 
+    /// <summary>
+    /// How long a stopped trace waits for the flush that completes it before its report is cut short (marked
+    /// incomplete): bpftrace stalled, or the flush thread stuck. Checked every second. Tests shorten it.
+    /// </summary>
+    internal static TimeSpan FlushTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
     private readonly IIoTraceBackend? _fallback;
     private readonly string _bpftracePath;
     private readonly Lock _lock = new();
@@ -436,6 +442,21 @@ internal sealed class EbpfBackend : IIoTraceBackend, IReportsFailures
         }
     }
 
+    /// <summary>Completes, incomplete, the stopped traces that waited longer than <see cref="FlushTimeout"/> for their flush.</summary>
+    private void ExpireOverdueTraces()
+    {
+        var overdue = (long)(Stopwatch.GetTimestamp() * s_nanosecondsPerTick) - (long)FlushTimeout.TotalNanoseconds;
+        foreach (var (id, trace) in _traces)
+        {
+            var stopped = trace.StopNanoseconds;
+            if (stopped != 0 && stopped < overdue && _traces.TryRemove(id, out _))
+            {
+                trace.Session.MarkIncomplete();
+                trace.Flushed.TrySetResult();
+            }
+        }
+    }
+
     /// <summary>
     /// Records a whole trace's calls on IP peers that had no application line: HttpClient's, made on the thread pool,
     /// get the line of the trace's requests to that peer when exactly one line made them (see <see cref="HttpClientPeers"/>).
@@ -491,6 +512,9 @@ internal sealed class EbpfBackend : IIoTraceBackend, IReportsFailures
 
         private readonly TraceSlotTable _slots;
 
+        // One timer for every waiting trace, rather than one each: see FlushTimeout.
+        private readonly Timer _watchdog;
+
         public Attachment(BpftraceProcess bpftrace, ManagedCodeMap map, StackAttributor attributor, TraceSlotTable slots, EbpfBackend backend)
         {
             _slots = slots;
@@ -499,6 +523,15 @@ internal sealed class EbpfBackend : IIoTraceBackend, IReportsFailures
             _attributor = attributor;
             _backend = backend;
             new Thread(Process) { IsBackground = true, Name = "IoTrace eBPF flushes" }.UnsafeStart();
+            var flow = ExecutionContext.IsFlowSuppressed() ? (AsyncFlowControl?)null : ExecutionContext.SuppressFlow();
+            try
+            {
+                _watchdog = new Timer(static state => ((EbpfBackend)state!).ExpireOverdueTraces(), backend, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+            }
+            finally
+            {
+                flow?.Undo();
+            }
         }
 
         public BpftraceProcess Bpftrace { get; }
@@ -522,6 +555,7 @@ internal sealed class EbpfBackend : IIoTraceBackend, IReportsFailures
 
         public void Dispose()
         {
+            _watchdog.Dispose();
             _flushes.CompleteAdding();
             Bpftrace.Dispose();
             Map.Dispose();

@@ -56,6 +56,38 @@ public sealed class EbpfBackendFaultTests(EbpfFixture fixture) : IDisposable
     }
 
     [Fact]
+    public async Task StopAsync_BpftraceStalled_ReportCompletesIncompleteAfterTheFlushTimeout()
+    {
+        fixture.Require();
+        var path = Path.Combine(_directory, "data.bin");
+        await File.WriteAllBytesAsync(path, new byte[1_234], TestContext.Current.CancellationToken);
+        var backend = Assert.IsType<EbpfBackend>(IoTracer.Backend);
+        var bpftrace = Assert.NotNull(backend.BpftraceProcessId);
+        var timeout = EbpfBackend.FlushTimeout;
+        EbpfBackend.FlushTimeout = TimeSpan.FromSeconds(1);
+        IoTraceReport report;
+        Assert.Equal(0, IoTrace.Ebpf.Kernel.LibcInterop.Kill(bpftrace, Sigstop));
+        try
+        {
+            var scope = IoTracer.Start(Strategy.All);
+            File.ReadAllBytes(path);
+
+            // No flush can come while bpftrace is stopped: only the backend's own bound ends the wait.
+            report = await scope.StopAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
+        }
+        finally
+        {
+            _ = IoTrace.Ebpf.Kernel.LibcInterop.Kill(bpftrace, Sigcont);
+            EbpfBackend.FlushTimeout = timeout;
+        }
+
+        Assert.Equal(("ebpf", false), (report.Backend, report.IsComplete));
+    }
+
+    private const int Sigstop = 19;
+    private const int Sigcont = 18;
+
+    [Fact]
     public async Task KernelMapFull_ReportIsIncomplete_AndTheLossIsLoggedOnce()
     {
         fixture.Require();

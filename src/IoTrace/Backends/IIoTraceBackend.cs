@@ -19,7 +19,9 @@ internal interface IIoTraceBackend
 
     /// <summary>
     /// Stops charging calls to <paramref name="session"/>. Never throws. The task completes once every call made
-    /// before the stop has been charged (at once in process; a kernel backend waits for its next flush).
+    /// before the stop has been charged (at once in process; a kernel backend waits for its next flush), and in any
+    /// case within a bounded time, with the session marked incomplete if it had to give up: callers await it without
+    /// a timeout of their own.
     /// </summary>
     Task OnTraceStopped(TraceSession session);
 
