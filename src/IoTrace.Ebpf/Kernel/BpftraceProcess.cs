@@ -47,7 +47,7 @@ internal sealed class BpftraceProcess : IDisposable
     /// <summary>Why bpftrace prints its maps rather than the process reading them; null while the process reads them.</summary>
     public string? MapsPrintedBecause { get; private set; }
 
-    /// <summary>The nice value of bpftrace and of the thread that reads its output (the app's threads run at 0).</summary>
+    /// <summary>The nice value of bpftrace, of the thread that reads its output and of the flush thread (the app's threads run at 0).</summary>
     private const int FlushNiceness = -5;
 
     public BpftraceProcess(string bpftrace, nint slotTable)
@@ -224,16 +224,16 @@ internal sealed class BpftraceProcess : IDisposable
         return failure;
     }
 
-    /// <summary>
-    /// Lets bpftrace and this reader run ahead of the app's threads. A buffer rotates only once the previous flush was
-    /// printed and read; on a saturated CPU, a flush starved of CPU delays the next, which grows and takes longer
-    /// still, until the kernel maps fill and calls are lost. Their work is bounded by the IO being traced.
-    /// Needs CAP_SYS_NICE (root has it); without it they keep the default priority.
-    /// </summary>
     /// <summary>Gives the calling thread bpftrace's priority (see <see cref="RaisePriority"/>); without CAP_SYS_NICE, nothing.</summary>
     internal static void RaiseCurrentThreadPriority() =>
         _ = LibcInterop.SetPriority(LibcInterop.PRIO_PROCESS, (uint)LibcInterop.CurrentThreadId, FlushNiceness);
 
+    /// <summary>
+    /// Lets bpftrace and this reader run ahead of the app's threads. A buffer rotates only once the previous flush was
+    /// read; on a saturated CPU, a flush starved of CPU delays the next, which grows and takes longer
+    /// still, until the kernel maps fill and calls are lost. Their work is bounded by the IO being traced.
+    /// Needs CAP_SYS_NICE (root has it); without it they keep the default priority.
+    /// </summary>
     private static void RaisePriority(int bpftrace, int reader)
     {
         _ = LibcInterop.SetPriority(LibcInterop.PRIO_PROCESS, (uint)bpftrace, FlushNiceness);
