@@ -269,6 +269,9 @@ public sealed partial class IoTraceMiddlewareTests
         Assert.StartsWith("300 ", await first.Content.ReadAsStringAsync(TestContext.Current.CancellationToken), StringComparison.Ordinal);
         Assert.Equal(System.Net.HttpStatusCode.NotFound, second.StatusCode);
         await app.Logs.WaitForReportsAsync(2);
+
+        // Logged after the logger call that rendered the failing message returns: just after the report, not before.
+        await app.Logs.WaitForEventAsync("FormatterFailed");
         var failure = Assert.Single(app.Logs.Named("FormatterFailed"));
         Assert.Equal(LogLevel.Error, failure.Level);
         Assert.Equal(102, failure.Id.Id);

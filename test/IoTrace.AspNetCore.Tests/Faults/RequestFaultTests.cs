@@ -40,6 +40,7 @@ public sealed class RequestFaultTests
 
         await app.Logs.WaitForReportsAsync(sizes.Length);
         AssertEachReportExact(app, sizes, bodies);
+        await app.Logs.WaitForEventAsync("FormatterFailed"); // logged just after the report whose rendering failed
         Assert.Single(app.Logs.Named("FormatterFailed"));
         await AssertIdleThenNextRequestTracedExactlyAsync(app, client, 31_100);
     }
@@ -61,6 +62,7 @@ public sealed class RequestFaultTests
         // The logging pipeline still hands each report to the other providers, then throws.
         await app.Logs.WaitForReportsAsync(sizes.Length);
         AssertEachReportExact(app, sizes, bodies);
+        await app.Logs.WaitForEventAsync("ReportLoggingFailed"); // logged just after the logger call that threw
         Assert.Single(app.Logs.Named("ReportLoggingFailed"));
         await AssertIdleThenNextRequestTracedExactlyAsync(app, client, 32_100);
     }
