@@ -294,7 +294,11 @@ internal static class BpftraceScript
           $id = args->id;
           // An fd number's generation changes when it is closed (by anyone): the same number opened again later, in
           // the same trace, is another file or socket, with its own target and opener.
-          if ($id == 3) { @gen[(int64)args->args[0]] = @gen[(int64)args->args[0]] + 1; }
+          // Its owner goes now, whoever closes it: once the kernel frees the number another thread can reuse it at once.
+          if ($id == 3) {
+            @gen[(int64)args->args[0]] = @gen[(int64)args->args[0]] + 1;
+            delete(@own[(int64)args->args[0]]);
+          }
           $m = @p[$id];
           if ($m != 0) {
             $slot = (uint64*)((uint64)$2 + (uint64)tid * 16);
@@ -309,14 +313,10 @@ internal static class BpftraceScript
               else if (($f & 0x100) != 0) { $m = %LSTAT%; }
               else if ((int64)$a0 == -100) { $m = %STAT%; }
             }
-            if ($req == 0 && (($m >> %FD%) & 3) == 1) {
-              if (($m & %CLOSES%) != 0) {
-                delete(@own[(int64)$a0]);
-              } else {
-                $o = @own[(int64)$a0];
-                $req = $o.0;
-                $fl = $o.1;
-              }
+            if ($req == 0 && (($m >> %FD%) & 3) == 1 && ($m & %CLOSES%) == 0) {
+              $o = @own[(int64)$a0];
+              $req = $o.0;
+              $fl = $o.1;
             }
             if ($req != 0) {
               if (($fl & (($m >> %KIND%) & 7)) != 0 || (($fl & %CONTEXT%) != 0 && ($m & %OPENER%) != 0)) {
@@ -360,7 +360,6 @@ internal static class BpftraceScript
             if ($ret == -11 && $fd >= 0 && (($m >> %KIND%) & 7) != 1) {
               if ($src != 1 || @gen[$fd] == (int64)($e.7 >> 16)) { @own[$fd] = ((uint64)$req, (uint64)$fl); }
             }
-            if (($m & %CLOSES%) != 0 && $fd >= 0) { delete(@own[$fd]); }
             $p = $m & 0xff;
             if (($fl & %CONTEXT%) != 0) {
         %WALK%

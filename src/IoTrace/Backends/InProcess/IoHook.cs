@@ -41,24 +41,27 @@ internal static unsafe class IoHook
         TraceSession? session = null;
         SourceLocation? inheritedSite = null;
         var import = ImportedFunction.All[slot->Symbol];
+        var callFd = FdOf(import.Layout, a0, a1);
+
+        // Read before the owner: an EAGAIN makes the trace the fd's owner only if no close came in between.
+        var closesBefore = callFd >= 0 ? FdOwners.Closes(callFd) : 0;
         try
         {
+            if (callFd >= 0 && import.Probe == ClosedProbe)
+            {
+                // Before the call, in every flow: once the kernel frees the number another thread can reuse it at
+                // once, and its calls must not find this fd's owner (a file write was charged to a request's socket).
+                FdOwners.Clear(callFd);
+            }
+
             session = TraceContext.Current;
             if (session is null || !session.IsActive || !session.HookedInProcess)
             {
                 session = null;
-                var fd = FdOf(import.Layout, a0, a1);
-                if (fd >= 0)
+                if (callFd >= 0 && import.Probe != ClosedProbe && FdOwners.Get(callFd) is { } owner)
                 {
-                    if (import.Probe == ClosedProbe)
-                    {
-                        FdOwners.Clear(fd);
-                    }
-                    else if (FdOwners.Get(fd) is { } owner)
-                    {
-                        session = owner.Session;
-                        inheritedSite = owner.Site;
-                    }
+                    session = owner.Session;
+                    inheritedSite = owner.Site;
                 }
             }
         }
@@ -80,10 +83,6 @@ internal static unsafe class IoHook
 
         var busy = TracerThread.Enter();
         var shim = s_shim!;
-
-        // Read before the call: an EAGAIN makes the trace the fd's owner only if no close came in between.
-        var callFd = FdOf(import.Layout, a0, a1);
-        var closesBefore = callFd >= 0 ? FdOwners.Closes(callFd) : 0;
 
         // CPU inside wall: a call's CPU time never exceeds its wall time.
         var measuresTime = session.MeasuresTime;
@@ -125,10 +124,6 @@ internal static unsafe class IoHook
             if (result == -1 && errno == LibcInterop.EAGAIN && waitingFd >= 0 && import.Kind != ProbeKind.Setup)
             {
                 FdOwners.Set(waitingFd, session, SourceLocation.Unknown, closesBefore);
-            }
-            else if (import.Probe == ClosedProbe && waitingFd >= 0)
-            {
-                FdOwners.Clear(waitingFd);
             }
 
             session.Record(import.Probe, null, -1, null, bytes, ticks, cpu);
@@ -191,8 +186,8 @@ internal static unsafe class IoHook
 
         if (import.Probe == ClosedProbe && fd >= 0)
         {
+            // Its owner went before the call (see OnCall); clearing it again now could drop a new owner of the reused number.
             session.ForgetFd(fd);
-            FdOwners.Clear(fd);
         }
         else if (result == -1 && errno == LibcInterop.EAGAIN && fd >= 0 && import.Kind != ProbeKind.Setup)
         {

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
 using IoTrace.Core;
@@ -219,6 +220,90 @@ public sealed class StrangeIoTests : IDisposable
         // When the failed call is recorded the socket is still open but has no peer left to name (getpeername fails),
         // so the target is the socket's inode, as strace -y prints it.
         Assert.Matches(@"^socket:\[\d+\]$", aggregate.Target);
+    }
+
+    [Fact]
+    public async Task Trace_OwnedSocketClosingWhileItsNumberIsReused_TheNewFilesWriteIsNotCharged()
+    {
+        Requires.Linux();
+        using var pair = LoopbackPair.Connect();
+        var socketFd = pair.ClientFd;
+        var path = _files.PathFor("reuses-the-socket-number.bin");
+        var closed = new StrongBox<bool>();
+        Task<string?> writer = Task.FromResult<string?>("not started");
+
+        var report = IoTracer.Trace(Strategy.All, () =>
+        {
+            // An EAGAIN makes the trace the socket's owner (a runtime thread would finish the read). Full send
+            // buffers and a linger make its close block after the kernel has freed the number.
+            pair.Client.Blocking = false;
+            Assert.Equal(SocketError.WouldBlock, Assert.Throws<SocketException>(() => pair.Client.Receive(new byte[1])).SocketErrorCode);
+            var chunk = new byte[64 * 1024];
+            Assert.Equal(SocketError.WouldBlock, Assert.Throws<SocketException>(FillSendBuffers).SocketErrorCode);
+            pair.Client.LingerState = new LingerOption(true, 2);
+
+            void FillSendBuffers()
+            {
+                while (true)
+                {
+                    pair.Client.Send(chunk);
+                }
+            }
+
+            // Outside the trace: opens files until one gets the socket's number, and writes to it while the close lingers.
+            using (ExecutionContext.SuppressFlow())
+            {
+                writer = Task.Run(() => WriteOnceTheNumberIsFree(path, socketFd, closed));
+            }
+
+            pair.Client.Dispose();
+            Volatile.Write(ref closed.Value, true);
+        });
+
+        Assert.Null(await writer.WaitAsync(s_timeout, TestContext.Current.CancellationToken));
+        Assert.DoesNotContain(report.Aggregates, a => a.Probe == "pwrite64");
+        Assert.Equal(7_777, new FileInfo(path).Length);
+    }
+
+    /// <summary>
+    /// Opens <paramref name="path"/> until it gets <paramref name="fd"/> (keeping lower numbers that come free meanwhile,
+    /// so the kernel's lowest-free choice reaches it), then writes 7,777 bytes; null if that happened before the close returned.
+    /// </summary>
+    private static string? WriteOnceTheNumberIsFree(string path, int fd, StrongBox<bool> closed)
+    {
+        var lower = new List<Microsoft.Win32.SafeHandles.SafeFileHandle>();
+        try
+        {
+            while (!Volatile.Read(ref closed.Value))
+            {
+                var handle = File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.Write);
+                var number = (int)handle.DangerousGetHandle();
+                if (number == fd)
+                {
+                    using (handle)
+                    {
+                        RandomAccess.Write(handle, new byte[7_777], 0);
+                    }
+
+                    return Volatile.Read(ref closed.Value) ? "the write came after the close had returned" : null;
+                }
+
+                if (number < fd)
+                {
+                    lower.Add(handle);
+                }
+                else
+                {
+                    handle.Dispose();
+                }
+            }
+
+            return "no file got the socket's number while its close lingered";
+        }
+        finally
+        {
+            lower.ForEach(h => h.Dispose());
+        }
     }
 
     [Fact]
