@@ -19,32 +19,24 @@ public sealed class CodeRangeTableTests
     }
 
     [Fact]
-    public void Find_NewerCodeOverlapsOlder_TheNewerWinsInTheRecentTableAndAfterTheMerge()
+    public void Find_NewerCodeOverlapsOlder_TheNewerWins()
     {
         var older = Add(methodId: 1, start: 0x1000, size: 0x100);
-        Assert.Same(older, _table.Find(0x1010)); // published: the older range is in the base now
+        Assert.Same(older, _table.Find(0x1010)); // published: the older range is in a snapshot now
         var newer = Add(methodId: 2, start: 0x1080, size: 0x20);
 
-        AssertNewerWins();
-        AddElsewhere(CodeRangeTable.MaxRecent + 1); // the next lookup merges everything into the base
-        AssertNewerWins();
-
-        void AssertNewerWins()
-        {
-            Assert.Null(_table.Find(0x1010)); // the memory was reused: the older method's whole range is gone
-            Assert.Same(newer, _table.Find(0x1090));
-            Assert.Equal([], _table.FindMethod(1));
-        }
+        Assert.Null(_table.Find(0x1010)); // the memory was reused: the older method's whole range is gone
+        Assert.Same(newer, _table.Find(0x1090));
+        Assert.Equal([], _table.FindMethod(1));
     }
 
     [Fact]
-    public void RemoveMethod_RangesInTheBaseAndInTheRecentTable_AreGone()
+    public void RemoveMethod_RangesPublishedAndQueued_AreGone()
     {
-        var inBase = Add(methodId: 1, start: 0x1000, size: 0x100);
-        Assert.Same(inBase, _table.Find(0x1000));
-        var recent = Add(methodId: 1, start: 0x3000, size: 0x100);
+        var published = Add(methodId: 1, start: 0x1000, size: 0x100);
+        Assert.Same(published, _table.Find(0x1000));
+        Add(methodId: 1, start: 0x3000, size: 0x100); // not looked up yet: still queued
         var other = Add(methodId: 2, start: 0x5000, size: 0x100);
-        Assert.Same(recent, _table.Find(0x3000));
 
         _table.RemoveMethod(1);
 
@@ -77,13 +69,5 @@ public sealed class CodeRangeTableTests
         var code = new JittedCode(start, size, new JittedMethod(methodId, moduleId: 1, token: 0x06000001, isDynamic: false, "T", "M"), "Optimized", isJitted: true, _table.NextSequence());
         _table.Add(code);
         return code;
-    }
-
-    private void AddElsewhere(int count)
-    {
-        for (var i = 0; i < count; i++)
-        {
-            Add(methodId: 1000 + i, start: 0x100_0000 + ((ulong)i * 0x100), size: 0x80);
-        }
     }
 }
