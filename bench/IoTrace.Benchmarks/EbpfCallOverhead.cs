@@ -167,3 +167,10 @@ public class EbpfSocketRoundTrip : EbpfCallOverhead
 {
     private protected override IIoOperation CreateOperation() => new SocketRoundTripOperation();
 }
+
+/// <summary><see cref="SqliteQueryOperation"/> (8 calls from e_sqlite3, which keeps no frame pointers) under the eBPF backend.</summary>
+[SupportedOSPlatform("linux")]
+public class EbpfSqliteQuery : EbpfCallOverhead
+{
+    private protected override IIoOperation CreateOperation() => new SqliteQueryOperation();
+}

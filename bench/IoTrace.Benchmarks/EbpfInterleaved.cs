@@ -27,8 +27,9 @@ internal static class EbpfInterleaved
     {
         using var file = new FileReadOperation();
         using var socket = new SocketRoundTripOperation();
-        IIoOperation[] operations = [file, socket];
-        string[] names = ["File read (pread64)", "Socket call (sendto/recvfrom)"];
+        using var sqlite = new SqliteQueryOperation();
+        IIoOperation[] operations = [file, socket, sqlite];
+        string[] names = ["File read (pread64)", "Socket call (sendto/recvfrom)", "SQLite query (e_sqlite3's 8 calls)"];
 
         // [operation][state][round]: nanoseconds per IO call.
         var perCall = new double[operations.Length][][];

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using Microsoft.Data.Sqlite;
 using Microsoft.Win32.SafeHandles;
 
 namespace IoTrace.Benchmarks;
@@ -68,5 +69,43 @@ internal sealed class SocketRoundTripOperation : IIoOperation
     {
         _client.Dispose();
         _server.Dispose();
+    }
+}
+
+/// <summary>
+/// A query for one row of a small SQLite database on an open connection, its page already cached: e_sqlite3 (no
+/// frame pointers) makes 8 system calls per query, to start and end its read transaction: 4 fcntl locks, an fstat,
+/// 2 stats of the journal's and WAL's names, and a pread64 of the file's change counter.
+/// </summary>
+internal sealed class SqliteQueryOperation : IIoOperation
+{
+    private readonly string _path;
+    private readonly SqliteConnection _connection;
+    private readonly SqliteCommand _query;
+
+    public SqliteQueryOperation()
+    {
+        _path = Path.Combine(Path.GetTempPath(), $"iotrace-bench-{Environment.ProcessId}.db");
+        _connection = new SqliteConnection($"Data Source={_path};Pooling=False");
+        _connection.Open();
+        using (var create = _connection.CreateCommand())
+        {
+            create.CommandText = "CREATE TABLE items (id INTEGER PRIMARY KEY, payload BLOB); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20) INSERT INTO items SELECT i, zeroblob(100) FROM n;";
+            create.ExecuteNonQuery();
+        }
+
+        _query = _connection.CreateCommand();
+        _query.CommandText = "SELECT length(payload) FROM items WHERE id = 7";
+    }
+
+    public int Calls => 8;
+
+    public long Run() => (long)_query.ExecuteScalar()!;
+
+    public void Dispose()
+    {
+        _query.Dispose();
+        _connection.Dispose();
+        File.Delete(_path);
     }
 }

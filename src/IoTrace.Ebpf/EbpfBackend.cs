@@ -73,6 +73,9 @@ internal sealed class EbpfBackend : IIoTraceBackend, IReportsFailures
     /// </summary>
     internal bool WaitUntilCodeMapCurrent(TimeSpan timeout) => _attachment?.Map.WaitUntilCurrent(timeout) ?? false;
 
+    /// <summary>The first lessons of the native libraries the current attachment learned to unwind (for tests and docs).</summary>
+    internal IReadOnlyList<NativeUnwindRules.FirstLesson> NativeFirstLessons => _attachment?.Natives.FirstLessons ?? [];
+
     /// <summary>Traces waiting for their flush (for tests of the idle size).</summary>
     internal int PendingTraces => _traces.Count;
 
@@ -243,7 +246,10 @@ internal sealed class EbpfBackend : IIoTraceBackend, IReportsFailures
             (hash, rules) => TraceSlotTable.Shortcut(hash, rules, bpftrace.ReaderThreadId),
             (hash, rules) => TraceSlotTable.ForgetShortcut(hash, rules, bpftrace.ReaderThreadId),
             BpftraceProcess.MapKeys);
-        var attachment = new Attachment(bpftrace, map, new StackAttributor(map, shortcuts), slots, this);
+        var natives = new NativeUnwindRules(
+            (ip, rule) => TraceSlotTable.LearnUnwind(ip, rule, bpftrace.ReaderThreadId),
+            Math.Clamp(BpftraceProcess.MapKeys - LibcUnwindTable.Current.Sites.Count, 0, NativeUnwindRules.MaxRules));
+        var attachment = new Attachment(bpftrace, map, new StackAttributor(map, shortcuts, natives), natives, slots, this);
         lock (_lock)
         {
             if (generation != _generation)
@@ -395,7 +401,12 @@ internal sealed class EbpfBackend : IIoTraceBackend, IReportsFailures
                 }
 
                 var site = attributor.Resolve(session.Resolver, aggregate.Stack, ref waited);
-                if (!site.IsApplication && aggregate.Fd >= 0 && trace.Openers.TryGetValue((aggregate.Fd, aggregate.Generation), out var opener))
+                if (site == StackAttributor.StoppedInNativeCode)
+                {
+                    // Reported without a line, as one row with the calls that have none.
+                    site = SourceLocation.Unknown;
+                }
+                else if (!site.IsApplication && aggregate.Fd >= 0 && trace.Openers.TryGetValue((aggregate.Fd, aggregate.Generation), out var opener))
                 {
                     site = opener;
                 }
@@ -515,9 +526,10 @@ internal sealed class EbpfBackend : IIoTraceBackend, IReportsFailures
         // One timer for every waiting trace, rather than one each: see FlushTimeout.
         private readonly Timer _watchdog;
 
-        public Attachment(BpftraceProcess bpftrace, ManagedCodeMap map, StackAttributor attributor, TraceSlotTable slots, EbpfBackend backend)
+        public Attachment(BpftraceProcess bpftrace, ManagedCodeMap map, StackAttributor attributor, NativeUnwindRules natives, TraceSlotTable slots, EbpfBackend backend)
         {
             _slots = slots;
+            Natives = natives;
             Bpftrace = bpftrace;
             Map = map;
             _attributor = attributor;
@@ -537,6 +549,8 @@ internal sealed class EbpfBackend : IIoTraceBackend, IReportsFailures
         public BpftraceProcess Bpftrace { get; }
 
         public ManagedCodeMap Map { get; }
+
+        public NativeUnwindRules Natives { get; }
 
         public void Enqueue(KernelFlush flush)
         {

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using IoTrace.Core;
+using IoTrace.Ebpf.Kernel;
 using IoTrace.Ebpf.Symbols;
 
 namespace IoTrace.Ebpf.Attribution;
@@ -10,10 +11,17 @@ namespace IoTrace.Ebpf.Attribution;
 /// with source lines, as the in-process backend does. What it finds shortens the kernel's later walks of stacks that
 /// begin the same way (<see cref="StackShortcuts"/>). Used by one thread (the flush processor).
 /// </summary>
-internal sealed class StackAttributor(ManagedCodeMap map, StackShortcuts shortcuts)
+internal sealed class StackAttributor(ManagedCodeMap map, StackShortcuts shortcuts, NativeUnwindRules? natives = null)
 {
     // Stacks arrive interned by the parser (one array per distinct stack), so identity is enough for the key.
     private readonly Dictionary<(CallSiteResolver Resolver, ulong[] Stack), SourceLocation> _cache = new(new KeyComparer());
+
+    /// <summary>
+    /// No line yet: the walk stopped in native code it is still learning to step through. Unlike a thread-pool call
+    /// with no app frame, such a call must not take the line that opened its fd: it was made further down a stack
+    /// that has an app frame of its own (SQLite's page reads would land on the connection's Open() line).
+    /// </summary>
+    public static readonly SourceLocation StoppedInNativeCode = new(null, null, null, isApplication: false);
 
     public int CachedStacks => _cache.Count;
 
@@ -33,6 +41,13 @@ internal sealed class StackAttributor(ManagedCodeMap map, StackShortcuts shortcu
         if (_cache.TryGetValue((resolver, stack), out var known))
         {
             return known;
+        }
+
+        // A walk that stopped in native code without frame pointers (e_sqlite3): the process teaches the kernel that
+        // frame, and the next call on this path walks further. Frames past where it stopped may be stale.
+        if (natives?.StoppedInNativeCode(stack) == true)
+        {
+            return _cache[(resolver, stack)] = StoppedInNativeCode;
         }
 
         // No frame with a line yet: the app's frame may be code jitted just before the call, not in the map yet.
@@ -124,7 +139,7 @@ internal sealed class StackAttributor(ManagedCodeMap map, StackShortcuts shortcu
         SourceLocation? withoutLine = null;
         for (var i = 0; i < stack.Length; i++)
         {
-            if (!map.TryResolve(stack[i], isReturnAddress: i > 0, out var frame))
+            if (!map.TryResolve(stack[i] & ~BpftraceScript.PastNativeFlag, isReturnAddress: i > 0, out var frame))
             {
                 // Native code (libc, the runtime) and ReadyToRun framework code are not in the map: expected.
                 continue;

@@ -44,6 +44,22 @@ internal static class BpftraceScript
     /// </summary>
     public const int ScanWords = 16;
 
+    /// <summary>Native frames without frame pointers the walk steps through by learned rules, at most (SQLite's IO is about 10 deep).</summary>
+    public const int NativeSteps = 24;
+
+    /// <summary>Ends a stack whose last frame has no unwind rule yet: the process learns one for it.</summary>
+    public const ulong UnknownFrameMarker = 1;
+
+    /// <summary>
+    /// Set on the first frame past native frames stepped by rule. The walk cannot tell whether it stopped there because
+    /// it reached managed code, or a native frame it has no rule for yet (whose rbp may still look like a frame
+    /// pointer, into a stale frame): the process can, and trusts the frames after it only in the first case.
+    /// </summary>
+    public const ulong PastNativeFlag = 1UL << 62;
+
+    /// <summary>prctl option no kernel knows: how to step out of native code at return address (second argument): the packed rule in the third.</summary>
+    public const long UnwindMarker = 0x494F5457; // "IOTW"
+
     /// <summary>Bytes from a task's kernel stack base to the user registers saved at its top (x86_64: THREAD_SIZE 16 KiB, no padding).</summary>
     public const int UserRegistersOffset = 16384 - 168;
 
@@ -103,12 +119,11 @@ internal static class BpftraceScript
             .Replace("%CONTEXT%", SyscallTable.Context.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
             .Replace("%CPU%", SyscallTable.Cpu.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
             .Replace("%NEWFSTATAT%", SyscallTable.NewFstatAt.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
-            .Replace("%STAT%", SyscallTable.StatPacked.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
-            .Replace("%LSTAT%", SyscallTable.LstatPacked.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
-            .Replace("%FSTAT%", SyscallTable.FstatPacked.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
+            .Replace("%FDSTATAT%", SyscallTable.FdStatAtPacked.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
             .Replace("%MARKER%", FlushMarker.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
             .Replace("%ACK%", AckMarker.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
             .Replace("%SHORTCUT%", ShortcutMarker.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
+            .Replace("%UNWIND%", UnwindMarker.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
             .Replace("%UNSHORTCUT%", UnshortcutMarker.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
             .Replace("%RULES%", SyscallTable.RulesShift.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
             .Replace("%REGS%", UserRegistersOffset.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
@@ -165,7 +180,7 @@ internal static class BpftraceScript
     /// hash alike, and the kernel's walk starts from rbp, which some glibc wrappers (open, recv, send, fstatat) use as a
     /// general register. At a libc syscall site in @lu (<see cref="LibcUnwindTable"/>) the wrapper's frame is known
     /// from its CFI: $f1 is its return address, and the caller's rbp is where the wrapper saved it, or still in rbp
-    /// (if that is no frame pointer either, the caller keeps none, as e_sqlite3, and the stack ends there). At other
+    /// (if that is no frame pointer either, the caller keeps none, as e_sqlite3: see <see cref="Native"/>). At other
     /// ips, when rbp is not a frame pointer, the words at the stack pointer are searched for one: a heuristic that can
     /// pick a stale frame. A frame pointer is valid when it points into the stack and to the next, higher one.
     /// At each checkpoint the walk stops if the process marked the frames so far for the trace's rules: it found the
@@ -178,9 +193,17 @@ internal static class BpftraceScript
         walk.Append("""
                 $r = (struct pt_regs *)((uint64)curtask->stack + %REGS%);
                 $f0 = (uint64)0;
-                $f1 = (uint64)0;
                 $fp = (uint64)0;
                 $u = (int64)0;
+                $b = 0;
+
+            """);
+        for (var i = 1; i <= StackDepth; i++)
+        {
+            walk.Append(CultureInfo.InvariantCulture, $"        $f{i} = (uint64)0;\n");
+        }
+
+        walk.Append("""
                 if ($r->orig_ax == ($e.7 & 0xffff)) {
                   $f0 = $r->ip;
                   $sp = $r->sp;
@@ -195,7 +218,10 @@ internal static class BpftraceScript
                       $nx = (uint64)*uptr((uint64 *)$fp);
                       if ($nx > $fp && $nx < $fp + 0x100000) { $ok = 1; }
                     }
-                    if ($ok == 0) { $fp = 0; }
+                    if ($ok == 0) {
+                      $fp = 0;
+                %NATIVE%
+                    }
                   } else {
                     $ok = 0;
                     if ($fp >= $sp && $fp < $sp + 0x100000) {
@@ -233,7 +259,8 @@ internal static class BpftraceScript
         walk.Append(CultureInfo.InvariantCulture, $"        $rid = ($fl >> %RULES%) & 0xff;\n        $h = (uint64){HashBasis};\n        $h = ($h ^ $f0) * {HashPrime};\n");
         for (var i = 1; i <= StackDepth; i++)
         {
-            walk.Append(i == 1 ? "        if ($u == 0) {\n" : string.Create(CultureInfo.InvariantCulture, $"        $f{i} = (uint64)0;\n"));
+            // $f1 is the wrapper's return address after a CFI step; $f2 the first frame past the native frames stepped by rule.
+            walk.Append(i switch { 1 => "        if ($u == 0) {\n", 2 => "        if ($b == 0) {\n", _ => string.Empty });
             walk.Append(CultureInfo.InvariantCulture, $$"""
                     if ($fp != 0) {
                       $f{{i}} = (uint64)*uptr((uint64 *)($fp + 8));
@@ -243,7 +270,7 @@ internal static class BpftraceScript
                     }
 
                 """);
-            if (i == 1)
+            if (i is 1 or 2)
             {
                 walk.Append("        }\n");
             }
@@ -255,7 +282,69 @@ internal static class BpftraceScript
             }
         }
 
-        return walk.ToString();
+        return walk.Replace("%NATIVE%", Native()).ToString();
+    }
+
+    /// <summary>
+    /// Past a libc wrapper whose caller keeps no frame pointer (e_sqlite3): steps out of that caller and its callers
+    /// by the rules the process learned for their return addresses (<see cref="Attribution.NativeUnwindRules"/>, in
+    /// @lu beside the wrapper sites), up to <see cref="NativeSteps"/> frames. Those frames are not kept: $f2 is the
+    /// first return address past them, and the chain goes on from its rbp if that is a frame pointer. Where no rule is
+    /// known yet, the stack ends with <see cref="UnknownFrameMarker"/> after the frame that needs one, for the process
+    /// to learn it: no return address is 1. The first frame past them carries <see cref="PastNativeFlag"/>.
+    /// Only the outermost saved rbp matters (each frame that saves it saves its caller's), so the walk keeps where the
+    /// last one is ($ba) and reads it once, at the end or where a frame's CFA is rbp-based: each user read costs.
+    /// </summary>
+    private static string Native()
+    {
+        var native = new StringBuilder("""
+                          $ip = $f1;
+                          $sp = $cfa;
+                          $bp = $r->bp;
+                          $ba = (uint64)0;
+                          if (($u >> 32) != 0) { $ba = $cfa - (uint64)($u >> 32); }
+                          $b = 1;
+                          $n = 0;
+
+            """);
+        for (var i = 0; i < NativeSteps; i++)
+        {
+            native.Append("""
+                              if ($b == 1) {
+                                $v = @lu[$ip];
+                                if ($v != 0) {
+                                  if (($v & 0x80000000) != 0) {
+                                    if ($ba != 0) { $bp = (uint64)*uptr((uint64 *)$ba); $ba = 0; }
+                                    $cfa = $bp + (uint64)($v & 0x7fffffff);
+                                  } else {
+                                    $cfa = $sp + (uint64)($v & 0x7fffffff);
+                                  }
+                                  $ip = (uint64)*uptr((uint64 *)($cfa - 8));
+                                  if (($v >> 32) != 0) { $ba = $cfa - (uint64)($v >> 32); }
+                                  $sp = $cfa;
+                                  $n = $n + 1;
+                                } else {
+                                  $b = 2;
+                                }
+                              }
+
+                """);
+        }
+
+        native.Append(CultureInfo.InvariantCulture, $$"""
+                          if ($n == 0) {
+                            $f2 = {{UnknownFrameMarker}};
+                          } else {
+                            $f2 = $ip | {{PastNativeFlag}};
+                            if ($ba != 0) { $bp = (uint64)*uptr((uint64 *)$ba); }
+                            if ($bp >= $sp && $bp < $sp + 0x100000) {
+                              $nx = (uint64)*uptr((uint64 *)$bp);
+                              if ($nx > $bp && $nx < $bp + 0x100000) { $fp = $bp; }
+                            }
+                            if ($fp == 0) { $f3 = {{UnknownFrameMarker}}; }
+                          }
+            """);
+        return native.ToString();
     }
 
     // Printing or clearing a map visits all its buckets, even empty: a buffer's context maps are printed only when a
@@ -307,12 +396,8 @@ internal static class BpftraceScript
             $fl = (uint64)0;
             if ($req != 0) { $fl = *uptr($slot + 1); }
             $a0 = args->args[0];
-            if ($id == %NEWFSTATAT%) {
-              $f = args->args[3];
-              if (($f & 0x1000) != 0) { $m = %FSTAT%; }
-              else if (($f & 0x100) != 0) { $m = %LSTAT%; }
-              else if ((int64)$a0 == -100) { $m = %STAT%; }
-            }
+            // glibc 2.33+'s fstat is newfstatat(fd, "", AT_EMPTY_PATH): its fd is the call's.
+            if ($id == %NEWFSTATAT% && (args->args[3] & 0x1000) != 0) { $m = %FDSTATAT%; }
             if ($req == 0 && (($m >> %FD%) & 3) == 1 && ($m & %CLOSES%) == 0) {
               $o = @own[(int64)$a0];
               $req = $o.0;
@@ -413,6 +498,7 @@ internal static class BpftraceScript
           if (args->option == %ACK%) { @acked = args->arg2; }
           if (args->option == %SHORTCUT% && args->arg4 == $3) { @z[(uint64)args->arg2, (uint64)args->arg3] = 1; }
           if (args->option == %UNSHORTCUT% && args->arg4 == $3) { delete(@z[(uint64)args->arg2, (uint64)args->arg3]); }
+          if (args->option == %UNWIND% && args->arg4 == $3) { @lu[(uint64)args->arg2] = (int64)args->arg3; }
         }
 
         // Paths of opened files, in programs of their own: a string takes most of a BPF program's 512-byte stack.

@@ -81,6 +81,18 @@ internal sealed class EhFrame
         return address >= fde.Start && address < fde.End;
     }
 
+    /// <summary>Where each FDE's range starts (file addresses, ascending as the search table keeps them): the functions.</summary>
+    public ulong[] Starts()
+    {
+        var starts = new ulong[_count];
+        for (ulong i = 0; i < _count; i++)
+        {
+            starts[i] = Entry(i).Start;
+        }
+
+        return starts;
+    }
+
     private (ulong Start, ulong Fde) Entry(ulong index)
     {
         var reader = _image.ReaderAt(_table + (index * 8));

@@ -9,22 +9,27 @@ namespace IoTrace.Ebpf.Kernel;
 internal sealed class ElfImage
 {
     private const uint PtLoad = 1;
+    private const uint PtDynamic = 2;
     private const uint PtGnuEhFrame = 0x6474e550;
     private const uint PfExecute = 1;
 
     private readonly Segment[] _loads;
 
-    private ElfImage(byte[] bytes, Segment[] loads, ulong? ehFrameHeader)
+    private ElfImage(byte[] bytes, Segment[] loads, ulong? ehFrameHeader, ulong? dynamic = null)
     {
         Bytes = bytes;
         _loads = loads;
         EhFrameHeader = ehFrameHeader;
+        Dynamic = dynamic;
     }
 
     public byte[] Bytes { get; }
 
     /// <summary>The virtual address of .eh_frame_hdr (PT_GNU_EH_FRAME), if the file has one.</summary>
     public ulong? EhFrameHeader { get; }
+
+    /// <summary>The virtual address of the dynamic section (PT_DYNAMIC), if the file has one.</summary>
+    public ulong? Dynamic { get; }
 
     /// <summary>The loaded segments with code in them.</summary>
     public IEnumerable<Segment> ExecutableSegments => _loads.Where(s => (s.Flags & PfExecute) != 0);
@@ -54,6 +59,7 @@ internal sealed class ElfImage
 
         var loads = new List<Segment>();
         ulong? ehFrameHeader = null;
+        ulong? dynamic = null;
         for (var i = 0; i < phnum; i++)
         {
             var header = span[(int)(phoff + ((ulong)i * phentsize))..];
@@ -76,9 +82,89 @@ internal sealed class ElfImage
             {
                 ehFrameHeader = segment.Address;
             }
+            else if (type == PtDynamic)
+            {
+                dynamic = segment.Address;
+            }
         }
 
-        return new ElfImage(bytes, [.. loads], ehFrameHeader);
+        return new ElfImage(bytes, [.. loads], ehFrameHeader, dynamic);
+    }
+
+    /// <summary>
+    /// The functions this image defines whose addresses its GOT holds, by GOT slot address: its calls to its own
+    /// exported functions go through PLT stubs that jump through such a slot (e_sqlite3's <c>call sqlite3_step@plt</c>).
+    /// From the dynamic section's R_X86_64_JUMP_SLOT and R_X86_64_GLOB_DAT relocations (.plt and .plt.got stubs) and
+    /// the dynamic symbols they name; empty without them.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The dynamic section points outside the file.</exception>
+    public Dictionary<ulong, ulong> GotTargets()
+    {
+        var targets = new Dictionary<ulong, ulong>();
+        if (Dynamic is not { } dynamic)
+        {
+            return targets;
+        }
+
+        ulong pltRelocations = 0, pltSize = 0, relocations = 0, size = 0, symbols = 0, symbolSize = 24;
+        var reader = ReaderAt(dynamic);
+        for (var tag = reader.U64(); tag != 0; tag = reader.U64())
+        {
+            var value = reader.U64();
+            switch (tag)
+            {
+                case 2: pltSize = value; break; // DT_PLTRELSZ
+                case 6: symbols = value; break; // DT_SYMTAB
+                case 7: relocations = value; break; // DT_RELA
+                case 8: size = value; break; // DT_RELASZ
+                case 11: symbolSize = value; break; // DT_SYMENT
+                case 23: pltRelocations = value; break; // DT_JMPREL
+            }
+        }
+
+        if (symbols == 0 || symbolSize < 24)
+        {
+            return targets;
+        }
+
+        foreach (var (table, tableSize) in (ReadOnlySpan<(ulong, ulong)>)[(pltRelocations, pltSize), (relocations, size)])
+        {
+            for (ulong entry = 0; table != 0 && entry + 24 <= tableSize; entry += 24)
+            {
+                var rela = ReaderAt(table + entry);
+                var slot = rela.U64();
+                var info = rela.U64();
+                if ((info & 0xffffffff) is not (6 or 7)) // R_X86_64_GLOB_DAT, R_X86_64_JUMP_SLOT
+                {
+                    continue;
+                }
+
+                var symbol = ReaderAt(symbols + ((info >> 32) * symbolSize));
+                symbol.Skip(6);
+                var section = symbol.U16();
+                var address = symbol.U64();
+                if (section != 0 && address != 0)
+                {
+                    targets[slot] = address;
+                }
+            }
+        }
+
+        return targets;
+    }
+
+    /// <summary>The file bytes at virtual address <paramref name="address"/>, to the end of its segment's file bytes; empty if none holds it.</summary>
+    public ReadOnlySpan<byte> BytesAt(ulong address)
+    {
+        foreach (var segment in _loads)
+        {
+            if (address >= segment.Address && address < segment.Address + segment.FileSize)
+            {
+                return Bytes.AsSpan((int)(segment.Offset + (address - segment.Address)), (int)(segment.FileSize - (address - segment.Address)));
+            }
+        }
+
+        return [];
     }
 
     /// <summary>A reader at virtual address <paramref name="address"/>, bounded by the end of its segment's file bytes.</summary>

@@ -145,45 +145,17 @@ internal sealed class LibcUnwindTable
     /// </summary>
     private static bool TryUnwind(ElfImage image, EhFrame frames, ulong instruction, out int cfa, out int rbp)
     {
-        cfa = 0;
-        rbp = 0;
-        try
+        (cfa, rbp) = (0, 0);
+        if (!UnwindRule.TryAt(image, frames, instruction, instruction + 2, out var rule) || rule.CfaFromRbp)
         {
-            var ip = instruction + 2;
-            if (!frames.TryFind(instruction, out var fde) || ip >= fde.End)
-            {
-                return false;
-            }
-
-            var row = new DwarfCfa(image, fde).RowAt(ip);
-            if (row.CfaIsExpression || row.CfaRegister != DwarfCfa.Rsp || row.CfaOffset < 8 || row.CfaOffset > 0x10000 || (row.CfaOffset & 7) != 0
-                || row.ReturnAddress != RegisterRule.AtCfa(-8))
-            {
-                return false;
-            }
-
-            switch (row.Rbp.Kind)
-            {
-                case RuleKind.Unspecified or RuleKind.SameValue:
-                    break;
-                case RuleKind.Offset when row.Rbp.Offset < -8 && -row.Rbp.Offset <= row.CfaOffset:
-                    rbp = (int)-row.Rbp.Offset;
-                    break;
-                default:
-                    return false;
-            }
-
-            cfa = (int)row.CfaOffset;
-            return true;
-        }
-        catch (InvalidDataException)
-        {
-            // A malformed or unsupported entry: that site keeps the old walk.
             return false;
         }
+
+        (cfa, rbp) = (rule.CfaOffset, rule.RbpOffset);
+        return true;
     }
 
-    private static bool IsLibc(string path)
+    internal static bool IsLibc(string path)
     {
         var name = Path.GetFileName(path);
         return name == "libc.so.6" || (name.StartsWith("libc-", StringComparison.Ordinal) && name.EndsWith(".so", StringComparison.Ordinal));
@@ -197,6 +169,6 @@ internal sealed class LibcUnwindTable
 /// </summary>
 internal readonly record struct LibcUnwindSite(ulong Ip, int CfaOffset, int RbpOffset)
 {
-    /// <summary>The map value the BPF program reads: CFA offset in the low 32 bits, rbp's offset in the high (never 0 for a site).</summary>
-    public long Packed => (long)(uint)CfaOffset | ((long)RbpOffset << 32);
+    /// <summary>The map value the BPF program reads (<see cref="UnwindRule.Packed"/>; never 0 for a site).</summary>
+    public long Packed => new UnwindRule(CfaOffset, RbpOffset, CfaFromRbp: false).Packed;
 }

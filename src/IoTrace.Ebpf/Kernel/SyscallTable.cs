@@ -82,12 +82,11 @@ internal static class SyscallTable
         (270, Pack("select", FdNone, 0)),
     ];
 
-    /// <summary>glibc's stat family all end in newfstatat: named by its flags, as libc's functions are (what the in-process backend sees).</summary>
-    public static int StatPacked { get; } = Pack("stat", FdNone, 0);
-
-    public static int LstatPacked { get; } = Pack("lstat", FdNone, 0);
-
-    public static int FstatPacked { get; } = Pack("fstat", FdArg0, 0);
+    /// <summary>
+    /// newfstatat on an fd (AT_EMPTY_PATH: glibc 2.33+'s fstat, as e_sqlite3 calls it): the same probe, as strace and the
+    /// in-process backend name it, with its fd (for the target) read from the first argument.
+    /// </summary>
+    public static int FdStatAtPacked { get; } = Pack("newfstatat", FdArg0, 0);
 
     /// <summary>The kernel bits for a strategy (what <see cref="Probes.Records"/> records), plus context where it keeps it.</summary>
     public static int StrategyBits(Strategy strategy, bool measuresCpu = true) => (measuresCpu ? Cpu : 0) | strategy switch

@@ -124,6 +124,10 @@ internal sealed unsafe class TraceSlotTable
     public static void ForgetShortcut(ulong prefixHash, int rulesId, int readerThreadId) =>
         _ = LibcInterop.Prctl((nint)BpftraceScript.UnshortcutMarker, unchecked((nint)prefixHash), rulesId, readerThreadId, 0);
 
+    /// <summary>Tells the program how to step out of native code at return address <paramref name="ip"/> (see <see cref="Attribution.NativeUnwindRules"/>).</summary>
+    public static void LearnUnwind(ulong ip, long packedRule, int readerThreadId) =>
+        _ = LibcInterop.Prctl((nint)BpftraceScript.UnwindMarker, unchecked((nint)ip), (nint)packedRule, readerThreadId, 0);
+
     /// <summary>Tells the program flush <paramref name="sequence"/> has been read (its clears ran before it was printed to the end).</summary>
     public static void Acknowledge(long sequence) => _ = LibcInterop.Prctl((nint)BpftraceScript.AckMarker, (nint)sequence, 0, 0, 0);
 

@@ -1,0 +1,177 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using IoTrace.Ebpf.Attribution;
+using IoTrace.Ebpf.Kernel;
+using IoTrace.Ebpf.Tests.TestSupport;
+using IoTrace.Testing;
+using Xunit;
+
+namespace IoTrace.Ebpf.Tests.Attribution;
+
+/// <summary>What the process teaches the BPF walk about e_sqlite3 (no frame pointers), checked against binutils.</summary>
+public sealed partial class NativeUnwindRulesTests
+{
+    private readonly List<(ulong Ip, long Rule)> _taught = [];
+
+    [Fact]
+    public void StoppedInNativeCode_StackEndsWithTheMarker_TeachesThatFrameFirstAsReadelfDescribesIt()
+    {
+        Requires.Linux();
+        var sqlite = LoadedLibrary.Sqlite;
+        var returnAddress = Calls(sqlite.Path).First(c => c.Function == "unixRead" && c.Indirect).ReturnAddress;
+        var rules = Create();
+
+        var stopped = rules.StoppedInNativeCode([0x7f00_0000_1000, returnAddress + sqlite.LoadBias, BpftraceScript.UnknownFrameMarker]);
+
+        Assert.True(stopped);
+        Assert.Equal(returnAddress + sqlite.LoadBias, _taught[0].Ip);
+        Assert.Equal(Binutils.ReadelfFrames.Of(sqlite.Path).RowAt(returnAddress - 1), Row(_taught[0].Rule));
+    }
+
+    [Fact]
+    public void StoppedInNativeCode_FirstLessonOfALibrary_TeachesItsIndirectCallsAndCallsThroughItsPlt()
+    {
+        Requires.Linux();
+        var sqlite = LoadedLibrary.Sqlite;
+        var calls = Calls(sqlite.Path);
+        var readelf = Binutils.ReadelfFrames.Of(sqlite.Path);
+        var rules = Create();
+
+        Assert.True(rules.StoppedInNativeCode([0x7f00_0000_1000, calls.First(c => c.Function == "unixRead" && c.Indirect).ReturnAddress + sqlite.LoadBias, BpftraceScript.UnknownFrameMarker]));
+
+        // Every rule is readelf's row at its call; every indirect call (where SQLite reaches its VFS and pager methods)
+        // and every call to its own sqlite3_step through the PLT (sqlite3_exec's, when a prepare reads the schema) is taught.
+        var taught = _taught.ToDictionary(t => t.Ip - sqlite.LoadBias, t => t.Rule);
+        Assert.InRange(taught.Count, 8_000, NativeUnwindRules.FirstLessonRules);
+        Assert.All(taught, t => Assert.Equal(readelf.RowAt(t.Key - 1), Row(t.Value)));
+        var followable = calls.Where(c => readelf.RowAt(c.ReturnAddress - 1) is { ReturnAddress: "c-8" } row && row.Cfa.StartsWith("rsp+", StringComparison.Ordinal)).ToList();
+        Assert.Subset(taught.Keys.ToHashSet(), followable.Where(c => c.Indirect).Select(c => c.ReturnAddress).ToHashSet());
+        Assert.Subset(taught.Keys.ToHashSet(), followable.Where(c => c.Target == "sqlite3_step@plt").Select(c => c.ReturnAddress).ToHashSet());
+        Assert.True(followable.Count(c => c.Target == "sqlite3_step@plt") > 10);
+    }
+
+    [Fact]
+    public void StoppedInNativeCode_FlaggedFrameInManagedCode_IsFalseAndTeachesNothing()
+    {
+        Requires.Linux();
+        var managed = (ulong)typeof(NativeUnwindRulesTests).GetMethod(nameof(StoppedInNativeCode_FlaggedFrameInManagedCode_IsFalseAndTeachesNothing))!.MethodHandle.GetFunctionPointer();
+        var rules = Create();
+
+        Assert.False(rules.StoppedInNativeCode([0x7f00_0000_1000, 0x7f00_0000_2000, managed | BpftraceScript.PastNativeFlag, 0x7f00_0000_3000]));
+        Assert.False(rules.StoppedInNativeCode([0x7f00_0000_1000, 0x7f00_0000_2000, 0x7f00_0000_3000]));
+        Assert.Empty(_taught);
+    }
+
+    [Fact]
+    public void StoppedInNativeCode_FlaggedFrameInALibraryWithoutFramePointers_IsTrueAndTeachesIt()
+    {
+        Requires.Linux();
+        var sqlite = LoadedLibrary.Sqlite;
+        var returnAddress = Calls(sqlite.Path).First(c => c.Function == "sqlite3VdbeExec" && c.Indirect).ReturnAddress + sqlite.LoadBias;
+        var rules = Create();
+
+        // The walk stepped some frames by rule, then met this one: its rbp may still look like a frame pointer.
+        Assert.True(rules.StoppedInNativeCode([0x7f00_0000_1000, 0x7f00_0000_2000, returnAddress | BpftraceScript.PastNativeFlag, 0x7ffd_0000_0000]));
+        Assert.Contains(returnAddress, _taught.Select(t => t.Ip));
+        _taught.Clear();
+        Assert.True(rules.StoppedInNativeCode([0x7f00_0000_1000, 0x7f00_0000_2000, returnAddress | BpftraceScript.PastNativeFlag, 0x7ffd_0000_0000]));
+        Assert.Empty(_taught);
+    }
+
+    [Fact]
+    public void StoppedInNativeCode_Libc_TeachesOneLessonNotTheWholeLibrary()
+    {
+        Requires.Linux();
+        var libc = LoadedLibrary.Load(LibcUnwindTable.Current.LibraryPath!);
+        var call = Calls(libc.Path).First(c => c.Function.StartsWith("_IO_fopen@@", StringComparison.Ordinal));
+        var rules = Create();
+
+        Assert.True(rules.StoppedInNativeCode([0x7f00_0000_1000, call.ReturnAddress + libc.LoadBias, BpftraceScript.UnknownFrameMarker]));
+        Assert.InRange(_taught.Count, 1, NativeUnwindRules.RulesPerLesson);
+    }
+
+    [Fact]
+    public void StoppedInNativeCode_CapacityReached_TeachesNoMore()
+    {
+        Requires.Linux();
+        var sqlite = LoadedLibrary.Sqlite;
+        var rules = new NativeUnwindRules((ip, rule) => _taught.Add((ip, rule)), capacity: 10);
+
+        rules.StoppedInNativeCode([0x7f00_0000_1000, Calls(sqlite.Path).First(c => c.Indirect).ReturnAddress + sqlite.LoadBias, BpftraceScript.UnknownFrameMarker]);
+
+        Assert.Equal(10, _taught.Count);
+        Assert.Equal(10, rules.Count);
+    }
+
+    private NativeUnwindRules Create() => new((ip, rule) => _taught.Add((ip, rule)), NativeUnwindRules.MaxRules);
+
+    /// <summary>A taught rule as readelf prints the row: CFA, return address, rbp.</summary>
+    private static Binutils.Row Row(long packed)
+    {
+        var cfa = packed & 0x7fffffff;
+        var rbp = packed >> 32;
+        return new Binutils.Row(
+            (packed & UnwindRule.CfaFromRbpBit) != 0 ? $"rbp+{cfa}" : $"rsp+{cfa}",
+            "c-8",
+            rbp == 0 ? "u" : $"c-{rbp}");
+    }
+
+    private static readonly Dictionary<string, List<Call>> s_calls = [];
+
+    /// <summary>objdump's calls in <paramref name="library"/>: the function they are in, whether indirect, the target's name, and the next instruction's address.</summary>
+    private static List<Call> Calls(string library)
+    {
+        lock (s_calls)
+        {
+            if (s_calls.TryGetValue(library, out var known))
+            {
+                return known;
+            }
+
+            var calls = new List<Call>();
+            string? function = null;
+            (ulong Address, string Operand, string Function)? pending = null;
+            foreach (var line in Binutils.Run("objdump", "-d", "--no-show-raw-insn", library))
+            {
+                if (FunctionLine().Match(line) is { Success: true } header)
+                {
+                    function = header.Groups[1].Value;
+                    pending = null;
+                    continue;
+                }
+
+                if (InstructionLine().Match(line) is not { Success: true } instruction)
+                {
+                    continue;
+                }
+
+                var address = ulong.Parse(instruction.Groups[1].ValueSpan, NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+                if (pending is { } call)
+                {
+                    var target = TargetName().Match(call.Operand) is { Success: true } name ? name.Groups[1].Value : null;
+                    calls.Add(new Call(call.Function, call.Operand.StartsWith('*'), target, address));
+                    pending = null;
+                }
+
+                if (instruction.Groups[2].Value == "call" && function is not null)
+                {
+                    pending = (address, instruction.Groups[3].Value.Trim(), function);
+                }
+            }
+
+            s_calls[library] = calls;
+            return calls;
+        }
+    }
+
+    private sealed record Call(string Function, bool Indirect, string? Target, ulong ReturnAddress);
+
+    [GeneratedRegex(@"^[0-9a-f]+ <([^>]+)>:$")]
+    private static partial Regex FunctionLine();
+
+    [GeneratedRegex(@"^\s*([0-9a-f]+):\s+(?:bnd |notrack )?(\w+)\s*(.*)$")]
+    private static partial Regex InstructionLine();
+
+    [GeneratedRegex(@"<([^>+]+)>")]
+    private static partial Regex TargetName();
+}

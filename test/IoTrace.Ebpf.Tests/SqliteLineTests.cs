@@ -1,0 +1,98 @@
+using System.Runtime.CompilerServices;
+using IoTrace.Ebpf.Attribution;
+using IoTrace.Ebpf.Tests.TestSupport;
+using Microsoft.Data.Sqlite;
+using Xunit;
+
+namespace IoTrace.Ebpf.Tests;
+
+/// <summary>
+/// SQLite's IO comes from e_sqlite3, built without frame pointers: the kernel's walk reaches the query's line only
+/// through the unwind rules the process learns from that library's .eh_frame (<see cref="NativeUnwindRules"/>).
+/// </summary>
+[Collection(typeof(KernelTracing))]
+public sealed class SqliteLineTests(EbpfFixture fixture) : IDisposable
+{
+    /// <summary>Traces of the same query by which every call must have its line (two here: one to learn, one to show).</summary>
+    private const int MaxLearningRounds = 4;
+
+    private readonly string _directory = Directory.CreateTempSubdirectory("iotrace-sqlite-").FullName;
+
+    public void Dispose()
+    {
+        SqliteConnection.ClearAllPools();
+        Directory.Delete(_directory, recursive: true);
+    }
+
+    [Fact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public void Trace_SqliteQuery_DatabaseReadsLocksAndOpenOnTheLinesTheInProcessBackendGives()
+    {
+        fixture.Require();
+        var path = Path.Combine(_directory, "items.db");
+        CreateDatabase(path, rows: 20);
+        Assert.Equal(20 * 1000L, Query(path)); // untraced once: the query's code is jitted and in the code map
+
+        // The reference: the in-process backend walks the managed stack at each of e_sqlite3's calls. Enabling the
+        // eBPF backend again attaches anew, with nothing learned yet.
+        Assert.True(IoTracer.TryEnable("inprocess", out var reason), reason);
+        var inProcess = Database(IoTracer.Trace(Strategy.All, () => Query(path)), path);
+        fixture.Require();
+        Assert.True(Assert.IsType<EbpfBackend>(IoTracer.Backend).WaitUntilCodeMapCurrent(TimeSpan.FromSeconds(30)));
+
+        // A trace's stacks end where the walk met a native frame it has no rule for yet; their flush teaches it (the
+        // first time, a search through the whole library). Meanwhile such calls have no line, never a wrong one.
+        var traces = new List<List<(string Probe, int? Line, long Calls, long Bytes)>>();
+        do
+        {
+            var kernel = IoTracer.Trace(Strategy.All, () => Query(path));
+            Assert.Equal("ebpf", kernel.Backend);
+            Assert.True(kernel.IsComplete);
+            traces.Add(Database(kernel, path));
+        }
+        while (!traces[^1].SequenceEqual(inProcess) && traces.Count < MaxLearningRounds);
+
+        var openLine = LineOf("connection.Open(); // the open line");
+        var queryLine = LineOf("command.ExecuteScalar()!; // the query line");
+        Assert.Equal(inProcess, traces[^1]);
+        Assert.Equal([("openat", openLine, 1L, 0L), ("pread64", openLine, 1L, 100L), ("pread64", queryLine, 8L, 28_688L)], inProcess.Where(a => a.Probe != "fcntl"));
+        Assert.All(traces.SelectMany(t => t), a => Assert.True(a.Line is null || inProcess.Any(r => r.Probe == a.Probe && r.Line == a.Line), $"{a} is on a line the reference does not give"));
+        var lesson = Assert.Single(Assert.IsType<EbpfBackend>(IoTracer.Backend).NativeFirstLessons, l => l.Library.EndsWith("libe_sqlite3.so", StringComparison.Ordinal));
+        Assert.InRange(lesson.Rules, 8_000, NativeUnwindRules.FirstLessonRules);
+        TestContext.Current.SendDiagnosticMessage($"SQLite lines after {traces.Count} trace(s); e_sqlite3's first lesson taught {lesson.Rules} unwind rules in {lesson.Elapsed.TotalMilliseconds:F0} ms");
+    }
+
+    /// <summary>
+    /// The database's reads, locks and open per line. Its <c>newfstatat</c>s and <c>close</c> are left out: the kernel
+    /// knows no path for a stat by path (only openat's), and gives the calls made by the disposal at the method's end
+    /// the last statement's line, where the in-process backend gives the <c>using</c>'s.
+    /// </summary>
+    private static List<(string Probe, int? Line, long Calls, long Bytes)> Database(IoTraceReport report, string path) =>
+        [.. report.Aggregates
+            .Where(a => a.Target == path && a.Probe is "pread64" or "fcntl" or "openat")
+            .GroupBy(a => (a.Probe, a.Line))
+            .Select(g => (g.Key.Probe, g.Key.Line, g.Sum(a => a.Calls), g.Sum(a => a.Bytes)))
+            .OrderBy(a => a.Probe, StringComparer.Ordinal).ThenBy(a => a.Line)];
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static long Query(string path)
+    {
+        using var connection = new SqliteConnection($"Data Source={path};Pooling=False");
+        connection.Open(); // the open line
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT sum(length(payload)) FROM items";
+        return (long)command.ExecuteScalar()!; // the query line
+    }
+
+    private static void CreateDatabase(string path, int rows)
+    {
+        using var connection = new SqliteConnection($"Data Source={path};Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = $"CREATE TABLE items (id INTEGER PRIMARY KEY, payload BLOB); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {rows}) INSERT INTO items SELECT i, zeroblob(1000) FROM n;";
+        command.ExecuteNonQuery();
+    }
+
+    private static int LineOf(string text, [CallerFilePath] string file = "") =>
+        Array.FindIndex(File.ReadAllLines(file), l => l.Contains(text, StringComparison.Ordinal) && !l.Contains("LineOf(", StringComparison.Ordinal)) + 1;
+}
