@@ -74,28 +74,16 @@ internal static partial class Binutils
                 return null;
             }
 
+            // readelf prints no rows for an FDE without instructions: its CIE's initial row holds for all of it.
             var table = fde.Rows.Count > 0 ? fde : _cies[fde.Cie!];
             var values = fde.Rows.Count > 0 ? fde.Rows.Last(r => r.Location <= address).Values : table.Rows[^1].Values;
             string Column(string name) => table.Columns.IndexOf(name) is var i and >= 0 ? values[i] : "u";
             return new Row(Column("CFA"), Column("ra"), Column("rbp"));
         }
 
-        /// <summary>The row in effect at the instruction after the 2-byte one at <paramref name="instruction"/>, if an FDE covers both.</summary>
-        public Row? RowAfterInstruction(ulong instruction)
-        {
-            var ip = instruction + 2;
-            var fde = _fdes.FirstOrDefault(f => instruction >= f.Start && ip < f.End);
-            if (fde is null)
-            {
-                return null;
-            }
-
-            // readelf prints no rows for an FDE without instructions: its CIE's initial row holds for all of it.
-            var table = fde.Rows.Count > 0 ? fde : _cies[fde.Cie!];
-            var values = fde.Rows.Count > 0 ? fde.Rows.Last(r => r.Location <= ip).Values : table.Rows[^1].Values;
-            string Column(string name) => table.Columns.IndexOf(name) is var i and >= 0 ? values[i] : "u";
-            return new Row(Column("CFA"), Column("ra"), Column("rbp"));
-        }
+        /// <summary>The row in effect at the instruction after the 2-byte one at <paramref name="instruction"/>, if one FDE covers both.</summary>
+        public Row? RowAfterInstruction(ulong instruction) =>
+            _fdes.Any(f => instruction >= f.Start && instruction + 2 < f.End) ? RowAt(instruction + 2) : null;
 
         private void Parse(string[] lines)
         {
