@@ -418,7 +418,7 @@ internal sealed class EbpfBackend : IIoTraceBackend, IReportsFailures
                     continue;
                 }
 
-                session.RecordMany(aggregate.Probe, site, aggregate.Fd, target, aggregate.Calls, aggregate.Bytes, aggregate.WallNanoseconds, aggregate.CpuNanoseconds);
+                session.RecordMany(aggregate.Probe, site, Math.Max(aggregate.Fd, -1), target, aggregate.Calls, aggregate.Bytes, aggregate.WallNanoseconds, aggregate.CpuNanoseconds);
             }
 
             if (flush.Events > flush.CountedCalls)
@@ -495,6 +495,12 @@ internal sealed class EbpfBackend : IIoTraceBackend, IReportsFailures
 
     private static string? TargetOf(KernelTrace trace, KernelAggregate aggregate)
     {
+        if (aggregate.Fd < -1)
+        {
+            // A stat by path: its fd field holds the path's id (BpftraceScript.PathStats).
+            return trace.Targets.GetValueOrDefault((aggregate.Fd, aggregate.Generation));
+        }
+
         if (aggregate.Fd < 0)
         {
             return null;

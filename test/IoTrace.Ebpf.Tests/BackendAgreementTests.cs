@@ -29,6 +29,36 @@ public sealed class BackendAgreementTests(EbpfFixture fixture) : IDisposable
     }
 
     [Fact]
+    public void StatsByPath_BothBackends_SamePathsAsTargets()
+    {
+        fixture.Require();
+        var file = Path.Combine(_directory, "present.txt");
+        File.WriteAllText(file, "x");
+        var missing = Path.Combine(_directory, "missing.txt");
+
+        var kernel = StatPaths(file, missing);
+        Assert.True(IoTracer.TryEnable("inprocess", out var reason), reason);
+        var inProcess = StatPaths(file, missing);
+
+        // File.Exists lstats its path (glibc's legacy __lxstat64: the lstat system call), Directory.Exists stats its own.
+        Assert.Equal(("ebpf", "inprocess"), (kernel.Backend, inProcess.Backend));
+        Assert.Equal([("lstat", missing, 1L), ("lstat", file, 1L), ("stat", _directory, 1L)], Stats(kernel));
+        Assert.Equal(Stats(inProcess), Stats(kernel));
+        Assert.All(kernel.Aggregates, a => Assert.Null(a.Fd));
+    }
+
+    private static IoTraceReport StatPaths(string file, string missing) =>
+        IoTracer.Trace(Strategy.Setup, () =>
+        {
+            Assert.True(File.Exists(file));
+            Assert.False(File.Exists(missing));
+            Assert.True(Directory.Exists(Path.GetDirectoryName(file)));
+        });
+
+    private static List<(string Probe, string? Target, long Calls)> Stats(IoTraceReport report) =>
+        [.. report.Aggregates.GroupBy(a => (a.Probe, a.Target)).Select(g => (g.Key.Probe, g.Key.Target, g.Sum(a => a.Calls))).OrderBy(a => a.Probe, StringComparer.Ordinal).ThenBy(a => a.Target, StringComparer.Ordinal)];
+
+    [Fact]
     public unsafe void DirectLibcRead_OnlyTheKernelSeesIt()
     {
         fixture.Require();

@@ -63,9 +63,9 @@ public sealed class SqliteLineTests(EbpfFixture fixture) : IDisposable
     }
 
     /// <summary>
-    /// The database's reads, locks and open per line. Its <c>newfstatat</c>s and <c>close</c> are left out: the kernel
-    /// knows no path for a stat by path (only openat's), and gives the calls made by the disposal at the method's end
-    /// the last statement's line, where the in-process backend gives the <c>using</c>'s.
+    /// The database's reads, locks and open per line. Its <c>newfstatat</c>s and <c>close</c> are left out: some are
+    /// made by the disposal at the method's end, to which the kernel gives the last statement's line, where the
+    /// in-process backend gives the <c>using</c>'s.
     /// </summary>
     private static List<(string Probe, int? Line, long Calls, long Bytes)> Database(IoTraceReport report, string path) =>
         [.. report.Aggregates

@@ -143,6 +143,7 @@ internal sealed unsafe class BpftraceMaps : IDisposable
             });
             ReadAndDelete(_maps[BpftraceScript.StackMap + n], (key, value) => stack(Word(key, 0), Frames(value)));
             ReadAndDelete(_maps[BpftraceScript.StackSeenMap + n], static (_, _) => { });
+            ReadAndDelete(_maps[BpftraceScript.PathIdMap + n], static (_, _) => { });
         }
 
         flush.Events += TakeCount(_maps[BpftraceScript.EventsMap + n]);
@@ -319,6 +320,7 @@ internal sealed unsafe class BpftraceMaps : IDisposable
             expected[$"{BpftraceScript.PeerMap}{n}"] = (BPF_MAP_TYPE_HASH, 24, 24);
             expected[$"{BpftraceScript.StackMap}{n}"] = (BPF_MAP_TYPE_HASH, 8, (BpftraceScript.StackDepth + 1) * 8);
             expected[$"{BpftraceScript.StackSeenMap}{n}"] = (BPF_MAP_TYPE_HASH, 8, 8);
+            expected[$"{BpftraceScript.PathIdMap}{n}"] = (BPF_MAP_TYPE_HASH, 8 + pathLength, 8);
             expected[$"{BpftraceScript.ContextUsedMap}{n}"] = (BPF_MAP_TYPE_HASH, 8, 8);
             expected[$"{BpftraceScript.EventsMap}{n}"] = (BPF_MAP_TYPE_PERCPU_ARRAY, 4, 8);
         }

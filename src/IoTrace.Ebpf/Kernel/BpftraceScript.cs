@@ -97,8 +97,9 @@ internal static class BpftraceScript
             table.Append(CultureInfo.InvariantCulture, $"  @lu[(uint64){site.Ip}] = (int64){site.Packed};\n");
         }
 
-        // The per-buffer blocks first: they hold placeholders of their own.
+        // The generated blocks first: they hold placeholders of their own.
         return Template
+            .Replace("%PATHSTATS%", PathStats(), StringComparison.Ordinal)
             .Replace("%BUFFER0%", Buffer(0), StringComparison.Ordinal)
             .Replace("%BUFFER1%", Buffer(1), StringComparison.Ordinal)
             .Replace("%BUFFER2%", Buffer(2), StringComparison.Ordinal)
@@ -114,6 +115,8 @@ internal static class BpftraceScript
             .Replace("%OPENER%", SyscallTable.Opener.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
             .Replace("%BYTES%", SyscallTable.CountsBytes.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
             .Replace("%CLOSES%", SyscallTable.Closes.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
+            .Replace("%PATHTARGET%", SyscallTable.PathTarget.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
+            .Replace("%SETUP%", SyscallTable.Setup.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
             .Replace("%PATH1%", SyscallTable.PathArg1.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
             .Replace("%PATH0%", SyscallTable.PathArg0.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
             .Replace("%CONTEXT%", SyscallTable.Context.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
@@ -144,6 +147,9 @@ internal static class BpftraceScript
     /// <summary>Stacks already in a buffer's <see cref="StackMap"/>: a small flag to look up instead of rewriting the frames every call. Not printed.</summary>
     public const string StackSeenMap = "kq";
     public const string PeerMap = "s";
+
+    /// <summary>A trace's stat path to the id that stands for it in the aggregates' fd field (per buffer, emptied with it; not printed).</summary>
+    public const string PathIdMap = "pi";
 
     /// <summary>Whether a trace with context wrote into a buffer since its last flush (not printed).</summary>
     public const string ContextUsedMap = "x";
@@ -347,6 +353,50 @@ internal static class BpftraceScript
         return native.ToString();
     }
 
+    /// <summary>
+    /// Paths of stats by path (stat, lstat, newfstatat without AT_EMPTY_PATH, statx), in programs of their own as for
+    /// openat: a trace's path gets an id per buffer, unique to the thread that first named it there ((tid, its count) in
+    /// 28 bits), which the exit program puts in the aggregate's fd field (-1 - id); the target map holds the path under
+    /// it, written once per buffer.
+    /// Same conditions as the exit program's recording (a traced thread with context and Setup), so every id set is taken.
+    /// </summary>
+    private static string PathStats()
+    {
+        var programs = new StringBuilder();
+        foreach (var (probe, filter) in (ReadOnlySpan<(string, string)>)[
+            ("sys_enter_newstat", ""), ("sys_enter_newlstat", ""), ("sys_enter_newfstatat", " && (args->flag & 0x1000) == 0"), ("sys_enter_statx", "")])
+        {
+            programs.Append(CultureInfo.InvariantCulture, $$"""
+                tracepoint:syscalls:{{probe}} /pid == $1 && tid != $3{{filter}}/ {
+                  $slot = (uint64*)((uint64)$2 + (uint64)tid * 16);
+                  $req = *uptr($slot);
+                  if ($req != 0) {
+                    $fl = *uptr($slot + 1);
+                    if (($fl & %CONTEXT%) != 0 && ($fl & %SETUP%) != 0) {
+                      $path = str(uptr(args->filename));
+                      $cur = @flip;
+                      $id = (uint64)0;
+                      if ($cur == 0) { $id = @pi0[$req, $path]; } else if ($cur == 1) { $id = @pi1[$req, $path]; } else { $id = @pi2[$req, $path]; }
+                      if ($id == 0) {
+                        @ptc[tid] = @ptc[tid] + (uint64)1;
+                        $id = (((uint64)tid & 0xffff) << 12) | ((uint64)@ptc[tid] & 0xfff);
+                        if ($cur == 0) { @pi0[$req, $path] = $id; } else if ($cur == 1) { @pi1[$req, $path] = $id; } else { @pi2[$req, $path] = $id; }
+                        // The string read again: bpftrace 0.17 leaves a string variable used in a map key unusable as a value.
+                        $k = -1 - (int64)$id;
+                        if ($cur == 0) { @t0[$req, $k, 0] = str(uptr(args->filename)); @x0 = 1; } else if ($cur == 1) { @t1[$req, $k, 0] = str(uptr(args->filename)); @x1 = 1; } else { @t2[$req, $k, 0] = str(uptr(args->filename)); @x2 = 1; }
+                      }
+                      @sid[tid] = $id;
+                    }
+                  }
+                }
+
+
+            """);
+        }
+
+        return programs.ToString();
+    }
+
     // Printing or clearing a map visits all its buckets, even empty: a buffer's context maps are printed only when a
     // trace with context wrote there (its flag, set at a buffer's first stack and by the target and peer probes).
     private static string Flush(int n)
@@ -355,11 +405,11 @@ internal static class BpftraceScript
         var context = ContextMaps.Append(TargetMap).Append(PeerMap).Append(StackMap).Select(m => $"@{m}{n}").ToArray();
         return "      " + string.Concat(always.Select(m => $"print({m}); ")) + string.Concat(always.Select(m => $"clear({m}); ")) + "\n"
             + $"      if (@{ContextUsedMap}{n} != 0) {{\n        @{ContextUsedMap}{n} = 0;\n        "
-            + string.Concat(context.Select(m => $"print({m}); ")) + "\n        " + string.Concat(context.Append($"@{StackSeenMap}{n}").Select(m => $"clear({m}); ")) + "\n      }\n";
+            + string.Concat(context.Select(m => $"print({m}); ")) + "\n        " + string.Concat(context.Append($"@{StackSeenMap}{n}").Append($"@{PathIdMap}{n}").Select(m => $"clear({m}); ")) + "\n      }\n";
     }
 
     private static string Clear(int n) =>
-        "  " + string.Concat(SummaryMaps.Concat(ContextMaps).Append(TargetMap).Append(PeerMap).Append(StackMap).Append(StackSeenMap).Append(EventsMap).Select(m => $"clear(@{m}{n}); ")) + "\n";
+        "  " + string.Concat(SummaryMaps.Concat(ContextMaps).Append(TargetMap).Append(PeerMap).Append(StackMap).Append(StackSeenMap).Append(PathIdMap).Append(EventsMap).Select(m => $"clear(@{m}{n}); ")) + "\n";
 
     private const string Template = """
         BEGIN {
@@ -375,6 +425,16 @@ internal static class BpftraceScript
           delete(@own[(int64)-1]);
           @gen[(int64)-1] = (int64)0;
           delete(@gen[(int64)-1]);
+          @sid[tid] = (uint64)0;
+          delete(@sid[tid]);
+          @ptc[tid] = (uint64)0;
+          delete(@ptc[tid]);
+          @pi0[(uint64)0, str(0)] = (uint64)0;
+          delete(@pi0[(uint64)0, str(0)]);
+          @pi1[(uint64)0, str(0)] = (uint64)0;
+          delete(@pi1[(uint64)0, str(0)]);
+          @pi2[(uint64)0, str(0)] = (uint64)0;
+          delete(@pi2[(uint64)0, str(0)]);
         %TABLE%
           printf("R\n");
         }
@@ -433,6 +493,14 @@ internal static class BpftraceScript
             $fd = (int64)-1;
             if ($src == 1) { $fd = (int64)$e.4; }
             if ($src == 2 && $ret >= 0) { $fd = $ret; }
+            // A stat by path: its path program gave it an id, which stands in the fd field (below -1) for its target.
+            if (($m & %PATHTARGET%) != 0) {
+              $sid = @sid[tid];
+              if ($sid != 0) {
+                delete(@sid[tid]);
+                $fd = -1 - (int64)$sid;
+              }
+            }
             $bytes = (int64)0;
             if (($m & %BYTES%) != 0 && $ret > 0) { $bytes = $ret; }
             $g = (int64)0;
@@ -539,10 +607,11 @@ internal static class BpftraceScript
           }
         }
 
+        %PATHSTATS%
         tracepoint:sched:sched_process_exit /pid == $1 && tid == $1/ { exit(); }
 
         END {
-          clear(@p); clear(@lu); clear(@e); clear(@own); clear(@gen); clear(@flip); clear(@want); clear(@pn); clear(@seq); clear(@acked); clear(@rotated); clear(@z); clear(@x0); clear(@x1); clear(@x2);
+          clear(@p); clear(@lu); clear(@e); clear(@own); clear(@gen); clear(@flip); clear(@want); clear(@pn); clear(@seq); clear(@acked); clear(@rotated); clear(@z); clear(@x0); clear(@x1); clear(@x2); clear(@sid); clear(@ptc);
         %CLEARALL%
         }
         """;

@@ -20,6 +20,9 @@ internal static class SyscallTable
     public const int PathArg1 = 1 << 17;
     public const int PathArg0 = 1 << 18;
 
+    /// <summary>A stat by path: its own probes (<c>BpftraceScript</c>'s path programs) give the call a path id in place of an fd, for its target.</summary>
+    public const int PathTarget = 1 << 19;
+
     /// <summary>Kernel strategy bits, as written in a thread's slot; <see cref="Context"/> keeps fd and stack.</summary>
     public const int Setup = 1;
     public const int Read = 2;
@@ -60,11 +63,11 @@ internal static class SyscallTable
         (257, Pack("openat", FdResult, Opener | PathArg1)),
         (2, Pack("open", FdResult, Opener | PathArg0)),
         (3, Pack("close", FdArg0, Closes)),
-        (NewFstatAt, Pack("newfstatat", FdNone, 0)),
-        (4, Pack("stat", FdNone, 0)),
-        (6, Pack("lstat", FdNone, 0)),
+        (NewFstatAt, Pack("newfstatat", FdNone, PathTarget)),
+        (4, Pack("stat", FdNone, PathTarget)),
+        (6, Pack("lstat", FdNone, PathTarget)),
         (5, Pack("fstat", FdArg0, 0)),
-        (332, Pack("statx", FdNone, 0)),
+        (332, Pack("statx", FdNone, PathTarget)),
         (42, Pack("connect", FdArg0, Opener)),
         (43, Pack("accept", FdResult, Opener)),
         (288, Pack("accept4", FdResult, Opener)),
