@@ -65,7 +65,7 @@ public sealed class SqliteLineTests(EbpfFixture fixture) : IDisposable
     /// <summary>
     /// The database's reads, locks and open per line. Its <c>newfstatat</c>s and <c>close</c> are left out: some are
     /// made by the disposal at the method's end, to which the kernel gives the last statement's line, where the
-    /// in-process backend gives the <c>using</c>'s.
+    /// in-process backend gives the method's first (the runtime's stack trace puts a <c>finally</c> at IL offset 0).
     /// </summary>
     private static List<(string Probe, int? Line, long Calls, long Bytes)> Database(IoTraceReport report, string path) =>
         [.. report.Aggregates
