@@ -281,6 +281,9 @@ internal sealed class EbpfBackend : IIoTraceBackend, IReportsFailures
             return Failure ?? Fail("bpftrace ended before its probes were attached");
         }
 
+        // Native libraries the app loaded already (SQLite's, used at startup): their first calls traced walk through them.
+        natives.TeachAppLibraries();
+
         lock (_lock)
         {
             if (generation != _generation)
@@ -588,6 +591,9 @@ internal sealed class EbpfBackend : IIoTraceBackend, IReportsFailures
             BpftraceProcess.RaiseCurrentThreadPriority();
             foreach (var flush in _flushes.GetConsumingEnumerable())
             {
+                // Before the flush's stacks: a library loaded since (SQLite's, at a connection's first use) is learned
+                // before its calls are seen, and if it was loaded before they were made, they walk through it already.
+                Natives.TeachAppLibraries();
                 _backend.Apply(flush, _attributor);
                 _slots.MapThreadPages();
             }

@@ -1,45 +1,71 @@
 using System.Buffers.Binary;
+using System.Collections.Frozen;
 using System.Globalization;
 using IoTrace.Ebpf.Kernel;
 
 namespace IoTrace.Ebpf.Attribution;
 
 /// <summary>
-/// Teaches the BPF walk to step through native libraries built without frame pointers (e_sqlite3), so that their IO
-/// reaches the managed frames above them and the app's line. The walk marks a stack that ends at a return address it
-/// has no rule for (<see cref="BpftraceScript.UnknownFrameMarker"/>, or a flagged frame in such a library); this class
-/// reads that library's .eh_frame, finds the frame's rule at that address and hands it to the program
-/// (<see cref="UnwindRule"/>): the next call on that path walks further. A lesson also teaches the return addresses of
-/// the direct calls to that frame's function, and to their callers in turn (through the PLT too), up to
-/// <see cref="RulesPerLesson"/>. A library's first lesson teaches its indirect calls' return addresses and the callers
-/// of their functions the same way, up to <see cref="FirstLessonRules"/>: for e_sqlite3 that is nearly every frame an
-/// IO call can have (IO reaches libc through its syscall table, an indirect call), so the next call walks through.
+/// Teaches the BPF walk to step through native code built without frame pointers (e_sqlite3, libc's own callers of
+/// its system call wrappers), so that its IO reaches the managed frames above it and the app's line. Rules
+/// (<see cref="UnwindRule"/>, from the library's .eh_frame, by return address) go to the program with a prctl.
+/// <list type="bullet">
+/// <item>Native libraries in the app's folder (where the in-process backend patches them too) get a first lesson
+/// when the backend attaches and, once loaded later, at the next flush (<see cref="TeachAppLibraries"/>): the return
+/// addresses of their calls into libc's IO functions, then of their indirect calls (e_sqlite3 reaches libc through a
+/// table of function pointers), then, breadth first, of the direct and PLT calls to those functions and to their
+/// callers, up to <see cref="FirstLessonRules"/>: for e_sqlite3, every frame its IO can have.</item>
+/// <item>Libc's own direct calls to the functions that make the system calls counted, at the same time, once.</item>
+/// <item>A stack that still stops at a return address without a rule ends with a marker
+/// (<see cref="BpftraceScript.UnknownFrameMarker"/>), or has a flagged frame in such a library: that address is
+/// taught, with its function's callers, up to <see cref="RulesPerLesson"/>; the next call on that path walks further.</item>
+/// </list>
 /// Rules are never taken back: the runtime never unloads the libraries its P/Invokes load (one freed with
-/// NativeLibrary.Free, and another loaded at its addresses, would mislead the walk). Used by one thread (the flush processor).
+/// NativeLibrary.Free, and another loaded at its addresses, would mislead the walk). Used by the flush processor, and
+/// once by the attach: its public methods take a lock.
 /// </summary>
-internal sealed class NativeUnwindRules(Action<ulong, long> teach, int capacity, string mapsPath = "/proc/self/maps")
+internal sealed class NativeUnwindRules(Action<ulong, long> teach, int capacity, string mapsPath = "/proc/self/maps", string? appDirectory = null)
 {
+    private readonly string _appDirectory = Path.TrimEndingDirectorySeparator(appDirectory ?? AppContext.BaseDirectory) + "/";
     /// <summary>Rules taught in all, at most: they share the kernel map with libc's wrapper sites (16,384 entries).</summary>
     public const int MaxRules = 15_000;
 
     /// <summary>A library's indirect calls found for its first lesson, at most.</summary>
     public const int IndirectCallsAtMost = 2_048;
 
-    /// <summary>Rules a library's first lesson teaches, at most: e_sqlite3's whole search from its indirect calls is about 11,400.</summary>
-    public const int FirstLessonRules = 12_000;
+    /// <summary>Rules a library's first lesson teaches, at most: e_sqlite3's whole search is about 14,100.</summary>
+    public const int FirstLessonRules = 15_000;
 
     /// <summary>Rules taught per stack learned from, at most: each is an entry in the kernel's rule map.</summary>
     public const int RulesPerLesson = 512;
 
+    /// <summary>The libc functions that do IO: those the in-process backend hooks.</summary>
+    private static readonly FrozenSet<string> s_ioImports = IoTrace.Backends.InProcess.ImportedFunction.All.Select(f => f.Symbol).ToFrozenSet(StringComparer.Ordinal);
+
+    /// <summary>The in-process backend's native library (<c>NativeShim.LibraryName</c>), loaded from the app's folder.</summary>
+    private const string OwnShim = "/libIoTrace.Native.so";
+
+    private readonly Lock _lock = new();
     private readonly HashSet<ulong> _taught = [];
     private readonly Dictionary<string, Library?> _libraries = new(StringComparer.Ordinal);
     private List<Mapping> _mappings = [];
     private long _mappingsRead = long.MinValue / 2;
+    private long _appLibrariesChecked = long.MinValue / 2;
+    private bool _libcTaught;
 
     private FirstLesson[] _firstLessons = [];
 
     /// <summary>Rules handed to the program so far.</summary>
-    public int Count => _taught.Count;
+    public int Count
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _taught.Count;
+            }
+        }
+    }
 
     /// <summary>Each library's first lesson: how many rules, and how long it took (read from any thread, for tests and benchmarks).</summary>
     public IReadOnlyList<FirstLesson> FirstLessons => Volatile.Read(ref _firstLessons);
@@ -51,6 +77,14 @@ internal sealed class NativeUnwindRules(Action<ulong, long> teach, int capacity,
     /// Teaches that frame's rule, and its callers' call sites, if not yet taught.
     /// </summary>
     public bool StoppedInNativeCode(ulong[] stack)
+    {
+        lock (_lock)
+        {
+            return StoppedInNativeCodeLocked(stack);
+        }
+    }
+
+    private bool StoppedInNativeCodeLocked(ulong[] stack)
     {
         ulong? ip = null;
         if (stack.Length >= 2 && stack[^1] == BpftraceScript.UnknownFrameMarker)
@@ -69,7 +103,7 @@ internal sealed class NativeUnwindRules(Action<ulong, long> teach, int capacity,
 
         if (ip is { } unknown)
         {
-            Teach(unknown);
+            TeachLocked(unknown);
             return true;
         }
 
@@ -82,43 +116,133 @@ internal sealed class NativeUnwindRules(Action<ulong, long> teach, int capacity,
     /// </summary>
     public int Teach(ulong ip)
     {
+        lock (_lock)
+        {
+            return TeachLocked(ip);
+        }
+    }
+
+    private int TeachLocked(ulong ip)
+    {
         if (_taught.Count >= capacity || _taught.Contains(ip) || Find(ip) is not { } mapping || Load(mapping.Path) is not { } library
             || library.Image.LoadBias(mapping.Start, mapping.Offset) is not { } bias)
         {
             return 0;
         }
 
+        return Lesson(library, mapping, bias, ip - bias);
+    }
+
+    /// <summary>
+    /// Gives the first lesson to native libraries in the app's folder (where the in-process backend patches them too:
+    /// SQLite's e_sqlite3) that are loaded and have had none, before any of their calls is seen: the calls made after it
+    /// walk through them at once. Reads the process's maps at most once a second. Returns the rules taught.
+    /// </summary>
+    public int TeachAppLibraries()
+    {
+        lock (_lock)
+        {
+            return TeachAppLibrariesLocked();
+        }
+    }
+
+    private int TeachAppLibrariesLocked()
+    {
+        if (Environment.TickCount64 - _appLibrariesChecked < 1_000 || _taught.Count >= capacity)
+        {
+            return 0;
+        }
+
+        _appLibrariesChecked = Environment.TickCount64;
+        _mappings = ReadMappings(mapsPath);
+        _mappingsRead = Environment.TickCount64;
+        var taught = TeachLibcCallers();
+        foreach (var mapping in _mappings)
+        {
+            // Shared objects only: the runtime maps the app's assemblies too, and a file that is no ELF is read whole once.
+            // Not IoTrace's own shim: its trampolines make no calls of their own on the way to libc.
+            if (mapping.Path.StartsWith(_appDirectory, StringComparison.Ordinal) && mapping.Path.Contains(".so", StringComparison.Ordinal)
+                && !mapping.Path.EndsWith(OwnShim, StringComparison.Ordinal)
+                && Load(mapping.Path) is { FirstLessonGiven: false } library
+                && library.Image.LoadBias(mapping.Start, mapping.Offset) is { } bias)
+            {
+                taught += Lesson(library, mapping, bias, null);
+            }
+        }
+
+        return taught;
+    }
+
+    /// <summary>
+    /// Once: the return addresses of libc's own direct calls to the functions that hold the system calls counted (its
+    /// <c>fcntl64</c> calls the function that makes the system call, <c>stat</c> calls <c>fstatat64</c>): past the wrapper's
+    /// frame, the walk steps through its libc caller too, from the first call on.
+    /// </summary>
+    private int TeachLibcCallers()
+    {
+        var table = LibcUnwindTable.Current;
+        if (_libcTaught || table.LibraryPath is not { } path || table.Sites.Count == 0 || Load(path) is not { } libc)
+        {
+            return 0;
+        }
+
+        _libcTaught = true;
+        var taught = 0;
+        foreach (var function in table.Sites.Select(site => libc.FunctionOf(site.Ip - table.LoadBias - 1)).OfType<ulong>().Distinct())
+        {
+            foreach (var returnAddress in libc.CallersOf(function))
+            {
+                if (_taught.Count < capacity && !_taught.Contains(returnAddress + table.LoadBias)
+                    && UnwindRule.TryAt(libc.Image, libc.Frames, returnAddress - 1, returnAddress - 1, out var rule))
+                {
+                    _taught.Add(returnAddress + table.LoadBias);
+                    teach(returnAddress + table.LoadBias, rule.Packed);
+                    taught++;
+                }
+            }
+        }
+
+        return taught;
+    }
+
+    private int Lesson(Library library, Mapping mapping, ulong bias, ulong? returnAddress)
+    {
         // The function the frame is in, then the functions that call it directly, breadth first. A library's first
-        // lesson also starts from all its indirect calls' return addresses (e_sqlite3 has about 450, against 19,000
-        // direct): a search by direct calls cannot cross them, so each would otherwise cost a round. Not libc's: its
-        // frames above a wrapper are few, and its whole graph would fill the map.
+        // lesson also starts from its calls into libc's IO functions (the innermost frames of its IO), then from all
+        // its indirect calls (e_sqlite3 has about 450, against 19,000 direct): a search by direct calls cannot cross
+        // them, so each would otherwise cost a round. Not libc's: its frames above a wrapper are few, and its whole
+        // graph would fill the map.
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var taught = 0;
         var queue = new Queue<ulong>();
-        queue.Enqueue(ip - bias);
-        var first = !library.FirstLessonGiven && !LibcUnwindTable.IsLibc(mapping.Path);
-        var budget = first ? FirstLessonRules : RulesPerLesson;
-        if (first)
+        if (returnAddress is { } first)
+        {
+            queue.Enqueue(first);
+        }
+
+        var isFirst = !library.FirstLessonGiven && !LibcUnwindTable.IsLibc(mapping.Path);
+        var budget = isFirst ? FirstLessonRules : RulesPerLesson;
+        if (isFirst)
         {
             library.FirstLessonGiven = true;
-            foreach (var returnAddress in library.IndirectCallReturns())
+            foreach (var seed in library.IoCallReturns(s_ioImports).Concat(library.IndirectCallReturns()))
             {
-                queue.Enqueue(returnAddress);
+                queue.Enqueue(seed);
             }
         }
 
         var seen = new HashSet<ulong>();
         while (queue.Count > 0 && taught < budget && _taught.Count < capacity)
         {
-            var returnAddress = queue.Dequeue();
-            if (!_taught.Contains(returnAddress + bias) && UnwindRule.TryAt(library.Image, library.Frames, returnAddress - 1, returnAddress - 1, out var rule))
+            var next = queue.Dequeue();
+            if (!_taught.Contains(next + bias) && UnwindRule.TryAt(library.Image, library.Frames, next - 1, next - 1, out var rule))
             {
-                _taught.Add(returnAddress + bias);
-                teach(returnAddress + bias, rule.Packed);
+                _taught.Add(next + bias);
+                teach(next + bias, rule.Packed);
                 taught++;
             }
 
-            if (library.FunctionOf(returnAddress - 1) is { } function && seen.Add(function))
+            if (library.FunctionOf(next - 1) is { } function && seen.Add(function))
             {
                 foreach (var caller in library.CallersOf(function))
                 {
@@ -127,7 +251,7 @@ internal sealed class NativeUnwindRules(Action<ulong, long> teach, int capacity,
             }
         }
 
-        if (first)
+        if (isFirst)
         {
             Volatile.Write(ref _firstLessons, [.. _firstLessons, new FirstLesson(mapping.Path, taught, System.Diagnostics.Stopwatch.GetElapsedTime(started))]);
         }
@@ -227,7 +351,9 @@ internal sealed class NativeUnwindRules(Action<ulong, long> teach, int capacity,
     private sealed class Library(ElfImage image, EhFrame frames)
     {
         private readonly ulong[] _functions = frames.Starts();
+        private readonly Dictionary<ulong, ulong?> _stubs = [];
         private Dictionary<ulong, List<ulong>>? _callers;
+        private ElfImage.PointerSlots? _slots;
 
         public ElfImage Image => image;
 
@@ -247,14 +373,58 @@ internal sealed class NativeUnwindRules(Action<ulong, long> teach, int capacity,
         public List<ulong> CallersOf(ulong function) =>
             (_callers ??= IndexCalls()).TryGetValue(function, out var callers) ? callers : [];
 
+        /// <summary>
+        /// The return addresses of the calls into the libc functions that do IO (those the in-process backend hooks:
+        /// <c>open64</c>, <c>pread64</c>, <c>fcntl64</c>...), through a PLT stub or a pointer slot (SQLite's table of
+        /// system calls): the innermost frames of this library's IO, which a first lesson starts from.
+        /// </summary>
+        public List<ulong> IoCallReturns(FrozenSet<string> imports)
+        {
+            var slots = Slots;
+            var returns = new List<ulong>();
+            if (slots.Imported.Count == 0)
+            {
+                return returns;
+            }
+
+            foreach (var segment in image.ExecutableSegments)
+            {
+                var code = image.Bytes.AsSpan((int)segment.Offset, (int)segment.FileSize);
+                for (var i = 0; i + 6 <= code.Length; i++)
+                {
+                    ulong? slot = null;
+                    ulong returnAddress = 0;
+                    if (code[i] == 0xe8)
+                    {
+                        returnAddress = segment.Address + (ulong)i + 5;
+                        slot = PltSlot(returnAddress + (ulong)(long)BinaryPrimitives.ReadInt32LittleEndian(code.Slice(i + 1, 4)));
+                    }
+                    else if (code[i] == 0xff && code[i + 1] == 0x15)
+                    {
+                        // call *slot(%rip)
+                        returnAddress = segment.Address + (ulong)i + 6;
+                        slot = returnAddress + (ulong)(long)BinaryPrimitives.ReadInt32LittleEndian(code.Slice(i + 2, 4));
+                    }
+
+                    if (slot is { } s && slots.Imported.TryGetValue(s, out var name) && imports.Contains(name) && FunctionOf(returnAddress - 1) is not null)
+                    {
+                        returns.Add(returnAddress);
+                    }
+                }
+            }
+
+            return returns;
+        }
+
+        private ElfImage.PointerSlots Slots => _slots ??= image.GotSlots();
+
         // A byte E8 whose 32-bit displacement lands exactly on a function's first byte, or on a PLT stub that jumps to
         // one of this library's functions, is taken for a call: one inside another instruction that happens to do so
         // only adds a rule for an address that is never a return address.
         private Dictionary<ulong, List<ulong>> IndexCalls()
         {
             var callers = new Dictionary<ulong, List<ulong>>();
-            var slots = image.GotTargets();
-            var stubs = new Dictionary<ulong, ulong?>();
+            var slots = Slots;
             foreach (var segment in image.ExecutableSegments)
             {
                 var code = image.Bytes.AsSpan((int)segment.Offset, (int)segment.FileSize);
@@ -264,17 +434,12 @@ internal sealed class NativeUnwindRules(Action<ulong, long> teach, int capacity,
                     var target = returnAddress + (ulong)(long)BinaryPrimitives.ReadInt32LittleEndian(code.Slice(i + 1, 4));
                     if (Array.BinarySearch(_functions, target) < 0)
                     {
-                        if (!stubs.TryGetValue(target, out var function))
-                        {
-                            stubs[target] = function = PltTarget(target, slots);
-                        }
-
-                        if (function is not { } resolved)
+                        if (PltSlot(target) is not { } slot || !slots.Defined.TryGetValue(slot, out var function) || Array.BinarySearch(_functions, function) < 0)
                         {
                             continue;
                         }
 
-                        target = resolved;
+                        target = function;
                     }
 
                     if (!callers.TryGetValue(target, out var list))
@@ -289,24 +454,21 @@ internal sealed class NativeUnwindRules(Action<ulong, long> teach, int capacity,
             return callers;
         }
 
-        /// <summary>The function a PLT stub at <paramref name="stub"/> jumps to (<c>[endbr64] [bnd] jmp *slot(%rip)</c>), if this library defines it.</summary>
-        private ulong? PltTarget(ulong stub, Dictionary<ulong, ulong> slots)
+        /// <summary>The pointer slot a PLT stub at <paramref name="stub"/> jumps through (<c>[endbr64] [bnd] jmp *slot(%rip)</c>), or null if it is none.</summary>
+        private ulong? PltSlot(ulong stub)
         {
-            if (slots.Count == 0)
+            if (_stubs.TryGetValue(stub, out var known))
             {
-                return null;
+                return known;
             }
 
             var bytes = image.BytesAt(stub);
             var at = bytes.StartsWith((ReadOnlySpan<byte>)[0xf3, 0x0f, 0x1e, 0xfa]) ? 4 : 0;
             at += bytes.Length > at && bytes[at] == 0xf2 ? 1 : 0;
-            if (bytes.Length < at + 6 || bytes[at] != 0xff || bytes[at + 1] != 0x25)
-            {
-                return null;
-            }
-
-            var slot = stub + (ulong)(at + 6) + (ulong)(long)BinaryPrimitives.ReadInt32LittleEndian(bytes.Slice(at + 2, 4));
-            return slots.TryGetValue(slot, out var function) && Array.BinarySearch(_functions, function) >= 0 ? function : null;
+            ulong? slot = bytes.Length >= at + 6 && bytes[at] == 0xff && bytes[at + 1] == 0x25
+                ? stub + (ulong)(at + 6) + (ulong)(long)BinaryPrimitives.ReadInt32LittleEndian(bytes.Slice(at + 2, 4))
+                : null;
+            return _stubs[stub] = slot;
         }
 
         /// <summary>

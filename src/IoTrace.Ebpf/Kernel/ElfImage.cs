@@ -92,21 +92,22 @@ internal sealed class ElfImage
     }
 
     /// <summary>
-    /// The functions this image defines whose addresses its GOT holds, by GOT slot address: its calls to its own
-    /// exported functions go through PLT stubs that jump through such a slot (e_sqlite3's <c>call sqlite3_step@plt</c>).
-    /// From the dynamic section's R_X86_64_JUMP_SLOT and R_X86_64_GLOB_DAT relocations (.plt and .plt.got stubs) and
-    /// the dynamic symbols they name; empty without them.
+    /// What the image's relocated pointer slots hold, by slot address, from the dynamic section's R_X86_64_JUMP_SLOT,
+    /// R_X86_64_GLOB_DAT and R_X86_64_64 relocations and the dynamic symbols they name: the functions this image defines
+    /// (its calls to its own exported functions go through PLT stubs that jump through such a slot: e_sqlite3's
+    /// <c>call sqlite3_step@plt</c>), and the names of those it imports (<c>open64</c>, or <c>pread64</c> in SQLite's
+    /// table of system calls). Empty without a dynamic section.
     /// </summary>
     /// <exception cref="InvalidDataException">The dynamic section points outside the file.</exception>
-    public Dictionary<ulong, ulong> GotTargets()
+    public PointerSlots GotSlots()
     {
-        var targets = new Dictionary<ulong, ulong>();
+        var slots = new PointerSlots([], []);
         if (Dynamic is not { } dynamic)
         {
-            return targets;
+            return slots;
         }
 
-        ulong pltRelocations = 0, pltSize = 0, relocations = 0, size = 0, symbols = 0, symbolSize = 24;
+        ulong pltRelocations = 0, pltSize = 0, relocations = 0, size = 0, symbols = 0, strings = 0, symbolSize = 24;
         var reader = ReaderAt(dynamic);
         for (var tag = reader.U64(); tag != 0; tag = reader.U64())
         {
@@ -114,6 +115,7 @@ internal sealed class ElfImage
             switch (tag)
             {
                 case 2: pltSize = value; break; // DT_PLTRELSZ
+                case 5: strings = value; break; // DT_STRTAB
                 case 6: symbols = value; break; // DT_SYMTAB
                 case 7: relocations = value; break; // DT_RELA
                 case 8: size = value; break; // DT_RELASZ
@@ -124,7 +126,7 @@ internal sealed class ElfImage
 
         if (symbols == 0 || symbolSize < 24)
         {
-            return targets;
+            return slots;
         }
 
         foreach (var (table, tableSize) in (ReadOnlySpan<(ulong, ulong)>)[(pltRelocations, pltSize), (relocations, size)])
@@ -134,23 +136,29 @@ internal sealed class ElfImage
                 var rela = ReaderAt(table + entry);
                 var slot = rela.U64();
                 var info = rela.U64();
-                if ((info & 0xffffffff) is not (6 or 7)) // R_X86_64_GLOB_DAT, R_X86_64_JUMP_SLOT
+                if ((info & 0xffffffff) is not (1 or 6 or 7) || (info >> 32) == 0) // R_X86_64_64, GLOB_DAT, JUMP_SLOT against a symbol
                 {
                     continue;
                 }
 
                 var symbol = ReaderAt(symbols + ((info >> 32) * symbolSize));
-                symbol.Skip(6);
+                var name = symbol.U32();
+                symbol.Skip(2);
                 var section = symbol.U16();
                 var address = symbol.U64();
                 if (section != 0 && address != 0)
                 {
-                    targets[slot] = address;
+                    slots.Defined[slot] = address;
+                }
+                else if (section == 0 && strings != 0 && name != 0)
+                {
+                    var text = BytesAt(strings + name);
+                    slots.Imported[slot] = System.Text.Encoding.ASCII.GetString(text[..Math.Max(0, text.IndexOf((byte)0))]);
                 }
             }
         }
 
-        return targets;
+        return slots;
     }
 
     /// <summary>The file bytes at virtual address <paramref name="address"/>, to the end of its segment's file bytes; empty if none holds it.</summary>
@@ -198,6 +206,9 @@ internal sealed class ElfImage
 
         return null;
     }
+
+    /// <summary>Relocated pointer slots: to functions the image defines (their addresses), and to imported ones (their names).</summary>
+    internal sealed record PointerSlots(Dictionary<ulong, ulong> Defined, Dictionary<ulong, string> Imported);
 
     /// <summary>A PT_LOAD program header: flags, file offset, virtual address, size in the file.</summary>
     internal readonly record struct Segment(uint Flags, ulong Offset, ulong Address, ulong FileSize);

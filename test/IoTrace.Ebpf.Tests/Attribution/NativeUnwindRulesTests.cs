@@ -51,6 +51,34 @@ public sealed partial class NativeUnwindRulesTests
     }
 
     [Fact]
+    public void TeachAppLibraries_SqliteLoaded_TeachesItsIoCallsFirstAndLibcsCallersOfItsWrappers()
+    {
+        Requires.Linux();
+        var sqlite = LoadedLibrary.Sqlite;
+        var libc = LoadedLibrary.Load(LibcUnwindTable.Current.LibraryPath!);
+        var rules = new NativeUnwindRules((ip, rule) => _taught.Add((ip, rule)), NativeUnwindRules.MaxRules, appDirectory: AppContext.BaseDirectory);
+
+        rules.TeachAppLibraries();
+
+        // e_sqlite3 opens through its posixOpen, which calls open64 through the PLT: the frame of every open it makes.
+        var lesson = Assert.Single(rules.FirstLessons);
+        Assert.Equal(sqlite.Path, lesson.Library);
+        var taught = _taught.Select(t => t.Ip).ToHashSet();
+        var opens = Calls(sqlite.Path).Where(c => c.Target == "open64@plt").ToList();
+        Assert.NotEmpty(opens);
+        Assert.All(opens, c => Assert.Contains(c.ReturnAddress + sqlite.LoadBias, taught));
+
+        // Libc's fcntl64 calls the function that makes the system call: the walk steps out of fcntl64 too.
+        var fcntl = Binutils.ReadelfFrames.Of(libc.Path).FunctionAt(libc.FileAddressOf("fcntl64"));
+        Assert.Contains(taught, ip => ip - libc.LoadBias > fcntl.Start && ip - libc.LoadBias <= fcntl.End);
+
+        // At most once a second; a library already taught is not taught again.
+        _taught.Clear();
+        Assert.Equal(0, rules.TeachAppLibraries());
+        Assert.Empty(_taught);
+    }
+
+    [Fact]
     public void StoppedInNativeCode_FlaggedFrameInManagedCode_IsFalseAndTeachesNothing()
     {
         Requires.Linux();

@@ -7,19 +7,22 @@ namespace IoTrace.Ebpf.Tests.Kernel;
 public sealed class ElfImageTests
 {
     [Fact]
-    public void GotTargets_SqliteCallingItsOwnExports_SlotsLeadToTheExportedFunctions()
+    public void GotSlots_Sqlite_OwnExportsByAddressAndLibcImportsByName()
     {
         Requires.Linux();
         var sqlite = LoadedLibrary.Sqlite;
 
-        var targets = sqlite.Image.GotTargets();
+        var slots = sqlite.Image.GotSlots();
 
         // e_sqlite3 calls sqlite3_step and sqlite3_free through PLT stubs (objdump: "call <sqlite3_step@plt>"): the
-        // first's slot is a JUMP_SLOT relocation, the second's (in .plt.got) a GLOB_DAT one. memcpy is libc's.
-        Assert.Contains(sqlite.FileAddressOf("sqlite3_step"), targets.Values);
-        Assert.Contains(sqlite.FileAddressOf("sqlite3_free"), targets.Values);
-        Assert.All(targets.Values, address => Assert.NotEqual(0UL, address));
-        Assert.Equal(targets.Count, targets.Values.Distinct().Count());
+        // first's slot is a JUMP_SLOT relocation, the second's (in .plt.got) a GLOB_DAT one. Its table of system calls
+        // holds libc's pread64 (an R_X86_64_64 relocation), and posixOpen calls open64 through the PLT.
+        Assert.Contains(sqlite.FileAddressOf("sqlite3_step"), slots.Defined.Values);
+        Assert.Contains(sqlite.FileAddressOf("sqlite3_free"), slots.Defined.Values);
+        Assert.Contains("pread64", slots.Imported.Values);
+        Assert.Contains("open64", slots.Imported.Values);
+        Assert.DoesNotContain("sqlite3_step", slots.Imported.Values);
+        Assert.Empty(slots.Defined.Keys.Intersect(slots.Imported.Keys));
     }
 
     [Fact]
