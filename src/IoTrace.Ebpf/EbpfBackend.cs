@@ -282,7 +282,7 @@ internal sealed class EbpfBackend : IIoTraceBackend, IReportsFailures
         }
 
         // Native libraries the app loaded already (SQLite's, used at startup): their first calls traced walk through them.
-        natives.TeachAppLibraries();
+        TeachAppLibraries(natives);
 
         lock (_lock)
         {
@@ -496,6 +496,20 @@ internal sealed class EbpfBackend : IIoTraceBackend, IReportsFailures
         }
     }
 
+    /// <summary>Unwind rules only sharpen lines: whatever goes wrong learning them is logged once, and tracing goes on.</summary>
+    private void TeachAppLibraries(NativeUnwindRules natives)
+    {
+        try
+        {
+            natives.TeachAppLibraries();
+        }
+        catch (Exception e)
+        {
+            // Reported once through the backend's failure log; the flush and the attach go on.
+            _reportFailure?.Invoke(e);
+        }
+    }
+
     private static string? TargetOf(KernelTrace trace, KernelAggregate aggregate)
     {
         if (aggregate.Fd < -1)
@@ -593,7 +607,7 @@ internal sealed class EbpfBackend : IIoTraceBackend, IReportsFailures
             {
                 // Before the flush's stacks: a library loaded since (SQLite's, at a connection's first use) is learned
                 // before its calls are seen, and if it was loaded before they were made, they walk through it already.
-                Natives.TeachAppLibraries();
+                _backend.TeachAppLibraries(Natives);
                 _backend.Apply(flush, _attributor);
                 _slots.MapThreadPages();
             }

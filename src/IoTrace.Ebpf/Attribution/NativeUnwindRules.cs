@@ -124,7 +124,7 @@ internal sealed class NativeUnwindRules(Action<ulong, long> teach, int capacity,
 
     private int TeachLocked(ulong ip)
     {
-        if (_taught.Count >= capacity || _taught.Contains(ip) || Find(ip) is not { } mapping || Load(mapping.Path) is not { } library
+        if (_taught.Count >= capacity || _taught.Contains(ip) || Find(ip) is not { } mapping || Load(mapping.Path) is not { Broken: false } library
             || library.Image.LoadBias(mapping.Start, mapping.Offset) is not { } bias)
         {
             return 0;
@@ -188,6 +188,21 @@ internal sealed class NativeUnwindRules(Action<ulong, long> teach, int capacity,
 
         _libcTaught = true;
         var taught = 0;
+        try
+        {
+            taught = TeachLibcCallers(table, libc);
+        }
+        catch (Exception e) when (e is InvalidDataException or ArgumentException or IndexOutOfRangeException or OverflowException)
+        {
+            // Libc's tables did not read as expected: its callers keep being learned from stacks, one lesson at a time.
+        }
+
+        return taught;
+    }
+
+    private int TeachLibcCallers(LibcUnwindTable table, Library libc)
+    {
+        var taught = 0;
         foreach (var function in table.Sites.Select(site => libc.FunctionOf(site.Ip - table.LoadBias - 1)).OfType<ulong>().Distinct())
         {
             foreach (var returnAddress in libc.CallersOf(function))
@@ -206,6 +221,21 @@ internal sealed class NativeUnwindRules(Action<ulong, long> teach, int capacity,
     }
 
     private int Lesson(Library library, Mapping mapping, ulong bias, ulong? returnAddress)
+    {
+        try
+        {
+            return LessonUnguarded(library, mapping, bias, returnAddress);
+        }
+        catch (Exception e) when (e is InvalidDataException or ArgumentException or IndexOutOfRangeException or OverflowException)
+        {
+            // A library whose tables do not read as expected is not taught more: its calls keep no line, as before.
+            library.FirstLessonGiven = true;
+            library.Broken = true;
+            return 0;
+        }
+    }
+
+    private int LessonUnguarded(Library library, Mapping mapping, ulong bias, ulong? returnAddress)
     {
         // The function the frame is in, then the functions that call it directly, breadth first. A library's first
         // lesson also starts from its calls into libc's IO functions (the innermost frames of its IO), then from all
@@ -358,6 +388,9 @@ internal sealed class NativeUnwindRules(Action<ulong, long> teach, int capacity,
         public ElfImage Image => image;
 
         public bool FirstLessonGiven { get; set; }
+
+        /// <summary>A lesson failed on its tables: no more are given.</summary>
+        public bool Broken { get; set; }
 
         public EhFrame Frames => frames;
 

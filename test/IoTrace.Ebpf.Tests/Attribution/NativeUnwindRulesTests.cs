@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
 using IoTrace.Ebpf.Attribution;
 using IoTrace.Ebpf.Kernel;
@@ -76,6 +78,43 @@ public sealed partial class NativeUnwindRulesTests
         _taught.Clear();
         Assert.Equal(0, rules.TeachAppLibraries());
         Assert.Empty(_taught);
+    }
+
+    [Fact]
+    public void TeachAppLibraries_LibraryWhoseDynamicSectionPointsOutside_TeachesNothingForItAndThrowsNothing()
+    {
+        Requires.Linux();
+        var sqlite = LoadedLibrary.Sqlite;
+        var directory = Directory.CreateTempSubdirectory("iotrace-broken-").FullName;
+        try
+        {
+            // A copy of e_sqlite3 whose DT_JMPREL (the PLT's relocations) points far outside the file, "mapped" where
+            // the real one is, in a maps file of our own.
+            var bytes = File.ReadAllBytes(sqlite.Path);
+            var dynamic = (int)Unsafe.ByteOffset(ref sqlite.Image.Bytes[0], ref MemoryMarshal.GetReference(sqlite.Image.BytesAt(sqlite.Image.Dynamic!.Value)));
+            for (var entry = dynamic; BitConverter.ToUInt64(bytes, entry) != 0; entry += 16)
+            {
+                if (BitConverter.ToUInt64(bytes, entry) == 23)
+                {
+                    BitConverter.TryWriteBytes(bytes.AsSpan(entry + 8), 0x7fff_0000_0000UL);
+                }
+            }
+
+            var copy = Path.Combine(directory, "libbroken.so");
+            File.WriteAllBytes(copy, bytes);
+            var maps = Path.Combine(directory, "maps");
+            File.WriteAllLines(maps, File.ReadLines("/proc/self/maps").Where(l => l.EndsWith(sqlite.Path, StringComparison.Ordinal)).Select(l => l.Replace(sqlite.Path, copy, StringComparison.Ordinal)));
+            var rules = new NativeUnwindRules((ip, rule) => _taught.Add((ip, rule)), NativeUnwindRules.MaxRules, maps, directory);
+
+            rules.TeachAppLibraries();
+
+            Assert.Empty(rules.FirstLessons);
+            Assert.Equal(0, rules.Teach(Calls(sqlite.Path).First(c => c.Indirect).ReturnAddress + sqlite.LoadBias));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
     }
 
     [Fact]
