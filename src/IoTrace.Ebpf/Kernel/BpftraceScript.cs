@@ -364,7 +364,7 @@ internal static class BpftraceScript
     {
         var programs = new StringBuilder();
         foreach (var (probe, filter) in (ReadOnlySpan<(string, string)>)[
-            ("sys_enter_newstat", ""), ("sys_enter_newlstat", ""), ("sys_enter_newfstatat", " && (args->flag & 0x1000) == 0"), ("sys_enter_statx", "")])
+            ("sys_enter_newstat", ""), ("sys_enter_newlstat", ""), ("sys_enter_newfstatat", " && (args->flag & 0x1000) == 0"), ("sys_enter_statx", " && (args->flags & 0x1000) == 0")])
         {
             programs.Append(CultureInfo.InvariantCulture, $$"""
                 tracepoint:syscalls:{{probe}} /pid == $1 && tid != $3{{filter}}/ {
