@@ -484,7 +484,7 @@ internal sealed class EbpfBackend : IIoTraceBackend, IReportsFailures
 
         try
         {
-            var lines = HttpClientPeers.Lines(trace.Session.HttpRequests(), HttpClientConnections.AddressesOf);
+            var lines = HttpClientPeers.Lines(trace.Session.HttpRequests(), static (host, port) => HttpClientConnections.AddressesOf(host, port, TimeSpan.FromMilliseconds(500)));
             foreach (var (aggregate, site, target) in trace.WithoutLine)
             {
                 trace.Session.RecordMany(aggregate.Probe, lines.GetValueOrDefault(target) ?? site, aggregate.Fd, target, aggregate.Calls, aggregate.Bytes, aggregate.WallNanoseconds, aggregate.CpuNanoseconds);

@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
 using System.Runtime.CompilerServices;
 using IoTrace.AspNetCore.Tests.TestInfrastructure;
 using IoTrace.Ebpf.Tests.TestSupport;
@@ -77,6 +79,40 @@ public sealed class HttpClientLineTests(EbpfFixture fixture) : IDisposable
         var file = report.Aggregates.Where(a => a.Target == path).ToList();
         Assert.Equal("close 1 0, fstat 2 0, openat 1 0, pread64 1 1234", EbpfBackendTests.ByProbe(new IoTraceReport(report.Strategy, report.Backend, report.Elapsed, file, report.IsComplete, report.Features)));
         Assert.All(file, a => Assert.Equal(("HttpClientLineTests.cs", read), (Path.GetFileName(a.File), a.Line)));
+    }
+
+    /// <remarks>
+    /// A connection pooled before IoTrace listened to HttpClient (emulated by forgetting what its ConnectionEstablished
+    /// event said) announces no address for its host name: the traced request's own resolution of localhost stands in.
+    /// </remarks>
+    [Fact]
+    public async Task TraceAsync_PooledConnectionOpenedBeforeListening_SocketCallsGetTheRequestLineThroughDns()
+    {
+        fixture.Require();
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        await using var server = builder.Build();
+        server.MapGet("/", () => new string('z', 1_500));
+        await server.StartAsync(TestContext.Current.CancellationToken);
+        var port = new Uri(server.Urls.First()).Port;
+        using var http = new HttpClient();
+        var uri = new Uri($"http://localhost:{port}/");
+        Assert.Equal(1_500, (await http.GetStringAsync(uri, TestContext.Current.CancellationToken)).Length);
+        Core.HttpClientConnections.Clear();
+
+        var report = await IoTracer.TraceAsync(Strategy.All, async () =>
+        {
+            Assert.Equal(1_500, (await http.GetStringAsync(uri, TestContext.Current.CancellationToken)).Length); // the pooled request
+        });
+
+        // No connect: the connection was pooled. Its sends and receives are the request's.
+        Assert.Equal(("ebpf", true), (report.Backend, report.IsComplete));
+        var sockets = report.Aggregates.Where(a => a.Target == $"127.0.0.1:{port}").ToList();
+        Assert.DoesNotContain(sockets, a => a.Probe == "connect");
+        Assert.Contains(sockets, a => a.Probe is "sendto" or "sendmsg" or "write" or "writev");
+        Assert.Contains(sockets, a => a.Probe is "recvfrom" or "recvmsg" or "read" or "readv");
+        var line = EbpfBackendTests.LineOf("// the pooled " + "request");
+        Assert.All(sockets, a => Assert.Equal(("HttpClientLineTests.cs", line), (Path.GetFileName(a.File), a.Line)));
     }
 
     [Fact]

@@ -80,6 +80,7 @@ internal sealed class HttpClientCallSites : EventListener
         {
             var resolved = session.Resolver.ResolveHere();
             session.RecordHttpRequest(host, port, resolved.Site.IsApplication ? resolved.Site : null);
+            HttpClientConnections.Resolve(host, port);
         }
         catch (Exception e)
         {
