@@ -356,8 +356,8 @@ internal static class BpftraceScript
     /// <summary>
     /// Paths of stats by path (stat, lstat, newfstatat without AT_EMPTY_PATH, statx), in programs of their own as for
     /// openat: a trace's path gets an id per buffer, unique to the thread that first named it there ((tid, its count) in
-    /// 28 bits), which the exit program puts in the aggregate's fd field (-1 - id); the target map holds the path under
-    /// it, written once per buffer.
+    /// 28 bits, plus 1: 0 is none), which the exit program puts in the aggregate's fd field (-1 - id); the target map
+    /// holds the path under it, written once per buffer.
     /// Same conditions as the exit program's recording (a traced thread with context and Setup), so every id set is taken.
     /// </summary>
     private static string PathStats()
@@ -379,7 +379,7 @@ internal static class BpftraceScript
                       if ($cur == 0) { $id = @pi0[$req, $path]; } else if ($cur == 1) { $id = @pi1[$req, $path]; } else { $id = @pi2[$req, $path]; }
                       if ($id == 0) {
                         @ptc[tid] = @ptc[tid] + (uint64)1;
-                        $id = (((uint64)tid & 0xffff) << 12) | ((uint64)@ptc[tid] & 0xfff);
+                        $id = ((((uint64)tid & 0xffff) << 12) | ((uint64)@ptc[tid] & 0xfff)) + 1;
                         if ($cur == 0) { @pi0[$req, $path] = $id; } else if ($cur == 1) { @pi1[$req, $path] = $id; } else { @pi2[$req, $path] = $id; }
                         // The string read again: bpftrace 0.17 leaves a string variable used in a map key unusable as a value.
                         $k = -1 - (int64)$id;
