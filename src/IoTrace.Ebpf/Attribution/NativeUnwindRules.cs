@@ -10,11 +10,11 @@ namespace IoTrace.Ebpf.Attribution;
 /// its system call wrappers), so that its IO reaches the managed frames above it and the app's line. Rules
 /// (<see cref="UnwindRule"/>, from the library's .eh_frame, by return address) go to the program with a prctl.
 /// <list type="bullet">
-/// <item>Native libraries in the app's folder (where the in-process backend patches them too) get a first lesson
-/// when the backend attaches and, once loaded later, at the next flush (<see cref="TeachAppLibraries"/>): the return
-/// addresses of their calls into libc's IO functions, then of their indirect calls (e_sqlite3 reaches libc through a
-/// table of function pointers), then, breadth first, of the direct and PLT calls to those functions and to their
-/// callers, up to <see cref="FirstLessonRules"/>: for e_sqlite3, every frame its IO can have.</item>
+/// <item>Native libraries in the app's folder (where the in-process backend patches them too) that call libc's IO
+/// functions themselves get a first lesson when the backend attaches and, once loaded later, at the next flush
+/// (<see cref="TeachAppLibraries"/>): the return addresses of those calls, then of their indirect calls (e_sqlite3
+/// reaches libc through a table of function pointers), then, breadth first, of the direct and PLT calls to those
+/// functions and to their callers, up to <see cref="FirstLessonRules"/>: for e_sqlite3, every frame its IO can have.</item>
 /// <item>Libc's own direct calls to the functions that make the system calls counted, at the same time, once.</item>
 /// <item>A stack that still stops at a return address without a rule ends with a marker
 /// (<see cref="BpftraceScript.UnknownFrameMarker"/>), or has a flagged frame in such a library: that address is
@@ -26,7 +26,6 @@ namespace IoTrace.Ebpf.Attribution;
 /// </summary>
 internal sealed class NativeUnwindRules(Action<ulong, long> teach, int capacity, string mapsPath = "/proc/self/maps", string? appDirectory = null)
 {
-    private readonly string _appDirectory = Path.TrimEndingDirectorySeparator(appDirectory ?? AppContext.BaseDirectory) + "/";
     /// <summary>Rules taught in all, at most: they share the kernel map with libc's wrapper sites (16,384 entries).</summary>
     public const int MaxRules = 15_000;
 
@@ -45,6 +44,7 @@ internal sealed class NativeUnwindRules(Action<ulong, long> teach, int capacity,
     /// <summary>The in-process backend's native library (<c>NativeShim.LibraryName</c>), loaded from the app's folder.</summary>
     private const string OwnShim = "/libIoTrace.Native.so";
 
+    private readonly string _appDirectory = Path.TrimEndingDirectorySeparator(appDirectory ?? AppContext.BaseDirectory) + "/";
     private readonly Lock _lock = new();
     private readonly HashSet<ulong> _taught = [];
     private readonly Dictionary<string, Library?> _libraries = new(StringComparer.Ordinal);
@@ -250,16 +250,24 @@ internal sealed class NativeUnwindRules(Action<ulong, long> teach, int capacity,
             queue.Enqueue(first);
         }
 
-        var isFirst = !library.FirstLessonGiven && !LibcUnwindTable.IsLibc(mapping.Path);
-        var budget = isFirst ? FirstLessonRules : RulesPerLesson;
-        if (isFirst)
+        // Only a library that calls libc's IO functions itself gets the whole search: one without such calls makes no
+        // IO of its own (a large one would fill the map for nothing), and is learned from its stacks alone.
+        var isFirst = false;
+        if (!library.FirstLessonGiven && !LibcUnwindTable.IsLibc(mapping.Path))
         {
             library.FirstLessonGiven = true;
-            foreach (var seed in library.IoCallReturns(s_ioImports).Concat(library.IndirectCallReturns()))
+            var io = library.IoCallReturns(s_ioImports);
+            if (io.Count > 0)
             {
-                queue.Enqueue(seed);
+                isFirst = true;
+                foreach (var seed in io.Concat(library.IndirectCallReturns()))
+                {
+                    queue.Enqueue(seed);
+                }
             }
         }
+
+        var budget = isFirst ? FirstLessonRules : RulesPerLesson;
 
         var seen = new HashSet<ulong>();
         while (queue.Count > 0 && taught < budget && _taught.Count < capacity)

@@ -158,6 +158,20 @@ public sealed partial class NativeUnwindRulesTests
     }
 
     [Fact]
+    public void StoppedInNativeCode_LibraryThatCallsNoIoFunction_TeachesOneLessonNotTheWholeLibrary()
+    {
+        Requires.Linux();
+        var libm = LoadedLibrary.Load("/usr/lib/x86_64-linux-gnu/libm.so.6");
+        var call = Calls(libm.Path).First(c => !c.Indirect && c.Target is not null && !c.Target.EndsWith("@plt", StringComparison.Ordinal));
+        var rules = Create();
+
+        // libm imports no IO function: it makes no IO of its own, so its thousands of calls are not searched.
+        Assert.True(rules.StoppedInNativeCode([0x7f00_0000_1000, call.ReturnAddress + libm.LoadBias, BpftraceScript.UnknownFrameMarker]));
+        Assert.InRange(_taught.Count, 1, NativeUnwindRules.RulesPerLesson);
+        Assert.Empty(rules.FirstLessons);
+    }
+
+    [Fact]
     public void StoppedInNativeCode_CapacityReached_TeachesNoMore()
     {
         Requires.Linux();
