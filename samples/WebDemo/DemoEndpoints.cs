@@ -47,14 +47,25 @@ internal sealed class DemoEndpoints(IHttpClientFactory httpClients, string dataD
         await result.ExecuteAsync(context);
     }
 
+    private string VisitsConnectionString => $"Data Source={Path.Combine(workDirectory, "visits.db")}";
+
+    /// <summary>Creates the visits table at startup, as an app's migrations would (untraced: no request runs yet).</summary>
+    public void CreateVisitsTable()
+    {
+        using var connection = new SqliteConnection(VisitsConnectionString);
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "CREATE TABLE IF NOT EXISTS visits (id INTEGER PRIMARY KEY, path TEXT NOT NULL, at TEXT NOT NULL);";
+        command.ExecuteNonQuery();
+    }
+
     /// <summary>A SQLite query: the database file's IO, made by the native e_sqlite3 library, is traced too.</summary>
     public async Task SqliteAsync(HttpContext context)
     {
-        await using var connection = new SqliteConnection($"Data Source={Path.Combine(workDirectory, "visits.db")}");
+        await using var connection = new SqliteConnection(VisitsConnectionString);
         await connection.OpenAsync(context.RequestAborted);
         await using var command = connection.CreateCommand();
         command.CommandText = """
-            CREATE TABLE IF NOT EXISTS visits (id INTEGER PRIMARY KEY, path TEXT NOT NULL, at TEXT NOT NULL);
             INSERT INTO visits (path, at) VALUES ($path, datetime('now'));
             SELECT COUNT(*) FROM visits;
             """;

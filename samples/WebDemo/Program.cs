@@ -37,6 +37,7 @@ var endpoints = new DemoEndpoints(
     app.Services.GetRequiredService<IHttpClientFactory>(),
     Path.Combine(app.Environment.ContentRootPath, "data"),
     work.FullName);
+endpoints.CreateVisitsTable();
 
 // The other strategies, each on its own branch with its own middleware. Branches come first, so the
 // Write middleware below never sees their requests. /sqlite takes its strategy from appsettings.json's
