@@ -15,6 +15,9 @@ namespace Microsoft.AspNetCore.Builder;
 /// </summary>
 public static class IoTraceApplicationBuilderExtensions
 {
+    /// <summary>How long the host's shutdown waits, at most, for reports still waiting for a kernel backend's flush.</summary>
+    private static readonly TimeSpan s_pendingReportsAtShutdown = TimeSpan.FromSeconds(2);
+
     /// <summary>
     /// Traces the IO of each request that passes this point and logs one report per request (category
     /// <c>IoTrace</c>, event <c>RequestTraced</c>) when its response has completed. Place it after <c>UseRouting</c>
@@ -69,15 +72,18 @@ public static class IoTraceApplicationBuilderExtensions
                 services.GetService<IHostEnvironment>()?.ContentRootPath ?? Environment.CurrentDirectory,
                 logger,
                 configure);
+            var middleware = new IoTraceMiddleware(next, tracker, logger);
             services.GetService<IHostApplicationLifetime>()?.ApplicationStopped.Register(() =>
             {
+                // The server has finished its requests; with a kernel backend their last reports may still wait for a flush.
+                middleware.WaitForPendingReports(s_pendingReportsAtShutdown);
                 tracker.Dispose();
                 if (ReferenceEquals(IoTracer.LoggerFactory, loggerFactory))
                 {
                     IoTracer.LoggerFactory = NullLoggerFactory.Instance;
                 }
             });
-            return new IoTraceMiddleware(next, tracker, logger).InvokeAsync;
+            return middleware.InvokeAsync;
         });
     }
 }

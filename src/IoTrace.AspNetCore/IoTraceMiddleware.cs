@@ -40,6 +40,10 @@ internal sealed class IoTraceMiddleware
     private static bool t_inReportLog;
     private Exception? _formatterFailure;
 
+    // Reports waiting for a kernel backend's flush, and what the host's shutdown waits on until they are logged.
+    private int _pendingLogs;
+    private TaskCompletionSource? _drained;
+
     public IoTraceMiddleware(RequestDelegate next, IoTraceOptionsTracker options, ILogger logger)
     {
         _next = next;
@@ -181,6 +185,7 @@ internal sealed class IoTraceMiddleware
             var flow = ExecutionContext.IsFlowSuppressed() ? (AsyncFlowControl?)null : ExecutionContext.SuppressFlow();
             try
             {
+                Interlocked.Increment(ref _pendingLogs);
                 _ = LogWhenFlushedAsync(pending.Settings, pending.Report, outcome);
             }
             finally
@@ -194,15 +199,37 @@ internal sealed class IoTraceMiddleware
     {
         try
         {
-            await report.ConfigureAwait(false);
-        }
-        catch (Exception e)
-        {
-            OnFailure(ref _tracerFailed, IoTraceMiddlewareLog.TracerFailed, e);
-            return;
-        }
+            try
+            {
+                await report.ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                OnFailure(ref _tracerFailed, IoTraceMiddlewareLog.TracerFailed, e);
+                return;
+            }
 
-        Log(settings, report, outcome);
+            Log(settings, report, outcome);
+        }
+        finally
+        {
+            if (Interlocked.Decrement(ref _pendingLogs) == 0)
+            {
+                Volatile.Read(ref _drained)?.TrySetResult();
+            }
+        }
+    }
+
+    /// <summary>
+    /// At the host's shutdown, after the last request: waits up to <paramref name="timeout"/> for the reports still
+    /// waiting for a kernel backend's flush (about 40 ms after their response), so that the last requests' reports are
+    /// logged, whole, before the backend detaches and the loggers go. Returns whether none is left.
+    /// </summary>
+    public bool WaitForPendingReports(TimeSpan timeout)
+    {
+        var drained = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Volatile.Write(ref _drained, drained);
+        return Volatile.Read(ref _pendingLogs) == 0 || drained.Task.Wait(timeout);
     }
 
     private void Log(IoTraceSettings settings, Task<IoTraceReport> completed, RequestOutcome outcome)

@@ -65,6 +65,36 @@ public sealed class EbpfMiddlewareTests(EbpfFixture fixture) : IDisposable
     }
 
     [Fact]
+    public async Task StopAsync_RightAfterTheLastResponse_ItsReportIsLoggedWholeBeforeTheHostStops()
+    {
+        fixture.Require();
+        var logs = new TestLogs();
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Logging.ClearProviders().AddProvider(new FakeLoggerProvider(logs.Collector));
+        builder.Services.AddIoTrace(o => (o.Strategy, o.Backend) = (Strategy.Read, IoTraceBackend.Ebpf));
+        await using var app = builder.Build();
+        app.UseIoTrace();
+        app.MapGet("/last", async () => (await File.ReadAllBytesAsync(Path.Combine(_directory, "last.bin"))).Length);
+        await File.WriteAllBytesAsync(Path.Combine(_directory, "last.bin"), new byte[4_321], TestContext.Current.CancellationToken);
+        await app.StartAsync(TestContext.Current.CancellationToken);
+        using (var client = new HttpClient { BaseAddress = new Uri(app.Urls.First()) })
+        {
+            Assert.Equal("4321", await client.GetStringAsync("/last", TestContext.Current.CancellationToken));
+        }
+
+        // No wait for the report: a kernel backend logs it after a flush, about 40 ms after the response; the host's
+        // shutdown waits for it.
+        await app.StopAsync(TestContext.Current.CancellationToken);
+
+        // The first request also has the runtime's reads of the assemblies it loads: the file's read is counted apart.
+        var report = Assert.Single(logs.Reports.Select(r => r.Fields()));
+        Assert.Equal(("ebpf", "True"), (report.Backend, report[IoTraceRequestLog.IsCompleteKey]));
+        var file = Assert.Single(report.Aggregates, a => a.Target == Path.Combine(_directory, "last.bin"));
+        Assert.Equal(("pread64", 1L, 4_321L), (file.Probe, file.Calls, file.Bytes));
+    }
+
+    [Fact]
     [System.Runtime.Versioning.SupportedOSPlatform("linux")]
     public async Task ConfigurationReload_StrategyChange_AppliesToTheNextRequestWithoutReattaching()
     {
