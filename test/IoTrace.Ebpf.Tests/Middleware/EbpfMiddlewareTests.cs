@@ -27,12 +27,7 @@ public sealed class EbpfMiddlewareTests(EbpfFixture fixture) : IDisposable
     {
         fixture.Require();
         var logs = new TestLogs();
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders().AddProvider(new FakeLoggerProvider(logs.Collector));
-        builder.Services.AddIoTrace(o => (o.Strategy, o.Backend) = (Strategy.All, IoTraceBackend.Ebpf));
-        await using var app = builder.Build();
-        app.UseIoTrace();
+        await using var app = CreateApp(logs, Strategy.All);
         app.MapGet("/file/{size:int}", async (int size) =>
         {
             var bytes = await File.ReadAllBytesAsync(Path.Combine(_directory, $"{size}.bin")); // the endpoint's read
@@ -69,12 +64,7 @@ public sealed class EbpfMiddlewareTests(EbpfFixture fixture) : IDisposable
     {
         fixture.Require();
         var logs = new TestLogs();
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders().AddProvider(new FakeLoggerProvider(logs.Collector));
-        builder.Services.AddIoTrace(o => (o.Strategy, o.Backend) = (Strategy.Read, IoTraceBackend.Ebpf));
-        await using var app = builder.Build();
-        app.UseIoTrace();
+        await using var app = CreateApp(logs, Strategy.Read);
         app.MapGet("/last", async () => (await File.ReadAllBytesAsync(Path.Combine(_directory, "last.bin"))).Length);
         await File.WriteAllBytesAsync(Path.Combine(_directory, "last.bin"), new byte[4_321], TestContext.Current.CancellationToken);
         await app.StartAsync(TestContext.Current.CancellationToken);
@@ -129,6 +119,18 @@ public sealed class EbpfMiddlewareTests(EbpfFixture fixture) : IDisposable
         Assert.Equal(("Read", "ebpf", "pread64 1 900"), (read.Strategy, read.Backend, ByProbe(read)));
         Assert.Equal(("Setup", "ebpf", "close 1 0, fstat 2 0, openat 1 0"), (setup.Strategy, setup.Backend, ByProbe(setup)));
         Assert.Equal(bpftrace, backend.BpftraceProcessId);
+    }
+
+    /// <summary>Kestrel on 127.0.0.1, any port, logging to <paramref name="logs"/>, the middleware on the eBPF backend.</summary>
+    private static WebApplication CreateApp(TestLogs logs, Strategy strategy)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Logging.ClearProviders().AddProvider(new FakeLoggerProvider(logs.Collector));
+        builder.Services.AddIoTrace(o => (o.Strategy, o.Backend) = (strategy, IoTraceBackend.Ebpf));
+        var app = builder.Build();
+        app.UseIoTrace();
+        return app;
     }
 
     private static string ByProbe(ReportFields report) =>
