@@ -18,6 +18,7 @@ internal static class HttpClientConnections
 
     private static readonly ConcurrentDictionary<(string Host, int Port), string[]> s_addresses = new();
     private static readonly ConcurrentDictionary<(string Host, int Port), Task> s_resolutions = new();
+    private static readonly ConcurrentDictionary<(string Host, int Port), byte> s_waitedFor = new();
 
     /// <summary>HttpClient connected to <paramref name="remoteAddress"/> for <paramref name="host"/>:<paramref name="port"/>.</summary>
     public static void Note(string host, int port, string remoteAddress)
@@ -41,7 +42,7 @@ internal static class HttpClientConnections
 
     /// <summary>
     /// The addresses known for the host and port; if none is and a resolution of the name is under way, waits for it
-    /// up to <paramref name="wait"/> (a kernel backend's flush, about to match the trace's sockets).
+    /// up to <paramref name="wait"/>, the first time only (a kernel backend's flush, about to match the trace's sockets).
     /// </summary>
     public static IReadOnlyList<string> AddressesOf(string host, int port, TimeSpan wait)
     {
@@ -50,7 +51,8 @@ internal static class HttpClientConnections
             return addresses;
         }
 
-        if (s_resolutions.TryGetValue((host, port), out var resolution))
+        // Waited for once: a resolver that hangs (an unreachable DNS server) must not hold every later flush too.
+        if (s_resolutions.TryGetValue((host, port), out var resolution) && s_waitedFor.TryAdd((host, port), 0))
         {
             // Never faults for a name that cannot be resolved; anything else is the caller's to report.
             _ = resolution.Wait(wait);
@@ -97,5 +99,6 @@ internal static class HttpClientConnections
     {
         s_addresses.Clear();
         s_resolutions.Clear();
+        s_waitedFor.Clear();
     }
 }
