@@ -73,6 +73,12 @@ internal sealed class EbpfBackend : IIoTraceBackend, IReportsFailures
     /// </summary>
     internal bool WaitUntilCodeMapCurrent(TimeSpan timeout) => _attachment?.Map.WaitUntilCurrent(timeout) ?? false;
 
+    /// <summary>
+    /// Tests: whether native libraries already loaded are learned ahead (at attach, and at each flush); without it they
+    /// are learned only from the stacks that stop in them, as a library loaded during a request is.
+    /// </summary>
+    internal static bool LearnLoadedLibrariesAhead { get; set; } = true;
+
     /// <summary>The first lessons of the native libraries the current attachment learned to unwind (for tests and docs).</summary>
     internal IReadOnlyList<NativeUnwindRules.FirstLesson> NativeFirstLessons => _attachment?.Natives.FirstLessons ?? [];
 
@@ -499,6 +505,11 @@ internal sealed class EbpfBackend : IIoTraceBackend, IReportsFailures
     /// <summary>Unwind rules only sharpen lines: whatever goes wrong learning them is logged once, and tracing goes on.</summary>
     private void TeachAppLibraries(NativeUnwindRules natives)
     {
+        if (!LearnLoadedLibrariesAhead)
+        {
+            return;
+        }
+
         try
         {
             natives.TeachAppLibraries();

@@ -13,7 +13,7 @@ namespace IoTrace.Ebpf.Tests;
 [Collection(typeof(KernelTracing))]
 public sealed class SqliteLineTests(EbpfFixture fixture) : IDisposable
 {
-    /// <summary>Traces of the same query by which every call must have its line.</summary>
+    /// <summary>Traces of the same query taken at most: a failure then shows whether the lines came late or never.</summary>
     private const int MaxLearningRounds = 4;
 
     private readonly string _directory = Directory.CreateTempSubdirectory("iotrace-sqlite-").FullName;
@@ -61,6 +61,43 @@ public sealed class SqliteLineTests(EbpfFixture fixture) : IDisposable
         var lesson = Assert.Single(Assert.IsType<EbpfBackend>(IoTracer.Backend).NativeFirstLessons, l => l.Library.EndsWith("libe_sqlite3.so", StringComparison.Ordinal));
         Assert.InRange(lesson.Rules, 8_000, NativeUnwindRules.FirstLessonRules);
         TestContext.Current.SendDiagnosticMessage($"SQLite lines after {traces.Count} trace(s); e_sqlite3's first lesson taught {lesson.Rules} unwind rules in {lesson.Elapsed.TotalMilliseconds:F0} ms");
+    }
+
+    [Fact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public void Trace_SqliteQueryNotLearnedAhead_LinesLearnedFromItsStacksAndNeverAWrongOneMeanwhile()
+    {
+        fixture.Require();
+        var path = Path.Combine(_directory, "stacks.db");
+        CreateDatabase(path, rows: 20);
+        Assert.Equal(20 * 1000L, Query(path));
+        Assert.True(IoTracer.TryEnable("inprocess", out var reason), reason);
+        var inProcess = Database(IoTracer.Trace(Strategy.All, () => Query(path)), path);
+
+        // As for a library loaded during a request: the kernel's walk stops in it, marks the stack, and each flush
+        // teaches the frame it stopped at (a library's first lesson: the whole search).
+        EbpfBackend.LearnLoadedLibrariesAhead = false;
+        try
+        {
+            fixture.Require();
+            Assert.True(Assert.IsType<EbpfBackend>(IoTracer.Backend).WaitUntilCodeMapCurrent(TimeSpan.FromSeconds(30)));
+            var traces = new List<List<(string Probe, int? Line, long Calls, long Bytes)>>();
+            do
+            {
+                traces.Add(Database(IoTracer.Trace(Strategy.All, () => Query(path)), path));
+            }
+            while (!traces[^1].SequenceEqual(inProcess) && traces.Count < MaxLearningRounds);
+
+            Assert.Equal(inProcess, traces[^1]);
+            Assert.InRange(traces.Count, 2, 3);
+            Assert.All(traces[0], a => Assert.Null(a.Line));
+            Assert.All(traces.SelectMany(t => t), a => Assert.True(a.Line is null || inProcess.Any(r => r.Probe == a.Probe && r.Line == a.Line), $"{a} is on a line the reference does not give"));
+            TestContext.Current.SendDiagnosticMessage($"SQLite lines learned from its stacks after {traces.Count} trace(s)");
+        }
+        finally
+        {
+            EbpfBackend.LearnLoadedLibrariesAhead = true;
+        }
     }
 
     /// <summary>
