@@ -28,15 +28,9 @@ public sealed class SqliteLineTests(EbpfFixture fixture) : IDisposable
     [System.Runtime.Versioning.SupportedOSPlatform("linux")]
     public void Trace_SqliteQuery_DatabaseReadsLocksAndOpenOnTheLinesTheInProcessBackendGives()
     {
-        fixture.Require();
-        var path = Path.Combine(_directory, "items.db");
-        CreateDatabase(path, rows: 20);
-        Assert.Equal(20 * 1000L, Query(path)); // untraced once: the query's code is jitted and in the code map
+        var (path, inProcess) = InProcessReference("items.db");
 
-        // The reference: the in-process backend walks the managed stack at each of e_sqlite3's calls. Enabling the
-        // eBPF backend again attaches anew, with nothing learned yet.
-        Assert.True(IoTracer.TryEnable("inprocess", out var reason), reason);
-        var inProcess = Database(IoTracer.Trace(Strategy.All, () => Query(path)), path);
+        // Enabling the eBPF backend again attaches anew, with nothing learned yet.
         fixture.Require();
         Assert.True(Assert.IsType<EbpfBackend>(IoTracer.Backend).WaitUntilCodeMapCurrent(TimeSpan.FromSeconds(30)));
 
@@ -67,12 +61,7 @@ public sealed class SqliteLineTests(EbpfFixture fixture) : IDisposable
     [System.Runtime.Versioning.SupportedOSPlatform("linux")]
     public void Trace_SqliteQueryNotLearnedAhead_LinesLearnedFromItsStacksAndNeverAWrongOneMeanwhile()
     {
-        fixture.Require();
-        var path = Path.Combine(_directory, "stacks.db");
-        CreateDatabase(path, rows: 20);
-        Assert.Equal(20 * 1000L, Query(path));
-        Assert.True(IoTracer.TryEnable("inprocess", out var reason), reason);
-        var inProcess = Database(IoTracer.Trace(Strategy.All, () => Query(path)), path);
+        var (path, inProcess) = InProcessReference("stacks.db");
 
         // As for a library loaded during a request: the kernel's walk stops in it, marks the stack, and each flush
         // teaches the frame it stopped at (a library's first lesson: the whole search).
@@ -98,6 +87,20 @@ public sealed class SqliteLineTests(EbpfFixture fixture) : IDisposable
         {
             EbpfBackend.LearnLoadedLibrariesAhead = true;
         }
+    }
+
+    /// <summary>
+    /// A database of 20 rows, queried once untraced (the query's code is jitted), then traced by the in-process
+    /// backend, the reference: it walks the managed stack at each of e_sqlite3's calls. The in-process backend stays enabled.
+    /// </summary>
+    private (string Path, List<(string Probe, int? Line, long Calls, long Bytes)> InProcess) InProcessReference(string name)
+    {
+        fixture.Require();
+        var path = Path.Combine(_directory, name);
+        CreateDatabase(path, rows: 20);
+        Assert.Equal(20 * 1000L, Query(path));
+        Assert.True(IoTracer.TryEnable("inprocess", out var reason), reason);
+        return (path, Database(IoTracer.Trace(Strategy.All, () => Query(path)), path));
     }
 
     /// <summary>
