@@ -116,6 +116,26 @@ public sealed class HttpClientLineTests(EbpfFixture fixture) : IDisposable
     }
 
     [Fact]
+    public async Task Resolve_WhileAFlowIsTraced_TheResolutionsIoIsNotCharged()
+    {
+        fixture.Require();
+        var path = Path.Combine(_directory, "during.bin");
+        await File.WriteAllBytesAsync(path, new byte[321], TestContext.Current.CancellationToken);
+
+        // A port no other test uses: a resolution of its own, reading /etc/hosts (and whatever glibc's resolver reads).
+        var port = Random.Shared.Next(20_000, 60_000);
+        var report = await IoTracer.TraceAsync(Strategy.All, async () =>
+        {
+            _ = await File.ReadAllBytesAsync(path, TestContext.Current.CancellationToken);
+            Core.HttpClientConnections.Resolve("localhost", port);
+            Assert.NotEmpty(Core.HttpClientConnections.AddressesOf("localhost", port, TimeSpan.FromSeconds(10)));
+        });
+
+        Assert.Equal(("ebpf", true), (report.Backend, report.IsComplete));
+        Assert.Equal([path], report.Aggregates.Select(a => a.Target).Distinct());
+    }
+
+    [Fact]
     public async Task FirstTracedHttpClientCall_FreshProcess_ResolversPdbReadsAreNotReported()
     {
         fixture.Require();

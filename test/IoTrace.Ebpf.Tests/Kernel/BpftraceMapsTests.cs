@@ -22,6 +22,7 @@ public sealed class BpftraceMapsTests(EbpfFixture fixture) : IDisposable
         fixture.Require();
         var backend = Assert.IsType<EbpfBackend>(IoTracer.Backend);
         var path = WriteFile("data.bin", 7_777);
+        WarmUp(path);
 
         var summary = IoTracer.Trace(Strategy.Summary, () => File.ReadAllBytes(path));
         var all = IoTracer.Trace(Strategy.All, () => File.ReadAllBytes(path));
@@ -42,6 +43,7 @@ public sealed class BpftraceMapsTests(EbpfFixture fixture) : IDisposable
         {
             fixture.Require();
             var backend = Assert.IsType<EbpfBackend>(IoTracer.Backend);
+            WarmUp(path);
 
             var summary = IoTracer.Trace(Strategy.Summary, () => File.ReadAllBytes(path));
             var all = IoTracer.Trace(Strategy.All, () => File.ReadAllBytes(path));
@@ -77,11 +79,18 @@ public sealed class BpftraceMapsTests(EbpfFixture fixture) : IDisposable
     {
         Assert.Equal(("ebpf", true), (summary.Backend, summary.IsComplete));
         Assert.Equal(("ebpf", true), (all.Backend, all.IsComplete));
-        Assert.Equal("close 1 0, fstat 2 0, openat 1 0, pread64 1 7777", EbpfBackendTests.ByProbe(summary));
+        Assert.True(EbpfBackendTests.ByProbe(summary) == "close 1 0, fstat 2 0, openat 1 0, pread64 1 7777", $"Summary: {EbpfBackendTests.ByProbe(summary)}; All: {string.Join("; ", all.Aggregates.Select(a => $"{a.Probe} {a.Calls} {a.Target} {a.Location}"))}");
         Assert.Equal("close 1 0, fstat 2 0, openat 1 0, pread64 1 7777", EbpfBackendTests.ByProbe(all));
         Assert.All(all.Aggregates, a => Assert.Equal(path, a.Target));
         Assert.All(all.Aggregates, a => Assert.Equal("BpftraceMapsTests.cs", Path.GetFileName(a.File)));
     }
+
+    /// <summary>
+    /// A trace of the same read first, its report dropped, as the other exact tests warm up: the kernel also sees the
+    /// runtime's own IO in a traced flow. (One CI run saw an extra openat, newfstatat and close in this test's first
+    /// trace; their cause was not found, and the failure message now lists the All trace's targets and lines.)
+    /// </summary>
+    private static void WarmUp(string path) => _ = IoTracer.Trace(Strategy.Summary, () => File.ReadAllBytes(path));
 
     private string WriteFile(string name, int size)
     {
