@@ -226,9 +226,31 @@ public sealed class StrangeIoTests : IDisposable
     public async Task Trace_OwnedSocketClosingWhileItsNumberIsReused_TheNewFilesWriteIsNotCharged()
     {
         Requires.Linux();
+        var path = _files.PathFor("reuses-the-socket-number.bin");
+
+        // Other tests run in parallel in this process: one of them may take the freed number first and hold it for
+        // the whole linger. That is no outcome of the tracer, so the scenario runs again on a new socket.
+        for (var attempt = 1; ; attempt++)
+        {
+            var (report, writer) = await TraceCloseWhileAFileTakesItsNumberAsync(path);
+            if (writer == NumberNeverReused && attempt < 5)
+            {
+                continue;
+            }
+
+            Assert.Null(writer);
+            Assert.DoesNotContain(report.Aggregates, a => a.Probe == "pwrite64");
+            Assert.Equal(7_777, new FileInfo(path).Length);
+            return;
+        }
+    }
+
+    private const string NumberNeverReused = "no file got the socket's number while its close lingered";
+
+    private static async Task<(IoTraceReport Report, string? Writer)> TraceCloseWhileAFileTakesItsNumberAsync(string path)
+    {
         using var pair = LoopbackPair.Connect();
         var socketFd = pair.ClientFd;
-        var path = _files.PathFor("reuses-the-socket-number.bin");
         var closed = new StrongBox<bool>();
         Task<string?> writer = Task.FromResult<string?>("not started");
 
@@ -260,9 +282,7 @@ public sealed class StrangeIoTests : IDisposable
             Volatile.Write(ref closed.Value, true);
         });
 
-        Assert.Null(await writer.WaitAsync(s_timeout, TestContext.Current.CancellationToken));
-        Assert.DoesNotContain(report.Aggregates, a => a.Probe == "pwrite64");
-        Assert.Equal(7_777, new FileInfo(path).Length);
+        return (report, await writer.WaitAsync(s_timeout, TestContext.Current.CancellationToken));
     }
 
     /// <summary>
@@ -298,7 +318,7 @@ public sealed class StrangeIoTests : IDisposable
                 }
             }
 
-            return "no file got the socket's number while its close lingered";
+            return NumberNeverReused;
         }
         finally
         {
