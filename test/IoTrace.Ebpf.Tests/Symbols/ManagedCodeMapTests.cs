@@ -48,19 +48,25 @@ public sealed class ManagedCodeMapTests(ManagedCodeMapFixture fixture) : IClassF
     [Fact]
     public void TryResolve_AfterTierUp_ResolvesTheTier1Version()
     {
-#if !DEBUG
-        // In an optimized build the callback's frames differ (inlined invoker), so the tier1 version this test looks
-        // for is not the one on the stack; the test is about the map, and Debug builds exercise it.
-        Assert.Skip("needs the test assembly built in Debug (dotnet test -c Debug)");
-#endif
-
-        // This assembly is built for debugging, so its own methods never tier up: the framework method that invokes
-        // an ExecutionContext callback does (ReadyToRun code, then jitted tier1 once hot).
+        // A method that tiers up, called until it has: in Release one of this assembly's own; in Debug, where this
+        // assembly's methods never tier up, the framework method that invokes an ExecutionContext callback (ReadyToRun
+        // code, then jitted tier1 once hot), one frame further out.
+#if DEBUG
         var context = ExecutionContext.Capture()!;
-        StackProbe? probe = null;
-        ContextCallback callback = capture => probe = (bool)capture! ? StackProbe.Capture() : null;
-        ExecutionContext.Run(context, callback, true);
-        var invoker = probe!.Frames[1].GetMethod()!;
+        StackProbe? captured = null;
+        ContextCallback callback = capture => captured = (bool)capture! ? StackProbe.Capture() : null;
+        StackProbe? Run(bool capture)
+        {
+            ExecutionContext.Run(context, callback, capture);
+            return captured;
+        }
+
+        const int frameIndex = 1;
+#else
+        static StackProbe? Run(bool capture) => TiersUp(capture);
+        const int frameIndex = 0;
+#endif
+        var method = Run(true)!.Frames[frameIndex].GetMethod()!;
         var deadline = Stopwatch.StartNew();
         CodeVersion[] versions;
 
@@ -69,11 +75,11 @@ public sealed class ManagedCodeMapTests(ManagedCodeMapFixture fixture) : IClassF
         {
             for (var i = 0; i < 100; i++)
             {
-                ExecutionContext.Run(context, callback, false);
+                Run(false);
             }
 
             Assert.True(_map.WaitUntilCurrent(s_timeout));
-            versions = _map.GetCodeVersions(invoker);
+            versions = _map.GetCodeVersions(method);
         }
         while (!versions.Any(v => v.Tier == "OptimizedTier1") && deadline.Elapsed < s_timeout);
 
@@ -81,14 +87,14 @@ public sealed class ManagedCodeMapTests(ManagedCodeMapFixture fixture) : IClassF
         Assert.All(versions.Where(v => v.IsJitted), v => Assert.True(v.HasILMap));
 
         // The next call runs the tier1 code.
-        ExecutionContext.Run(context, callback, true);
-        var frame = AssertResolvesLikeStackFrame(probe, frameIndex: 1);
-        Assert.True(probe.TryFindReturnAddress(_map, 1, out var address, out _));
+        var probe = Run(true)!;
+        var frame = AssertResolvesLikeStackFrame(probe, frameIndex);
+        Assert.True(probe.TryFindReturnAddress(_map, frameIndex, out var address, out _));
         var start = address - (ulong)frame.NativeOffset;
 
         // Under load the runtime may have installed a later optimized version meanwhile (instrumented tier1, then tier1).
         Assert.True(_map.WaitUntilCurrent(s_timeout));
-        Assert.StartsWith("OptimizedTier1", Assert.Single(_map.GetCodeVersions(invoker), v => v.Start == start).Tier, StringComparison.Ordinal);
+        Assert.StartsWith("OptimizedTier1", Assert.Single(_map.GetCodeVersions(method), v => v.Start == start).Tier, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -175,6 +181,9 @@ public sealed class ManagedCodeMapTests(ManagedCodeMapFixture fixture) : IClassF
 
         return frame;
     }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static StackProbe? TiersUp(bool capture) => capture ? StackProbe.Capture() : null;
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static StackProbe JittedAfterStart()
