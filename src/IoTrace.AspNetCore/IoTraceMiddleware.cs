@@ -56,8 +56,8 @@ internal sealed class IoTraceMiddleware
     {
         var settings = _options.Current;
 
-        // Untraced requests cost a path match and a level check: no state machine, no allocation.
-        if (!settings.ShouldTrace(context.Request.Path) || !_logger.IsEnabled(settings.LogLevel))
+        // Untraced requests cost a path match, a level check and a sampling draw: no state machine, no allocation.
+        if (!settings.ShouldTrace(context.Request.Path) || !_logger.IsEnabled(settings.LogLevel) || !settings.IsSampled(Activity.Current))
         {
             return _next(context);
         }

@@ -100,6 +100,18 @@ public sealed class IoTraceOptions
     /// </summary>
     public long MinimumBytes { get; set; }
 
+    /// <summary>
+    /// The share of requests traced, from 0 (none) to 1 (every request the paths and the log level let through), to
+    /// bound the tracer's cost on a busy production server. Defaults to 1.
+    /// </summary>
+    /// <remarks>
+    /// A request with a W3C trace id (ASP.NET Core's request activity) is picked by that id: its right-most 7 bytes,
+    /// which W3C Trace Context level 2 makes random, read as a number, fall under the ratio. So every service that
+    /// samples at the same ratio picks the same traces, and a retried request with the same trace id is picked again.
+    /// A request without one is picked at random. A request left out costs what a request outside the paths costs.
+    /// </remarks>
+    public double SamplingRatio { get; set; } = 1;
+
     /// <summary>The configuration path the options were bound from, for validation messages.</summary>
     internal string ConfigurationPath { get; set; } = DefaultSectionName;
 
@@ -120,6 +132,7 @@ public sealed class IoTraceOptions
             Backend = Backend,
             MinimumCalls = MinimumCalls,
             MinimumBytes = MinimumBytes,
+            SamplingRatio = SamplingRatio,
             ConfigurationPath = ConfigurationPath,
         };
         clone.SkippedNamespaces.Clear();

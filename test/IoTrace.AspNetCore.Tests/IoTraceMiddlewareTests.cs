@@ -181,6 +181,43 @@ public sealed partial class IoTraceMiddlewareTests
     }
 
     [Fact]
+    public async Task InvokeAsync_SamplingRatio_TracesOnlyTheRequestsWhoseTraceIdFallsUnderIt()
+    {
+        int[] sizes = [1100, 1200, 1300, 1400];
+        foreach (var size in sizes)
+        {
+            TestFiles.Create(size);
+        }
+
+        await using var app = new TestApp { Settings = { ["IoTrace:SamplingRatio"] = "0.5" } };
+        using var client = app.CreateHttpClient();
+
+        // The trace ids' right-most 7 bytes against half of 2^56: over, over, under, under. The traced ones go last.
+        (int Size, string TraceId)[] requests =
+        [
+            (1100, "4bf92f3577b34da6a380000000000000"),
+            (1200, "4bf92f3577b34da6a3ffffffffffffff"),
+            (1300, "4bf92f3577b34da6a300000000000000"),
+            (1400, "4bf92f3577b34da6a37fffffffffffff"),
+        ];
+        foreach (var (size, traceId) in requests)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, new Uri($"/files/{size}", UriKind.Relative));
+            request.Headers.Add("traceparent", $"00-{traceId}-00f067aa0ba902b7-01");
+            using var response = await client.SendAsync(request, TestContext.Current.CancellationToken);
+            var body = await response.EnsureSuccessStatusCode().Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
+
+            // The endpoint ran under the trace id sent.
+            Assert.Equal(traceId, body.Split(' ')[2]);
+        }
+
+        await app.Logs.ReportForAsync("/files/1400");
+        Assert.Equal(
+            [("/files/1300", "4bf92f3577b34da6a300000000000000", 1300L), ("/files/1400", "4bf92f3577b34da6a37fffffffffffff", 1400L)],
+            app.Logs.Reports.Select(r => r.Fields()).Select(f => (f.Path, f.TraceId, f.Bytes)));
+    }
+
+    [Fact]
     public async Task InvokeAsync_CustomFormatter_WritesTheMessage()
     {
         TestFiles.Create(4096);

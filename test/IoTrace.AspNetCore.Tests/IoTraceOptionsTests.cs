@@ -20,6 +20,7 @@ public sealed class IoTraceOptionsTests
         Assert.Empty(options.ExcludePaths);
         Assert.Equal(["System.", "Microsoft.", "Internal.", "Interop"], options.SkippedNamespaces);
         Assert.Equal((0L, 0L), (options.MinimumCalls, options.MinimumBytes));
+        Assert.Equal(1.0, options.SamplingRatio);
     }
 
     [Fact]
@@ -48,6 +49,7 @@ public sealed class IoTraceOptionsTests
             Backend = IoTraceBackend.InProcess,
             MinimumCalls = 3,
             MinimumBytes = 4,
+            SamplingRatio = 0.5,
             ConfigurationPath = "Custom:Section",
         };
         options.IncludePaths.Add("/api");

@@ -25,9 +25,12 @@ internal static class IoTraceConfigurationBinder
         nameof(IoTraceOptions.SkippedNamespaces),
         nameof(IoTraceOptions.MinimumCalls),
         nameof(IoTraceOptions.MinimumBytes),
+        nameof(IoTraceOptions.SamplingRatio),
     ];
 
     public const string FeatureSyntax = "a comma-separated list of Calls, Bytes, Time, Cpu; or All, or None (calls only)";
+
+    public const string RatioSyntax = "a number from 0 to 1, such as 0.1 for one request in ten";
 
     public const string RedactionSyntax = "a comma-separated list of FilePaths, PeerAddresses; or All, or None";
 
@@ -122,6 +125,20 @@ internal static class IoTraceConfigurationBinder
                     break;
                 case nameof(IoTraceOptions.MinimumBytes):
                     BindCount(child, options, v => options.MinimumBytes = v);
+                    break;
+                case nameof(IoTraceOptions.SamplingRatio):
+                    if (Scalar(child, options) is { } ratio)
+                    {
+                        if (double.TryParse(ratio, NumberStyles.AllowDecimalPoint | NumberStyles.AllowLeadingWhite | NumberStyles.AllowTrailingWhite, CultureInfo.InvariantCulture, out var value) && value <= 1)
+                        {
+                            options.SamplingRatio = value;
+                        }
+                        else
+                        {
+                            options.ConfigurationErrors.Add($"{child.Path}: '{ratio}' is not a ratio. Allowed values: {RatioSyntax}.");
+                        }
+                    }
+
                     break;
                 default:
                     options.ConfigurationErrors.Add($"{child.Path}: '{child.Key}' is not an IoTrace setting. Allowed keys: {string.Join(", ", Keys)}.");

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -60,6 +61,11 @@ internal sealed class IoTraceOptionsValidator : IValidateOptions<IoTraceOptions>
         if (options.MinimumBytes < 0)
         {
             failures.Add($"{section}:{nameof(options.MinimumBytes)}: '{options.MinimumBytes}' is negative. Allowed values: 0 (no threshold) or a positive count.");
+        }
+
+        if (!(options.SamplingRatio is >= 0 and <= 1))
+        {
+            failures.Add($"{section}:{nameof(options.SamplingRatio)}: '{options.SamplingRatio.ToString(CultureInfo.InvariantCulture)}' is not a ratio. Allowed values: {IoTraceConfigurationBinder.RatioSyntax}.");
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);

@@ -1,3 +1,5 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
 using IoTrace.AspNetCore.Filtering;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
@@ -10,7 +12,11 @@ namespace IoTrace.AspNetCore.Configuration;
 /// </summary>
 internal sealed class IoTraceSettings
 {
+    // Requests are sampled on 56 bits: the right-most 7 bytes of a W3C trace id, random by Trace Context level 2.
+    private const ulong SampleSpace = 1UL << 56;
+
     private readonly PathFilter _paths;
+    private readonly ulong _sampleBelow;
 
     private IoTraceSettings(IoTraceOptions source, IoTraceOptions effective, PathFilter paths, IoTraceStartOptions startOptions)
     {
@@ -22,6 +28,8 @@ internal sealed class IoTraceSettings
         LogLevel = effective.LogLevel;
         MinimumCalls = effective.MinimumCalls;
         MinimumBytes = effective.MinimumBytes;
+        SamplingRatio = effective.SamplingRatio;
+        _sampleBelow = (ulong)(effective.SamplingRatio * SampleSpace);
 
         // Where no backend runs, reports would be empty: skip tracing altogether (the core logged why, once).
         Enabled = effective.Enabled && IoTracer.IsSupported;
@@ -42,6 +50,8 @@ internal sealed class IoTraceSettings
 
     public long MinimumBytes { get; }
 
+    public double SamplingRatio { get; }
+
     public IoTraceStartOptions StartOptions { get; }
 
     /// <summary>Compiles validated options; <paramref name="effective"/> is <paramref name="source"/> or a copy changed by <c>UseIoTrace(configure)</c>.</summary>
@@ -61,6 +71,37 @@ internal sealed class IoTraceSettings
     }
 
     public bool ShouldTrace(PathString path) => Enabled && _paths.Matches(path);
+
+    /// <summary>
+    /// Whether a request falls in <see cref="SamplingRatio"/>: by the trace id of <paramref name="activity"/> (the
+    /// request's activity) when it is a W3C one, at random otherwise. No allocation.
+    /// </summary>
+    public bool IsSampled(Activity? activity)
+    {
+        if (_sampleBelow >= SampleSpace)
+        {
+            return true;
+        }
+
+        if (_sampleBelow == 0)
+        {
+            return false;
+        }
+
+        ulong sample;
+        if (activity is { IdFormat: ActivityIdFormat.W3C })
+        {
+            Span<byte> traceId = stackalloc byte[16];
+            activity.TraceId.CopyTo(traceId);
+            sample = BinaryPrimitives.ReadUInt64BigEndian(traceId[8..]) & (SampleSpace - 1);
+        }
+        else
+        {
+            sample = (ulong)Random.Shared.NextInt64((long)SampleSpace);
+        }
+
+        return sample < _sampleBelow;
+    }
 
     /// <summary>Whether a report reaches a threshold: any set one, or always when none is set.</summary>
     public bool ShouldLog(IoTraceReport report) =>

@@ -22,6 +22,7 @@ public sealed class IoTraceConfigurationBinderTests
             ["IoTrace:SkippedNamespaces:0"] = "Contoso.Data.",
             ["IoTrace:MinimumCalls"] = "100",
             ["IoTrace:MinimumBytes"] = " 1048576 ",
+            ["IoTrace:SamplingRatio"] = "0.25",
         });
 
         Assert.Empty(options.ConfigurationErrors);
@@ -35,6 +36,7 @@ public sealed class IoTraceConfigurationBinderTests
         Assert.Equal(["/health"], options.ExcludePaths);
         Assert.Equal(["System.", "Microsoft.", "Internal.", "Interop", "Contoso.Data."], options.SkippedNamespaces);
         Assert.Equal((100L, 1048576L), (options.MinimumCalls, options.MinimumBytes));
+        Assert.Equal(0.25, options.SamplingRatio);
         Assert.Equal("IoTrace", options.ConfigurationPath);
     }
 
@@ -54,10 +56,14 @@ public sealed class IoTraceConfigurationBinderTests
     [InlineData("Strategy", "4", "IoTrace:Strategy: '4' is not a strategy. Allowed values: Summary, Setup, Read, Write, All.")]
     [InlineData("Backend", "dtrace", "IoTrace:Backend: 'dtrace' is not a backend. Allowed values: Auto, InProcess, Ebpf.")]
     [InlineData("MinimumCalls", "1e3", "IoTrace:MinimumCalls: '1e3' is not a count. Allowed values: 0 or a positive whole number.")]
+    [InlineData("SamplingRatio", "-0.5", "IoTrace:SamplingRatio: '-0.5' is not a ratio. Allowed values: a number from 0 to 1, such as 0.1 for one request in ten.")]
+    [InlineData("SamplingRatio", "1.5", "IoTrace:SamplingRatio: '1.5' is not a ratio. Allowed values: a number from 0 to 1, such as 0.1 for one request in ten.")]
+    [InlineData("SamplingRatio", "10%", "IoTrace:SamplingRatio: '10%' is not a ratio. Allowed values: a number from 0 to 1, such as 0.1 for one request in ten.")]
+    [InlineData("SamplingRatio", "NaN", "IoTrace:SamplingRatio: 'NaN' is not a ratio. Allowed values: a number from 0 to 1, such as 0.1 for one request in ten.")]
     [InlineData("Enabled", "1", "IoTrace:Enabled: '1' is not a boolean. Allowed values: true, false.")]
     [InlineData("Features", "Calls, Wall", "IoTrace:Features: 'Calls, Wall' is not a list of features. Allowed values: a comma-separated list of Calls, Bytes, Time, Cpu; or All, or None (calls only).")]
     [InlineData("Redaction", "Paths", "IoTrace:Redaction: 'Paths' is not a list of things to redact. Allowed values: a comma-separated list of FilePaths, PeerAddresses; or All, or None.")]
-    [InlineData("Verbose", "true", "IoTrace:Verbose: 'Verbose' is not an IoTrace setting. Allowed keys: Enabled, Strategy, Formatter, LogLevel, Features, Redaction, Backend, IncludePaths, ExcludePaths, SkippedNamespaces, MinimumCalls, MinimumBytes.")]
+    [InlineData("Verbose", "true", "IoTrace:Verbose: 'Verbose' is not an IoTrace setting. Allowed keys: Enabled, Strategy, Formatter, LogLevel, Features, Redaction, Backend, IncludePaths, ExcludePaths, SkippedNamespaces, MinimumCalls, MinimumBytes, SamplingRatio.")]
     [InlineData("Strategy:Name", "Read", "IoTrace:Strategy: must be a single value, not a section.")]
     public void Bind_UnusableValue_RecordsAnErrorAndKeepsTheDefault(string key, string value, string error)
     {

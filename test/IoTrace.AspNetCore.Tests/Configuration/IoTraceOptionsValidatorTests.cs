@@ -34,6 +34,7 @@ public sealed class IoTraceOptionsValidatorTests
             Backend = (IoTraceBackend)7,
             MinimumCalls = -1,
             MinimumBytes = -2,
+            SamplingRatio = 1.5,
         };
         options.IncludePaths.Add("/ok");
         options.IncludePaths.Add("api");
@@ -57,8 +58,20 @@ public sealed class IoTraceOptionsValidatorTests
                 "IoTrace:SkippedNamespaces:4: a namespace prefix cannot be empty.",
                 "IoTrace:MinimumCalls: '-1' is negative. Allowed values: 0 (no threshold) or a positive count.",
                 "IoTrace:MinimumBytes: '-2' is negative. Allowed values: 0 (no threshold) or a positive count.",
+                "IoTrace:SamplingRatio: '1.5' is not a ratio. Allowed values: a number from 0 to 1, such as 0.1 for one request in ten.",
             ],
             result.Failures);
+    }
+
+    [Theory]
+    [InlineData(double.NaN, "NaN")]
+    [InlineData(-0.01, "-0.01")]
+    [InlineData(double.PositiveInfinity, "Infinity")]
+    public void Validate_SamplingRatioOutsideZeroToOne_NamesTheKeyAndTheRange(double ratio, string shown)
+    {
+        var result = _validator.Validate(null, new IoTraceOptions { SamplingRatio = ratio });
+
+        Assert.Equal([$"IoTrace:SamplingRatio: '{shown}' is not a ratio. Allowed values: a number from 0 to 1, such as 0.1 for one request in ten."], result.Failures);
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using IoTrace.AspNetCore.Configuration;
 using Xunit;
 
@@ -36,6 +37,56 @@ public sealed class IoTraceSettingsTests
 
         Assert.Equal(traced, Create(options).ShouldTrace(path));
     }
+
+    [Theory]
+    [InlineData(0.5, "00000000000000", true)]
+    [InlineData(0.5, "7fffffffffffff", true)]
+    [InlineData(0.5, "80000000000000", false)]
+    [InlineData(0.5, "ffffffffffffff", false)]
+    [InlineData(0.25, "3fffffffffffff", true)]
+    [InlineData(0.25, "40000000000000", false)]
+    [InlineData(1.0, "ffffffffffffff", true)]
+    [InlineData(0.0, "00000000000000", false)]
+    public void IsSampled_W3CActivity_PicksByTheTraceIdsRightMostSevenBytes(double ratio, string lowBytes, bool sampled)
+    {
+        // The left-most nine bytes do not count: they differ here, and would flip the answer if they did.
+        var settings = Create(new IoTraceOptions { SamplingRatio = ratio });
+        using var activity = StartActivity($"ff0123456789abcdef{lowBytes}");
+
+        Assert.Equal(sampled, settings.IsSampled(activity));
+    }
+
+    [Fact]
+    public void IsSampled_NoActivity_AtRandomWithinTheRatio()
+    {
+        var never = Create(new IoTraceOptions { SamplingRatio = 0 });
+        var always = Create(new IoTraceOptions { SamplingRatio = 1 });
+        var half = Create(new IoTraceOptions { SamplingRatio = 0.5 });
+
+        var picked = Enumerable.Range(0, 1000).Count(_ => half.IsSampled(null));
+
+        Assert.False(never.IsSampled(null));
+        Assert.True(always.IsSampled(null));
+
+        // Both outcomes: the chance that 1,000 fair draws all agree is 2^-999.
+        Assert.InRange(picked, 1, 999);
+    }
+
+    [Fact]
+    public void IsSampled_HierarchicalActivity_AtRandom()
+    {
+        var half = Create(new IoTraceOptions { SamplingRatio = 0.5 });
+        using var activity = new Activity("request").SetIdFormat(ActivityIdFormat.Hierarchical).SetParentId("|parent.1.").Start();
+
+        var picked = Enumerable.Range(0, 1000).Count(_ => half.IsSampled(activity));
+
+        Assert.InRange(picked, 1, 999);
+    }
+
+    private static Activity StartActivity(string traceId) =>
+        new Activity("request")
+            .SetParentId(ActivityTraceId.CreateFromString(traceId), ActivitySpanId.CreateFromString("b7ad6b7169203331"), ActivityTraceFlags.Recorded)
+            .Start();
 
     [Fact]
     public void Create_Options_StartOptionsCarryContentRootFeaturesAndSkippedNamespaces()

@@ -33,6 +33,24 @@ public sealed class MiddlewareAllocationTests
     }
 
     [Theory]
+    [InlineData("0", null)]
+    [InlineData("0.5", "4bf92f3577b34da6a3ffffffffffffff")]
+    public void InvokeAsync_RequestLeftOutBySampling_AllocatesNothingPerRequest(string ratio, string? traceId)
+    {
+        // With a trace id, the requests run under an activity whose id the ratio leaves out: the draw reads it.
+        using var activity = traceId is null
+            ? null
+            : new System.Diagnostics.Activity("request").SetParentId(
+                System.Diagnostics.ActivityTraceId.CreateFromString(traceId),
+                System.Diagnostics.ActivitySpanId.CreateFromString("00f067aa0ba902b7"),
+                System.Diagnostics.ActivityTraceFlags.Recorded).Start();
+
+        var perRequest = BytesPerRequest(new() { ["SamplingRatio"] = ratio }, ReadFile);
+
+        Assert.True(perRequest < 1, $"A request left out by sampling allocated {perRequest:F1} bytes; it must return _next(context) and allocate nothing.");
+    }
+
+    [Theory]
     [InlineData("Summary", false, true, 2_100)]
     [InlineData("Summary", true, true, 3_400)]
     [InlineData("All", false, true, 2_500)]
