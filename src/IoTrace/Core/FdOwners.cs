@@ -7,20 +7,8 @@ namespace IoTrace.Core;
 internal static class FdOwners
 {
     private const int MaxFd = 1 << 20;
-    private const int Stripes = 64;
     private static readonly Lock s_growLock = new();
     private static Owner?[] s_owners = new Owner?[1024];
-
-    // Owners change under the lock of their fd's stripe, which also publishes "has an owner" to OwnedChanged: the
-    // published flag then always matches the owner once a change is done, whatever the order of concurrent changes.
-    private static readonly Lock[] s_stripes = [.. Enumerable.Range(0, Stripes).Select(_ => new Lock())];
-
-    /// <summary>
-    /// Told, for an fd, whether it has an owner after each change (the in-process backend's native flow filter: calls
-    /// on an owned fd from flows without a trace must still reach the hook). Owners forgotten lazily by <see cref="Get"/>
-    /// stay published until the next change of their fd, which only costs a call a trip to the hook.
-    /// </summary>
-    public static Action<int, bool>? OwnedChanged { get; set; }
 
     // Closes seen per fd number. A call returns EAGAIN, another thread closes the fd, and only then does the hook
     // record the EAGAIN: without this, that dead fd would keep its owner, and whatever reuses the number next (another
@@ -55,19 +43,13 @@ internal static class FdOwners
         if (current is null || current.Session != session || current.Site != site)
         {
             var owner = new Owner(session, site);
-            lock (Stripe(fd))
+            Volatile.Write(ref owners[fd], owner);
+
+            // Closed meanwhile (Clear counts the close before it clears the owner): take it back.
+            if (Closes(fd) != closesBefore)
             {
-                Volatile.Write(ref owners[fd], owner);
-
-                // Closed meanwhile (Clear counts the close before it clears the owner): take it back.
-                if (Closes(fd) != closesBefore)
-                {
-                    Interlocked.CompareExchange(ref owners[fd], null, owner);
-                    Publish(owners, fd);
-                    return;
-                }
-
-                Publish(owners, fd);
+                Interlocked.CompareExchange(ref owners[fd], null, owner);
+                return;
             }
 
             session.RememberOwnedFd(fd);
@@ -82,11 +64,7 @@ internal static class FdOwners
         {
             if ((uint)fd < (uint)owners.Length && Volatile.Read(ref owners[fd]) is { } owner && owner.Session == session)
             {
-                lock (Stripe(fd))
-                {
-                    Interlocked.CompareExchange(ref owners[fd], null, owner);
-                    Publish(owners, fd);
-                }
+                Interlocked.CompareExchange(ref owners[fd], null, owner);
             }
         }
     }
@@ -125,18 +103,9 @@ internal static class FdOwners
         var owners = s_owners;
         if (fd < owners.Length && Volatile.Read(ref owners[fd]) is not null)
         {
-            lock (Stripe(fd))
-            {
-                Volatile.Write(ref owners[fd], null);
-                Publish(owners, fd);
-            }
+            Volatile.Write(ref owners[fd], null);
         }
     }
-
-    private static Lock Stripe(int fd) => s_stripes[fd & (Stripes - 1)];
-
-    // Under the fd's stripe lock.
-    private static void Publish(Owner?[] owners, int fd) => OwnedChanged?.Invoke(fd, Volatile.Read(ref owners[fd]) is not null);
 
     private static void CountClose(int fd)
     {

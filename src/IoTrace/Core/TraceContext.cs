@@ -3,8 +3,7 @@ namespace IoTrace.Core;
 /// <summary>The trace that the current async flow belongs to, and the last application line it ran.</summary>
 internal static class TraceContext
 {
-    // Its change handler tells the in-process backend's native filter whether the thread's flow has a trace.
-    private static readonly AsyncLocal<TraceSession?> s_current = new(static args => CurrentChanged?.Invoke(args.CurrentValue is not null));
+    private static readonly AsyncLocal<TraceSession?> s_current = new();
     private static readonly AsyncLocal<SourceLocation?> s_lastCallSite = new();
 
     // Separate from s_current, so only traces a kernel backend records pay for change notifications.
@@ -15,12 +14,6 @@ internal static class TraceContext
     /// that switches contexts), so a kernel backend can publish it where its probes read it.
     /// </summary>
     public static Action<TraceSession?>? KernelTraceChanged { get; set; }
-
-    /// <summary>
-    /// Told whether the current thread's flow has a trace every time that changes (set, or an async hop that switches
-    /// contexts): the in-process backend's trampolines skip the managed hook for calls of flows without one.
-    /// </summary>
-    public static Action<bool>? CurrentChanged { get; set; }
 
     /// <summary>The current flow's trace, when a kernel backend records it.</summary>
     public static TraceSession? KernelTrace

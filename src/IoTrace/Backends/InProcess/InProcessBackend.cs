@@ -26,16 +26,11 @@ internal sealed unsafe class InProcessBackend : IIoTraceBackend
     // Bumped by Shutdown, so a trace started before it does not decrement the counter of the next install.
     private int _generation;
 
-    private static delegate* unmanaged[SuppressGCTransition]<int, void> s_setFlowTraced;
-    private static delegate* unmanaged[SuppressGCTransition]<int, int, void> s_setFdOwned;
-
     private InProcessBackend(NativeShim shim)
     {
         _shim = shim;
         IoHook.Initialize(shim, OnHookFailure);
         CallSiteResolver.FramePointerKey = shim.CallSiteKey;
-        s_setFlowTraced = shim.SetFlowTraced;
-        s_setFdOwned = shim.SetFdOwned;
     }
 
     /// <summary>Raised when the hook fails to record a call; the call and tracing go on.</summary>
@@ -103,10 +98,6 @@ internal sealed unsafe class InProcessBackend : IIoTraceBackend
             session.BackendGeneration = _generation;
             Interlocked.Increment(ref *_shim.ActiveCounter);
         }
-
-        // This thread runs the trace's flow now; later hops tell the filter through TraceContext.CurrentChanged. Set
-        // here as well, because the trace was made current before a first trace's install registered that handler.
-        s_setFlowTraced(1);
     }
 
     public Task OnTraceStopped(TraceSession session)
@@ -140,7 +131,6 @@ internal sealed unsafe class InProcessBackend : IIoTraceBackend
                 return;
             }
 
-            _shim.SetFlowFilter(0);
             var failures = _shim.Uninstall();
             _installed = false;
             _generation++;
@@ -207,7 +197,6 @@ internal sealed unsafe class InProcessBackend : IIoTraceBackend
                     }
                 }
 
-                EnableFlowFilter(imports);
                 _installed = true;
                 return true;
             }
@@ -221,22 +210,6 @@ internal sealed unsafe class InProcessBackend : IIoTraceBackend
                 Marshal.FreeCoTaskMem(appDir);
             }
         }
-    }
-
-    /// <summary>
-    /// Lets trampolines skip the managed hook for calls of flows without a trace (most calls, when few requests are
-    /// sampled): the handlers keep the native side told which threads' flows have a trace and which fds have an owner.
-    /// </summary>
-    private void EnableFlowFilter(ImportedFunction[] imports)
-    {
-        for (var i = 0; i < imports.Length; i++)
-        {
-            _shim.SetSymbolFd(i, (int)IoHook.FlowFilterFd(imports[i]));
-        }
-
-        TraceContext.CurrentChanged = static traced => s_setFlowTraced(traced ? 1 : 0);
-        FdOwners.OwnedChanged = static (fd, owned) => s_setFdOwned(fd, owned ? 1 : 0);
-        _shim.SetFlowFilter(1);
     }
 
     private void OnHookFailure(Exception e) => HookFailed?.Invoke(e);

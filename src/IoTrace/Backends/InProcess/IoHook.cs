@@ -19,13 +19,6 @@ internal static unsafe class IoHook
     private static NativeShim? s_shim;
     private static Action<Exception>? s_onFailure;
 
-    // What the native flow filter let through on this thread: tests check that flows without a trace skip the hook.
-    [ThreadStatic]
-    private static long t_entries;
-
-    /// <summary>How many calls made on the current thread entered the hook.</summary>
-    internal static long EntriesOnThisThread => t_entries;
-
     public static void Initialize(NativeShim shim, Action<Exception> onFailure)
     {
         s_shim = shim;
@@ -38,7 +31,6 @@ internal static unsafe class IoHook
     private static nint OnCall(NativeShim.Slot* slot, nint a0, nint a1, nint a2, nint a3, nint a4, nint a5)
     {
         var original = (delegate* unmanaged<nint, nint, nint, nint, nint, nint, nint>)slot->Original;
-        t_entries++;
 
         // The tracer's own IO (PDB reads for stack traces, target lookups) is never traced.
         if (TracerThread.IsBusy)
@@ -241,21 +233,6 @@ internal static unsafe class IoHook
 
         return TraceContext.LastCallSite ?? fd?.OpenedAt ?? site;
     }
-
-    /// <summary>
-    /// Where the native flow filter finds the fd that <see cref="OnCall"/> looks an owner up for (as <see cref="FdOf"/>
-    /// does), or that a call always needs the hook for a flow without a trace: a close clears its fd's owner.
-    /// </summary>
-    internal static NativeShim.FdArgument FlowFilterFd(ImportedFunction import) =>
-        import.Probe == ClosedProbe
-            ? NativeShim.FdArgument.AlwaysHook
-            : import.Layout switch
-            {
-                ArgumentLayout.FdArg0 or ArgumentLayout.Connect or ArgumentLayout.Accept => NativeShim.FdArgument.Arg0,
-                ArgumentLayout.FdArg1 => NativeShim.FdArgument.Arg1,
-                ArgumentLayout.Poll => NativeShim.FdArgument.Poll,
-                _ => NativeShim.FdArgument.None,
-            };
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int FdOf(ArgumentLayout layout, nint a0, nint a1) => layout switch

@@ -20,20 +20,6 @@ internal sealed unsafe class NativeShim
         Trampoline = (delegate* unmanaged<int, nint>)NativeLibrary.GetExport(handle, "iotrace_trampoline");
         CallSiteKey = (delegate* unmanaged[SuppressGCTransition]<int*, ulong>)NativeLibrary.GetExport(handle, "iotrace_callsite_key");
         ThreadCpuNanoseconds = (delegate* unmanaged[SuppressGCTransition]<long>)NativeLibrary.GetExport(handle, "iotrace_thread_cpu_ns");
-        SetSymbolFd = (delegate* unmanaged<int, int, void>)NativeLibrary.GetExport(handle, "iotrace_set_symbol_fd");
-        SetFlowFilter = (delegate* unmanaged<int, void>)NativeLibrary.GetExport(handle, "iotrace_set_flow_filter");
-        SetFlowTraced = (delegate* unmanaged[SuppressGCTransition]<int, void>)NativeLibrary.GetExport(handle, "iotrace_set_flow_traced");
-        SetFdOwned = (delegate* unmanaged[SuppressGCTransition]<int, int, void>)NativeLibrary.GetExport(handle, "iotrace_set_fd_owned");
-    }
-
-    /// <summary>How the native flow filter finds a symbol's fd (<c>FD_*</c> in iotrace_native.c).</summary>
-    internal enum FdArgument
-    {
-        None = -1,
-        Arg0 = 0,
-        Arg1 = 1,
-        Poll = 2,
-        AlwaysHook = 3,
     }
 
     public delegate* unmanaged<byte**, int, void*, byte*, int> Install { get; }
@@ -54,18 +40,6 @@ internal sealed unsafe class NativeShim
     public delegate* unmanaged[SuppressGCTransition]<int*, ulong> CallSiteKey { get; }
 
     public delegate* unmanaged[SuppressGCTransition]<long> ThreadCpuNanoseconds { get; }
-
-    /// <summary>Symbol index, <see cref="FdArgument"/>: where the flow filter reads a symbol's fd.</summary>
-    public delegate* unmanaged<int, int, void> SetSymbolFd { get; }
-
-    /// <summary>Turns the flow filter on (1) or off (0): off, every call goes to the hook while a trace runs.</summary>
-    public delegate* unmanaged<int, void> SetFlowFilter { get; }
-
-    /// <summary>Whether the current thread's flow has a trace (1) or not (0).</summary>
-    public delegate* unmanaged[SuppressGCTransition]<int, void> SetFlowTraced { get; }
-
-    /// <summary>fd, whether a trace owns it: calls on it from flows without a trace still go to the hook.</summary>
-    public delegate* unmanaged[SuppressGCTransition]<int, int, void> SetFdOwned { get; }
 
     public static bool TryLoad(out NativeShim? shim, out string reason) => TryLoad(LibraryName, out shim, out reason);
 

@@ -1,7 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
-using IoTrace.Backends.InProcess;
 using IoTrace.Tests.TestSupport;
 using Microsoft.Data.Sqlite;
 using IoTrace.Testing;
@@ -88,60 +87,6 @@ public sealed class InProcessBackendTests : IDisposable
         Assert.NotEmpty(reads);
         Assert.True(reads.Sum(a => a.Bytes) >= 20 * 1000, "the query reads every payload page");
         Assert.Equal(1, report.For(path).Calls("openat"));
-    }
-
-    [Fact]
-    public void Trace_FlowContinuesOnAThreadThatNeverRanATrace_ItsCallsAreCharged()
-    {
-        Requires.Linux();
-        var path = _files.Create(3000);
-        var read = 0;
-
-        // A new thread starts in the flow that started it: the native filter learns that from the context switch.
-        var report = IoTracer.Trace(Strategy.Read, () =>
-        {
-            var thread = new Thread(() => read = File.ReadAllBytes(path).Length);
-            thread.Start();
-            thread.Join();
-        });
-
-        Assert.Equal(3000, read);
-        Assert.Equal(3000, report.Aggregates.Where(a => a.Probe == "pread64").Sum(a => a.Bytes));
-    }
-
-    [Fact]
-    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
-    public void Trace_AnotherFlowDoesIoMeanwhile_ItsCallsSkipTheHook()
-    {
-        Requires.Linux();
-        var path = _files.Create(3000);
-        long entries = -1;
-        long tracedEntries = -1;
-
-        var report = IoTracer.Trace(Strategy.Read, () =>
-        {
-            // Outside the trace's flow while it runs: the trampolines go straight to libc, as if nothing were traced.
-            using (ExecutionContext.SuppressFlow())
-            {
-                var untraced = new Thread(() =>
-                {
-                    var before = IoHook.EntriesOnThisThread;
-                    _ = File.ReadAllBytes(path);
-                    entries = IoHook.EntriesOnThisThread - before;
-                });
-                untraced.Start();
-                untraced.Join();
-            }
-
-            var start = IoHook.EntriesOnThisThread;
-            _ = File.ReadAllBytes(path);
-            tracedEntries = IoHook.EntriesOnThisThread - start;
-        });
-
-        // The untraced read's close still enters the hook (it clears the fd's owner, if any); its other calls do not.
-        Assert.Equal(1, entries);
-        Assert.True(tracedEntries >= 4, $"the traced read entered the hook {tracedEntries} times");
-        Assert.Equal(3000, report.Aggregates.Where(a => a.Probe == "pread64").Sum(a => a.Bytes));
     }
 
     [Fact]

@@ -112,78 +112,15 @@ static int allowed(const iotrace_slot* slot, uintptr_t return_address)
     return 0;
 }
 
-// The flow filter. While any trace runs, a call from a flow without one needs the managed hook only when its fd has
-// an owner (a trace waiting on it after an EAGAIN) or when it closes an fd (the hook counts closes and clears owners).
-// The managed side keeps t_flow_traced equal to "the thread's flow has a trace" (an AsyncLocal change handler) and
-// g_fd_owned equal to "the fd has an owner"; until it turns the filter on, every call goes to the hook.
-#define MAX_OWNED_FD (1 << 20)
-#define FD_NONE -1
-#define FD_ARG0 0
-#define FD_ARG1 1
-#define FD_POLL 2
-#define FD_ALWAYS 3
-
-static __thread int t_flow_traced __attribute__((tls_model("initial-exec")));
-static volatile int g_flow_filter;
-static signed char g_symbol_fd[MAX_SYMBOLS];
-static volatile unsigned char g_fd_owned[MAX_OWNED_FD];
-
-static inline int needs_hook_untraced(const iotrace_slot* slot, long a, long b)
-{
-    int fd;
-    switch (g_symbol_fd[slot->symbol])
-    {
-        case FD_ARG0:
-            fd = (int)a;
-            break;
-        case FD_ARG1:
-            fd = (int)b;
-            break;
-        case FD_POLL:
-            fd = b == 1 && a != 0 ? *(const int*)a : -1;
-            break;
-        case FD_ALWAYS:
-            return 1;
-        default:
-            return 0;
-    }
-    return (unsigned)fd < MAX_OWNED_FD && g_fd_owned[fd] != 0;
-}
-
 static inline __attribute__((always_inline)) long dispatch(int index, long a, long b, long c, long d, long e, long f, void* return_address)
 {
     iotrace_slot* slot = &g_slots[index];
     managed_hook_t hook = g_hook;
-    if (__atomic_load_n(&g_active, __ATOMIC_RELAXED) > 0 && hook != NULL
-        && (t_flow_traced || !g_flow_filter || needs_hook_untraced(slot, a, b))
-        && allowed(slot, (uintptr_t)return_address))
+    if (__atomic_load_n(&g_active, __ATOMIC_RELAXED) > 0 && hook != NULL && allowed(slot, (uintptr_t)return_address))
     {
         return hook(slot, a, b, c, d, e, f);
     }
     return ((fn6_t)slot->original)(a, b, c, d, e, f);
-}
-
-// How a symbol names its fd (FD_*), set for each symbol before the filter is turned on.
-IOTRACE_EXPORT void iotrace_set_symbol_fd(int symbol, int how)
-{
-    if (symbol >= 0 && symbol < MAX_SYMBOLS)
-        g_symbol_fd[symbol] = (signed char)how;
-}
-
-IOTRACE_EXPORT void iotrace_set_flow_filter(int enabled)
-{
-    __atomic_store_n(&g_flow_filter, enabled, __ATOMIC_RELEASE);
-}
-
-IOTRACE_EXPORT void iotrace_set_flow_traced(int traced)
-{
-    t_flow_traced = traced;
-}
-
-IOTRACE_EXPORT void iotrace_set_fd_owned(int fd, int owned)
-{
-    if ((unsigned)fd < MAX_OWNED_FD)
-        g_fd_owned[fd] = (unsigned char)(owned != 0);
 }
 
 // One trampoline per slot: the index is baked in, all six integer argument registers pass through.
@@ -575,7 +512,7 @@ IOTRACE_EXPORT void* iotrace_trampoline(int index)
     return index >= 0 && index < MAX_SLOTS ? (void*)g_trampolines[index] : NULL;
 }
 
-static __thread uintptr_t t_stack_top __attribute__((tls_model("initial-exec")));
+static __thread uintptr_t t_stack_top;
 
 // A cheap identity of the current call path: a hash of the return addresses on the frame-pointer chain
 // (JIT code and libSystem.Native keep frame pointers). *frames receives how many frames were walked.
