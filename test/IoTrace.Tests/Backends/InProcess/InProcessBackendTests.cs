@@ -90,6 +90,25 @@ public sealed class InProcessBackendTests : IDisposable
     }
 
     [Fact]
+    public void Trace_FlowContinuesOnAThreadThatNeverRanATrace_ItsCallsAreCharged()
+    {
+        Requires.Linux();
+        var path = _files.Create(3000);
+        var read = 0;
+
+        // A new thread starts in the flow that started it, so its IO belongs to the trace.
+        var report = IoTracer.Trace(Strategy.Read, () =>
+        {
+            var thread = new Thread(() => read = File.ReadAllBytes(path).Length);
+            thread.Start();
+            thread.Join();
+        });
+
+        Assert.Equal(3000, read);
+        Assert.Equal(3000, report.Aggregates.Where(a => a.Probe == "pread64").Sum(a => a.Bytes));
+    }
+
+    [Fact]
     public async Task Trace_LoopbackTcpExchange_ReportsExactBytesPerDirectionAndThePeer()
     {
         Requires.Linux();
