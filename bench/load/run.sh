@@ -10,8 +10,8 @@
 #   none      no middleware at all (--Bench:UseIoTrace=false): the baseline
 #   disabled  UseIoTrace() with IoTrace:Enabled=false
 #   summary / write / all   IoTrace:Strategy on the in-process backend (IoTrace:Backend=InProcess), default features
-#   summary-10pct / all-10pct  Summary and All with IoTrace:SamplingRatio=0.1: one request in ten traced (not in
-#             the default set: CONFIGS="none summary summary-10pct all all-10pct" measures them)
+#   NAME-10pct  any configuration above with IoTrace:SamplingRatio=0.1, one request in ten traced (not in the
+#             default set: CONFIGS="none summary summary-10pct all all-10pct ebpf-summary-10pct" measures some)
 #   ebpf-summary / ebpf-all  the same strategies on the eBPF backend (IoTrace:Backend=Ebpf; root and bpftrace needed):
 #             the app attaches bpftrace at startup, before it listens, and bpftrace's own CPU time is added to the app's
 # The app is built with the eBPF backend referenced (-p:IoTraceEbpf=true, into artifacts/bench/webdemo-ebpf, not the
@@ -54,8 +54,7 @@ config_args() {
         summary) echo "--IoTrace:Strategy=Summary --IoTrace:Backend=InProcess" ;;
         write) echo "--IoTrace:Strategy=Write --IoTrace:Backend=InProcess" ;;
         all) echo "--IoTrace:Strategy=All --IoTrace:Backend=InProcess" ;;
-        summary-10pct) echo "--IoTrace:Strategy=Summary --IoTrace:Backend=InProcess --IoTrace:SamplingRatio=0.1" ;;
-        all-10pct) echo "--IoTrace:Strategy=All --IoTrace:Backend=InProcess --IoTrace:SamplingRatio=0.1" ;;
+        *-10pct) echo "$(config_args "${1%-10pct}") --IoTrace:SamplingRatio=0.1" ;;
         ebpf-summary) echo "--IoTrace:Strategy=Summary --IoTrace:Backend=Ebpf" ;;
         ebpf-all) echo "--IoTrace:Strategy=All --IoTrace:Backend=Ebpf" ;;
         *) echo "unknown configuration '$1'" >&2; return 1 ;;
