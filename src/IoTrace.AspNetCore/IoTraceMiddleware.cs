@@ -57,7 +57,7 @@ internal sealed class IoTraceMiddleware
         var settings = _options.Current;
 
         // Untraced requests cost a path match, a level check and a sampling draw: no state machine, no allocation.
-        if (!settings.ShouldTrace(context.Request.Path) || !_logger.IsEnabled(settings.LogLevel) || !settings.IsSampled(Activity.Current))
+        if (!settings.ShouldTrace(context.Request.Path) || !_logger.IsEnabled(settings.LogLevel) || !settings.IsSampled())
         {
             return _next(context);
         }

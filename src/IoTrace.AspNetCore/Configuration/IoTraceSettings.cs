@@ -28,7 +28,6 @@ internal sealed class IoTraceSettings
         LogLevel = effective.LogLevel;
         MinimumCalls = effective.MinimumCalls;
         MinimumBytes = effective.MinimumBytes;
-        SamplingRatio = effective.SamplingRatio;
         _sampleBelow = (ulong)(effective.SamplingRatio * SampleSpace);
 
         // Where no backend runs, reports would be empty: skip tracing altogether (the core logged why, once).
@@ -49,8 +48,6 @@ internal sealed class IoTraceSettings
     public long MinimumCalls { get; }
 
     public long MinimumBytes { get; }
-
-    public double SamplingRatio { get; }
 
     public IoTraceStartOptions StartOptions { get; }
 
@@ -73,10 +70,16 @@ internal sealed class IoTraceSettings
     public bool ShouldTrace(PathString path) => Enabled && _paths.Matches(path);
 
     /// <summary>
-    /// Whether a request falls in <see cref="SamplingRatio"/>: by the trace id of <paramref name="activity"/> (the
-    /// request's activity) when it is a W3C one, at random otherwise. No allocation.
+    /// Whether the current request falls in <see cref="IoTraceOptions.SamplingRatio"/>; the current activity is read
+    /// only when the ratio is neither 0 nor 1. No allocation.
     /// </summary>
-    public bool IsSampled(Activity? activity)
+    public bool IsSampled() => _sampleBelow >= SampleSpace || (_sampleBelow != 0 && IsSampled(Activity.Current));
+
+    /// <summary>
+    /// Whether a request falls in <see cref="IoTraceOptions.SamplingRatio"/>: by the trace id of
+    /// <paramref name="activity"/> (the request's activity) when it is a W3C one, at random otherwise.
+    /// </summary>
+    internal bool IsSampled(Activity? activity)
     {
         if (_sampleBelow >= SampleSpace)
         {
