@@ -49,7 +49,7 @@ public sealed class IoTraceSettingsTests
     [InlineData(0.0, "00000000000000", false)]
     public void IsSampled_W3CActivity_PicksByTheTraceIdsRightMostSevenBytes(double ratio, string lowBytes, bool sampled)
     {
-        // The left-most nine bytes do not count: they differ here, and would flip the answer if they did.
+        // The left-most nine bytes (ff01...) would leave every id out if they counted: only the right-most seven do.
         var settings = Create(new IoTraceOptions { SamplingRatio = ratio });
         using var activity = StartActivity($"ff0123456789abcdef{lowBytes}");
 
