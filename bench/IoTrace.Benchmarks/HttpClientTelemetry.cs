@@ -12,8 +12,9 @@ namespace IoTrace.Benchmarks;
 /// What HttpClient's telemetry costs once IoTrace listens to it: an HttpClient GET to Kestrel in the same process, on
 /// loopback. IoTrace starts listening to <c>System.Net.Http</c>'s events with the first trace that keeps line context
 /// (it needs <c>RequestStart</c>, and <c>ConnectionEstablished</c> for kernel backends), and the source then writes
-/// all its events, about 8 per request, for every request of the process, traced or not. Each state in its own
-/// process, since a listener stays.
+/// all its events, about 8 per request, for every request of the process, traced or not, until no trace with line
+/// context has run for <see cref="HttpClientCallSites.IdleDelay"/>. Each state in its own process, since the
+/// listener is process-wide.
 /// </summary>
 [MemoryDiagnoser]
 public class HttpClientTelemetry : IDisposable
@@ -28,7 +29,21 @@ public class HttpClientTelemetry : IDisposable
     public void SetupListening()
     {
         Start();
-        HttpClientCallSites.EnsureListening();
+
+        // As while a trace with line context runs somewhere in the process (none ever stops here).
+        HttpClientCallSites.OnContextTraceStarted();
+    }
+
+    [GlobalSetup(Target = nameof(StoppedAfterIdle))]
+    public void SetupStoppedAfterIdle()
+    {
+        Start();
+        HttpClientCallSites.OnContextTraceStarted();
+        HttpClientCallSites.OnContextTraceStopped();
+
+        // What the listener's timer does once no trace with line context ran for its idle delay.
+        var idle = (long)((HttpClientCallSites.IdleDelay + TimeSpan.FromSeconds(1)).TotalSeconds * Stopwatch.Frequency);
+        Trace.Assert(HttpClientCallSites.StopIfIdle(Stopwatch.GetTimestamp() + idle));
     }
 
     [GlobalCleanup]
@@ -46,9 +61,13 @@ public class HttpClientTelemetry : IDisposable
     [Benchmark(Baseline = true)]
     public Task<string> NotListening() => _client!.GetStringAsync("/");
 
-    /// <summary>IoTrace listening to <c>System.Net.Http</c>, as after the first trace with line context; no trace running.</summary>
+    /// <summary>IoTrace listening to <c>System.Net.Http</c>, as while a trace with line context runs; this request not traced.</summary>
     [Benchmark]
     public Task<string> Listening() => _client!.GetStringAsync("/");
+
+    /// <summary>IoTrace stopped listening: no trace with line context for its idle delay (10 s).</summary>
+    [Benchmark]
+    public Task<string> StoppedAfterIdle() => _client!.GetStringAsync("/");
 
     private void Start()
     {

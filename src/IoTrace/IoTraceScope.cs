@@ -91,6 +91,11 @@ public sealed class IoTraceScope : IDisposable
         _session.Deactivate();
         _charged = charged;
         IoTracer.OnScopeStopped();
+        if (_session.KeepsContext)
+        {
+            HttpClientCallSites.OnContextTraceStopped();
+        }
+
         if (ReferenceEquals(TraceContext.Current, _session))
         {
             TraceContext.Current = _previous;

@@ -95,7 +95,7 @@ public static class IoTracer
         var backend = Backend;
         if (strategy != Strategy.Summary)
         {
-            HttpClientCallSites.EnsureListening();
+            HttpClientCallSites.OnContextTraceStarted();
         }
 
         var session = new TraceSession(strategy, options.Features, backend.Name, ResolverFor(options), options.RootPath ?? Environment.CurrentDirectory, options.Redaction);

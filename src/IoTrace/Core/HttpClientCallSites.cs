@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Diagnostics.Tracing;
 
 namespace IoTrace.Core;
@@ -10,17 +11,112 @@ namespace IoTrace.Core;
 /// </summary>
 internal sealed class HttpClientCallSites : EventListener
 {
-    private const string HttpEventSource = "System.Net.Http";
-    private static readonly Lazy<HttpClientCallSites> s_instance = new(() => new HttpClientCallSites());
+    /// <summary>
+    /// How long after the last trace with line context the listener stops: while it listens, HttpClient writes all its
+    /// events for every request of the process (about 1 KB and a few microseconds each), traced or not.
+    /// </summary>
+    internal static readonly TimeSpan IdleDelay = TimeSpan.FromSeconds(10);
 
-    /// <summary>Starts listening, once per process; the first traces with line context call it.</summary>
-    public static void EnsureListening() => _ = s_instance.Value;
+    private const string HttpEventSource = "System.Net.Http";
+    private static readonly Lazy<HttpClientCallSites> s_instance = new(Create);
+    private static readonly Lock s_toggle = new();
+    private static int s_contextTraces;
+    private static long s_lastStop;
+    private static EventSource? s_source;
+    private static int s_listening;
+    // Kept here so the timer lives as long as the listener.
+    private static Timer? s_idleCheck;
+
+    /// <summary>A trace with line context starts: listens from now on (synchronously, before the trace's flow goes on).</summary>
+    public static void OnContextTraceStarted()
+    {
+        Interlocked.Increment(ref s_contextTraces);
+        _ = s_instance.Value;
+        if (Volatile.Read(ref s_listening) == 0)
+        {
+            lock (s_toggle)
+            {
+                if (s_listening == 0)
+                {
+                    // Without the source yet (no HttpClient used so far), its creation enables it.
+                    Volatile.Write(ref s_listening, 1);
+                    if (Volatile.Read(ref s_source) is { } source)
+                    {
+                        s_instance.Value.EnableEvents(source, EventLevel.Informational);
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>A trace with line context stopped: once none has run for <see cref="IdleDelay"/>, the listener stops.</summary>
+    public static void OnContextTraceStopped()
+    {
+        Volatile.Write(ref s_lastStop, Stopwatch.GetTimestamp());
+        Interlocked.Decrement(ref s_contextTraces);
+    }
+
+    /// <summary>Whether HttpClient's events reach the listener now (or will, once HttpClient's event source exists).</summary>
+    internal static bool IsListening => Volatile.Read(ref s_listening) != 0;
+
+    /// <summary>
+    /// Stops listening when no trace with line context runs and none stopped within <see cref="IdleDelay"/> of
+    /// <paramref name="now"/> (a <see cref="Stopwatch"/> timestamp). Returns whether it stopped. Runs every second.
+    /// </summary>
+    internal static bool StopIfIdle(long now)
+    {
+        lock (s_toggle)
+        {
+            if (s_listening == 0 || Volatile.Read(ref s_contextTraces) > 0
+                || Stopwatch.GetElapsedTime(Volatile.Read(ref s_lastStop), now) < IdleDelay)
+            {
+                return false;
+            }
+
+            // A full fence between the two: a trace that starts meanwhile either sees the listener stopped and starts
+            // it again itself, or is seen here, and the listener goes on.
+            Interlocked.Exchange(ref s_listening, 0);
+            if (Volatile.Read(ref s_contextTraces) > 0)
+            {
+                Volatile.Write(ref s_listening, 1);
+                return false;
+            }
+
+            if (Volatile.Read(ref s_source) is { } source)
+            {
+                s_instance.Value.DisableEvents(source);
+            }
+
+            return true;
+        }
+    }
+
+    private static HttpClientCallSites Create()
+    {
+        // Listening from the start: the base constructor reports the sources that exist already.
+        Volatile.Write(ref s_listening, 1);
+        var listener = new HttpClientCallSites();
+
+        // Without the creating flow's context: it may be a traced request's, which the timer would keep alive.
+        using (ExecutionContext.SuppressFlow())
+        {
+            s_idleCheck = new Timer(static _ => StopIfIdle(Stopwatch.GetTimestamp()), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+        }
+
+        return listener;
+    }
 
     protected override void OnEventSourceCreated(EventSource eventSource)
     {
+        // Called from the base constructor for sources that exist already, and later for new ones: static state only.
+        // Not under s_toggle: the runtime calls this holding its listeners' lock, which EnableEvents takes after s_toggle.
         if (eventSource.Name == HttpEventSource)
         {
-            EnableEvents(eventSource, EventLevel.Informational);
+            Volatile.Write(ref s_source, eventSource);
+            if (Volatile.Read(ref s_listening) != 0)
+            {
+                EnableEvents(eventSource, EventLevel.Informational);
+            }
         }
     }
 
