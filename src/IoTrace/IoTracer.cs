@@ -93,12 +93,14 @@ public static class IoTracer
         }
 
         var backend = Backend;
-        if (strategy != Strategy.Summary)
+        var session = new TraceSession(strategy, options.Features, backend.Name, ResolverFor(options), options.RootPath ?? Environment.CurrentDirectory, options.Redaction);
+
+        // Counted once the trace exists, so a failed start leaves no count behind; uncounted when its scope stops.
+        if (session.KeepsContext)
         {
             HttpClientCallSites.OnContextTraceStarted();
         }
 
-        var session = new TraceSession(strategy, options.Features, backend.Name, ResolverFor(options), options.RootPath ?? Environment.CurrentDirectory, options.Redaction);
         var previous = TraceContext.Current;
         TraceContext.Current = session;
         backend.OnTraceStarted(session);
