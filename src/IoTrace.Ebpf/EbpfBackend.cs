@@ -287,7 +287,9 @@ internal sealed class EbpfBackend : IIoTraceBackend, IReportsFailures
             return Failure ?? Fail("bpftrace ended before its probes were attached");
         }
 
-        // Native libraries the app loaded already (SQLite's, used at startup): their first calls traced walk through them.
+        // Libraries the app loads from now on are learned as they load, before their first call; those it loaded
+        // already (SQLite's, used at startup), here: their first calls traced walk through them.
+        attachment.Loads = NativeLibraryLoads.TryStart(natives.AppDirectory, () => TeachAppLibraries(natives, loaded: true), e => _reportFailure?.Invoke(e), out _);
         TeachAppLibraries(natives);
 
         lock (_lock)
@@ -503,7 +505,7 @@ internal sealed class EbpfBackend : IIoTraceBackend, IReportsFailures
     }
 
     /// <summary>Unwind rules only sharpen lines: whatever goes wrong learning them is logged once, and tracing goes on.</summary>
-    private void TeachAppLibraries(NativeUnwindRules natives)
+    private void TeachAppLibraries(NativeUnwindRules natives, bool loaded = false)
     {
         if (!LearnLoadedLibrariesAhead)
         {
@@ -512,7 +514,7 @@ internal sealed class EbpfBackend : IIoTraceBackend, IReportsFailures
 
         try
         {
-            natives.TeachAppLibraries();
+            natives.TeachAppLibraries(loaded);
         }
         catch (Exception e)
         {
@@ -586,6 +588,9 @@ internal sealed class EbpfBackend : IIoTraceBackend, IReportsFailures
 
         public NativeUnwindRules Natives { get; }
 
+        /// <summary>The watch that learns libraries as they load; null without the shim.</summary>
+        public NativeLibraryLoads? Loads { get; set; }
+
         public void Enqueue(KernelFlush flush)
         {
             if (!_flushes.IsAddingCompleted)
@@ -603,6 +608,7 @@ internal sealed class EbpfBackend : IIoTraceBackend, IReportsFailures
 
         public void Dispose()
         {
+            Loads?.Dispose();
             _watchdog.Dispose();
             _flushes.CompleteAdding();
             Bpftrace.Dispose();

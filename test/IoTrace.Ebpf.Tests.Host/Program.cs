@@ -1,7 +1,10 @@
+using System.Runtime.CompilerServices;
 using IoTrace;
+using Microsoft.Data.Sqlite;
 
 // Attaches the eBPF backend, says so, then waits to be killed: it never disposes anything.
 // With "http URL": instead makes the process's first traced HttpClient call to URL and prints the report's rows.
+// With "sqlite PATH": instead queries the database at PATH in a trace that loads SQLite's native library, and prints its rows.
 if (!IoTracer.TryEnable("ebpf", out var reason))
 {
     Console.WriteLine($"FAILED {reason}");
@@ -12,12 +15,14 @@ if (args is ["http", var url])
 {
     using var http = new HttpClient();
     var report = await IoTracer.TraceAsync(Strategy.All, async () => _ = await http.GetStringAsync(new Uri(url))); // the host's request
-    foreach (var a in report.Aggregates)
-    {
-        Console.WriteLine($"{a.Probe}\t{Path.GetFileName(a.File)}\t{a.Line}\t{a.Calls}\t{a.Bytes}\t{a.Target}");
-    }
+    Print(report);
+    return 0;
+}
 
-    Console.WriteLine($"DONE {report.Backend} {report.IsComplete}");
+if (args is ["sqlite", var database])
+{
+    var report = IoTracer.Trace(Strategy.All, () => Query(database));
+    Print(report);
     return 0;
 }
 
@@ -25,3 +30,23 @@ Console.WriteLine("READY");
 Console.Out.Flush();
 Console.In.ReadLine();
 return 0;
+
+static void Print(IoTraceReport report)
+{
+    foreach (var a in report.Aggregates)
+    {
+        Console.WriteLine($"{a.Probe}\t{Path.GetFileName(a.File)}\t{a.Line}\t{a.Calls}\t{a.Bytes}\t{a.Target}");
+    }
+
+    Console.WriteLine($"DONE {report.Backend} {report.IsComplete}");
+}
+
+[MethodImpl(MethodImplOptions.NoInlining)]
+static long Query(string path)
+{
+    using var connection = new SqliteConnection($"Data Source={path};Pooling=False");
+    connection.Open(); // the host's open
+    using var command = connection.CreateCommand();
+    command.CommandText = "SELECT sum(length(payload)) FROM items";
+    return (long)command.ExecuteScalar()!; // the host's query
+}

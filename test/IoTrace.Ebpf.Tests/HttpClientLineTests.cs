@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using System.Runtime.CompilerServices;
@@ -140,20 +139,12 @@ public sealed class HttpClientLineTests(EbpfFixture fixture) : IDisposable
     {
         fixture.Require();
         await using var upstream = new LoopbackHttpServer(new string('y', 2_000));
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, UseShellExecute = false };
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "IoTrace.Ebpf.Tests.Host.dll"));
-        info.ArgumentList.Add("http");
-        info.ArgumentList.Add($"http://{upstream.Peer}/");
-        using var host = Process.Start(info)!;
-        var output = await host.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
-        await host.WaitForExitAsync(TestContext.Current.CancellationToken);
+        var (rows, done, exitCode) = await HostProcess.TraceAsync("http", $"http://{upstream.Peer}/");
         await upstream.Served;
 
-        var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Equal(("DONE ebpf True", 0), (lines[^1], host.ExitCode));
-        var rows = lines[..^1].Select(l => l.Split('\t')).ToList();
+        Assert.Equal(("DONE ebpf True", 0), (done, exitCode));
         Assert.DoesNotContain(rows, r => r[5].EndsWith(".pdb", StringComparison.Ordinal));
-        var line = HostLineOf("// the host's request");
+        var line = HostProcess.LineOf("// the host's request");
         var sockets = rows.Where(r => r[5] == upstream.Peer).ToList();
         Assert.Contains(sockets, r => r[0] == "connect");
         Assert.All(sockets, r => Assert.Equal(("Program.cs", line.ToString(System.Globalization.CultureInfo.InvariantCulture)), (r[1], r[2])));
@@ -169,7 +160,4 @@ public sealed class HttpClientLineTests(EbpfFixture fixture) : IDisposable
     }
 
     private static int LineOf(string text, [CallerFilePath] string file = "") => EbpfBackendTests.LineOf(text, file);
-
-    private static int HostLineOf(string text, [CallerFilePath] string file = "") =>
-        EbpfBackendTests.LineOf(text, Path.Combine(Path.GetDirectoryName(file)!, "..", "IoTrace.Ebpf.Tests.Host", "Program.cs"));
 }

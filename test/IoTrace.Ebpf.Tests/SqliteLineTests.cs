@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Runtime.CompilerServices;
 using IoTrace.Ebpf.Attribution;
 using IoTrace.Ebpf.Tests.TestSupport;
@@ -88,6 +89,42 @@ public sealed class SqliteLineTests(EbpfFixture fixture) : IDisposable
             EbpfBackend.LearnLoadedLibrariesAhead = true;
         }
     }
+
+    /// <summary>
+    /// The request that loads e_sqlite3: the library is learned as it loads (its dlopen, in the request's thread),
+    /// before its first call, so even that request's calls have their lines. A process of its own, where no SQLite was
+    /// loaded before; its rows are the reference's, on the host's lines.
+    /// </summary>
+    [Fact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public async Task Trace_SqliteLoadedDuringTheTrace_FreshProcess_CallsHaveTheirLinesAtOnce()
+    {
+        fixture.Require();
+        var path = Path.Combine(_directory, "fresh.db");
+        CreateDatabase(path, rows: 20);
+
+        var (rows, done, exitCode) = await HostProcess.TraceAsync("sqlite", path);
+
+        Assert.Equal(("DONE ebpf True", 0), (done, exitCode));
+        var open = HostProcess.LineOf("connection.Open(); // the host's open");
+        var query = HostProcess.LineOf("command.ExecuteScalar()!; // the host's query");
+        var database = rows
+            .Where(r => r[5] == path && r[0] is "pread64" or "fcntl" or "openat")
+            .Select(r => (Probe: r[0], File: r[1], Line: r[2], Calls: long.Parse(r[3], CultureInfo.InvariantCulture), Bytes: long.Parse(r[4], CultureInfo.InvariantCulture)))
+            .ToList();
+        Assert.All(database, r => Assert.True(r.File == "Program.cs" && (r.Line == Text(open) || r.Line == Text(query)), $"{r} has no line of the host's query"));
+        Assert.Equal(
+            [("openat", Text(open), 1L, 0L), ("pread64", Text(open), 1L, 100L), ("pread64", Text(query), 8L, 28_688L)],
+            database.Where(r => r.Probe != "fcntl").Select(r => (r.Probe, r.Line, r.Calls, r.Bytes)).Order());
+        Assert.Contains(database, r => r.Probe == "fcntl" && r.Line == Text(query));
+
+        // The lesson's own reads (the process's maps, the library's .eh_frame) are hidden from the trace: of the
+        // library's file, only the loader's read of its ELF header is the request's.
+        Assert.DoesNotContain(rows, r => r[5].StartsWith("/proc/self/", StringComparison.Ordinal));
+        Assert.Equal([("read", "1", "832")], rows.Where(r => r[5].EndsWith("/libe_sqlite3.so", StringComparison.Ordinal) && r[0] is "read" or "pread64").Select(r => (r[0], r[3], r[4])));
+    }
+
+    private static string Text(int line) => line.ToString(CultureInfo.InvariantCulture);
 
     /// <summary>
     /// A database of 20 rows, queried once untraced (the query's code is jitted), then traced by the in-process

@@ -136,19 +136,23 @@ internal sealed class NativeUnwindRules(Action<ulong, long> teach, int capacity,
     /// <summary>
     /// Gives the first lesson to native libraries in the app's folder (where the in-process backend patches them too:
     /// SQLite's e_sqlite3) that are loaded and have had none, before any of their calls is seen: the calls made after it
-    /// walk through them at once. Reads the process's maps at most once a second. Returns the rules taught.
+    /// walk through them at once. Reads the process's maps at most once a second, unless <paramref name="loaded"/> says
+    /// a library was just loaded. Returns the rules taught.
     /// </summary>
-    public int TeachAppLibraries()
+    public int TeachAppLibraries(bool loaded = false)
     {
         lock (_lock)
         {
-            return TeachAppLibrariesLocked();
+            return TeachAppLibrariesLocked(loaded);
         }
     }
 
-    private int TeachAppLibrariesLocked()
+    /// <summary>The folder whose native libraries are learned ahead, ending with a separator.</summary>
+    public string AppDirectory => _appDirectory;
+
+    private int TeachAppLibrariesLocked(bool loaded)
     {
-        if (Environment.TickCount64 - _appLibrariesChecked < 1_000 || _taught.Count >= capacity)
+        if ((!loaded && Environment.TickCount64 - _appLibrariesChecked < 1_000) || _taught.Count >= capacity)
         {
             return 0;
         }

@@ -20,6 +20,7 @@ internal sealed unsafe class NativeShim
         Trampoline = (delegate* unmanaged<int, nint>)NativeLibrary.GetExport(handle, "iotrace_trampoline");
         CallSiteKey = (delegate* unmanaged[SuppressGCTransition]<int*, ulong>)NativeLibrary.GetExport(handle, "iotrace_callsite_key");
         ThreadCpuNanoseconds = (delegate* unmanaged[SuppressGCTransition]<long>)NativeLibrary.GetExport(handle, "iotrace_thread_cpu_ns");
+        WatchLoads = (delegate* unmanaged<delegate* unmanaged<byte*, void>, byte*, int>)NativeLibrary.GetExport(handle, "iotrace_watch_loads");
     }
 
     public delegate* unmanaged<byte**, int, void*, byte*, int> Install { get; }
@@ -40,6 +41,12 @@ internal sealed unsafe class NativeShim
     public delegate* unmanaged[SuppressGCTransition]<int*, ulong> CallSiteKey { get; }
 
     public delegate* unmanaged[SuppressGCTransition]<long> ThreadCpuNanoseconds { get; }
+
+    /// <summary>
+    /// Starts (a callback and a folder) or ends (null) a kernel backend's watch on libraries loaded under that folder:
+    /// the callback runs on the loading thread before its dlopen returns. Returns the dlopen slots hooked.
+    /// </summary>
+    public delegate* unmanaged<delegate* unmanaged<byte*, void>, byte*, int> WatchLoads { get; }
 
     public static bool TryLoad(out NativeShim? shim, out string reason) => TryLoad(LibraryName, out shim, out reason);
 

@@ -86,10 +86,24 @@ static unsigned long long g_seen_adds;
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void* (*g_real_dlopen)(const char*, int);
-static void** g_dlopen_slots[8];
-static void* g_dlopen_originals[8];
-static int g_dlopen_libs[8];
+typedef struct
+{
+    void** got;
+    void* original;
+    uintptr_t relro_start;
+    uintptr_t relro_end;
+} dlopen_slot_t;
+static dlopen_slot_t g_dlopen_slots[8];
 static int g_dlopen_slot_count;
+
+// A kernel backend's watch on libraries loaded under a folder (iotrace_watch_loads): told of each new one
+// before its dlopen returns, so it can learn the library before the library's first call.
+typedef void (*load_callback_t)(const char* path);
+static volatile load_callback_t g_load_callback;
+static char g_watch_dir[512];
+static unsigned long long g_watch_adds;
+static uintptr_t g_watch_seen[MAX_LIBS];
+static int g_watch_seen_count;
 
 static int allowed(const iotrace_slot* slot, uintptr_t return_address)
 {
@@ -137,11 +151,11 @@ T64(0) T64(1) T64(2) T64(3)
 #define R64(n) R8(n##0) R8(n##1) R8(n##2) R8(n##3) R8(n##4) R8(n##5) R8(n##6) R8(n##7)
 static fn6_t const g_trampolines[MAX_SLOTS] = { R64(0) R64(1) R64(2) R64(3) };
 
-static int write_slot(const library_t* lib, void** got, void* value)
+static int write_slot_in(uintptr_t relro_start, uintptr_t relro_end, void** got, void* value)
 {
     long page = sysconf(_SC_PAGESIZE);
     uintptr_t start = (uintptr_t)got & ~(uintptr_t)(page - 1);
-    int relro = start >= lib->relro_start && start + (uintptr_t)page <= lib->relro_end;
+    int relro = start >= relro_start && start + (uintptr_t)page <= relro_end;
     // The GOT of a BIND_NOW library sits in RELRO: make the page writable just for the store.
     if (relro && mprotect((void*)start, (size_t)page, PROT_READ | PROT_WRITE) != 0)
     {
@@ -151,6 +165,11 @@ static int write_slot(const library_t* lib, void** got, void* value)
     if (relro)
         mprotect((void*)start, (size_t)page, PROT_READ);
     return 0;
+}
+
+static int write_slot(const library_t* lib, void** got, void* value)
+{
+    return write_slot_in(lib->relro_start, lib->relro_end, got, value);
 }
 
 static uintptr_t dyn_ptr(uintptr_t base, uintptr_t value)
@@ -312,7 +331,7 @@ static void patch_relocations(int lib_index, uintptr_t base, const dynamic_t* dy
 
 static void* dlopen_hook(const char* file, int mode);
 
-static void patch_dlopen(int lib_index, uintptr_t base, const dynamic_t* dyn)
+static void patch_dlopen(uintptr_t relro_start, uintptr_t relro_end, uintptr_t base, const dynamic_t* dyn)
 {
     for (size_t i = 0; dyn->jmprel && i < dyn->jmprel_size / sizeof(ElfW(Rela)); i++)
     {
@@ -323,11 +342,40 @@ static void patch_dlopen(int lib_index, uintptr_t base, const dynamic_t* dyn)
         if (*got == (void*)dlopen_hook)
             continue;
         g_real_dlopen = *got;
-        g_dlopen_originals[g_dlopen_slot_count] = *got;
-        g_dlopen_slots[g_dlopen_slot_count] = got;
-        g_dlopen_libs[g_dlopen_slot_count] = lib_index;
-        if (write_slot(&g_libs[lib_index], got, (void*)dlopen_hook) == 0)
+        dlopen_slot_t* slot = &g_dlopen_slots[g_dlopen_slot_count];
+        slot->got = got;
+        slot->original = *got;
+        slot->relro_start = relro_start;
+        slot->relro_end = relro_end;
+        if (write_slot_in(relro_start, relro_end, got, (void*)dlopen_hook) == 0)
             g_dlopen_slot_count++;
+    }
+}
+
+// Puts the dlopen slots back, once neither the in-process backend nor a watch needs them. Returns the failures.
+static int restore_dlopen(void)
+{
+    if (g_installed || g_load_callback != NULL)
+        return 0;
+    int failures = 0;
+    for (int i = 0; i < g_dlopen_slot_count; i++)
+        failures += write_slot_in(g_dlopen_slots[i].relro_start, g_dlopen_slots[i].relro_end, g_dlopen_slots[i].got, g_dlopen_slots[i].original) != 0;
+    g_dlopen_slot_count = 0;
+    return failures;
+}
+
+static void relro_of(struct dl_phdr_info* info, uintptr_t* start, uintptr_t* end)
+{
+    *start = *end = 0;
+    for (int p = 0; p < info->dlpi_phnum; p++)
+    {
+        const ElfW(Phdr)* ph = &info->dlpi_phdr[p];
+        if (ph->p_type == PT_GNU_RELRO)
+        {
+            long page = sysconf(_SC_PAGESIZE);
+            *start = (info->dlpi_addr + ph->p_vaddr) & ~(uintptr_t)(page - 1);
+            *end = (info->dlpi_addr + ph->p_vaddr + ph->p_memsz) & ~(uintptr_t)(page - 1);
+        }
     }
 }
 
@@ -381,18 +429,13 @@ static int visit_library(struct dl_phdr_info* info, size_t size, void* unused)
             lib->text_start = info->dlpi_addr + ph->p_vaddr;
             lib->text_end = lib->text_start + ph->p_memsz;
         }
-        else if (ph->p_type == PT_GNU_RELRO)
-        {
-            long page = sysconf(_SC_PAGESIZE);
-            lib->relro_start = (info->dlpi_addr + ph->p_vaddr) & ~(uintptr_t)(page - 1);
-            lib->relro_end = (info->dlpi_addr + ph->p_vaddr + ph->p_memsz) & ~(uintptr_t)(page - 1);
-        }
     }
+    relro_of(info, &lib->relro_start, &lib->relro_end);
 
     // The runtime's loader (and System.Native, which also loads libraries) gets a dlopen hook so that
     // libraries loaded later are patched before their first call.
     if (is_runtime_loader || is_system_native)
-        patch_dlopen(index, info->dlpi_addr, &dyn);
+        patch_dlopen(lib->relro_start, lib->relro_end, info->dlpi_addr, &dyn);
     if (is_runtime_loader)
         return 0;
 
@@ -423,17 +466,111 @@ static void patch_new_libraries(void)
     dl_iterate_phdr(visit_library, NULL);
 }
 
+static int under_watch_dir(const char* path)
+{
+    return g_watch_dir[0] != '\0' && strncmp(path, g_watch_dir, strlen(g_watch_dir)) == 0
+        && !ends_with(path, "/libIoTrace.Native.so");
+}
+
+typedef struct
+{
+    char path[512];
+} found_t;
+
+// Finds a library under the watched folder not seen before (marking it seen); with found NULL, marks all of them seen.
+static int find_unseen(struct dl_phdr_info* info, size_t size, void* data)
+{
+    (void)size;
+    found_t* found = data;
+    if (info->dlpi_name == NULL || !under_watch_dir(info->dlpi_name))
+        return 0;
+    for (int i = 0; i < g_watch_seen_count; i++)
+    {
+        if (g_watch_seen[i] == info->dlpi_addr)
+            return 0;
+    }
+    if (g_watch_seen_count >= MAX_LIBS)
+        return 0;
+    g_watch_seen[g_watch_seen_count++] = info->dlpi_addr;
+    if (found == NULL)
+        return 0;
+    strncpy(found->path, info->dlpi_name, sizeof(found->path) - 1);
+    return 1;
+}
+
 static void* dlopen_hook(const char* file, int mode)
 {
     void* handle = g_real_dlopen(file, mode);
-    if (handle != NULL && g_installed)
+    if (handle == NULL || (!g_installed && g_load_callback == NULL))
+        return handle;
+
+    found_t found;
+    found.path[0] = '\0';
+    load_callback_t callback = NULL;
+    pthread_mutex_lock(&g_lock);
+    if (g_installed)
+        patch_new_libraries();
+    if (g_load_callback != NULL)
     {
-        pthread_mutex_lock(&g_lock);
-        if (g_installed)
-            patch_new_libraries();
-        pthread_mutex_unlock(&g_lock);
+        unsigned long long adds = 0;
+        dl_iterate_phdr(read_adds, &adds);
+        if (adds != g_watch_adds)
+        {
+            g_watch_adds = adds;
+            callback = g_load_callback;
+            dl_iterate_phdr(find_unseen, &found);
+        }
     }
+    pthread_mutex_unlock(&g_lock);
+    // Outside the lock: the callback runs managed code, which may load libraries itself. One new library per
+    // dlopen is what the runtime's loader makes; another one loaded by the same call is found by the next.
+    if (callback != NULL && found.path[0] != '\0')
+        callback(found.path);
     return handle;
+}
+
+static int visit_loader(struct dl_phdr_info* info, size_t size, void* unused)
+{
+    (void)size;
+    (void)unused;
+    const char* path = info->dlpi_name;
+    if (path == NULL || (!ends_with(path, "/libSystem.Native.so") && !ends_with(path, "/libcoreclr.so")))
+        return 0;
+    dynamic_t dyn;
+    read_dynamic(info, &dyn);
+    if (!dyn.symtab || !dyn.strtab)
+        return 0;
+    uintptr_t relro_start, relro_end;
+    relro_of(info, &relro_start, &relro_end);
+    patch_dlopen(relro_start, relro_end, info->dlpi_addr, &dyn);
+    return 0;
+}
+
+// A kernel backend's watch: callback(path) runs on the loading thread, after dlopen and before it returns, for
+// each library that appears under app_dir (libraries there now are not reported). NULL ends the watch. Only the
+// runtime's loader and System.Native's are watched: the runtime loads P/Invoke targets in preemptive mode, where
+// calling into managed code is allowed. Returns the number of dlopen slots hooked.
+IOTRACE_EXPORT int iotrace_watch_loads(void* callback, const char* app_dir)
+{
+    pthread_mutex_lock(&g_lock);
+    g_load_callback = NULL;
+    memset(g_watch_dir, 0, sizeof(g_watch_dir));
+    g_watch_seen_count = 0;
+    if (callback != NULL && app_dir != NULL)
+    {
+        strncpy(g_watch_dir, app_dir, sizeof(g_watch_dir) - 1);
+        dl_iterate_phdr(read_adds, &g_watch_adds);
+        dl_iterate_phdr(find_unseen, NULL);
+        dl_iterate_phdr(visit_loader, NULL);
+        g_load_callback = (load_callback_t)callback;
+    }
+    else
+    {
+        restore_dlopen();
+    }
+    int count = g_dlopen_slot_count;
+    pthread_mutex_unlock(&g_lock);
+    return count;
 }
 
 // Patches libSystem.Native and the native libraries under app_dir (now and when loaded later).
@@ -467,9 +604,7 @@ IOTRACE_EXPORT int iotrace_uninstall(void)
     pthread_mutex_lock(&g_lock);
     int failures = 0;
     g_installed = 0;
-    for (int i = 0; i < g_dlopen_slot_count; i++)
-        failures += write_slot(&g_libs[g_dlopen_libs[i]], g_dlopen_slots[i], g_dlopen_originals[i]) != 0;
-    g_dlopen_slot_count = 0;
+    failures += restore_dlopen();
     for (int i = 0; i < g_slot_count; i++)
     {
         if (!g_slots[i].patched)

@@ -1,0 +1,48 @@
+using System.Runtime.InteropServices;
+using IoTrace.Ebpf.Tests.TestSupport;
+using Xunit;
+
+namespace IoTrace.Ebpf.Tests.Attribution;
+
+/// <summary>
+/// A native library of the app's folder loaded inside a trace with lines is learned before its dlopen returns, so the
+/// kernel's walk steps through it from its first call (end to end, with SQLite in a fresh process:
+/// <see cref="SqliteLineTests"/>).
+/// </summary>
+[Collection(typeof(KernelTracing))]
+public sealed class NativeLibraryLoadsTests(EbpfFixture fixture) : IDisposable
+{
+    // zlib calls libc's read, write, open and close (gzio), as a library with IO of its own does; a copy under a name
+    // of its own is a library the process has never loaded.
+    private readonly string _library = Path.Combine(AppContext.BaseDirectory, $"libiotrace-load-{Guid.NewGuid():N}.so");
+
+    public void Dispose() => File.Delete(_library);
+
+    [Fact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public void Load_InsideAnAllTrace_LibraryLearnedBeforeTheLoadReturns()
+    {
+        fixture.Require();
+        File.Copy(ZlibPath(), _library);
+        var backend = Assert.IsType<EbpfBackend>(IoTracer.Backend);
+        var learnedAtLoad = false;
+
+        var report = IoTracer.Trace(Strategy.All, () =>
+        {
+            _ = NativeLibrary.Load(_library);
+            learnedAtLoad = backend.NativeFirstLessons.Any(l => l.Library == _library);
+        });
+
+        Assert.Equal(("ebpf", true), (report.Backend, report.IsComplete));
+        Assert.True(learnedAtLoad, "the library was not learned by the time its dlopen returned");
+        Assert.InRange(Assert.Single(backend.NativeFirstLessons, l => l.Library == _library).Rules, 1, 15_000);
+    }
+
+    /// <summary>Debian's zlib1g, which dpkg itself depends on (the eBPF backend is x64 only).</summary>
+    private static string ZlibPath()
+    {
+        var path = File.Exists("/lib/x86_64-linux-gnu/libz.so.1") ? "/lib/x86_64-linux-gnu/libz.so.1" : null;
+        Assert.True(path is not null, "zlib (libz.so.1) is not installed");
+        return path!;
+    }
+}
