@@ -11,8 +11,10 @@ namespace IoTrace.Ebpf.Attribution;
 /// with source lines, as the in-process backend does. What it finds shortens the kernel's later walks of stacks that
 /// begin the same way (<see cref="StackShortcuts"/>). Used by one thread (the flush processor).
 /// </summary>
-internal sealed class StackAttributor(ManagedCodeMap map, StackShortcuts shortcuts, NativeUnwindRules? natives = null)
+internal sealed class StackAttributor(ManagedCodeMap map, StackShortcuts shortcuts, NativeUnwindRules? natives = null, FileImages? images = null)
 {
+    private readonly FileImages _images = images ?? new FileImages();
+
     // Stacks arrive interned by the parser (one array per distinct stack), so identity is enough for the key.
     private readonly Dictionary<(CallSiteResolver Resolver, ulong[] Stack), SourceLocation> _cache = new(new KeyComparer());
 
@@ -26,9 +28,12 @@ internal sealed class StackAttributor(ManagedCodeMap map, StackShortcuts shortcu
     public int CachedStacks => _cache.Count;
 
     /// <summary>
-    /// The stack's application site, or <see cref="SourceLocation.Unknown"/>. A stack with no known application frame
-    /// may run code jitted just before the call whose events are still in flight: the first such stack of a flush waits
-    /// for the map to catch up (<paramref name="waited"/> then holds whether it did), after which every stack of that flush is final.
+    /// The stack's application site, or <see cref="SourceLocation.Unknown"/>. A stack may run code jitted just before
+    /// the call whose events are still in flight (a method's first call, or its tier-1 code): a frame the map does not
+    /// know, in the runtime's executable memory rather than in a library or ReadyToRun image, before the application
+    /// frame found (or with none found). Skipping it would give the call its caller's line, for good once cached. The
+    /// first such stack of a flush waits for the map to catch up (<paramref name="waited"/> then holds whether it did),
+    /// after which every stack of that flush is final.
     /// </summary>
     public SourceLocation Resolve(CallSiteResolver resolver, ulong[] stack, ref bool? waited)
     {
@@ -50,19 +55,19 @@ internal sealed class StackAttributor(ManagedCodeMap map, StackShortcuts shortcu
             return _cache[(resolver, stack)] = StoppedInNativeCode;
         }
 
-        // No frame with a line yet: the app's frame may be code jitted just before the call, not in the map yet.
-        var (site, index) = Walk(resolver, stack);
-        if (site?.File is null)
+        var (site, index, unknownCode) = Walk(resolver, stack);
+        if (site?.File is null || unknownCode)
         {
             // The runtime delivers its events in batches about every 100 ms; more on a loaded machine. A failed wait
             // leaves the stack uncached, to be tried again at its next flush.
             waited ??= map.WaitUntilCurrent(TimeSpan.FromSeconds(3));
             if (waited == false)
             {
-                return SourceLocation.Unknown;
+                return site?.File is null ? SourceLocation.Unknown : site;
             }
 
-            (site, index) = Walk(resolver, stack);
+            // What the map still does not know now is no method's code (a stub, a frame the walk guessed).
+            (site, index, _) = Walk(resolver, stack);
         }
 
         if (site?.File is not null)
@@ -133,15 +138,22 @@ internal sealed class StackAttributor(ManagedCodeMap map, StackShortcuts shortcu
         shortcuts.ForgetWhere(frames => Array.Exists(frames, Unloaded));
     }
 
-    /// <summary>The first app frame with a line and its index, or else the first app frame without one (index -1).</summary>
-    private (SourceLocation? Site, int Index) Walk(CallSiteResolver resolver, ulong[] stack)
+    /// <summary>
+    /// The first app frame with a line and its index, or else the first app frame without one (index -1); and whether a
+    /// frame before it (or any, without one) is code the map may not know yet.
+    /// </summary>
+    private (SourceLocation? Site, int Index, bool UnknownCode) Walk(CallSiteResolver resolver, ulong[] stack)
     {
         SourceLocation? withoutLine = null;
+        var unknownCode = false;
         for (var i = 0; i < stack.Length; i++)
         {
-            if (!map.TryResolve(stack[i] & ~BpftraceScript.PastNativeFlag, isReturnAddress: i > 0, out var frame))
+            var address = stack[i] & ~BpftraceScript.PastNativeFlag;
+            if (!map.TryResolve(address, isReturnAddress: i > 0, out var frame))
             {
-                // Native code (libc, the runtime) and ReadyToRun framework code are not in the map: expected.
+                // Native code (libc, the runtime) and ReadyToRun framework code are not in the map: expected. Else
+                // the frame is in the runtime's executable memory, and may be a method the map learns of later.
+                unknownCode |= address > BpftraceScript.UnknownFrameMarker && !_images.Contains(address);
                 continue;
             }
 
@@ -152,13 +164,13 @@ internal sealed class StackAttributor(ManagedCodeMap map, StackShortcuts shortcu
 
             if (site.File is not null)
             {
-                return (site, i);
+                return (site, i, unknownCode);
             }
 
             withoutLine ??= site;
         }
 
-        return (withoutLine, -1);
+        return (withoutLine, -1, unknownCode);
     }
 
     private sealed class KeyComparer : IEqualityComparer<(CallSiteResolver Resolver, ulong[] Stack)>
