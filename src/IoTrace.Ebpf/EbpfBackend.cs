@@ -68,8 +68,8 @@ internal sealed class EbpfBackend : IIoTraceBackend, IReportsFailures
     internal string? MapsPrintedBecause => _attachment?.Bpftrace.MapsPrintedBecause;
 
     /// <summary>
-    /// Waits until the code map holds everything jitted before this call (for tests: a stack is attributed once, and
-    /// a frame of code the map does not know yet is skipped for the next frame with a line).
+    /// Waits until the code map holds everything jitted before this call (for tests that need a method known before
+    /// their trace; a flush itself waits when a stack holds code the map does not know yet).
     /// </summary>
     internal bool WaitUntilCodeMapCurrent(TimeSpan timeout) => _attachment?.Map.WaitUntilCurrent(timeout) ?? false;
 
