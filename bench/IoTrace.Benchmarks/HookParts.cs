@@ -30,6 +30,7 @@ public unsafe class HookParts
     private int _pread64;
     private int _fd;
     private string _target = null!;
+    private TraceSession.FdInfo? _life;
 
     [GlobalSetup]
     public void Setup()
@@ -46,11 +47,11 @@ public unsafe class HookParts
         _pread64 = Probes.IndexOf("pread64");
         _fd = 42;
         _target = Path.Combine(Path.GetTempPath(), "iotrace-bench-12345.bin");
-        _all.RememberFd(_fd, _target, openedAt: null);
+        _life = _all.OpenFd(_fd, _target, openedAt: null);
         TraceContext.Current = _all;
         _key = CallSiteKey();
         _site = _resolver.Resolve(_key).Site;
-        _all.Record(_pread64, _site, _fd, _target, 1, 1, 1);
+        _all.Record(_pread64, _site, _fd, null, 1, 1, 1, _life);
     }
 
 #pragma warning disable CA1822 // BenchmarkDotNet measures instance methods.
@@ -98,7 +99,7 @@ public unsafe class HookParts
 
     /// <summary>All aggregation: the keyed dictionary lookup and four interlocked adds.</summary>
     [Benchmark]
-    public void RecordAll() => _all.Record(_pread64, _site, _fd, _target, 1, 100, 100);
+    public void RecordAll() => _all.Record(_pread64, _site, _fd, null, 1, 100, 100, _life);
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private ulong Deeper(int frames) => frames == 0 ? CallSiteKey() : Deeper(frames - 1);

@@ -58,6 +58,33 @@ public sealed class BackendAgreementTests(EbpfFixture fixture) : IDisposable
     private static List<(string Probe, string? Target, long Calls)> Stats(IoTraceReport report) =>
         [.. report.Aggregates.GroupBy(a => (a.Probe, a.Target)).Select(g => (g.Key.Probe, g.Key.Target, g.Sum(a => a.Calls))).OrderBy(a => a.Probe, StringComparer.Ordinal).ThenBy(a => a.Target, StringComparer.Ordinal)];
 
+    /// <summary>A socket's calls before its connect name its peer in both: one target per fd life, the one it ends with.</summary>
+    [Fact]
+    public void SocketCallsBeforeItsConnect_BothBackends_SameCallsAndPeerPerProbe()
+    {
+        fixture.Require();
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var peer = (System.Net.IPEndPoint)listener.LocalEndpoint;
+
+        var kernel = Connect(peer);
+        Assert.True(IoTracer.TryEnable("inprocess", out var reason), reason);
+        var inProcess = Connect(peer);
+
+        Assert.Equal(("ebpf", "inprocess"), (kernel.Backend, inProcess.Backend));
+        Assert.Equal(Stats(inProcess), Stats(kernel));
+        Assert.Equal([("close", peer.ToString(), 1L), ("connect", peer.ToString(), 1L), ("fcntl", peer.ToString(), 2L)], Stats(kernel).Where(s => s.Probe is "close" or "connect" or "fcntl"));
+    }
+
+    private static IoTraceReport Connect(System.Net.IPEndPoint peer) =>
+        IoTracer.Trace(Strategy.Setup, () =>
+        {
+            using var client = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+            client.Blocking = false;
+            client.Blocking = true;
+            client.Connect(peer);
+        });
+
     [Fact]
     public unsafe void DirectLibcRead_OnlyTheKernelSeesIt()
     {

@@ -123,6 +123,9 @@ internal static class BpftraceScript
             .Replace("%CPU%", SyscallTable.Cpu.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
             .Replace("%NEWFSTATAT%", SyscallTable.NewFstatAt.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
             .Replace("%FDSTATAT%", SyscallTable.FdStatAtPacked.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
+            .Replace("%POLL%", SyscallTable.Poll.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
+            .Replace("%PPOLL%", SyscallTable.PPoll.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
+            .Replace("%FDPOLL%", SyscallTable.FdPollPacked.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
             .Replace("%MARKER%", FlushMarker.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
             .Replace("%ACK%", AckMarker.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
             .Replace("%SHORTCUT%", ShortcutMarker.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
@@ -458,6 +461,11 @@ internal static class BpftraceScript
             $a0 = args->args[0];
             // glibc 2.33+'s fstat is newfstatat(fd, "", AT_EMPTY_PATH): its fd is the call's.
             if ($id == %NEWFSTATAT% && (args->args[3] & 0x1000) != 0) { $m = %FDSTATAT%; }
+            // poll on one fd (a socket's connect waiting): its fd is in the pollfd, in the caller's memory.
+            if (($id == %POLL% || $id == %PPOLL%) && args->args[1] == 1) {
+              $pf = *uptr((int32 *)args->args[0]);
+              if ($pf >= 0) { $a0 = (uint64)$pf; $m = %FDPOLL%; }
+            }
             if ($req == 0 && (($m >> %FD%) & 3) == 1 && ($m & %CLOSES%) == 0) {
               $o = @own[(int64)$a0];
               $req = $o.0;

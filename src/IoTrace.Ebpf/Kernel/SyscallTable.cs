@@ -79,8 +79,8 @@ internal static class SyscallTable
         (72, Pack("fcntl", FdArg0, 0)),
         (74, Pack("fsync", FdArg0, 0)),
         (75, Pack("fdatasync", FdArg0, 0)),
-        (7, Pack("poll", FdNone, 0)),
-        (271, Pack("poll", FdNone, 0)),
+        (Poll, Pack("poll", FdNone, 0)),
+        (PPoll, Pack("poll", FdNone, 0)),
         (23, Pack("select", FdNone, 0)),
         (270, Pack("select", FdNone, 0)),
     ];
@@ -90,6 +90,16 @@ internal static class SyscallTable
     /// in-process backend name it, with its fd (for the target) read from the first argument.
     /// </summary>
     public static int FdStatAtPacked { get; } = Pack("newfstatat", FdArg0, 0);
+
+    /// <summary>
+    /// poll and ppoll on one fd (how the runtime waits for a socket's connect): the same probe with that fd, read from
+    /// the first pollfd, as the in-process backend reads it; on more fds, none.
+    /// </summary>
+    public static int FdPollPacked { get; } = Pack("poll", FdArg0, 0);
+
+    /// <summary>The system call numbers of poll and ppoll (x64).</summary>
+    public const int Poll = 7;
+    public const int PPoll = 271;
 
     /// <summary>The kernel bits for a strategy (what <see cref="Probes.Records"/> records), plus context where it keeps it.</summary>
     public static int StrategyBits(Strategy strategy, bool measuresCpu = true) => (measuresCpu ? Cpu : 0) | strategy switch

@@ -79,7 +79,11 @@ internal sealed class TraceSession
     /// <summary>Marks the report incomplete: the backend may have missed calls.</summary>
     public void MarkIncomplete() => _incomplete = true;
 
-    public void Record(int probe, SourceLocation? site, int fd, string? target, long bytes, long wallTicks, long cpuNanoseconds)
+    /// <summary>
+    /// Records one call. With <paramref name="life"/> (the fd's life in this trace), the call reports the target that
+    /// life has when the trace stops, not <paramref name="target"/>.
+    /// </summary>
+    public void Record(int probe, SourceLocation? site, int fd, string? target, long bytes, long wallTicks, long cpuNanoseconds, FdInfo? life = null)
     {
         Counter counter;
         if (!_keepsContext)
@@ -90,10 +94,10 @@ internal sealed class TraceSession
         else
         {
             var byKey = Volatile.Read(ref _byKey) ?? CreateByKey();
-            var key = new AggregateKey(probe, site ?? SourceLocation.Unknown, fd, target);
+            var key = new AggregateKey(probe, site ?? SourceLocation.Unknown, fd, life is null ? target : null, life);
             if (!byKey.TryGetValue(key, out counter!))
             {
-                counter = byKey.GetOrAdd(key, static k => new Counter(k.Target));
+                counter = byKey.GetOrAdd(key, static k => new Counter(k.Target, k.Life));
             }
         }
 
@@ -103,17 +107,50 @@ internal sealed class TraceSession
     /// <summary>What this trace knows of an fd: its target, and the application line that opened it.</summary>
     public FdInfo? Fd(int fd) => _fds is { } fds && fds.TryGetValue(fd, out var info) ? info : null;
 
-    public void RememberFd(int fd, string? target, SourceLocation? openedAt)
+    /// <summary>An fd opened (a file, a socket, an accepted connection): a new life, whatever the number held before.</summary>
+    public FdInfo? OpenFd(int fd, string? target, SourceLocation? openedAt)
     {
         if (fd < 0)
         {
-            return;
+            return null;
         }
 
-        var known = Fd(fd);
-        var fds = _fds ?? Interlocked.CompareExchange(ref _fds, new ConcurrentDictionary<int, FdInfo>(), null) ?? _fds!;
-        fds[fd] = new FdInfo(target ?? known?.Target, openedAt is { IsApplication: true } ? openedAt : known?.OpenedAt);
+        var life = new FdInfo(target, openedAt is { IsApplication: true } ? openedAt : null);
+        Fds()[fd] = life;
+        return life;
     }
+
+    /// <summary>
+    /// An fd named (a connect's peer, or what /proc says of an fd first seen): its current life takes the name, so the
+    /// calls made on it before (a socket's options, set before its connect) report it too.
+    /// </summary>
+    public FdInfo? NameFd(int fd, string? target, SourceLocation? openedAt)
+    {
+        if (fd < 0)
+        {
+            return null;
+        }
+
+        if (Fd(fd) is not { } life)
+        {
+            return OpenFd(fd, target, openedAt);
+        }
+
+        if (target is not null)
+        {
+            life.Target = target;
+        }
+
+        if (openedAt is { IsApplication: true } && life.OpenedAt is null)
+        {
+            life.OpenedAt = openedAt;
+        }
+
+        return life;
+    }
+
+    private ConcurrentDictionary<int, FdInfo> Fds() =>
+        _fds ?? Interlocked.CompareExchange(ref _fds, new ConcurrentDictionary<int, FdInfo>(), null) ?? _fds!;
 
     public void ForgetFd(int fd) => _fds?.TryRemove(fd, out _);
 
@@ -173,8 +210,8 @@ internal sealed class TraceSession
         }
         else
         {
-            var key = new AggregateKey(probe, site ?? SourceLocation.Unknown, fd, target);
-            counter = (Volatile.Read(ref _byKey) ?? CreateByKey()).GetOrAdd(key, static k => new Counter(k.Target));
+            var key = new AggregateKey(probe, site ?? SourceLocation.Unknown, fd, target, null);
+            counter = (Volatile.Read(ref _byKey) ?? CreateByKey()).GetOrAdd(key, static k => new Counter(k.Target, null));
         }
 
         var ticks = MeasuresTime ? (long)(wallNanoseconds * (Stopwatch.Frequency / 1e9)) : 0;
@@ -235,29 +272,57 @@ internal sealed class TraceSession
                     c.Cpu));
             }
 
-            aggregates.Sort(static (a, b) =>
-            {
-                var order = string.CompareOrdinal(a.File ?? a.Method, b.File ?? b.Method);
-                if (order == 0)
-                {
-                    order = Nullable.Compare(a.Line, b.Line);
-                }
-
-                if (order == 0)
-                {
-                    order = string.CompareOrdinal(a.Probe, b.Probe);
-                }
-
-                if (order == 0)
-                {
-                    order = Nullable.Compare(a.Fd, b.Fd);
-                }
-
-                return order == 0 ? string.CompareOrdinal(a.Target, b.Target) : order;
-            });
+            aggregates.Sort(s_order);
+            MergeSameRows(aggregates);
         }
 
         return new IoTraceReport(Strategy, Backend, elapsed, aggregates, isComplete: !_incomplete, Features);
+    }
+
+    private static readonly Comparison<IoAggregate> s_order = static (a, b) =>
+    {
+        var order = string.CompareOrdinal(a.File ?? a.Method, b.File ?? b.Method);
+        if (order == 0)
+        {
+            order = Nullable.Compare(a.Line, b.Line);
+        }
+
+        if (order == 0)
+        {
+            order = string.CompareOrdinal(a.Probe, b.Probe);
+        }
+
+        if (order == 0)
+        {
+            order = Nullable.Compare(a.Fd, b.Fd);
+        }
+
+        return order == 0 ? string.CompareOrdinal(a.Target, b.Target) : order;
+    };
+
+    /// <summary>
+    /// Two lives of one fd number that end with the same target (a file opened twice, closed between) make one row, as
+    /// they would have had each call been keyed by its target. Rows arrive sorted, so equal ones are neighbours.
+    /// </summary>
+    private static void MergeSameRows(List<IoAggregate> sorted)
+    {
+        var kept = 0;
+        for (var i = 0; i < sorted.Count; i++)
+        {
+            var row = sorted[i];
+            if (kept > 0 && sorted[kept - 1] is var last && last.Probe == row.Probe && last.Line == row.Line && last.Fd == row.Fd
+                && string.Equals(last.File, row.File, StringComparison.Ordinal) && string.Equals(last.Method, row.Method, StringComparison.Ordinal)
+                && string.Equals(last.Target, row.Target, StringComparison.Ordinal))
+            {
+                sorted[kept - 1] = new IoAggregate(last.Probe, last.File, last.Line, last.Method, last.Fd, last.Target,
+                    last.Calls + row.Calls, last.Bytes + row.Bytes, last.Time + row.Time, last.Cpu + row.Cpu);
+                continue;
+            }
+
+            sorted[kept++] = row;
+        }
+
+        sorted.RemoveRange(kept, sorted.Count - kept);
     }
 
     private Counter?[] CreateByProbe()
@@ -274,7 +339,7 @@ internal sealed class TraceSession
 
     private static Counter CreateCounter(Counter?[] byProbe, int probe)
     {
-        var created = new Counter(null);
+        var created = new Counter(null, null);
         return Interlocked.CompareExchange(ref byProbe[probe], created, null) ?? created;
     }
 
@@ -295,14 +360,34 @@ internal sealed class TraceSession
         return full;
     }
 
-    internal sealed record FdInfo(string? Target, SourceLocation? OpenedAt);
+    /// <summary>
+    /// One life of an fd in this trace, from the call that opened it (or the first call seen on it) to its close: its
+    /// target, which a connect may name after the first calls, and the application line that opened it.
+    /// </summary>
+    internal sealed class FdInfo(string? target, SourceLocation? openedAt)
+    {
+        private volatile string? _target = target;
+        private volatile SourceLocation? _openedAt = openedAt;
+
+        public string? Target
+        {
+            get => _target;
+            set => _target = value;
+        }
+
+        public SourceLocation? OpenedAt
+        {
+            get => _openedAt;
+            set => _openedAt = value;
+        }
+    }
 
     /// <summary>An HttpClient request: host and port as its URI named them, and its application line (null: none).</summary>
     internal readonly record struct HttpRequestSite(string Host, int Port, SourceLocation? Site);
 
     private sealed record RootPath(string Given, string Full);
 
-    private readonly record struct AggregateKey(int Probe, SourceLocation Site, int Fd, string? Target)
+    private readonly record struct AggregateKey(int Probe, SourceLocation Site, int Fd, string? Target, FdInfo? Life)
     {
         public static readonly IEqualityComparer<AggregateKey> Comparer = new KeyComparer();
 
@@ -313,21 +398,24 @@ internal sealed class TraceSession
         private sealed class KeyComparer : IEqualityComparer<AggregateKey>
         {
             public bool Equals(AggregateKey x, AggregateKey y) =>
-                x.Probe == y.Probe && x.Fd == y.Fd && ReferenceEquals(x.Site, y.Site) && string.Equals(x.Target, y.Target, StringComparison.Ordinal);
+                x.Probe == y.Probe && x.Fd == y.Fd && ReferenceEquals(x.Site, y.Site) && ReferenceEquals(x.Life, y.Life)
+                && string.Equals(x.Target, y.Target, StringComparison.Ordinal);
 
             public int GetHashCode(AggregateKey key) =>
-                HashCode.Combine(key.Probe, key.Fd, RuntimeHelpers.GetHashCode(key.Site), key.Target is { } target ? StringComparer.Ordinal.GetHashCode(target) : 0);
+                HashCode.Combine(key.Probe, key.Fd, RuntimeHelpers.GetHashCode(key.Site), key.Life is { } life ? RuntimeHelpers.GetHashCode(life) : 0,
+                    key.Target is { } target ? StringComparer.Ordinal.GetHashCode(target) : 0);
         }
     }
 
-    private sealed class Counter(string? target)
+    private sealed class Counter(string? target, FdInfo? life)
     {
         private long _calls;
         private long _bytes;
         private long _ticks;
         private long _cpu;
 
-        public string? Target { get; } = target;
+        /// <summary>The call's target; for a call on an fd's life, the one that life has now.</summary>
+        public string? Target => life is null ? target : life.Target;
 
         public long Calls => Volatile.Read(ref _calls);
 

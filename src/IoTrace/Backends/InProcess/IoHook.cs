@@ -166,21 +166,24 @@ internal static unsafe class IoHook
 
         var known = fd >= 0 ? session.Fd(fd) : null;
         var site = inheritedSite ?? ResolveCallSite(session, framePointers, known);
+
+        // Calls on an fd report the target its life in this trace ends with, as the kernel backend's do: a socket's
+        // options set before its connect report the peer, not the unconnected socket:[inode] they saw.
+        TraceSession.FdInfo? life = null;
         if (opensFd)
         {
-            session.RememberFd(fd, target, site);
+            life = import.Layout == ArgumentLayout.Connect ? session.NameFd(fd, target, site) : session.OpenFd(fd, target, site);
         }
         else if (fd >= 0 && target is null && recorded)
         {
-            target = known?.Target;
+            life = known;
 
             // A call that failed on an open fd (EAGAIN, EINTR, ECONNRESET) still names it: otherwise an EAGAIN storm
             // or an interrupted recv before the first successful call lands in a row of its own without a target.
             // Only EBADF says the fd is not open, and then /proc/self/fd could name whatever reuses the number.
-            if (target is null && (result >= 0 || errno != EBADF))
+            if (life?.Target is null && (result >= 0 || errno != EBADF))
             {
-                target = FdTargets.Resolve(fd);
-                session.RememberFd(fd, target, openedAt: null);
+                life = session.NameFd(fd, FdTargets.Resolve(fd), openedAt: null);
             }
         }
 
@@ -196,7 +199,7 @@ internal static unsafe class IoHook
 
         if (recorded)
         {
-            session.Record(import.Probe, site, fd, target, bytes, ticks, cpu);
+            session.Record(import.Probe, site, fd, target, bytes, ticks, cpu, life);
         }
     }
 

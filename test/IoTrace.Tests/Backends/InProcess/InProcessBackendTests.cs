@@ -143,6 +143,35 @@ public sealed class InProcessBackendTests : IDisposable
         Assert.All(report.For(target), a => Assert.Equal(connect.Fd, a.Fd));
     }
 
+    /// <summary>
+    /// Calls on a socket before its connect (its flags set, as the runtime does before an async connect) report the
+    /// peer, as the kernel backend does: one target per fd life, the one it ends the trace with.
+    /// </summary>
+    [Fact]
+    public void Trace_SocketCallsBeforeItsConnect_AllReportThePeer()
+    {
+        Requires.Linux();
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var peer = (IPEndPoint)listener.LocalEndpoint;
+
+        var report = IoTracer.Trace(Strategy.Setup, () =>
+        {
+            using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            client.Blocking = false; // before the connect
+            client.Blocking = true;
+            client.Connect(peer);
+        });
+
+        var connect = Assert.Single(report.Aggregates, a => a.Probe == "connect");
+        var socket = report.Aggregates.Where(a => a.Fd == connect.Fd).ToList();
+        Assert.Equal(["close", "connect", "fcntl", "poll", "socket"], socket.Select(a => a.Probe).Order(StringComparer.Ordinal));
+        Assert.All(socket, a => Assert.Equal(peer.ToString(), a.Target));
+
+        // Blocking = false: F_GETFL and F_SETFL; Blocking = true only changes the managed flag (the connect polls).
+        Assert.Equal(2, Assert.Single(socket, a => a.Probe == "fcntl").Calls);
+    }
+
     [Theory]
     [InlineData(Strategy.All)]
     [InlineData(Strategy.Read)]
