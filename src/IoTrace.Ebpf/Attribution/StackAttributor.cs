@@ -110,24 +110,12 @@ internal sealed class StackAttributor(ManagedCodeMap map, StackShortcuts shortcu
 
         // One pass over what is known, each frame looked up among the ranges (sorted by start).
         ranges.Sort();
+        var sorted = ranges.ToArray();
         bool Unloaded(ulong frame)
         {
-            var (lo, hi) = (0, ranges.Count);
-            while (lo < hi)
-            {
-                var mid = (lo + hi) >>> 1;
-                if (ranges[mid].Start <= frame)
-                {
-                    lo = mid + 1;
-                }
-                else
-                {
-                    hi = mid;
-                }
-            }
-
             // A return address may be the end of its method (a call as its last instruction).
-            return lo > 0 && frame <= ranges[lo - 1].End;
+            var index = AddressRanges.LastStartingAtOrBefore(sorted, frame);
+            return index >= 0 && frame <= sorted[index].End;
         }
 
         foreach (var key in _cache.Keys.Where(k => Array.Exists(k.Stack, Unloaded)).ToList())

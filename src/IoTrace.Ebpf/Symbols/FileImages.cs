@@ -36,21 +36,8 @@ internal sealed class FileImages(string mapsPath = "/proc/self/maps")
 
     private static bool Find((ulong Start, ulong End)[] ranges, ulong address)
     {
-        var (lo, hi) = (0, ranges.Length);
-        while (lo < hi)
-        {
-            var mid = (lo + hi) >>> 1;
-            if (ranges[mid].Start <= address)
-            {
-                lo = mid + 1;
-            }
-            else
-            {
-                hi = mid;
-            }
-        }
-
-        return lo > 0 && address < ranges[lo - 1].End;
+        var index = AddressRanges.LastStartingAtOrBefore(ranges, address);
+        return index >= 0 && address < ranges[index].End;
     }
 
     private static (ulong Start, ulong End)[] Read(string mapsPath)
