@@ -23,7 +23,6 @@ internal sealed unsafe class NativeLibraryLoads : IDisposable
     private readonly NativeShim _shim;
     private readonly Action _learn;
     private readonly Action<Exception> _reportFailure;
-    private int _loads;
 
     private NativeLibraryLoads(NativeShim shim, Action learn, Action<Exception> reportFailure)
     {
@@ -31,9 +30,6 @@ internal sealed unsafe class NativeLibraryLoads : IDisposable
         _learn = learn;
         _reportFailure = reportFailure;
     }
-
-    /// <summary>Loads seen under the folder (for tests).</summary>
-    public int Loads => Volatile.Read(ref _loads);
 
     /// <summary>
     /// Calls <paramref name="learn"/> on each load of a library under <paramref name="folder"/>, replacing any earlier
@@ -104,7 +100,6 @@ internal sealed unsafe class NativeLibraryLoads : IDisposable
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void Learn()
     {
-        Interlocked.Increment(ref _loads);
         using var busy = TracerThread.Enter();
         using var hidden = TraceContext.HideFromKernel();
         _learn();

@@ -505,7 +505,7 @@ static void* dlopen_hook(const char* file, int mode)
         return handle;
 
     found_t found;
-    found.path[0] = '\0';
+    memset(&found, 0, sizeof(found));
     load_callback_t callback = NULL;
     pthread_mutex_lock(&g_lock);
     if (g_installed)
@@ -522,8 +522,8 @@ static void* dlopen_hook(const char* file, int mode)
         }
     }
     pthread_mutex_unlock(&g_lock);
-    // Outside the lock: the callback runs managed code, which may load libraries itself. One new library per
-    // dlopen is what the runtime's loader makes; another one loaded by the same call is found by the next.
+    // Outside the lock: the callback runs managed code, which may load libraries itself. One call is enough when
+    // a library brought others of the folder with it: the callback learns every library of the folder it finds.
     if (callback != NULL && found.path[0] != '\0')
         callback(found.path);
     return handle;
