@@ -225,8 +225,18 @@ internal sealed class BpftraceProcess : IDisposable
     }
 
     /// <summary>Gives the calling thread bpftrace's priority (see <see cref="RaisePriority"/>); without CAP_SYS_NICE, nothing.</summary>
-    internal static void RaiseCurrentThreadPriority() =>
-        _ = LibcInterop.SetPriority(LibcInterop.PRIO_PROCESS, (uint)LibcInterop.CurrentThreadId, FlushNiceness);
+    internal static void RaiseCurrentThreadPriority() => Raise(LibcInterop.CurrentThreadId);
+
+    /// <summary>
+    /// Raises one task's priority, not its children's: a thread the thread pool starts when a raised thread queues work
+    /// (a trace's completion, a log line) would otherwise inherit the raised nice value and run the app's work ahead of
+    /// every other process. The kernel resets a negative nice in the tasks created by one with SCHED_RESET_ON_FORK.
+    /// </summary>
+    private static void Raise(int task)
+    {
+        _ = LibcInterop.SchedSetScheduler(task, LibcInterop.SCHED_OTHER | LibcInterop.SCHED_RESET_ON_FORK, 0);
+        _ = LibcInterop.SetPriority(LibcInterop.PRIO_PROCESS, (uint)task, FlushNiceness);
+    }
 
     /// <summary>
     /// Lets bpftrace and this reader run ahead of the app's threads. A buffer rotates only once the previous flush was
@@ -236,8 +246,8 @@ internal sealed class BpftraceProcess : IDisposable
     /// </summary>
     private static void RaisePriority(int bpftrace, int reader)
     {
-        _ = LibcInterop.SetPriority(LibcInterop.PRIO_PROCESS, (uint)bpftrace, FlushNiceness);
-        _ = LibcInterop.SetPriority(LibcInterop.PRIO_PROCESS, (uint)reader, FlushNiceness);
+        Raise(bpftrace);
+        Raise(reader);
     }
 
     private void OnStderr(string? line)

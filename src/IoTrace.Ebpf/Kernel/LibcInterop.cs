@@ -40,6 +40,17 @@ internal static partial class LibcInterop
     [LibraryImport("libc", EntryPoint = "setpriority", SetLastError = true)]
     public static partial int SetPriority(int which, uint who, int niceness);
 
+    public const int SCHED_OTHER = 0;
+
+    /// <summary>Policy flag: tasks this one creates (threads included) start with a negative nice reset to 0.</summary>
+    public const int SCHED_RESET_ON_FORK = 0x40000000;
+
+    /// <param name="pid">A process or, given a thread id, one thread.</param>
+    /// <param name="policy">The policy, with its flags.</param>
+    /// <param name="priority">struct sched_param's only field, sched_priority: 0 for SCHED_OTHER.</param>
+    [LibraryImport("libc", EntryPoint = "sched_setscheduler", SetLastError = true)]
+    public static partial int SchedSetScheduler(int pid, int policy, in int priority);
+
     [LibraryImport("libc", EntryPoint = "geteuid")]
     public static partial uint GetEuid();
 

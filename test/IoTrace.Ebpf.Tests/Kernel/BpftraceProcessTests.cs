@@ -1,5 +1,7 @@
 using System.Globalization;
+using IoTrace.Ebpf.Kernel;
 using IoTrace.Ebpf.Tests.TestSupport;
+using IoTrace.Testing;
 using Xunit;
 
 namespace IoTrace.Ebpf.Tests.Kernel;
@@ -26,6 +28,29 @@ public sealed class BpftraceProcessTests(EbpfFixture fixture)
             .Order(StringComparer.Ordinal);
         // Distinct: a detached backend's threads (an earlier test switched backends) may still be finishing.
         Assert.Equal(["IoTrace bpftrac", "IoTrace eBPF fl"], raised.Distinct());
+    }
+
+    /// <summary>
+    /// A raised thread's children start at the default priority: the thread pool starts its workers on the thread
+    /// that queues work, and the flush thread queues trace completions.
+    /// </summary>
+    [Fact]
+    public void RaiseCurrentThreadPriority_ThreadItStarts_StartsAtTheDefaultPriority()
+    {
+        Requires.Ebpf();
+        var (raised, child) = (0, 0);
+        var parent = new Thread(() =>
+        {
+            BpftraceProcess.RaiseCurrentThreadPriority();
+            raised = Niceness($"/proc/self/task/{LibcInterop.CurrentThreadId}/stat");
+            var started = new Thread(() => child = Niceness($"/proc/self/task/{LibcInterop.CurrentThreadId}/stat"));
+            started.Start();
+            started.Join();
+        });
+        parent.Start();
+        parent.Join();
+
+        Assert.Equal((FlushNiceness, Niceness("/proc/self/stat")), (raised, child));
     }
 
     private static int Niceness(string statPath)
