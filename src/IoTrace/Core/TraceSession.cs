@@ -297,7 +297,13 @@ internal sealed class TraceSession
             order = Nullable.Compare(a.Fd, b.Fd);
         }
 
-        return order == 0 ? string.CompareOrdinal(a.Target, b.Target) : order;
+        if (order == 0)
+        {
+            order = string.CompareOrdinal(a.Target, b.Target);
+        }
+
+        // Two lambdas on one line: their rows stay apart, and each one's rows next to each other.
+        return order == 0 ? string.CompareOrdinal(a.Method, b.Method) : order;
     };
 
     /// <summary>
