@@ -255,7 +255,13 @@ internal sealed class EbpfBackend : IIoTraceBackend, IReportsFailures
         var natives = new NativeUnwindRules(
             (ip, rule) => TraceSlotTable.LearnUnwind(ip, rule, bpftrace.ReaderThreadId),
             Math.Clamp(BpftraceProcess.MapKeys - LibcUnwindTable.Current.Sites.Count, 0, NativeUnwindRules.MaxRules));
-        var attachment = new Attachment(bpftrace, map, new StackAttributor(map, shortcuts, natives), natives, slots, this);
+        var images = new FileImages();
+        var frameless = new FramelessFrames(images, (ip, cfaOffset) =>
+        {
+            TraceSlotTable.LearnFrameless(ip, cfaOffset, bpftrace.ReaderThreadId);
+            TraceSlotTable.AddFramelessBit(BpftraceScript.FramelessBloomBit(ip));
+        });
+        var attachment = new Attachment(bpftrace, map, new StackAttributor(map, shortcuts, natives, images, frameless), natives, slots, this);
         lock (_lock)
         {
             if (generation != _generation)

@@ -11,7 +11,7 @@ namespace IoTrace.Ebpf.Attribution;
 /// with source lines, as the in-process backend does. What it finds shortens the kernel's later walks of stacks that
 /// begin the same way (<see cref="StackShortcuts"/>). Used by one thread (the flush processor).
 /// </summary>
-internal sealed class StackAttributor(ManagedCodeMap map, StackShortcuts shortcuts, NativeUnwindRules? natives = null, FileImages? images = null)
+internal sealed class StackAttributor(ManagedCodeMap map, StackShortcuts shortcuts, NativeUnwindRules? natives = null, FileImages? images = null, FramelessFrames? frameless = null)
 {
     private readonly FileImages _images = images ?? new FileImages();
 
@@ -51,6 +51,13 @@ internal sealed class StackAttributor(ManagedCodeMap map, StackShortcuts shortcu
         // A walk that stopped in native code without frame pointers (e_sqlite3): the process teaches the kernel that
         // frame, and the next call on this path walks further. Frames past where it stopped may be stale.
         if (natives?.StoppedInNativeCode(stack) == true)
+        {
+            return _cache[(resolver, stack)] = StoppedInNativeCode;
+        }
+
+        // A walk that skipped a frameless framework function's caller: the kernel is taught to step through it, and
+        // the next call on this path has that frame. This stack's frames past it belong to the caller's caller.
+        if (frameless?.SkippedACaller(stack) == true)
         {
             return _cache[(resolver, stack)] = StoppedInNativeCode;
         }
@@ -136,7 +143,7 @@ internal sealed class StackAttributor(ManagedCodeMap map, StackShortcuts shortcu
         var unknownCode = false;
         for (var i = 0; i < stack.Length; i++)
         {
-            var address = stack[i] & ~BpftraceScript.PastNativeFlag;
+            var address = stack[i] & ~(BpftraceScript.PastNativeFlag | BpftraceScript.FramelessCallerFlag);
             if (!map.TryResolve(address, isReturnAddress: i > 0, out var frame))
             {
                 // Native code (libc, the runtime) and ReadyToRun framework code are not in the map: expected. Else

@@ -57,6 +57,21 @@ internal static class BpftraceScript
     /// </summary>
     public const ulong PastNativeFlag = 1UL << 62;
 
+    /// <summary>
+    /// Set on a return address the walk read through a frameless function's frame (a rule in @lm, taught with
+    /// <see cref="FramelessMarker"/>): the caller a frame-pointer walk would have skipped.
+    /// </summary>
+    public const ulong FramelessCallerFlag = 1UL << 61;
+
+    /// <summary>prctl option no kernel knows: a frameless function's return address and its CFA offset from rsp (fourth argument: the output reader's tid).</summary>
+    public const long FramelessMarker = 0x494F5446; // "IOTF"
+
+    /// <summary>The slot word's bits (from 40) that say which hashes of return addresses may have a frameless rule: the walk looks up @lm only then.</summary>
+    public const int FramelessBloomShift = 40;
+
+    /// <summary>A return address's bit in the frameless bloom: the top 4 bits of a multiplicative hash (16 bits).</summary>
+    public static int FramelessBloomBit(ulong returnAddress) => (int)((returnAddress * 0x9E3779B97F4A7C15UL) >> 60);
+
     /// <summary>prctl option no kernel knows: how to step out of native code at return address (second argument): the packed rule in the third.</summary>
     public const long UnwindMarker = 0x494F5457; // "IOTW"
 
@@ -130,6 +145,7 @@ internal static class BpftraceScript
             .Replace("%ACK%", AckMarker.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
             .Replace("%SHORTCUT%", ShortcutMarker.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
             .Replace("%UNWIND%", UnwindMarker.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
+            .Replace("%FRAMELESS%", FramelessMarker.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
             .Replace("%UNSHORTCUT%", UnshortcutMarker.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
             .Replace("%RULES%", SyscallTable.RulesShift.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
             .Replace("%REGS%", UserRegistersOffset.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
@@ -265,11 +281,13 @@ internal static class BpftraceScript
         // After a CFI step $f1 is the wrapper's return address and the chain fills $f2 on; otherwise it fills $f1 on.
         // The hash runs along (FNV-1a over the frames, zeros past the end): at a checkpoint it is the key of the
         // frames so far, which the process marks in @z once it found the app frame among them for the trace's rules.
-        walk.Append(CultureInfo.InvariantCulture, $"        $rid = ($fl >> %RULES%) & 0xff;\n        $h = (uint64){HashBasis};\n        $h = ($h ^ $f0) * {HashPrime};\n");
+        walk.Append(CultureInfo.InvariantCulture, $"        $rid = ($fl >> %RULES%) & 0xff;\n        $pend = (uint64)0;\n        $h = (uint64){HashBasis};\n        $h = ($h ^ $f0) * {HashPrime};\n");
         for (var i = 1; i <= StackDepth; i++)
         {
             // $f1 is the wrapper's return address after a CFI step; $f2 the first frame past the native frames stepped by rule.
             walk.Append(i switch { 1 => "        if ($u == 0) {\n", 2 => "        if ($b == 0) {\n", _ => string.Empty });
+            if (i < 3)
+            {
             walk.Append(CultureInfo.InvariantCulture, $$"""
                     if ($fp != 0) {
                       $f{{i}} = (uint64)*uptr((uint64 *)($fp + 8));
@@ -279,6 +297,28 @@ internal static class BpftraceScript
                     }
 
                 """);
+            }
+            else
+            {
+            walk.Append(CultureInfo.InvariantCulture, $$"""
+                    if ($pend != 0) {
+                      $f{{i}} = $pend;
+                      $pend = 0;
+                    } else {
+                      if ($fp != 0) {
+                        $f{{i}} = (uint64)*uptr((uint64 *)($fp + 8));
+                        $nx = (uint64)*uptr((uint64 *)$fp);
+                        if ($nx <= $fp || $nx > $fp + 0x100000) { $nx = 0; }
+                        if ((($fl >> ({{FramelessBloomShift}} + (($f{{i}} * 0x9E3779B97F4A7C15) >> 60))) & 1) != 0) {
+                          $w = (uint64)@lm[$f{{i}}];
+                          if ($w != 0) { $pend = (uint64)*uptr((uint64 *)($fp + 8 + ($w & 0x7fffffff))) | {{FramelessCallerFlag}}; }
+                        }
+                        $fp = $nx;
+                      }
+                    }
+
+                """);
+            }
             if (i is 1 or 2)
             {
                 walk.Append("        }\n");
@@ -430,6 +470,8 @@ internal static class BpftraceScript
           delete(@gen[(int64)-1]);
           @sid[tid] = (uint64)0;
           delete(@sid[tid]);
+          @lm[(uint64)0] = (int64)0;
+          delete(@lm[(uint64)0]);
           @ptc[tid] = (uint64)0;
           delete(@ptc[tid]);
           @pi0[(uint64)0, str(0)] = (uint64)0;
@@ -575,6 +617,7 @@ internal static class BpftraceScript
           if (args->option == %SHORTCUT% && args->arg4 == $3) { @z[(uint64)args->arg2, (uint64)args->arg3] = 1; }
           if (args->option == %UNSHORTCUT% && args->arg4 == $3) { delete(@z[(uint64)args->arg2, (uint64)args->arg3]); }
           if (args->option == %UNWIND% && args->arg4 == $3) { @lu[(uint64)args->arg2] = (int64)args->arg3; }
+          if (args->option == %FRAMELESS% && args->arg4 == $3) { @lm[(uint64)args->arg2] = (int64)args->arg3; }
         }
 
         // Paths of opened files, in programs of their own: a string takes most of a BPF program's 512-byte stack.

@@ -18,6 +18,7 @@ internal sealed unsafe class TraceSlotTable
     private const int SlotsPerPage = 4096 / SlotBytes;
     private static readonly Lock s_lock = new();
     private static TraceSlotTable? s_shared;
+    private static ulong s_framelessBloom;
 
     private readonly ulong* _slots;
     private readonly int _capacity;
@@ -101,7 +102,8 @@ internal sealed unsafe class TraceSlotTable
         if (session is { IsActive: true, HookedInProcess: false })
         {
             // Bits before the id: the program reads the id first and finds bits that match it, or a zero id.
-            slot[1] = (uint)SyscallTable.StrategyBits(session.Strategy, session.MeasuresCpu) | RulesBits(session.Resolver.Id);
+            slot[1] = (uint)SyscallTable.StrategyBits(session.Strategy, session.MeasuresCpu) | RulesBits(session.Resolver.Id)
+                | (Volatile.Read(ref s_framelessBloom) << BpftraceScript.FramelessBloomShift);
             Volatile.Write(ref slot[0], (ulong)session.Id);
         }
         else
@@ -109,6 +111,16 @@ internal sealed unsafe class TraceSlotTable
             Volatile.Write(ref slot[0], 0);
         }
     }
+
+    /// <summary>
+    /// Marks <paramref name="bit"/> in the frameless bloom every thread publishes from now on: the walk of a thread
+    /// whose slot has it looks up the frameless rules of return addresses with that bit.
+    /// </summary>
+    public static void AddFramelessBit(int bit) => Interlocked.Or(ref s_framelessBloom, 1UL << bit);
+
+    /// <summary>Tells the program how to step through a frameless function at return address <paramref name="ip"/> (see <see cref="Attribution.FramelessFrames"/>).</summary>
+    public static void LearnFrameless(ulong ip, int cfaOffset, int readerThreadId) =>
+        _ = LibcInterop.Prctl((nint)BpftraceScript.FramelessMarker, unchecked((nint)ip), cfaOffset, readerThreadId, 0);
 
     /// <summary>The slot bits of a resolver's id; ids past 255 (a process that keeps making rule sets) take no shortcut.</summary>
     public static ulong RulesBits(int rulesId) => rulesId is > 0 and <= SyscallTable.MaxRulesId ? (ulong)rulesId << SyscallTable.RulesShift : 0;

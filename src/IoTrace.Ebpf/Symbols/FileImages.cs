@@ -13,13 +13,16 @@ internal sealed class FileImages(string mapsPath = "/proc/self/maps")
     // Libraries come and go rarely; an address in none is read again at most this often (JIT code is in none).
     private const long RereadMilliseconds = 500;
 
-    private (ulong Start, ulong End)[] _ranges = [];
+    private Mappings _mappings = new([], []);
     private long _read = long.MinValue / 2;
 
     /// <summary>Whether <paramref name="address"/> lies in an executable mapping of a file.</summary>
-    public bool Contains(ulong address)
+    public bool Contains(ulong address) => TryFind(address, out _, out _);
+
+    /// <summary>The file whose executable mapping holds <paramref name="address"/>, and the file offset it maps there.</summary>
+    public bool TryFind(ulong address, out string path, out ulong fileOffset)
     {
-        if (Find(_ranges, address))
+        if (_mappings.TryFind(address, out path, out fileOffset))
         {
             return true;
         }
@@ -30,19 +33,13 @@ internal sealed class FileImages(string mapsPath = "/proc/self/maps")
         }
 
         _read = Environment.TickCount64;
-        _ranges = Read(mapsPath);
-        return Find(_ranges, address);
+        _mappings = Read(mapsPath);
+        return _mappings.TryFind(address, out path, out fileOffset);
     }
 
-    private static bool Find((ulong Start, ulong End)[] ranges, ulong address)
+    private static Mappings Read(string mapsPath)
     {
-        var index = AddressRanges.LastStartingAtOrBefore(ranges, address);
-        return index >= 0 && address < ranges[index].End;
-    }
-
-    private static (ulong Start, ulong End)[] Read(string mapsPath)
-    {
-        var ranges = new List<(ulong Start, ulong End)>();
+        var mappings = new List<(ulong Start, ulong End, ulong Offset, string Path)>();
         try
         {
             foreach (var line in File.ReadLines(mapsPath))
@@ -57,7 +54,11 @@ internal sealed class FileImages(string mapsPath = "/proc/self/maps")
                 }
 
                 var range = fields[0].Split('-');
-                ranges.Add((ulong.Parse(range[0], NumberStyles.HexNumber, CultureInfo.InvariantCulture), ulong.Parse(range[1], NumberStyles.HexNumber, CultureInfo.InvariantCulture)));
+                mappings.Add((
+                    ulong.Parse(range[0], NumberStyles.HexNumber, CultureInfo.InvariantCulture),
+                    ulong.Parse(range[1], NumberStyles.HexNumber, CultureInfo.InvariantCulture),
+                    ulong.Parse(fields[2], NumberStyles.HexNumber, CultureInfo.InvariantCulture),
+                    fields[5]));
             }
         }
         catch (IOException)
@@ -65,7 +66,24 @@ internal sealed class FileImages(string mapsPath = "/proc/self/maps")
             // No maps: every address not in the code map counts as possibly new code, which costs a wait, not a line.
         }
 
-        ranges.Sort();
-        return [.. ranges];
+        mappings.Sort();
+        return new Mappings([.. mappings.Select(m => (m.Start, m.End))], [.. mappings.Select(m => (m.Offset, m.Path))]);
+    }
+
+    private sealed record Mappings((ulong Start, ulong End)[] Ranges, (ulong Offset, string Path)[] Files)
+    {
+        public bool TryFind(ulong address, out string path, out ulong fileOffset)
+        {
+            var index = AddressRanges.LastStartingAtOrBefore(Ranges, address);
+            if (index >= 0 && address < Ranges[index].End)
+            {
+                path = Files[index].Path;
+                fileOffset = address - Ranges[index].Start + Files[index].Offset;
+                return true;
+            }
+
+            (path, fileOffset) = (string.Empty, 0);
+            return false;
+        }
     }
 }

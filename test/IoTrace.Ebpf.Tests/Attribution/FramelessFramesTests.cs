@@ -1,0 +1,54 @@
+using System.Runtime.CompilerServices;
+using IoTrace.Ebpf.Tests.TestSupport;
+using Xunit;
+
+namespace IoTrace.Ebpf.Tests.Attribution;
+
+/// <summary>
+/// StreamReader's path constructor is precompiled (ReadyToRun) without a frame pointer: a frame-pointer walk from its
+/// open goes from it to its caller's caller. The kernel learns to step through it from the flush that meets it.
+/// </summary>
+[Collection(typeof(KernelTracing))]
+public sealed class FramelessFramesTests(EbpfFixture fixture) : IDisposable
+{
+    private const int MaxLearningRounds = 4;
+
+    private readonly string _path = Path.GetTempFileName();
+
+    public void Dispose() => File.Delete(_path);
+
+    // Above the test: LineOf finds the first line holding its text.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private string OpenThroughAFramelessConstructor()
+    {
+        using var reader = new StreamReader(_path); // the open through a frameless constructor
+        return reader.ReadToEnd();
+    }
+
+    [Fact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public void SkippedACaller_OpenThroughStreamReadersConstructor_OpenGetsTheLineOfTheNewStreamReader()
+    {
+        fixture.Require();
+        File.WriteAllText(_path, "hello");
+        _ = OpenThroughAFramelessConstructor();
+        Assert.True(Assert.IsType<EbpfBackend>(IoTracer.Backend).WaitUntilCodeMapCurrent(TimeSpan.FromSeconds(30)));
+        var line = LineOf("new StreamReader(_path); // the open through a frameless constructor");
+
+        var opens = new List<int?>();
+        do
+        {
+            var report = IoTracer.Trace(Strategy.All, () => _ = OpenThroughAFramelessConstructor()); // the caller's line
+            Assert.Equal(("ebpf", true), (report.Backend, report.IsComplete));
+            opens.Add(Assert.Single(report.Aggregates, a => a.Target == _path && a.Probe == "openat").Line);
+        }
+        while (opens[^1] != line && opens.Count < MaxLearningRounds);
+
+        // Until the kernel steps through the constructor: no line, never the caller's.
+        Assert.Equal(line, opens[^1]);
+        Assert.All(opens, l => Assert.True(l is null || l == line, $"the open got line {l}"));
+        TestContext.Current.SendDiagnosticMessage($"the open's line after {opens.Count} trace(s)");
+    }
+
+    private static int LineOf(string text, [CallerFilePath] string file = "") => EbpfBackendTests.LineOf(text, file);
+}
