@@ -281,7 +281,7 @@ internal static class BpftraceScript
         // After a CFI step $f1 is the wrapper's return address and the chain fills $f2 on; otherwise it fills $f1 on.
         // The hash runs along (FNV-1a over the frames, zeros past the end): at a checkpoint it is the key of the
         // frames so far, which the process marks in @z once it found the app frame among them for the trace's rules.
-        walk.Append(CultureInfo.InvariantCulture, $"        $rid = ($fl >> %RULES%) & 0xff;\n        $pend = (uint64)0;\n        $h = (uint64){HashBasis};\n        $h = ($h ^ $f0) * {HashPrime};\n");
+        walk.Append(CultureInfo.InvariantCulture, $"        $rid = ($fl >> %RULES%) & 0xff;\n        $pend = (uint64)0;\n        $bl = ($fl >> {FramelessBloomShift}) & 0xffff;\n        $h = (uint64){HashBasis};\n        $h = ($h ^ $f0) * {HashPrime};\n");
         for (var i = 1; i <= StackDepth; i++)
         {
             // $f1 is the wrapper's return address after a CFI step; $f2 the first frame past the native frames stepped by rule.
@@ -309,7 +309,7 @@ internal static class BpftraceScript
                         $f{{i}} = (uint64)*uptr((uint64 *)($fp + 8));
                         $nx = (uint64)*uptr((uint64 *)$fp);
                         if ($nx <= $fp || $nx > $fp + 0x100000) { $nx = 0; }
-                        if ((($fl >> ({{FramelessBloomShift}} + (($f{{i}} * 0x9E3779B97F4A7C15) >> 60))) & 1) != 0) {
+                        if ($bl != 0 && (($bl >> (($f{{i}} * 0x9E3779B97F4A7C15) >> 60)) & 1) != 0) {
                           $w = (uint64)@lm[$f{{i}}];
                           if ($w != 0) { $pend = (uint64)*uptr((uint64 *)($fp + 8 + ($w & 0x7fffffff))) | {{FramelessCallerFlag}}; }
                         }
