@@ -18,13 +18,16 @@ internal sealed class ReadyToRunFrames
     private const int Rbp = 5;
     private const ushort LinuxMachineOverride = 0x7B79;
 
-    private readonly (uint Begin, uint End, uint Unwind)[] _functions;
+    // Each function's RVA range (sorted, as the table keeps them) and the RVA of its unwind information.
+    private readonly (ulong Start, ulong End)[] _functions;
+    private readonly uint[] _unwind;
     private readonly string _path;
     private readonly ImmutableArray<SectionHeader> _sections;
 
-    private ReadyToRunFrames((uint, uint, uint)[] functions, string path, ImmutableArray<SectionHeader> sections)
+    private ReadyToRunFrames((ulong, ulong)[] functions, uint[] unwind, string path, ImmutableArray<SectionHeader> sections)
     {
         _functions = functions;
+        _unwind = unwind;
         _path = path;
         _sections = sections;
     }
@@ -67,13 +70,15 @@ internal sealed class ReadyToRunFrames
                 }
 
                 var raw = ReadAt(file, sections, BitConverter.ToInt32(table, (i * 12) + 4), BitConverter.ToInt32(table, (i * 12) + 8));
-                var functions = new (uint, uint, uint)[raw.Length / 12];
+                var functions = new (ulong, ulong)[raw.Length / 12];
+                var unwind = new uint[functions.Length];
                 for (var f = 0; f < functions.Length; f++)
                 {
-                    functions[f] = (BitConverter.ToUInt32(raw, f * 12), BitConverter.ToUInt32(raw, (f * 12) + 4), BitConverter.ToUInt32(raw, (f * 12) + 8));
+                    functions[f] = (BitConverter.ToUInt32(raw, f * 12), BitConverter.ToUInt32(raw, (f * 12) + 4));
+                    unwind[f] = BitConverter.ToUInt32(raw, (f * 12) + 8);
                 }
 
-                return new ReadyToRunFrames(functions, path, sections);
+                return new ReadyToRunFrames(functions, unwind, path, sections);
             }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or BadImageFormatException or ArgumentException or InvalidOperationException)
@@ -108,21 +113,8 @@ internal sealed class ReadyToRunFrames
     public bool TryGetFramelessFrame(uint rva, out int cfaOffset)
     {
         cfaOffset = 0;
-        var (lo, hi) = (0, _functions.Length);
-        while (lo < hi)
-        {
-            var mid = (lo + hi) >>> 1;
-            if (_functions[mid].Begin <= rva)
-            {
-                lo = mid + 1;
-            }
-            else
-            {
-                hi = mid;
-            }
-        }
-
-        if (lo == 0 || rva >= _functions[lo - 1].End)
+        var index = AddressRanges.LastStartingAtOrBefore(_functions, rva);
+        if (index < 0 || rva >= _functions[index].End)
         {
             return false;
         }
@@ -130,7 +122,7 @@ internal sealed class ReadyToRunFrames
         try
         {
             using var file = File.OpenHandle(_path);
-            return TryRead(ReadAt(file, _sections, (int)_functions[lo - 1].Unwind, 4 + (255 * 2)), out cfaOffset);
+            return TryRead(ReadAt(file, _sections, (int)_unwind[index], 4 + (255 * 2)), out cfaOffset);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or BadImageFormatException)
         {
