@@ -15,9 +15,6 @@ namespace IoTrace.Ebpf.Attribution;
 /// <param name="teach">Hands the kernel a frameless function's return address and CFA offset, and its bloom bit.</param>
 internal sealed class FramelessFrames(FileImages images, Action<ulong, int> teach)
 {
-    /// <summary>Frames the walk reads before it looks for frameless functions (its first frames step out of libc).</summary>
-    public const int FirstFrame = 3;
-
     private readonly Dictionary<string, ReadyToRunFrames?> _assemblies = new(StringComparer.Ordinal);
     private readonly Dictionary<ulong, bool> _known = [];
 
@@ -28,7 +25,7 @@ internal sealed class FramelessFrames(FileImages images, Action<ulong, int> teac
     /// </summary>
     public bool SkippedACaller(ulong[] stack)
     {
-        for (var i = FirstFrame; i + 1 < stack.Length; i++)
+        for (var i = BpftraceScript.FirstFramelessFrame; i + 1 < stack.Length; i++)
         {
             var address = stack[i] & ~(BpftraceScript.PastNativeFlag | BpftraceScript.FramelessCallerFlag);
             if (IsFrameless(address) && (stack[i + 1] & BpftraceScript.FramelessCallerFlag) == 0)

@@ -70,7 +70,12 @@ internal static class BpftraceScript
     public const int FramelessBloomShift = 40;
 
     /// <summary>A return address's bit in the frameless bloom: the top 4 bits of a multiplicative hash (16 bits).</summary>
-    public static int FramelessBloomBit(ulong returnAddress) => (int)((returnAddress * 0x9E3779B97F4A7C15UL) >> 60);
+    public static int FramelessBloomBit(ulong returnAddress) => (int)((returnAddress * FramelessHashMultiplier) >> 60);
+
+    /// <summary>The first frame the walk may read through a frameless function (the ones before step out of libc).</summary>
+    public const int FirstFramelessFrame = 3;
+
+    private const ulong FramelessHashMultiplier = 0x9E3779B97F4A7C15;
 
     /// <summary>prctl option no kernel knows: how to step out of native code at return address (second argument): the packed rule in the third.</summary>
     public const long UnwindMarker = 0x494F5457; // "IOTW"
@@ -286,39 +291,43 @@ internal static class BpftraceScript
         {
             // $f1 is the wrapper's return address after a CFI step; $f2 the first frame past the native frames stepped by rule.
             walk.Append(i switch { 1 => "        if ($u == 0) {\n", 2 => "        if ($b == 0) {\n", _ => string.Empty });
-            if (i < 3)
+            if (i < FirstFramelessFrame)
             {
-            walk.Append(CultureInfo.InvariantCulture, $$"""
-                    if ($fp != 0) {
-                      $f{{i}} = (uint64)*uptr((uint64 *)($fp + 8));
-                      $nx = (uint64)*uptr((uint64 *)$fp);
-                      if ($nx <= $fp || $nx > $fp + 0x100000) { $nx = 0; }
-                      $fp = $nx;
-                    }
+                walk.Append(CultureInfo.InvariantCulture, $$"""
+                        if ($fp != 0) {
+                          $f{{i}} = (uint64)*uptr((uint64 *)($fp + 8));
+                          $nx = (uint64)*uptr((uint64 *)$fp);
+                          if ($nx <= $fp || $nx > $fp + 0x100000) { $nx = 0; }
+                          $fp = $nx;
+                        }
 
-                """);
+                    """);
             }
             else
             {
-            walk.Append(CultureInfo.InvariantCulture, $$"""
-                    if ($pend != 0) {
-                      $f{{i}} = $pend;
-                      $pend = 0;
-                    } else {
-                      if ($fp != 0) {
-                        $f{{i}} = (uint64)*uptr((uint64 *)($fp + 8));
-                        $nx = (uint64)*uptr((uint64 *)$fp);
-                        if ($nx <= $fp || $nx > $fp + 0x100000) { $nx = 0; }
-                        if ($bl != 0 && (($bl >> (($f{{i}} * 0x9E3779B97F4A7C15) >> 60)) & 1) != 0) {
-                          $w = (uint64)@lm[$f{{i}}];
-                          if ($w != 0) { $pend = (uint64)*uptr((uint64 *)($fp + 8 + ($w & 0x7fffffff))) | {{FramelessCallerFlag}}; }
+                // A return address into a frameless function (its bloom bit set in the slot word, then a rule in @lm):
+                // the caller a frame-pointer walk skips is read from that function's frame, which begins just above
+                // the callee's (rbp + 16), its return address at CFA - 8; the frame after it is the next one.
+                walk.Append(CultureInfo.InvariantCulture, $$"""
+                        if ($pend != 0) {
+                          $f{{i}} = $pend;
+                          $pend = 0;
+                        } else {
+                          if ($fp != 0) {
+                            $f{{i}} = (uint64)*uptr((uint64 *)($fp + 8));
+                            $nx = (uint64)*uptr((uint64 *)$fp);
+                            if ($nx <= $fp || $nx > $fp + 0x100000) { $nx = 0; }
+                            if ($bl != 0 && (($bl >> (($f{{i}} * 0x{{FramelessHashMultiplier:X}}) >> 60)) & 1) != 0) {
+                              $w = (uint64)@lm[$f{{i}}];
+                              if ($w != 0) { $pend = (uint64)*uptr((uint64 *)($fp + 8 + ($w & 0x7fffffff))) | {{FramelessCallerFlag}}; }
+                            }
+                            $fp = $nx;
+                          }
                         }
-                        $fp = $nx;
-                      }
-                    }
 
-                """);
+                    """);
             }
+
             if (i is 1 or 2)
             {
                 walk.Append("        }\n");
