@@ -82,6 +82,15 @@ internal sealed class EbpfBackend : IIoTraceBackend, IReportsFailures
     /// <summary>The first lessons of the native libraries the current attachment learned to unwind (for tests and docs).</summary>
     internal IReadOnlyList<NativeUnwindRules.FirstLesson> NativeFirstLessons => _attachment?.Natives.FirstLessons ?? [];
 
+    /// <summary>Tests: sends the kernel one unwind rule, as a lesson does (0 takes it away; the process still counts it as taught).</summary>
+    internal void SendUnwindRule(ulong returnAddress, long packedRule)
+    {
+        if (_attachment is { } attachment)
+        {
+            TraceSlotTable.LearnUnwind(returnAddress, packedRule, attachment.Bpftrace.ReaderThreadId);
+        }
+    }
+
     /// <summary>Traces waiting for their flush (for tests of the idle size).</summary>
     internal int PendingTraces => _traces.Count;
 
@@ -396,6 +405,15 @@ internal sealed class EbpfBackend : IIoTraceBackend, IReportsFailures
                 }
             }
 
+            // After the targets: an open's path may be named in this very flush.
+            foreach (var ((id, fd, generation), pathId) in flush.OpenedPaths)
+            {
+                if (_traces.TryGetValue(id, out var trace) && trace.Targets.TryGetValue(((int)(-1 - pathId), 0), out var path))
+                {
+                    trace.Targets[(fd, generation)] = path;
+                }
+            }
+
             var touched = new HashSet<KernelTrace>();
             foreach (var aggregate in flush.Aggregates.Values)
             {
@@ -533,7 +551,7 @@ internal sealed class EbpfBackend : IIoTraceBackend, IReportsFailures
     {
         if (aggregate.Fd < -1)
         {
-            // A stat by path: its fd field holds the path's id (BpftraceScript.PathStats).
+            // A stat by path: its fd field holds the path's id (BpftraceScript.PathId).
             return trace.Targets.GetValueOrDefault((aggregate.Fd, aggregate.Generation));
         }
 

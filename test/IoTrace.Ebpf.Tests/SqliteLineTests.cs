@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using IoTrace.Ebpf.Attribution;
+using IoTrace.Ebpf.Kernel;
 using IoTrace.Ebpf.Tests.TestSupport;
 using Microsoft.Data.Sqlite;
 using Xunit;
@@ -151,6 +153,78 @@ public sealed class SqliteLineTests(EbpfFixture fixture) : IDisposable
             .GroupBy(a => (a.Probe, a.Line))
             .Select(g => (g.Key.Probe, g.Key.Line, g.Sum(a => a.Calls), g.Sum(a => a.Bytes)))
             .OrderBy(a => a.Probe, StringComparer.Ordinal).ThenBy(a => a.Line)];
+
+    /// <summary>
+    /// A walk that stopped at a native frame without a rule keeps that short path for its wrapper call (the kernel's
+    /// kept native paths), as a full walk keeps its full path; a rule taught or taken away must retire both, or a call
+    /// would keep the line it had (or never get one). A prepared query on an open connection makes its calls in
+    /// sqlite3_step only: the rules of sqlite3_step's calls are taken from the kernel, so its walks stop there, then
+    /// taught again.
+    /// </summary>
+    [Fact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public void Trace_RulesTakenAwayThenTaughtAgain_NextTraceFollowsEachTime()
+    {
+        var path = Path.Combine(_directory, "kept.db");
+        CreateDatabase(path, rows: 20);
+        fixture.Require();
+        var backend = Assert.IsType<EbpfBackend>(IoTracer.Backend);
+        Assert.True(backend.WaitUntilCodeMapCurrent(TimeSpan.FromSeconds(30)));
+        var stepRules = RulesInSqlite3Step();
+        Assert.NotEmpty(stepRules);
+        using var connection = new SqliteConnection($"Data Source={path};Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT count(*) FROM items";
+        command.Prepare();
+        var countLine = LineOf("command.ExecuteScalar(); // the count line");
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        object? Run() => command.ExecuteScalar(); // the count line
+        List<(string Probe, int? Line, long Calls, long Bytes)> Count() => Database(IoTracer.Trace(Strategy.All, () => Run()), path);
+
+        // The first query on the connection reads the table's pages; later ones only the change counter (16 bytes).
+        var learned = Count();
+        for (var i = 1; i < MaxLearningRounds && (i < 2 || learned.Any(a => a.Line != countLine)); i++)
+        {
+            learned = Count();
+        }
+
+        foreach (var (returnAddress, _) in stepRules)
+        {
+            backend.SendUnwindRule(returnAddress, 0);
+        }
+
+        var stopped = Count();
+        foreach (var (returnAddress, rule) in stepRules)
+        {
+            backend.SendUnwindRule(returnAddress, rule);
+        }
+
+        var taughtAgain = Count();
+
+        // The change counter is read in sqlite3_step (the pager's lock); one of the locks is released in sqlite3_reset.
+        Assert.All(learned, a => Assert.Equal(countLine, a.Line));
+        Assert.Equal([("pread64", countLine, 1L, 16L)], learned.Where(a => a.Probe == "pread64"));
+        Assert.Equal([("pread64", null, 1L, 16L)], stopped.Where(a => a.Probe == "pread64"));
+        Assert.Equal(learned, taughtAgain);
+    }
+
+    /// <summary>The unwind rules of the return addresses inside e_sqlite3's sqlite3_step, as its first lesson teaches them.</summary>
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    private static List<(ulong ReturnAddress, long Rule)> RulesInSqlite3Step()
+    {
+        var rules = new List<(ulong, long)>();
+        _ = new NativeUnwindRules((ip, rule) => rules.Add((ip, rule)), NativeUnwindRules.MaxRules, appDirectory: AppContext.BaseDirectory).TeachAppLibraries(loaded: true);
+        var library = Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native", "libe_sqlite3.so");
+        var step = (ulong)NativeLibrary.GetExport(NativeLibrary.Load(library), "sqlite3_step");
+        var image = ElfImage.Parse(File.ReadAllBytes(library));
+        var bias = File.ReadLines("/proc/self/maps").Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            .Where(f => f.Length >= 6 && f[5] == library && f[1].Contains('x', StringComparison.Ordinal))
+            .Select(f => image.LoadBias(ulong.Parse(f[0].Split('-')[0], NumberStyles.HexNumber, CultureInfo.InvariantCulture), ulong.Parse(f[2], NumberStyles.HexNumber, CultureInfo.InvariantCulture)))
+            .First()!.Value;
+        Assert.True(EhFrame.Open(image)!.TryFind(step - bias, out var function));
+        return [.. rules.Where(r => r.Item1 - 1 - bias >= function.Start && r.Item1 - 1 - bias < function.End)];
+    }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static long Query(string path)

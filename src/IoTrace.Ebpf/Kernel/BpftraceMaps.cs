@@ -131,6 +131,7 @@ internal sealed unsafe class BpftraceMaps : IDisposable
             ReadAggregates(BpftraceScript.ContextMaps[1] + n, flush, context: true, Feature.Bytes);
             ReadAggregates(BpftraceScript.ContextMaps[2] + n, flush, context: true, Feature.Cpu);
             ReadAndDelete(_maps[BpftraceScript.TargetMap + n], (key, value) => flush.Targets[FdKey(key)] = CString(value, Encoding.UTF8));
+            ReadAndDelete(_maps[BpftraceScript.OpenedPathMap + n], (key, value) => flush.OpenedPaths[FdKey(key)] = Word(value, 0));
             ReadAndDelete(_maps[BpftraceScript.PeerMap + n], (key, value) =>
             {
                 fixed (byte* address = value)
@@ -317,6 +318,7 @@ internal sealed unsafe class BpftraceMaps : IDisposable
             expected[$"{BpftraceScript.ContextMaps[1]}{n}"] = (BPF_MAP_TYPE_PERCPU_HASH, 40, 8);
             expected[$"{BpftraceScript.ContextMaps[2]}{n}"] = (BPF_MAP_TYPE_PERCPU_HASH, 40, 8);
             expected[$"{BpftraceScript.TargetMap}{n}"] = (BPF_MAP_TYPE_HASH, 24, pathLength);
+            expected[$"{BpftraceScript.OpenedPathMap}{n}"] = (BPF_MAP_TYPE_HASH, 24, 8);
             expected[$"{BpftraceScript.PeerMap}{n}"] = (BPF_MAP_TYPE_HASH, 24, 24);
             expected[$"{BpftraceScript.StackMap}{n}"] = (BPF_MAP_TYPE_HASH, 8, (BpftraceScript.StackDepth + 1) * 8);
             expected[$"{BpftraceScript.StackSeenMap}{n}"] = (BPF_MAP_TYPE_HASH, 8, 8);

@@ -139,6 +139,19 @@ internal sealed class BpftraceOutputParser
             return;
         }
 
+        if (map == BpftraceScript.OpenedPathMap)
+        {
+            foreach (var entry in value.EnumerateObject())
+            {
+                if (FdKey(entry.Name.Split(',')) is { } key && entry.Value.TryGetInt64(out var id))
+                {
+                    flush.OpenedPaths[key] = id;
+                }
+            }
+
+            return;
+        }
+
         if (map == BpftraceScript.TargetMap)
         {
             foreach (var entry in value.EnumerateObject())

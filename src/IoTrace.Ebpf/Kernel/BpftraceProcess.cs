@@ -162,6 +162,18 @@ internal sealed class BpftraceProcess : IDisposable
         _ready.TrySetResult(true);
     }
 
+    /// <summary>
+    /// bpftrace's settings: addresses only (the process resolves its own frames); longer paths; room for many distinct
+    /// keys. The string length sizes the BPF programs' stacks as well.
+    /// </summary>
+    internal static void SetEnvironment(IDictionary<string, string?> environment)
+    {
+        environment["BPFTRACE_NO_USER_SYMBOLS"] = "1";
+        environment["BPFTRACE_STRLEN"] = PathLength.ToString(CultureInfo.InvariantCulture);
+        environment["BPFTRACE_MAP_KEYS_MAX"] = MapKeys.ToString(CultureInfo.InvariantCulture);
+        environment["BPFTRACE_NO_CPP_DEMANGLE"] = "1";
+    }
+
     /// <summary>Runs bpftrace until it exits; the reason it ended, or null when it was disposed.</summary>
     private string? RunOnce(bool printMaps)
     {
@@ -185,11 +197,7 @@ internal sealed class BpftraceProcess : IDisposable
             Volatile.Write(ref _readerThreadId, LibcInterop.CurrentThreadId);
             info.ArgumentList.Add(_readerThreadId.ToString(CultureInfo.InvariantCulture));
 
-            // Addresses only (the process resolves its own frames); longer paths; room for many distinct keys.
-            info.Environment["BPFTRACE_NO_USER_SYMBOLS"] = "1";
-            info.Environment["BPFTRACE_STRLEN"] = PathLength.ToString(CultureInfo.InvariantCulture);
-            info.Environment["BPFTRACE_MAP_KEYS_MAX"] = MapKeys.ToString(CultureInfo.InvariantCulture);
-            info.Environment["BPFTRACE_NO_CPP_DEMANGLE"] = "1";
+            SetEnvironment(info.Environment);
 
             var process = new Process { StartInfo = info };
             process.ErrorDataReceived += (_, e) => OnStderr(e.Data);

@@ -77,6 +77,22 @@ internal static class BpftraceScript
 
     private const ulong FramelessHashMultiplier = 0x9E3779B97F4A7C15;
 
+    /// <summary>
+    /// Kept native paths: stepping out of e_sqlite3's ~10 frames by rule costs a map lookup and a user read per frame,
+    /// on every call. The same path from one wrapper call ends at the same offsets from the wrapper's CFA, so the walk
+    /// keeps, per wrapper return address (@nc): the offset of the first return address past the native frames and that
+    /// address; the offset of the slot of the rbp the chain goes on from; the offset of the return address into the
+    /// frame that saved it and that address; the rules' generation. The next walk from that call reads the two return
+    /// addresses where they were and takes the path without stepping if both are the ones found then: the frame past
+    /// the native frames is then that one, and the rbp is read from the slot its saver keeps it in. Otherwise (another
+    /// caller of the same call) it steps, and keeps that path instead. Every rule taught bumps the generation (@lg),
+    /// which retires every kept path: a walk that stopped at a frame without a rule goes further once it has one.
+    /// </summary>
+    public const string KeptNativePath = "nc";
+
+    /// <summary>Added to a kept native path's saved-rbp offset from the wrapper's CFA (the wrapper's own is below it), so 0 can mean none.</summary>
+    private const ulong NativePathSavedRbpBias = 1UL << 20;
+
     /// <summary>prctl option no kernel knows: how to step out of native code at return address (second argument): the packed rule in the third.</summary>
     public const long UnwindMarker = 0x494F5457; // "IOTW"
 
@@ -119,7 +135,7 @@ internal static class BpftraceScript
 
         // The generated blocks first: they hold placeholders of their own.
         return Template
-            .Replace("%PATHSTATS%", PathStats(), StringComparison.Ordinal)
+            .Replace("%PATHID%", PathId(), StringComparison.Ordinal)
             .Replace("%BUFFER0%", Buffer(0), StringComparison.Ordinal)
             .Replace("%BUFFER1%", Buffer(1), StringComparison.Ordinal)
             .Replace("%BUFFER2%", Buffer(2), StringComparison.Ordinal)
@@ -143,6 +159,9 @@ internal static class BpftraceScript
             .Replace("%CPU%", SyscallTable.Cpu.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
             .Replace("%NEWFSTATAT%", SyscallTable.NewFstatAt.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
             .Replace("%FDSTATAT%", SyscallTable.FdStatAtPacked.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
+            .Replace("%STATX%", SyscallTable.StatX.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
+            .Replace("%CONNECT%", SyscallTable.Connect.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
+            .Replace("%PRCTL%", SyscallTable.Prctl.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
             .Replace("%POLL%", SyscallTable.Poll.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
             .Replace("%PPOLL%", SyscallTable.PPoll.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
             .Replace("%FDPOLL%", SyscallTable.FdPollPacked.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
@@ -172,6 +191,9 @@ internal static class BpftraceScript
     public const string StackSeenMap = "kq";
     public const string PeerMap = "s";
 
+    /// <summary>An opened fd (trace, fd, generation) to the id of its path in <see cref="TargetMap"/> (under -1 - id): see <c>PathId</c>.</summary>
+    public const string OpenedPathMap = "o";
+
     /// <summary>A trace's stat path to the id that stands for it in the aggregates' fd field (per buffer, emptied with it; not printed).</summary>
     public const string PathIdMap = "pi";
 
@@ -189,6 +211,7 @@ internal static class BpftraceScript
     // (open, stat, close...), no CPU time for traces that do not measure it; calls and wall time share one entry.
     private static string Buffer(int n) => $$"""
           @n{{n}} = count();
+          if ($po != 0) { @o{{n}}[$req, $fd, $g] = $po; @x{{n}} = 1; }
           if (($fl & %CONTEXT%) != 0) {
             if (@kq{{n}}[$h] == 0) {
               @k{{n}}[$h] = (%FRAMES%);
@@ -352,17 +375,45 @@ internal static class BpftraceScript
     /// to learn it: no return address is 1. The first frame past them carries <see cref="PastNativeFlag"/>.
     /// Only the outermost saved rbp matters (each frame that saves it saves its caller's), so the walk keeps where the
     /// last one is ($ba) and reads it once, at the end or where a frame's CFA is rbp-based: each user read costs.
+    /// The outcome of a walk is kept per wrapper return address (@nc, see <see cref="KeptNativePath"/>).
     /// </summary>
     private static string Native()
     {
-        var native = new StringBuilder("""
+        var native = new StringBuilder($$"""
                           $ip = $f1;
                           $sp = $cfa;
                           $bp = $r->bp;
                           $ba = (uint64)0;
                           if (($u >> 32) != 0) { $ba = $cfa - (uint64)($u >> 32); }
+                          // The last saved rbp's slot, even once read: the rbp the chain goes on from was saved there. And
+                          // the frame that saved it: where its return address is (its callee's CFA), and which it is.
+                          $lb = $ba;
+                          $fo = $cfa;
+                          $fr = $f1;
                           $b = 1;
                           $n = 0;
+                          // The path taken from this wrapper call before, if the rules have not changed since (see
+                          // KeptNativePath): the first return address past the native frames, and the return address
+                          // into the frame that saved the rbp the chain goes on from, each read where it was then and
+                          // each the one found then.
+                          $c0 = $cfa;
+                          $nc = @nc[$f1];
+                          if ($nc.1 != 0 && $nc.3 == @lg) {
+                            $d = $nc.0 & 0xfffff;
+                            $q = (uint64)*uptr((uint64 *)($c0 + $d - 8));
+                            if ($q == $nc.1) {
+                              $o = ($nc.0 >> 41) & 0xfffff;
+                              if ($o != 0) { $q = (uint64)*uptr((uint64 *)($c0 + $o - 8)); } else { $q = $f1; }
+                              if ($q == $nc.2) {
+                                $ip = $nc.1;
+                                $sp = $c0 + $d;
+                                $o = ($nc.0 >> 20) & 0x1fffff;
+                                if ($o != 0) { $ba = $c0 + $o - {{NativePathSavedRbpBias}}; }
+                                $n = 1;
+                                $b = 3;
+                              }
+                            }
+                          }
 
             """);
         for (var i = 0; i < NativeSteps; i++)
@@ -377,8 +428,8 @@ internal static class BpftraceScript
                                   } else {
                                     $cfa = $sp + (uint64)($v & 0x7fffffff);
                                   }
+                                  if (($v >> 32) != 0) { $ba = $cfa - (uint64)($v >> 32); $lb = $ba; $fo = $sp; $fr = $ip; }
                                   $ip = (uint64)*uptr((uint64 *)($cfa - 8));
-                                  if (($v >> 32) != 0) { $ba = $cfa - (uint64)($v >> 32); }
                                   $sp = $cfa;
                                   $n = $n + 1;
                                 } else {
@@ -390,6 +441,13 @@ internal static class BpftraceScript
         }
 
         native.Append(CultureInfo.InvariantCulture, $$"""
+                          if ($b != 3 && $n != 0 && $sp > $c0 && $sp < $c0 + 0x100000 && $fo >= $c0 && $fo < $c0 + 0x100000) {
+                            $bo = (uint64)0;
+                            if ($lb != 0 && $lb + {{NativePathSavedRbpBias}} > $c0 && $lb < $c0 + 0x100000) { $bo = $lb + {{NativePathSavedRbpBias}} - $c0; }
+                            if ($lb == 0 || $bo != 0) {
+                              @nc[$f1] = (($sp - $c0) | ($bo << 20) | (($fo - $c0) << 41), $ip, $fr, @lg);
+                            }
+                          }
                           if ($n == 0) {
                             $f2 = {{UnknownFrameMarker}};
                           } else {
@@ -406,62 +464,44 @@ internal static class BpftraceScript
     }
 
     /// <summary>
-    /// Paths of stats by path (stat, lstat, newfstatat without AT_EMPTY_PATH, statx), in programs of their own as for
-    /// openat: a trace's path gets an id per buffer, unique to the thread that first named it there ((tid, its count) in
-    /// 28 bits, plus 1: 0 is none), which the exit program puts in the aggregate's fd field (-1 - id); the target map
-    /// holds the path under it, written once per buffer.
-    /// Same conditions as the exit program's recording (a traced thread with context and Setup), so every id set is taken.
+    /// The id of a call's path (a stat by path: stat, lstat, newfstatat and statx without AT_EMPTY_PATH; an open), read
+    /// as the call enters, when the call is traced with context (and Setup, for a stat): a trace's path gets an id per
+    /// buffer, unique to the thread that first named it there ((tid, its count) in 30 bits, plus 1: 0 is none; a thread's
+    /// count wraps after 16,384, as many as a buffer's target map holds), and the target map holds the path under
+    /// -1 - id, written once per buffer. The exit program puts a stat's id in the
+    /// aggregate's fd field, and links an opened fd to its id in <see cref="OpenedPathMap"/>: a string at exit would not
+    /// fit beside the stack walk in the BPF stack.
     /// </summary>
-    private static string PathStats()
-    {
-        var programs = new StringBuilder();
-        foreach (var (probe, filter) in (ReadOnlySpan<(string, string)>)[
-            ("sys_enter_newstat", ""), ("sys_enter_newlstat", ""), ("sys_enter_newfstatat", " && (args->flag & 0x1000) == 0"), ("sys_enter_statx", " && (args->flags & 0x1000) == 0")])
-        {
-            programs.Append(CultureInfo.InvariantCulture, $$"""
-                tracepoint:syscalls:{{probe}} /pid == $1 && tid != $3{{filter}}/ {
-                  $slot = (uint64*)((uint64)$2 + (uint64)tid * 16);
-                  $req = *uptr($slot);
-                  if ($req != 0) {
-                    $fl = *uptr($slot + 1);
-                    if (($fl & %CONTEXT%) != 0 && ($fl & %SETUP%) != 0) {
-                      $path = str(uptr(args->filename));
+    private static string PathId() => """
+                      $pa = args->args[1];
+                      if (($m & %PATH0%) != 0) { $pa = args->args[0]; }
                       $cur = @flip;
-                      $id = (uint64)0;
-                      if ($cur == 0) { $id = @pi0[$req, $path]; } else if ($cur == 1) { $id = @pi1[$req, $path]; } else { $id = @pi2[$req, $path]; }
-                      if ($id == 0) {
+                      $pk = (uint64)0;
+                      if ($cur == 0) { $pk = @pi0[$req, str(uptr($pa))]; } else if ($cur == 1) { $pk = @pi1[$req, str(uptr($pa))]; } else { $pk = @pi2[$req, str(uptr($pa))]; }
+                      if ($pk == 0) {
                         @ptc[tid] = @ptc[tid] + (uint64)1;
-                        $id = ((((uint64)tid & 0xffff) << 12) | ((uint64)@ptc[tid] & 0xfff)) + 1;
-                        if ($cur == 0) { @pi0[$req, $path] = $id; } else if ($cur == 1) { @pi1[$req, $path] = $id; } else { @pi2[$req, $path] = $id; }
-                        // The string read again: bpftrace 0.17 leaves a string variable used in a map key unusable as a value.
-                        $k = -1 - (int64)$id;
-                        if ($cur == 0) { @t0[$req, $k, 0] = str(uptr(args->filename)); @x0 = 1; } else if ($cur == 1) { @t1[$req, $k, 0] = str(uptr(args->filename)); @x1 = 1; } else { @t2[$req, $k, 0] = str(uptr(args->filename)); @x2 = 1; }
+                        $pk = ((((uint64)tid & 0xffff) << 14) | ((uint64)@ptc[tid] & 0x3fff)) + 1;
+                        if ($cur == 0) { @pi0[$req, str(uptr($pa))] = $pk; } else if ($cur == 1) { @pi1[$req, str(uptr($pa))] = $pk; } else { @pi2[$req, str(uptr($pa))] = $pk; }
+                        // The string read where it is used, never kept in a variable: a variable's 200 bytes would stay on the BPF stack.
+                        $k = -1 - (int64)$pk;
+                        if ($cur == 0) { @t0[$req, $k, 0] = str(uptr($pa)); @x0 = 1; } else if ($cur == 1) { @t1[$req, $k, 0] = str(uptr($pa)); @x1 = 1; } else { @t2[$req, $k, 0] = str(uptr($pa)); @x2 = 1; }
                       }
-                      @sid[tid] = $id;
-                    }
-                  }
-                }
-
-
-            """);
-        }
-
-        return programs.ToString();
-    }
+                      $x = $pk;
+        """;
 
     // Printing or clearing a map visits all its buckets, even empty: a buffer's context maps are printed only when a
     // trace with context wrote there (its flag, set at a buffer's first stack and by the target and peer probes).
     private static string Flush(int n)
     {
         var always = SummaryMaps.Append(EventsMap).Select(m => $"@{m}{n}").ToArray();
-        var context = ContextMaps.Append(TargetMap).Append(PeerMap).Append(StackMap).Select(m => $"@{m}{n}").ToArray();
+        var context = ContextMaps.Append(TargetMap).Append(OpenedPathMap).Append(PeerMap).Append(StackMap).Select(m => $"@{m}{n}").ToArray();
         return "      " + string.Concat(always.Select(m => $"print({m}); ")) + string.Concat(always.Select(m => $"clear({m}); ")) + "\n"
             + $"      if (@{ContextUsedMap}{n} != 0) {{\n        @{ContextUsedMap}{n} = 0;\n        "
             + string.Concat(context.Select(m => $"print({m}); ")) + "\n        " + string.Concat(context.Append($"@{StackSeenMap}{n}").Append($"@{PathIdMap}{n}").Select(m => $"clear({m}); ")) + "\n      }\n";
     }
 
     private static string Clear(int n) =>
-        "  " + string.Concat(SummaryMaps.Concat(ContextMaps).Append(TargetMap).Append(PeerMap).Append(StackMap).Append(StackSeenMap).Append(PathIdMap).Append(EventsMap).Select(m => $"clear(@{m}{n}); ")) + "\n";
+        "  " + string.Concat(SummaryMaps.Concat(ContextMaps).Append(TargetMap).Append(OpenedPathMap).Append(PeerMap).Append(StackMap).Append(StackSeenMap).Append(PathIdMap).Append(EventsMap).Select(m => $"clear(@{m}{n}); ")) + "\n";
 
     private const string Template = """
         BEGIN {
@@ -477,10 +517,11 @@ internal static class BpftraceScript
           delete(@own[(int64)-1]);
           @gen[(int64)-1] = (int64)0;
           delete(@gen[(int64)-1]);
-          @sid[tid] = (uint64)0;
-          delete(@sid[tid]);
           @lm[(uint64)0] = (int64)0;
           delete(@lm[(uint64)0]);
+          @lg = (uint64)1;
+          @nc[(uint64)0] = ((uint64)0, (uint64)0, (uint64)0, (uint64)0);
+          delete(@nc[(uint64)0]);
           @ptc[tid] = (uint64)0;
           delete(@ptc[tid]);
           @pi0[(uint64)0, str(0)] = (uint64)0;
@@ -493,8 +534,24 @@ internal static class BpftraceScript
           printf("R\n");
         }
 
-        tracepoint:raw_syscalls:sys_enter /pid == $1 && tid != $3/ {
+        // Every system call program is on this pair of raw tracepoints: a program on a syscalls: tracepoint costs each
+        // of its calls about 0.5 us more, and its mere presence about 0.05 us on every system call of the machine.
+        tracepoint:raw_syscalls:sys_enter /pid == $1/ {
           $id = args->id;
+          // The process's markers (any thread, the output reader's included). A trace stopped: two rotations, so the
+          // buffer it was counted in is printed. An acknowledgement releases the next rotation. A shortcut says stacks
+          // beginning with those frames need no deeper walk under those rules (StackShortcuts); it names this program's
+          // output reader, so a program attached meanwhile (a re-attach) keeps its own.
+          if ($id == %PRCTL%) {
+            $op = args->args[0];
+            if ($op == %MARKER%) { @want = 2; }
+            if ($op == %ACK%) { @acked = args->args[1]; }
+            if ($op == %SHORTCUT% && args->args[3] == $3) { @z[(uint64)args->args[1], (uint64)args->args[2]] = 1; }
+            if ($op == %UNSHORTCUT% && args->args[3] == $3) { delete(@z[(uint64)args->args[1], (uint64)args->args[2]]); }
+            if ($op == %UNWIND% && args->args[3] == $3) { @lu[(uint64)args->args[1]] = (int64)args->args[2]; @lg = @lg + 1; }
+            if ($op == %FRAMELESS% && args->args[3] == $3) { @lm[(uint64)args->args[1]] = (int64)args->args[2]; }
+          }
+          if (tid == $3) { return; }
           // An fd number's generation changes when it is closed (by anyone): the same number opened again later, in
           // the same trace, is another file or socket, with its own target and opener.
           // Its owner goes now, whoever closes it: once the kernel frees the number another thread can reuse it at once.
@@ -528,8 +585,31 @@ internal static class BpftraceScript
                 // The fd's generation as the call starts: the opening it uses, even if another thread closes it meanwhile.
                 $ge = (int64)0;
                 if ((($m >> %FD%) & 3) == 1) { $ge = @gen[(int64)$a0]; }
+                // The sixth field: the id of the call's path (a stat's, or an opened file's), see PathId.
+                $x = (uint64)0;
+                if (($fl & %CONTEXT%) != 0) {
+                  $named = 0;
+                  if (($m & %PATHTARGET%) != 0) {
+                    if (($fl & %SETUP%) != 0 && ($id != %STATX% || (args->args[2] & 0x1000) == 0)) { $named = 1; }
+                  } else if (($m & (%PATH0% | %PATH1%)) != 0) {
+                    $named = 1;
+                  }
+                  if ($named != 0) {
+        %PATHID%
+                  }
+                  // A socket's peer, as the first 24 bytes of its address (IPv4 and IPv6): the socket may be closed
+                  // before the flush, and then the process could not ask it.
+                  if ($id == %CONNECT%) {
+                    $sa = args->args[1];
+                    $s0 = (uint64)*uptr((uint64 *)$sa);
+                    $s1 = (uint64)*uptr((uint64 *)($sa + 8));
+                    $s2 = (uint64)*uptr((uint64 *)($sa + 16));
+                    $cur = @flip;
+                    if ($cur == 0) { @s0[$req, $a0, $ge] = ($s0, $s1, $s2); @x0 = 1; } else if ($cur == 1) { @s1[$req, $a0, $ge] = ($s0, $s1, $s2); @x1 = 1; } else { @s2[$req, $a0, $ge] = ($s0, $s1, $s2); @x2 = 1; }
+                  }
+                }
                 // With the syscall number in one word (the BPF stack has no room for another tuple field).
-                @e[tid] = (nsecs, $req, $fl, $m, $a0, args->args[1], $t->se.sum_exec_runtime - $t->se.exec_start, (uint64)$id | ((uint64)$ge << 16));
+                @e[tid] = (nsecs, $req, $fl, $m, $a0, $x, $t->se.sum_exec_runtime - $t->se.exec_start, (uint64)$id | ((uint64)$ge << 16));
               }
             }
           }
@@ -552,14 +632,11 @@ internal static class BpftraceScript
             $fd = (int64)-1;
             if ($src == 1) { $fd = (int64)$e.4; }
             if ($src == 2 && $ret >= 0) { $fd = $ret; }
-            // A stat by path: its path program gave it an id, which stands in the fd field (below -1) for its target.
-            if (($m & %PATHTARGET%) != 0) {
-              $sid = @sid[tid];
-              if ($sid != 0) {
-                delete(@sid[tid]);
-                $fd = -1 - (int64)$sid;
-              }
-            }
+            // A stat by path: its path's id stands in the fd field (below -1) for its target. An opened file: its fd's
+            // target is the path of that id (the opened path map links them).
+            if (($m & %PATHTARGET%) != 0 && $e.5 != 0) { $fd = -1 - (int64)$e.5; }
+            $po = (uint64)0;
+            if (($m & %PATHTARGET%) == 0 && $ret >= 0) { $po = $e.5; }
             $bytes = (int64)0;
             if (($m & %BYTES%) != 0 && $ret > 0) { $bytes = $ret; }
             $g = (int64)0;
@@ -616,62 +693,10 @@ internal static class BpftraceScript
           }
         }
 
-        // The process's markers, in a program of their own (any thread, the output reader's included). A trace stopped:
-        // two rotations, so the buffer it was counted in is printed. An acknowledgement releases the next rotation.
-        // A shortcut says stacks beginning with those frames need no deeper walk under those rules (StackShortcuts); it
-        // names this program's output reader, so a program attached meanwhile (a re-attach) keeps its own.
-        tracepoint:syscalls:sys_enter_prctl /pid == $1/ {
-          if (args->option == %MARKER%) { @want = 2; }
-          if (args->option == %ACK%) { @acked = args->arg2; }
-          if (args->option == %SHORTCUT% && args->arg4 == $3) { @z[(uint64)args->arg2, (uint64)args->arg3] = 1; }
-          if (args->option == %UNSHORTCUT% && args->arg4 == $3) { delete(@z[(uint64)args->arg2, (uint64)args->arg3]); }
-          if (args->option == %UNWIND% && args->arg4 == $3) { @lu[(uint64)args->arg2] = (int64)args->arg3; }
-          if (args->option == %FRAMELESS% && args->arg4 == $3) { @lm[(uint64)args->arg2] = (int64)args->arg3; }
-        }
-
-        // Paths of opened files, in programs of their own: a string takes most of a BPF program's 512-byte stack.
-        tracepoint:syscalls:sys_enter_openat /pid == $1 && tid != $3/ {
-          @pn[tid] = (uint64)args->filename;
-        }
-
-        tracepoint:syscalls:sys_exit_openat /pid == $1 && tid != $3/ {
-          $pn = @pn[tid];
-          delete(@pn[tid]);
-          if (args->ret >= 0 && $pn != 0) {
-            $slot = (uint64*)((uint64)$2 + (uint64)tid * 16);
-            $req = *uptr($slot);
-            $fl = *uptr($slot + 1);
-            if ($req != 0 && ($fl & %CONTEXT%) != 0) {
-              $path = str(uptr($pn));
-              $cur = @flip;
-              $g = @gen[args->ret];
-              if ($cur == 0) { @t0[$req, args->ret, $g] = $path; @x0 = 1; } else if ($cur == 1) { @t1[$req, args->ret, $g] = $path; @x1 = 1; } else { @t2[$req, args->ret, $g] = $path; @x2 = 1; }
-            }
-          }
-        }
-
-        // Peers of sockets a trace connects, as the first 24 bytes of the address (IPv4 and IPv6): the socket may be
-        // closed before the flush, and then the process could not ask it.
-        tracepoint:syscalls:sys_enter_connect /pid == $1 && tid != $3/ {
-          $slot = (uint64*)((uint64)$2 + (uint64)tid * 16);
-          $req = *uptr($slot);
-          $fl = *uptr($slot + 1);
-          if ($req != 0 && ($fl & %CONTEXT%) != 0) {
-            $sa = (uint64)args->uservaddr;
-            $x0 = (uint64)*uptr((uint64 *)$sa);
-            $x1 = (uint64)*uptr((uint64 *)($sa + 8));
-            $x2 = (uint64)*uptr((uint64 *)($sa + 16));
-            $cur = @flip;
-            $g = @gen[(int64)args->fd];
-            if ($cur == 0) { @s0[$req, args->fd, $g] = ($x0, $x1, $x2); @x0 = 1; } else if ($cur == 1) { @s1[$req, args->fd, $g] = ($x0, $x1, $x2); @x1 = 1; } else { @s2[$req, args->fd, $g] = ($x0, $x1, $x2); @x2 = 1; }
-          }
-        }
-
-        %PATHSTATS%
         tracepoint:sched:sched_process_exit /pid == $1 && tid == $1/ { exit(); }
 
         END {
-          clear(@p); clear(@lu); clear(@e); clear(@own); clear(@gen); clear(@flip); clear(@want); clear(@pn); clear(@seq); clear(@acked); clear(@rotated); clear(@z); clear(@x0); clear(@x1); clear(@x2); clear(@sid); clear(@ptc);
+          clear(@p); clear(@lu); clear(@e); clear(@own); clear(@gen); clear(@flip); clear(@want); clear(@seq); clear(@acked); clear(@rotated); clear(@z); clear(@nc); clear(@lg); clear(@x0); clear(@x1); clear(@x2); clear(@ptc);
         %CLEARALL%
         }
         """;

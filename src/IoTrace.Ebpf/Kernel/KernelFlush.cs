@@ -14,6 +14,9 @@ internal sealed class KernelFlush(long sequence, long coveredNanoseconds)
     /// <summary>Paths of the files traces opened, by (trace, fd).</summary>
     public Dictionary<(long Trace, int Fd, long Generation), string> Targets { get; } = [];
 
+    /// <summary>Files traces opened, by (trace, fd), to the id of their path: its target is under (trace, -1 - id, 0) in <see cref="Targets"/>, of this flush or an earlier one.</summary>
+    public Dictionary<(long Trace, int Fd, long Generation), long> OpenedPaths { get; } = [];
+
     /// <summary>How many calls the kernel counted; fewer in <see cref="Aggregates"/> means a map was full.</summary>
     public long Events { get; set; }
 

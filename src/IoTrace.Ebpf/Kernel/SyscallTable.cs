@@ -17,10 +17,12 @@ internal static class SyscallTable
     public const int Opener = 1 << 14;
     public const int CountsBytes = 1 << 15;
     public const int Closes = 1 << 16;
+
+    /// <summary>Where the call's path is: the second argument, or the first (an opener's is its fd's target).</summary>
     public const int PathArg1 = 1 << 17;
     public const int PathArg0 = 1 << 18;
 
-    /// <summary>A stat by path: its own probes (<c>BpftraceScript</c>'s path programs) give the call a path id in place of an fd, for its target.</summary>
+    /// <summary>A stat by path: its path gets an id (<c>BpftraceScript</c>'s stat path) that stands in place of an fd, for its target.</summary>
     public const int PathTarget = 1 << 19;
 
     /// <summary>Kernel strategy bits, as written in a thread's slot; <see cref="Context"/> keeps fd and stack.</summary>
@@ -41,6 +43,11 @@ internal static class SyscallTable
     public const int MaxRulesId = 255;
 
     public const int NewFstatAt = 262;
+    public const int StatX = 332;
+    public const int Connect = 42;
+
+    /// <summary>prctl: not counted; the process's markers to the program (<c>BpftraceScript.FlushMarker</c> and the rest).</summary>
+    public const int Prctl = 157;
 
     /// <summary>Syscall number and packed description, x86_64.</summary>
     public static IReadOnlyList<(int Number, int Packed)> X64 { get; } =
@@ -63,12 +70,12 @@ internal static class SyscallTable
         (257, Pack("openat", FdResult, Opener | PathArg1)),
         (2, Pack("open", FdResult, Opener | PathArg0)),
         (3, Pack("close", FdArg0, Closes)),
-        (NewFstatAt, Pack("newfstatat", FdNone, PathTarget)),
-        (4, Pack("stat", FdNone, PathTarget)),
-        (6, Pack("lstat", FdNone, PathTarget)),
+        (NewFstatAt, Pack("newfstatat", FdNone, PathTarget | PathArg1)),
+        (4, Pack("stat", FdNone, PathTarget | PathArg0)),
+        (6, Pack("lstat", FdNone, PathTarget | PathArg0)),
         (5, Pack("fstat", FdArg0, 0)),
-        (332, Pack("statx", FdNone, PathTarget)),
-        (42, Pack("connect", FdArg0, Opener)),
+        (StatX, Pack("statx", FdNone, PathTarget | PathArg1)),
+        (Connect, Pack("connect", FdArg0, Opener)),
         (43, Pack("accept", FdResult, Opener)),
         (288, Pack("accept4", FdResult, Opener)),
         (49, Pack("bind", FdArg0, 0)),

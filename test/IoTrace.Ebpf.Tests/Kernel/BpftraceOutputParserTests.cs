@@ -54,6 +54,19 @@ public sealed class BpftraceOutputParserTests
     }
 
     [Fact]
+    public void Parse_OpenedPathMap_LinksTheFdToItsPathId()
+    {
+        Parse(
+            """{"type": "printf", "data": "F 1 0\n"}""",
+            """{"type": "map", "data": {"@t0": {"5,-4097,0": "/srv/data.bin"}}}""",
+            """{"type": "map", "data": {"@o0": {"5,9,2": 4096}}}""",
+            """{"type": "printf", "data": "E\n"}""");
+
+        var flush = Assert.Single(_flushes);
+        Assert.Equal(("/srv/data.bin", 4096L), (flush.Targets[(5, -4097, 0)], flush.OpenedPaths[(5, 9, 2)]));
+    }
+
+    [Fact]
     public void Parse_MapsOutsideAFlush_AreIgnored()
     {
         Parse("""{"type": "stats", "data": {"@sw0": {"1,1": {"count": 1, "average": 1, "total": 1}}}}""", """{"type": "printf", "data": "E\n"}""");

@@ -18,13 +18,16 @@ public sealed class BpftraceScriptTests
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
     public async Task Build_Script_CompilesAndLoadsInTheKernel(bool printMaps)
     {
         Requires.Ebpf();
         var script = BpftraceScript.Build(LibcUnwindTable.Current, printMaps: printMaps);
 
         // -d only parses and compiles; attaching (and the verifier) needs a run: exit from BEGIN after loading.
+        // With the backend's settings: the string length sizes the programs' stacks (512 bytes at most).
         var info = new ProcessStartInfo("bpftrace") { RedirectStandardOutput = true, RedirectStandardError = true };
+        BpftraceProcess.SetEnvironment(info.Environment);
         foreach (var argument in new[] { "-e", script.Replace("printf(\"R\\n\");", "printf(\"R\\n\"); exit();", StringComparison.Ordinal), Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture), "0", "0" })
         {
             info.ArgumentList.Add(argument);
