@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
 
 namespace IoTrace.Benchmarks;
@@ -11,10 +12,12 @@ namespace IoTrace.Benchmarks;
 /// against the same round's untraced time, and the table gives the median over rounds.
 /// The last state measures an untraced call again once this thread has run traces: the slot table's page that holds
 /// this thread's slot has then been written, and the BPF program's reads of it no longer fault.
-/// <c>dotnet run -c Release --project bench/IoTrace.Benchmarks -- ebpf-interleaved [rounds]</c>.
+/// <c>dotnet run -c Release --project bench/IoTrace.Benchmarks -- ebpf-interleaved [rounds] [cpu]</c>: with a cpu, the
+/// measuring thread runs on that CPU only (bpftrace and the backend's threads stay free), which removes most of the
+/// run-to-run jumps of about 0.2 us that an unpinned thread shows as it moves between CPUs.
 /// </summary>
 [SupportedOSPlatform("linux")]
-internal static class EbpfInterleaved
+internal static partial class EbpfInterleaved
 {
     public const string Command = "ebpf-interleaved";
 
@@ -23,8 +26,21 @@ internal static class EbpfInterleaved
 
     private static readonly string[] s_states = ["Untraced", "Attached_NoTrace", "Summary", "All", "Attached_NoTrace_AfterATrace"];
 
-    public static int Run(int rounds)
+    public static int Run(int rounds, int? cpu = null)
     {
+        if (cpu is { } pinned)
+        {
+            // 0 is the calling thread: only the measuring thread, not the threads and processes it starts later.
+            var mask = 1UL << pinned;
+            if (SchedSetAffinity(0, sizeof(ulong), ref mask) != 0)
+            {
+                Console.Error.WriteLine($"cannot pin the measuring thread to CPU {pinned}: errno {Marshal.GetLastPInvokeError()}");
+                return 1;
+            }
+
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"measuring thread pinned to CPU {pinned}"));
+        }
+
         using var file = new FileReadOperation();
         using var socket = new SocketRoundTripOperation();
         using var sqlite = new SqliteQueryOperation();
@@ -122,6 +138,9 @@ internal static class EbpfInterleaved
 
         return Median(times);
     }
+
+    [LibraryImport("libc", EntryPoint = "sched_setaffinity", SetLastError = true)]
+    private static partial int SchedSetAffinity(int pid, nuint maskSize, ref ulong mask);
 
     private static double Median(double[] values)
     {

@@ -18,7 +18,9 @@ internal static class Program
                 case EbpfAttach.OnceCommand:
                     return EbpfAttach.RunOnce();
                 case EbpfInterleaved.Command:
-                    return EbpfInterleaved.Run(args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 5);
+                    return EbpfInterleaved.Run(
+                        args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 5,
+                        args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : null);
             }
         }
 
