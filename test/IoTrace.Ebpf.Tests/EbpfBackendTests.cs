@@ -176,6 +176,33 @@ public sealed class EbpfBackendTests(EbpfFixture fixture) : IDisposable
         Assert.True(pread.Time > TimeSpan.Zero && pread.Cpu > TimeSpan.Zero && pread.Cpu <= pread.Time, $"time {pread.Time}, cpu {pread.Cpu}");
     }
 
+    /// <summary>
+    /// A directory listing: libc's opendir opens the directory and checks it with fstat (a jump to fstatat), and
+    /// libSystem.Native (frame pointers) calls opendir. The walk steps through fstatat and opendir by rules learned at
+    /// attach, then goes on from libSystem.Native's frame. The first trace of the path meets a frameless CoreLib function
+    /// and has no line; the second has every call on the listing's line (its fstat had none before).
+    /// </summary>
+    [Fact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public void Trace_DirectoryListing_OpendirsCallsOnTheListingLine()
+    {
+        fixture.Require();
+        var directory = Directory.CreateDirectory(Path.Combine(_directory, "listed")).FullName;
+        File.WriteAllText(Path.Combine(directory, "a.txt"), "a");
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        static string[] List(string path) => Directory.GetFiles(path); // the listing line
+        Assert.Single(List(directory));
+        Assert.True(Assert.IsType<EbpfBackend>(IoTracer.Backend).WaitUntilCodeMapCurrent(TimeSpan.FromSeconds(30)));
+
+        _ = IoTracer.Trace(Strategy.Setup, () => List(directory));
+        var report = IoTracer.Trace(Strategy.Setup, () => List(directory));
+
+        var line = LineOf("Directory.GetFiles(path); // the listing line");
+        Assert.Equal(
+            [("close", line, 1L), ("newfstatat", line, 1L), ("openat", line, 1L)],
+            report.Aggregates.Where(a => a.Target == directory).Select(a => (a.Probe, a.Line ?? 0, a.Calls)).OrderBy(a => a.Probe, StringComparer.Ordinal));
+    }
+
     [Fact]
     [System.Runtime.Versioning.SupportedOSPlatform("linux")]
     public async Task TraceAsync_CallsThroughGlibcWrappersWithoutFramePointers_EachOnItsLine()

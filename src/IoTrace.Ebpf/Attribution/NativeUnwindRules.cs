@@ -94,9 +94,10 @@ internal sealed class NativeUnwindRules(Action<ulong, long> teach, int capacity,
         else if (Array.FindIndex(stack, f => (f & BpftraceScript.PastNativeFlag) != 0) is var past and > 0)
         {
             ip = stack[past] & ~BpftraceScript.PastNativeFlag;
-            if (Find(ip.Value) is not { } mapping || Load(mapping.Path) is null)
+            if (Find(ip.Value) is not { } mapping || Load(mapping.Path) is not { } library || KeepsFramePointer(library, mapping, ip.Value))
             {
-                // Managed code (or code without unwind tables): the chain from there on is the frame pointers'.
+                // Managed code (or code without unwind tables), or a native function with a frame pointer at that call
+                // (libSystem.Native's, calling opendir): the chain from there on is the frame pointers'.
                 return false;
             }
         }
@@ -109,6 +110,12 @@ internal sealed class NativeUnwindRules(Action<ulong, long> teach, int capacity,
 
         return false;
     }
+
+    /// <summary>Whether the function at return address <paramref name="ip"/> has its frame pointer set up there (CFA = rbp + 16, the caller's rbp at CFA - 16).</summary>
+    private static bool KeepsFramePointer(Library library, Mapping mapping, ulong ip) =>
+        !library.Broken && library.Image.LoadBias(mapping.Start, mapping.Offset) is { } bias
+        && UnwindRule.TryAt(library.Image, library.Frames, ip - bias - 1, ip - bias - 1, out var rule)
+        && rule is { CfaFromRbp: true, CfaOffset: 16, RbpOffset: 16 };
 
     /// <summary>
     /// Teaches the rule at return address <paramref name="ip"/>, then those of the direct and PLT calls to its function
@@ -179,8 +186,9 @@ internal sealed class NativeUnwindRules(Action<ulong, long> teach, int capacity,
 
     /// <summary>
     /// Once: the return addresses of libc's own direct calls to the functions that hold the system calls counted (its
-    /// <c>fcntl64</c> calls the function that makes the system call, <c>stat</c> calls <c>fstatat64</c>): past the wrapper's
-    /// frame, the walk steps through its libc caller too, from the first call on.
+    /// <c>fcntl64</c> calls the function that makes the system call, <c>stat</c> calls <c>fstatat64</c>), and to the functions
+    /// that jump to them (<c>opendir</c> calls <c>fstat</c>, which jumps to <c>fstatat64</c>): past the wrapper's frame,
+    /// the walk steps through its libc caller too, from the first call on.
     /// </summary>
     private int TeachLibcCallers()
     {
@@ -207,7 +215,8 @@ internal sealed class NativeUnwindRules(Action<ulong, long> teach, int capacity,
     private int TeachLibcCallers(LibcUnwindTable table, Library libc)
     {
         var taught = 0;
-        foreach (var function in table.Sites.Select(site => libc.FunctionOf(site.Ip - table.LoadBias - 1)).OfType<ulong>().Distinct())
+        var functions = table.Sites.Select(site => libc.FunctionOf(site.Ip - table.LoadBias - 1)).OfType<ulong>().Distinct().ToList();
+        foreach (var function in functions.Concat(functions.SelectMany(libc.TailCallersOf)).Distinct())
         {
             foreach (var returnAddress in libc.CallersOf(function))
             {
@@ -395,6 +404,7 @@ internal sealed class NativeUnwindRules(Action<ulong, long> teach, int capacity,
         private readonly ulong[] _functions = frames.Starts();
         private readonly Dictionary<ulong, ulong?> _stubs = [];
         private Dictionary<ulong, List<ulong>>? _callers;
+        private Dictionary<ulong, List<ulong>>? _tailCallers;
         private ElfImage.PointerSlots? _slots;
 
         public ElfImage Image => image;
@@ -417,6 +427,14 @@ internal sealed class NativeUnwindRules(Action<ulong, long> teach, int capacity,
         /// <summary>The return addresses of the direct calls (<c>call rel32</c>) to <paramref name="function"/>.</summary>
         public List<ulong> CallersOf(ulong function) =>
             (_callers ??= IndexCalls()).TryGetValue(function, out var callers) ? callers : [];
+
+        /// <summary>
+        /// The functions that end in a jump (<c>jmp rel32</c>) to <paramref name="function"/>: a tail call leaves no frame,
+        /// so their callers' return addresses are the frames above <paramref name="function"/>'s (glibc's <c>fstat</c>
+        /// jumps to <c>fstatat64</c>).
+        /// </summary>
+        public List<ulong> TailCallersOf(ulong function) =>
+            (_tailCallers ??= IndexTailCalls()).TryGetValue(function, out var callers) ? callers : [];
 
         /// <summary>
         /// The return addresses of the calls into the libc functions that do IO (those the in-process backend hooks:
@@ -497,6 +515,35 @@ internal sealed class NativeUnwindRules(Action<ulong, long> teach, int capacity,
             }
 
             return callers;
+        }
+
+        // As for calls, a byte E9 whose displacement lands exactly on a function's first byte, from another function.
+        private Dictionary<ulong, List<ulong>> IndexTailCalls()
+        {
+            var tailCallers = new Dictionary<ulong, List<ulong>>();
+            foreach (var segment in image.ExecutableSegments)
+            {
+                var code = image.Bytes.AsSpan((int)segment.Offset, (int)segment.FileSize);
+                for (var i = code.IndexOf((byte)0xe9); i >= 0 && i + 5 <= code.Length; i = Next(code, i, 0xe9))
+                {
+                    var jump = segment.Address + (ulong)i;
+                    var target = jump + 5 + (ulong)(long)BinaryPrimitives.ReadInt32LittleEndian(code.Slice(i + 1, 4));
+                    if (Array.BinarySearch(_functions, target) >= 0 && FunctionOf(jump) is { } from && from != target)
+                    {
+                        if (!tailCallers.TryGetValue(target, out var list))
+                        {
+                            tailCallers[target] = list = [];
+                        }
+
+                        if (!list.Contains(from))
+                        {
+                            list.Add(from);
+                        }
+                    }
+                }
+            }
+
+            return tailCallers;
         }
 
         /// <summary>The pointer slot a PLT stub at <paramref name="stub"/> jumps through (<c>[endbr64] [bnd] jmp *slot(%rip)</c>), or null if it is none.</summary>

@@ -146,6 +146,42 @@ public sealed partial class NativeUnwindRulesTests
     }
 
     [Fact]
+    public void StoppedInNativeCode_FlaggedFrameWithAFramePointer_IsFalseAndTeachesNothing()
+    {
+        Requires.Linux();
+        var path = File.ReadLines("/proc/self/maps").Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            .First(f => f.Length >= 6 && f[5].EndsWith("/libSystem.Native.so", StringComparison.Ordinal))[5];
+        var native = LoadedLibrary.Load(path);
+        var readelf = Binutils.ReadelfFrames.Of(native.Path);
+        var returnAddress = Calls(native.Path).First(c => readelf.RowAt(c.ReturnAddress - 1) is { Cfa: "rbp+16", Rbp: "c-16", ReturnAddress: "c-8" }).ReturnAddress + native.LoadBias;
+        var rules = Create();
+
+        // libSystem.Native keeps frame pointers (its SystemNative_OpenDir calls opendir, whose fstat the walk steps
+        // through by rule): the rbp the walk goes on from, saved by the frames it stepped, is that function's own.
+        Assert.False(rules.StoppedInNativeCode([0x7f00_0000_1000, 0x7f00_0000_2000, returnAddress | BpftraceScript.PastNativeFlag, 0x7ffd_0000_0000]));
+        Assert.Empty(_taught);
+    }
+
+    [Fact]
+    public void TeachAppLibraries_LibcCallsToAFunctionThatJumpsToAWrapper_AreTaught()
+    {
+        Requires.Linux();
+        var libc = LoadedLibrary.Load(LibcUnwindTable.Current.LibraryPath!);
+        var readelf = Binutils.ReadelfFrames.Of(libc.Path);
+
+        // glibc's fstat jumps to fstatat, which makes the system call: a call to fstat returns past fstatat's frame.
+        var calls = Calls(libc.Path)
+            .Where(c => c.Target?.StartsWith("__fstat64@@", StringComparison.Ordinal) == true
+                && readelf.RowAt(c.ReturnAddress - 1) is { ReturnAddress: "c-8" } row && row.Cfa.StartsWith("rsp+", StringComparison.Ordinal))
+            .Select(c => c.ReturnAddress + libc.LoadBias)
+            .ToHashSet();
+        _ = Create().TeachAppLibraries(loaded: true);
+
+        Assert.InRange(calls.Count, 10, 1_000);
+        Assert.Subset(_taught.Select(t => t.Ip).ToHashSet(), calls);
+    }
+
+    [Fact]
     public void StoppedInNativeCode_Libc_TeachesOneLessonNotTheWholeLibrary()
     {
         Requires.Linux();
