@@ -194,10 +194,18 @@ public sealed class SqliteLineTests(EbpfFixture fixture) : IDisposable
             backend.SendUnwindRule(returnAddress, 0);
         }
 
-        var stopped = Count();
-        foreach (var (returnAddress, rule) in stepRules)
+        List<(string Probe, int? Line, long Calls, long Bytes)> stopped;
+        try
         {
-            backend.SendUnwindRule(returnAddress, rule);
+            stopped = Count();
+        }
+        finally
+        {
+            // Taught again whatever happens: the attachment is shared with the other tests.
+            foreach (var (returnAddress, rule) in stepRules)
+            {
+                backend.SendUnwindRule(returnAddress, rule);
+            }
         }
 
         var taughtAgain = Count();
