@@ -263,7 +263,7 @@ internal sealed class EbpfBackend : IIoTraceBackend, IReportsFailures
             BpftraceProcess.MapKeys);
         var natives = new NativeUnwindRules(
             (ip, rule) => TraceSlotTable.LearnUnwind(ip, rule, bpftrace.ReaderThreadId),
-            Math.Clamp(BpftraceProcess.MapKeys - LibcUnwindTable.Current.Sites.Count, 0, NativeUnwindRules.MaxRules));
+            Math.Min(BpftraceProcess.MapKeys, NativeUnwindRules.MaxRules));
         var images = new FileImages();
         var frameless = new FramelessFrames(images, (ip, cfaOffset) =>
         {

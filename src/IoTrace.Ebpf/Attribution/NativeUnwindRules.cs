@@ -26,7 +26,10 @@ namespace IoTrace.Ebpf.Attribution;
 /// </summary>
 internal sealed class NativeUnwindRules(Action<ulong, long> teach, int capacity, string mapsPath = "/proc/self/maps", string? appDirectory = null)
 {
-    /// <summary>Rules taught in all, at most: they share the kernel map with libc's wrapper sites (16,384 entries).</summary>
+    /// <summary>
+    /// Rules taught per kernel rule map (<see cref="BpftraceScript.RuleMapOf"/>), at most: each map has 16,384 entries,
+    /// and a preallocated BPF hash map can refuse an update before it is full (its free entries are spread over the CPUs).
+    /// </summary>
     public const int MaxRules = 15_000;
 
     /// <summary>A library's indirect calls found for its first lesson, at most.</summary>
@@ -47,6 +50,7 @@ internal sealed class NativeUnwindRules(Action<ulong, long> teach, int capacity,
     private readonly string _appDirectory = Path.TrimEndingDirectorySeparator(appDirectory ?? AppContext.BaseDirectory) + "/";
     private readonly Lock _lock = new();
     private readonly HashSet<ulong> _taught = [];
+    private readonly int[] _taughtPerMap = new int[BpftraceScript.RuleMaps];
     private readonly Dictionary<string, Library?> _libraries = new(StringComparer.Ordinal);
     private List<Mapping> _mappings = [];
     private long _mappingsRead = long.MinValue / 2;
@@ -131,7 +135,7 @@ internal sealed class NativeUnwindRules(Action<ulong, long> teach, int capacity,
 
     private int TeachLocked(ulong ip)
     {
-        if (_taught.Count >= capacity || _taught.Contains(ip) || Find(ip) is not { } mapping || Load(mapping.Path) is not { Broken: false } library
+        if (!HasRoomFor(ip) || _taught.Contains(ip) || Find(ip) is not { } mapping || Load(mapping.Path) is not { Broken: false } library
             || library.Image.LoadBias(mapping.Start, mapping.Offset) is not { } bias)
         {
             return 0;
@@ -159,7 +163,7 @@ internal sealed class NativeUnwindRules(Action<ulong, long> teach, int capacity,
 
     private int TeachAppLibrariesLocked(bool loaded)
     {
-        if ((!loaded && Environment.TickCount64 - _appLibrariesChecked < 1_000) || _taught.Count >= capacity)
+        if ((!loaded && Environment.TickCount64 - _appLibrariesChecked < 1_000) || IsFull)
         {
             return 0;
         }
@@ -220,11 +224,10 @@ internal sealed class NativeUnwindRules(Action<ulong, long> teach, int capacity,
         {
             foreach (var returnAddress in libc.CallersOf(function))
             {
-                if (_taught.Count < capacity && !_taught.Contains(returnAddress + table.LoadBias)
+                if (HasRoomFor(returnAddress + table.LoadBias) && !_taught.Contains(returnAddress + table.LoadBias)
                     && UnwindRule.TryAt(libc.Image, libc.Frames, returnAddress - 1, returnAddress - 1, out var rule))
                 {
-                    _taught.Add(returnAddress + table.LoadBias);
-                    teach(returnAddress + table.LoadBias, rule.Packed);
+                    Add(returnAddress + table.LoadBias, rule);
                     taught++;
                 }
             }
@@ -283,13 +286,12 @@ internal sealed class NativeUnwindRules(Action<ulong, long> teach, int capacity,
         var budget = isFirst ? FirstLessonRules : RulesPerLesson;
 
         var seen = new HashSet<ulong>();
-        while (queue.Count > 0 && taught < budget && _taught.Count < capacity)
+        while (queue.Count > 0 && taught < budget && !IsFull)
         {
             var next = queue.Dequeue();
-            if (!_taught.Contains(next + bias) && UnwindRule.TryAt(library.Image, library.Frames, next - 1, next - 1, out var rule))
+            if (HasRoomFor(next + bias) && !_taught.Contains(next + bias) && UnwindRule.TryAt(library.Image, library.Frames, next - 1, next - 1, out var rule))
             {
-                _taught.Add(next + bias);
-                teach(next + bias, rule.Packed);
+                Add(next + bias, rule);
                 taught++;
             }
 
@@ -308,6 +310,18 @@ internal sealed class NativeUnwindRules(Action<ulong, long> teach, int capacity,
         }
 
         return taught;
+    }
+
+    /// <summary>Whether every kernel rule map holds <c>capacity</c> rules.</summary>
+    private bool IsFull => Array.TrueForAll(_taughtPerMap, count => count >= capacity);
+
+    private bool HasRoomFor(ulong returnAddress) => _taughtPerMap[BpftraceScript.RuleMapOf(returnAddress)] < capacity;
+
+    private void Add(ulong returnAddress, UnwindRule rule)
+    {
+        _taught.Add(returnAddress);
+        _taughtPerMap[BpftraceScript.RuleMapOf(returnAddress)]++;
+        teach(returnAddress, rule.Packed);
     }
 
     private Mapping? Find(ulong ip)

@@ -96,6 +96,18 @@ internal static class BpftraceScript
     /// <summary>prctl option no kernel knows: how to step out of native code at return address (second argument): the packed rule in the third.</summary>
     public const long UnwindMarker = 0x494F5457; // "IOTW"
 
+    /// <summary>
+    /// The unwind rules of native frames live in two maps (@ur0, @ur1), each as large as any map of the program, chosen
+    /// by this bit of the return address: one map could not hold e_sqlite3's rules and another library's beside them.
+    /// </summary>
+    public const ulong RuleMapBit = 8;
+
+    /// <summary>How many maps hold unwind rules (see <see cref="RuleMapBit"/>).</summary>
+    public const int RuleMaps = 2;
+
+    /// <summary>The rule map (0 or 1) that holds the rule of <paramref name="returnAddress"/>.</summary>
+    public static int RuleMapOf(ulong returnAddress) => (returnAddress & RuleMapBit) != 0 ? 1 : 0;
+
     /// <summary>Bytes from a task's kernel stack base to the user registers saved at its top (x86_64: THREAD_SIZE 16 KiB, no padding).</summary>
     public const int UserRegistersOffset = 16384 - 168;
 
@@ -128,6 +140,7 @@ internal static class BpftraceScript
         // bpftrace's compile at attach (all 510 of glibc 2.36 would add 1.4 s); BEGIN grows from ~550 to ~2200
         // verified instructions.
         table.Append("  @lu[(uint64)0] = (int64)0;\n  delete(@lu[(uint64)0]);\n  @z[(uint64)0, (uint64)0] = 1;\n  delete(@z[(uint64)0, (uint64)0]);\n");
+        table.Append("  @ur0[(uint64)0] = (int64)0;\n  delete(@ur0[(uint64)0]);\n  @ur1[(uint64)0] = (int64)0;\n  delete(@ur1[(uint64)0]);\n");
         foreach (var site in libc?.Sites ?? [])
         {
             table.Append(CultureInfo.InvariantCulture, $"  @lu[(uint64){site.Ip}] = (int64){site.Packed};\n");
@@ -169,6 +182,7 @@ internal static class BpftraceScript
             .Replace("%ACK%", AckMarker.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
             .Replace("%SHORTCUT%", ShortcutMarker.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
             .Replace("%UNWIND%", UnwindMarker.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
+            .Replace("%RULEMAPBIT%", RuleMapBit.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
             .Replace("%FRAMELESS%", FramelessMarker.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
             .Replace("%UNSHORTCUT%", UnshortcutMarker.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
             .Replace("%RULES%", SyscallTable.RulesShift.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
@@ -369,7 +383,7 @@ internal static class BpftraceScript
     /// <summary>
     /// Past a libc wrapper whose caller keeps no frame pointer (e_sqlite3): steps out of that caller and its callers
     /// by the rules the process learned for their return addresses (<see cref="Attribution.NativeUnwindRules"/>, in
-    /// @lu beside the wrapper sites), up to <see cref="NativeSteps"/> frames. Those frames are not kept: $f2 is the
+    /// @ur0 and @ur1, see <see cref="RuleMapBit"/>), up to <see cref="NativeSteps"/> frames. Those frames are not kept: $f2 is the
     /// first return address past them, and the chain goes on from its rbp if that is a frame pointer. Where no rule is
     /// known yet, the stack ends with <see cref="UnknownFrameMarker"/> after the frame that needs one, for the process
     /// to learn it: no return address is 1. The first frame past them carries <see cref="PastNativeFlag"/>.
@@ -418,9 +432,9 @@ internal static class BpftraceScript
             """);
         for (var i = 0; i < NativeSteps; i++)
         {
-            native.Append("""
+            native.Append(CultureInfo.InvariantCulture, $$"""
                               if ($b == 1) {
-                                $v = @lu[$ip];
+                                if (($ip & {{RuleMapBit}}) != 0) { $v = @ur1[$ip]; } else { $v = @ur0[$ip]; }
                                 if ($v != 0) {
                                   if (($v & 0x80000000) != 0) {
                                     if ($ba != 0) { $bp = (uint64)*uptr((uint64 *)$ba); $ba = 0; }
@@ -548,7 +562,10 @@ internal static class BpftraceScript
             if ($op == %ACK%) { @acked = args->args[1]; }
             if ($op == %SHORTCUT% && args->args[3] == $3) { @z[(uint64)args->args[1], (uint64)args->args[2]] = 1; }
             if ($op == %UNSHORTCUT% && args->args[3] == $3) { delete(@z[(uint64)args->args[1], (uint64)args->args[2]]); }
-            if ($op == %UNWIND% && args->args[3] == $3) { @lu[(uint64)args->args[1]] = (int64)args->args[2]; @lg = @lg + 1; }
+            if ($op == %UNWIND% && args->args[3] == $3) {
+              if (((uint64)args->args[1] & %RULEMAPBIT%) != 0) { @ur1[(uint64)args->args[1]] = (int64)args->args[2]; } else { @ur0[(uint64)args->args[1]] = (int64)args->args[2]; }
+              @lg = @lg + 1;
+            }
             if ($op == %FRAMELESS% && args->args[3] == $3) { @lm[(uint64)args->args[1]] = (int64)args->args[2]; }
           }
           if (tid == $3) { return; }
@@ -696,7 +713,7 @@ internal static class BpftraceScript
         tracepoint:sched:sched_process_exit /pid == $1 && tid == $1/ { exit(); }
 
         END {
-          clear(@p); clear(@lu); clear(@e); clear(@own); clear(@gen); clear(@flip); clear(@want); clear(@seq); clear(@acked); clear(@rotated); clear(@z); clear(@nc); clear(@lg); clear(@x0); clear(@x1); clear(@x2); clear(@ptc);
+          clear(@p); clear(@lu); clear(@ur0); clear(@ur1); clear(@e); clear(@own); clear(@gen); clear(@flip); clear(@want); clear(@seq); clear(@acked); clear(@rotated); clear(@z); clear(@nc); clear(@lg); clear(@x0); clear(@x1); clear(@x2); clear(@ptc);
         %CLEARALL%
         }
         """;

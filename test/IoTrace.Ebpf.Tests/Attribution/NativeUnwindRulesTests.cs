@@ -208,7 +208,7 @@ public sealed partial class NativeUnwindRulesTests
     }
 
     [Fact]
-    public void StoppedInNativeCode_CapacityReached_TeachesNoMore()
+    public void StoppedInNativeCode_CapacityReached_TeachesNoMoreThanEachRuleMapHolds()
     {
         Requires.Linux();
         var sqlite = LoadedLibrary.Sqlite;
@@ -216,8 +216,37 @@ public sealed partial class NativeUnwindRulesTests
 
         rules.StoppedInNativeCode([0x7f00_0000_1000, Calls(sqlite.Path).First(c => c.Indirect).ReturnAddress + sqlite.LoadBias, BpftraceScript.UnknownFrameMarker]);
 
-        Assert.Equal(10, _taught.Count);
-        Assert.Equal(10, rules.Count);
+        Assert.Equal(10 * BpftraceScript.RuleMaps, _taught.Count);
+        Assert.Equal(10 * BpftraceScript.RuleMaps, rules.Count);
+        Assert.All(Enumerable.Range(0, BpftraceScript.RuleMaps), map => Assert.Equal(10, _taught.Count(t => BpftraceScript.RuleMapOf(t.Ip) == map)));
+    }
+
+    [Fact]
+    public void TeachAppLibraries_LibraryLoadedAfterSqlitesFirstLesson_GetsTheLessonItGetsAlone()
+    {
+        Requires.Linux();
+        _ = LoadedLibrary.Sqlite;
+        var wholeLesson = LoadedLibrary.FirstLessonAlone(LoadedLibrary.ZlibPath);
+        var besideSqlite = Path.Combine(AppContext.BaseDirectory, $"libiotrace-rules-{Guid.NewGuid():N}.so");
+        try
+        {
+            // SQLite learned first (at attach), then a library loaded later (in a request): both need room in the kernel.
+            var rules = new NativeUnwindRules((ip, rule) => _taught.Add((ip, rule)), NativeUnwindRules.MaxRules, appDirectory: AppContext.BaseDirectory);
+            rules.TeachAppLibraries(loaded: true);
+            Assert.InRange(Assert.Single(rules.FirstLessons, l => l.Library == LoadedLibrary.Sqlite.Path).Rules, 8_000, NativeUnwindRules.FirstLessonRules);
+            File.Copy(LoadedLibrary.ZlibPath, besideSqlite);
+            _ = LoadedLibrary.Load(besideSqlite);
+            rules.TeachAppLibraries(loaded: true);
+
+            Assert.InRange(wholeLesson, 100, NativeUnwindRules.FirstLessonRules);
+            Assert.Equal(wholeLesson, Assert.Single(rules.FirstLessons, l => l.Library == besideSqlite).Rules);
+            Assert.Equal(_taught.Count, _taught.Select(t => t.Ip).Distinct().Count());
+            Assert.All(Enumerable.Range(0, BpftraceScript.RuleMaps), map => Assert.InRange(_taught.Count(t => BpftraceScript.RuleMapOf(t.Ip) == map), 1, NativeUnwindRules.MaxRules));
+        }
+        finally
+        {
+            File.Delete(besideSqlite);
+        }
     }
 
     private NativeUnwindRules Create() => new((ip, rule) => _taught.Add((ip, rule)), NativeUnwindRules.MaxRules);

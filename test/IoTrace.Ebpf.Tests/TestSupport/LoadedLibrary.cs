@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
+using IoTrace.Ebpf.Attribution;
 using IoTrace.Ebpf.Kernel;
 
 namespace IoTrace.Ebpf.Tests.TestSupport;
@@ -18,6 +19,17 @@ internal sealed class LoadedLibrary
     /// <summary>SQLite's native library as Microsoft.Data.Sqlite ships it (built without frame pointers).</summary>
     public static LoadedLibrary Sqlite { get; } = Load(System.IO.Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native", "libe_sqlite3.so"));
 
+    /// <summary>Debian's zlib1g, which dpkg itself depends on (the eBPF backend is x64 only).</summary>
+    public static string ZlibPath
+    {
+        get
+        {
+            const string path = "/lib/x86_64-linux-gnu/libz.so.1";
+            Xunit.Assert.True(File.Exists(path), "zlib (libz.so.1) is not installed");
+            return path;
+        }
+    }
+
     public string Path { get; }
 
     public nint Handle { get; }
@@ -29,6 +41,25 @@ internal sealed class LoadedLibrary
 
     /// <summary>The exported function's address in the file.</summary>
     public ulong FileAddressOf(string export) => (ulong)NativeLibrary.GetExport(Handle, export) - LoadBias;
+
+    /// <summary>The rules a copy of <paramref name="library"/> gets in its first lesson when it is the only library of its folder.</summary>
+    public static int FirstLessonAlone(string library)
+    {
+        var folder = Directory.CreateTempSubdirectory("iotrace-lesson-");
+        try
+        {
+            var copy = System.IO.Path.Combine(folder.FullName, System.IO.Path.GetFileName(library));
+            File.Copy(library, copy);
+            _ = Load(copy);
+            var rules = new NativeUnwindRules((_, _) => { }, NativeUnwindRules.MaxRules, appDirectory: folder.FullName);
+            rules.TeachAppLibraries(loaded: true);
+            return Xunit.Assert.Single(rules.FirstLessons).Rules;
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
 
     public static LoadedLibrary Load(string path)
     {
