@@ -91,9 +91,6 @@ internal sealed class EbpfBackend : IIoTraceBackend, IReportsFailures
         }
     }
 
-    /// <summary>Traces waiting for their flush (for tests of the idle size).</summary>
-    internal int PendingTraces => _traces.Count;
-
     /// <summary>Tests: sees each flush on the processing thread, before it is charged to its traces.</summary>
     internal Action<KernelFlush>? FlushApplying { get; set; }
 

@@ -191,9 +191,6 @@ internal sealed class TraceSession
         }
     }
 
-    /// <summary>How many fds the trace knows (for tests of the idle size).</summary>
-    public int KnownFds => _fds?.Count ?? 0;
-
     /// <summary>Records calls a backend aggregated elsewhere (in the kernel): <paramref name="calls"/> calls at once.</summary>
     public void RecordMany(int probe, SourceLocation? site, int fd, string? target, long calls, long bytes, long wallNanoseconds, long cpuNanoseconds)
     {

@@ -37,7 +37,7 @@
 
 typedef long (*fn6_t)(long, long, long, long, long, long);
 
-// Layout shared with InProcessNative.Slot in C#: keep the first three fields in this order.
+// Layout shared with NativeShim.Slot in C#: keep every field, in this order.
 typedef struct iotrace_slot
 {
     void* original;
