@@ -84,9 +84,9 @@ internal static class EbpfAttach
         try
         {
             var stopwatch = Stopwatch.StartNew();
-            Require(IoTracer.TryEnable("ebpf", out var reason), reason);
+            Require(EbpfBenchBackend.TryAttach(out var reason), reason);
             var coldAttach = stopwatch.Elapsed.TotalMilliseconds;
-            var backend = (EbpfBackend)IoTracer.Backend;
+            var backend = EbpfBenchBackend.Current;
             var ownAttach = backend.AttachDuration.TotalMilliseconds;
             var bpftrace = backend.BpftraceProcessId ?? throw new InvalidOperationException("no bpftrace process after attaching");
 
@@ -100,7 +100,7 @@ internal static class EbpfAttach
             RequireGone(bpftrace);
 
             stopwatch.Restart();
-            Require(IoTracer.TryEnable("ebpf", out reason), reason);
+            Require(EbpfBenchBackend.TryAttach(out reason), reason);
             var warmAttach = stopwatch.Elapsed.TotalMilliseconds;
             bpftrace = backend.BpftraceProcessId ?? throw new InvalidOperationException("no bpftrace process after re-attaching");
             _ = TimedTrace(Strategy.Summary, file);

@@ -62,7 +62,7 @@ internal static partial class EbpfInterleaved
                 IoTraceScope? scope = null;
                 if (state == 1)
                 {
-                    if (!IoTracer.TryEnable("ebpf", out var reason))
+                    if (!EbpfBenchBackend.TryAttach(out var reason))
                     {
                         Console.Error.WriteLine($"the eBPF backend cannot run here: {reason}");
                         return 1;

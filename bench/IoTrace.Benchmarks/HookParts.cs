@@ -3,8 +3,10 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
 using BenchmarkDotNet.Attributes;
-using IoTrace.Backends.InProcess;
+using IoTrace.Backends.Unavailable;
 using IoTrace.Core;
+using IoTrace.Probes;
+using IoTrace.Platform.Linux;
 
 namespace IoTrace.Benchmarks;
 
@@ -30,28 +32,25 @@ public unsafe class HookParts
     private int _pread64;
     private int _fd;
     private string _target = null!;
-    private TraceSession.FdInfo? _life;
 
     [GlobalSetup]
     public void Setup()
     {
-        if (!NativeShim.TryLoad(out var shim, out var reason))
-        {
-            throw new InvalidOperationException(reason);
-        }
+        _shim = NativeShim.Shared(out var reason) ?? throw new InvalidOperationException(reason);
 
-        _shim = shim!;
+        // Calls are charged by hand here: the recorder only names the trace's backend.
+        var recorder = new UnavailableBackend("bench");
         _resolver = new CallSiteResolver(IoTraceStartOptions.DefaultSkippedNamespaces);
-        _all = new TraceSession(Strategy.All, IoTraceFeatures.All, "bench", _resolver, Environment.CurrentDirectory);
-        _summary = new TraceSession(Strategy.Summary, IoTraceFeatures.All, "bench", _resolver, Environment.CurrentDirectory);
-        _pread64 = Probes.IndexOf("pread64");
+        _all = new TraceSession(Strategy.All, IoTraceFeatures.All, recorder, _resolver, Environment.CurrentDirectory);
+        _summary = new TraceSession(Strategy.Summary, IoTraceFeatures.All, recorder, _resolver, Environment.CurrentDirectory);
+        _pread64 = ProbeCatalog.IndexOf("pread64");
         _fd = 42;
         _target = Path.Combine(Path.GetTempPath(), "iotrace-bench-12345.bin");
-        _life = _all.OpenFd(_fd, _target, openedAt: null);
+        _all.NameFd(_fd, 0, _target);
         TraceContext.Current = _all;
         _key = CallSiteKey();
         _site = _resolver.Resolve(_key).Site;
-        _all.Record(_pread64, _site, _fd, null, 1, 1, 1, _life);
+        _all.Charge(new IoCall(_pread64, _fd, 0, null, _site, 1, 1, 1, 1));
     }
 
 #pragma warning disable CA1822 // BenchmarkDotNet measures instance methods.
@@ -83,7 +82,7 @@ public unsafe class HookParts
 
     /// <summary>Summary aggregation: four interlocked adds on the probe's counter.</summary>
     [Benchmark]
-    public void RecordSummary() => _summary.Record(_pread64, null, -1, null, 1, 100, 100);
+    public void RecordSummary() => _summary.Charge(IoCall.Counted(_pread64, 1, 1, 100, 100));
 
     /// <summary>All: the frame-pointer walk that keys the call site, 12 frames below the benchmark.</summary>
     [Benchmark]
@@ -93,13 +92,13 @@ public unsafe class HookParts
     [Benchmark]
     public object ResolveCached() => _resolver.Resolve(_key).Site;
 
-    /// <summary>All: what the trace knows of the fd (its target).</summary>
+    /// <summary>All: the fd's life in the trace (its target, its opener).</summary>
     [Benchmark]
-    public object? FdInfo() => _all.Fd(_fd);
+    public object? FdLife() => _all.LifeOf(_fd, 0);
 
-    /// <summary>All aggregation: the keyed dictionary lookup and four interlocked adds.</summary>
+    /// <summary>All aggregation: the fd's life, the keyed dictionary lookup and four interlocked adds.</summary>
     [Benchmark]
-    public void RecordAll() => _all.Record(_pread64, _site, _fd, null, 1, 100, 100, _life);
+    public void RecordAll() => _all.Charge(new IoCall(_pread64, _fd, 0, null, _site, 1, 1, 100, 100));
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private ulong Deeper(int frames) => frames == 0 ? CallSiteKey() : Deeper(frames - 1);

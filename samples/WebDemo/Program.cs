@@ -29,6 +29,9 @@ if (demo)
 var finished = new RequestFinishedSignal();
 builder.Logging.AddProvider(finished);
 builder.Services.AddIoTrace();
+#if IOTRACE_EBPF
+builder.Services.AddEbpfBackend();
+#endif
 builder.Services.AddHttpClient();
 
 var app = builder.Build();

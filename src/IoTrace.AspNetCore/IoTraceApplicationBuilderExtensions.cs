@@ -1,11 +1,10 @@
-using IoTrace;
 using IoTrace.AspNetCore;
 using IoTrace.AspNetCore.Configuration;
 using IoTrace.AspNetCore.Logging;
+using IoTrace.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
 namespace Microsoft.AspNetCore.Builder;
@@ -59,29 +58,26 @@ public static class IoTraceApplicationBuilderExtensions
 
         return app.Use(next =>
         {
-            var loggerFactory = services.GetRequiredService<ILoggerFactory>();
-            var logger = loggerFactory.CreateLogger(IoTraceMiddlewareLog.CategoryName);
+            var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger(IoTraceMiddlewareLog.CategoryName);
 
-            // The core logs the backend it picks, and its own failures, through the app's logging.
-            IoTracer.LoggerFactory = loggerFactory;
+            // The host's own tracer: it logs the backend it picks, and its failures, through the app's logging. The
+            // first settings get that backend ready, so an explicit backend that cannot run stops the app here.
+            var tracer = services.GetRequiredService<Tracer>();
             var tracker = new IoTraceOptionsTracker(
                 services.GetRequiredService<IOptionsMonitor<IoTraceOptions>>(),
                 services.GetRequiredService<IOptionsFactory<IoTraceOptions>>(),
                 services.GetServices<IValidateOptions<IoTraceOptions>>(),
                 services.GetServices<IOptionsChangeTokenSource<IoTraceOptions>>(),
                 services.GetService<IHostEnvironment>()?.ContentRootPath ?? Environment.CurrentDirectory,
+                tracer,
                 logger,
                 configure);
-            var middleware = new IoTraceMiddleware(next, tracker, logger);
+            var middleware = new IoTraceMiddleware(next, tracker, tracer, logger);
             services.GetService<IHostApplicationLifetime>()?.ApplicationStopped.Register(() =>
             {
                 // The server has finished its requests; with a kernel backend their last reports may still wait for a flush.
                 middleware.WaitForPendingReports(s_pendingReportsAtShutdown);
                 tracker.Dispose();
-                if (ReferenceEquals(IoTracer.LoggerFactory, loggerFactory))
-                {
-                    IoTracer.LoggerFactory = NullLoggerFactory.Instance;
-                }
             });
             return middleware.InvokeAsync;
         });

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using IoTrace.AspNetCore.Configuration;
 using IoTrace.AspNetCore.Logging;
+using IoTrace.Core;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Logging;
@@ -26,6 +27,7 @@ internal sealed class IoTraceMiddleware
 
     private readonly RequestDelegate _next;
     private readonly IoTraceOptionsTracker _options;
+    private readonly Tracer _tracer;
     private readonly ILogger _logger;
     private readonly Func<IoTraceFormatter, IoTraceReport, string> _format;
 
@@ -44,10 +46,11 @@ internal sealed class IoTraceMiddleware
     private int _pendingLogs;
     private TaskCompletionSource? _drained;
 
-    public IoTraceMiddleware(RequestDelegate next, IoTraceOptionsTracker options, ILogger logger)
+    public IoTraceMiddleware(RequestDelegate next, IoTraceOptionsTracker options, Tracer tracer, ILogger logger)
     {
         _next = next;
         _options = options;
+        _tracer = tracer;
         _logger = logger;
         _format = Format;
     }
@@ -67,7 +70,7 @@ internal sealed class IoTraceMiddleware
 
     private async Task InvokeTracedAsync(HttpContext context, IoTraceSettings settings)
     {
-        var scope = Start(settings);
+        var scope = Start(settings, context);
         if (scope is null)
         {
             await _next(context);
@@ -93,11 +96,13 @@ internal sealed class IoTraceMiddleware
         }
     }
 
-    private IoTraceScope? Start(IoTraceSettings settings)
+    private IoTraceScope? Start(IoTraceSettings settings, HttpContext context)
     {
         try
         {
-            return IoTracer.Start(settings.Strategy, settings.StartOptions);
+            // The endpoint's own strategy (.WithIoTrace(Strategy.Write), [IoTrace(Strategy.Write)]) wins over the options'.
+            var strategy = context.GetEndpoint()?.Metadata.GetMetadata<IoTraceAttribute>()?.Strategy ?? settings.Strategy;
+            return _tracer.Start(strategy, settings.StartOptions);
         }
         catch (Exception e)
         {
@@ -182,15 +187,10 @@ internal sealed class IoTraceMiddleware
         }
         else
         {
-            var flow = ExecutionContext.IsFlowSuppressed() ? (AsyncFlowControl?)null : ExecutionContext.SuppressFlow();
-            try
+            using (SuppressedFlow.Begin())
             {
                 Interlocked.Increment(ref _pendingLogs);
                 _ = LogWhenFlushedAsync(pending.Settings, pending.Report, outcome);
-            }
-            finally
-            {
-                flow?.Undo();
             }
         }
     }

@@ -1,7 +1,11 @@
 using IoTrace.AspNetCore;
+using IoTrace;
 using IoTrace.AspNetCore.Configuration;
+using IoTrace.Core;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
 namespace Microsoft.Extensions.DependencyInjection;
@@ -76,6 +80,9 @@ public static class IoTraceServiceCollectionExtensions
 
         marker = new IoTraceMarkerService();
         services.AddSingleton(marker);
+
+        // The host's tracer, with the backends the app registered (AddEbpfBackend); disposed with the host.
+        services.TryAddSingleton(sp => new Tracer(sp.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance, sp.GetServices<IoTraceBackendProvider>()));
         services.AddOptions<IoTraceOptions>().ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<IoTraceOptions>, IoTraceOptionsValidator>());
         return marker;

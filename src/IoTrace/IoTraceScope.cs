@@ -16,18 +16,38 @@ public sealed class IoTraceScope : IDisposable
 
     private readonly TraceSession _session;
     private readonly TraceSession? _previous;
-    private readonly IIoTraceBackend _backend;
+    private readonly TraceSession? _previousOnThread;
+    private readonly bool _publishedOnThread;
     private Task? _charged;
     private IoTraceReport? _report;
 
-    internal IoTraceScope(TraceSession session, TraceSession? previous, IIoTraceBackend backend)
+    /// <summary>Starts recording <paramref name="session"/> in the current flow, on its recorder.</summary>
+    internal IoTraceScope(TraceSession session)
     {
         _session = session;
-        _previous = previous;
-        _backend = backend;
+        var recorder = session.Recorder;
+
+        // Counted once the trace exists, so a failed start leaves no count behind; uncounted when its scope stops.
+        if (session.KeepsContext)
+        {
+            HttpClientCallSites.OnContextTraceStarted();
+        }
+
+        _previous = TraceContext.Current;
+        TraceContext.Current = session;
+
+        // A backend that learns a call's trace from its thread sees the flow's trace on every thread it runs on.
+        if (recorder.Capabilities.HasFlag(BackendCapabilities.ReadsThreadTraces))
+        {
+            _publishedOnThread = true;
+            _previousOnThread = ThreadTraces.Current;
+            ThreadTraces.Current = session;
+        }
+
+        recorder.OnTraceStarted(session);
 
         // Counted here and uncounted at the first stop: the statistics' active traces.
-        IoTracer.OnScopeStarted();
+        Tracer.OnScopeStarted();
     }
 
     /// <summary>The strategy of the trace.</summary>
@@ -41,12 +61,13 @@ public sealed class IoTraceScope : IDisposable
     public IoTraceReport Stop()
     {
         var charged = Detach();
-        if (_report is null && !charged.IsCompleted && !charged.Wait(s_flushTimeout))
+        var late = _report is null && !charged.IsCompleted;
+        if (late && !charged.Wait(s_flushTimeout))
         {
             _session.MarkIncomplete();
         }
 
-        return Report();
+        return Report(late);
     }
 
     /// <summary>
@@ -65,14 +86,9 @@ public sealed class IoTraceScope : IDisposable
         // The wait does not hold the caller's ExecutionContext (the caller's own await captures it for its
         // continuation): under a kernel backend thousands of stopped traces wait at once, and what they hold is
         // copied by every garbage collection meanwhile.
-        var flow = ExecutionContext.IsFlowSuppressed() ? (AsyncFlowControl?)null : ExecutionContext.SuppressFlow();
-        try
+        using (SuppressedFlow.Begin())
         {
             return new(WaitAsync(charged));
-        }
-        finally
-        {
-            flow?.Undo();
         }
     }
 
@@ -86,11 +102,17 @@ public sealed class IoTraceScope : IDisposable
             return charged;
         }
 
-        // The backend first: it may mark the trace incomplete (tracing was switched off meanwhile).
-        charged = _backend.OnTraceStopped(_session);
+        // The flow first: a kernel backend reads the thread's trace until its last call returns, and none after.
         _session.Deactivate();
+        if (_publishedOnThread && ReferenceEquals(ThreadTraces.Current, _session))
+        {
+            ThreadTraces.Current = _previousOnThread is { IsActive: true } ? _previousOnThread : null;
+        }
+
+        // The backend then: it may mark the trace incomplete (tracing was switched off meanwhile).
+        charged = _session.Recorder.OnTraceStopped(_session);
         _charged = charged;
-        IoTracer.OnScopeStopped();
+        Tracer.OnScopeStopped();
         if (_session.KeepsContext)
         {
             HttpClientCallSites.OnContextTraceStopped();
@@ -107,8 +129,10 @@ public sealed class IoTraceScope : IDisposable
     private async Task<IoTraceReport> WaitAsync(Task charged)
     {
         await charged.ConfigureAwait(false);
-        return Report();
+
+        // Off the caller's path: the report may wait for a traced HttpClient request's host name to resolve.
+        return Report(late: true);
     }
 
-    private IoTraceReport Report() => _report ??= _session.Stop();
+    private IoTraceReport Report(bool late = false) => _report ??= _session.Stop(mayWaitForPeers: late);
 }

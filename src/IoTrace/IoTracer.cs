@@ -1,5 +1,4 @@
 using IoTrace.Backends;
-using IoTrace.Backends.InProcess;
 using IoTrace.Backends.Unavailable;
 using IoTrace.Core;
 using Microsoft.Extensions.Logging;
@@ -14,52 +13,85 @@ namespace IoTrace;
 public static class IoTracer
 {
     private static readonly Lock s_lock = new();
-    private static readonly Dictionary<string, CallSiteResolver> s_resolvers = new(StringComparer.Ordinal);
-    private static IIoTraceBackend? s_backend;
+    private static readonly List<IoTraceBackendProvider> s_providers = [];
     private static ILoggerFactory s_loggerFactory = NullLoggerFactory.Instance;
-    private static int s_failureReported;
-    private static int s_activeTraces;
-    private static ResolverChoice? s_lastResolver;
-    private static (IIoTraceBackend Backend, string Reason)? s_selection;
-    private static ILoggerFactory? s_selectionLoggedTo;
+    private static Tracer? s_default;
 
     /// <summary>
-    /// Where the tracer logs its own state: the backend chosen (once) and failures (once each).
-    /// Defaults to <see cref="NullLoggerFactory.Instance"/>; the ASP.NET Core middleware sets the app's.
+    /// Where the static methods log their tracer's state: the backend chosen (once) and failures (once each).
+    /// Defaults to <see cref="NullLoggerFactory.Instance"/>. An ASP.NET Core app's middleware logs through the app's own
+    /// logging instead, whatever this is.
     /// </summary>
     public static ILoggerFactory LoggerFactory
     {
         get => s_loggerFactory;
         set
         {
-            s_loggerFactory = value ?? NullLoggerFactory.Instance;
+            lock (s_lock)
+            {
+                s_loggerFactory = value ?? NullLoggerFactory.Instance;
 
-            // The backend may have been chosen before the app's logging was wired: say which, and why, now.
-            LogSelection();
+                // The backend may have been chosen before logging was wired: the new tracer says which, and why.
+                if (s_default is { } previous)
+                {
+                    s_default = previous.Reconfigured(s_loggerFactory, s_providers);
+                    previous.Dispose();
+                }
+            }
         }
     }
 
     /// <summary>The name of the backend this process uses: <c>ebpf</c>, <c>inprocess</c>, or <c>none</c> where no backend can run.</summary>
-    public static string BackendName => Backend.Name;
+    public static string BackendName => Default.Backend.Name;
 
     /// <summary>Whether a backend can record IO on this platform.</summary>
-    public static bool IsSupported => Backend is not UnavailableBackend;
+    public static bool IsSupported => Default.Backend is not UnavailableBackend;
 
-    internal static IIoTraceBackend Backend
+    /// <summary>
+    /// Registers a backend from a package (IoTrace.Ebpf's <c>IoTraceEbpf.Backend</c>) for the static methods: <c>auto</c>
+    /// prefers it where it can run, and <see cref="TryEnable(string, out string)"/> accepts its name. Call it before the
+    /// first trace; a tracer that chose its backend already takes a new one through <see cref="TryEnable(string, out string)"/>.
+    /// An ASP.NET Core app registers backends on its services instead (<c>services.AddIoTrace().AddEbpfBackend()</c>).
+    /// </summary>
+    /// <param name="provider">The backend's provider.</param>
+    public static void AddBackend(IoTraceBackendProvider provider)
+    {
+        ArgumentNullException.ThrowIfNull(provider);
+        lock (s_lock)
+        {
+            if (s_providers.Exists(p => p.Name == provider.Name))
+            {
+                return;
+            }
+
+            s_providers.Add(provider);
+            if (s_default is { } previous)
+            {
+                s_default = previous.Reconfigured(s_loggerFactory, s_providers);
+                previous.Dispose();
+            }
+        }
+    }
+
+    /// <summary>The tracer behind the static methods.</summary>
+    internal static Tracer Default
     {
         get
         {
-            if (s_backend is { } backend)
+            if (Volatile.Read(ref s_default) is { } tracer)
             {
-                return backend;
+                return tracer;
             }
 
             lock (s_lock)
             {
-                return s_backend ??= CreateBackend();
+                return s_default ??= new Tracer(s_loggerFactory, s_providers);
             }
         }
     }
+
+    /// <summary>The static methods' backend.</summary>
+    internal static IIoTraceBackend Backend => Default.Backend;
 
     /// <summary>Parses a strategy name, case-insensitively.</summary>
     /// <param name="name">One of <c>Summary</c>, <c>Setup</c>, <c>Read</c>, <c>Write</c>, <c>All</c>.</param>
@@ -92,19 +124,7 @@ public static class IoTracer
             throw new ArgumentException($"Unknown strategy '{strategy}'. Allowed values: {string.Join(", ", Enum.GetNames<Strategy>())}.", nameof(strategy));
         }
 
-        var backend = Backend;
-        var session = new TraceSession(strategy, options.Features, backend.Name, ResolverFor(options), options.RootPath ?? Environment.CurrentDirectory, options.Redaction);
-
-        // Counted once the trace exists, so a failed start leaves no count behind; uncounted when its scope stops.
-        if (session.KeepsContext)
-        {
-            HttpClientCallSites.OnContextTraceStarted();
-        }
-
-        var previous = TraceContext.Current;
-        TraceContext.Current = session;
-        backend.OnTraceStarted(session);
-        return new IoTraceScope(session, previous, backend);
+        return Default.Start(strategy, options);
     }
 
     /// <summary>Runs <paramref name="body"/> and returns the IO it made.</summary>
@@ -185,14 +205,15 @@ public static class IoTracer
     /// </summary>
     /// <param name="reason">Why no backend can trace in this process, when the result is <see langword="false"/>.</param>
     /// <returns>Whether a backend is ready to trace.</returns>
-    public static bool TryEnable(out string reason) => Backend.TryEnable(out reason);
+    public static bool TryEnable(out string reason) => Default.TryStart(out reason);
 
     /// <summary>
     /// Chooses the named backend for the process and gets it ready now. Traces running on another backend finish there.
     /// </summary>
     /// <param name="backend">
-    /// <c>auto</c> (the best one that runs: eBPF where the IoTrace.Ebpf package is referenced and the process may load
-    /// BPF programs, else in-process), <c>inprocess</c>, or <c>ebpf</c>; case-insensitive.
+    /// <c>auto</c> (the best one that runs: a registered backend, such as eBPF, where the process may use it, else
+    /// in-process), <c>inprocess</c>, or a registered backend's name (<c>ebpf</c>, see <see cref="AddBackend"/>);
+    /// case-insensitive.
     /// </param>
     /// <param name="reason">Why the backend cannot trace in this process, when the result is <see langword="false"/>.</param>
     /// <returns>Whether the backend is ready to trace.</returns>
@@ -201,201 +222,36 @@ public static class IoTracer
     {
         ArgumentNullException.ThrowIfNull(backend);
         var name = backend.Trim().ToLowerInvariant();
-        if (Array.IndexOf(BackendSelector.Names, name) < 0)
+        var tracer = Default;
+        if (Array.IndexOf(tracer.BackendNames, name) < 0)
         {
-            throw new ArgumentException($"Unknown backend '{backend}'. Allowed values: {string.Join(", ", BackendSelector.Names)}.", nameof(backend));
+            throw new ArgumentException($"Unknown backend '{backend}'. Allowed values: {string.Join(", ", tracer.BackendNames)}.", nameof(backend));
         }
 
-        lock (s_lock)
-        {
-            // "none" means no backend runs on this platform (or a test simulates that): nothing to switch to.
-            if (name == BackendSelector.Auto || s_backend?.Name == name || s_backend is UnavailableBackend)
-            {
-                var ready = Backend.TryEnable(out reason);
-                return ready && (name == BackendSelector.Auto || Backend.Name == name);
-            }
-
-            if (BackendSelector.Create(name, out var selectedReason) is not { } created)
-            {
-                reason = selectedReason;
-                return false;
-            }
-
-            var previous = s_backend;
-            s_backend = created;
-            s_selection = (created, selectedReason);
-            s_selectionLoggedTo = null;
-            Wire(created);
-            LogSelection();
-
-            // Traces running there keep their hooks until they stop; only an idle in-process backend is removed.
-            if (previous is not null && Volatile.Read(ref s_activeTraces) == 0 && previous.Name != created.Name)
-            {
-                previous.Shutdown();
-            }
-
-            return created.TryEnable(out reason);
-        }
+        return tracer.TryStart(name, out reason);
     }
 
     /// <summary>A snapshot of the tracer's process-wide state: active traces, awaited fds, cached call sites.</summary>
     /// <returns>The snapshot.</returns>
-    public static IoTraceStatistics GetStatistics()
-    {
-        int cached;
-        lock (s_resolvers)
-        {
-            cached = s_resolvers.Values.Sum(r => r.CachedKeys);
-        }
-
-        return new IoTraceStatistics(Volatile.Read(ref s_activeTraces), FdOwners.Count, cached);
-    }
-
-    internal static void OnScopeStarted() => Interlocked.Increment(ref s_activeTraces);
-
-    internal static void OnScopeStopped() => Interlocked.Decrement(ref s_activeTraces);
+    public static IoTraceStatistics GetStatistics() => new(Tracer.ActiveTraces, FdOwners.Count, CallSiteResolver.CachedKeysInAll());
 
     /// <summary>
     /// Switches tracing off for the process: every hooked call goes back to its original target.
     /// A later <see cref="Start(Strategy)"/> switches it on again.
     /// </summary>
-    public static void Disable()
-    {
-        lock (s_lock)
-        {
-            s_backend?.Shutdown();
-        }
-    }
+    public static void Disable() => Default.Stop();
 
     private static readonly IoTraceStartOptions s_defaultOptions = new();
 
-    private static CallSiteResolver ResolverFor(IoTraceStartOptions options)
-    {
-        // A middleware starts every trace with the same options instance: skip the join and the lock for it.
-        if (s_lastResolver is { } last && ReferenceEquals(last.Options, options) && SamePrefixes(last.Prefixes, options.SkippedNamespaces))
-        {
-            return last.Resolver;
-        }
-
-        var prefixes = options.SkippedNamespaces.ToArray();
-        var key = string.Join('\n', prefixes);
-        CallSiteResolver resolver;
-        lock (s_resolvers)
-        {
-            if (!s_resolvers.TryGetValue(key, out resolver!))
-            {
-                resolver = new CallSiteResolver(prefixes);
-                s_resolvers[key] = resolver;
-            }
-        }
-
-        s_lastResolver = new ResolverChoice(options, prefixes, resolver);
-        return resolver;
-    }
-
-    private static bool SamePrefixes(string[] known, IList<string> current)
-    {
-        if (known.Length != current.Count)
-        {
-            return false;
-        }
-
-        for (var i = 0; i < known.Length; i++)
-        {
-            if (!string.Equals(known[i], current[i], StringComparison.Ordinal))
-            {
-                return false;
-            }
-        }
-
-        return true;
-    }
-
-    private sealed record ResolverChoice(IoTraceStartOptions Options, string[] Prefixes, CallSiteResolver Resolver);
-
-    private static IIoTraceBackend CreateBackend()
-    {
-        var backend = BackendSelector.Select(out var reason);
-        s_selection = (backend, reason);
-        Wire(backend);
-        LogSelection();
-        return backend;
-    }
-
-    /// <summary>Tells each logger factory IoTracer is given, once, which backend runs and why.</summary>
-    private static void LogSelection()
-    {
-        var factory = s_loggerFactory;
-        if (s_selection is not { } selection || factory is NullLoggerFactory
-            || ReferenceEquals(Interlocked.Exchange(ref s_selectionLoggedTo, factory), factory))
-        {
-            return;
-        }
-
-        LogSelection(selection.Backend, selection.Reason, factory.CreateLogger("IoTrace"));
-    }
-
-    /// <summary>Logs the choice (a warning when tracing is off) and wires the backend's failure reports.</summary>
-    internal static IIoTraceBackend Activate(IIoTraceBackend backend, string reason, ILogger logger)
-    {
-        LogSelection(backend, reason, logger);
-        Wire(backend);
-        return backend;
-    }
-
-    private static void LogSelection(IIoTraceBackend backend, string reason, ILogger logger)
-    {
-        if (backend is UnavailableBackend)
-        {
-            IoTraceLog.BackendUnavailable(logger, reason);
-        }
-        else
-        {
-            IoTraceLog.BackendSelected(logger, backend.Name, reason);
-        }
-    }
-
-    private static void Wire(IIoTraceBackend backend)
-    {
-        if (backend is UnavailableBackend)
-        {
-            return;
-        }
-
-        if (OperatingSystem.IsLinux() && backend is InProcessBackend inProcess)
-        {
-            inProcess.HookFailed += ReportFailure;
-            inProcess.InstallFailed += r => IoTraceLog.BackendInstallFailed(s_loggerFactory.CreateLogger("IoTrace"), backend.Name, r);
-        }
-
-        if (backend is IReportsFailures reporting)
-        {
-            reporting.Wire(
-                ReportFailure,
-                (name, r) => IoTraceLog.BackendFailed(s_loggerFactory.CreateLogger("IoTrace"), name, r),
-                (name, r) => IoTraceLog.BackendLostCalls(s_loggerFactory.CreateLogger("IoTrace"), name, r));
-        }
-
-        // Never leave a slot pointing into a runtime that is shutting down.
-        AppDomain.CurrentDomain.ProcessExit += (_, _) => backend.Shutdown();
-    }
-
-    /// <summary>Logs the first failure inside the tracer (a hook, call-site attribution); later ones are dropped.</summary>
-    internal static void ReportFailure(Exception exception)
-    {
-        if (Interlocked.Exchange(ref s_failureReported, 1) == 0)
-        {
-            IoTraceLog.TracerFailed(s_loggerFactory.CreateLogger("IoTrace"), exception);
-        }
-    }
-
-    /// <summary>Replaces the process's backend (tests only); returns the previous one, not shut down.</summary>
+    /// <summary>Replaces the static methods' backend (tests only); returns the previous one, not stopped.</summary>
     internal static IIoTraceBackend ReplaceBackend(IIoTraceBackend backend)
     {
         lock (s_lock)
         {
-            var previous = Backend;
-            s_backend = backend;
+            var previous = Default.Backend;
+            var replaced = s_default!;
+            s_default = new Tracer(backend, s_loggerFactory);
+            replaced.Dispose();
             return previous;
         }
     }

@@ -1,13 +1,11 @@
 using IoTrace.AspNetCore.Filtering;
 using IoTrace.AspNetCore.Tests.TestInfrastructure;
-using Microsoft.Extensions.Logging.Abstractions;
+using IoTrace.Core;
 using Microsoft.Extensions.Options;
 using Xunit;
 
 namespace IoTrace.AspNetCore.Tests;
 
-// UseIoTrace sets the core's process-wide logger factory: these tests run alone.
-[Collection(nameof(ProcessWideState))]
 public sealed class IoTraceApplicationBuilderExtensionsTests
 {
     [Fact]
@@ -88,19 +86,20 @@ public sealed class IoTraceApplicationBuilderExtensionsTests
     }
 
     [Fact]
-    public async Task UseIoTrace_AppRuns_CoreLogsThroughTheAppsLoggerFactoryUntilItStops()
+    public async Task UseIoTrace_TwoHostsInOneProcess_EachTracerLogsThroughItsOwnApp()
     {
-        var app = new TestApp();
-        using (app.CreateHttpClient())
+        var staticLogging = IoTracer.LoggerFactory;
+        await using var first = new TestApp();
+        await using var second = new TestApp();
+
+        using (first.CreateHttpClient())
+        using (second.CreateHttpClient())
         {
-            Assert.Same(app.Services.GetRequiredService<ILoggerFactory>(), IoTracer.LoggerFactory);
+            Assert.NotSame(first.Services.GetRequiredService<Tracer>(), second.Services.GetRequiredService<Tracer>());
         }
 
-        await app.DisposeAsync();
-
-        Assert.Same(NullLoggerFactory.Instance, IoTracer.LoggerFactory);
+        // Each app hears which backend runs, and why, in its own log; the static API's logging is left as it was.
+        Assert.All(new[] { first, second }, app => Assert.Single(app.Logs.Collector.GetSnapshot(), r => (r.Category, r.Id.Name) == ("IoTrace", "BackendSelected")));
+        Assert.Same(staticLogging, IoTracer.LoggerFactory);
     }
 }
-
-[CollectionDefinition(nameof(ProcessWideState), DisableParallelization = true)]
-public sealed class ProcessWideState;

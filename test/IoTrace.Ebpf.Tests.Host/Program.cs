@@ -1,10 +1,12 @@
 using System.Runtime.CompilerServices;
 using IoTrace;
+using IoTrace.Ebpf;
 using Microsoft.Data.Sqlite;
 
 // Attaches the eBPF backend, says so, then waits to be killed: it never disposes anything.
 // With "http URL": instead makes the process's first traced HttpClient call to URL and prints the report's rows.
 // With "sqlite PATH": instead queries the database at PATH in a trace that loads SQLite's native library, and prints its rows.
+IoTracer.AddBackend(IoTraceEbpf.Backend);
 if (!IoTracer.TryEnable("ebpf", out var reason))
 {
     Console.WriteLine($"FAILED {reason}");

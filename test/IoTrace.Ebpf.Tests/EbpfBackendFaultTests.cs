@@ -2,6 +2,7 @@ using IoTrace.Ebpf.Tests.TestSupport;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
 using Xunit;
+using IoTrace.Platform.Linux;
 
 namespace IoTrace.Ebpf.Tests;
 
@@ -30,7 +31,7 @@ public sealed class EbpfBackendFaultTests(EbpfFixture fixture) : IDisposable
         {
             var path = Path.Combine(_directory, "data.bin");
             await File.WriteAllBytesAsync(path, new byte[4_321], TestContext.Current.CancellationToken);
-            var backend = Assert.IsType<EbpfBackend>(IoTracer.Backend);
+            var backend = EbpfFixture.Backend;
             var bpftrace = System.Diagnostics.Process.GetProcessById(Assert.NotNull(backend.BpftraceProcessId));
 
             var running = IoTracer.Start(Strategy.All);
@@ -61,12 +62,12 @@ public sealed class EbpfBackendFaultTests(EbpfFixture fixture) : IDisposable
         fixture.Require();
         var path = Path.Combine(_directory, "data.bin");
         await File.WriteAllBytesAsync(path, new byte[1_234], TestContext.Current.CancellationToken);
-        var backend = Assert.IsType<EbpfBackend>(IoTracer.Backend);
+        var backend = EbpfFixture.Backend;
         var bpftrace = Assert.NotNull(backend.BpftraceProcessId);
         var timeout = EbpfBackend.FlushTimeout;
         EbpfBackend.FlushTimeout = TimeSpan.FromSeconds(1);
         IoTraceReport report;
-        Assert.Equal(0, IoTrace.Ebpf.Kernel.LibcInterop.Kill(bpftrace, Sigstop));
+        Assert.Equal(0, IoTrace.Platform.Linux.LibcInterop.Kill(bpftrace, Sigstop));
         try
         {
             var scope = IoTracer.Start(Strategy.All);
@@ -77,7 +78,7 @@ public sealed class EbpfBackendFaultTests(EbpfFixture fixture) : IDisposable
         }
         finally
         {
-            _ = IoTrace.Ebpf.Kernel.LibcInterop.Kill(bpftrace, Sigcont);
+            _ = IoTrace.Platform.Linux.LibcInterop.Kill(bpftrace, Sigcont);
             EbpfBackend.FlushTimeout = timeout;
         }
 

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using IoTrace.Ebpf.Tests.TestSupport;
 using Xunit;
+using IoTrace.Probes;
 
 namespace IoTrace.Ebpf.Tests;
 
@@ -192,7 +193,7 @@ public sealed class EbpfBackendTests(EbpfFixture fixture) : IDisposable
         [MethodImpl(MethodImplOptions.NoInlining)]
         static string[] List(string path) => Directory.GetFiles(path); // the listing line
         Assert.Single(List(directory));
-        Assert.True(Assert.IsType<EbpfBackend>(IoTracer.Backend).WaitUntilCodeMapCurrent(TimeSpan.FromSeconds(30)));
+        Assert.True(EbpfFixture.Backend.WaitUntilCodeMapCurrent(TimeSpan.FromSeconds(30)));
 
         _ = IoTracer.Trace(Strategy.Setup, () => List(directory));
         var report = IoTracer.Trace(Strategy.Setup, () => List(directory));
@@ -221,7 +222,7 @@ public sealed class EbpfBackendTests(EbpfFixture fixture) : IDisposable
         var echo = EchoAsync(peer, 1_000);
         await OpenSendReceiveAsync(path, client);
         await echo;
-        Assert.True(Assert.IsType<EbpfBackend>(IoTracer.Backend).WaitUntilCodeMapCurrent(TimeSpan.FromSeconds(30)));
+        Assert.True(EbpfFixture.Backend.WaitUntilCodeMapCurrent(TimeSpan.FromSeconds(30)));
         echo = EchoAsync(peer, 1_000);
         var report = await IoTracer.TraceAsync(Strategy.All, () => OpenSendReceiveAsync(path, client));
         await echo;
@@ -249,14 +250,14 @@ public sealed class EbpfBackendTests(EbpfFixture fixture) : IDisposable
     public void Trace_CallPathResolvedInAnEarlierTrace_KernelStopsTheWalkAtTheCheckpointAndTheLineStays()
     {
         fixture.Require();
-        var backend = Assert.IsType<EbpfBackend>(IoTracer.Backend);
+        var backend = EbpfFixture.Backend;
         var path = WriteFile("shortcut.bin", 100);
         using var file = File.OpenHandle(path);
         var fd = file.DangerousGetHandle();
         Assert.Equal(100, DeepCall.Level1(fd)); // untraced once: the chain is jitted and in the code map before the traces
         Assert.True(backend.WaitUntilCodeMapCurrent(TimeSpan.FromSeconds(30)));
 
-        var pread = IoTrace.Core.Probes.IndexOf("pread64");
+        var pread = IoTrace.Probes.ProbeCatalog.IndexOf("pread64");
         var stacks = new System.Collections.Concurrent.ConcurrentQueue<ulong[]>();
         backend.FlushApplying = flush =>
         {

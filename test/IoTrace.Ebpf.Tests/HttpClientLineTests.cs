@@ -64,7 +64,7 @@ public sealed class HttpClientLineTests(EbpfFixture fixture) : IDisposable
         // Once untraced (another server: its connections are counted apart), so the traced run has no JIT-time
         // assembly loads and its code is in the backend's code map.
         await TwoRequestsAndAReadAsync(http, new Uri($"http://{warmUp.Peer}/"), path);
-        Assert.True(Assert.IsType<EbpfBackend>(IoTracer.Backend).WaitUntilCodeMapCurrent(TimeSpan.FromSeconds(30)));
+        Assert.True(EbpfFixture.Backend.WaitUntilCodeMapCurrent(TimeSpan.FromSeconds(30)));
         var report = await IoTracer.TraceAsync(Strategy.All, () => TwoRequestsAndAReadAsync(http, new Uri($"http://{upstream.Peer}/"), path));
         await upstream.ServedAsync(2);
 

@@ -35,7 +35,7 @@ public sealed class SqliteLineTests(EbpfFixture fixture) : IDisposable
 
         // Enabling the eBPF backend again attaches anew, with nothing learned yet.
         fixture.Require();
-        Assert.True(Assert.IsType<EbpfBackend>(IoTracer.Backend).WaitUntilCodeMapCurrent(TimeSpan.FromSeconds(30)));
+        Assert.True(EbpfFixture.Backend.WaitUntilCodeMapCurrent(TimeSpan.FromSeconds(30)));
 
         // e_sqlite3 was loaded before this attach: the first flush teaches the kernel's walk its frames (a search
         // through the whole library), before it sees any of their stacks.
@@ -55,7 +55,7 @@ public sealed class SqliteLineTests(EbpfFixture fixture) : IDisposable
         Assert.Single(traces);
         Assert.Equal([("openat", openLine, 1L, 0L), ("pread64", openLine, 1L, 100L), ("pread64", queryLine, 8L, 28_688L)], inProcess.Where(a => a.Probe != "fcntl"));
         Assert.All(traces.SelectMany(t => t), a => Assert.True(a.Line is null || inProcess.Any(r => r.Probe == a.Probe && r.Line == a.Line), $"{a} is on a line the reference does not give"));
-        var lesson = Assert.Single(Assert.IsType<EbpfBackend>(IoTracer.Backend).NativeFirstLessons, l => l.Library.EndsWith("libe_sqlite3.so", StringComparison.Ordinal));
+        var lesson = Assert.Single(EbpfFixture.Backend.NativeFirstLessons, l => l.Library.EndsWith("libe_sqlite3.so", StringComparison.Ordinal));
         Assert.InRange(lesson.Rules, 8_000, NativeUnwindRules.FirstLessonRules);
         TestContext.Current.SendDiagnosticMessage($"SQLite lines after {traces.Count} trace(s); e_sqlite3's first lesson taught {lesson.Rules} unwind rules in {lesson.Elapsed.TotalMilliseconds:F0} ms");
     }
@@ -72,7 +72,7 @@ public sealed class SqliteLineTests(EbpfFixture fixture) : IDisposable
         try
         {
             fixture.Require();
-            Assert.True(Assert.IsType<EbpfBackend>(IoTracer.Backend).WaitUntilCodeMapCurrent(TimeSpan.FromSeconds(30)));
+            Assert.True(EbpfFixture.Backend.WaitUntilCodeMapCurrent(TimeSpan.FromSeconds(30)));
             var traces = new List<List<(string Probe, int? Line, long Calls, long Bytes)>>();
             do
             {
@@ -168,7 +168,7 @@ public sealed class SqliteLineTests(EbpfFixture fixture) : IDisposable
         var path = Path.Combine(_directory, "kept.db");
         CreateDatabase(path, rows: 20);
         fixture.Require();
-        var backend = Assert.IsType<EbpfBackend>(IoTracer.Backend);
+        var backend = EbpfFixture.Backend;
         Assert.True(backend.WaitUntilCodeMapCurrent(TimeSpan.FromSeconds(30)));
         var stepRules = RulesInSqlite3Step();
         Assert.NotEmpty(stepRules);

@@ -1,6 +1,6 @@
-using IoTrace.Backends;
-using IoTrace.Core;
 using IoTrace.Tests.Backends.InProcess;
+using IoTrace.Tests.TestSupport;
+using IoTrace.Testing;
 using Xunit;
 
 namespace IoTrace.Tests;
@@ -14,7 +14,7 @@ public sealed class IoTraceScopeTests
     [Fact]
     public async Task StopAsync_WhileTheBackendFlushes_DoesNotKeepTheCallersExecutionContextAlive()
     {
-        var backend = new FlushingBackend();
+        var backend = new FakeBackend("flushing", reportsLate: true);
         var idle = IoTracer.GetStatistics().ActiveTraces;
 
         // A request's flow: state in its ExecutionContext, a trace stopped while the backend still flushes, the flow
@@ -37,34 +37,5 @@ public sealed class IoTraceScopeTests
         Assert.Equal(idle, IoTracer.GetStatistics().ActiveTraces);
     }
 
-    private static IoTraceScope StartScope(IIoTraceBackend backend)
-    {
-        var session = new TraceSession(Strategy.Summary, IoTraceFeatures.Calls, backend.Name, new CallSiteResolver([]), "/");
-        backend.OnTraceStarted(session);
-        return new IoTraceScope(session, previous: null, backend);
-    }
-
-    /// <summary>A kernel backend's shape: a stopped trace's report completes when a later flush has read it.</summary>
-    private sealed class FlushingBackend : IIoTraceBackend
-    {
-        private readonly TaskCompletionSource _flushed = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public string Name => "flushing";
-
-        public bool TryEnable(out string reason)
-        {
-            reason = string.Empty;
-            return true;
-        }
-
-        public void OnTraceStarted(TraceSession session) => session.HookedInProcess = false;
-
-        public Task OnTraceStopped(TraceSession session) => _flushed.Task;
-
-        public void FinishFlush() => _flushed.SetResult();
-
-        public void Shutdown()
-        {
-        }
-    }
+    private static IoTraceScope StartScope(FakeBackend backend) => new(backend.Session(Strategy.Summary, IoTraceFeatures.Calls));
 }

@@ -31,6 +31,9 @@ internal static class BenchMode
         builder.Logging.AddFilter<ConsoleLoggerProvider>("IoTrace", LogLevel.Warning);
         builder.Logging.AddProvider(sink);
         builder.Services.AddIoTrace();
+#if IOTRACE_EBPF
+        builder.Services.AddEbpfBackend();
+#endif
         builder.Services.AddHttpClient();
 
         var app = builder.Build();

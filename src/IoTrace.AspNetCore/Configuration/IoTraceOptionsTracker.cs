@@ -1,4 +1,5 @@
 using IoTrace.AspNetCore.Logging;
+using IoTrace.Core;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Primitives;
@@ -17,6 +18,7 @@ internal sealed class IoTraceOptionsTracker : IDisposable
     private readonly IValidateOptions<IoTraceOptions>[] _validators;
     private readonly Action<IoTraceOptions>? _configure;
     private readonly string _contentRoot;
+    private readonly Tracer _tracer;
     private readonly ILogger _logger;
     private readonly Lock _lock = new();
     private readonly IDisposable[] _changeRegistrations;
@@ -29,16 +31,20 @@ internal sealed class IoTraceOptionsTracker : IDisposable
     // One save in an editor can raise several change events: the same rejection is logged once.
     private string? _lastRejection;
 
-    /// <exception cref="OptionsValidationException">The options, with <paramref name="configure"/> applied, are invalid.</exception>
+    /// <exception cref="OptionsValidationException">
+    /// The options, with <paramref name="configure"/> applied, are invalid, or name a backend that cannot run here.
+    /// </exception>
     public IoTraceOptionsTracker(
         IOptionsMonitor<IoTraceOptions> monitor,
         IOptionsFactory<IoTraceOptions> factory,
         IEnumerable<IValidateOptions<IoTraceOptions>> validators,
         IEnumerable<IOptionsChangeTokenSource<IoTraceOptions>> changeSources,
         string contentRoot,
+        Tracer tracer,
         ILogger logger,
         Action<IoTraceOptions>? configure)
     {
+        _tracer = tracer;
         _monitor = monitor;
         _factory = factory;
         _validators = [.. validators];
@@ -129,7 +135,7 @@ internal sealed class IoTraceOptionsTracker : IDisposable
             }
         }
 
-        return IoTraceSettings.Create(options, effective, _contentRoot);
+        return IoTraceSettings.Create(options, effective, _contentRoot, _tracer);
     }
 
     private void OnChanged()

@@ -5,8 +5,9 @@ using Microsoft.Extensions.Options;
 namespace IoTrace.AspNetCore.Configuration;
 
 /// <summary>
-/// Checks <see cref="IoTraceOptions"/> at startup and on every reload. Each failure names its configuration key
-/// (<c>IoTrace:Strategy</c>) and the allowed values.
+/// Checks <see cref="IoTraceOptions"/> at startup and on every reload, without side effects: whether the chosen backend
+/// runs is found out when <c>UseIoTrace</c> applies the options (<see cref="IoTraceSettings"/>). Each failure names its
+/// configuration key (<c>IoTrace:Strategy</c>) and the allowed values.
 /// </summary>
 internal sealed class IoTraceOptionsValidator : IValidateOptions<IoTraceOptions>
 {
@@ -71,34 +72,11 @@ internal sealed class IoTraceOptionsValidator : IValidateOptions<IoTraceOptions>
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 
-    /// <summary>The name <see cref="IoTracer.BackendName"/> reports for a backend, or <see langword="null"/> for <see cref="IoTraceBackend.Auto"/>.</summary>
-    internal static string? BackendName(IoTraceBackend backend) => backend switch
-    {
-        IoTraceBackend.InProcess => "inprocess",
-        IoTraceBackend.Ebpf => "ebpf",
-        _ => null,
-    };
-
     private static void ValidateBackend(IoTraceOptions options, string section, List<string> failures)
     {
-        var key = $"{section}:{nameof(options.Backend)}";
-        var allowed = string.Join(", ", Enum.GetNames<IoTraceBackend>());
         if (!Enum.IsDefined(options.Backend))
         {
-            failures.Add($"{key}: '{options.Backend}' is not a backend. Allowed values: {allowed}.");
-            return;
-        }
-
-        // Only an explicit choice starts the backend here (hooks included); Auto takes whatever runs and never fails startup.
-        if (options.Enabled && BackendName(options.Backend) is { } wanted)
-        {
-            var ready = IoTracer.TryEnable(wanted, out var reason);
-            if (!ready || IoTracer.BackendName != wanted)
-            {
-                failures.Add(
-                    $"{key}: the {options.Backend} backend cannot run in this process: {(ready ? $"the process runs '{IoTracer.BackendName}'" : reason)}. " +
-                    $"Allowed values: {allowed}; {nameof(IoTraceBackend.Auto)} turns tracing off where no backend runs.");
-            }
+            failures.Add($"{section}:{nameof(options.Backend)}: '{options.Backend}' is not a backend. Allowed values: {string.Join(", ", Enum.GetNames<IoTraceBackend>())}.");
         }
     }
 

@@ -1,14 +1,18 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
 using IoTrace.AspNetCore.Filtering;
+using IoTrace.Backends.Unavailable;
+using IoTrace.Core;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace IoTrace.AspNetCore.Configuration;
 
 /// <summary>
 /// Valid <see cref="IoTraceOptions"/> compiled for the request path: parsed path patterns, the start options the
 /// core needs, and whether a backend can record anything at all. Immutable; replaced as a whole on reload.
+/// Compiling them gets the chosen backend ready: an explicit one that cannot run fails them, with the key and the reason.
 /// </summary>
 internal sealed class IoTraceSettings
 {
@@ -18,7 +22,7 @@ internal sealed class IoTraceSettings
     private readonly PathFilter _paths;
     private readonly ulong _sampleBelow;
 
-    private IoTraceSettings(IoTraceOptions source, IoTraceOptions effective, PathFilter paths, IoTraceStartOptions startOptions)
+    private IoTraceSettings(IoTraceOptions source, IoTraceOptions effective, PathFilter paths, IoTraceStartOptions startOptions, bool supported)
     {
         Source = source;
         _paths = paths;
@@ -30,8 +34,8 @@ internal sealed class IoTraceSettings
         MinimumBytes = effective.MinimumBytes;
         _sampleBelow = (ulong)(effective.SamplingRatio * SampleSpace);
 
-        // Where no backend runs, reports would be empty: skip tracing altogether (the core logged why, once).
-        Enabled = effective.Enabled && IoTracer.IsSupported;
+        // Where no backend runs, reports would be empty: skip tracing altogether (the tracer logged why, once).
+        Enabled = effective.Enabled && supported;
     }
 
     /// <summary>The options monitor's instance these settings were compiled from, to notice a reload by reference.</summary>
@@ -51,9 +55,15 @@ internal sealed class IoTraceSettings
 
     public IoTraceStartOptions StartOptions { get; }
 
-    /// <summary>Compiles validated options; <paramref name="effective"/> is <paramref name="source"/> or a copy changed by <c>UseIoTrace(configure)</c>.</summary>
-    public static IoTraceSettings Create(IoTraceOptions source, IoTraceOptions effective, string contentRoot)
+    /// <summary>
+    /// Compiles validated options; <paramref name="effective"/> is <paramref name="source"/> or a copy changed by
+    /// <c>UseIoTrace(configure)</c>. Chooses their backend on <paramref name="tracer"/> and gets it ready.
+    /// </summary>
+    /// <exception cref="OptionsValidationException">The options name a backend that cannot run in this process.</exception>
+    public static IoTraceSettings Create(IoTraceOptions source, IoTraceOptions effective, string contentRoot, Tracer tracer)
     {
+        var supported = !effective.Enabled || StartBackend(effective, tracer);
+
         var startOptions = new IoTraceStartOptions { RootPath = contentRoot, Features = effective.Features, Redaction = effective.Redaction };
         startOptions.SkippedNamespaces.Clear();
         foreach (var prefix in effective.SkippedNamespaces)
@@ -64,7 +74,36 @@ internal sealed class IoTraceSettings
         var paths = effective.IncludePaths.Count == 0 && effective.ExcludePaths.Count == 0
             ? PathFilter.All
             : new PathFilter(Parse(effective.IncludePaths), Parse(effective.ExcludePaths));
-        return new IoTraceSettings(source, effective, paths, startOptions);
+        return new IoTraceSettings(source, effective, paths, startOptions, supported);
+    }
+
+    /// <summary>The name the core gives a backend, or <see langword="null"/> for <see cref="IoTraceBackend.Auto"/>.</summary>
+    internal static string? BackendName(IoTraceBackend backend) => backend switch
+    {
+        IoTraceBackend.InProcess => "inprocess",
+        IoTraceBackend.Ebpf => "ebpf",
+        _ => null,
+    };
+
+    /// <summary>
+    /// Gets the options' backend ready. An explicit one that cannot run is an invalid option; <c>Auto</c> takes whatever
+    /// runs, never fails, and where nothing runs turns tracing off (false).
+    /// </summary>
+    private static bool StartBackend(IoTraceOptions options, Tracer tracer)
+    {
+        if (BackendName(options.Backend) is not { } wanted)
+        {
+            return tracer.Backend is not UnavailableBackend;
+        }
+
+        if (!tracer.TryStart(wanted, out var reason))
+        {
+            throw new OptionsValidationException(Options.DefaultName, typeof(IoTraceOptions), [
+                $"{options.ConfigurationPath}:{nameof(options.Backend)}: the {options.Backend} backend cannot run in this process: {reason}. " +
+                $"Allowed values: {string.Join(", ", Enum.GetNames<IoTraceBackend>())}; {nameof(IoTraceBackend.Auto)} turns tracing off where no backend runs."]);
+        }
+
+        return true;
     }
 
     public bool ShouldTrace(PathString path) => Enabled && _paths.Matches(path);

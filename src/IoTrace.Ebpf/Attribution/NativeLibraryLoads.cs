@@ -1,8 +1,8 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
-using IoTrace.Backends.InProcess;
 using IoTrace.Core;
+using IoTrace.Platform.Linux;
 
 namespace IoTrace.Ebpf.Attribution;
 
@@ -38,7 +38,7 @@ internal sealed unsafe class NativeLibraryLoads : IDisposable
     /// </summary>
     public static NativeLibraryLoads? TryStart(string folder, Action learn, Action<Exception> reportFailure, out string reason)
     {
-        if (!NativeShim.TryLoad(out var shim, out reason) || shim is null)
+        if (NativeShim.Shared(out reason) is not { } shim)
         {
             return null;
         }
@@ -86,7 +86,7 @@ internal sealed unsafe class NativeLibraryLoads : IDisposable
         // Nothing may escape into the loader's native frames: an exception here would end the process.
         try
         {
-            if (TraceContext.Current is { IsActive: true, KeepsContext: true, HookedInProcess: false })
+            if (ThreadTraces.Current is { IsActive: true, KeepsContext: true })
             {
                 Volatile.Read(ref s_current)?.Learn();
             }
@@ -101,7 +101,7 @@ internal sealed unsafe class NativeLibraryLoads : IDisposable
     private void Learn()
     {
         using var busy = TracerThread.Enter();
-        using var hidden = TraceContext.HideFromKernel();
+        using var hidden = ThreadTraces.Hide();
         _learn();
     }
 

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Collections.Frozen;
 using System.Globalization;
 using IoTrace.Ebpf.Kernel;
+using IoTrace.Platform.Linux;
 
 namespace IoTrace.Ebpf.Attribution;
 
@@ -42,7 +43,7 @@ internal sealed class NativeUnwindRules(Action<ulong, long> teach, int capacity,
     public const int RulesPerLesson = 512;
 
     /// <summary>The libc functions that do IO: those the in-process backend hooks.</summary>
-    private static readonly FrozenSet<string> s_ioImports = IoTrace.Backends.InProcess.ImportedFunction.All.Select(f => f.Symbol).ToFrozenSet(StringComparer.Ordinal);
+    private static readonly FrozenSet<string> s_ioImports = LibcIoFunction.All.Select(f => f.Symbol).ToFrozenSet(StringComparer.Ordinal);
 
     /// <summary>The in-process backend's native library (<c>NativeShim.LibraryName</c>), loaded from the app's folder.</summary>
     private const string OwnShim = "/libIoTrace.Native.so";

@@ -18,13 +18,6 @@ internal sealed class StackAttributor(ManagedCodeMap map, StackShortcuts shortcu
     // Stacks arrive interned by the parser (one array per distinct stack), so identity is enough for the key.
     private readonly Dictionary<(CallSiteResolver Resolver, ulong[] Stack), SourceLocation> _cache = new(new KeyComparer());
 
-    /// <summary>
-    /// No line yet: the walk stopped in native code it is still learning to step through. Unlike a thread-pool call
-    /// with no app frame, such a call must not take the line that opened its fd: it was made further down a stack
-    /// that has an app frame of its own (SQLite's page reads would land on the connection's Open() line).
-    /// </summary>
-    public static readonly SourceLocation StoppedInNativeCode = new(null, null, null, isApplication: false);
-
     public int CachedStacks => _cache.Count;
 
     /// <summary>
@@ -52,14 +45,14 @@ internal sealed class StackAttributor(ManagedCodeMap map, StackShortcuts shortcu
         // frame, and the next call on this path walks further. Frames past where it stopped may be stale.
         if (natives?.StoppedInNativeCode(stack) == true)
         {
-            return _cache[(resolver, stack)] = StoppedInNativeCode;
+            return _cache[(resolver, stack)] = SourceLocation.StackIncomplete;
         }
 
         // A walk that skipped a frameless framework function's caller: the kernel is taught to step through it, and
         // the next call on this path has that frame. This stack's frames past it belong to the caller's caller.
         if (frameless?.SkippedACaller(stack) == true)
         {
-            return _cache[(resolver, stack)] = StoppedInNativeCode;
+            return _cache[(resolver, stack)] = SourceLocation.StackIncomplete;
         }
 
         var (site, index, unknownCode) = Walk(resolver, stack);

@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
 using System.Text;
 using IoTrace.Backends.InProcess;
+using IoTrace.Platform.Linux;
 
 namespace IoTrace.Ebpf.Kernel;
 

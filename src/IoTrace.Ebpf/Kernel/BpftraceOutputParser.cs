@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using IoTrace.Platform.Linux;
 
 namespace IoTrace.Ebpf.Kernel;
 
@@ -269,7 +270,7 @@ internal sealed class BpftraceOutputParser
 
         fixed (ulong* address = raw)
         {
-            return OperatingSystem.IsLinux() ? IoTrace.Backends.InProcess.FdTargets.FormatSocketAddress((nint)address, sizeof(ulong) * 3) : null;
+            return OperatingSystem.IsLinux() ? FdTargets.FormatSocketAddress((nint)address, sizeof(ulong) * 3) : null;
         }
     }
 

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.Versioning;
 using System.Text;
+using IoTrace.Platform.Linux;
 
 namespace IoTrace.Ebpf.Kernel;
 

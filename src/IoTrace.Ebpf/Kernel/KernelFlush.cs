@@ -43,7 +43,7 @@ internal sealed class KernelAggregate(long trace, int probe, int fd, long genera
 {
     public long Trace { get; } = trace;
 
-    /// <summary>Index into <see cref="IoTrace.Core.Probes"/>.</summary>
+    /// <summary>Index into <see cref="IoTrace.Probes.ProbeCatalog"/>.</summary>
     public int Probe { get; } = probe;
 
     public int Fd { get; } = fd;

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
+using IoTrace.Platform.Linux;
 
 namespace IoTrace.Ebpf.Kernel;
 

@@ -1,4 +1,5 @@
 using IoTrace.Core;
+using IoTrace.Probes;
 
 namespace IoTrace.Ebpf.Kernel;
 
@@ -108,7 +109,7 @@ internal static class SyscallTable
     public const int Poll = 7;
     public const int PPoll = 271;
 
-    /// <summary>The kernel bits for a strategy (what <see cref="Probes.Records"/> records), plus context where it keeps it.</summary>
+    /// <summary>The kernel bits for a strategy (what <see cref="ProbeCatalog.Records"/> records), plus context where it keeps it.</summary>
     public static int StrategyBits(Strategy strategy, bool measuresCpu = true) => (measuresCpu ? Cpu : 0) | strategy switch
     {
         Strategy.Summary => Setup | Read | Write,
@@ -123,8 +124,8 @@ internal static class SyscallTable
 
     private static int Pack(string probe, int fd, int flags)
     {
-        var index = Probes.IndexOf(probe);
-        var kind = Probes.Kind(index) switch
+        var index = ProbeCatalog.IndexOf(probe);
+        var kind = ProbeCatalog.Kind(index) switch
         {
             ProbeKind.Setup => Setup,
             ProbeKind.Read => Read,

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Runtime.Versioning;
 using IoTrace.Core;
+using IoTrace.Platform.Linux;
 
 namespace IoTrace.Ebpf.Kernel;
 
@@ -12,7 +13,7 @@ namespace IoTrace.Ebpf.Kernel;
 /// thread ids in use are ever touched. It lives as long as the process: bpftrace may read it at any time.
 /// </summary>
 [SupportedOSPlatform("linux")]
-internal sealed unsafe class TraceSlotTable
+internal sealed unsafe class TraceSlotTable : IThreadTracePublisher
 {
     private const int SlotBytes = 16;
     private const int SlotsPerPage = 4096 / SlotBytes;
@@ -89,7 +90,7 @@ internal sealed unsafe class TraceSlotTable
         return new TraceSlotTable((ulong*)address, capacity);
     }
 
-    /// <summary>Publishes the current thread's trace (null: none). Called from the flow's AsyncLocal change handler.</summary>
+    /// <summary>Publishes the current thread's trace (null: none). Called from the flow's AsyncLocal change handler (<see cref="ThreadTraces"/>).</summary>
     public void Publish(TraceSession? session)
     {
         var tid = LibcInterop.CurrentThreadId;
@@ -99,7 +100,7 @@ internal sealed unsafe class TraceSlotTable
         }
 
         var slot = _slots + ((long)tid * 2);
-        if (session is { IsActive: true, HookedInProcess: false })
+        if (session is { IsActive: true })
         {
             // Bits before the id: the program reads the id first and finds bits that match it, or a zero id.
             slot[1] = (uint)SyscallTable.StrategyBits(session.Strategy, session.MeasuresCpu) | RulesBits(session.Resolver.Id)

@@ -1,32 +1,69 @@
-using System.Diagnostics.CodeAnalysis;
-using System.Reflection;
 using System.Runtime.InteropServices;
 using IoTrace.Backends.InProcess;
-using IoTrace.Backends.Unavailable;
 
 namespace IoTrace.Backends;
 
-/// <summary>Picks the backend this process can run, and says why.</summary>
+/// <summary>Picks the backend this process can run among the built-in one and those the app registered, and says why.</summary>
 internal static class BackendSelector
 {
     public const string Auto = "auto";
     public const string InProcess = "inprocess";
-    public const string Ebpf = "ebpf";
 
-    /// <summary>The names <see cref="Create"/> accepts.</summary>
-    public static readonly string[] Names = [Auto, InProcess, Ebpf];
+    // Backends that come in packages of their own, and how an app registers each: for a backend asked for by name
+    // that the app did not register.
+    private static readonly Dictionary<string, string> s_packaged = new(StringComparer.Ordinal)
+    {
+        ["ebpf"] = "reference the IoTrace.Ebpf package and register it: services.AddIoTrace().AddEbpfBackend(), or IoTracer.AddBackend(IoTraceEbpf.Backend) for the block API",
+    };
 
-    // The eBPF backend lives in its own package (it brings TraceEvent): found by name, only if the app references it.
-    private const string EbpfType = "IoTrace.Ebpf.EbpfBackend";
-    private const string EbpfAssembly = "IoTrace.Ebpf";
+    /// <summary>The names <see cref="Create"/> accepts with these providers registered.</summary>
+    public static string[] Names(IReadOnlyList<IoTraceBackendProvider> providers) => [Auto, InProcess, .. providers.Select(p => p.Name)];
 
-    /// <summary>The eBPF backend's factory; the backend can fall back to <paramref name="inProcess"/> while it attaches or after it fails.</summary>
-    internal delegate bool EbpfFactory(IIoTraceBackend? inProcess, out IIoTraceBackend? backend, out string reason);
+    /// <summary>
+    /// The named backend, or null with the reason it cannot run here. <c>auto</c>: the first registered backend that
+    /// can run, with the in-process backend serving while it attaches and after it fails; else the in-process backend.
+    /// </summary>
+    public static IIoTraceBackend? Create(string name, IReadOnlyList<IoTraceBackendProvider> providers, out string reason)
+    {
+        var inProcess = CreateInProcess(out var inProcessReason);
+        if (name == InProcess)
+        {
+            reason = inProcessReason;
+            return inProcess;
+        }
 
-    public static IIoTraceBackend Select(out string reason) => Create(Auto, out reason) ?? new UnavailableBackend(reason);
+        if (name != Auto)
+        {
+            if (providers.FirstOrDefault(p => p.Name == name) is not { } provider)
+            {
+                reason = s_packaged.TryGetValue(name, out var register) ? $"the {name} backend is not registered: {register}" : $"no backend is named '{name}'";
+                return null;
+            }
 
-    /// <summary>The named backend, or <see langword="null"/> with the reason it cannot run here.</summary>
-    public static IIoTraceBackend? Create(string name, out string reason)
+            return WithFallback(provider.Create(out reason), inProcess);
+        }
+
+        var notUsed = new List<string>();
+        foreach (var provider in providers)
+        {
+            if (WithFallback(provider.Create(out var providerReason), inProcess) is { } backend)
+            {
+                reason = providerReason;
+                return backend;
+            }
+
+            notUsed.Add($"{provider.Name} not used: {providerReason}");
+        }
+
+        var others = notUsed.Count == 0 ? string.Empty : $" ({string.Join("; ", notUsed)})";
+        reason = inProcessReason + others;
+        return inProcess;
+    }
+
+    private static IIoTraceBackend? WithFallback(IIoTraceBackend? backend, IIoTraceBackend? inProcess) =>
+        backend is null || inProcess is null ? backend : new FallbackBackend(backend, inProcess);
+
+    private static InProcessBackend? CreateInProcess(out string reason)
     {
         if (!OperatingSystem.IsLinux())
         {
@@ -34,49 +71,6 @@ internal static class BackendSelector
             return null;
         }
 
-        IIoTraceBackend? inProcess = InProcessBackend.TryCreate(out var created, out var inProcessReason) ? created : null;
-        switch (name)
-        {
-            case InProcess:
-                reason = inProcessReason;
-                return inProcess;
-            case Ebpf:
-                return TryCreateEbpf(inProcess, out var ebpf, out reason) ? ebpf : null;
-            default:
-                if (TryCreateEbpf(inProcess, out ebpf, out var ebpfReason))
-                {
-                    reason = ebpfReason;
-                    return ebpf;
-                }
-
-                reason = inProcess is null ? $"{inProcessReason}; eBPF: {ebpfReason}" : $"{inProcessReason} (eBPF not used: {ebpfReason})";
-                return inProcess;
-        }
-    }
-
-    [DynamicDependency("TryCreate", EbpfType, EbpfAssembly)]
-    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = "The type is kept by DynamicDependency when the package is referenced.")]
-    [UnconditionalSuppressMessage("Trimming", "IL2075", Justification = "The type is kept by DynamicDependency when the package is referenced.")]
-    private static bool TryCreateEbpf(IIoTraceBackend? inProcess, out IIoTraceBackend? backend, out string reason)
-    {
-        backend = null;
-        Type? type;
-        try
-        {
-            type = Type.GetType($"{EbpfType}, {EbpfAssembly}", throwOnError: false);
-        }
-        catch (Exception e) when (e is IOException or BadImageFormatException or FileLoadException)
-        {
-            reason = $"the {EbpfAssembly} assembly could not be loaded: {e.Message}";
-            return false;
-        }
-
-        if (type?.GetMethod("TryCreate", BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Static) is not { } method)
-        {
-            reason = $"the {EbpfAssembly} package is not referenced (dotnet add package {EbpfAssembly})";
-            return false;
-        }
-
-        return method.CreateDelegate<EbpfFactory>()(inProcess, out backend, out reason);
+        return InProcessBackend.TryCreate(out var backend, out reason) ? backend : null;
     }
 }

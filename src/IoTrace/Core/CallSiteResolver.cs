@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Reflection;
 using System.Runtime.CompilerServices;
+using IoTrace.Platform.Linux;
 
 namespace IoTrace.Core;
 
@@ -18,6 +19,8 @@ internal sealed class CallSiteResolver
     private static readonly ConcurrentDictionary<Assembly, bool> s_ownAssemblies = new();
 
     private static int s_lastId;
+    private static readonly Dictionary<string, CallSiteResolver> s_byPrefixes = new(StringComparer.Ordinal);
+    private static ResolverChoice? s_lastChoice;
 
     private readonly string[] _skippedPrefixes;
     private readonly ConcurrentDictionary<ulong, ResolvedCallSite> _byKey = new();
@@ -27,6 +30,62 @@ internal sealed class CallSiteResolver
     {
         _skippedPrefixes = [.. skippedPrefixes.Where(p => !string.IsNullOrEmpty(p))];
     }
+
+    /// <summary>
+    /// The process's resolver for a trace's options: one per set of skipped namespaces, so its cache serves every trace
+    /// with the same rules (a middleware starts them all with one options instance).
+    /// </summary>
+    public static CallSiteResolver For(IoTraceStartOptions options)
+    {
+        if (s_lastChoice is { } last && ReferenceEquals(last.Options, options) && SamePrefixes(last.Prefixes, options.SkippedNamespaces))
+        {
+            return last.Resolver;
+        }
+
+        var prefixes = options.SkippedNamespaces.ToArray();
+        var key = string.Join('\n', prefixes);
+        CallSiteResolver resolver;
+        lock (s_byPrefixes)
+        {
+            if (!s_byPrefixes.TryGetValue(key, out resolver!))
+            {
+                resolver = new CallSiteResolver(prefixes);
+                s_byPrefixes[key] = resolver;
+            }
+        }
+
+        s_lastChoice = new ResolverChoice(options, prefixes, resolver);
+        return resolver;
+    }
+
+    /// <summary>Call paths cached by every resolver of the process.</summary>
+    public static int CachedKeysInAll()
+    {
+        lock (s_byPrefixes)
+        {
+            return s_byPrefixes.Values.Sum(r => r.CachedKeys);
+        }
+    }
+
+    private static bool SamePrefixes(string[] known, IList<string> current)
+    {
+        if (known.Length != current.Count)
+        {
+            return false;
+        }
+
+        for (var i = 0; i < known.Length; i++)
+        {
+            if (!string.Equals(known[i], current[i], StringComparison.Ordinal))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private sealed record ResolverChoice(IoTraceStartOptions Options, string[] Prefixes, CallSiteResolver Resolver);
 
     /// <summary>Process-unique, from 1: lets a kernel backend keep what it learned about stacks per set of rules.</summary>
     public int Id { get; } = Interlocked.Increment(ref s_lastId);
@@ -44,21 +103,17 @@ internal sealed class CallSiteResolver
         return Add(key, ResolveFromStack(new StackTrace(1, fNeedFileInfo: true)));
     }
 
-    /// <summary>
-    /// A frame-pointer walk that hashes the return addresses on the current thread's stack (the in-process backend's
-    /// native shim provides it); null where none is loaded. Tens of nanoseconds, against microseconds for a StackTrace.
-    /// </summary>
-    internal static unsafe delegate* unmanaged[SuppressGCTransition]<int*, ulong> FramePointerKey { get; set; }
-
     // Fewer frames than this means the walk broke early and the key cannot tell call paths apart.
     private const int MinimumKeyFrames = 4;
 
-    /// <summary>Resolves the managed caller's call path: by frame-pointer key where available, else by managed walk.</summary>
+    /// <summary>
+    /// Resolves the managed caller's call path: by the native shim's frame-pointer key where it is loaded (tens of
+    /// nanoseconds), else by a managed walk.
+    /// </summary>
     public unsafe ResolvedCallSite ResolveHere()
     {
-        var walk = FramePointerKey;
         int frames;
-        if (walk != null && walk(&frames) is var key && frames >= MinimumKeyFrames)
+        if (OperatingSystem.IsLinux() && NativeShim.Shared(out _) is { } shim && shim.CallSiteKey(&frames) is var key && frames >= MinimumKeyFrames)
         {
             return Resolve(key);
         }

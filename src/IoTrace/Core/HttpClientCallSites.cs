@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.Tracing;
+using IoTrace.Backends;
 
 namespace IoTrace.Core;
 
@@ -98,7 +99,7 @@ internal sealed class HttpClientCallSites : EventListener
         var listener = new HttpClientCallSites();
 
         // Without the creating flow's context: it may be a traced request's, which the timer would keep alive.
-        using (ExecutionContext.SuppressFlow())
+        using (SuppressedFlow.Begin())
         {
             s_idleCheck = new Timer(static _ => StopIfIdle(Stopwatch.GetTimestamp()), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
         }
@@ -120,9 +121,10 @@ internal sealed class HttpClientCallSites : EventListener
         }
     }
 
-    // In-process traces get the line through the flow (TraceContext.LastCallSite, read by the hooks). A kernel backend
-    // reads the trace at flush instead: the request's peer and line are noted there, and the thread is hidden from the
-    // kernel meanwhile, or the resolver's own IO (PDB reads, assembly loads) would be charged to the request.
+    // The line goes both ways: into the flow (TraceContext.LastCallSite), for a backend that sees the request's IO in the
+    // flow, and into the trace with the request's peer, which at its end gives the line to the calls on that peer that
+    // still have none (a backend that sees them on the thread pool, without the flow). The thread is hidden from a
+    // kernel backend meanwhile, or the resolver's own IO (PDB reads, assembly loads) would be charged to the request.
     protected override void OnEventWritten(EventWrittenEventArgs eventData)
     {
         if (eventData.EventName == "ConnectionEstablished")
@@ -141,48 +143,35 @@ internal sealed class HttpClientCallSites : EventListener
             return;
         }
 
-        if (!session.HookedInProcess)
-        {
-            OnKernelTracedRequest(session, eventData);
-            return;
-        }
-
         using var busy = TracerThread.Enter();
+        using var hidden = ThreadTraces.Hide();
+        SourceLocation? line = null;
         try
         {
             var resolved = session.Resolver.ResolveHere();
             if (resolved.Site.IsApplication)
             {
-                TraceContext.LastCallSite = resolved.Site;
+                line = resolved.Site;
+                TraceContext.LastCallSite = line;
             }
         }
         catch (Exception e)
         {
-            // Attribution is best effort; the request goes on, and the failure is logged once.
-            IoTracer.ReportFailure(e);
-        }
-    }
-
-    private static void OnKernelTracedRequest(TraceSession session, EventWrittenEventArgs eventData)
-    {
-        if (Payload(eventData, "host") is not string host || Payload(eventData, "port") is not int port)
-        {
-            return;
+            // Attribution is best effort; the request goes on, its sockets without a line rather than another request's,
+            // and the failure is logged once.
+            BackendDiagnostics.Shared.TracerFailed(e);
         }
 
-        using var busy = TracerThread.Enter();
-        using var hidden = TraceContext.HideFromKernel();
-        try
+        if (Payload(eventData, "host") is string requestHost && Payload(eventData, "port") is int requestPort)
         {
-            var resolved = session.Resolver.ResolveHere();
-            session.RecordHttpRequest(host, port, resolved.Site.IsApplication ? resolved.Site : null);
-            HttpClientConnections.Resolve(host, port);
-        }
-        catch (Exception e)
-        {
-            // Noted without a line: its sockets then stay without one too, rather than take another request's.
-            session.RecordHttpRequest(host, port, null);
-            IoTracer.ReportFailure(e);
+            session.RecordHttpRequest(requestHost, requestPort, line);
+
+            // A connection pooled before anyone listened announced no address: a backend that matches peers late gets
+            // the host name's addresses resolved meanwhile, in the background.
+            if (session.Recorder.Capabilities.HasFlag(BackendCapabilities.ReportsLate))
+            {
+                HttpClientConnections.Resolve(requestHost, requestPort);
+            }
         }
     }
 

@@ -77,7 +77,7 @@ internal static class HttpClientConnections
             return;
         }
 
-        using var flow = ExecutionContext.IsFlowSuppressed() ? default(AsyncFlowControl?) : ExecutionContext.SuppressFlow();
+        using var flow = SuppressedFlow.Begin();
         s_resolutions.TryAdd((host, port), Task.Run(async () =>
         {
             try

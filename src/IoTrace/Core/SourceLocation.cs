@@ -6,6 +6,13 @@ internal sealed class SourceLocation(string? file, int? line, string? method, bo
     /// <summary>Used when no application frame is on the stack and the flow has none to inherit.</summary>
     public static readonly SourceLocation Unknown = new(null, null, null, isApplication: false);
 
+    /// <summary>
+    /// No line yet: the backend's stack walk stopped in native code it is still learning to step through. Unlike a call
+    /// with no application frame at all, such a call does not take the line that opened its fd: it was made further
+    /// down a stack that has an application frame of its own (SQLite's page reads would land on the connection's Open()).
+    /// </summary>
+    public static readonly SourceLocation StackIncomplete = new(null, null, null, isApplication: false);
+
     /// <summary>The absolute source path from the PDB, or <see langword="null"/> without one.</summary>
     public string? File { get; } = file;
 

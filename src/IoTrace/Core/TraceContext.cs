@@ -6,39 +6,6 @@ internal static class TraceContext
     private static readonly AsyncLocal<TraceSession?> s_current = new();
     private static readonly AsyncLocal<SourceLocation?> s_lastCallSite = new();
 
-    // Separate from s_current, so only traces a kernel backend records pay for change notifications.
-    private static readonly AsyncLocal<TraceSession?> s_kernelTrace = new(static args => KernelTraceChanged?.Invoke(args.CurrentValue));
-
-    /// <summary>
-    /// Told the flow's kernel-recorded trace every time it changes on the current thread (set, or an async hop
-    /// that switches contexts), so a kernel backend can publish it where its probes read it.
-    /// </summary>
-    public static Action<TraceSession?>? KernelTraceChanged { get; set; }
-
-    /// <summary>The current flow's trace, when a kernel backend records it.</summary>
-    public static TraceSession? KernelTrace
-    {
-        get => s_kernelTrace.Value;
-        set => s_kernelTrace.Value = value;
-    }
-
-    /// <summary>
-    /// Hides the current thread from the kernel backend until disposed: the tracer's own IO on a traced thread (PDB
-    /// reads while resolving a line) is then not charged to the flow's trace. The in-process hooks skip it through
-    /// <see cref="TracerThread"/>; the kernel only knows the thread's published trace. Synchronous work only.
-    /// </summary>
-    public static KernelHiddenScope HideFromKernel()
-    {
-        var changed = KernelTraceChanged;
-        if (changed is null || s_kernelTrace.Value is null)
-        {
-            return default;
-        }
-
-        changed(null);
-        return new KernelHiddenScope(changed);
-    }
-
     public static TraceSession? Current
     {
         get => s_current.Value;
@@ -55,9 +22,25 @@ internal static class TraceContext
         set => s_lastCallSite.Value = value;
     }
 
-    internal readonly struct KernelHiddenScope(Action<TraceSession?>? changed) : IDisposable
+    /// <summary>
+    /// The line of a call seen in its own flow, from its stack: the application line found there (handed down to the
+    /// rest of a framework async method it called, whose later IO runs on thread-pool threads with no application
+    /// frame), else the line the flow inherited.
+    /// </summary>
+    public static SourceLocation SiteInFlow(ResolvedCallSite resolved)
     {
-        // Publishes the flow's trace again: the thread is still in the same flow (the hidden work never awaits).
-        public void Dispose() => changed?.Invoke(s_kernelTrace.Value);
+        var site = resolved.Site;
+        if (site.IsApplication)
+        {
+            // Set inside a framework async method, the value flows to that method's continuations only.
+            if (resolved.InAsyncCallee && !ReferenceEquals(s_lastCallSite.Value, site))
+            {
+                s_lastCallSite.Value = site;
+            }
+
+            return site;
+        }
+
+        return s_lastCallSite.Value ?? site;
     }
 }

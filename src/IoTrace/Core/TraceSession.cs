@@ -1,13 +1,21 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using IoTrace.Backends;
+using IoTrace.Probes;
 
 namespace IoTrace.Core;
 
-/// <summary>The aggregates of one running trace. Calls arrive concurrently from every thread of its flow.</summary>
+/// <summary>
+/// One running trace: what its calls mean and add up to. Backends deliver facts (<see cref="Charge"/>,
+/// <see cref="NameFd"/>) concurrently from any thread; the trace keeps each fd's life by number and generation, and at
+/// <see cref="Stop"/> gives a call without an application line the line that opened its fd, or the line of the
+/// HttpClient request that named its peer, the same way whichever backend saw the call.
+/// </summary>
 internal sealed class TraceSession
 {
     private static readonly bool[][] s_recordsByStrategy = [.. Enum.GetValues<Strategy>().Select(RecordsFor)];
+    private static readonly TimeSpan s_peerAddressWait = TimeSpan.FromMilliseconds(500);
     private static RootPath? s_lastRoot;
     private static long s_lastId;
 
@@ -17,7 +25,7 @@ internal sealed class TraceSession
     private Counter?[]? _byProbe;
     private ConcurrentDictionary<AggregateKey, Counter>? _byKey;
     private readonly bool _keepsContext;
-    private ConcurrentDictionary<int, FdInfo>? _fds;
+    private ConcurrentDictionary<(int Fd, long Generation), FdLife>? _lives;
     private List<int>? _ownedFds;
     private List<HttpRequestSite>? _httpRequests;
     private readonly long _startTimestamp;
@@ -28,7 +36,7 @@ internal sealed class TraceSession
     private readonly bool _countsBytes;
     private readonly IoTraceRedaction _redaction;
 
-    public TraceSession(Strategy strategy, IoTraceFeatures features, string backend, CallSiteResolver resolver, string rootPath, IoTraceRedaction redaction = IoTraceRedaction.None)
+    public TraceSession(Strategy strategy, IoTraceFeatures features, IIoTraceBackend recorder, CallSiteResolver resolver, string rootPath, IoTraceRedaction redaction = IoTraceRedaction.None)
     {
         _redaction = redaction;
         Strategy = strategy;
@@ -36,7 +44,7 @@ internal sealed class TraceSession
         MeasuresTime = features.HasFlag(IoTraceFeatures.Time);
         MeasuresCpu = features.HasFlag(IoTraceFeatures.Cpu);
         _countsBytes = features.HasFlag(IoTraceFeatures.Bytes);
-        Backend = backend;
+        Recorder = recorder;
         Resolver = resolver;
         _rootPath = FullRoot(rootPath);
         _records = s_recordsByStrategy[(int)strategy];
@@ -50,8 +58,11 @@ internal sealed class TraceSession
     /// <summary>Unique in the process, never 0: how a kernel backend names the trace.</summary>
     public long Id { get; }
 
-    /// <summary>Whether the in-process hooks record this trace's calls; false when a kernel backend does.</summary>
-    public bool HookedInProcess { get; set; } = true;
+    /// <summary>The backend that records this trace's calls (a kernel backend still attaching hands its traces to another).</summary>
+    public IIoTraceBackend Recorder { get; }
+
+    /// <summary>The recording backend's own data for this trace, if it keeps any.</summary>
+    public object? BackendState { get; set; }
 
     public Strategy Strategy { get; }
 
@@ -61,15 +72,12 @@ internal sealed class TraceSession
 
     public bool MeasuresCpu { get; }
 
-    /// <summary>The backend that records the trace; a backend that hands a trace to its fallback renames it.</summary>
-    public string Backend { get; set; }
+    /// <summary>The name the report carries: the recording backend's.</summary>
+    public string Backend => Recorder.Name;
 
     public CallSiteResolver Resolver { get; }
 
     public bool IsActive => _active;
-
-    /// <summary>Backend bookkeeping: the install generation this trace was counted in, or -1.</summary>
-    public int BackendGeneration { get; set; } = -1;
 
     /// <summary>Whether the strategy keeps file, line and fd context (all but Summary).</summary>
     public bool KeepsContext => _keepsContext;
@@ -80,79 +88,92 @@ internal sealed class TraceSession
     public void MarkIncomplete() => _incomplete = true;
 
     /// <summary>
-    /// Records one call. With <paramref name="life"/> (the fd's life in this trace), the call reports the target that
-    /// life has when the trace stops, not <paramref name="target"/>.
+    /// Charges what a backend saw: counts it where the strategy records its probe, and follows the life of its fd either
+    /// way (an open the strategy does not record still names the fd its reads are made on).
     /// </summary>
-    public void Record(int probe, SourceLocation? site, int fd, string? target, long bytes, long wallTicks, long cpuNanoseconds, FdInfo? life = null)
+    public void Charge(in IoCall call)
     {
-        Counter counter;
+        var probe = call.Probe;
+        if (call.Calls <= 0)
+        {
+            return;
+        }
+
         if (!_keepsContext)
         {
-            var byProbe = Volatile.Read(ref _byProbe) ?? CreateByProbe();
-            counter = Volatile.Read(ref byProbe[probe]) ?? CreateCounter(byProbe, probe);
-        }
-        else
-        {
-            var byKey = Volatile.Read(ref _byKey) ?? CreateByKey();
-            var key = new AggregateKey(probe, site ?? SourceLocation.Unknown, fd, life is null ? target : null, life);
-            if (!byKey.TryGetValue(key, out counter!))
+            if (_records[probe])
             {
-                counter = byKey.GetOrAdd(key, static k => new Counter(k.Target, k.Life));
+                var byProbe = Volatile.Read(ref _byProbe) ?? CreateByProbe();
+                (Volatile.Read(ref byProbe[probe]) ?? CreateCounter(byProbe, probe)).Add(call.Calls, _countsBytes ? call.Bytes : 0, MeasuresTime ? call.WallTicks : 0, MeasuresCpu ? call.CpuNanoseconds : 0);
             }
+
+            return;
         }
 
-        counter.Add(_countsBytes ? bytes : 0, wallTicks, cpuNanoseconds);
-    }
-
-    /// <summary>What this trace knows of an fd: its target, and the application line that opened it.</summary>
-    public FdInfo? Fd(int fd) => _fds is { } fds && fds.TryGetValue(fd, out var info) ? info : null;
-
-    /// <summary>An fd opened (a file, a socket, an accepted connection): a new life, whatever the number held before.</summary>
-    public FdInfo? OpenFd(int fd, string? target, SourceLocation? openedAt)
-    {
-        if (fd < 0)
+        var recorded = _records[probe];
+        var life = call.Fd >= 0 ? Follow(call, recorded) : null;
+        if (!recorded)
         {
-            return null;
+            return;
         }
 
-        var life = new FdInfo(target, openedAt is { IsApplication: true } ? openedAt : null);
-        Fds()[fd] = life;
-        return life;
+        var byKey = Volatile.Read(ref _byKey) ?? CreateByKey();
+        var key = new AggregateKey(probe, call.Site ?? SourceLocation.Unknown, call.Fd, life is null ? call.Target : null, life);
+        if (!byKey.TryGetValue(key, out var counter))
+        {
+            counter = byKey.GetOrAdd(key, static k => new Counter(k.Target, k.Life));
+        }
+
+        counter.Add(call.Calls, _countsBytes ? call.Bytes : 0, MeasuresTime ? call.WallTicks : 0, MeasuresCpu ? call.CpuNanoseconds : 0);
     }
 
     /// <summary>
-    /// An fd named (a connect's peer, or what /proc says of an fd first seen): its current life takes the name, so the
-    /// calls made on it before (a socket's options, set before its connect) report it too.
+    /// A fact about an fd, delivered apart from its calls (a kernel backend's path of an opened file): its life takes
+    /// the target, and the calls made on it, before or after, report it.
     /// </summary>
-    public FdInfo? NameFd(int fd, string? target, SourceLocation? openedAt)
+    public void NameFd(int fd, long generation, string? target)
     {
-        if (fd < 0)
+        if (fd >= 0 && target is not null)
         {
-            return null;
+            Life(fd, generation).Target = target;
         }
+    }
 
-        if (Fd(fd) is not { } life)
+    /// <summary>The life of an fd as the trace knows it now (tests).</summary>
+    internal FdLife? LifeOf(int fd, long generation) => _lives is { } lives && lives.TryGetValue((fd, generation), out var life) ? life : null;
+
+    private FdLife Follow(in IoCall call, bool recorded)
+    {
+        var life = Life(call.Fd, call.Generation);
+        var traits = ProbeCatalog.Traits(call.Probe);
+        var opener = call.Site is { IsApplication: true } site ? site : null;
+        if ((traits & (ProbeTraits.OpensFd | ProbeTraits.NamesFd)) != 0)
         {
-            return OpenFd(fd, target, openedAt);
+            if (call.Target is not null)
+            {
+                life.Target = call.Target;
+            }
+
+            // An open starts the life; a connect names one a socket call started, without a line where that ran on the thread pool.
+            if (opener is not null && ((traits & ProbeTraits.OpensFd) != 0 || life.OpenedAt is null))
+            {
+                life.OpenedAt = opener;
+            }
         }
-
-        if (target is not null)
+        else if (recorded && life.Target is null && call.FdMayBeOpen)
         {
-            life.Target = target;
-        }
-
-        if (openedAt is { IsApplication: true } && life.OpenedAt is null)
-        {
-            life.OpenedAt = openedAt;
+            // Opened before the trace (a pooled connection, a log file): what the fd is now, most likely what it was then.
+            life.Target = Recorder.DescribeFd(call.Fd);
         }
 
         return life;
     }
 
-    private ConcurrentDictionary<int, FdInfo> Fds() =>
-        _fds ?? Interlocked.CompareExchange(ref _fds, new ConcurrentDictionary<int, FdInfo>(), null) ?? _fds!;
-
-    public void ForgetFd(int fd) => _fds?.TryRemove(fd, out _);
+    private FdLife Life(int fd, long generation)
+    {
+        var lives = _lives ?? Interlocked.CompareExchange(ref _lives, new ConcurrentDictionary<(int, long), FdLife>(), null) ?? _lives!;
+        return lives.TryGetValue((fd, generation), out var life) ? life : lives.GetOrAdd((fd, generation), static _ => new FdLife());
+    }
 
     /// <summary>Notes an fd this trace waits on in <see cref="FdOwners"/>, to release it when the trace stops.</summary>
     public void RememberOwnedFd(int fd)
@@ -165,8 +186,8 @@ internal sealed class TraceSession
     }
 
     /// <summary>
-    /// Notes an HttpClient request this flow made, for a kernel backend: its IO runs on the thread pool with no
-    /// application frame, so at flush the request's peer is how its sockets find the line.
+    /// Notes an HttpClient request this flow made: its IO runs on the thread pool with no application frame, so when
+    /// the trace is whole the request's peer is how its sockets' calls find the line (<see cref="HttpClientPeers"/>).
     /// </summary>
     public void RecordHttpRequest(string host, int port, SourceLocation? site)
     {
@@ -191,30 +212,6 @@ internal sealed class TraceSession
         }
     }
 
-    /// <summary>Records calls a backend aggregated elsewhere (in the kernel): <paramref name="calls"/> calls at once.</summary>
-    public void RecordMany(int probe, SourceLocation? site, int fd, string? target, long calls, long bytes, long wallNanoseconds, long cpuNanoseconds)
-    {
-        if (calls <= 0)
-        {
-            return;
-        }
-
-        Counter counter;
-        if (!_keepsContext)
-        {
-            var byProbe = Volatile.Read(ref _byProbe) ?? CreateByProbe();
-            counter = Volatile.Read(ref byProbe[probe]) ?? CreateCounter(byProbe, probe);
-        }
-        else
-        {
-            var key = new AggregateKey(probe, site ?? SourceLocation.Unknown, fd, target, null);
-            counter = (Volatile.Read(ref _byKey) ?? CreateByKey()).GetOrAdd(key, static k => new Counter(k.Target, null));
-        }
-
-        var ticks = MeasuresTime ? (long)(wallNanoseconds * (Stopwatch.Frequency / 1e9)) : 0;
-        counter.AddMany(calls, _countsBytes ? bytes : 0, ticks, MeasuresCpu ? cpuNanoseconds : 0);
-    }
-
     /// <summary>Ends the flow's part: later calls are not charged, and the report's elapsed time ends here.</summary>
     public void Deactivate()
     {
@@ -227,7 +224,12 @@ internal sealed class TraceSession
     /// <summary>When <see cref="Deactivate"/> ran, in <see cref="Stopwatch"/> ticks; 0 while active.</summary>
     public long StopTimestamp => Volatile.Read(ref _stopTimestamp);
 
-    public IoTraceReport Stop()
+    /// <summary>
+    /// The report, once every call is charged. <paramref name="mayWaitForPeers"/>: the caller is off the request's path
+    /// (a backend that delivers late), so it may wait, once per host, for the addresses a traced HttpClient request's
+    /// host name resolves to.
+    /// </summary>
+    public IoTraceReport Stop(bool mayWaitForPeers = false)
     {
         Deactivate();
         if (_ownedFds is { } owned)
@@ -247,22 +249,24 @@ internal sealed class TraceSession
                 var c = Volatile.Read(ref byProbe[probe]);
                 if (c is { Calls: > 0 })
                 {
-                    aggregates.Add(new IoAggregate(Probes.Name(probe), null, null, null, null, null, c.Calls, c.Bytes, c.Time, c.Cpu));
+                    aggregates.Add(new IoAggregate(ProbeCatalog.Name(probe), null, null, null, null, null, c.Calls, c.Bytes, c.Time, c.Cpu));
                 }
             }
         }
         else if (Volatile.Read(ref _byKey) is { } byKey)
         {
+            var peerLines = PeerLines(mayWaitForPeers);
             foreach (var (key, c) in byKey)
             {
-                var site = key.Site;
+                var target = c.Target;
+                var site = LineOf(key, target, peerLines);
                 aggregates.Add(new IoAggregate(
-                    Probes.Name(key.Probe),
+                    ProbeCatalog.Name(key.Probe),
                     Redactor.SourceFile(site.FileRelativeTo(_rootPath), _redaction),
                     site.Line,
                     site.Method,
                     key.Fd >= 0 ? key.Fd : null,
-                    Redactor.Target(c.Target, _redaction),
+                    Redactor.Target(target, _redaction),
                     c.Calls,
                     c.Bytes,
                     c.Time,
@@ -274,6 +278,39 @@ internal sealed class TraceSession
         }
 
         return new IoTraceReport(Strategy, Backend, elapsed, aggregates, isComplete: !_incomplete, Features);
+    }
+
+    /// <summary>
+    /// A call's line: the application line on its stack; without one, the line that opened its fd; without that, the
+    /// line of the HttpClient request that named its peer. A stack the backend could not walk to its end yet takes
+    /// no opener's line: the call was made below an application frame of its own.
+    /// </summary>
+    private static SourceLocation LineOf(AggregateKey key, string? target, Dictionary<string, SourceLocation>? peerLines)
+    {
+        var site = key.Site;
+        if (site.IsApplication)
+        {
+            return site;
+        }
+
+        if (!ReferenceEquals(site, SourceLocation.StackIncomplete) && key.Life?.OpenedAt is { } opener)
+        {
+            return opener;
+        }
+
+        return peerLines is not null && target is not null && peerLines.TryGetValue(target, out var line) ? line : site;
+    }
+
+    private Dictionary<string, SourceLocation>? PeerLines(bool mayWait)
+    {
+        var requests = HttpRequests();
+        if (requests.Length == 0)
+        {
+            return null;
+        }
+
+        var wait = mayWait ? s_peerAddressWait : TimeSpan.Zero;
+        return HttpClientPeers.Lines(requests, (host, port) => HttpClientConnections.AddressesOf(host, port, wait));
     }
 
     private static readonly Comparison<IoAggregate> s_order = static (a, b) =>
@@ -304,8 +341,9 @@ internal sealed class TraceSession
     };
 
     /// <summary>
-    /// Two lives of one fd number that end with the same target (a file opened twice, closed between) make one row, as
-    /// they would have had each call been keyed by its target. Rows arrive sorted, so equal ones are neighbours.
+    /// Rows that report alike make one: two lives of one fd number that end with the same target (a file opened twice,
+    /// closed between), and calls that took the same line through their opener or their peer. Rows arrive sorted, so
+    /// equal ones are neighbours.
     /// </summary>
     private static void MergeSameRows(List<IoAggregate> sorted)
     {
@@ -330,7 +368,7 @@ internal sealed class TraceSession
 
     private Counter?[] CreateByProbe()
     {
-        var created = new Counter?[Probes.Count];
+        var created = new Counter?[ProbeCatalog.Count];
         return Interlocked.CompareExchange(ref _byProbe, created, null) ?? created;
     }
 
@@ -347,7 +385,7 @@ internal sealed class TraceSession
     }
 
     private static bool[] RecordsFor(Strategy strategy) =>
-        [.. Enumerable.Range(0, Probes.Count).Select(probe => Probes.Records(strategy, Probes.Kind(probe)))];
+        [.. Enumerable.Range(0, ProbeCatalog.Count).Select(probe => ProbeCatalog.Records(strategy, ProbeCatalog.Kind(probe)))];
 
     /// <summary>The root as a full path; a request trace gives the same root every time, so the last one is kept.</summary>
     private static string FullRoot(string rootPath)
@@ -363,34 +401,12 @@ internal sealed class TraceSession
         return full;
     }
 
-    /// <summary>
-    /// One life of an fd in this trace, from the call that opened it (or the first call seen on it) to its close: its
-    /// target, which a connect may name after the first calls, and the application line that opened it.
-    /// </summary>
-    internal sealed class FdInfo(string? target, SourceLocation? openedAt)
-    {
-        private volatile string? _target = target;
-        private volatile SourceLocation? _openedAt = openedAt;
-
-        public string? Target
-        {
-            get => _target;
-            set => _target = value;
-        }
-
-        public SourceLocation? OpenedAt
-        {
-            get => _openedAt;
-            set => _openedAt = value;
-        }
-    }
-
     /// <summary>An HttpClient request: host and port as its URI named them, and its application line (null: none).</summary>
     internal readonly record struct HttpRequestSite(string Host, int Port, SourceLocation? Site);
 
     private sealed record RootPath(string Given, string Full);
 
-    private readonly record struct AggregateKey(int Probe, SourceLocation Site, int Fd, string? Target, FdInfo? Life)
+    private readonly record struct AggregateKey(int Probe, SourceLocation Site, int Fd, string? Target, FdLife? Life)
     {
         public static readonly IEqualityComparer<AggregateKey> Comparer = new KeyComparer();
 
@@ -410,7 +426,7 @@ internal sealed class TraceSession
         }
     }
 
-    private sealed class Counter(string? target, FdInfo? life)
+    private sealed class Counter(string? target, FdLife? life)
     {
         private long _calls;
         private long _bytes;
@@ -428,17 +444,17 @@ internal sealed class TraceSession
 
         public TimeSpan Cpu => TimeSpan.FromTicks(Volatile.Read(ref _cpu) / 100);
 
-        public void AddMany(long calls, long bytes, long wallTicks, long cpuNanoseconds)
+        public void Add(long calls, long bytes, long wallTicks, long cpuNanoseconds)
         {
-            Interlocked.Add(ref _calls, calls);
-            Interlocked.Add(ref _bytes, bytes);
-            Interlocked.Add(ref _ticks, wallTicks);
-            Interlocked.Add(ref _cpu, cpuNanoseconds);
-        }
+            if (calls == 1)
+            {
+                Interlocked.Increment(ref _calls);
+            }
+            else
+            {
+                Interlocked.Add(ref _calls, calls);
+            }
 
-        public void Add(long bytes, long wallTicks, long cpuNanoseconds)
-        {
-            Interlocked.Increment(ref _calls);
             if (bytes > 0)
             {
                 Interlocked.Add(ref _bytes, bytes);

@@ -1,4 +1,5 @@
 using IoTrace.Core;
+using IoTrace.Probes;
 
 namespace IoTrace.Formatting;
 
@@ -159,19 +160,19 @@ internal static class BuiltInFormatters
     private static bool Transfers(string probe)
     {
         // The backends name probes with Probes' own strings, so identity finds them; a report built elsewhere may not.
-        for (var i = 0; i < Probes.Count; i++)
+        for (var i = 0; i < ProbeCatalog.Count; i++)
         {
-            if (ReferenceEquals(Probes.Name(i), probe))
+            if (ReferenceEquals(ProbeCatalog.Name(i), probe))
             {
-                return Probes.Kind(i) != ProbeKind.Setup;
+                return ProbeCatalog.Kind(i) != ProbeKind.Setup;
             }
         }
 
-        for (var i = 0; i < Probes.Count; i++)
+        for (var i = 0; i < ProbeCatalog.Count; i++)
         {
-            if (string.Equals(Probes.Name(i), probe, StringComparison.Ordinal))
+            if (string.Equals(ProbeCatalog.Name(i), probe, StringComparison.Ordinal))
             {
-                return Probes.Kind(i) != ProbeKind.Setup;
+                return ProbeCatalog.Kind(i) != ProbeKind.Setup;
             }
         }
 

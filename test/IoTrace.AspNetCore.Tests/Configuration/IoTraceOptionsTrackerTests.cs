@@ -1,5 +1,6 @@
 using IoTrace.AspNetCore.Configuration;
 using IoTrace.AspNetCore.Tests.TestInfrastructure;
+using IoTrace.Core;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Xunit;
@@ -114,6 +115,7 @@ public sealed class IoTraceOptionsTrackerTests : IDisposable
         services.GetServices<IValidateOptions<IoTraceOptions>>(),
         services.GetServices<IOptionsChangeTokenSource<IoTraceOptions>>(),
         "/srv/app",
+        services.GetRequiredService<Tracer>(),
         NullLogger.Instance,
         configure);
 }

@@ -89,6 +89,6 @@ public sealed class IoTraceOptionsValidatorTests
     [InlineData(IoTraceBackend.InProcess, "inprocess")]
     public void BackendName_Backend_IsTheCoresName(IoTraceBackend backend, string? name)
     {
-        Assert.Equal(name, IoTraceOptionsValidator.BackendName(backend));
+        Assert.Equal(name, IoTraceSettings.BackendName(backend));
     }
 }

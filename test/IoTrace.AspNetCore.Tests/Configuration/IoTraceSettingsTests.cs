@@ -1,5 +1,8 @@
 using System.Diagnostics;
 using IoTrace.AspNetCore.Configuration;
+using IoTrace.Core;
+using IoTrace.Testing;
+using Microsoft.Extensions.Logging.Abstractions;
 using Xunit;
 
 namespace IoTrace.AspNetCore.Tests.Configuration;
@@ -102,5 +105,5 @@ public sealed class IoTraceSettingsTests
         Assert.Equal(["System.", "Microsoft.", "Internal.", "Contoso.Data."], settings.StartOptions.SkippedNamespaces);
     }
 
-    private static IoTraceSettings Create(IoTraceOptions options) => IoTraceSettings.Create(options, options, "/srv/app");
+    private static IoTraceSettings Create(IoTraceOptions options) => IoTraceSettings.Create(options, options, "/srv/app", new Tracer(new FakeBackend(), NullLoggerFactory.Instance));
 }

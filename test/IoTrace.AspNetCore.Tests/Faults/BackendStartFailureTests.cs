@@ -73,21 +73,17 @@ public sealed class BackendStartFailureTests
     [Fact]
     public async Task UseIoTrace_ExplicitInProcessBackendWhereNoneRuns_StartupFailsNamingTheKey()
     {
-        var previous = IoTracer.ReplaceBackend(new UnavailableBackend("simulated: libIoTrace.Native.so was not found"));
-        try
+        await using var app = new TestApp
         {
-            await using var app = new TestApp { Settings = { ["IoTrace:Backend"] = "InProcess" } }.UseLoopbackKestrel();
+            Backend = new UnavailableBackend("simulated: libIoTrace.Native.so was not found"),
+            Settings = { ["IoTrace:Backend"] = "InProcess" },
+        }.UseLoopbackKestrel();
 
-            var exception = Assert.Throws<OptionsValidationException>(() => app.CreateHttpClient());
+        var exception = Assert.Throws<OptionsValidationException>(() => app.CreateHttpClient());
 
-            Assert.Equal(
-                ["IoTrace:Backend: the InProcess backend cannot run in this process: simulated: libIoTrace.Native.so was not found. Allowed values: Auto, InProcess, Ebpf; Auto turns tracing off where no backend runs."],
-                exception.Failures);
-        }
-        finally
-        {
-            IoTracer.ReplaceBackend(previous);
-        }
+        Assert.Equal(
+            ["IoTrace:Backend: the InProcess backend cannot run in this process: simulated: libIoTrace.Native.so was not found. Allowed values: Auto, InProcess, Ebpf; Auto turns tracing off where no backend runs."],
+            exception.Failures);
     }
 
     [Fact]
@@ -118,22 +114,18 @@ public sealed class BackendStartFailureTests
     public async Task UseIoTrace_AutoBackendWhereNoneRuns_ServesUnchangedAndTracesNothing()
     {
         TestFiles.Create(35_100);
-        var previous = IoTracer.ReplaceBackend(new UnavailableBackend("simulated: libIoTrace.Native.so was not found"));
-        try
+        await using var app = new TestApp
         {
-            await using var app = new TestApp { Settings = { ["IoTrace:Strategy"] = "All" } }.UseLoopbackKestrel();
-            using var client = app.CreateHttpClient();
+            Backend = new UnavailableBackend("simulated: libIoTrace.Native.so was not found"),
+            Settings = { ["IoTrace:Strategy"] = "All" },
+        }.UseLoopbackKestrel();
+        using var client = app.CreateHttpClient();
 
-            var body = await client.GetTextAsync("/files/35100");
-            await app.DisposeAsync();
+        var body = await client.GetTextAsync("/files/35100");
+        await app.DisposeAsync();
 
-            // Stopped, so every request has completed: none was traced.
-            Assert.StartsWith("35100 ", body, StringComparison.Ordinal);
-            Assert.Empty(app.Logs.Reports);
-        }
-        finally
-        {
-            IoTracer.ReplaceBackend(previous);
-        }
+        // Stopped, so every request has completed: none was traced.
+        Assert.StartsWith("35100 ", body, StringComparison.Ordinal);
+        Assert.Empty(app.Logs.Reports);
     }
 }

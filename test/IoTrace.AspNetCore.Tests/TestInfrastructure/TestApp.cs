@@ -1,4 +1,6 @@
 using System.Net;
+using IoTrace.Backends;
+using IoTrace.Core;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -33,6 +35,9 @@ internal sealed class TestApp : WebApplicationFactory<TestApp>
     public bool ReloadOnChange { get; init; } = true;
 
     public Action<ILoggingBuilder>? ConfigureLogging { get; init; }
+
+    /// <summary>The backend the app's tracer uses, whatever the process could run; null: the one it chooses.</summary>
+    public IIoTraceBackend? Backend { get; init; }
 
     /// <summary>The in-memory configuration, for example <c>["IoTrace:Strategy"] = "Read"</c>.</summary>
     public IDictionary<string, string?> Settings => _settings;
@@ -83,6 +88,11 @@ internal sealed class TestApp : WebApplicationFactory<TestApp>
             .ConfigureServices((context, services) =>
             {
                 services.AddRouting();
+                if (Backend is { } backend)
+                {
+                    services.AddSingleton(sp => new Tracer(backend, sp.GetRequiredService<ILoggerFactory>()));
+                }
+
                 AddServices(services, context.Configuration);
             })
             .Configure(app =>

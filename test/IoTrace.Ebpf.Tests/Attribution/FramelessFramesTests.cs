@@ -32,7 +32,7 @@ public sealed class FramelessFramesTests(EbpfFixture fixture) : IDisposable
         fixture.Require();
         File.WriteAllText(_path, "hello");
         _ = OpenThroughAFramelessConstructor();
-        Assert.True(Assert.IsType<EbpfBackend>(IoTracer.Backend).WaitUntilCodeMapCurrent(TimeSpan.FromSeconds(30)));
+        Assert.True(EbpfFixture.Backend.WaitUntilCodeMapCurrent(TimeSpan.FromSeconds(30)));
         var line = LineOf("new StreamReader(_path); // the open through a frameless constructor");
 
         var opens = new List<int?>();

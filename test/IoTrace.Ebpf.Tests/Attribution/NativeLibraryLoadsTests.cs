@@ -26,7 +26,7 @@ public sealed class NativeLibraryLoadsTests(EbpfFixture fixture) : IDisposable
         fixture.Require();
         var wholeLesson = LoadedLibrary.FirstLessonAlone(LoadedLibrary.ZlibPath);
         File.Copy(LoadedLibrary.ZlibPath, _library);
-        var backend = Assert.IsType<EbpfBackend>(IoTracer.Backend);
+        var backend = EbpfFixture.Backend;
         var learnedAtLoad = false;
 
         var report = IoTracer.Trace(Strategy.All, () =>

@@ -32,7 +32,7 @@ public sealed class StackAttributorTests(EbpfFixture fixture) : IDisposable
     {
         fixture.Require();
         File.WriteAllBytes(_path, new byte[123]);
-        Assert.True(Assert.IsType<EbpfBackend>(IoTracer.Backend).WaitUntilCodeMapCurrent(TimeSpan.FromSeconds(30)));
+        Assert.True(EbpfFixture.Backend.WaitUntilCodeMapCurrent(TimeSpan.FromSeconds(30)));
 
         for (var round = 0; round < 2; round++)
         {

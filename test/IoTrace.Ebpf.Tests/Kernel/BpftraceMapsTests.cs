@@ -20,7 +20,7 @@ public sealed class BpftraceMapsTests(EbpfFixture fixture) : IDisposable
     public void Read_ByTheProcess_CountsExactCallsBytesAndTargets()
     {
         fixture.Require();
-        var backend = Assert.IsType<EbpfBackend>(IoTracer.Backend);
+        var backend = EbpfFixture.Backend;
         var path = WriteFile("data.bin", 7_777);
         WarmUp(path);
 
@@ -42,7 +42,7 @@ public sealed class BpftraceMapsTests(EbpfFixture fixture) : IDisposable
         try
         {
             fixture.Require();
-            var backend = Assert.IsType<EbpfBackend>(IoTracer.Backend);
+            var backend = EbpfFixture.Backend;
             WarmUp(path);
 
             var summary = IoTracer.Trace(Strategy.Summary, () => File.ReadAllBytes(path));

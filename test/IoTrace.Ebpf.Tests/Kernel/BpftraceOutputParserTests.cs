@@ -2,6 +2,7 @@ using System.Globalization;
 using IoTrace.Core;
 using IoTrace.Ebpf.Kernel;
 using Xunit;
+using IoTrace.Probes;
 
 namespace IoTrace.Ebpf.Tests.Kernel;
 
@@ -30,7 +31,7 @@ public sealed class BpftraceOutputParserTests
         var aggregate = Assert.Single(flush.Aggregates.Values);
         Assert.Equal(
             (42L, "pread64", -1, 3L, 1500L, 12345L, 0L),
-            (aggregate.Trace, Probes.Name(aggregate.Probe), aggregate.Fd, aggregate.Calls, aggregate.WallNanoseconds, aggregate.Bytes, aggregate.CpuNanoseconds));
+            (aggregate.Trace, ProbeCatalog.Name(aggregate.Probe), aggregate.Fd, aggregate.Calls, aggregate.WallNanoseconds, aggregate.Bytes, aggregate.CpuNanoseconds));
     }
 
     [Fact]
@@ -48,7 +49,7 @@ public sealed class BpftraceOutputParserTests
 
         var flush = Assert.Single(_flushes);
         var aggregate = Assert.Single(flush.Aggregates.Values);
-        Assert.Equal((5L, "read", 9, 2L, -77L, 2L, 20L, 15L), (aggregate.Trace, Probes.Name(aggregate.Probe), aggregate.Fd, aggregate.Generation, aggregate.StackHash, aggregate.Calls, aggregate.WallNanoseconds, aggregate.CpuNanoseconds));
+        Assert.Equal((5L, "read", 9, 2L, -77L, 2L, 20L, 15L), (aggregate.Trace, ProbeCatalog.Name(aggregate.Probe), aggregate.Fd, aggregate.Generation, aggregate.StackHash, aggregate.Calls, aggregate.WallNanoseconds, aggregate.CpuNanoseconds));
         Assert.Equal([4096UL, 8192UL], aggregate.Stack);
         Assert.Equal("/srv/data.bin", flush.Targets[(5, 9, 2)]);
     }

@@ -3,6 +3,7 @@ using IoTrace.Ebpf.Kernel;
 using IoTrace.Ebpf.Tests.TestSupport;
 using IoTrace.Testing;
 using Xunit;
+using IoTrace.Platform.Linux;
 
 namespace IoTrace.Ebpf.Tests.Kernel;
 
@@ -16,7 +17,7 @@ public sealed class BpftraceProcessTests(EbpfFixture fixture)
     public void Start_AsRoot_BpftraceItsOutputReaderAndTheFlushThreadRunAheadOfTheApp()
     {
         fixture.Require();
-        var backend = Assert.IsType<EbpfBackend>(IoTracer.Backend);
+        var backend = EbpfFixture.Backend;
         var bpftrace = Assert.NotNull(backend.BpftraceProcessId);
 
         // Field 19 of /proc/PID/stat is the nice value; a thread's is in /proc/self/task/TID/stat.

@@ -89,7 +89,7 @@ public sealed class EbpfMiddlewareTests(EbpfFixture fixture) : IDisposable
     public async Task ConfigurationReload_StrategyChange_AppliesToTheNextRequestWithoutReattaching()
     {
         fixture.Require();
-        var backend = Assert.IsType<EbpfBackend>(IoTracer.Backend);
+        var backend = EbpfFixture.Backend;
         var bpftrace = backend.BpftraceProcessId;
         var logs = new TestLogs();
         var builder = WebApplication.CreateSlimBuilder();
@@ -97,7 +97,7 @@ public sealed class EbpfMiddlewareTests(EbpfFixture fixture) : IDisposable
         builder.Logging.ClearProviders().AddProvider(new FakeLoggerProvider(logs.Collector));
         builder.Configuration["IoTrace:Strategy"] = "Read";
         builder.Configuration["IoTrace:Backend"] = "Ebpf";
-        builder.Services.AddIoTrace();
+        builder.Services.AddIoTrace().AddEbpfBackend();
         await using var app = builder.Build();
         app.UseIoTrace();
         var path = Path.Combine(_directory, "reload.bin");
@@ -127,7 +127,7 @@ public sealed class EbpfMiddlewareTests(EbpfFixture fixture) : IDisposable
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Logging.ClearProviders().AddProvider(new FakeLoggerProvider(logs.Collector));
-        builder.Services.AddIoTrace(o => (o.Strategy, o.Backend) = (strategy, IoTraceBackend.Ebpf));
+        builder.Services.AddIoTrace(o => (o.Strategy, o.Backend) = (strategy, IoTraceBackend.Ebpf)).AddEbpfBackend();
         var app = builder.Build();
         app.UseIoTrace();
         return app;

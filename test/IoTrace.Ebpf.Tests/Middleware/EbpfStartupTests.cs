@@ -1,4 +1,5 @@
 using IoTrace.AspNetCore;
+using IoTrace.Core;
 using IoTrace.Ebpf.Tests.TestSupport;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -46,25 +47,18 @@ public sealed class EbpfStartupTests(EbpfFixture fixture) : IDisposable
     {
         fixture.Require();
         LeaveEbpfAndHideBpftrace();
-        IoTracer.Disable();
-        var previous = IoTracer.ReplaceBackend(Backends.BackendSelector.Select(out var reason));
         var collector = new FakeLogCollector();
         await using var app = Build(IoTraceBackend.Auto, collector);
         app.MapGet("/", () => "ok");
-        try
-        {
-            await app.StartAsync(TestContext.Current.CancellationToken);
-            using var client = new HttpClient { BaseAddress = new Uri(app.Urls.First()) };
 
-            Assert.Equal("ok", await client.GetStringAsync("/", TestContext.Current.CancellationToken));
-            Assert.Equal("inprocess", IoTracer.BackendName);
-            Assert.Contains("eBPF not used: bpftrace is not installed", reason, StringComparison.Ordinal);
-            await app.StopAsync(TestContext.Current.CancellationToken);
-        }
-        finally
-        {
-            IoTracer.ReplaceBackend(previous);
-        }
+        await app.StartAsync(TestContext.Current.CancellationToken);
+        using var client = new HttpClient { BaseAddress = new Uri(app.Urls.First()) };
+
+        Assert.Equal("ok", await client.GetStringAsync("/", TestContext.Current.CancellationToken));
+        Assert.Equal("inprocess", app.Services.GetRequiredService<Tracer>().Backend.Name);
+        var selected = Assert.Single(collector.GetSnapshot(), r => r.Id.Name == "BackendSelected");
+        Assert.Contains("ebpf not used: bpftrace is not installed", selected.Message, StringComparison.Ordinal);
+        await app.StopAsync(TestContext.Current.CancellationToken);
     }
 
     private static void LeaveEbpfAndHideBpftrace()
@@ -78,7 +72,7 @@ public sealed class EbpfStartupTests(EbpfFixture fixture) : IDisposable
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Logging.ClearProviders().AddProvider(new FakeLoggerProvider(collector));
-        builder.Services.AddIoTrace(o => (o.Strategy, o.Backend) = (Strategy.Summary, backend));
+        builder.Services.AddIoTrace(o => (o.Strategy, o.Backend) = (Strategy.Summary, backend)).AddEbpfBackend();
         var app = builder.Build();
         app.UseIoTrace();
         return app;

@@ -1,3 +1,4 @@
+using IoTrace.Backends;
 using IoTrace.Testing;
 using Xunit;
 
@@ -17,10 +18,15 @@ public sealed class EbpfFixture
     public void Require()
     {
         Requires.Ebpf();
+        IoTracer.AddBackend(IoTraceEbpf.Backend);
         Assert.True(IoTracer.TryEnable("ebpf", out var reason), $"The eBPF backend did not attach: {reason}");
         Assert.Equal("ebpf", IoTracer.BackendName);
     }
 #pragma warning restore CA1822
+
+    /// <summary>The eBPF backend the static methods use (with the in-process one serving while it attaches).</summary>
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    internal static EbpfBackend Backend => Assert.IsType<EbpfBackend>(Assert.IsType<FallbackBackend>(IoTracer.Backend).Primary);
 }
 
 [CollectionDefinition(DisableParallelization = true)]

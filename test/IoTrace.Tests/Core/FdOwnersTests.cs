@@ -1,4 +1,6 @@
 using IoTrace.Core;
+using IoTrace.Tests.TestSupport;
+using IoTrace.Testing;
 using Xunit;
 
 namespace IoTrace.Tests.Core;
@@ -8,7 +10,7 @@ public sealed class FdOwnersTests : IDisposable
 {
     private static int s_nextFd = 6000;
 
-    private readonly TraceSession _session = new(Strategy.Read, IoTraceFeatures.Calls | IoTraceFeatures.Bytes, "test", new CallSiteResolver([]), "/");
+    private readonly TraceSession _session = new FakeBackend().Session(Strategy.Read, IoTraceFeatures.Calls | IoTraceFeatures.Bytes);
     private readonly int _fd = Interlocked.Increment(ref s_nextFd);
 
     // Other tests count the process's awaited fds.

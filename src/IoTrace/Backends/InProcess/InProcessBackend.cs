@@ -1,45 +1,43 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
-using System.Text;
 using IoTrace.Core;
+using IoTrace.Platform.Linux;
 
 namespace IoTrace.Backends.InProcess;
 
 /// <summary>
 /// Linux, no privileges: rebinds the GOT slots of libSystem.Native (and of native libraries the app ships)
 /// to trampolines that call <see cref="IoHook"/>. Slots are patched once, when the first trace starts, and
-/// restored by <see cref="Shutdown"/>; outside traces a trampoline jumps straight to the original.
+/// restored by <see cref="Stop"/>; outside traces a trampoline jumps straight to the original.
 /// </summary>
 [SupportedOSPlatform("linux")]
 internal sealed unsafe class InProcessBackend : IIoTraceBackend
 {
-    public const string BackendName = "inprocess";
+    public const string BackendName = BackendSelector.InProcess;
 
     private const string Selected = "Linux: rebinding libSystem.Native's imports in process, no privileges needed";
 
     private readonly NativeShim _shim;
+    private readonly IBackendDiagnostics _diagnostics;
     private readonly Lock _lock = new();
     private bool _installed;
     private bool _failed;
     private string? _failureReason;
 
-    // Bumped by Shutdown, so a trace started before it does not decrement the counter of the next install.
-    private int _generation;
+    // Replaced by Stop: a trace started on an earlier installation does not decrement the counter of the next one.
+    private object _installation = new();
 
-    private InProcessBackend(NativeShim shim)
+    private InProcessBackend(NativeShim shim, IBackendDiagnostics diagnostics)
     {
         _shim = shim;
-        IoHook.Initialize(shim, OnHookFailure);
-        CallSiteResolver.FramePointerKey = shim.CallSiteKey;
+        _diagnostics = diagnostics;
+        IoHook.Initialize(shim, this, diagnostics);
     }
 
-    /// <summary>Raised when the hook fails to record a call; the call and tracing go on.</summary>
-    public event Action<Exception>? HookFailed;
-
-    /// <summary>Raised when installing the hooks failed; traces report incomplete.</summary>
-    public event Action<string>? InstallFailed;
-
     public string Name => BackendName;
+
+    public BackendCapabilities Capabilities => BackendCapabilities.MeasuresCpu | BackendCapabilities.HasStacks;
 
     /// <summary>Fault injection for tests: while set, installing fails with this reason, as if no slot could be rebound.</summary>
     internal static string? InstallFaultForTests { get; set; }
@@ -52,12 +50,11 @@ internal sealed unsafe class InProcessBackend : IIoTraceBackend
     private static InProcessBackend? s_instance;
 
     /// <summary>The process's one instance (its hooks and shim are process-wide), created on first use.</summary>
-    public static bool TryCreate(out IIoTraceBackend backend, out string reason)
+    public static bool TryCreate([NotNullWhen(true)] out InProcessBackend? backend, out string reason)
     {
-        backend = null!;
-        if (s_instance is { } existing)
+        backend = s_instance;
+        if (backend is not null)
         {
-            backend = existing;
             reason = Selected;
             return true;
         }
@@ -68,17 +65,19 @@ internal sealed unsafe class InProcessBackend : IIoTraceBackend
             return false;
         }
 
-        if (!NativeShim.TryLoad(out var shim, out reason))
+        if (NativeShim.Shared(out reason) is not { } shim)
         {
             return false;
         }
 
-        backend = Interlocked.CompareExchange(ref s_instance, new InProcessBackend(shim!), null) ?? s_instance;
+        backend = Interlocked.CompareExchange(ref s_instance, new InProcessBackend(shim, BackendDiagnostics.Shared), null) ?? s_instance!;
         reason = Selected;
         return true;
     }
 
-    public bool TryEnable(out string reason)
+    public IIoTraceBackend? RecorderForNewTrace() => this;
+
+    public bool TryStart(out string reason)
     {
         var enabled = EnsureInstalled();
         reason = enabled ? string.Empty : _failureReason ?? "the hooks could not be installed";
@@ -95,7 +94,7 @@ internal sealed unsafe class InProcessBackend : IIoTraceBackend
 
         lock (_lock)
         {
-            session.BackendGeneration = _generation;
+            session.BackendState = _installation;
             Interlocked.Increment(ref *_shim.ActiveCounter);
         }
     }
@@ -104,23 +103,25 @@ internal sealed unsafe class InProcessBackend : IIoTraceBackend
     {
         lock (_lock)
         {
-            if (_installed && session.BackendGeneration == _generation)
+            if (_installed && ReferenceEquals(session.BackendState, _installation))
             {
                 Interlocked.Decrement(ref *_shim.ActiveCounter);
             }
-            else if (session.BackendGeneration >= 0)
+            else if (session.BackendState is not null)
             {
                 // Hooks were removed while this trace ran: calls after that were not seen.
                 session.MarkIncomplete();
             }
 
-            session.BackendGeneration = -1;
+            session.BackendState = null;
         }
 
         return Task.CompletedTask;
     }
 
-    public void Shutdown()
+    public string? DescribeFd(int fd) => FdTargets.Resolve(fd);
+
+    public void Stop()
     {
         lock (_lock)
         {
@@ -133,11 +134,11 @@ internal sealed unsafe class InProcessBackend : IIoTraceBackend
 
             var failures = _shim.Uninstall();
             _installed = false;
-            _generation++;
+            _installation = new object();
             Volatile.Write(ref *_shim.ActiveCounter, 0);
             if (failures != 0)
             {
-                InstallFailed?.Invoke($"{failures} GOT slots could not be restored");
+                _diagnostics.StartFailed(Name, $"{failures} GOT slots could not be restored");
             }
         }
     }
@@ -151,7 +152,7 @@ internal sealed unsafe class InProcessBackend : IIoTraceBackend
         {
             var slot = _shim.SlotAt(i);
             var library = Marshal.PtrToStringUTF8((nint)_shim.LibraryPath(slot->Library)) ?? "?";
-            slots.Add((library, ImportedFunction.All[slot->Symbol].Symbol, (nint)slot->Got, slot->Original, slot->Patched != 0));
+            slots.Add((library, LibcIoFunction.All[slot->Symbol].Symbol, (nint)slot->Got, slot->Original, slot->Patched != 0));
         }
 
         return slots;
@@ -177,7 +178,7 @@ internal sealed unsafe class InProcessBackend : IIoTraceBackend
                 return false;
             }
 
-            var imports = ImportedFunction.All;
+            var imports = LibcIoFunction.All;
             var names = new nint[imports.Length];
             var appDir = Marshal.StringToCoTaskMemUTF8(Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory) + "/");
             try
@@ -212,12 +213,10 @@ internal sealed unsafe class InProcessBackend : IIoTraceBackend
         }
     }
 
-    private void OnHookFailure(Exception e) => HookFailed?.Invoke(e);
-
     private void Fail(string reason)
     {
         _failed = true;
         _failureReason = reason;
-        InstallFailed?.Invoke(reason);
+        _diagnostics.StartFailed(Name, reason);
     }
 }

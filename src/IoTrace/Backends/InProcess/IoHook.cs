@@ -3,12 +3,14 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
 using IoTrace.Core;
+using IoTrace.Platform.Linux;
+using IoTrace.Probes;
 
 namespace IoTrace.Backends.InProcess;
 
 /// <summary>
-/// The managed entry point every trampoline forwards to: times the original call and charges it to the
-/// trace of the calling flow (or to the trace waiting on the fd). It must never throw into native code.
+/// The managed entry point every trampoline forwards to: times the original call and hands what it saw to the trace
+/// of the calling flow (or to the trace waiting on the fd). It must never throw into native code.
 /// </summary>
 [SupportedOSPlatform("linux")]
 internal static unsafe class IoHook
@@ -17,12 +19,14 @@ internal static unsafe class IoHook
     private const int MinimumKeyFrames = 4;
 
     private static NativeShim? s_shim;
-    private static Action<Exception>? s_onFailure;
+    private static IIoTraceBackend? s_backend;
+    private static IBackendDiagnostics? s_diagnostics;
 
-    public static void Initialize(NativeShim shim, Action<Exception> onFailure)
+    public static void Initialize(NativeShim shim, IIoTraceBackend backend, IBackendDiagnostics diagnostics)
     {
         s_shim = shim;
-        s_onFailure = onFailure;
+        s_backend = backend;
+        s_diagnostics = diagnostics;
     }
 
     public static delegate* unmanaged<NativeShim.Slot*, nint, nint, nint, nint, nint, nint, nint> EntryPoint => &OnCall;
@@ -40,14 +44,15 @@ internal static unsafe class IoHook
 
         TraceSession? session = null;
         SourceLocation? inheritedSite = null;
-        var import = ImportedFunction.All[slot->Symbol];
-        var callFd = FdOf(import.Layout, a0, a1);
+        var function = LibcIoFunction.All[slot->Symbol];
+        var callFd = FdOf(function.Layout, a0, a1);
 
-        // Read before the owner: an EAGAIN makes the trace the fd's owner only if no close came in between.
+        // Read before the owner: an EAGAIN makes the trace the fd's owner only if no close came in between. Also the
+        // generation of the fd's life this call is made on.
         var closesBefore = callFd >= 0 ? FdOwners.Closes(callFd) : 0;
         try
         {
-            if (callFd >= 0 && import.Probe == ClosedProbe)
+            if (callFd >= 0 && function.Probe == ClosedProbe)
             {
                 // Before the call, in every flow: once the kernel frees the number another thread can reuse it at
                 // once, and its calls must not find this fd's owner (a file write was charged to a request's socket).
@@ -55,10 +60,10 @@ internal static unsafe class IoHook
             }
 
             session = TraceContext.Current;
-            if (session is null || !session.IsActive || !session.HookedInProcess)
+            if (session is null || !session.IsActive || !ReferenceEquals(session.Recorder, s_backend))
             {
                 session = null;
-                if (callFd >= 0 && import.Probe != ClosedProbe && FdOwners.Get(callFd) is { } owner)
+                if (callFd >= 0 && function.Probe != ClosedProbe && FdOwners.Get(callFd) is { } owner)
                 {
                     session = owner.Session;
                     inheritedSite = owner.Site;
@@ -75,7 +80,7 @@ internal static unsafe class IoHook
             return original(a0, a1, a2, a3, a4, a5);
         }
 
-        var recorded = session.Records(import.Probe);
+        var recorded = session.Records(function.Probe);
         if (!recorded && !session.KeepsContext)
         {
             return original(a0, a1, a2, a3, a4, a5);
@@ -95,8 +100,8 @@ internal static unsafe class IoHook
         var after = measuresTime ? Stopwatch.GetTimestamp() : 0;
         try
         {
-            // A probe the strategy does not record still keeps the fd table and the flow's line current.
-            Record(session, recorded, inheritedSite, slot->FramePointers != 0, import, result, errno, a0, a1, a2, after - before, cpuAfter - cpuBefore, closesBefore);
+            // A probe the strategy does not record still keeps the fd's life and the flow's line current.
+            Record(session, inheritedSite, slot->FramePointers != 0, function, result, errno, callFd, a0, a1, a2, after - before, cpuAfter - cpuBefore, closesBefore);
         }
         catch (Exception e)
         {
@@ -108,133 +113,66 @@ internal static unsafe class IoHook
         return result;
     }
 
-    private static readonly int ClosedProbe = Probes.IndexOf("close");
+    private static readonly int ClosedProbe = ProbeCatalog.IndexOf("close");
 
-    private const int EBADF = 9;
-
-    private static void Record(TraceSession session, bool recorded, SourceLocation? inheritedSite, bool framePointers, ImportedFunction import, nint rawResult, int errno, nint a0, nint a1, nint a2, long ticks, long cpu, int closesBefore)
+    private static void Record(TraceSession session, SourceLocation? inheritedSite, bool framePointers, LibcIoFunction function, nint rawResult, int errno, int fd, nint a0, nint a1, nint a2, long ticks, long cpu, int closesBefore)
     {
         // int-returning functions leave the upper half of the register undefined.
-        long result = import.ReturnsSize ? rawResult : (int)rawResult;
-        var bytes = import.ReturnsSize && result > 0 ? result : 0;
+        long result = function.ReturnsSize ? rawResult : (int)rawResult;
+        var bytes = function.ReturnsSize && result > 0 ? result : 0;
+
+        // A socket read that must be retried later belongs to this trace, whichever thread retries it.
+        var waits = result == -1 && errno == LibcInterop.EAGAIN && fd >= 0 && function.Kind != ProbeKind.Setup;
         if (!session.KeepsContext)
         {
-            // No stack, fd or target context; but a socket read that must be retried later still belongs here.
-            var waitingFd = FdOf(import.Layout, a0, a1);
-            if (result == -1 && errno == LibcInterop.EAGAIN && waitingFd >= 0 && import.Kind != ProbeKind.Setup)
+            if (waits)
             {
-                FdOwners.Set(waitingFd, session, SourceLocation.Unknown, closesBefore);
+                FdOwners.Set(fd, session, SourceLocation.Unknown, closesBefore);
             }
 
-            session.Record(import.Probe, null, -1, null, bytes, ticks, cpu);
+            session.Charge(IoCall.Counted(function.Probe, 1, bytes, ticks, cpu));
             return;
         }
 
-        var fd = FdOf(import.Layout, a0, a1);
-        string? target = null;
-        var opensFd = false;
-        switch (import.Layout)
+        var target = function.Layout switch
         {
-            case ArgumentLayout.OpenPathArg0 or ArgumentLayout.OpenPathArg1:
-                target = Marshal.PtrToStringUTF8(import.Layout == ArgumentLayout.OpenPathArg0 ? a0 : a1);
-                fd = (int)result;
-                opensFd = true;
-                break;
-            case ArgumentLayout.PathArg0:
-                target = Marshal.PtrToStringUTF8(a0);
-                break;
-            case ArgumentLayout.PathArg1:
-                target = Marshal.PtrToStringUTF8(a1);
-                break;
-            case ArgumentLayout.PathArg2:
-                target = Marshal.PtrToStringUTF8(a2);
-                break;
-            case ArgumentLayout.ResultFd:
-                fd = (int)result;
-                opensFd = true;
-                break;
-            case ArgumentLayout.Connect:
-                target = FdTargets.FormatSocketAddress(a1, (int)a2);
-                opensFd = true;
-                break;
-            case ArgumentLayout.Accept:
-                fd = (int)result;
-                target = a1 != 0 && a2 != 0 ? FdTargets.FormatSocketAddress(a1, *(int*)a2) : null;
-                opensFd = true;
-                break;
+            ArgumentLayout.PathArg0 => Marshal.PtrToStringUTF8(a0),
+            ArgumentLayout.PathArg1 => Marshal.PtrToStringUTF8(a1),
+            ArgumentLayout.PathArg2 => Marshal.PtrToStringUTF8(a2),
+            ArgumentLayout.Connect => FdTargets.FormatSocketAddress(a1, (int)a2),
+            ArgumentLayout.Accept when result >= 0 && a1 != 0 && a2 != 0 => FdTargets.FormatSocketAddress(a1, *(int*)a2),
+            _ => null,
+        };
+
+        // An fd the call opens is its result, in the life that starts with it (its number's closes so far).
+        var generation = (long)closesBefore;
+        if (function.OpensFd)
+        {
+            fd = (int)result;
+            generation = fd >= 0 ? FdOwners.Closes(fd) : 0;
         }
 
-        var known = fd >= 0 ? session.Fd(fd) : null;
-        var site = inheritedSite ?? ResolveCallSite(session, framePointers, known);
-
-        // Calls on an fd report the target its life in this trace ends with, as the kernel backend's do: a socket's
-        // options set before its connect report the peer, not the unconnected socket:[inode] they saw.
-        TraceSession.FdInfo? life = null;
-        if (opensFd)
-        {
-            life = import.Layout == ArgumentLayout.Connect ? session.NameFd(fd, target, site) : session.OpenFd(fd, target, site);
-        }
-        else if (fd >= 0 && target is null && recorded)
-        {
-            life = known;
-
-            // A call that failed on an open fd (EAGAIN, EINTR, ECONNRESET) still names it: otherwise an EAGAIN storm
-            // or an interrupted recv before the first successful call lands in a row of its own without a target.
-            // Only EBADF says the fd is not open, and then /proc/self/fd could name whatever reuses the number.
-            if (life?.Target is null && (result >= 0 || errno != EBADF))
-            {
-                life = session.NameFd(fd, FdTargets.Resolve(fd), openedAt: null);
-            }
-        }
-
-        if (import.Probe == ClosedProbe && fd >= 0)
-        {
-            // Its owner went before the call (see OnCall); clearing it again now could drop a new owner of the reused number.
-            session.ForgetFd(fd);
-        }
-        else if (result == -1 && errno == LibcInterop.EAGAIN && fd >= 0 && import.Kind != ProbeKind.Setup)
+        var site = inheritedSite ?? ResolveCallSite(session, framePointers);
+        if (waits)
         {
             FdOwners.Set(fd, session, site, closesBefore);
         }
 
-        if (recorded)
-        {
-            session.Record(import.Probe, site, fd, target, bytes, ticks, cpu, life);
-        }
+        // Only EBADF says the fd is not open: then /proc/self/fd could name whatever reuses the number. A call that
+        // failed otherwise (EAGAIN, EINTR, ECONNRESET) still names it.
+        session.Charge(new IoCall(function.Probe, fd, generation, target, site, 1, bytes, ticks, cpu, FdMayBeOpen: result >= 0 || errno != LibcInterop.EBADF));
     }
 
-    /// <summary>
-    /// The application line on the stack; without one (a runtime thread finishing async IO), the line the
-    /// enclosing framework async method was called from, else the line that opened the fd.
-    /// </summary>
-    private static SourceLocation ResolveCallSite(TraceSession session, bool framePointers, TraceSession.FdInfo? fd)
+    /// <summary>The line on the stack (a frame-pointer walk, keyed), or the one the flow inherited.</summary>
+    private static SourceLocation ResolveCallSite(TraceSession session, bool framePointers)
     {
-        ResolvedCallSite resolved;
         int frames;
-        if (framePointers && s_shim!.CallSiteKey(&frames) is var key && frames >= MinimumKeyFrames)
-        {
-            resolved = session.Resolver.Resolve(key);
-        }
-        else
-        {
-            // Native code built without frame pointers (SQLite, say) breaks the cheap walk: let the runtime
-            // walk the managed frames instead, which costs a few microseconds more per call.
-            resolved = session.Resolver.ResolveManaged();
-        }
-
-        var site = resolved.Site;
-        if (site.IsApplication)
-        {
-            // Set inside a framework async method, the value flows to that method's continuations only.
-            if (resolved.InAsyncCallee && !ReferenceEquals(TraceContext.LastCallSite, site))
-            {
-                TraceContext.LastCallSite = site;
-            }
-
-            return site;
-        }
-
-        return TraceContext.LastCallSite ?? fd?.OpenedAt ?? site;
+        var resolved = framePointers && s_shim!.CallSiteKey(&frames) is var key && frames >= MinimumKeyFrames
+            ? session.Resolver.Resolve(key)
+            // Native code built without frame pointers (SQLite, say) breaks the cheap walk: let the runtime walk the
+            // managed frames instead, which costs a few microseconds more per call.
+            : session.Resolver.ResolveManaged();
+        return TraceContext.SiteInFlow(resolved);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -250,7 +188,7 @@ internal static unsafe class IoHook
     {
         try
         {
-            s_onFailure?.Invoke(e);
+            s_diagnostics?.TracerFailed(e);
         }
         catch (Exception)
         {

@@ -2,14 +2,20 @@ using IoTrace.Core;
 
 namespace IoTrace.Backends.Unavailable;
 
-/// <summary>Where no backend can run: traces run the traced code unchanged and report nothing.</summary>
+/// <summary>Where no backend can record: traces run the traced code unchanged and report nothing, marked incomplete.</summary>
 internal sealed class UnavailableBackend(string reason) : IIoTraceBackend
 {
-    public string Name => "none";
+    public const string BackendName = "none";
+
+    public string Name => BackendName;
 
     public string Reason { get; } = reason;
 
-    public bool TryEnable(out string reason)
+    public BackendCapabilities Capabilities => BackendCapabilities.None;
+
+    public IIoTraceBackend? RecorderForNewTrace() => this;
+
+    public bool TryStart(out string reason)
     {
         reason = Reason;
         return false;
@@ -19,7 +25,9 @@ internal sealed class UnavailableBackend(string reason) : IIoTraceBackend
 
     public Task OnTraceStopped(TraceSession session) => Task.CompletedTask;
 
-    public void Shutdown()
+    public string? DescribeFd(int fd) => null;
+
+    public void Stop()
     {
     }
 }

@@ -68,9 +68,7 @@ public sealed class InProcessBackendLifecycleTests : IDisposable
     {
         Requires.Linux();
         var path = _files.Create(321);
-        var backend = Assert.IsType<InProcessBackend>(IoTracer.Backend);
-        var failures = new List<string>();
-        backend.InstallFailed += failures.Add;
+        using var diagnostics = new RecordingDiagnostics();
         IoTracer.Disable();
         InProcessBackend.InstallFaultForTests = "simulated: no slot could be rebound";
         try
@@ -83,12 +81,11 @@ public sealed class InProcessBackendLifecycleTests : IDisposable
             Assert.Empty(first.Aggregates);
             Assert.False(first.IsComplete);
             Assert.False(second.IsComplete);
-            Assert.Equal(["simulated: no slot could be rebound"], failures);
+            Assert.Equal(["StartFailed: inprocess: simulated: no slot could be rebound"], diagnostics.Reports);
         }
         finally
         {
             InProcessBackend.InstallFaultForTests = null;
-            backend.InstallFailed -= failures.Add;
             IoTracer.Disable();
         }
 

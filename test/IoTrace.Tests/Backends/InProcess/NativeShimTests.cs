@@ -3,6 +3,7 @@ using IoTrace.Backends.InProcess;
 using IoTrace.Tests.TestSupport;
 using IoTrace.Testing;
 using Xunit;
+using IoTrace.Platform.Linux;
 
 namespace IoTrace.Tests.Backends.InProcess;
 
@@ -24,7 +25,8 @@ public sealed class NativeShimTests
     {
         Requires.Linux();
 
-        Assert.True(NativeShim.TryLoad(out var shim, out var reason), reason);
+        var shim = NativeShim.Shared(out var reason);
+        Assert.True(shim is not null, reason);
         unsafe
         {
             var before = shim!.ThreadCpuNanoseconds();

@@ -1,3 +1,4 @@
+using IoTrace.Core;
 using IoTrace.Backends.Unavailable;
 using IoTrace.Tests.Backends.InProcess;
 using IoTrace.Tests.TestSupport;
@@ -41,11 +42,11 @@ public sealed class UnavailableBackendTests : IDisposable
     }
 
     [Fact]
-    public void Activate_UnavailableBackend_LogsOneWarningWithTheReason()
+    public void LogSelection_UnavailableBackend_LogsOneWarningWithTheReason()
     {
         var logger = new FakeLogger();
 
-        IoTracer.Activate(new UnavailableBackend("the in-process backend needs Linux"), "the in-process backend needs Linux", logger);
+        Tracer.LogSelection(new UnavailableBackend("the in-process backend needs Linux"), "the in-process backend needs Linux", logger);
 
         var record = Assert.Single(logger.Collector.GetSnapshot());
         Assert.Equal(LogLevel.Warning, record.Level);

@@ -4,9 +4,10 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Text;
 
-namespace IoTrace.Backends.InProcess;
+namespace IoTrace.Platform.Linux;
 
 /// <summary>Names what is behind an fd: the path of a file, the peer of a socket.</summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 internal static unsafe class FdTargets
 {
     private const ushort AfUnix = 1;

@@ -1,18 +1,14 @@
 using System.Net;
-using IoTrace.Core;
 
-namespace IoTrace.Ebpf.Attribution;
+namespace IoTrace.Core;
 
 /// <summary>
 /// The application line of a socket that HttpClient opened and used on the thread pool (no app frame on any of its
-/// stacks): the line of the trace's HttpClient request to that peer (an IP literal, or a name HttpClient connected to it
-/// for), when exactly one line made requests to it.
+/// stacks, none inherited in the flow): the line of the trace's HttpClient request to that peer (an IP literal, or a
+/// name HttpClient connected to it for), when exactly one line made requests to it.
 /// </summary>
 internal static class HttpClientPeers
 {
-    /// <summary>Whether <paramref name="target"/> names an IP peer, so a request may claim it once the trace is whole.</summary>
-    public static bool IsIpPeer(string? target) => target is not null && IPEndPoint.TryParse(target, out _);
-
     /// <summary>
     /// The line of each peer (formatted as targets are: <c>127.0.0.1:5000</c>, <c>[::1]:5000</c>) that the trace's
     /// requests name unambiguously. A request to a DNS name names the addresses HttpClient connected to for it

@@ -1,8 +1,12 @@
-using IoTrace.Core;
+using System.Runtime.InteropServices;
+using IoTrace.Probes;
 
-namespace IoTrace.Backends.InProcess;
+namespace IoTrace.Platform.Linux;
 
-/// <summary>Where a hooked libc function keeps its fd, path or peer, so one hook serves them all.</summary>
+/// <summary>
+/// Where a libc IO function keeps its fd, path or peer, so one hook serves them all. A function whose probe opens an
+/// fd (<see cref="ProbeTraits.OpensFd"/>) returns it.
+/// </summary>
 internal enum ArgumentLayout
 {
     None,
@@ -11,19 +15,25 @@ internal enum ArgumentLayout
     PathArg0,
     PathArg1,
     PathArg2,
-    OpenPathArg0,
-    OpenPathArg1,
-    ResultFd,
+
+    /// <summary>connect: the fd, then the peer's sockaddr and its length.</summary>
     Connect,
+
+    /// <summary>accept: the listening fd, then where the peer's sockaddr and its length are written.</summary>
     Accept,
+
+    /// <summary>poll: the pollfd array and its length; one fd (a socket's connect) is that call's fd.</summary>
     Poll,
 }
 
-/// <summary>A libc import that the in-process backend rebinds, and the probe it reports as.</summary>
-internal readonly record struct ImportedFunction(string Symbol, int Probe, ArgumentLayout Layout, bool ReturnsSize)
+/// <summary>
+/// A libc function that does IO and the probe it reports as: the functions the in-process backend rebinds, and those a
+/// kernel backend recognises as a native library's own IO.
+/// </summary>
+internal readonly record struct LibcIoFunction(string Symbol, int Probe, ArgumentLayout Layout, bool ReturnsSize)
 {
-    /// <summary>The imports hooked, by symbol; the index is the symbol id the native side reports.</summary>
-    public static readonly ImportedFunction[] All =
+    /// <summary>The functions, by symbol; the index is the symbol id the native shim reports.</summary>
+    public static readonly LibcIoFunction[] All =
     [
         Sized("read", "read"),
         Sized("pread64", "pread64"),
@@ -43,10 +53,10 @@ internal readonly record struct ImportedFunction(string Symbol, int Probe, Argum
         Sized("sendmsg", "sendmsg"),
         Sized("sendfile", "sendfile"),
         Sized("sendfile64", "sendfile"),
-        Setup("open", "openat", ArgumentLayout.OpenPathArg0),
-        Setup("open64", "openat", ArgumentLayout.OpenPathArg0),
-        Setup("openat", "openat", ArgumentLayout.OpenPathArg1),
-        Setup("openat64", "openat", ArgumentLayout.OpenPathArg1),
+        Setup("open", "openat", ArgumentLayout.PathArg0),
+        Setup("open64", "openat", ArgumentLayout.PathArg0),
+        Setup("openat", "openat", ArgumentLayout.PathArg1),
+        Setup("openat64", "openat", ArgumentLayout.PathArg1),
         Setup("close", "close", ArgumentLayout.FdArg0),
         // glibc's pre-2.33 entry points (what libSystem.Native links against) make the legacy syscalls where
         // the architecture has them; the newer stat functions all go through newfstatat.
@@ -67,7 +77,7 @@ internal readonly record struct ImportedFunction(string Symbol, int Probe, Argum
         Setup("accept", "accept", ArgumentLayout.Accept),
         Setup("accept4", "accept4", ArgumentLayout.Accept),
         Setup("bind", "bind", ArgumentLayout.FdArg0),
-        Setup("socket", "socket", ArgumentLayout.ResultFd),
+        Setup("socket", "socket", ArgumentLayout.None),
         Setup("socketpair", "socketpair", ArgumentLayout.None),
         Setup("shutdown", "shutdown", ArgumentLayout.FdArg0),
         Setup("getpeername", "getpeername", ArgumentLayout.FdArg0),
@@ -79,12 +89,15 @@ internal readonly record struct ImportedFunction(string Symbol, int Probe, Argum
         Setup("select", "select", ArgumentLayout.None),
     ];
 
-    public ProbeKind Kind => Probes.Kind(Probe);
+    public ProbeKind Kind => ProbeCatalog.Kind(Probe);
+
+    /// <summary>Whether a successful call returns a new fd (open, socket, accept).</summary>
+    public bool OpensFd => ProbeCatalog.Has(Probe, ProbeTraits.OpensFd);
 
     private static string LegacyStat(string syscall) =>
-        System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture == System.Runtime.InteropServices.Architecture.X64 ? syscall : "newfstatat";
+        RuntimeInformation.ProcessArchitecture == Architecture.X64 ? syscall : "newfstatat";
 
-    private static ImportedFunction Sized(string symbol, string probe) => new(symbol, Probes.IndexOf(probe), ArgumentLayout.FdArg0, ReturnsSize: true);
+    private static LibcIoFunction Sized(string symbol, string probe) => new(symbol, ProbeCatalog.IndexOf(probe), ArgumentLayout.FdArg0, ReturnsSize: true);
 
-    private static ImportedFunction Setup(string symbol, string probe, ArgumentLayout layout) => new(symbol, Probes.IndexOf(probe), layout, ReturnsSize: false);
+    private static LibcIoFunction Setup(string symbol, string probe, ArgumentLayout layout) => new(symbol, ProbeCatalog.IndexOf(probe), layout, ReturnsSize: false);
 }

@@ -1,11 +1,14 @@
 using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
 
-namespace IoTrace.Ebpf.Kernel;
+namespace IoTrace.Platform.Linux;
 
+/// <summary>libc calls the tracer makes for itself; they bypass libSystem.Native, so the in-process hooks never see them.</summary>
 [SupportedOSPlatform("linux")]
-internal static partial class LibcInterop
+internal static unsafe partial class LibcInterop
 {
+    public const int EAGAIN = 11;
+    public const int EBADF = 9;
     public const int SIGINT = 2;
     public const int PROT_READ = 1;
     public const int PROT_WRITE = 2;
@@ -13,11 +16,28 @@ internal static partial class LibcInterop
     public const int MAP_ANONYMOUS = 0x20;
     public const int MAP_NORESERVE = 0x4000;
 
+    /// <summary>setpriority's "which" for one process or, given a thread id, one thread.</summary>
+    public const int PRIO_PROCESS = 0;
+
+    public const int SCHED_OTHER = 0;
+
+    /// <summary>Policy flag: tasks this one creates (threads included) start with a negative nice reset to 0.</summary>
+    public const int SCHED_RESET_ON_FORK = 0x40000000;
+
+    /// <summary>x86_64 system call numbers glibc has no wrapper for.</summary>
+    public const long SYS_bpf = 321;
+
     [ThreadStatic]
     private static int t_tid;
 
-    /// <summary>The kernel's id of the current thread (bpftrace's <c>tid</c>); cached, gettid costs a system call.</summary>
+    /// <summary>The kernel's id of the current thread; cached, gettid costs a system call.</summary>
     public static int CurrentThreadId => t_tid != 0 ? t_tid : t_tid = GetTid();
+
+    [LibraryImport("libc", EntryPoint = "readlink")]
+    public static partial nint ReadLink(byte* path, byte* buffer, nint size);
+
+    [LibraryImport("libc", EntryPoint = "getpeername")]
+    public static partial int GetPeerName(int fd, byte* address, int* length);
 
     [LibraryImport("libc", EntryPoint = "gettid")]
     private static partial int GetTid();
@@ -34,16 +54,8 @@ internal static partial class LibcInterop
     [LibraryImport("libc", EntryPoint = "munmap")]
     public static partial int Munmap(nint address, nuint length);
 
-    /// <summary>setpriority's "which" for one process or, given a thread id, one thread.</summary>
-    public const int PRIO_PROCESS = 0;
-
     [LibraryImport("libc", EntryPoint = "setpriority", SetLastError = true)]
     public static partial int SetPriority(int which, uint who, int niceness);
-
-    public const int SCHED_OTHER = 0;
-
-    /// <summary>Policy flag: tasks this one creates (threads included) start with a negative nice reset to 0.</summary>
-    public const int SCHED_RESET_ON_FORK = 0x40000000;
 
     /// <param name="pid">A process or, given a thread id, one thread.</param>
     /// <param name="policy">The policy, with its flags.</param>
@@ -53,9 +65,6 @@ internal static partial class LibcInterop
 
     [LibraryImport("libc", EntryPoint = "geteuid")]
     public static partial uint GetEuid();
-
-    /// <summary>x86_64 system call numbers glibc has no wrapper for.</summary>
-    public const long SYS_bpf = 321;
 
     [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)]
     public static partial long Syscall(long number, long arg1, nint arg2, long arg3);

@@ -1,9 +1,12 @@
 using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
 
-namespace IoTrace.Backends.InProcess;
+namespace IoTrace.Platform.Linux;
 
-/// <summary>The exports of libIoTrace.Native.so, resolved once as function pointers for the hot path.</summary>
+/// <summary>
+/// The exports of libIoTrace.Native.so, resolved once as function pointers for the hot path: the in-process backend's
+/// GOT rebinding, a kernel backend's watch on library loads, and the cheap call-path key every resolver uses.
+/// </summary>
 [SupportedOSPlatform("linux")]
 internal sealed unsafe class NativeShim
 {
@@ -48,7 +51,14 @@ internal sealed unsafe class NativeShim
     /// </summary>
     public delegate* unmanaged<delegate* unmanaged<byte*, void>, byte*, int> WatchLoads { get; }
 
-    public static bool TryLoad(out NativeShim? shim, out string reason) => TryLoad(LibraryName, out shim, out reason);
+    private static readonly Lazy<(NativeShim? Shim, string Reason)> s_shared = new(static () => TryLoad(LibraryName, out var shim, out var reason) ? (shim, string.Empty) : (null, reason));
+
+    /// <summary>The process's shim, loaded once; null, with the reason, where it cannot be loaded.</summary>
+    public static NativeShim? Shared(out string reason)
+    {
+        (var shim, reason) = s_shared.Value;
+        return shim;
+    }
 
     internal static bool TryLoad(string libraryName, out NativeShim? shim, out string reason)
     {

@@ -1,0 +1,26 @@
+namespace IoTrace.Backends;
+
+/// <summary>What a backend can see and measure, so the core and the docs need not know backends by name.</summary>
+[Flags]
+internal enum BackendCapabilities
+{
+    None = 0,
+
+    /// <summary>Sees IO that bypasses the runtime's own native library: a P/Invoke into libc, a native library outside the app's folder, the runtime's own reads.</summary>
+    SeesNativeLibraries = 1,
+
+    /// <summary>Measures the time a call spent on CPU; without it, reports say cpu is unavailable rather than 0.</summary>
+    MeasuresCpu = 2,
+
+    /// <summary>Delivers call sites found from stacks (otherwise calls come without lines).</summary>
+    HasStacks = 4,
+
+    /// <summary>Delivers calls after they return, from another thread (a kernel flush): a stopped trace waits for its last delivery.</summary>
+    ReportsLate = 8,
+
+    /// <summary>
+    /// Learns a call's trace from the thread it ran on, not from the flow (a kernel program cannot read an AsyncLocal):
+    /// the core publishes the flow's trace to it on every thread the flow runs on (<see cref="Core.ThreadTraces"/>).
+    /// </summary>
+    ReadsThreadTraces = 16,
+}

@@ -1,8 +1,0 @@
-namespace IoTrace.Core;
-
-internal enum ProbeKind
-{
-    Setup,
-    Read,
-    Write,
-}

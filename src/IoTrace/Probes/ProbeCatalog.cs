@@ -1,0 +1,94 @@
+namespace IoTrace.Probes;
+
+/// <summary>
+/// The probes, named as strace prints the Linux system calls, with their direction and traits, and which strategy
+/// records which. A backend maps what it sees onto these indexes; nothing else declares what a probe means.
+/// </summary>
+internal static class ProbeCatalog
+{
+    private static readonly (string Name, ProbeKind Kind, ProbeTraits Traits)[] s_all =
+    [
+        ("read", ProbeKind.Read, ProbeTraits.MovesBytes),
+        ("pread64", ProbeKind.Read, ProbeTraits.MovesBytes),
+        ("readv", ProbeKind.Read, ProbeTraits.MovesBytes),
+        ("preadv", ProbeKind.Read, ProbeTraits.MovesBytes),
+        ("preadv2", ProbeKind.Read, ProbeTraits.MovesBytes),
+        ("recvfrom", ProbeKind.Read, ProbeTraits.MovesBytes),
+        ("recvmsg", ProbeKind.Read, ProbeTraits.MovesBytes),
+        ("write", ProbeKind.Write, ProbeTraits.MovesBytes),
+        ("pwrite64", ProbeKind.Write, ProbeTraits.MovesBytes),
+        ("writev", ProbeKind.Write, ProbeTraits.MovesBytes),
+        ("pwritev", ProbeKind.Write, ProbeTraits.MovesBytes),
+        ("pwritev2", ProbeKind.Write, ProbeTraits.MovesBytes),
+        ("sendto", ProbeKind.Write, ProbeTraits.MovesBytes),
+        ("sendmsg", ProbeKind.Write, ProbeTraits.MovesBytes),
+        ("sendfile", ProbeKind.Write, ProbeTraits.MovesBytes),
+        ("openat", ProbeKind.Setup, ProbeTraits.OpensFd | ProbeTraits.TakesPath),
+        ("open", ProbeKind.Setup, ProbeTraits.OpensFd | ProbeTraits.TakesPath),
+        ("close", ProbeKind.Setup, ProbeTraits.ClosesFd),
+        ("newfstatat", ProbeKind.Setup, ProbeTraits.TakesPath),
+        ("stat", ProbeKind.Setup, ProbeTraits.TakesPath),
+        ("lstat", ProbeKind.Setup, ProbeTraits.TakesPath),
+        ("fstat", ProbeKind.Setup, ProbeTraits.None),
+        ("statx", ProbeKind.Setup, ProbeTraits.TakesPath),
+        ("connect", ProbeKind.Setup, ProbeTraits.NamesFd),
+        ("accept", ProbeKind.Setup, ProbeTraits.OpensFd),
+        ("accept4", ProbeKind.Setup, ProbeTraits.OpensFd),
+        ("bind", ProbeKind.Setup, ProbeTraits.None),
+        ("socket", ProbeKind.Setup, ProbeTraits.OpensFd),
+        ("socketpair", ProbeKind.Setup, ProbeTraits.None),
+        ("shutdown", ProbeKind.Setup, ProbeTraits.None),
+        ("getpeername", ProbeKind.Setup, ProbeTraits.None),
+        ("fcntl", ProbeKind.Setup, ProbeTraits.None),
+        ("fsync", ProbeKind.Setup, ProbeTraits.None),
+        ("fdatasync", ProbeKind.Setup, ProbeTraits.None),
+        ("poll", ProbeKind.Setup, ProbeTraits.None),
+        ("select", ProbeKind.Setup, ProbeTraits.None),
+    ];
+
+    private static readonly ProbeTraits[] s_traits = [.. s_all.Select(p => p.Traits)];
+
+    public static int Count => s_all.Length;
+
+    public static string Name(int probe) => s_all[probe].Name;
+
+    public static ProbeKind Kind(int probe) => s_all[probe].Kind;
+
+    public static ProbeTraits Traits(int probe) => s_traits[probe];
+
+    public static bool Has(int probe, ProbeTraits traits) => (s_traits[probe] & traits) != 0;
+
+    public static int IndexOf(string name)
+    {
+        for (var i = 0; i < s_all.Length; i++)
+        {
+            if (s_all[i].Name == name)
+            {
+                return i;
+            }
+        }
+
+        throw new ArgumentException($"Unknown probe '{name}'.", nameof(name));
+    }
+
+    /// <summary>The probe names a strategy records, in catalog order.</summary>
+    public static IEnumerable<string> For(Strategy strategy)
+    {
+        for (var i = 0; i < s_all.Length; i++)
+        {
+            if (Records(strategy, s_all[i].Kind))
+            {
+                yield return s_all[i].Name;
+            }
+        }
+    }
+
+    public static bool Records(Strategy strategy, ProbeKind kind) => strategy switch
+    {
+        Strategy.Summary or Strategy.All => true,
+        Strategy.Setup => kind == ProbeKind.Setup,
+        Strategy.Read => kind == ProbeKind.Read,
+        Strategy.Write => kind == ProbeKind.Write,
+        _ => false,
+    };
+}

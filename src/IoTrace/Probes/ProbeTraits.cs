@@ -1,0 +1,26 @@
+namespace IoTrace.Probes;
+
+/// <summary>
+/// What a probe's calls mean for the fds they touch, declared once in the catalog (<see cref="ProbeCatalog"/>): every
+/// backend reads them from there, and the core's fd lives follow them.
+/// </summary>
+[Flags]
+internal enum ProbeTraits
+{
+    None = 0,
+
+    /// <summary>A successful call starts a new life of the fd it returns (open, socket, accept): its target, the line that opened it.</summary>
+    OpensFd = 1,
+
+    /// <summary>The call names the fd it is given (connect: the peer), which the calls made on it before report too.</summary>
+    NamesFd = 2,
+
+    /// <summary>The call ends its fd's life: the number may stand for another file or socket right after.</summary>
+    ClosesFd = 4,
+
+    /// <summary>The call names a path of its own (open, stat): the row's target.</summary>
+    TakesPath = 8,
+
+    /// <summary>The call's result counts the bytes it moved (read, write, send, receive).</summary>
+    MovesBytes = 16,
+}
