@@ -4,7 +4,9 @@ using IoTrace.Backends;
 using IoTrace.Core;
 using IoTrace.Ebpf.Attribution;
 using IoTrace.Ebpf.Kernel;
-using IoTrace.Ebpf.Symbols;
+using IoTrace.Symbols;
+using IoTrace.Symbols.Managed;
+using IoTrace.Symbols.Native;
 
 namespace IoTrace.Ebpf;
 
@@ -45,7 +47,7 @@ internal sealed class EbpfAttachment : IDisposable
             TraceSlotTable.LearnFrameless(ip, cfaOffset, bpftrace.ReaderThreadId);
             TraceSlotTable.AddFramelessBit(BpftraceScript.FramelessBloomBit(ip));
         });
-        Charger = new FlushCharger(traces, new StackAttributor(map, shortcuts, Natives, images, frameless), diagnostics);
+        Charger = new FlushCharger(traces, new StackAttributor(map, new KernelStackWalk(shortcuts, Natives, frameless), images), diagnostics);
 
         _publishing = ThreadTraces.Subscribe(slots);
         bpftrace.Lost += Charger.OnLost;

@@ -5,7 +5,9 @@ using IoTrace.Backends;
 using IoTrace.Core;
 using IoTrace.Ebpf.Attribution;
 using IoTrace.Ebpf.Kernel;
-using IoTrace.Ebpf.Symbols;
+using IoTrace.Symbols;
+using IoTrace.Symbols.Managed;
+using IoTrace.Symbols.Native;
 using IoTrace.Platform.Linux;
 
 namespace IoTrace.Ebpf;

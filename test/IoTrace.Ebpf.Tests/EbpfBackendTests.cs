@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using IoTrace.Ebpf.Tests.TestSupport;
+using IoTrace.Testing;
 using Xunit;
 using IoTrace.Probes;
 
@@ -25,7 +26,7 @@ public sealed class EbpfBackendTests(EbpfFixture fixture) : IDisposable
         Assert.Equal("ebpf", report.Backend);
         Assert.True(report.IsComplete);
         Assert.Equal("close 1 0, fstat 2 0, openat 1 0, pread64 1 12345", ByProbe(report));
-        var line = LineOf("File.ReadAllBytes(path)); // the line under test");
+        var line = SourceLines.Of("File.ReadAllBytes(path)); // the line under test");
         Assert.All(report.Aggregates, a => Assert.Equal(("EbpfBackendTests.cs", line, path), (Path.GetFileName(a.File), a.Line, a.Target)));
         Assert.Single(report.Aggregates.Select(a => a.Fd).Distinct());
     }
@@ -122,7 +123,7 @@ public sealed class EbpfBackendTests(EbpfFixture fixture) : IDisposable
 
         var read = Assert.Single(report.Aggregates);
         Assert.Equal(("read", 1L, 3_000L, path), (read.Probe, read.Calls, read.Bytes, read.Target));
-        Assert.Equal(LineOf("DirectLibc.Read(handle.DangerousGetHandle(), address, buffer.Length)); // libc read"), read.Line);
+        Assert.Equal(SourceLines.Of("DirectLibc.Read(handle.DangerousGetHandle(), address, buffer.Length)); // libc read"), read.Line);
     }
 
     [Fact]
@@ -198,7 +199,7 @@ public sealed class EbpfBackendTests(EbpfFixture fixture) : IDisposable
         _ = IoTracer.Trace(Strategy.Setup, () => List(directory));
         var report = IoTracer.Trace(Strategy.Setup, () => List(directory));
 
-        var line = LineOf("Directory.GetFiles(path); // the listing line");
+        var line = SourceLines.Of("Directory.GetFiles(path); // the listing line");
         Assert.Equal(
             [("close", line, 1L), ("newfstatat", line, 1L), ("openat", line, 1L)],
             report.Aggregates.Where(a => a.Target == directory).Select(a => (a.Probe, a.Line ?? 0, a.Calls)).OrderBy(a => a.Probe, StringComparer.Ordinal));
@@ -232,11 +233,11 @@ public sealed class EbpfBackendTests(EbpfFixture fixture) : IDisposable
         // stack search took for frame pointers (those two opens had no line). ReadAllTextAsync's reads (4096 bytes,
         // 904, then end of file) run on the thread pool, with no app frame: they get its open's line through the fd.
         Assert.True(report.IsComplete);
-        var open = LineOf("// wrapped " + "open64, File.OpenHandle");
-        var stream = LineOf("// wrapped " + "open64, FileStream");
-        var text = LineOf("// wrapped " + "open64, File.ReadAllTextAsync");
-        var send = LineOf("// wrapped " + "send");
-        var receive = LineOf("// wrapped " + "recv");
+        var open = SourceLines.Of("// wrapped " + "open64, File.OpenHandle");
+        var stream = SourceLines.Of("// wrapped " + "open64, FileStream");
+        var text = SourceLines.Of("// wrapped " + "open64, File.ReadAllTextAsync");
+        var send = SourceLines.Of("// wrapped " + "send");
+        var receive = SourceLines.Of("// wrapped " + "recv");
         var remote = $"127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port}";
         var calls = report.Aggregates.Where(a => a.Probe is "openat" or "pread64" or "sendto" or "recvfrom").ToList();
         Assert.All(calls, a => Assert.Equal("EbpfBackendTests.cs", Path.GetFileName(a.File)));
@@ -282,7 +283,7 @@ public sealed class EbpfBackendTests(EbpfFixture fixture) : IDisposable
 
         // The first trace's walk went past the first checkpoint (6 frames after the ip); resolving it found the app
         // frame there and marked those frames, so the second trace's walk stopped at them. Both have the line.
-        var line = LineOf("// the shortcut" + "'s call");
+        var line = SourceLines.Of("// the shortcut" + "'s call");
         foreach (var report in new[] { first, second })
         {
             Assert.True(report.IsComplete);
@@ -301,8 +302,6 @@ public sealed class EbpfBackendTests(EbpfFixture fixture) : IDisposable
     internal static string ByProbe(IoTraceReport report) =>
         string.Join(", ", report.Aggregates.GroupBy(a => a.Probe).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => $"{g.Key} {g.Sum(a => a.Calls)} {g.Sum(a => a.Bytes)}"));
 
-    internal static int LineOf(string text, [CallerFilePath] string file = "") =>
-        Array.FindIndex(File.ReadAllLines(file), l => l.Contains(text, StringComparison.Ordinal)) + 1;
 
     private string WriteFile(string name, int size)
     {

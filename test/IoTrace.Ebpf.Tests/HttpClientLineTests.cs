@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Hosting;
 using System.Runtime.CompilerServices;
 using IoTrace.AspNetCore.Tests.TestInfrastructure;
 using IoTrace.Ebpf.Tests.TestSupport;
+using IoTrace.Testing;
 using Xunit;
 
 namespace IoTrace.Ebpf.Tests;
@@ -45,7 +46,7 @@ public sealed class HttpClientLineTests(EbpfFixture fixture) : IDisposable
         Assert.Equal(1, sockets.Where(a => a.Probe == "connect").Sum(a => a.Calls));
         Assert.Equal(upstream.BytesReceived, sockets.Where(a => a.Probe is "sendto" or "sendmsg" or "write" or "writev").Sum(a => a.Bytes));
         Assert.Equal(upstream.BytesSent, sockets.Where(a => a.Probe is "recvfrom" or "recvmsg" or "read" or "readv").Sum(a => a.Bytes));
-        var line = EbpfBackendTests.LineOf("// the " + "request");
+        var line = SourceLines.Of("// the " + "request");
         Assert.All(sockets, a => Assert.Equal(("HttpClientLineTests.cs", line), (Path.GetFileName(a.File), a.Line)));
         Assert.Superset(new HashSet<string> { "connect", "sendto", "recvfrom" }, sockets.Select(a => a.Probe).ToHashSet());
     }
@@ -74,7 +75,7 @@ public sealed class HttpClientLineTests(EbpfFixture fixture) : IDisposable
         Assert.Equal(2, sockets.Where(a => a.Probe == "connect").Sum(a => a.Calls));
         Assert.Equal(upstream.BytesReceived, sockets.Where(a => a.Probe is "sendto" or "sendmsg" or "write" or "writev").Sum(a => a.Bytes));
         Assert.Equal(upstream.BytesSent, sockets.Where(a => a.Probe is "recvfrom" or "recvmsg" or "read" or "readv").Sum(a => a.Bytes));
-        var read = LineOf("// the read " + "between");
+        var read = SourceLines.Of("// the read " + "between");
         var file = report.Aggregates.Where(a => a.Target == path).ToList();
         Assert.Equal("close 1 0, fstat 2 0, openat 1 0, pread64 1 1234", EbpfBackendTests.ByProbe(new IoTraceReport(report.Strategy, report.Backend, report.Elapsed, file, report.IsComplete, report.Features)));
         Assert.All(file, a => Assert.Equal(("HttpClientLineTests.cs", read), (Path.GetFileName(a.File), a.Line)));
@@ -110,7 +111,7 @@ public sealed class HttpClientLineTests(EbpfFixture fixture) : IDisposable
         Assert.DoesNotContain(sockets, a => a.Probe == "connect");
         Assert.Contains(sockets, a => a.Probe is "sendto" or "sendmsg" or "write" or "writev");
         Assert.Contains(sockets, a => a.Probe is "recvfrom" or "recvmsg" or "read" or "readv");
-        var line = EbpfBackendTests.LineOf("// the pooled " + "request");
+        var line = SourceLines.Of("// the pooled " + "request");
         Assert.All(sockets, a => Assert.Equal(("HttpClientLineTests.cs", line), (Path.GetFileName(a.File), a.Line)));
     }
 
@@ -158,6 +159,4 @@ public sealed class HttpClientLineTests(EbpfFixture fixture) : IDisposable
         _ = File.ReadAllBytes(path); // the read between
         Assert.Equal("hello", await http.GetStringAsync(uri, TestContext.Current.CancellationToken)); // the second line
     }
-
-    private static int LineOf(string text, [CallerFilePath] string file = "") => EbpfBackendTests.LineOf(text, file);
 }

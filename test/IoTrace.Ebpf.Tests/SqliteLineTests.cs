@@ -3,8 +3,10 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using IoTrace.Ebpf.Attribution;
 using IoTrace.Ebpf.Kernel;
+using IoTrace.Symbols.Native;
 using IoTrace.Ebpf.Tests.TestSupport;
 using Microsoft.Data.Sqlite;
+using IoTrace.Testing;
 using Xunit;
 
 namespace IoTrace.Ebpf.Tests;
@@ -49,8 +51,8 @@ public sealed class SqliteLineTests(EbpfFixture fixture) : IDisposable
         }
         while (!traces[^1].SequenceEqual(inProcess) && traces.Count < MaxLearningRounds);
 
-        var openLine = LineOf("connection.Open(); // the open line");
-        var queryLine = LineOf("command.ExecuteScalar()!; // the query line");
+        var openLine = SourceLines.Of("connection.Open(); // the open line");
+        var queryLine = SourceLines.Of("command.ExecuteScalar()!; // the query line");
         Assert.Equal(inProcess, traces[^1]);
         Assert.Single(traces);
         Assert.Equal([("openat", openLine, 1L, 0L), ("pread64", openLine, 1L, 100L), ("pread64", queryLine, 8L, 28_688L)], inProcess.Where(a => a.Probe != "fcntl"));
@@ -177,7 +179,7 @@ public sealed class SqliteLineTests(EbpfFixture fixture) : IDisposable
         using var command = connection.CreateCommand();
         command.CommandText = "SELECT count(*) FROM items";
         command.Prepare();
-        var countLine = LineOf("command.ExecuteScalar(); // the count line");
+        var countLine = SourceLines.Of("command.ExecuteScalar(); // the count line");
         [MethodImpl(MethodImplOptions.NoInlining)]
         object? Run() => command.ExecuteScalar(); // the count line
         List<(string Probe, int? Line, long Calls, long Bytes)> Count() => Database(IoTracer.Trace(Strategy.All, () => Run()), path);
@@ -252,7 +254,4 @@ public sealed class SqliteLineTests(EbpfFixture fixture) : IDisposable
         command.CommandText = $"CREATE TABLE items (id INTEGER PRIMARY KEY, payload BLOB); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {rows}) INSERT INTO items SELECT i, zeroblob(1000) FROM n;";
         command.ExecuteNonQuery();
     }
-
-    private static int LineOf(string text, [CallerFilePath] string file = "") =>
-        Array.FindIndex(File.ReadAllLines(file), l => l.Contains(text, StringComparison.Ordinal) && !l.Contains("LineOf(", StringComparison.Ordinal)) + 1;
 }

@@ -4,6 +4,8 @@ using IoTrace.Backends;
 using IoTrace.Core;
 using IoTrace.Ebpf.Kernel;
 
+using IoTrace.Symbols;
+
 namespace IoTrace.Ebpf.Attribution;
 
 /// <summary>

@@ -1,5 +1,7 @@
 using IoTrace.Ebpf.Kernel;
-using IoTrace.Ebpf.Symbols;
+using IoTrace.Symbols;
+using IoTrace.Symbols.Managed;
+using IoTrace.Symbols.Native;
 
 namespace IoTrace.Ebpf.Attribution;
 

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Collections.Frozen;
 using System.Globalization;
 using IoTrace.Ebpf.Kernel;
+using IoTrace.Symbols.Native;
 using IoTrace.Platform.Linux;
 
 namespace IoTrace.Ebpf.Attribution;

@@ -1,6 +1,8 @@
 using System.Buffers.Binary;
 using System.Globalization;
 
+using IoTrace.Symbols.Native;
+
 namespace IoTrace.Ebpf.Kernel;
 
 /// <summary>

@@ -1,3 +1,5 @@
+using IoTrace.Symbols.Native;
+
 namespace IoTrace.Ebpf.Kernel;
 
 /// <summary>

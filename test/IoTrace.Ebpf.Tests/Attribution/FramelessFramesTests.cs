@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using IoTrace.Ebpf.Tests.TestSupport;
+using IoTrace.Testing;
 using Xunit;
 
 namespace IoTrace.Ebpf.Tests.Attribution;
@@ -33,7 +34,7 @@ public sealed class FramelessFramesTests(EbpfFixture fixture) : IDisposable
         File.WriteAllText(_path, "hello");
         _ = OpenThroughAFramelessConstructor();
         Assert.True(EbpfFixture.Backend.WaitUntilCodeMapCurrent(TimeSpan.FromSeconds(30)));
-        var line = LineOf("new StreamReader(_path); // the open through a frameless constructor");
+        var line = SourceLines.Of("new StreamReader(_path); // the open through a frameless constructor");
 
         var opens = new List<int?>();
         do
@@ -49,6 +50,4 @@ public sealed class FramelessFramesTests(EbpfFixture fixture) : IDisposable
         Assert.All(opens, l => Assert.True(l is null || l == line, $"the open got line {l}"));
         TestContext.Current.SendDiagnosticMessage($"the open's line after {opens.Count} trace(s)");
     }
-
-    private static int LineOf(string text, [CallerFilePath] string file = "") => EbpfBackendTests.LineOf(text, file);
 }

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using IoTrace.Ebpf.Tests.TestSupport;
+using IoTrace.Symbols.Tests.TestSupport;
 using Xunit;
 
 namespace IoTrace.Ebpf.Tests.Attribution;
@@ -24,7 +25,7 @@ public sealed class NativeLibraryLoadsTests(EbpfFixture fixture) : IDisposable
     public void Load_InsideAnAllTrace_AfterSqlite_LibraryWhollyLearnedBeforeTheLoadReturns()
     {
         fixture.Require();
-        var wholeLesson = LoadedLibrary.FirstLessonAlone(LoadedLibrary.ZlibPath);
+        var wholeLesson = NativeLessons.FirstLessonAlone(LoadedLibrary.ZlibPath);
         File.Copy(LoadedLibrary.ZlibPath, _library);
         var backend = EbpfFixture.Backend;
         var learnedAtLoad = false;

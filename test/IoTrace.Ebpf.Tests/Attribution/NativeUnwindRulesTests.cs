@@ -5,6 +5,7 @@ using System.Text.RegularExpressions;
 using IoTrace.Ebpf.Attribution;
 using IoTrace.Ebpf.Kernel;
 using IoTrace.Ebpf.Tests.TestSupport;
+using IoTrace.Symbols.Tests.TestSupport;
 using IoTrace.Testing;
 using Xunit;
 
@@ -226,7 +227,7 @@ public sealed partial class NativeUnwindRulesTests
     {
         Requires.Linux();
         _ = LoadedLibrary.Sqlite;
-        var wholeLesson = LoadedLibrary.FirstLessonAlone(LoadedLibrary.ZlibPath);
+        var wholeLesson = NativeLessons.FirstLessonAlone(LoadedLibrary.ZlibPath);
         var besideSqlite = Path.Combine(AppContext.BaseDirectory, $"libiotrace-rules-{Guid.NewGuid():N}.so");
         try
         {

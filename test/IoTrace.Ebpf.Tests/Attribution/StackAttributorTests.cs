@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using IoTrace.Ebpf.Tests.TestSupport;
+using IoTrace.Testing;
 using Xunit;
 
 namespace IoTrace.Ebpf.Tests.Attribution;
@@ -40,9 +41,7 @@ public sealed class StackAttributorTests(EbpfFixture fixture) : IDisposable
 
             Assert.Equal(("ebpf", true), (report.Backend, report.IsComplete));
             var read = Assert.Single(report.Aggregates, a => a.Target == _path && a.Probe is "read" or "pread64");
-            Assert.Equal((LineOf("_ = stream.Read(buffer); // the read in new code"), 1L, 123L), (read.Line, read.Calls, read.Bytes));
+            Assert.Equal((SourceLines.Of("_ = stream.Read(buffer); // the read in new code"), 1L, 123L), (read.Line, read.Calls, read.Bytes));
         }
     }
-
-    private static int LineOf(string text, [CallerFilePath] string file = "") => EbpfBackendTests.LineOf(text, file);
 }

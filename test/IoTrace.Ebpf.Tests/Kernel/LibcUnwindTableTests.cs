@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
 using IoTrace.Ebpf.Kernel;
 using IoTrace.Ebpf.Tests.TestSupport;
+using IoTrace.Symbols.Tests.TestSupport;
 using IoTrace.Testing;
 using Xunit;
 

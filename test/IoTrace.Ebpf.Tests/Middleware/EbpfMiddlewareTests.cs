@@ -10,6 +10,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
+using IoTrace.Testing;
 using Xunit;
 
 namespace IoTrace.Ebpf.Tests.Middleware;
@@ -49,7 +50,7 @@ public sealed class EbpfMiddlewareTests(EbpfFixture fixture) : IDisposable
         await app.StopAsync(TestContext.Current.CancellationToken);
 
         Assert.Equal(sizes.Select(s => s.ToString(CultureInfo.InvariantCulture)), bodies);
-        var line = EbpfBackendTests.LineOf("// the endpoint's read");
+        var line = SourceLines.Of("// the endpoint's read");
         foreach (var size in sizes)
         {
             var report = Assert.Single(logs.Reports.Select(r => r.Fields()), r => r.Path == $"/file/{size}");

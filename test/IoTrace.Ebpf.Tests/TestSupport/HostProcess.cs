@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using IoTrace.Testing;
 using Xunit;
 
 namespace IoTrace.Ebpf.Tests.TestSupport;
@@ -26,7 +27,7 @@ internal static class HostProcess
 
     /// <summary>The line of the host's Program.cs that holds <paramref name="text"/>.</summary>
     public static int LineOf(string text) =>
-        EbpfBackendTests.LineOf(text, Path.Combine(Path.GetDirectoryName(ThisFile())!, "..", "..", "IoTrace.Ebpf.Tests.Host", "Program.cs"));
+        SourceLines.Of(text, Path.Combine(Path.GetDirectoryName(ThisFile())!, "..", "..", "IoTrace.Ebpf.Tests.Host", "Program.cs"));
 
     private static string ThisFile([CallerFilePath] string file = "") => file;
 }

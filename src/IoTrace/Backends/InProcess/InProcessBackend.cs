@@ -47,10 +47,22 @@ internal sealed unsafe class InProcessBackend : IIoTraceBackend
     /// <summary>The shim's count of active traces: trampolines enter managed code only while it is above zero.</summary>
     internal int ActiveTraces => Volatile.Read(ref *_shim.ActiveCounter);
 
+    private static readonly Lock s_createLock = new();
     private static InProcessBackend? s_instance;
 
-    /// <summary>The process's one instance (its hooks and shim are process-wide), created on first use.</summary>
+    /// <summary>
+    /// The process's one instance (its hooks and shim are process-wide), created on first use; under a lock, since its
+    /// constructor points the hook at it and each host's tracer may ask at once.
+    /// </summary>
     public static bool TryCreate([NotNullWhen(true)] out InProcessBackend? backend, out string reason)
+    {
+        lock (s_createLock)
+        {
+            return TryCreateLocked(out backend, out reason);
+        }
+    }
+
+    private static bool TryCreateLocked([NotNullWhen(true)] out InProcessBackend? backend, out string reason)
     {
         backend = s_instance;
         if (backend is not null)
@@ -70,7 +82,7 @@ internal sealed unsafe class InProcessBackend : IIoTraceBackend
             return false;
         }
 
-        backend = Interlocked.CompareExchange(ref s_instance, new InProcessBackend(shim, BackendDiagnostics.Shared), null) ?? s_instance!;
+        backend = s_instance = new InProcessBackend(shim, BackendDiagnostics.Shared);
         reason = Selected;
         return true;
     }
