@@ -1,25 +1,38 @@
 namespace IoTrace.Symbols;
 
-/// <summary>Lookups in address ranges sorted by start.</summary>
-internal static class AddressRanges
+/// <summary>Address ranges, sorted by start and not overlapping: which one holds an address.</summary>
+internal sealed class AddressRanges
 {
-    /// <summary>The index of the last range starting at or before <paramref name="address"/>; -1 when none does.</summary>
-    public static int LastStartingAtOrBefore(ReadOnlySpan<(ulong Start, ulong End)> sorted, ulong address)
-    {
-        var (lo, hi) = (0, sorted.Length);
-        while (lo < hi)
-        {
-            var mid = (lo + hi) >>> 1;
-            if (sorted[mid].Start <= address)
-            {
-                lo = mid + 1;
-            }
-            else
-            {
-                hi = mid;
-            }
-        }
+    private readonly ulong[] _starts;
+    private readonly ulong[] _ends;
 
-        return lo - 1;
+    /// <summary>The ranges [start, end), in any order.</summary>
+    public AddressRanges(IEnumerable<(ulong Start, ulong End)> ranges)
+    {
+        var sorted = ranges.Order().ToArray();
+        _starts = [.. sorted.Select(r => r.Start)];
+        _ends = [.. sorted.Select(r => r.End)];
     }
+
+    public static AddressRanges Empty { get; } = new([]);
+
+    public int Count => _starts.Length;
+
+    /// <summary>The start of range <paramref name="index"/>, in sorted order.</summary>
+    public ulong StartOf(int index) => _starts[index];
+
+    /// <summary>The index (in sorted order) of the range that holds <paramref name="address"/>, or -1.</summary>
+    public int IndexOf(ulong address) => IndexOf(address, endInclusive: false);
+
+    /// <summary>
+    /// The index of the range that holds <paramref name="address"/>, counting its end as in it where
+    /// <paramref name="endInclusive"/> (a return address may be a function's end: a call as its last instruction); or -1.
+    /// </summary>
+    public int IndexOf(ulong address, bool endInclusive)
+    {
+        var index = SortedSearch.CountAtOrBelow<ulong>(_starts, address) - 1;
+        return index >= 0 && (address < _ends[index] || (endInclusive && address == _ends[index])) ? index : -1;
+    }
+
+    public bool Contains(ulong address) => IndexOf(address) >= 0;
 }

@@ -101,15 +101,10 @@ internal sealed class StackAttributor(ManagedCodeMap map, IStackWalk walk, FileI
             return;
         }
 
-        // One pass over what is known, each frame looked up among the ranges (sorted by start).
-        ranges.Sort();
-        var sorted = ranges.ToArray();
-        bool Unloaded(ulong frame)
-        {
-            // A return address may be the end of its method (a call as its last instruction).
-            var index = AddressRanges.LastStartingAtOrBefore(sorted, frame);
-            return index >= 0 && frame <= sorted[index].End;
-        }
+        // One pass over what is known, each frame looked up among the ranges. A return address may be the end of its
+        // method (a call as its last instruction).
+        var unloaded = new AddressRanges(ranges);
+        bool Unloaded(ulong frame) => unloaded.IndexOf(frame, endInclusive: true) >= 0;
 
         foreach (var key in _cache.Keys.Where(k => Array.Exists(k.Stack, Unloaded)).ToList())
         {

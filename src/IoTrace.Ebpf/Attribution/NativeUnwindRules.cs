@@ -26,7 +26,7 @@ namespace IoTrace.Ebpf.Attribution;
 /// NativeLibrary.Free, and another loaded at its addresses, would mislead the walk). Used by the flush processor, and
 /// once by the attach: its public methods take a lock.
 /// </summary>
-internal sealed class NativeUnwindRules(Action<ulong, long> teach, int capacity, string mapsPath = "/proc/self/maps", string? appDirectory = null)
+internal sealed class NativeUnwindRules(Action<ulong, long> teach, int capacity, string mapsPath = ProcessMaps.Self, string? appDirectory = null)
 {
     /// <summary>
     /// Rules taught per kernel rule map (<see cref="BpftraceScript.RuleMapOf"/>), at most: each map has 16,384 entries,
@@ -54,7 +54,7 @@ internal sealed class NativeUnwindRules(Action<ulong, long> teach, int capacity,
     private readonly HashSet<ulong> _taught = [];
     private readonly int[] _taughtPerMap = new int[BpftraceScript.RuleMaps];
     private readonly Dictionary<string, Library?> _libraries = new(StringComparer.Ordinal);
-    private List<Mapping> _mappings = [];
+    private List<FileMapping> _mappings = [];
     private long _mappingsRead = long.MinValue / 2;
     private long _appLibrariesChecked = long.MinValue / 2;
     private bool _libcTaught;
@@ -118,7 +118,7 @@ internal sealed class NativeUnwindRules(Action<ulong, long> teach, int capacity,
     }
 
     /// <summary>Whether the function at return address <paramref name="ip"/> has its frame pointer set up there (CFA = rbp + 16, the caller's rbp at CFA - 16).</summary>
-    private static bool KeepsFramePointer(Library library, Mapping mapping, ulong ip) =>
+    private static bool KeepsFramePointer(Library library, FileMapping mapping, ulong ip) =>
         !library.Broken && library.Image.LoadBias(mapping.Start, mapping.Offset) is { } bias
         && UnwindRule.TryAt(library.Image, library.Frames, ip - bias - 1, ip - bias - 1, out var rule)
         && rule is { CfaFromRbp: true, CfaOffset: 16, RbpOffset: 16 };
@@ -171,7 +171,7 @@ internal sealed class NativeUnwindRules(Action<ulong, long> teach, int capacity,
         }
 
         _appLibrariesChecked = Environment.TickCount64;
-        _mappings = ReadMappings(mapsPath);
+        _mappings = ProcessMaps.Executable(mapsPath);
         _mappingsRead = Environment.TickCount64;
         var taught = TeachLibcCallers();
         foreach (var mapping in _mappings)
@@ -238,7 +238,7 @@ internal sealed class NativeUnwindRules(Action<ulong, long> teach, int capacity,
         return taught;
     }
 
-    private int Lesson(Library library, Mapping mapping, ulong bias, ulong? returnAddress)
+    private int Lesson(Library library, FileMapping mapping, ulong bias, ulong? returnAddress)
     {
         try
         {
@@ -253,7 +253,7 @@ internal sealed class NativeUnwindRules(Action<ulong, long> teach, int capacity,
         }
     }
 
-    private int LessonUnguarded(Library library, Mapping mapping, ulong bias, ulong? returnAddress)
+    private int LessonUnguarded(Library library, FileMapping mapping, ulong bias, ulong? returnAddress)
     {
         // The function the frame is in, then the functions that call it directly, breadth first. A library's first
         // lesson also starts from its calls into libc's IO functions (the innermost frames of its IO), then from all
@@ -326,7 +326,7 @@ internal sealed class NativeUnwindRules(Action<ulong, long> teach, int capacity,
         teach(returnAddress, rule.Packed);
     }
 
-    private Mapping? Find(ulong ip)
+    private FileMapping? Find(ulong ip)
     {
         if (FindIn(_mappings, ip) is { } known)
         {
@@ -340,12 +340,12 @@ internal sealed class NativeUnwindRules(Action<ulong, long> teach, int capacity,
             return null;
         }
 
-        _mappings = ReadMappings(mapsPath);
+        _mappings = ProcessMaps.Executable(mapsPath);
         _mappingsRead = Environment.TickCount64;
         return FindIn(_mappings, ip);
     }
 
-    private static Mapping? FindIn(List<Mapping> mappings, ulong ip)
+    private static FileMapping? FindIn(List<FileMapping> mappings, ulong ip)
     {
         foreach (var mapping in mappings)
         {
@@ -378,38 +378,6 @@ internal sealed class NativeUnwindRules(Action<ulong, long> teach, int capacity,
 
         return library;
     }
-
-    /// <summary>The executable file mappings of the process: where each starts and ends, and which file offset it maps.</summary>
-    private static List<Mapping> ReadMappings(string mapsPath)
-    {
-        var mappings = new List<Mapping>();
-        try
-        {
-            foreach (var line in File.ReadLines(mapsPath))
-            {
-                var fields = line.Split(' ', 6, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-                if (fields.Length < 6 || !fields[1].Contains('x', StringComparison.Ordinal) || !fields[5].StartsWith('/'))
-                {
-                    continue;
-                }
-
-                var range = fields[0].Split('-');
-                mappings.Add(new Mapping(
-                    ulong.Parse(range[0], NumberStyles.HexNumber, CultureInfo.InvariantCulture),
-                    ulong.Parse(range[1], NumberStyles.HexNumber, CultureInfo.InvariantCulture),
-                    ulong.Parse(fields[2], NumberStyles.HexNumber, CultureInfo.InvariantCulture),
-                    fields[5]));
-            }
-        }
-        catch (IOException)
-        {
-            // No maps: nothing is learned.
-        }
-
-        return mappings;
-    }
-
-    private readonly record struct Mapping(ulong Start, ulong End, ulong Offset, string Path);
 
     /// <summary>A library's first lesson: its path, the rules it taught, the time it took (the search of its code included, not reading the file).</summary>
     internal readonly record struct FirstLesson(string Library, int Rules, TimeSpan Elapsed);

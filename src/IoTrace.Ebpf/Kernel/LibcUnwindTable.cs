@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Globalization;
 
+using IoTrace.Platform.Linux;
 using IoTrace.Symbols.Native;
 
 namespace IoTrace.Ebpf.Kernel;
@@ -61,22 +62,12 @@ internal sealed class LibcUnwindTable
     {
         try
         {
-            foreach (var line in File.ReadLines(mapsPath))
+            if (ProcessMaps.Executable(mapsPath).FirstOrDefault(m => IsLibc(m.Path)) is { Path: not null } libc)
             {
-                // start-end perms offset dev inode path
-                var fields = line.Split(' ', 6, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-                if (fields.Length < 6 || !fields[1].Contains('x', StringComparison.Ordinal) || !IsLibc(fields[5]))
-                {
-                    continue;
-                }
-
-                var range = fields[0].Split('-');
-                var start = ulong.Parse(range[0], NumberStyles.HexNumber, CultureInfo.InvariantCulture);
-                var offset = ulong.Parse(fields[2], NumberStyles.HexNumber, CultureInfo.InvariantCulture);
-                var image = ElfImage.Parse(File.ReadAllBytes(fields[5]));
-                return image.LoadBias(start, offset) is { } bias
-                    ? FromImage(image, bias, fields[5], syscalls)
-                    : Empty($"{fields[5]}: no executable segment at file offset 0x{offset:x}");
+                var image = ElfImage.Parse(File.ReadAllBytes(libc.Path));
+                return image.LoadBias(libc.Start, libc.Offset) is { } bias
+                    ? FromImage(image, bias, libc.Path, syscalls)
+                    : Empty($"{libc.Path}: no executable segment at file offset 0x{libc.Offset:x}");
             }
 
             return Empty("no libc.so.6 mapped in the process");
@@ -91,7 +82,7 @@ internal sealed class LibcUnwindTable
     {
         try
         {
-            return Load("/proc/self/maps", SyscallTable.X64.Select(s => s.Number).ToHashSet());
+            return Load(ProcessMaps.Self, SyscallTable.X64.Select(s => s.Number).ToHashSet());
         }
 #pragma warning disable CA1031 // The table only sharpens stacks: whatever goes wrong reading libc, the walk keeps its search.
         catch (Exception e)

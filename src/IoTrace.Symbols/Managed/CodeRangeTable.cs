@@ -45,27 +45,14 @@ internal sealed class CodeRangeTable
         var snapshot = Current();
         var starts = snapshot.Starts;
 
-        // Last range whose start is not above the address.
-        int lo = 0, hi = starts.Length;
-        while (lo < hi)
-        {
-            var mid = (int)((uint)(lo + hi) >> 1);
-            if (starts[mid] <= address)
-            {
-                lo = mid + 1;
-            }
-            else
-            {
-                hi = mid;
-            }
-        }
-
-        if (lo == 0)
+        // The last range whose start is not above the address.
+        var count = SortedSearch.CountAtOrBelow<ulong>(starts, address);
+        if (count == 0)
         {
             return null;
         }
 
-        var code = snapshot.Codes[lo - 1];
+        var code = snapshot.Codes[count - 1];
         return address < code.End ? code : null;
     }
 

@@ -47,21 +47,7 @@ internal sealed class ILToNativeMap
     /// </summary>
     public int FindILOffset(int nativeOffset)
     {
-        // Upper bound: the first entry whose native offset is greater.
-        int lo = 0, hi = _nativeOffsets.Length;
-        while (lo < hi)
-        {
-            var mid = (int)((uint)(lo + hi) >> 1);
-            if (_nativeOffsets[mid] <= nativeOffset)
-            {
-                lo = mid + 1;
-            }
-            else
-            {
-                hi = mid;
-            }
-        }
-
-        return lo == 0 ? -1 : _ilOffsets[lo - 1];
+        var count = SortedSearch.CountAtOrBelow<int>(_nativeOffsets, nativeOffset);
+        return count == 0 ? -1 : _ilOffsets[count - 1];
     }
 }

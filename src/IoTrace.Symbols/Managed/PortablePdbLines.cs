@@ -191,27 +191,14 @@ internal sealed class MethodLines
             return false;
         }
 
-        int lo = 0, hi = _ilOffsets.Length;
-        while (lo < hi)
-        {
-            var mid = (int)((uint)(lo + hi) >> 1);
-            if (_ilOffsets[mid] <= ilOffset)
-            {
-                lo = mid + 1;
-            }
-            else
-            {
-                hi = mid;
-            }
-        }
-
-        if (lo == 0)
+        var count = SortedSearch.CountAtOrBelow<int>(_ilOffsets, ilOffset);
+        if (count == 0)
         {
             return false;
         }
 
-        file = _files[lo - 1];
-        line = _lines[lo - 1];
+        file = _files[count - 1];
+        line = _lines[count - 1];
         return true;
     }
 }

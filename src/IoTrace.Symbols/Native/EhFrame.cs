@@ -13,6 +13,7 @@ internal sealed class EhFrame
     private readonly ulong _header;
     private readonly ulong _table;
     private readonly ulong _count;
+    private ulong[]? _starts;
 
     private EhFrame(ElfImage image, ulong header, ulong table, ulong count)
     {
@@ -57,32 +58,23 @@ internal sealed class EhFrame
         fde = default;
 
         // The last entry whose initial location is at or below the address.
-        ulong low = 0;
-        var high = _count;
-        while (low < high)
-        {
-            var middle = low + ((high - low) / 2);
-            if (Entry(middle).Start <= address)
-            {
-                low = middle + 1;
-            }
-            else
-            {
-                high = middle;
-            }
-        }
-
-        if (low == 0)
+        var count = SortedSearch.CountAtOrBelow<ulong>(StartsOfEntries, address);
+        if (count == 0)
         {
             return false;
         }
 
-        fde = ReadFde(Entry(low - 1).Fde);
+        fde = ReadFde(Entry((ulong)(count - 1)).Fde);
         return address >= fde.Start && address < fde.End;
     }
 
     /// <summary>Where each FDE's range starts (file addresses, ascending as the search table keeps them): the functions.</summary>
-    public ulong[] Starts()
+    public ulong[] Starts() => [.. StartsOfEntries];
+
+    /// <summary>The table's initial locations, read once.</summary>
+    private ulong[] StartsOfEntries => _starts ??= ReadStarts();
+
+    private ulong[] ReadStarts()
     {
         var starts = new ulong[_count];
         for (ulong i = 0; i < _count; i++)

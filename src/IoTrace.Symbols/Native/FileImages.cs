@@ -1,4 +1,4 @@
-using System.Globalization;
+using IoTrace.Platform.Linux;
 
 namespace IoTrace.Symbols.Native;
 
@@ -8,12 +8,12 @@ namespace IoTrace.Symbols.Native;
 /// stubs; on Linux a <c>/memfd:doublemapper</c> mapping): if the map does not know it, it may be code jitted just
 /// before the call whose events are still in flight. Used by one thread (the flush processor).
 /// </summary>
-internal sealed class FileImages(string mapsPath = "/proc/self/maps")
+internal sealed class FileImages(string mapsPath = ProcessMaps.Self)
 {
     // Libraries come and go rarely; an address in none is read again at most this often (JIT code is in none).
     private const long RereadMilliseconds = 500;
 
-    private Mappings _mappings = new([], []);
+    private Mappings _mappings = new(AddressRanges.Empty, []);
     private long _read = long.MinValue / 2;
 
     /// <summary>Whether <paramref name="address"/> lies in an executable mapping of a file.</summary>
@@ -39,46 +39,21 @@ internal sealed class FileImages(string mapsPath = "/proc/self/maps")
 
     private static Mappings Read(string mapsPath)
     {
-        var mappings = new List<(ulong Start, ulong End, ulong Offset, string Path)>();
-        try
-        {
-            foreach (var line in File.ReadLines(mapsPath))
-            {
-                // "start-end perms offset dev inode path": a file's path starts with '/'; the runtime's double-mapped
-                // executable memory is a memfd, named like a path but no file.
-                var fields = line.Split(' ', 6, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-                if (fields.Length < 6 || !fields[1].Contains('x', StringComparison.Ordinal) || !fields[5].StartsWith('/')
-                    || fields[5].StartsWith("/memfd:", StringComparison.Ordinal))
-                {
-                    continue;
-                }
-
-                var range = fields[0].Split('-');
-                mappings.Add((
-                    ulong.Parse(range[0], NumberStyles.HexNumber, CultureInfo.InvariantCulture),
-                    ulong.Parse(range[1], NumberStyles.HexNumber, CultureInfo.InvariantCulture),
-                    ulong.Parse(fields[2], NumberStyles.HexNumber, CultureInfo.InvariantCulture),
-                    fields[5]));
-            }
-        }
-        catch (IOException)
-        {
-            // No maps: every address not in the code map counts as possibly new code, which costs a wait, not a line.
-        }
-
-        mappings.Sort();
-        return new Mappings([.. mappings.Select(m => (m.Start, m.End))], [.. mappings.Select(m => (m.Offset, m.Path))]);
+        // The runtime's double-mapped executable memory is a memfd, named like a path but no file. An unreadable maps
+        // file leaves none: every address not in the code map counts as possibly new code, which costs a wait, not a line.
+        var files = ProcessMaps.Executable(mapsPath).Where(m => !m.Path.StartsWith("/memfd:", StringComparison.Ordinal)).OrderBy(m => m.Start).ToArray();
+        return new Mappings(new AddressRanges(files.Select(m => (m.Start, m.End))), files);
     }
 
-    private sealed record Mappings((ulong Start, ulong End)[] Ranges, (ulong Offset, string Path)[] Files)
+    private sealed record Mappings(AddressRanges Ranges, FileMapping[] Files)
     {
         public bool TryFind(ulong address, out string path, out ulong fileOffset)
         {
-            var index = AddressRanges.LastStartingAtOrBefore(Ranges, address);
-            if (index >= 0 && address < Ranges[index].End)
+            var index = Ranges.IndexOf(address);
+            if (index >= 0)
             {
                 path = Files[index].Path;
-                fileOffset = address - Ranges[index].Start + Files[index].Offset;
+                fileOffset = address - Files[index].Start + Files[index].Offset;
                 return true;
             }
 

@@ -18,14 +18,14 @@ internal sealed class ReadyToRunFrames
     private const ushort LinuxMachineOverride = 0x7B79;
 
     // Each function's RVA range (sorted, as the table keeps them) and the RVA of its unwind information.
-    private readonly (ulong Start, ulong End)[] _functions;
+    private readonly AddressRanges _functions;
     private readonly uint[] _unwind;
     private readonly string _path;
     private readonly ImmutableArray<SectionHeader> _sections;
 
     private ReadyToRunFrames((ulong, ulong)[] functions, uint[] unwind, string path, ImmutableArray<SectionHeader> sections)
     {
-        _functions = functions;
+        _functions = new AddressRanges(functions);
         _unwind = unwind;
         _path = path;
         _sections = sections;
@@ -112,8 +112,8 @@ internal sealed class ReadyToRunFrames
     public bool TryGetFramelessFrame(uint rva, out int cfaOffset)
     {
         cfaOffset = 0;
-        var index = AddressRanges.LastStartingAtOrBefore(_functions, rva);
-        if (index < 0 || rva >= _functions[index].End)
+        var index = _functions.IndexOf(rva);
+        if (index < 0)
         {
             return false;
         }
