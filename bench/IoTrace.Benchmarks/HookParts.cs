@@ -4,7 +4,8 @@ using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
 using BenchmarkDotNet.Attributes;
 using IoTrace.Backends.Unavailable;
-using IoTrace.Core;
+using IoTrace.Attribution;
+using IoTrace.Tracing;
 using IoTrace.Probes;
 using IoTrace.Platform.Linux;
 

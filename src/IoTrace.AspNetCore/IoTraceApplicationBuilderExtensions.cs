@@ -1,7 +1,7 @@
 using IoTrace.AspNetCore;
 using IoTrace.AspNetCore.Configuration;
 using IoTrace.AspNetCore.Logging;
-using IoTrace.Core;
+using IoTrace.Tracing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;

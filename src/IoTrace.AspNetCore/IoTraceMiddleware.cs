@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text;
 using IoTrace.AspNetCore.Configuration;
 using IoTrace.AspNetCore.Logging;
-using IoTrace.Core;
+using IoTrace.Tracing;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Logging;

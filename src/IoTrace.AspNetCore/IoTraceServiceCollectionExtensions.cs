@@ -1,7 +1,7 @@
 using IoTrace.AspNetCore;
 using IoTrace;
 using IoTrace.AspNetCore.Configuration;
-using IoTrace.Core;
+using IoTrace.Tracing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Runtime.Versioning;
 using IoTrace.Backends;
-using IoTrace.Core;
+using IoTrace.Tracing;
 using IoTrace.Ebpf.Attribution;
 using IoTrace.Ebpf.Kernel;
 using IoTrace.Symbols;

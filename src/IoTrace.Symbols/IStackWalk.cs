@@ -14,7 +14,7 @@ internal interface IStackWalk
 
     /// <summary>
     /// Whether the walk stopped short of the frames that decide the line (native code it is still learning to step
-    /// through): the stack gets no line (<see cref="Core.SourceLocation.StackIncomplete"/>), and the walk learns from it.
+    /// through): the stack gets no line (<see cref="Attribution.SourceLocation.StackIncomplete"/>), and the walk learns from it.
     /// </summary>
     bool StoppedShort(ulong[] stack);
 

@@ -1,5 +1,5 @@
 using System.Runtime.CompilerServices;
-using IoTrace.Core;
+using IoTrace.Attribution;
 using IoTrace.Symbols.Managed;
 using IoTrace.Symbols.Native;
 

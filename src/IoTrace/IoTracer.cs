@@ -1,6 +1,7 @@
 using IoTrace.Backends;
 using IoTrace.Backends.Unavailable;
-using IoTrace.Core;
+using IoTrace.Attribution;
+using IoTrace.Tracing;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 

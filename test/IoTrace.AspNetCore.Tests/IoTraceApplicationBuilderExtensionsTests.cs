@@ -1,6 +1,6 @@
 using IoTrace.AspNetCore.Filtering;
 using IoTrace.AspNetCore.Tests.TestInfrastructure;
-using IoTrace.Core;
+using IoTrace.Tracing;
 using Microsoft.Extensions.Options;
 using Xunit;
 

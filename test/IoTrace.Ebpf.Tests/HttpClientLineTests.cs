@@ -98,7 +98,7 @@ public sealed class HttpClientLineTests(EbpfFixture fixture) : IDisposable
         using var http = new HttpClient();
         var uri = new Uri($"http://localhost:{port}/");
         Assert.Equal(1_500, (await http.GetStringAsync(uri, TestContext.Current.CancellationToken)).Length);
-        Core.HttpClientConnections.Clear();
+        IoTrace.Attribution.HttpClientConnections.Clear();
 
         var report = await IoTracer.TraceAsync(Strategy.All, async () =>
         {
@@ -127,8 +127,8 @@ public sealed class HttpClientLineTests(EbpfFixture fixture) : IDisposable
         var report = await IoTracer.TraceAsync(Strategy.All, async () =>
         {
             _ = await File.ReadAllBytesAsync(path, TestContext.Current.CancellationToken);
-            Core.HttpClientConnections.Resolve("localhost", port);
-            Assert.NotEmpty(Core.HttpClientConnections.AddressesOf("localhost", port, TimeSpan.FromSeconds(10)));
+            IoTrace.Attribution.HttpClientConnections.Resolve("localhost", port);
+            Assert.NotEmpty(IoTrace.Attribution.HttpClientConnections.AddressesOf("localhost", port, TimeSpan.FromSeconds(10)));
         });
 
         Assert.Equal(("ebpf", true), (report.Backend, report.IsComplete));

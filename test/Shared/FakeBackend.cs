@@ -1,5 +1,6 @@
 using IoTrace.Backends;
-using IoTrace.Core;
+using IoTrace.Attribution;
+using IoTrace.Tracing;
 
 namespace IoTrace.Testing;
 

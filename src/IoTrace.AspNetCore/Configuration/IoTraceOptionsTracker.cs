@@ -1,5 +1,5 @@
 using IoTrace.AspNetCore.Logging;
-using IoTrace.Core;
+using IoTrace.Tracing;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Primitives;

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using IoTrace.AspNetCore.Filtering;
 using IoTrace.Backends.Unavailable;
-using IoTrace.Core;
+using IoTrace.Tracing;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using IoTrace.Backends;
-using IoTrace.Core;
+using IoTrace.Tracing;
 using IoTrace.Ebpf.Kernel;
 
 using IoTrace.Symbols;

@@ -1,4 +1,4 @@
-using IoTrace.Core;
+using IoTrace.Tracing;
 
 namespace IoTrace.Ebpf.Attribution;
 

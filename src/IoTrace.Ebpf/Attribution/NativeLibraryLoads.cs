@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
-using IoTrace.Core;
+using IoTrace.Tracing;
 using IoTrace.Platform.Linux;
 
 namespace IoTrace.Ebpf.Attribution;

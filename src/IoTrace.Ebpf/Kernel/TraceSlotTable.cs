@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Runtime.Versioning;
-using IoTrace.Core;
+using IoTrace.Tracing;
 using IoTrace.Platform.Linux;
 
 namespace IoTrace.Ebpf.Kernel;

@@ -20,7 +20,7 @@ internal enum BackendCapabilities
 
     /// <summary>
     /// Learns a call's trace from the thread it ran on, not from the flow (a kernel program cannot read an AsyncLocal):
-    /// the core publishes the flow's trace to it on every thread the flow runs on (<see cref="Core.ThreadTraces"/>).
+    /// the core publishes the flow's trace to it on every thread the flow runs on (<see cref="Tracing.ThreadTraces"/>).
     /// </summary>
     ReadsThreadTraces = 16,
 }

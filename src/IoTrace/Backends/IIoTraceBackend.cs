@@ -1,4 +1,5 @@
-using IoTrace.Core;
+using IoTrace.Attribution;
+using IoTrace.Tracing;
 
 namespace IoTrace.Backends;
 

@@ -1,4 +1,3 @@
-using IoTrace.Core;
 using IoTrace.Probes;
 
 namespace IoTrace.Formatting;

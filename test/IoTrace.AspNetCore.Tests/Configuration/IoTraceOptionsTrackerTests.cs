@@ -1,6 +1,6 @@
 using IoTrace.AspNetCore.Configuration;
 using IoTrace.AspNetCore.Tests.TestInfrastructure;
-using IoTrace.Core;
+using IoTrace.Tracing;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Xunit;

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using IoTrace.AspNetCore.Configuration;
-using IoTrace.Core;
+using IoTrace.Tracing;
 using IoTrace.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 using Xunit;

@@ -1,6 +1,6 @@
 using System.Net;
 using IoTrace.Backends;
-using IoTrace.Core;
+using IoTrace.Tracing;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Hosting.Server;

@@ -1,4 +1,4 @@
-using IoTrace.Core;
+using IoTrace.Attribution;
 using IoTrace.Ebpf.Attribution;
 using Xunit;
 

@@ -1,5 +1,4 @@
 using System.Globalization;
-using IoTrace.Core;
 using IoTrace.Ebpf.Kernel;
 using Xunit;
 using IoTrace.Probes;

@@ -1,5 +1,5 @@
 using IoTrace.AspNetCore;
-using IoTrace.Core;
+using IoTrace.Tracing;
 using IoTrace.Ebpf.Tests.TestSupport;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;

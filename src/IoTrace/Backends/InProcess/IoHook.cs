@@ -2,7 +2,8 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
-using IoTrace.Core;
+using IoTrace.Attribution;
+using IoTrace.Tracing;
 using IoTrace.Platform.Linux;
 using IoTrace.Probes;
 

@@ -2,6 +2,7 @@ using IoTrace.Backends.InProcess;
 using IoTrace.Tests.TestSupport;
 using IoTrace.Testing;
 using Xunit;
+using IoTrace.Tracing;
 
 namespace IoTrace.Tests.Backends.InProcess;
 
@@ -101,18 +102,18 @@ public sealed class InProcessBackendLifecycleTests : IDisposable
         using var client = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
         client.Connect(listener.LocalEndpoint);
         using var server = listener.AcceptSocket();
-        var before = IoTrace.Core.FdOwners.OccupiedSlots;
+        var before = IoTrace.Tracing.FdOwners.OccupiedSlots;
 
         var report = IoTracer.Trace(Strategy.Read, () =>
         {
             client.Blocking = false;
             var error = Assert.Throws<System.Net.Sockets.SocketException>(() => client.Receive(new byte[16]));
             Assert.Equal(System.Net.Sockets.SocketError.WouldBlock, error.SocketErrorCode);
-            Assert.Equal(before + 1, IoTrace.Core.FdOwners.OccupiedSlots);
+            Assert.Equal(before + 1, IoTrace.Tracing.FdOwners.OccupiedSlots);
         });
 
         Assert.Equal(1, report.Aggregates.Calls("recvfrom") + report.Aggregates.Calls("recvmsg"));
-        Assert.Equal(before, IoTrace.Core.FdOwners.OccupiedSlots);
+        Assert.Equal(before, IoTrace.Tracing.FdOwners.OccupiedSlots);
     }
 
     private static unsafe nint Read(nint got) => *(nint*)got;

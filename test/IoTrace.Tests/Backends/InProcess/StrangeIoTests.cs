@@ -3,7 +3,7 @@ using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
-using IoTrace.Core;
+using IoTrace.Tracing;
 using IoTrace.Tests.TestSupport;
 using IoTrace.Testing;
 using Xunit;

@@ -1,4 +1,4 @@
-using IoTrace.Core;
+using IoTrace.Tracing;
 using IoTrace.Backends.Unavailable;
 using IoTrace.Tests.Backends.InProcess;
 using IoTrace.Tests.TestSupport;

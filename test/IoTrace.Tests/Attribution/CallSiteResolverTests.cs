@@ -1,11 +1,11 @@
 using System.Diagnostics;
 using System.Reflection;
 using System.Runtime.CompilerServices;
-using IoTrace.Core;
+using IoTrace.Attribution;
 using IoTrace.Tests.TestSupport;
 using Xunit;
 
-namespace IoTrace.Tests.Core;
+namespace IoTrace.Tests.Attribution;
 
 public sealed class CallSiteResolverTests
 {
@@ -18,7 +18,7 @@ public sealed class CallSiteResolverTests
 
         Assert.Equal(Here.File(), resolved.Site.File);
         Assert.Equal(line, resolved.Site.Line);
-        Assert.Equal("IoTrace.Tests.Core.CallSiteResolverTests.ResolveFromStack_CalledFromTheTest_ReturnsTheTestLine", resolved.Site.Method);
+        Assert.Equal("IoTrace.Tests.Attribution.CallSiteResolverTests.ResolveFromStack_CalledFromTheTest_ReturnsTheTestLine", resolved.Site.Method);
         Assert.True(resolved.Site.IsApplication);
         Assert.False(resolved.InAsyncCallee);
     }
@@ -26,7 +26,7 @@ public sealed class CallSiteResolverTests
     [Fact]
     public void ResolveFromStack_HelperNamespaceSkipped_ReturnsTheLineThatCalledTheHelper()
     {
-        var resolver = new CallSiteResolver([.. IoTraceStartOptions.DefaultSkippedNamespaces, "IoTrace.Tests.Core.Skipped."]);
+        var resolver = new CallSiteResolver([.. IoTraceStartOptions.DefaultSkippedNamespaces, "IoTrace.Tests.Attribution.Skipped."]);
 
         var line = Here.Line(); var resolved = Skipped.Helper.Capture(resolver);
 
@@ -78,7 +78,7 @@ public sealed class CallSiteResolverTests
     {
         var moveNext = typeof(Samples).GetMethod(nameof(Samples.LoadAsync))!.GetCustomAttribute<AsyncStateMachineAttribute>()!.StateMachineType.GetMethod("MoveNext", BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.Public)!;
 
-        Assert.Equal("IoTrace.Tests.Core.CallSiteResolverTests.Samples.LoadAsync", CallSiteResolver.DisplayName(moveNext));
+        Assert.Equal("IoTrace.Tests.Attribution.CallSiteResolverTests.Samples.LoadAsync", CallSiteResolver.DisplayName(moveNext));
     }
 
     [Fact]
@@ -89,8 +89,8 @@ public sealed class CallSiteResolverTests
             .Select(CallSiteResolver.DisplayName)
             .ToHashSet();
 
-        Assert.Contains("IoTrace.Tests.Core.CallSiteResolverTests.Samples.WithLambda (lambda)", methods);
-        Assert.Contains("IoTrace.Tests.Core.CallSiteResolverTests.Samples.WithLocalFunction.Twice", methods);
+        Assert.Contains("IoTrace.Tests.Attribution.CallSiteResolverTests.Samples.WithLambda (lambda)", methods);
+        Assert.Contains("IoTrace.Tests.Attribution.CallSiteResolverTests.Samples.WithLocalFunction.Twice", methods);
     }
 
     internal static class Samples

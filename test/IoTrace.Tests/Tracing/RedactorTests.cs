@@ -1,7 +1,7 @@
-using IoTrace.Core;
+using IoTrace.Tracing;
 using Xunit;
 
-namespace IoTrace.Tests.Core;
+namespace IoTrace.Tests.Tracing;
 
 public sealed class RedactorTests
 {

@@ -1,7 +1,7 @@
 using System.Diagnostics;
-using IoTrace.Core;
+using IoTrace.Attribution;
 
-namespace IoTrace.Tests.Core.Skipped;
+namespace IoTrace.Tests.Attribution.Skipped;
 
 /// <summary>Stands for library code the user asks the resolver to skip.</summary>
 internal static class Helper

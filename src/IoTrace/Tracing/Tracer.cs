@@ -1,8 +1,9 @@
 using IoTrace.Backends;
 using IoTrace.Backends.Unavailable;
 using Microsoft.Extensions.Logging;
+using IoTrace.Attribution;
 
-namespace IoTrace.Core;
+namespace IoTrace.Tracing;
 
 /// <summary>
 /// Starts traces on a backend and logs, through its own logger, which backend runs and what goes wrong: one per

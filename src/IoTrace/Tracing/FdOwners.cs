@@ -1,4 +1,6 @@
-namespace IoTrace.Core;
+using IoTrace.Attribution;
+
+namespace IoTrace.Tracing;
 
 /// <summary>
 /// Which trace waits on a non-blocking fd. A socket read that returned EAGAIN inside a trace is retried

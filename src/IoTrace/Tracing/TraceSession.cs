@@ -3,8 +3,9 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using IoTrace.Backends;
 using IoTrace.Probes;
+using IoTrace.Attribution;
 
-namespace IoTrace.Core;
+namespace IoTrace.Tracing;
 
 /// <summary>
 /// One running trace: what its calls mean and add up to. Backends deliver facts (<see cref="Charge"/>,

@@ -1,4 +1,4 @@
-namespace IoTrace.Core;
+namespace IoTrace.Attribution;
 
 /// <summary>A source location that made IO calls. Instances are interned, so reference equality is identity.</summary>
 internal sealed class SourceLocation(string? file, int? line, string? method, bool isApplication)

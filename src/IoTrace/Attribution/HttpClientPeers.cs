@@ -1,6 +1,7 @@
 using System.Net;
+using IoTrace.Tracing;
 
-namespace IoTrace.Core;
+namespace IoTrace.Attribution;
 
 /// <summary>
 /// The application line of a socket that HttpClient opened and used on the thread pool (no app frame on any of its

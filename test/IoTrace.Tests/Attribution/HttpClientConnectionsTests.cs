@@ -1,7 +1,7 @@
-using IoTrace.Core;
+using IoTrace.Attribution;
 using Xunit;
 
-namespace IoTrace.Tests.Core;
+namespace IoTrace.Tests.Attribution;
 
 public sealed class HttpClientConnectionsTests
 {

@@ -4,7 +4,7 @@ using System.Reflection;
 using System.Runtime.CompilerServices;
 using IoTrace.Platform.Linux;
 
-namespace IoTrace.Core;
+namespace IoTrace.Attribution;
 
 /// <summary>
 /// Finds the first application frame on the stack and caches the answer on a cheap key of the call path,

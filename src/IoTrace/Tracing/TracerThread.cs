@@ -1,4 +1,4 @@
-namespace IoTrace.Core;
+namespace IoTrace.Tracing;
 
 /// <summary>
 /// Marks the tracer's own work on a thread (PDB reads for stack traces, fd lookups), so the hooks pass its IO

@@ -1,4 +1,4 @@
-namespace IoTrace.Core;
+namespace IoTrace.Attribution;
 
 /// <summary>
 /// A resolved call path: the application line, and whether a framework async method (File.ReadAllBytesAsync,

@@ -1,7 +1,7 @@
 using IoTrace.Backends;
 using Microsoft.Extensions.Logging;
 
-namespace IoTrace.Core;
+namespace IoTrace.Tracing;
 
 /// <summary>
 /// One tracer's log of what its backends report (<see cref="IBackendDiagnostics"/>): failures inside the tracer and lost

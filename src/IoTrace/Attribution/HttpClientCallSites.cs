@@ -1,8 +1,9 @@
 using System.Diagnostics;
 using System.Diagnostics.Tracing;
 using IoTrace.Backends;
+using IoTrace.Tracing;
 
-namespace IoTrace.Core;
+namespace IoTrace.Attribution;
 
 /// <summary>
 /// HttpClient opens connections and sends on runtime threads where no application frame is on the stack.

@@ -1,4 +1,4 @@
-namespace IoTrace.Core;
+namespace IoTrace.Tracing;
 
 /// <summary>
 /// Which trace each thread runs now, for a backend that cannot read the flow where it sees a call (a kernel program

@@ -4,12 +4,12 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using IoTrace.Tests.Backends.InProcess;
-using IoTrace.Core;
+using IoTrace.Attribution;
 using IoTrace.Tests.TestSupport;
 using IoTrace.Testing;
 using Xunit;
 
-namespace IoTrace.Tests.Core;
+namespace IoTrace.Tests.Attribution;
 
 /// <summary>
 /// The HttpClient listener is process-wide, and whether it stops depends on every trace in the process: these run alone.

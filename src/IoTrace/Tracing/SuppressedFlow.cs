@@ -1,4 +1,4 @@
-namespace IoTrace.Core;
+namespace IoTrace.Tracing;
 
 /// <summary>
 /// Until disposed, work started on this thread (a task, a thread, a timer) does not carry the caller's

@@ -1,10 +1,11 @@
-using IoTrace.Core;
+using IoTrace.Attribution;
+using IoTrace.Tracing;
 using IoTrace.Probes;
 using IoTrace.Tests.TestSupport;
 using IoTrace.Testing;
 using Xunit;
 
-namespace IoTrace.Tests.Core;
+namespace IoTrace.Tests.Tracing;
 
 /// <summary>
 /// What a trace makes of the facts a backend delivers, whichever backend delivers them: fd lives by number and

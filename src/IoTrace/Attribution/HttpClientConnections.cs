@@ -1,8 +1,9 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
+using IoTrace.Tracing;
 
-namespace IoTrace.Core;
+namespace IoTrace.Attribution;
 
 /// <summary>
 /// The addresses HttpClient connected to for each host and port, from its <c>ConnectionEstablished</c> telemetry:

@@ -1,4 +1,6 @@
-namespace IoTrace.Core;
+using IoTrace.Attribution;
+
+namespace IoTrace.Tracing;
 
 /// <summary>
 /// What a backend knows of an IO call, or of calls it counted together: the facts a trace turns into its report

@@ -1,4 +1,6 @@
-namespace IoTrace.Core;
+using IoTrace.Attribution;
+
+namespace IoTrace.Tracing;
 
 /// <summary>
 /// One life of an fd in a trace, from the call that opened it (or the first call seen on it) to its close: what it is

@@ -1,9 +1,10 @@
-using IoTrace.Core;
+using IoTrace.Attribution;
+using IoTrace.Tracing;
 using IoTrace.Tests.TestSupport;
 using IoTrace.Testing;
 using Xunit;
 
-namespace IoTrace.Tests.Core;
+namespace IoTrace.Tests.Tracing;
 
 /// <summary>Which trace waits on an fd. Process-wide: each test uses fd numbers no real file gets in this process.</summary>
 public sealed class FdOwnersTests : IDisposable

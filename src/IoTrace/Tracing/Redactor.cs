@@ -3,7 +3,7 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 
-namespace IoTrace.Core;
+namespace IoTrace.Tracing;
 
 /// <summary>Replaces file paths and socket peers with per-process pseudonyms (a keyed hash: no dictionary lookups).</summary>
 internal static class Redactor

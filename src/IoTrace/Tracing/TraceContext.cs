@@ -1,4 +1,6 @@
-namespace IoTrace.Core;
+using IoTrace.Attribution;
+
+namespace IoTrace.Tracing;
 
 /// <summary>The trace that the current async flow belongs to, and the last application line it ran.</summary>
 internal static class TraceContext
