@@ -70,9 +70,6 @@ internal sealed class EbpfBackend : IIoTraceBackend
     /// <summary>Why the backend stopped (bpftrace died, a map filled up), or null while it works.</summary>
     internal string? Failure => Volatile.Read(ref _failure);
 
-    /// <summary>Whether bpftrace is attached and new traces run in the kernel.</summary>
-    internal bool IsAttached => _ready;
-
     /// <summary>bpftrace's process id while it runs (tests kill it to check the fallback).</summary>
     internal int? BpftraceProcessId => _attachment?.Bpftrace.ProcessId;
 

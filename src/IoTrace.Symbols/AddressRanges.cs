@@ -18,9 +18,6 @@ internal sealed class AddressRanges
 
     public int Count => _starts.Length;
 
-    /// <summary>The start of range <paramref name="index"/>, in sorted order.</summary>
-    public ulong StartOf(int index) => _starts[index];
-
     /// <summary>The index (in sorted order) of the range that holds <paramref name="address"/>, or -1.</summary>
     public int IndexOf(ulong address) => IndexOf(address, endInclusive: false);
 

@@ -18,8 +18,6 @@ internal sealed class StackAttributor(ManagedCodeMap map, IStackWalk walk, FileI
     // Stacks arrive interned by the parser (one array per distinct stack), so identity is enough for the key.
     private readonly Dictionary<(CallSiteResolver Resolver, ulong[] Stack), SourceLocation> _cache = new(new KeyComparer());
 
-    public int CachedStacks => _cache.Count;
-
     /// <summary>
     /// The stack's application site, or <see cref="SourceLocation.Unknown"/>. A stack may run code jitted just before
     /// the call whose events are still in flight (a method's first call, or its tier-1 code): a frame the map does not

@@ -23,8 +23,6 @@ internal sealed class EhFrame
         _count = count;
     }
 
-    public int FdeCount => (int)_count;
-
     /// <summary>The image's search table, or null when it has none (no PT_GNU_EH_FRAME, no table, another encoding).</summary>
     public static EhFrame? Open(ElfImage image)
     {

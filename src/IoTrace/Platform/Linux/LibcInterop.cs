@@ -51,9 +51,6 @@ internal static unsafe partial class LibcInterop
     [LibraryImport("libc", EntryPoint = "mmap")]
     public static partial nint Mmap(nint address, nuint length, int protection, int flags, int fd, nint offset);
 
-    [LibraryImport("libc", EntryPoint = "munmap")]
-    public static partial int Munmap(nint address, nuint length);
-
     [LibraryImport("libc", EntryPoint = "setpriority", SetLastError = true)]
     public static partial int SetPriority(int which, uint who, int niceness);
 
