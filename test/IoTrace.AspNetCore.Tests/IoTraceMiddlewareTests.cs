@@ -23,6 +23,23 @@ public sealed partial class IoTraceMiddlewareTests
         AssertFileReport(app, record, path, 4096, TestRequests.LineIn(body), "/files/{size:int}", 200);
     }
 
+    [Theory]
+    [InlineData("/files/4097/setup", "Setup", "close 1, fstat 2, openat 1")]
+    [InlineData("/files/4097/writes", "Write", "")]
+    [InlineData("/files/4097", "Read", "pread64 1")]
+    public async Task InvokeAsync_EndpointWithItsOwnStrategy_TracesWithItOverTheConfiguredOne(string path, string strategy, string probes)
+    {
+        TestFiles.Create(4097);
+        await using var app = new TestApp { Settings = { ["IoTrace:Strategy"] = "Read" } };
+        using var client = app.CreateHttpClient();
+
+        await client.GetTextAsync(path);
+
+        var fields = (await app.Logs.ReportForAsync(path)).Fields();
+        Assert.Equal(strategy, fields.Strategy);
+        Assert.Equal(probes, string.Join(", ", fields.Aggregates.GroupBy(a => a.Probe).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => $"{g.Key} {g.Sum(a => a.Calls)}")));
+    }
+
     [Fact]
     public async Task InvokeAsync_RedactionAll_LogsNoFilePathInTextOrFields()
     {

@@ -34,6 +34,12 @@ internal static class TestEndpoints
             throw new InvalidOperationException($"The endpoint failed after reading {content.Length} bytes.");
         });
 
+        // The same read, traced with the endpoint's own strategy: by convention, and by attribute.
+        endpoints.MapGet(FileRoute + "/setup", async (int size, CancellationToken cancellationToken) =>
+            (await File.ReadAllBytesAsync(TestFiles.PathOf(size), cancellationToken)).Length).WithIoTrace(Strategy.Setup);
+        endpoints.MapGet(FileRoute + "/writes", [IoTrace(Strategy.Write)] async (int size, CancellationToken cancellationToken) =>
+            (await File.ReadAllBytesAsync(TestFiles.PathOf(size), cancellationToken)).Length);
+
         endpoints.MapGet("/health", () => "healthy");
 
         // Reads the request body and writes it back: only Kestrel's transport touches a socket.
