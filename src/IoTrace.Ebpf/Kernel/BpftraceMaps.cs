@@ -119,18 +119,18 @@ internal sealed unsafe class BpftraceMaps : IDisposable
     public void Read(int buffer, KernelFlush flush, Action<long, ulong[]> stack)
     {
         var n = buffer.ToString(CultureInfo.InvariantCulture);
-        ReadAggregates(BpftraceScript.SummaryMaps[0] + n, flush, context: false, Feature.CallsAndWall);
-        ReadAggregates(BpftraceScript.SummaryMaps[1] + n, flush, context: false, Feature.Bytes);
-        ReadAggregates(BpftraceScript.SummaryMaps[2] + n, flush, context: false, Feature.Cpu);
+        ReadAggregates(BpftraceScript.CallsMap + n, flush, context: false, Feature.CallsAndWall);
+        ReadAggregates(BpftraceScript.BytesMap + n, flush, context: false, Feature.Bytes);
+        ReadAggregates(BpftraceScript.CpuMap + n, flush, context: false, Feature.Cpu);
 
         var used = _maps[BpftraceScript.ContextUsedMap + n];
         if (LookupScalar(used) != 0)
         {
             // Reset first: a probe still writing sets it again, and the next round reads this buffer's maps again.
             UpdateScalar(used, 0);
-            ReadAggregates(BpftraceScript.ContextMaps[0] + n, flush, context: true, Feature.CallsAndWall);
-            ReadAggregates(BpftraceScript.ContextMaps[1] + n, flush, context: true, Feature.Bytes);
-            ReadAggregates(BpftraceScript.ContextMaps[2] + n, flush, context: true, Feature.Cpu);
+            ReadAggregates(BpftraceScript.ContextCallsMap + n, flush, context: true, Feature.CallsAndWall);
+            ReadAggregates(BpftraceScript.ContextBytesMap + n, flush, context: true, Feature.Bytes);
+            ReadAggregates(BpftraceScript.ContextCpuMap + n, flush, context: true, Feature.Cpu);
             ReadAndDelete(_maps[BpftraceScript.TargetMap + n], (key, value) => flush.Targets[FdKey(key)] = CString(value, Encoding.UTF8));
             ReadAndDelete(_maps[BpftraceScript.OpenedPathMap + n], (key, value) => flush.OpenedPaths[FdKey(key)] = Word(value, 0));
             ReadAndDelete(_maps[BpftraceScript.PeerMap + n], (key, value) =>
@@ -312,12 +312,12 @@ internal sealed unsafe class BpftraceMaps : IDisposable
         var expected = new Dictionary<string, (int, int, int)>(StringComparer.Ordinal);
         for (var n = 0; n < 3; n++)
         {
-            expected[$"{BpftraceScript.SummaryMaps[0]}{n}"] = (BPF_MAP_TYPE_PERCPU_HASH, 24, 8);
-            expected[$"{BpftraceScript.SummaryMaps[1]}{n}"] = (BPF_MAP_TYPE_PERCPU_HASH, 16, 8);
-            expected[$"{BpftraceScript.SummaryMaps[2]}{n}"] = (BPF_MAP_TYPE_PERCPU_HASH, 16, 8);
-            expected[$"{BpftraceScript.ContextMaps[0]}{n}"] = (BPF_MAP_TYPE_PERCPU_HASH, 48, 8);
-            expected[$"{BpftraceScript.ContextMaps[1]}{n}"] = (BPF_MAP_TYPE_PERCPU_HASH, 40, 8);
-            expected[$"{BpftraceScript.ContextMaps[2]}{n}"] = (BPF_MAP_TYPE_PERCPU_HASH, 40, 8);
+            expected[$"{BpftraceScript.CallsMap}{n}"] = (BPF_MAP_TYPE_PERCPU_HASH, 24, 8);
+            expected[$"{BpftraceScript.BytesMap}{n}"] = (BPF_MAP_TYPE_PERCPU_HASH, 16, 8);
+            expected[$"{BpftraceScript.CpuMap}{n}"] = (BPF_MAP_TYPE_PERCPU_HASH, 16, 8);
+            expected[$"{BpftraceScript.ContextCallsMap}{n}"] = (BPF_MAP_TYPE_PERCPU_HASH, 48, 8);
+            expected[$"{BpftraceScript.ContextBytesMap}{n}"] = (BPF_MAP_TYPE_PERCPU_HASH, 40, 8);
+            expected[$"{BpftraceScript.ContextCpuMap}{n}"] = (BPF_MAP_TYPE_PERCPU_HASH, 40, 8);
             expected[$"{BpftraceScript.TargetMap}{n}"] = (BPF_MAP_TYPE_HASH, 24, pathLength);
             expected[$"{BpftraceScript.OpenedPathMap}{n}"] = (BPF_MAP_TYPE_HASH, 24, 8);
             expected[$"{BpftraceScript.PeerMap}{n}"] = (BPF_MAP_TYPE_HASH, 24, 24);

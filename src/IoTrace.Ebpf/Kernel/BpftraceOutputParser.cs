@@ -100,7 +100,7 @@ internal sealed class BpftraceOutputParser
 
     private void OnMap(KernelFlush flush, string name, JsonElement value)
     {
-        // "@sw0" -> "sw": the buffer digit is the last character.
+        // "@calls0" -> "calls": the buffer digit is the last character.
         var map = name.Length > 2 ? name[1..^1] : string.Empty;
         if (map == BpftraceScript.EventsMap)
         {

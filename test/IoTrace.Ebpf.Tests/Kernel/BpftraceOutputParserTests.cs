@@ -20,9 +20,9 @@ public sealed class BpftraceOutputParserTests
 
         Parse(
             """{"type": "printf", "data": "F 7 123456\n"}""",
-            """{"type": "stats", "data": {"@sw1": {"42,PROBE": {"count": 3, "average": 500, "total": 1500}}}}""".Replace("PROBE", pread.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal),
-            """{"type": "map", "data": {"@sb1": {"42,PROBE": 12345}}}""".Replace("PROBE", pread.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal),
-            """{"type": "map", "data": {"@n1": 3}}""",
+            Printed("stats", BpftraceScript.CallsMap, 1, """{"42,PROBE": {"count": 3, "average": 500, "total": 1500}}""").Replace("PROBE", pread.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal),
+            Printed("map", BpftraceScript.BytesMap, 1, """{"42,PROBE": 12345}""").Replace("PROBE", pread.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal),
+            Printed("map", BpftraceScript.EventsMap, 1, "3"),
             """{"type": "printf", "data": "E\n"}""");
 
         var flush = Assert.Single(_flushes);
@@ -40,10 +40,10 @@ public sealed class BpftraceOutputParserTests
 
         Parse(
             """{"type": "printf", "data": "F 1 0\n"}""",
-            """{"type": "stats", "data": {"@w0": {"5,PROBE,9,2,-77": {"count": 2, "average": 10, "total": 20}}}}""".Replace("PROBE", read.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal),
-            """{"type": "map", "data": {"@u0": {"5,PROBE,9,2,-77": 15}}}""".Replace("PROBE", read.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal),
-            """{"type": "map", "data": {"@k0": {"-77": [4096, 8192, 0, 0]}}}""",
-            """{"type": "map", "data": {"@t0": {"5,9,2": "/srv/data.bin"}}}""",
+            Printed("stats", BpftraceScript.ContextCallsMap, 0, """{"5,PROBE,9,2,-77": {"count": 2, "average": 10, "total": 20}}""").Replace("PROBE", read.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal),
+            Printed("map", BpftraceScript.ContextCpuMap, 0, """{"5,PROBE,9,2,-77": 15}""").Replace("PROBE", read.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal),
+            Printed("map", BpftraceScript.StackMap, 0, """{"-77": [4096, 8192, 0, 0]}"""),
+            Printed("map", BpftraceScript.TargetMap, 0, """{"5,9,2": "/srv/data.bin"}"""),
             """{"type": "printf", "data": "E\n"}""");
 
         var flush = Assert.Single(_flushes);
@@ -58,8 +58,8 @@ public sealed class BpftraceOutputParserTests
     {
         Parse(
             """{"type": "printf", "data": "F 1 0\n"}""",
-            """{"type": "map", "data": {"@t0": {"5,-4097,0": "/srv/data.bin"}}}""",
-            """{"type": "map", "data": {"@o0": {"5,9,2": 4096}}}""",
+            Printed("map", BpftraceScript.TargetMap, 0, """{"5,-4097,0": "/srv/data.bin"}"""),
+            Printed("map", BpftraceScript.OpenedPathMap, 0, """{"5,9,2": 4096}"""),
             """{"type": "printf", "data": "E\n"}""");
 
         var flush = Assert.Single(_flushes);
@@ -69,10 +69,14 @@ public sealed class BpftraceOutputParserTests
     [Fact]
     public void Parse_MapsOutsideAFlush_AreIgnored()
     {
-        Parse("""{"type": "stats", "data": {"@sw0": {"1,1": {"count": 1, "average": 1, "total": 1}}}}""", """{"type": "printf", "data": "E\n"}""");
+        Parse(Printed("stats", BpftraceScript.CallsMap, 0, """{"1,1": {"count": 1, "average": 1, "total": 1}}"""), """{"type": "printf", "data": "E\n"}""");
 
         Assert.Empty(_flushes);
     }
+
+    /// <summary>A map as bpftrace prints it: {"type": type, "data": {"@name" and the buffer's digit: value}}.</summary>
+    private static string Printed(string type, string map, int buffer, string value) =>
+        "{\"type\": \"" + type + "\", \"data\": {\"@" + map + buffer.ToString(CultureInfo.InvariantCulture) + "\": " + value + "}}";
 
     private void Parse(params string[] lines)
     {

@@ -1,18 +1,24 @@
 using System.Diagnostics;
+using System.Text.RegularExpressions;
 using IoTrace.Ebpf.Kernel;
 using IoTrace.Testing;
 using Xunit;
 
 namespace IoTrace.Ebpf.Tests.Kernel;
 
-public sealed class BpftraceScriptTests
+public sealed partial class BpftraceScriptTests
 {
     [Fact]
-    public void Build_EveryPlaceholder_IsReplaced()
+    public void Build_EveryMap_HasANameTheProcessCanFind()
     {
-        var script = BpftraceScript.Build();
+        var script = BpftraceScript.Build(printMaps: true);
 
-        Assert.DoesNotContain("%", script.Replace("%d", "", StringComparison.Ordinal).Replace("%llu", "", StringComparison.Ordinal), StringComparison.Ordinal);
+        // bpftrace names a map AT_ and its name, and a BPF map's name has 15 characters at most.
+        var names = MapName().Matches(script).Select(m => m.Groups[1].Value).ToHashSet(StringComparer.Ordinal);
+        Assert.All(names, name => Assert.True(("AT_" + name).Length <= 15, $"@{name} is longer than a BPF map's name allows"));
+        string[] read = [.. BpftraceScript.SummaryMaps, .. BpftraceScript.ContextMaps, BpftraceScript.TargetMap, BpftraceScript.OpenedPathMap,
+            BpftraceScript.PeerMap, BpftraceScript.StackMap, BpftraceScript.StackSeenMap, BpftraceScript.PathIdMap, BpftraceScript.ContextUsedMap, BpftraceScript.EventsMap];
+        Assert.All(read, map => Assert.All(Enumerable.Range(0, 3), buffer => Assert.Contains($"{map}{buffer}", names)));
     }
 
     [Theory]
@@ -41,4 +47,7 @@ public sealed class BpftraceScriptTests
         Assert.True(process.ExitCode == 0, $"bpftrace rejected the script: {stderr}");
         Assert.Contains("R", await stdout, StringComparison.Ordinal);
     }
+
+    [GeneratedRegex(@"@([A-Za-z_][A-Za-z0-9_]*)")]
+    private static partial Regex MapName();
 }
