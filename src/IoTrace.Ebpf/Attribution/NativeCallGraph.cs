@@ -1,20 +1,27 @@
-using System.Buffers.Binary;
 using System.Collections.Frozen;
+using System.Runtime.CompilerServices;
+using Iced.Intel;
 using IoTrace.Symbols.Native;
 
 namespace IoTrace.Ebpf.Attribution;
 
 /// <summary>
-/// A native library's call graph, read from its code: its functions (the starts of its .eh_frame FDEs), the direct
-/// calls to each (<c>call rel32</c>, through a PLT stub too), its tail calls (<c>jmp rel32</c> to another function's
-/// start), its indirect calls (<c>call r/m64</c>) and its calls into imported functions. What
-/// <see cref="NativeUnwindRules"/> walks to find the return addresses a library's IO can have. Each index is built
-/// when first asked.
+/// A native library's call graph, read from its code with Iced's x86-64 decoder: its functions (the starts of its
+/// .eh_frame FDEs), the direct calls to each (<c>call rel32</c>, through a PLT stub too), its tail calls
+/// (<c>jmp rel32</c> to another function's start), its indirect calls (<c>call r/m64</c>) and its calls into imported
+/// functions. What <see cref="NativeUnwindRules"/> walks to find the return addresses a library's IO can have.
 /// </summary>
+/// <remarks>
+/// The code is decoded once, when an index is first asked for, function by function: from each function's start to
+/// the next one's, so that padding or data after a function cannot shift the instruction boundaries of the next.
+/// Code before the first function (<c>_init</c>) has no unwind rule and is not read.
+/// </remarks>
 internal sealed class NativeCallGraph(ElfImage image, EhFrame frames)
 {
     private readonly ulong[] _functions = frames.Starts();
     private readonly Dictionary<ulong, ulong?> _stubs = [];
+    private SegmentDecoders? _decoders;
+    private CallSites? _sites;
     private Dictionary<ulong, List<ulong>>? _callers;
     private Dictionary<ulong, List<ulong>>? _tailCallers;
     private ElfImage.PointerSlots? _slots;
@@ -27,12 +34,12 @@ internal sealed class NativeCallGraph(ElfImage image, EhFrame frames)
         return index >= 0 ? _functions[index] : null;
     }
 
-    /// <summary>The return addresses of the direct calls (<c>call rel32</c>) to <paramref name="function"/>.</summary>
+    /// <summary>The return addresses of the direct calls (<c>call rel32</c>) to <paramref name="function"/>, straight or through its PLT stub.</summary>
     public List<ulong> CallersOf(ulong function) =>
         (_callers ??= IndexCalls()).TryGetValue(function, out var callers) ? callers : [];
 
     /// <summary>
-    /// The functions that end in a jump (<c>jmp rel32</c>) to <paramref name="function"/>: a tail call leaves no frame,
+    /// The functions that jump (<c>jmp rel32</c>) to <paramref name="function"/>'s start: a tail call leaves no frame,
     /// so their callers' return addresses are the frames above <paramref name="function"/>'s (glibc's <c>fstat</c>
     /// jumps to <c>fstatat64</c>).
     /// </summary>
@@ -40,9 +47,12 @@ internal sealed class NativeCallGraph(ElfImage image, EhFrame frames)
         (_tailCallers ??= IndexTailCalls()).TryGetValue(function, out var callers) ? callers : [];
 
     /// <summary>
-    /// The return addresses of the calls into the imported functions named in <paramref name="imports"/>, through a PLT
-    /// stub or a pointer slot (SQLite's table of system calls).
+    /// The return addresses, ascending, of the calls into the imported functions named in <paramref name="imports"/>,
+    /// through a PLT stub (<c>call open64@plt</c>) or a pointer slot (<c>call *slot(%rip)</c>: SQLite's table of system calls).
     /// </summary>
+    // Optimized from its first call: a first lesson waits on its loop over every call of the library (about 18,000 in
+    // e_sqlite3), which runs once per library, too early for tiering to help.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public List<ulong> IoCallReturns(FrozenSet<string> imports)
     {
         var slots = Slots;
@@ -52,137 +62,84 @@ internal sealed class NativeCallGraph(ElfImage image, EhFrame frames)
             return returns;
         }
 
-        foreach (var segment in image.ExecutableSegments)
+        var sites = Sites;
+        foreach (var call in sites.Direct)
         {
-            var code = image.Bytes.AsSpan((int)segment.Offset, (int)segment.FileSize);
-            for (var i = 0; i + 6 <= code.Length; i++)
+            if (PltSlot(call.Target) is { } slot && IsImport(slot))
             {
-                ulong? slot = null;
-                ulong returnAddress = 0;
-                if (code[i] == 0xe8)
-                {
-                    returnAddress = segment.Address + (ulong)i + 5;
-                    slot = PltSlot(returnAddress + (ulong)(long)BinaryPrimitives.ReadInt32LittleEndian(code.Slice(i + 1, 4)));
-                }
-                else if (code[i] == 0xff && code[i + 1] == 0x15)
-                {
-                    // call *slot(%rip)
-                    returnAddress = segment.Address + (ulong)i + 6;
-                    slot = returnAddress + (ulong)(long)BinaryPrimitives.ReadInt32LittleEndian(code.Slice(i + 2, 4));
-                }
-
-                if (slot is { } s && slots.Imported.TryGetValue(s, out var name) && imports.Contains(name) && FunctionOf(returnAddress - 1) is not null)
-                {
-                    returns.Add(returnAddress);
-                }
+                returns.Add(call.ReturnAddress);
             }
         }
 
-        return returns;
-    }
-
-    /// <summary>
-    /// The return addresses of the indirect calls (<c>call *r/m64</c>: FF /2, after an optional REX prefix) inside a
-    /// function, at most <paramref name="atMost"/>. Bytes that only look like one add a rule for an address that is
-    /// never a return address.
-    /// </summary>
-    public List<ulong> IndirectCallReturns(int atMost)
-    {
-        var returns = new List<ulong>();
-        foreach (var segment in image.ExecutableSegments)
+        foreach (var call in sites.Indirect)
         {
-            var code = image.Bytes.AsSpan((int)segment.Offset, (int)segment.FileSize);
-            for (var i = code.IndexOf((byte)0xff); i >= 0 && i + 2 < code.Length && returns.Count < atMost; i = Next(code, i, 0xff))
+            if (call.Slot is { } slot && IsImport(slot))
             {
-                var modrm = code[i + 1];
-                if (((modrm >> 3) & 7) != 2)
-                {
-                    continue;
-                }
-
-                var (mod, rm) = (modrm >> 6, modrm & 7);
-                var length = 2;
-                if (mod != 3 && rm == 4)
-                {
-                    length++;
-                    if (mod == 0 && (code[i + 2] & 7) == 5)
-                    {
-                        length += 4;
-                    }
-                }
-
-                length += mod switch { 1 => 1, 2 => 4, 0 when rm == 5 => 4, _ => 0 };
-                var returnAddress = segment.Address + (ulong)(i + length);
-                if (FunctionOf(returnAddress - 1) is not null)
-                {
-                    returns.Add(returnAddress);
-                }
+                returns.Add(call.ReturnAddress);
             }
         }
 
+        returns.Sort();
         return returns;
+
+        bool IsImport(ulong slot) => slots.Imported.TryGetValue(slot, out var name) && imports.Contains(name);
     }
+
+    /// <summary>The return addresses, ascending, of the indirect calls (<c>call r/m64</c>), the first <paramref name="atMost"/>.</summary>
+    public List<ulong> IndirectCallReturns(int atMost) =>
+        [.. Sites.Indirect.Take(atMost).Select(call => call.ReturnAddress)];
 
     private ElfImage.PointerSlots Slots => _slots ??= image.GotSlots();
 
-    // A byte E8 whose 32-bit displacement lands exactly on a function's first byte, or on a PLT stub that jumps to
-    // one of this library's functions, is taken for a call: one inside another instruction that happens to do so
-    // only adds a rule for an address that is never a return address.
+    private CallSites Sites => _sites ??= DecodeFunctions();
+
+    private SegmentDecoders Decoders => _decoders ??= new SegmentDecoders(image);
+
+    // The calls whose target is a function's start, or a PLT stub that jumps through a slot holding one of this
+    // library's functions (e_sqlite3 calls its own exported functions through its PLT), by the function called.
     private Dictionary<ulong, List<ulong>> IndexCalls()
     {
         var callers = new Dictionary<ulong, List<ulong>>();
         var slots = Slots;
-        foreach (var segment in image.ExecutableSegments)
+        foreach (var call in Sites.Direct)
         {
-            var code = image.Bytes.AsSpan((int)segment.Offset, (int)segment.FileSize);
-            for (var i = code.IndexOf((byte)0xe8); i >= 0 && i + 5 <= code.Length; i = Next(code, i))
+            var target = call.Target;
+            if (Array.BinarySearch(_functions, target) < 0)
             {
-                var returnAddress = segment.Address + (ulong)i + 5;
-                var target = returnAddress + (ulong)(long)BinaryPrimitives.ReadInt32LittleEndian(code.Slice(i + 1, 4));
-                if (Array.BinarySearch(_functions, target) < 0)
+                if (PltSlot(target) is not { } slot || !slots.Defined.TryGetValue(slot, out var function) || Array.BinarySearch(_functions, function) < 0)
                 {
-                    if (PltSlot(target) is not { } slot || !slots.Defined.TryGetValue(slot, out var function) || Array.BinarySearch(_functions, function) < 0)
-                    {
-                        continue;
-                    }
-
-                    target = function;
+                    continue;
                 }
 
-                if (!callers.TryGetValue(target, out var list))
-                {
-                    callers[target] = list = [];
-                }
-
-                list.Add(returnAddress);
+                target = function;
             }
+
+            if (!callers.TryGetValue(target, out var list))
+            {
+                callers[target] = list = [];
+            }
+
+            list.Add(call.ReturnAddress);
         }
 
         return callers;
     }
 
-    // As for calls, a byte E9 whose displacement lands exactly on a function's first byte, from another function.
     private Dictionary<ulong, List<ulong>> IndexTailCalls()
     {
         var tailCallers = new Dictionary<ulong, List<ulong>>();
-        foreach (var segment in image.ExecutableSegments)
+        foreach (var jump in Sites.Jumps)
         {
-            var code = image.Bytes.AsSpan((int)segment.Offset, (int)segment.FileSize);
-            for (var i = code.IndexOf((byte)0xe9); i >= 0 && i + 5 <= code.Length; i = Next(code, i, 0xe9))
+            if (Array.BinarySearch(_functions, jump.Target) >= 0 && jump.From != jump.Target)
             {
-                var jump = segment.Address + (ulong)i;
-                var target = jump + 5 + (ulong)(long)BinaryPrimitives.ReadInt32LittleEndian(code.Slice(i + 1, 4));
-                if (Array.BinarySearch(_functions, target) >= 0 && FunctionOf(jump) is { } from && from != target)
+                if (!tailCallers.TryGetValue(jump.Target, out var list))
                 {
-                    if (!tailCallers.TryGetValue(target, out var list))
-                    {
-                        tailCallers[target] = list = [];
-                    }
+                    tailCallers[jump.Target] = list = [];
+                }
 
-                    if (!list.Contains(from))
-                    {
-                        list.Add(from);
-                    }
+                if (!list.Contains(jump.From))
+                {
+                    list.Add(jump.From);
                 }
             }
         }
@@ -190,7 +147,44 @@ internal sealed class NativeCallGraph(ElfImage image, EhFrame frames)
         return tailCallers;
     }
 
+    /// <summary>Decodes every function once, in address order, keeping its calls and its <c>jmp rel32</c> out of it.</summary>
+    private CallSites DecodeFunctions()
+    {
+        var sites = new CallSites([], [], []);
+        for (var i = 0; i < _functions.Length; i++)
+        {
+            var start = _functions[i];
+            var next = i + 1 < _functions.Length ? _functions[i + 1] : ulong.MaxValue;
+            if (next == start || Decoders.At(start, out var segmentEnd) is not { } decoder)
+            {
+                continue;
+            }
+
+            var end = Math.Min(next, segmentEnd);
+            while (decoder.IP < end)
+            {
+                decoder.Decode(out var instruction);
+                switch (instruction.Code)
+                {
+                    case Code.Call_rel32_64:
+                        sites.Direct.Add(new DirectCall(instruction.NextIP, instruction.NearBranch64));
+                        break;
+                    case Code.Call_rm64:
+                        sites.Indirect.Add(new IndirectCall(instruction.NextIP, instruction.IsIPRelativeMemoryOperand ? instruction.IPRelativeMemoryAddress : null));
+                        break;
+                    case Code.Jmp_rel32_64 when instruction.NearBranch64 < start || instruction.NearBranch64 >= end:
+                        sites.Jumps.Add(new Jump(start, instruction.NearBranch64));
+                        break;
+                }
+            }
+        }
+
+        return sites;
+    }
+
     /// <summary>The pointer slot a PLT stub at <paramref name="stub"/> jumps through (<c>[endbr64] [bnd] jmp *slot(%rip)</c>), or null if it is none.</summary>
+    // Optimized from its first call, as IoCallReturns: called for every direct call of the library.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private ulong? PltSlot(ulong stub)
     {
         if (_stubs.TryGetValue(stub, out var known))
@@ -198,18 +192,64 @@ internal sealed class NativeCallGraph(ElfImage image, EhFrame frames)
             return known;
         }
 
-        var bytes = image.BytesAt(stub);
-        var at = bytes.StartsWith((ReadOnlySpan<byte>)[0xf3, 0x0f, 0x1e, 0xfa]) ? 4 : 0;
-        at += bytes.Length > at && bytes[at] == 0xf2 ? 1 : 0;
-        ulong? slot = bytes.Length >= at + 6 && bytes[at] == 0xff && bytes[at + 1] == 0x25
-            ? stub + (ulong)(at + 6) + (ulong)(long)BinaryPrimitives.ReadInt32LittleEndian(bytes.Slice(at + 2, 4))
-            : null;
+        ulong? slot = null;
+        if (Decoders.At(stub, out _) is { } decoder)
+        {
+            decoder.Decode(out var instruction);
+            if (instruction.Code == Code.Endbr64)
+            {
+                decoder.Decode(out instruction);
+            }
+
+            slot = instruction is { Code: Code.Jmp_rm64, IsIPRelativeMemoryOperand: true } ? instruction.IPRelativeMemoryAddress : null;
+        }
+
         return _stubs[stub] = slot;
     }
 
-    private static int Next(ReadOnlySpan<byte> code, int previous, byte value = 0xe8)
+    /// <summary>A direct call: the address it returns to, the address it calls.</summary>
+    private readonly record struct DirectCall(ulong ReturnAddress, ulong Target);
+
+    /// <summary>An indirect call: the address it returns to, and the pointer slot it calls through when that is RIP-relative.</summary>
+    private readonly record struct IndirectCall(ulong ReturnAddress, ulong? Slot);
+
+    /// <summary>A <c>jmp rel32</c> out of a function: the function it is in, the address it jumps to.</summary>
+    private readonly record struct Jump(ulong From, ulong Target);
+
+    /// <summary>The call and jump instructions of the library's functions, each list in address order.</summary>
+    private sealed record CallSites(List<DirectCall> Direct, List<IndirectCall> Indirect, List<Jump> Jumps);
+
+    /// <summary>A 64-bit decoder per executable segment, reused: each is moved to the address asked for.</summary>
+    private sealed class SegmentDecoders(ElfImage image)
     {
-        var next = code[(previous + 1)..].IndexOf(value);
-        return next < 0 ? -1 : previous + 1 + next;
+        private readonly (ElfImage.Segment Segment, ByteArrayCodeReader Reader, Decoder Decoder)[] _segments =
+            [.. image.ExecutableSegments.Select(segment => Open(image, segment))];
+
+        /// <summary>
+        /// The decoder of the executable segment holding <paramref name="address"/>, set to decode from there, and where
+        /// that segment's bytes end; null if no executable segment holds it.
+        /// </summary>
+        public Decoder? At(ulong address, out ulong segmentEnd)
+        {
+            foreach (var (segment, reader, decoder) in _segments)
+            {
+                if (address >= segment.Address && address - segment.Address < segment.FileSize)
+                {
+                    reader.Position = (int)(address - segment.Address);
+                    decoder.IP = address;
+                    segmentEnd = segment.Address + segment.FileSize;
+                    return decoder;
+                }
+            }
+
+            segmentEnd = 0;
+            return null;
+        }
+
+        private static (ElfImage.Segment, ByteArrayCodeReader, Decoder) Open(ElfImage image, ElfImage.Segment segment)
+        {
+            var reader = new ByteArrayCodeReader(image.Bytes, checked((int)segment.Offset), checked((int)segment.FileSize));
+            return (segment, reader, Decoder.Create(64, reader, segment.Address));
+        }
     }
 }
