@@ -1,6 +1,4 @@
-using System.Buffers.Binary;
 using System.Collections.Frozen;
-using System.Globalization;
 using IoTrace.Ebpf.Kernel;
 using IoTrace.Symbols.Native;
 using IoTrace.Platform.Linux;
@@ -37,7 +35,7 @@ internal sealed class NativeUnwindRules(Action<ulong, long> teach, int capacity,
     /// <summary>A library's indirect calls found for its first lesson, at most.</summary>
     public const int IndirectCallsAtMost = 2_048;
 
-    /// <summary>Rules a library's first lesson teaches, at most: e_sqlite3's whole search is about 14,100.</summary>
+    /// <summary>Rules a library's first lesson teaches, at most: e_sqlite3's whole search is about 13,800.</summary>
     public const int FirstLessonRules = 15_000;
 
     /// <summary>Rules taught per stack learned from, at most: each is an entry in the kernel's rule map.</summary>
@@ -221,10 +219,10 @@ internal sealed class NativeUnwindRules(Action<ulong, long> teach, int capacity,
     private int TeachLibcCallers(LibcUnwindTable table, Library libc)
     {
         var taught = 0;
-        var functions = table.Sites.Select(site => libc.FunctionOf(site.Ip - table.LoadBias - 1)).OfType<ulong>().Distinct().ToList();
-        foreach (var function in functions.Concat(functions.SelectMany(libc.TailCallersOf)).Distinct())
+        var functions = table.Sites.Select(site => libc.Calls.FunctionOf(site.Ip - table.LoadBias - 1)).OfType<ulong>().Distinct().ToList();
+        foreach (var function in functions.Concat(functions.SelectMany(libc.Calls.TailCallersOf)).Distinct())
         {
-            foreach (var returnAddress in libc.CallersOf(function))
+            foreach (var returnAddress in libc.Calls.CallersOf(function))
             {
                 if (HasRoomFor(returnAddress + table.LoadBias) && !_taught.Contains(returnAddress + table.LoadBias)
                     && UnwindRule.TryAt(libc.Image, libc.Frames, returnAddress - 1, returnAddress - 1, out var rule))
@@ -274,11 +272,11 @@ internal sealed class NativeUnwindRules(Action<ulong, long> teach, int capacity,
         if (!library.FirstLessonGiven && !LibcUnwindTable.IsLibc(mapping.Path))
         {
             library.FirstLessonGiven = true;
-            var io = library.IoCallReturns(s_ioImports);
+            var io = library.Calls.IoCallReturns(s_ioImports);
             if (io.Count > 0)
             {
                 isFirst = true;
-                foreach (var seed in io.Concat(library.IndirectCallReturns()))
+                foreach (var seed in io.Concat(library.Calls.IndirectCallReturns(IndirectCallsAtMost)))
                 {
                     queue.Enqueue(seed);
                 }
@@ -297,9 +295,9 @@ internal sealed class NativeUnwindRules(Action<ulong, long> teach, int capacity,
                 taught++;
             }
 
-            if (library.FunctionOf(next - 1) is { } function && seen.Add(function))
+            if (library.Calls.FunctionOf(next - 1) is { } function && seen.Add(function))
             {
-                foreach (var caller in library.CallersOf(function))
+                foreach (var caller in library.Calls.CallersOf(function))
                 {
                     queue.Enqueue(caller);
                 }
@@ -382,217 +380,18 @@ internal sealed class NativeUnwindRules(Action<ulong, long> teach, int capacity,
     /// <summary>A library's first lesson: its path, the rules it taught, the time it took (the search of its code included, not reading the file).</summary>
     internal readonly record struct FirstLesson(string Library, int Rules, TimeSpan Elapsed);
 
-    /// <summary>One library's unwind table, its functions (FDE starts) and, built when first asked, who calls each directly.</summary>
+    /// <summary>A native library as the lessons see it: its unwind table, its call graph, whether it had its first lesson.</summary>
     private sealed class Library(ElfImage image, EhFrame frames)
     {
-        private readonly ulong[] _functions = frames.Starts();
-        private readonly Dictionary<ulong, ulong?> _stubs = [];
-        private Dictionary<ulong, List<ulong>>? _callers;
-        private Dictionary<ulong, List<ulong>>? _tailCallers;
-        private ElfImage.PointerSlots? _slots;
-
         public ElfImage Image => image;
+
+        public EhFrame Frames => frames;
+
+        public NativeCallGraph Calls { get; } = new(image, frames);
 
         public bool FirstLessonGiven { get; set; }
 
         /// <summary>A lesson failed on its tables: no more are given.</summary>
         public bool Broken { get; set; }
-
-        public EhFrame Frames => frames;
-
-        /// <summary>The start of the function (FDE) holding <paramref name="address"/>, or null.</summary>
-        public ulong? FunctionOf(ulong address)
-        {
-            var index = Array.BinarySearch(_functions, address);
-            index = index >= 0 ? index : ~index - 1;
-            return index >= 0 ? _functions[index] : null;
-        }
-
-        /// <summary>The return addresses of the direct calls (<c>call rel32</c>) to <paramref name="function"/>.</summary>
-        public List<ulong> CallersOf(ulong function) =>
-            (_callers ??= IndexCalls()).TryGetValue(function, out var callers) ? callers : [];
-
-        /// <summary>
-        /// The functions that end in a jump (<c>jmp rel32</c>) to <paramref name="function"/>: a tail call leaves no frame,
-        /// so their callers' return addresses are the frames above <paramref name="function"/>'s (glibc's <c>fstat</c>
-        /// jumps to <c>fstatat64</c>).
-        /// </summary>
-        public List<ulong> TailCallersOf(ulong function) =>
-            (_tailCallers ??= IndexTailCalls()).TryGetValue(function, out var callers) ? callers : [];
-
-        /// <summary>
-        /// The return addresses of the calls into the libc functions that do IO (those the in-process backend hooks:
-        /// <c>open64</c>, <c>pread64</c>, <c>fcntl64</c>...), through a PLT stub or a pointer slot (SQLite's table of
-        /// system calls): the innermost frames of this library's IO, which a first lesson starts from.
-        /// </summary>
-        public List<ulong> IoCallReturns(FrozenSet<string> imports)
-        {
-            var slots = Slots;
-            var returns = new List<ulong>();
-            if (slots.Imported.Count == 0)
-            {
-                return returns;
-            }
-
-            foreach (var segment in image.ExecutableSegments)
-            {
-                var code = image.Bytes.AsSpan((int)segment.Offset, (int)segment.FileSize);
-                for (var i = 0; i + 6 <= code.Length; i++)
-                {
-                    ulong? slot = null;
-                    ulong returnAddress = 0;
-                    if (code[i] == 0xe8)
-                    {
-                        returnAddress = segment.Address + (ulong)i + 5;
-                        slot = PltSlot(returnAddress + (ulong)(long)BinaryPrimitives.ReadInt32LittleEndian(code.Slice(i + 1, 4)));
-                    }
-                    else if (code[i] == 0xff && code[i + 1] == 0x15)
-                    {
-                        // call *slot(%rip)
-                        returnAddress = segment.Address + (ulong)i + 6;
-                        slot = returnAddress + (ulong)(long)BinaryPrimitives.ReadInt32LittleEndian(code.Slice(i + 2, 4));
-                    }
-
-                    if (slot is { } s && slots.Imported.TryGetValue(s, out var name) && imports.Contains(name) && FunctionOf(returnAddress - 1) is not null)
-                    {
-                        returns.Add(returnAddress);
-                    }
-                }
-            }
-
-            return returns;
-        }
-
-        private ElfImage.PointerSlots Slots => _slots ??= image.GotSlots();
-
-        // A byte E8 whose 32-bit displacement lands exactly on a function's first byte, or on a PLT stub that jumps to
-        // one of this library's functions, is taken for a call: one inside another instruction that happens to do so
-        // only adds a rule for an address that is never a return address.
-        private Dictionary<ulong, List<ulong>> IndexCalls()
-        {
-            var callers = new Dictionary<ulong, List<ulong>>();
-            var slots = Slots;
-            foreach (var segment in image.ExecutableSegments)
-            {
-                var code = image.Bytes.AsSpan((int)segment.Offset, (int)segment.FileSize);
-                for (var i = code.IndexOf((byte)0xe8); i >= 0 && i + 5 <= code.Length; i = Next(code, i))
-                {
-                    var returnAddress = segment.Address + (ulong)i + 5;
-                    var target = returnAddress + (ulong)(long)BinaryPrimitives.ReadInt32LittleEndian(code.Slice(i + 1, 4));
-                    if (Array.BinarySearch(_functions, target) < 0)
-                    {
-                        if (PltSlot(target) is not { } slot || !slots.Defined.TryGetValue(slot, out var function) || Array.BinarySearch(_functions, function) < 0)
-                        {
-                            continue;
-                        }
-
-                        target = function;
-                    }
-
-                    if (!callers.TryGetValue(target, out var list))
-                    {
-                        callers[target] = list = [];
-                    }
-
-                    list.Add(returnAddress);
-                }
-            }
-
-            return callers;
-        }
-
-        // As for calls, a byte E9 whose displacement lands exactly on a function's first byte, from another function.
-        private Dictionary<ulong, List<ulong>> IndexTailCalls()
-        {
-            var tailCallers = new Dictionary<ulong, List<ulong>>();
-            foreach (var segment in image.ExecutableSegments)
-            {
-                var code = image.Bytes.AsSpan((int)segment.Offset, (int)segment.FileSize);
-                for (var i = code.IndexOf((byte)0xe9); i >= 0 && i + 5 <= code.Length; i = Next(code, i, 0xe9))
-                {
-                    var jump = segment.Address + (ulong)i;
-                    var target = jump + 5 + (ulong)(long)BinaryPrimitives.ReadInt32LittleEndian(code.Slice(i + 1, 4));
-                    if (Array.BinarySearch(_functions, target) >= 0 && FunctionOf(jump) is { } from && from != target)
-                    {
-                        if (!tailCallers.TryGetValue(target, out var list))
-                        {
-                            tailCallers[target] = list = [];
-                        }
-
-                        if (!list.Contains(from))
-                        {
-                            list.Add(from);
-                        }
-                    }
-                }
-            }
-
-            return tailCallers;
-        }
-
-        /// <summary>The pointer slot a PLT stub at <paramref name="stub"/> jumps through (<c>[endbr64] [bnd] jmp *slot(%rip)</c>), or null if it is none.</summary>
-        private ulong? PltSlot(ulong stub)
-        {
-            if (_stubs.TryGetValue(stub, out var known))
-            {
-                return known;
-            }
-
-            var bytes = image.BytesAt(stub);
-            var at = bytes.StartsWith((ReadOnlySpan<byte>)[0xf3, 0x0f, 0x1e, 0xfa]) ? 4 : 0;
-            at += bytes.Length > at && bytes[at] == 0xf2 ? 1 : 0;
-            ulong? slot = bytes.Length >= at + 6 && bytes[at] == 0xff && bytes[at + 1] == 0x25
-                ? stub + (ulong)(at + 6) + (ulong)(long)BinaryPrimitives.ReadInt32LittleEndian(bytes.Slice(at + 2, 4))
-                : null;
-            return _stubs[stub] = slot;
-        }
-
-        /// <summary>
-        /// The return addresses of the indirect calls (<c>call *r/m64</c>: FF /2, after an optional REX prefix) inside a
-        /// function, at most <see cref="IndirectCallsAtMost"/>. Bytes that only look like one add a rule for an address
-        /// that is never a return address.
-        /// </summary>
-        public List<ulong> IndirectCallReturns()
-        {
-            var returns = new List<ulong>();
-            foreach (var segment in image.ExecutableSegments)
-            {
-                var code = image.Bytes.AsSpan((int)segment.Offset, (int)segment.FileSize);
-                for (var i = code.IndexOf((byte)0xff); i >= 0 && i + 2 < code.Length && returns.Count < IndirectCallsAtMost; i = Next(code, i, 0xff))
-                {
-                    var modrm = code[i + 1];
-                    if (((modrm >> 3) & 7) != 2)
-                    {
-                        continue;
-                    }
-
-                    var (mod, rm) = (modrm >> 6, modrm & 7);
-                    var length = 2;
-                    if (mod != 3 && rm == 4)
-                    {
-                        length++;
-                        if (mod == 0 && (code[i + 2] & 7) == 5)
-                        {
-                            length += 4;
-                        }
-                    }
-
-                    length += mod switch { 1 => 1, 2 => 4, 0 when rm == 5 => 4, _ => 0 };
-                    var returnAddress = segment.Address + (ulong)(i + length);
-                    if (FunctionOf(returnAddress - 1) is not null)
-                    {
-                        returns.Add(returnAddress);
-                    }
-                }
-            }
-
-            return returns;
-        }
-
-        private static int Next(ReadOnlySpan<byte> code, int previous, byte value = 0xe8)
-        {
-            var next = code[(previous + 1)..].IndexOf(value);
-            return next < 0 ? -1 : previous + 1 + next;
-        }
     }
 }
