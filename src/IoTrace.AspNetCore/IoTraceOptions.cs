@@ -59,6 +59,13 @@ public sealed class IoTraceOptions
     public IoTraceRedaction Redaction { get; set; }
 
     /// <summary>
+    /// Whether reports show the runtime's own IO in a request's flow (an assembly loaded on first use, the GC reading
+    /// /proc/meminfo), on rows of the method <c>(runtime)</c>; only the eBPF backend sees it. Defaults to
+    /// <see langword="false"/>. See <see cref="IoTraceStartOptions.IncludeRuntimeIo"/>.
+    /// </summary>
+    public bool IncludeRuntimeIo { get; set; }
+
+    /// <summary>
     /// The mechanism that records IO. Defaults to <see cref="IoTraceBackend.Auto"/>.
     /// </summary>
     public IoTraceBackend Backend { get; set; } = IoTraceBackend.Auto;
@@ -130,6 +137,7 @@ public sealed class IoTraceOptions
             LogLevel = LogLevel,
             Features = Features,
             Redaction = Redaction,
+            IncludeRuntimeIo = IncludeRuntimeIo,
             Backend = Backend,
             MinimumCalls = MinimumCalls,
             MinimumBytes = MinimumBytes,

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using IoTrace.Attribution;
+using IoTrace.Platform.Linux;
 using IoTrace.Symbols.Managed;
 using IoTrace.Symbols.Native;
 
@@ -46,6 +47,11 @@ internal sealed class StackAttributor(ManagedCodeMap map, IStackWalk walk, FileI
             return _cache[(resolver, stack)] = SourceLocation.StackIncomplete;
         }
 
+        if (IsRuntimeCall(stack))
+        {
+            return _cache[(resolver, stack)] = SourceLocation.Runtime;
+        }
+
         var (site, index, unknownCode) = Attribute(resolver, stack);
         if (site?.File is null || unknownCode)
         {
@@ -74,6 +80,29 @@ internal sealed class StackAttributor(ManagedCodeMap map, IStackWalk walk, FileI
 
         _cache[(resolver, stack)] = site;
         return site;
+    }
+
+    /// <summary>
+    /// Whether the runtime's own native code made the call (an assembly load, the GC reading /proc/meminfo): the first
+    /// frame past libc lies in libcoreclr or the JIT. Managed code reaches libc through libSystem.Native or a P/Invoke.
+    /// </summary>
+    private bool IsRuntimeCall(ulong[] stack)
+    {
+        for (var i = 1; i < stack.Length; i++)
+        {
+            var address = walk.AddressOf(stack[i]);
+            if (walk.IsMarker(address) || !_images.TryFind(address, out var path, out _))
+            {
+                return false;
+            }
+
+            if (!LinuxLibraries.IsLibc(path))
+            {
+                return LinuxLibraries.IsRuntime(path);
+            }
+        }
+
+        return false;
     }
 
     /// <summary>Unloaded code: its addresses may hold other methods later, so nothing learned from them holds.</summary>

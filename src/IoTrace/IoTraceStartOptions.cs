@@ -33,6 +33,15 @@ public sealed class IoTraceStartOptions
     public IoTraceRedaction Redaction { get; set; }
 
     /// <summary>
+    /// Whether the report shows the runtime's own IO in the traced flow (an assembly loaded on first use, the GC reading
+    /// /proc/meminfo), on rows of the method <c>(runtime)</c>, counted in the totals. Only a backend that sees below the
+    /// runtime's own library (eBPF) sees such IO, and tells it apart by the call's stack: under <see cref="Strategy.Summary"/>,
+    /// which keeps no stacks, it is counted. Defaults to <see langword="false"/>: it is not the code's own IO, and it comes
+    /// and goes with what the process has already loaded.
+    /// </summary>
+    public bool IncludeRuntimeIo { get; set; }
+
+    /// <summary>
     /// The directory that source file paths are printed relative to.
     /// Defaults to <see langword="null"/>: the current directory.
     /// </summary>

@@ -46,7 +46,7 @@ public sealed class IoTraceServiceCollectionExtensionsTests : IDisposable
     [InlineData("Enabled", "yes", "IoTrace:Enabled: 'yes' is not a boolean. Allowed values: true, false.")]
     [InlineData("MinimumBytes", "-1", "IoTrace:MinimumBytes: '-1' is not a count. Allowed values: 0 or a positive whole number.")]
     [InlineData("ExcludePaths:0", "health", "IoTrace:ExcludePaths:0: 'health' must start with '/'. " + PathPattern.Syntax + ".")]
-    [InlineData("Stratgy", "All", "IoTrace:Stratgy: 'Stratgy' is not an IoTrace setting. Allowed keys: Enabled, Strategy, Formatter, LogLevel, Features, Redaction, Backend, IncludePaths, ExcludePaths, SkippedNamespaces, MinimumCalls, MinimumBytes, SamplingRatio.")]
+    [InlineData("Stratgy", "All", "IoTrace:Stratgy: 'Stratgy' is not an IoTrace setting. Allowed keys: Enabled, Strategy, Formatter, LogLevel, Features, Redaction, IncludeRuntimeIo, Backend, IncludePaths, ExcludePaths, SkippedNamespaces, MinimumCalls, MinimumBytes, SamplingRatio.")]
     public async Task AddIoTrace_InvalidValueInConfiguration_StartupFailsNamingTheKeyAndAllowedValues(string key, string value, string failure)
     {
         await using var app = new TestApp { Settings = { [$"IoTrace:{key}"] = value } };

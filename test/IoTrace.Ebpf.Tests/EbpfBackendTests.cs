@@ -299,6 +299,43 @@ public sealed class EbpfBackendTests(EbpfFixture fixture) : IDisposable
 
     private static IoTraceReport TraceDeepCall(nint fd) => IoTracer.Trace(Strategy.All, () => DeepCall.Level1(fd));
 
+    [Fact]
+    public void Trace_AssemblyLoadedInTheTrace_TheRuntimesOwnIoIsLeftOutUnlessAsked()
+    {
+        fixture.Require();
+        var hiddenCopy = CopyOfAnAssembly("hidden");
+        var shownCopy = CopyOfAnAssembly("shown");
+
+        var hidden = IoTracer.Trace(Strategy.All, () => LoadInContextOfItsOwn(hiddenCopy));
+        var scope = IoTracer.Start(Strategy.All, new IoTraceStartOptions { IncludeRuntimeIo = true });
+        LoadInContextOfItsOwn(shownCopy);
+        var shown = scope.Stop();
+
+        // The runtime's loader opens the file, from libcoreclr: the runtime's IO, not the line that asked for the load.
+        Assert.Equal(("ebpf", "ebpf"), (hidden.Backend, shown.Backend));
+        Assert.DoesNotContain(hidden.Aggregates, a => a.Target == hiddenCopy);
+        var opens = shown.Aggregates.Where(a => a.Probe == "openat" && a.Target == shownCopy).ToList();
+        Assert.NotEmpty(opens);
+        Assert.All(opens, a => Assert.Equal(("(runtime)", null), (a.Method, a.File)));
+        Assert.DoesNotContain(hidden.Aggregates, a => a.Method == "(runtime)");
+    }
+
+    private string CopyOfAnAssembly(string name)
+    {
+        // A file of its own, loaded into a context of its own: the runtime opens and reads it in the traced flow.
+        var copy = Path.Combine(_directory, $"{name}.dll");
+        File.Copy(typeof(Xunit.Assert).Assembly.Location, copy);
+        return copy;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void LoadInContextOfItsOwn(string path)
+    {
+        var context = new System.Runtime.Loader.AssemblyLoadContext(path, isCollectible: true);
+        _ = context.LoadFromAssemblyPath(path).GetName();
+        context.Unload();
+    }
+
     internal static string ByProbe(IoTraceReport report) =>
         string.Join(", ", report.Aggregates.GroupBy(a => a.Probe).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => $"{g.Key} {g.Sum(a => a.Calls)} {g.Sum(a => a.Bytes)}"));
 

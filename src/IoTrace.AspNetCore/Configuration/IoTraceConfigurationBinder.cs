@@ -19,6 +19,7 @@ internal static class IoTraceConfigurationBinder
         nameof(IoTraceOptions.LogLevel),
         nameof(IoTraceOptions.Features),
         nameof(IoTraceOptions.Redaction),
+        nameof(IoTraceOptions.IncludeRuntimeIo),
         nameof(IoTraceOptions.Backend),
         nameof(IoTraceOptions.IncludePaths),
         nameof(IoTraceOptions.ExcludePaths),
@@ -47,18 +48,10 @@ internal static class IoTraceConfigurationBinder
             switch (key)
             {
                 case nameof(IoTraceOptions.Enabled):
-                    if (Scalar(child, options) is { } enabled)
-                    {
-                        if (bool.TryParse(enabled, out var value))
-                        {
-                            options.Enabled = value;
-                        }
-                        else
-                        {
-                            options.ConfigurationErrors.Add(Invalid(child, enabled, "a boolean", ["true", "false"]));
-                        }
-                    }
-
+                    BindBoolean(child, options, v => options.Enabled = v);
+                    break;
+                case nameof(IoTraceOptions.IncludeRuntimeIo):
+                    BindBoolean(child, options, v => options.IncludeRuntimeIo = v);
                     break;
                 case nameof(IoTraceOptions.Strategy):
                     BindEnum<Strategy>(child, options, "a strategy", v => options.Strategy = v);
@@ -191,6 +184,21 @@ internal static class IoTraceConfigurationBinder
             else
             {
                 options.ConfigurationErrors.Add(Invalid(child, text, what, Enum.GetNames<TEnum>()));
+            }
+        }
+    }
+
+    private static void BindBoolean(IConfigurationSection child, IoTraceOptions options, Action<bool> set)
+    {
+        if (Scalar(child, options) is { } text)
+        {
+            if (bool.TryParse(text, out var value))
+            {
+                set(value);
+            }
+            else
+            {
+                options.ConfigurationErrors.Add(Invalid(child, text, "a boolean", ["true", "false"]));
             }
         }
     }

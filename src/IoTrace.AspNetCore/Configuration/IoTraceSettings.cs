@@ -64,7 +64,7 @@ internal sealed class IoTraceSettings
     {
         var supported = !effective.Enabled || StartBackend(effective, tracer);
 
-        var startOptions = new IoTraceStartOptions { RootPath = contentRoot, Features = effective.Features, Redaction = effective.Redaction };
+        var startOptions = new IoTraceStartOptions { RootPath = contentRoot, Features = effective.Features, Redaction = effective.Redaction, IncludeRuntimeIo = effective.IncludeRuntimeIo };
         startOptions.SkippedNamespaces.Clear();
         foreach (var prefix in effective.SkippedNamespaces)
         {

@@ -269,7 +269,7 @@ internal sealed class NativeUnwindRules(Action<ulong, long> teach, int capacity,
         // Only a library that calls libc's IO functions itself gets the whole search: one without such calls makes no
         // IO of its own (a large one would fill the map for nothing), and is learned from its stacks alone.
         var isFirst = false;
-        if (!library.FirstLessonGiven && !LibcUnwindTable.IsLibc(mapping.Path))
+        if (!library.FirstLessonGiven && !LinuxLibraries.IsLibc(mapping.Path))
         {
             library.FirstLessonGiven = true;
             var io = library.Calls.IoCallReturns(s_ioImports);

@@ -62,7 +62,7 @@ internal sealed class LibcUnwindTable
     {
         try
         {
-            if (ProcessMaps.Executable(mapsPath).FirstOrDefault(m => IsLibc(m.Path)) is { Path: not null } libc)
+            if (ProcessMaps.Executable(mapsPath).FirstOrDefault(m => LinuxLibraries.IsLibc(m.Path)) is { Path: not null } libc)
             {
                 var image = ElfImage.Parse(File.ReadAllBytes(libc.Path));
                 return image.LoadBias(libc.Start, libc.Offset) is { } bias
@@ -146,12 +146,6 @@ internal sealed class LibcUnwindTable
 
         (cfa, rbp) = (rule.CfaOffset, rule.RbpOffset);
         return true;
-    }
-
-    internal static bool IsLibc(string path)
-    {
-        var name = Path.GetFileName(path);
-        return name == "libc.so.6" || (name.StartsWith("libc-", StringComparison.Ordinal) && name.EndsWith(".so", StringComparison.Ordinal));
     }
 }
 

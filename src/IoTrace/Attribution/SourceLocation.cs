@@ -13,6 +13,13 @@ internal sealed class SourceLocation(string? file, int? line, string? method, bo
     /// </summary>
     public static readonly SourceLocation StackIncomplete = new(null, null, null, isApplication: false);
 
+    /// <summary>
+    /// The runtime's own IO in a traced flow (an assembly load, the GC reading /proc/meminfo), as a backend that sees
+    /// below the runtime's own library tells it: not the app's, so a trace leaves it out unless asked to show it
+    /// (<see cref="IoTraceStartOptions.IncludeRuntimeIo"/>), on a row of its own.
+    /// </summary>
+    public static readonly SourceLocation Runtime = new(null, null, "(runtime)", isApplication: false);
+
     /// <summary>The absolute source path from the PDB, or <see langword="null"/> without one.</summary>
     public string? File { get; } = file;
 

@@ -36,9 +36,11 @@ internal sealed class TraceSession
     private volatile bool _incomplete;
     private readonly bool _countsBytes;
     private readonly IoTraceRedaction _redaction;
+    private readonly bool _includeRuntimeIo;
 
-    public TraceSession(Strategy strategy, IoTraceFeatures features, IIoTraceBackend recorder, CallSiteResolver resolver, string rootPath, IoTraceRedaction redaction = IoTraceRedaction.None)
+    public TraceSession(Strategy strategy, IoTraceFeatures features, IIoTraceBackend recorder, CallSiteResolver resolver, string rootPath, IoTraceRedaction redaction = IoTraceRedaction.None, bool includeRuntimeIo = false)
     {
+        _includeRuntimeIo = includeRuntimeIo;
         _redaction = redaction;
         Strategy = strategy;
         Features = features | IoTraceFeatures.Calls;
@@ -95,7 +97,7 @@ internal sealed class TraceSession
     public void Charge(in IoCall call)
     {
         var probe = call.Probe;
-        if (call.Calls <= 0)
+        if (call.Calls <= 0 || (!_includeRuntimeIo && ReferenceEquals(call.Site, SourceLocation.Runtime)))
         {
             return;
         }

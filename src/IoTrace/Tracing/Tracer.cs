@@ -106,7 +106,7 @@ internal sealed class Tracer : IDisposable
     public IoTraceScope Start(Strategy strategy, IoTraceStartOptions options)
     {
         var recorder = Backend.RecorderForNewTrace() ?? new UnavailableBackend($"the {Backend.Name} backend cannot record now");
-        var session = new TraceSession(strategy, options.Features, recorder, CallSiteResolver.For(options), options.RootPath ?? Environment.CurrentDirectory, options.Redaction);
+        var session = new TraceSession(strategy, options.Features, recorder, CallSiteResolver.For(options), options.RootPath ?? Environment.CurrentDirectory, options.Redaction, options.IncludeRuntimeIo);
         return new IoTraceScope(session);
     }
 

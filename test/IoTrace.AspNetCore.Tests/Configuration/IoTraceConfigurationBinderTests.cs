@@ -63,7 +63,7 @@ public sealed class IoTraceConfigurationBinderTests
     [InlineData("Enabled", "1", "IoTrace:Enabled: '1' is not a boolean. Allowed values: true, false.")]
     [InlineData("Features", "Calls, Wall", "IoTrace:Features: 'Calls, Wall' is not a list of features. Allowed values: a comma-separated list of Calls, Bytes, Time, Cpu; or All, or None (calls only).")]
     [InlineData("Redaction", "Paths", "IoTrace:Redaction: 'Paths' is not a list of things to redact. Allowed values: a comma-separated list of FilePaths, PeerAddresses; or All, or None.")]
-    [InlineData("Verbose", "true", "IoTrace:Verbose: 'Verbose' is not an IoTrace setting. Allowed keys: Enabled, Strategy, Formatter, LogLevel, Features, Redaction, Backend, IncludePaths, ExcludePaths, SkippedNamespaces, MinimumCalls, MinimumBytes, SamplingRatio.")]
+    [InlineData("Verbose", "true", "IoTrace:Verbose: 'Verbose' is not an IoTrace setting. Allowed keys: Enabled, Strategy, Formatter, LogLevel, Features, Redaction, IncludeRuntimeIo, Backend, IncludePaths, ExcludePaths, SkippedNamespaces, MinimumCalls, MinimumBytes, SamplingRatio.")]
     [InlineData("Strategy:Name", "Read", "IoTrace:Strategy: must be a single value, not a section.")]
     public void Bind_UnusableValue_RecordsAnErrorAndKeepsTheDefault(string key, string value, string error)
     {
