@@ -37,8 +37,8 @@ try {
 
     if (-not $SkipTests) {
         if (Test-Path $testResults) { Remove-Item $testResults -Recurse -Force }
-        # The solution's projects under test/ that are test projects (not helpers such as a child-process target).
-        $testProjects = @(& dotnet sln $solution list | Where-Object { $_ -match '^test[\\/].*\.csproj$' } |
+        # The solution's test projects under test/ and samples/ (not helpers such as a child-process target).
+        $testProjects = @(& dotnet sln $solution list | Where-Object { $_ -match '^(test|samples)[\\/].*\.csproj$' } |
             ForEach-Object { Get-Item (Join-Path $PSScriptRoot $_) } |
             Where-Object { (& dotnet msbuild $_.FullName -getProperty:IsTestProject) -eq 'true' })
         $failedRuns = @()

@@ -28,7 +28,7 @@ if (demo)
 
 var finished = new RequestFinishedSignal();
 builder.Logging.AddProvider(finished);
-builder.Services.AddIoTrace();
+builder.Services.AddIoTrace().AddIoTracePage();   // the page at /iotrace: the last 100 traced requests
 #if IOTRACE_EBPF
 builder.Services.AddEbpfBackend();
 #endif
@@ -55,6 +55,7 @@ app.UseIoTrace(o => o.Strategy = Strategy.Write);
 
 app.MapGet("/", endpoints.IndexAsync);
 app.MapGet("/upstream", DemoEndpoints.Upstream);
+app.MapIoTracePage();   // Development environment and loopback only
 
 await app.StartAsync();
 var address = new Uri(app.Urls.First());
@@ -70,3 +71,6 @@ if (demo)
 DemoLog.Listening(logger, address);
 await app.WaitForShutdownAsync();
 return 0;
+
+/// <summary>The demo app's entry point, public for its tests' <c>WebApplicationFactory&lt;Program&gt;</c>.</summary>
+public partial class Program;

@@ -1,6 +1,7 @@
 using IoTrace.AspNetCore;
 using IoTrace.AspNetCore.Configuration;
 using IoTrace.AspNetCore.Logging;
+using IoTrace.AspNetCore.Reporting;
 using IoTrace.Tracing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -72,7 +73,7 @@ public static class IoTraceApplicationBuilderExtensions
                 tracer,
                 logger,
                 configure);
-            var middleware = new IoTraceMiddleware(next, tracker, tracer, logger);
+            var middleware = new IoTraceMiddleware(next, tracker, tracer, services.GetServices<ITracedRequestObserver>(), logger);
             services.GetService<IHostApplicationLifetime>()?.ApplicationStopped.Register(() =>
             {
                 // The server has finished its requests; with a kernel backend their last reports may still wait for a flush.

@@ -15,11 +15,22 @@ public static class IoTraceEndpointConventionBuilderExtensions
     /// <param name="strategy">What to record for this endpoint.</param>
     /// <returns><paramref name="builder"/>, for chaining.</returns>
     public static TBuilder WithIoTrace<TBuilder>(this TBuilder builder, Strategy strategy)
+        where TBuilder : IEndpointConventionBuilder => builder.WithIoTrace(new IoTraceAttribute(strategy));
+
+    /// <summary>
+    /// Gives the endpoint its own IO tracing settings, for example
+    /// <c>app.MapGet("/orders", ...).WithIoTrace(new IoTraceAttribute(Strategy.All) { CallBudget = 40 })</c>.
+    /// </summary>
+    /// <typeparam name="TBuilder">The endpoint convention builder.</typeparam>
+    /// <param name="builder">The endpoint's builder.</param>
+    /// <param name="settings">The endpoint's settings.</param>
+    /// <returns><paramref name="builder"/>, for chaining.</returns>
+    public static TBuilder WithIoTrace<TBuilder>(this TBuilder builder, IoTraceAttribute settings)
         where TBuilder : IEndpointConventionBuilder
     {
         ArgumentNullException.ThrowIfNull(builder);
-        var metadata = new IoTraceAttribute(strategy);
-        builder.Add(endpoint => endpoint.Metadata.Add(metadata));
+        ArgumentNullException.ThrowIfNull(settings);
+        builder.Add(endpoint => endpoint.Metadata.Add(settings));
         return builder;
     }
 }

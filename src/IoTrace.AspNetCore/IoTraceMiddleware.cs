@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using IoTrace.AspNetCore.Configuration;
 using IoTrace.AspNetCore.Logging;
+using IoTrace.AspNetCore.Reporting;
 using IoTrace.Tracing;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -28,6 +29,7 @@ internal sealed class IoTraceMiddleware
     private readonly RequestDelegate _next;
     private readonly IoTraceOptionsTracker _options;
     private readonly Tracer _tracer;
+    private readonly ITracedRequestObserver[] _observers;
     private readonly ILogger _logger;
     private readonly Func<IoTraceFormatter, IoTraceReport, string> _format;
 
@@ -35,6 +37,7 @@ internal sealed class IoTraceMiddleware
     private int _tracerFailed;
     private int _formatterFailed;
     private int _loggingFailed;
+    private int _observerFailed;
 
     // A formatter failure met while a sink renders the message inside our own Log call is logged after that call
     // returns: logging from inside a sink's Log would re-enter it.
@@ -46,11 +49,12 @@ internal sealed class IoTraceMiddleware
     private int _pendingLogs;
     private TaskCompletionSource? _drained;
 
-    public IoTraceMiddleware(RequestDelegate next, IoTraceOptionsTracker options, Tracer tracer, ILogger logger)
+    public IoTraceMiddleware(RequestDelegate next, IoTraceOptionsTracker options, Tracer tracer, IEnumerable<ITracedRequestObserver> observers, ILogger logger)
     {
         _next = next;
         _options = options;
         _tracer = tracer;
+        _observers = [.. observers];
         _logger = logger;
         _format = Format;
     }
@@ -80,11 +84,21 @@ internal sealed class IoTraceMiddleware
         // Taken now: later middleware may rewrite the path, and at OnCompleted the current activity may be
         // a child the endpoint started, or none.
         var method = context.Request.Method;
-        var path = context.Request.Path.Value ?? "/";
+        // The whole path, as the client asked for it, also when the middleware runs in a Map branch.
+        var path = context.Request.PathBase.Add(context.Request.Path).Value is { Length: > 0 } whole ? whole : "/";
         var activity = Activity.Current;
+        if (settings.ServerTiming)
+        {
+            ServerTiming.BeforeHeaders(context, scope);
+        }
+
         try
         {
             await _next(context);
+            if (settings.ServerTiming)
+            {
+                ServerTiming.InTrailers(context, scope);
+            }
         }
         finally
         {
@@ -167,13 +181,16 @@ internal sealed class IoTraceMiddleware
         {
             var activity = pending.Activity;
             var w3c = activity?.IdFormat == ActivityIdFormat.W3C;
+            var endpoint = pending.Context.GetEndpoint();
             outcome = new RequestOutcome(
                 pending.Method,
                 pending.Path,
-                (pending.Context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText,
+                (endpoint as RouteEndpoint)?.RoutePattern.RawText,
                 pending.Context.Response.StatusCode,
                 w3c ? activity!.TraceId.ToHexString() : null,
-                w3c ? activity!.SpanId.ToHexString() : null);
+                w3c ? activity!.SpanId.ToHexString() : null,
+                endpoint?.Metadata.GetMetadata<IoTraceAttribute>(),
+                activity);
         }
         catch (Exception e)
         {
@@ -240,6 +257,8 @@ internal sealed class IoTraceMiddleware
         }
 
         var report = completed.Result;
+        Publish(report, outcome);
+        Warn(settings, report, outcome);
         try
         {
             if (!settings.ShouldLog(report) || !_logger.IsEnabled(settings.LogLevel))
@@ -275,6 +294,70 @@ internal sealed class IoTraceMiddleware
         if (Volatile.Read(ref _formatterFailure) is { } failure)
         {
             OnFailure(ref _formatterFailed, IoTraceMiddlewareLog.FormatterFailed, failure);
+        }
+    }
+
+    /// <summary>Tells every observer (a test's collector, the meter) of the request, whatever the log's thresholds.</summary>
+    private void Publish(IoTraceReport report, RequestOutcome outcome)
+    {
+        if (_observers.Length == 0)
+        {
+            return;
+        }
+
+        var request = new TracedRequest(outcome.Method, outcome.Path, outcome.Route, outcome.StatusCode, outcome.TraceId, outcome.SpanId, report, outcome.EndpointSettings, outcome.Activity);
+        foreach (var observer in _observers)
+        {
+            try
+            {
+                observer.OnTraced(in request);
+            }
+            catch (Exception e)
+            {
+                OnFailure(ref _observerFailed, IoTraceMiddlewareLog.ObserverFailed, e);
+            }
+        }
+    }
+
+    /// <summary>Logs each IO habit the report shows (over budget, repeated opens, chatty IO, repeated round trips), whatever the report's own log level.</summary>
+    private void Warn(IoTraceSettings settings, IoTraceReport report, RequestOutcome outcome)
+    {
+        try
+        {
+            if (!_logger.IsEnabled(LogLevel.Warning))
+            {
+                return;
+            }
+
+            if (IoWarnings.Find(report, settings.Warnings, outcome.EndpointSettings) is not { } warnings)
+            {
+                return;
+            }
+
+            foreach (var warning in warnings)
+            {
+                var (method, path) = (outcome.Method, outcome.Path);
+                switch (warning.Kind)
+                {
+                    case IoWarningKind.CallBudget or IoWarningKind.ByteBudget:
+                        IoTraceMiddlewareLog.IoBudgetExceeded(_logger, method, path, warning.Spent, warning.Kind == IoWarningKind.CallBudget ? "calls" : "bytes",
+                            warning.Limit, warning.Location, Format(settings.Formatter, report));
+                        break;
+                    case IoWarningKind.RepeatedOpens:
+                        IoTraceMiddlewareLog.RepeatedFileOpens(_logger, method, path, warning.Target, warning.Spent, warning.Limit, warning.Location);
+                        break;
+                    case IoWarningKind.ChattyIo:
+                        IoTraceMiddlewareLog.ChattyIo(_logger, method, path, warning.Spent, warning.AverageBytes, warning.Target, warning.Limit, warning.Location);
+                        break;
+                    case IoWarningKind.RoundTrips:
+                        IoTraceMiddlewareLog.RepeatedRoundTrips(_logger, method, path, warning.Target, warning.Spent, warning.Limit, warning.Location);
+                        break;
+                }
+            }
+        }
+        catch (Exception e)
+        {
+            OnFailure(ref _loggingFailed, IoTraceMiddlewareLog.ReportLoggingFailed, e);
         }
     }
 
@@ -346,7 +429,7 @@ internal sealed class IoTraceMiddleware
         }
     }
 
-    private readonly record struct RequestOutcome(string Method, string Path, string? Route, int StatusCode, string? TraceId, string? SpanId);
+    private readonly record struct RequestOutcome(string Method, string Path, string? Route, int StatusCode, string? TraceId, string? SpanId, IoTraceAttribute? EndpointSettings, Activity? Activity);
 
     private sealed record PendingReport(
         IoTraceMiddleware Middleware,

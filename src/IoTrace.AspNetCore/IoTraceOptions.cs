@@ -28,8 +28,8 @@ public sealed class IoTraceOptions
     /// A delegate, so that code can assign the io-trace gem's lambda contract directly:
     /// <c>o.Formatter = (stream, trace) =&gt; stream.Write(trace.TotalBytes);</c>, or a named one with
     /// <see cref="IoTraceFormatters.Get(string)"/>. In configuration the value is a formatter name, for example
-    /// <c>"Formatter": "bytes"</c>: a built-in (<c>default</c>, <c>time</c>, <c>calls</c>, <c>cpu</c>, <c>bytes</c>,
-    /// <c>fds</c>, <c>files</c>) or one registered with <see cref="IoTraceFormatters.Register(string, IoTraceFormatter)"/>
+    /// <c>"Formatter": "bytes"</c>: a built-in (<c>default</c>, <c>time</c>, <c>calls</c>, <c>cpu</c>, <c>wait</c>,
+    /// <c>bytes</c>, <c>fds</c>, <c>files</c>) or one registered with <see cref="IoTraceFormatters.Register(string, IoTraceFormatter)"/>
     /// before the host starts, looked up case-insensitively when the options are bound.
     /// A formatter that throws is logged once and replaced by <c>default</c>; the response is never affected.
     /// </remarks>
@@ -44,7 +44,8 @@ public sealed class IoTraceOptions
 
     /// <summary>
     /// What each aggregate measures; in configuration a comma-separated list such as <c>"Calls, Bytes, Time"</c>.
-    /// <see cref="IoTraceFeatures.Cpu"/> is opt-in (<c>"Calls, Bytes, Time, Cpu"</c> or <c>"All"</c>): it costs two
+    /// <see cref="IoTraceFeatures.Cpu"/> and <see cref="IoTraceFeatures.Wait"/> are opt-in
+    /// (<c>"Calls, Bytes, Time, Cpu"</c>, <c>"Calls, Wait"</c> or <c>"All"</c>): they cost two
     /// system calls per traced IO call, about 0.55 us on the reference machine (docs/performance.md).
     /// Defaults to <see cref="IoTraceStartOptions.DefaultFeatures"/>: calls, bytes and time.
     /// </summary>
@@ -108,6 +109,52 @@ public sealed class IoTraceOptions
     public long MinimumBytes { get; set; }
 
     /// <summary>
+    /// A request that makes more IO calls than this logs a warning (event <c>IoBudgetExceeded</c>, 110) with its table
+    /// and the line that made most of them. An endpoint can have its own (<see cref="IoTraceAttribute.CallBudget"/>).
+    /// Defaults to 0: no budget.
+    /// </summary>
+    public long CallBudget { get; set; }
+
+    /// <summary>
+    /// A request that reads and writes more bytes than this logs a warning (event <c>IoBudgetExceeded</c>, 110). An
+    /// endpoint can have its own (<see cref="IoTraceAttribute.ByteBudget"/>). Defaults to 0: no budget.
+    /// </summary>
+    public long ByteBudget { get; set; }
+
+    /// <summary>
+    /// A request that opens the same file this many times or more logs a warning (event <c>RepeatedFileOpens</c>, 111)
+    /// naming the file and the line that opens it most: a cache the request does not have. Needs a strategy that keeps
+    /// context (not Summary). Defaults to 10; 0 switches the warning off.
+    /// </summary>
+    public int RepeatedOpenThreshold { get; set; } = 10;
+
+    /// <summary>
+    /// A request that makes this many reads or writes or more on one file or socket, moving fewer than
+    /// <see cref="ChattyIoBytes"/> bytes each on average, logs a warning (event <c>ChattyIo</c>, 112) naming the target
+    /// and the line: a buffer missing. Needs a strategy that keeps context. Defaults to 100; 0 switches it off.
+    /// </summary>
+    public int ChattyIoThreshold { get; set; } = 100;
+
+    /// <summary>The average bytes per call below which <see cref="ChattyIoThreshold"/> counts calls as small. Defaults to 256.</summary>
+    public int ChattyIoBytes { get; set; } = 256;
+
+    /// <summary>
+    /// A request that writes to one socket peer this many times or more logs a warning (event <c>RepeatedRoundTrips</c>,
+    /// 113) naming the peer and the line: one query per item, where one for all would do (N+1). Needs a strategy that
+    /// keeps context and records writes (Write or All). Defaults to 25; 0 switches it off.
+    /// </summary>
+    public int RoundTripThreshold { get; set; } = 25;
+
+    /// <summary>
+    /// Whether a traced response carries its IO so far as a <c>Server-Timing</c> entry
+    /// (<c>io;dur=0.123;desc="4 calls, 5699 B"</c>), for a browser's network panel: in its headers, and whole in its
+    /// trailers over HTTP/2 and later. It shows what the request did to anyone who sees the response: leave it off where
+    /// that is not wanted. Under a backend that counts calls after they return (eBPF) the entry says so instead. Defaults
+    /// to <see langword="false"/>.
+    /// </summary>
+    public bool ServerTiming { get; set; }
+
+    /// <summary>
     /// The share of requests traced, from 0 (none) to 1 (every request the paths and the log level let through), to
     /// bound the tracer's cost on a busy production server. Defaults to 1.
     /// </summary>
@@ -138,9 +185,16 @@ public sealed class IoTraceOptions
             Features = Features,
             Redaction = Redaction,
             IncludeRuntimeIo = IncludeRuntimeIo,
+            ServerTiming = ServerTiming,
             Backend = Backend,
             MinimumCalls = MinimumCalls,
             MinimumBytes = MinimumBytes,
+            CallBudget = CallBudget,
+            ByteBudget = ByteBudget,
+            RepeatedOpenThreshold = RepeatedOpenThreshold,
+            ChattyIoThreshold = ChattyIoThreshold,
+            ChattyIoBytes = ChattyIoBytes,
+            RoundTripThreshold = RoundTripThreshold,
             SamplingRatio = SamplingRatio,
             ConfigurationPath = ConfigurationPath,
         };

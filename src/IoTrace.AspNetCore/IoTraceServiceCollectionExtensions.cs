@@ -1,6 +1,8 @@
-using IoTrace.AspNetCore;
+using System.Diagnostics.Metrics;
 using IoTrace;
+using IoTrace.AspNetCore;
 using IoTrace.AspNetCore.Configuration;
+using IoTrace.AspNetCore.Reporting;
 using IoTrace.Tracing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -80,6 +82,10 @@ public static class IoTraceServiceCollectionExtensions
 
         marker = new IoTraceMarkerService();
         services.AddSingleton(marker);
+
+        // What reads each traced request's report besides the log: the meter, the request's span.
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<ITracedRequestObserver, IoTraceMetrics>(sp => new IoTraceMetrics(sp.GetService<IMeterFactory>())));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<ITracedRequestObserver, IoTraceActivityEnricher>());
 
         // The host's tracer, with the backends the app registered (AddEbpfBackend); disposed with the host.
         services.TryAddSingleton(sp => new Tracer(sp.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance, sp.GetServices<IoTraceBackendProvider>()));

@@ -16,7 +16,8 @@ public sealed class IoAggregate
     /// <param name="bytes">The bytes read or written.</param>
     /// <param name="time">The wall time inside the calls.</param>
     /// <param name="cpu">The on-CPU time of the calling threads inside the calls.</param>
-    public IoAggregate(string probe, string? file, int? line, string? method, int? fd, string? target, long calls, long bytes, TimeSpan time, TimeSpan cpu)
+    /// <param name="targetKind">What <paramref name="target"/> is, told before it was redacted.</param>
+    public IoAggregate(string probe, string? file, int? line, string? method, int? fd, string? target, long calls, long bytes, TimeSpan time, TimeSpan cpu, IoTargetKind targetKind = IoTargetKind.Other)
     {
         ArgumentException.ThrowIfNullOrEmpty(probe);
         Probe = probe;
@@ -29,6 +30,7 @@ public sealed class IoAggregate
         Bytes = bytes;
         Time = time;
         Cpu = cpu;
+        TargetKind = targetKind;
     }
 
     /// <summary>The probe: the Linux syscall name as strace prints it (<c>pread64</c>, <c>recvfrom</c>, <c>openat</c>, ...).</summary>
@@ -49,6 +51,9 @@ public sealed class IoAggregate
     /// <summary>The file path or socket peer behind <see cref="Fd"/> (or the path a stat or open call named).</summary>
     public string? Target { get; }
 
+    /// <summary>What <see cref="Target"/> is: a file, a socket, or other.</summary>
+    public IoTargetKind TargetKind { get; }
+
     /// <summary>The number of calls, failed ones included (as <c>strace -c</c> counts them).</summary>
     public long Calls { get; }
 
@@ -60,6 +65,12 @@ public sealed class IoAggregate
 
     /// <summary>The on-CPU time of the calling threads inside the calls.</summary>
     public TimeSpan Cpu { get; }
+
+    /// <summary>
+    /// The time the calls waited off CPU: <see cref="Time"/> minus <see cref="Cpu"/> (never below zero). Meaningful
+    /// only where the report measured both (<see cref="IoTraceFeatures.Wait"/>).
+    /// </summary>
+    public TimeSpan Wait => Time > Cpu ? Time - Cpu : TimeSpan.Zero;
 
     /// <summary>The source location as <c>File:Line</c>, the method name without a PDB, or <see langword="null"/>.</summary>
     public string? Location => File is null ? Method : Line is null ? File : $"{File}:{Line}";

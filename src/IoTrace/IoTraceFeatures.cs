@@ -25,6 +25,13 @@ public enum IoTraceFeatures
     /// </summary>
     Cpu = 8,
 
-    /// <summary>Calls, bytes, time and cpu.</summary>
-    All = Calls | Bytes | Time | Cpu,
+    /// <summary>
+    /// The time each call waited off CPU (blocked on a disk, a peer, a lock in the kernel): its wall time minus its
+    /// on-CPU time. Implies <see cref="Time"/> and <see cref="Cpu"/>, and costs what they cost.
+    /// A backend that cannot measure CPU time cannot tell it either: the report then leaves both out.
+    /// </summary>
+    Wait = 16,
+
+    /// <summary>Calls, bytes, time, cpu and wait.</summary>
+    All = Calls | Bytes | Time | Cpu | Wait,
 }

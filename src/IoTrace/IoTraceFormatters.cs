@@ -12,7 +12,7 @@ public static class IoTraceFormatters
     /// <summary>The name of the default formatter.</summary>
     public const string DefaultName = "default";
 
-    private static readonly string[] s_builtInNames = ["default", "time", "calls", "cpu", "bytes", "fds", "files"];
+    private static readonly string[] s_builtInNames = ["default", "time", "calls", "cpu", "wait", "bytes", "fds", "files"];
 
     private static readonly ConcurrentDictionary<string, IoTraceFormatter> s_formatters = new(StringComparer.OrdinalIgnoreCase)
     {
@@ -20,6 +20,7 @@ public static class IoTraceFormatters
         ["time"] = BuiltInFormatters.Time,
         ["calls"] = BuiltInFormatters.Calls,
         ["cpu"] = BuiltInFormatters.Cpu,
+        ["wait"] = BuiltInFormatters.Wait,
         ["bytes"] = BuiltInFormatters.Bytes,
         ["fds"] = BuiltInFormatters.Fds,
         ["files"] = BuiltInFormatters.Files,

@@ -28,6 +28,7 @@ public sealed class IoTraceReport
             TotalBytes += aggregate.Bytes;
             TotalTime += aggregate.Time;
             TotalCpu += aggregate.Cpu;
+            TotalWait += aggregate.Wait;
         }
     }
 
@@ -60,6 +61,9 @@ public sealed class IoTraceReport
 
     /// <summary>The on-CPU time inside all calls.</summary>
     public TimeSpan TotalCpu { get; }
+
+    /// <summary>The time all calls waited off CPU (see <see cref="IoAggregate.Wait"/>).</summary>
+    public TimeSpan TotalWait { get; }
 
     /// <summary>Formats the report with the named formatter.</summary>
     /// <param name="formatter">A built-in or registered formatter name; defaults to <c>default</c>.</param>

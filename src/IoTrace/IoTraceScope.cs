@@ -38,7 +38,7 @@ public sealed class IoTraceScope : IDisposable
         TraceContext.Current = session;
 
         // A backend that learns a call's trace from its thread sees the flow's trace on every thread it runs on.
-        if (recorder.Capabilities.HasFlag(BackendCapabilities.ReadsThreadTraces))
+        if ((recorder.Capabilities & BackendCapabilities.ReadsThreadTraces) != 0)
         {
             _publishedOnThread = true;
             _previousOnThread = ThreadTraces.Current;
@@ -50,6 +50,9 @@ public sealed class IoTraceScope : IDisposable
         // Counted here and uncounted at the first stop: the statistics' active traces.
         Tracer.OnScopeStarted();
     }
+
+    /// <summary>The running trace (the middleware's Server-Timing reads what it counted so far).</summary>
+    internal TraceSession Session => _session;
 
     /// <summary>The strategy of the trace.</summary>
     public Strategy Strategy => _session.Strategy;

@@ -46,7 +46,7 @@ public sealed class IoTraceServiceCollectionExtensionsTests : IDisposable
     [InlineData("Enabled", "yes", "IoTrace:Enabled: 'yes' is not a boolean. Allowed values: true, false.")]
     [InlineData("MinimumBytes", "-1", "IoTrace:MinimumBytes: '-1' is not a count. Allowed values: 0 or a positive whole number.")]
     [InlineData("ExcludePaths:0", "health", "IoTrace:ExcludePaths:0: 'health' must start with '/'. " + PathPattern.Syntax + ".")]
-    [InlineData("Stratgy", "All", "IoTrace:Stratgy: 'Stratgy' is not an IoTrace setting. Allowed keys: Enabled, Strategy, Formatter, LogLevel, Features, Redaction, IncludeRuntimeIo, Backend, IncludePaths, ExcludePaths, SkippedNamespaces, MinimumCalls, MinimumBytes, SamplingRatio.")]
+    [InlineData("Stratgy", "All", "IoTrace:Stratgy: 'Stratgy' is not an IoTrace setting. Allowed keys: Enabled, Strategy, Formatter, LogLevel, Features, Redaction, IncludeRuntimeIo, ServerTiming, Backend, IncludePaths, ExcludePaths, SkippedNamespaces, MinimumCalls, MinimumBytes, CallBudget, ByteBudget, RepeatedOpenThreshold, ChattyIoThreshold, ChattyIoBytes, RoundTripThreshold, SamplingRatio.")]
     public async Task AddIoTrace_InvalidValueInConfiguration_StartupFailsNamingTheKeyAndAllowedValues(string key, string value, string failure)
     {
         await using var app = new TestApp { Settings = { [$"IoTrace:{key}"] = value } };
@@ -64,7 +64,7 @@ public sealed class IoTraceServiceCollectionExtensionsTests : IDisposable
         var exception = Assert.Throws<OptionsValidationException>(() => app.CreateHttpClient());
 
         Assert.Equal([$"IoTrace:Formatter: 'pretty' is not a formatter. Allowed values: {string.Join(", ", IoTraceFormatters.Names)}."], exception.Failures);
-        Assert.StartsWith("IoTrace:Formatter: 'pretty' is not a formatter. Allowed values: default, time, calls, cpu, bytes, fds, files", exception.Failures.Single(), StringComparison.Ordinal);
+        Assert.StartsWith("IoTrace:Formatter: 'pretty' is not a formatter. Allowed values: default, time, calls, cpu, wait, bytes, fds, files", exception.Failures.Single(), StringComparison.Ordinal);
     }
 
     [Fact]

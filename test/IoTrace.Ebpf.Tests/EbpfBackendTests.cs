@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using IoTrace.Ebpf.Tests.TestSupport;
-using IoTrace.Testing;
+using IoTrace.Tests.Shared;
 using Xunit;
 using IoTrace.Probes;
 
@@ -163,6 +163,18 @@ public sealed class EbpfBackendTests(EbpfFixture fixture) : IDisposable
         Assert.True(cpu.Cpu > TimeSpan.Zero && cpu.Cpu <= cpu.Time, $"time {cpu.Time}, cpu {cpu.Cpu}");
         Assert.Equal((50_000L, TimeSpan.Zero), (noCpu.Bytes, noCpu.Cpu));
         Assert.True(noCpu.Time > TimeSpan.Zero);
+    }
+
+    [Fact]
+    public void Trace_WaitFeatureOnABlockedReceive_WaitIsWallMinusCpuAndMostOfTheCall()
+    {
+        fixture.Require();
+        using var blocked = new BlockedReceive();
+        var scope = IoTracer.Start(Strategy.Read, new IoTraceStartOptions { Features = IoTraceFeatures.Calls | IoTraceFeatures.Bytes | IoTraceFeatures.Wait });
+        var received = blocked.Receive();
+        var report = scope.Stop();
+
+        BlockedReceive.AssertWaitedMostOfTheCall(report, received);
     }
 
     [Fact]

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
-using IoTrace.Testing;
+using IoTrace.Tests.Shared;
 using Xunit;
 
 namespace IoTrace.Ebpf.Tests;

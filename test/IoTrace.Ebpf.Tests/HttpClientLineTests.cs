@@ -3,7 +3,7 @@ using Microsoft.AspNetCore.Hosting;
 using System.Runtime.CompilerServices;
 using IoTrace.AspNetCore.Tests.TestInfrastructure;
 using IoTrace.Ebpf.Tests.TestSupport;
-using IoTrace.Testing;
+using IoTrace.Tests.Shared;
 using Xunit;
 
 namespace IoTrace.Ebpf.Tests;

@@ -6,7 +6,7 @@ using IoTrace.Ebpf.Kernel;
 using IoTrace.Symbols.Native;
 using IoTrace.Ebpf.Tests.TestSupport;
 using Microsoft.Data.Sqlite;
-using IoTrace.Testing;
+using IoTrace.Tests.Shared;
 using Xunit;
 
 namespace IoTrace.Ebpf.Tests;

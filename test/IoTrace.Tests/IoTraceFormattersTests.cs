@@ -12,6 +12,7 @@ public sealed class IoTraceFormattersTests
     [InlineData("TIME")]
     [InlineData("Calls")]
     [InlineData("cpu")]
+    [InlineData("wait")]
     [InlineData("bytes")]
     [InlineData("fds")]
     [InlineData(" files ")]
@@ -23,7 +24,7 @@ public sealed class IoTraceFormattersTests
     {
         var error = Assert.Throws<ArgumentException>(() => IoTraceFormatters.Get("nope"));
 
-        Assert.StartsWith("Unknown formatter 'nope'. Allowed values: default, time, calls, cpu, bytes, fds, files", error.Message, StringComparison.Ordinal);
+        Assert.StartsWith("Unknown formatter 'nope'. Allowed values: default, time, calls, cpu, wait, bytes, fds, files", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]

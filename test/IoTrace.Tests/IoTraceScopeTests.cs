@@ -1,6 +1,6 @@
 using IoTrace.Tests.Backends.InProcess;
 using IoTrace.Tests.TestSupport;
-using IoTrace.Testing;
+using IoTrace.Tests.Shared;
 using Xunit;
 
 namespace IoTrace.Tests;

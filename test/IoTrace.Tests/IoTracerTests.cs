@@ -1,5 +1,5 @@
 using IoTrace.Tests.TestSupport;
-using IoTrace.Testing;
+using IoTrace.Tests.Shared;
 using Xunit;
 
 namespace IoTrace.Tests;

@@ -2,7 +2,7 @@ using IoTrace.Backends;
 using IoTrace.Attribution;
 using IoTrace.Tracing;
 
-namespace IoTrace.Testing;
+namespace IoTrace.Tests.Shared;
 
 /// <summary>
 /// A backend that records nothing by itself: a test delivers the facts (<see cref="TraceSession.Charge"/>) as a real

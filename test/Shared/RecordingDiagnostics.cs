@@ -1,6 +1,6 @@
 using IoTrace.Backends;
 
-namespace IoTrace.Testing;
+namespace IoTrace.Tests.Shared;
 
 /// <summary>Hears what backends report (<see cref="BackendDiagnostics.Shared"/>) while subscribed, as a tracer's log would.</summary>
 internal sealed class RecordingDiagnostics : IBackendDiagnostics, IDisposable

@@ -1,6 +1,6 @@
 using Xunit;
 
-namespace IoTrace.Testing;
+namespace IoTrace.Tests.Shared;
 
 /// <summary>
 /// Skips a test whose platform or tool is missing, with the reason. Under CI (CI=true) the machine is set up
@@ -20,6 +20,14 @@ internal static class Requires
         That(File.Exists("/usr/bin/bpftrace") || File.Exists("/usr/local/bin/bpftrace"), "bpftrace is not installed (apt-get install bpftrace)");
         That(Directory.Exists("/sys/kernel/tracing/events/raw_syscalls") || Directory.Exists("/sys/kernel/debug/tracing/events/raw_syscalls"),
             "tracefs is not mounted (mount -t tracefs nodev /sys/kernel/tracing)");
+    }
+
+    /// <summary>Debian's Chromium, headless, for the tests of the page (.ci/run installs it).</summary>
+    public static string Chromium()
+    {
+        const string path = "/usr/bin/chromium";
+        That(File.Exists(path), "Chromium is not installed (apt-get install chromium)");
+        return path;
     }
 
     private static void That(bool condition, string reason)

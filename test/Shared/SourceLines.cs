@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
 
-namespace IoTrace.Testing;
+namespace IoTrace.Tests.Shared;
 
 /// <summary>Lines of the caller's own source file, to assert the line a report attributes a call to.</summary>
 internal static class SourceLines

@@ -20,16 +20,23 @@ internal static class IoTraceConfigurationBinder
         nameof(IoTraceOptions.Features),
         nameof(IoTraceOptions.Redaction),
         nameof(IoTraceOptions.IncludeRuntimeIo),
+        nameof(IoTraceOptions.ServerTiming),
         nameof(IoTraceOptions.Backend),
         nameof(IoTraceOptions.IncludePaths),
         nameof(IoTraceOptions.ExcludePaths),
         nameof(IoTraceOptions.SkippedNamespaces),
         nameof(IoTraceOptions.MinimumCalls),
         nameof(IoTraceOptions.MinimumBytes),
+        nameof(IoTraceOptions.CallBudget),
+        nameof(IoTraceOptions.ByteBudget),
+        nameof(IoTraceOptions.RepeatedOpenThreshold),
+        nameof(IoTraceOptions.ChattyIoThreshold),
+        nameof(IoTraceOptions.ChattyIoBytes),
+        nameof(IoTraceOptions.RoundTripThreshold),
         nameof(IoTraceOptions.SamplingRatio),
     ];
 
-    public const string FeatureSyntax = "a comma-separated list of Calls, Bytes, Time, Cpu; or All, or None (calls only)";
+    public const string FeatureSyntax = "a comma-separated list of Calls, Bytes, Time, Cpu, Wait; or All, or None (calls only)";
 
     public const string RatioSyntax = "a number from 0 to 1, such as 0.1 for one request in ten";
 
@@ -52,6 +59,9 @@ internal static class IoTraceConfigurationBinder
                     break;
                 case nameof(IoTraceOptions.IncludeRuntimeIo):
                     BindBoolean(child, options, v => options.IncludeRuntimeIo = v);
+                    break;
+                case nameof(IoTraceOptions.ServerTiming):
+                    BindBoolean(child, options, v => options.ServerTiming = v);
                     break;
                 case nameof(IoTraceOptions.Strategy):
                     BindEnum<Strategy>(child, options, "a strategy", v => options.Strategy = v);
@@ -118,6 +128,24 @@ internal static class IoTraceConfigurationBinder
                     break;
                 case nameof(IoTraceOptions.MinimumBytes):
                     BindCount(child, options, v => options.MinimumBytes = v);
+                    break;
+                case nameof(IoTraceOptions.CallBudget):
+                    BindCount(child, options, v => options.CallBudget = v);
+                    break;
+                case nameof(IoTraceOptions.ByteBudget):
+                    BindCount(child, options, v => options.ByteBudget = v);
+                    break;
+                case nameof(IoTraceOptions.RepeatedOpenThreshold):
+                    BindCount(child, options, v => options.RepeatedOpenThreshold = Threshold(v));
+                    break;
+                case nameof(IoTraceOptions.ChattyIoThreshold):
+                    BindCount(child, options, v => options.ChattyIoThreshold = Threshold(v));
+                    break;
+                case nameof(IoTraceOptions.ChattyIoBytes):
+                    BindCount(child, options, v => options.ChattyIoBytes = Threshold(v));
+                    break;
+                case nameof(IoTraceOptions.RoundTripThreshold):
+                    BindCount(child, options, v => options.RoundTripThreshold = Threshold(v));
                     break;
                 case nameof(IoTraceOptions.SamplingRatio):
                     if (Scalar(child, options) is { } ratio)
@@ -187,6 +215,9 @@ internal static class IoTraceConfigurationBinder
             }
         }
     }
+
+    // Counts beyond int's range make no sense as thresholds: the largest stands for "never".
+    private static int Threshold(long count) => (int)Math.Min(count, int.MaxValue);
 
     private static void BindBoolean(IConfigurationSection child, IoTraceOptions options, Action<bool> set)
     {

@@ -64,6 +64,22 @@ internal sealed class IoTraceOptionsValidator : IValidateOptions<IoTraceOptions>
             failures.Add($"{section}:{nameof(options.MinimumBytes)}: '{options.MinimumBytes}' is negative. Allowed values: 0 (no threshold) or a positive count.");
         }
 
+        foreach (var (key, value) in new (string, long)[]
+        {
+            (nameof(options.CallBudget), options.CallBudget),
+            (nameof(options.ByteBudget), options.ByteBudget),
+            (nameof(options.RepeatedOpenThreshold), options.RepeatedOpenThreshold),
+            (nameof(options.ChattyIoThreshold), options.ChattyIoThreshold),
+            (nameof(options.ChattyIoBytes), options.ChattyIoBytes),
+            (nameof(options.RoundTripThreshold), options.RoundTripThreshold),
+        })
+        {
+            if (value < 0)
+            {
+                failures.Add($"{section}:{key}: '{value}' is negative. Allowed values: 0 (off) or a positive count.");
+            }
+        }
+
         if (!(options.SamplingRatio is >= 0 and <= 1))
         {
             failures.Add($"{section}:{nameof(options.SamplingRatio)}: '{options.SamplingRatio.ToString(CultureInfo.InvariantCulture)}' is not a ratio. Allowed values: {IoTraceConfigurationBinder.RatioSyntax}.");

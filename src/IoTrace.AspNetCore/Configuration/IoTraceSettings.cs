@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
 using IoTrace.AspNetCore.Filtering;
+using IoTrace.AspNetCore.Reporting;
 using IoTrace.Backends.Unavailable;
 using IoTrace.Tracing;
 using Microsoft.AspNetCore.Http;
@@ -32,6 +33,8 @@ internal sealed class IoTraceSettings
         LogLevel = effective.LogLevel;
         MinimumCalls = effective.MinimumCalls;
         MinimumBytes = effective.MinimumBytes;
+        ServerTiming = effective.ServerTiming;
+        Warnings = new IoWarningThresholds(effective.CallBudget, effective.ByteBudget, effective.RepeatedOpenThreshold, effective.ChattyIoThreshold, effective.ChattyIoBytes, effective.RoundTripThreshold);
         _sampleBelow = (ulong)(effective.SamplingRatio * SampleSpace);
 
         // Where no backend runs, reports would be empty: skip tracing altogether (the tracer logged why, once).
@@ -52,6 +55,12 @@ internal sealed class IoTraceSettings
     public long MinimumCalls { get; }
 
     public long MinimumBytes { get; }
+
+    /// <summary>Whether responses carry their IO as a Server-Timing entry.</summary>
+    public bool ServerTiming { get; }
+
+    /// <summary>The budgets and the thresholds of the pattern warnings.</summary>
+    public IoWarningThresholds Warnings { get; }
 
     public IoTraceStartOptions StartOptions { get; }
 

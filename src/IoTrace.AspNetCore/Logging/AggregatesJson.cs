@@ -36,6 +36,7 @@ internal static class AggregatesJson
                 json.WriteNumber("bytes", a.Bytes);
                 json.WriteNumber("timeMs", Math.Round(a.Time.TotalMilliseconds, 3));
                 json.WriteNumber("cpuMs", Math.Round(a.Cpu.TotalMilliseconds, 3));
+                json.WriteNumber("waitMs", Math.Round(a.Wait.TotalMilliseconds, 3));
                 json.WriteEndObject();
             }
 

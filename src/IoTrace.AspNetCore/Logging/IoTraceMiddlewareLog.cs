@@ -32,6 +32,26 @@ internal static partial class IoTraceMiddlewareLog
         Message = "The changed IoTrace options are invalid and were not applied; the last valid options stay in force. {Reason}")]
     public static partial void OptionsRejected(ILogger logger, string reason, Exception exception);
 
+    [LoggerMessage(EventId = 106, EventName = "ObserverFailed", Level = LogLevel.Error,
+        Message = "Something that reads IoTrace's reports (a meter, a test's collector) failed; the response is not affected. Further failures are not logged.")]
+    public static partial void ObserverFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 110, EventName = "IoBudgetExceeded", Level = LogLevel.Warning,
+        Message = "{Method} {Path} went over its IO budget: {Spent} {Unit} > {Budget}; most at {Location}.\n{Table}")]
+    public static partial void IoBudgetExceeded(ILogger logger, string method, string path, long spent, string unit, long budget, string? location, string table);
+
+    [LoggerMessage(EventId = 111, EventName = "RepeatedFileOpens", Level = LogLevel.Warning,
+        Message = "{Method} {Path} opened {Target} {Count} times (the threshold is {Threshold}); most at {Location}.")]
+    public static partial void RepeatedFileOpens(ILogger logger, string method, string path, string? target, long count, long threshold, string? location);
+
+    [LoggerMessage(EventId = 112, EventName = "ChattyIo", Level = LogLevel.Warning,
+        Message = "{Method} {Path} made {Count} reads and writes of {AverageBytes} bytes on average on {Target} (the threshold is {Threshold}); most at {Location}.")]
+    public static partial void ChattyIo(ILogger logger, string method, string path, long count, long averageBytes, string? target, long threshold, string? location);
+
+    [LoggerMessage(EventId = 113, EventName = "RepeatedRoundTrips", Level = LogLevel.Warning,
+        Message = "{Method} {Path} wrote to {Target} {Count} times (the threshold is {Threshold}); most at {Location}.")]
+    public static partial void RepeatedRoundTrips(ILogger logger, string method, string path, string? target, long count, long threshold, string? location);
+
     [LoggerMessage(EventId = 105, EventName = "OptionsApplied", Level = LogLevel.Debug,
         Message = "IoTrace options applied: enabled {Enabled}, strategy {Strategy}, level {ReportLevel}.")]
     public static partial void OptionsApplied(ILogger logger, bool enabled, Strategy strategy, LogLevel reportLevel);

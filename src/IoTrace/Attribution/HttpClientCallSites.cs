@@ -169,7 +169,7 @@ internal sealed class HttpClientCallSites : EventListener
 
             // A connection pooled before anyone listened announced no address: a backend that matches peers late gets
             // the host name's addresses resolved meanwhile, in the background.
-            if (session.Recorder.Capabilities.HasFlag(BackendCapabilities.ReportsLate))
+            if ((session.Recorder.Capabilities & BackendCapabilities.ReportsLate) != 0)
             {
                 HttpClientConnections.Resolve(requestHost, requestPort);
             }

@@ -23,6 +23,8 @@ internal static class BuiltInFormatters
 
     public static void Bytes(TextWriter stream, IoTraceReport trace) => WriteFeatures(stream, trace, Feature.Bytes, static a => a.Bytes);
 
+    public static void Wait(TextWriter stream, IoTraceReport trace) => WriteFeatures(stream, trace, Feature.Wait, static a => a.Wait.Ticks);
+
     public static void Fds(TextWriter stream, IoTraceReport trace)
     {
         var groups = trace.Aggregates
@@ -130,6 +132,7 @@ internal static class BuiltInFormatters
                 Feature.Bytes => TextTable.Cell.Number(a.Bytes),
                 Feature.Time => TextTable.Cell.Milliseconds(a.Time),
                 Feature.Cpu => TextTable.Cell.Milliseconds(a.Cpu),
+                Feature.Wait => TextTable.Cell.Milliseconds(a.Wait),
                 _ => TextTable.Cell.Number(a.Calls),
             };
             var name = feature switch
@@ -137,6 +140,7 @@ internal static class BuiltInFormatters
                 Feature.Bytes => "bytes",
                 Feature.Time => "time",
                 Feature.Cpu => "cpu",
+                Feature.Wait => "wait",
                 _ => "calls",
             };
             if (withContext)
@@ -154,7 +158,8 @@ internal static class BuiltInFormatters
         Feature.Calls
         | (features.HasFlag(IoTraceFeatures.Bytes) ? Feature.Bytes : 0)
         | (features.HasFlag(IoTraceFeatures.Time) ? Feature.Time : 0)
-        | (features.HasFlag(IoTraceFeatures.Cpu) ? Feature.Cpu : 0);
+        | (features.HasFlag(IoTraceFeatures.Cpu) ? Feature.Cpu : 0)
+        | (features.HasFlag(IoTraceFeatures.Wait) ? Feature.Wait : 0);
 
     private static bool Transfers(string probe)
     {
@@ -203,6 +208,13 @@ internal static class BuiltInFormatters
             stream.Write(" on CPU");
         }
 
+        if (trace.Features.HasFlag(IoTraceFeatures.Wait))
+        {
+            stream.Write(", ");
+            TextTable.WriteMilliseconds(stream, trace.TotalWait);
+            stream.Write(" waiting");
+        }
+
         stream.Write(" (");
         stream.Write(StrategyName(trace.Strategy));
         stream.Write(", ");
@@ -230,7 +242,8 @@ internal static class BuiltInFormatters
         Bytes = 1,
         Time = 2,
         Cpu = 4,
-        Calls = 8,
-        All = Bytes | Time | Cpu | Calls,
+        Wait = 8,
+        Calls = 16,
+        All = Bytes | Time | Cpu | Wait | Calls,
     }
 }

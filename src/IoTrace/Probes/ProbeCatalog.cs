@@ -71,6 +71,22 @@ internal static class ProbeCatalog
         throw new ArgumentException($"Unknown probe '{name}'.", nameof(name));
     }
 
+    /// <summary>The direction of the probe named <paramref name="name"/>; false for a name the catalog does not have.</summary>
+    public static bool TryGetKind(string name, out ProbeKind kind)
+    {
+        for (var i = 0; i < s_all.Length; i++)
+        {
+            if (s_all[i].Name == name)
+            {
+                kind = s_all[i].Kind;
+                return true;
+            }
+        }
+
+        kind = default;
+        return false;
+    }
+
     /// <summary>The probe names a strategy records, in catalog order.</summary>
     public static IEnumerable<string> For(Strategy strategy)
     {

@@ -8,6 +8,9 @@ namespace IoTrace.Tracing;
 /// <summary>Replaces file paths and socket peers with per-process pseudonyms (a keyed hash: no dictionary lookups).</summary>
 internal static class Redactor
 {
+    // What /proc/self/fd names a socket not connected (yet): it reveals nothing, and is still a socket.
+    private const string UnconnectedSocket = "socket:[";
+
     private static readonly byte[] s_key = RandomNumberGenerator.GetBytes(32);
 
     public static string? Target(string? target, IoTraceRedaction redaction)
@@ -17,13 +20,13 @@ internal static class Redactor
             return target;
         }
 
-        if (redaction.HasFlag(IoTraceRedaction.FilePaths) && target.StartsWith('/'))
+        var kind = KindOf(target);
+        if ((redaction & IoTraceRedaction.FilePaths) != 0 && kind == IoTargetKind.File)
         {
             return Pseudonym("file", target);
         }
 
-        if (redaction.HasFlag(IoTraceRedaction.PeerAddresses)
-            && (target.StartsWith("unix:", StringComparison.Ordinal) || IPEndPoint.TryParse(target, out _)))
+        if ((redaction & IoTraceRedaction.PeerAddresses) != 0 && kind == IoTargetKind.Socket && !target.StartsWith(UnconnectedSocket, StringComparison.Ordinal))
         {
             return Pseudonym("peer", target);
         }
@@ -32,9 +35,16 @@ internal static class Redactor
         return target;
     }
 
+    /// <summary>What a target (as the backends name them) is: a path, a socket's peer or inode, or something else.</summary>
+    public static IoTargetKind KindOf(string? target) =>
+        target is null ? IoTargetKind.Other
+        : target.StartsWith('/') ? IoTargetKind.File
+        : target.StartsWith("unix:", StringComparison.Ordinal) || target.StartsWith(UnconnectedSocket, StringComparison.Ordinal) || IPEndPoint.TryParse(target, out _) ? IoTargetKind.Socket
+        : IoTargetKind.Other;
+
     /// <summary>An absolute source path (outside the root) keeps only its file name.</summary>
     public static string? SourceFile(string? file, IoTraceRedaction redaction) =>
-        file is not null && redaction.HasFlag(IoTraceRedaction.FilePaths) && Path.IsPathRooted(file) ? Path.GetFileName(file) : file;
+        file is not null && (redaction & IoTraceRedaction.FilePaths) != 0 && Path.IsPathRooted(file) ? Path.GetFileName(file) : file;
 
     private static string Pseudonym(string kind, string value)
     {

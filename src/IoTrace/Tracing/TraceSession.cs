@@ -43,10 +43,23 @@ internal sealed class TraceSession
         _includeRuntimeIo = includeRuntimeIo;
         _redaction = redaction;
         Strategy = strategy;
+
+        // Wait is time minus CPU: it needs both. A backend that cannot measure CPU reports neither as measured.
+        // Bit tests, not HasFlag: HasFlag boxed here, once per request, in the allocation tests.
+        if ((features & IoTraceFeatures.Wait) != 0)
+        {
+            features |= IoTraceFeatures.Time | IoTraceFeatures.Cpu;
+        }
+
+        if ((recorder.Capabilities & BackendCapabilities.MeasuresCpu) == 0)
+        {
+            features &= ~(IoTraceFeatures.Cpu | IoTraceFeatures.Wait);
+        }
+
         Features = features | IoTraceFeatures.Calls;
-        MeasuresTime = features.HasFlag(IoTraceFeatures.Time);
-        MeasuresCpu = features.HasFlag(IoTraceFeatures.Cpu);
-        _countsBytes = features.HasFlag(IoTraceFeatures.Bytes);
+        MeasuresTime = (features & IoTraceFeatures.Time) != 0;
+        MeasuresCpu = (features & IoTraceFeatures.Cpu) != 0;
+        _countsBytes = (features & IoTraceFeatures.Bytes) != 0;
         Recorder = recorder;
         Resolver = resolver;
         _rootPath = FullRoot(rootPath);
@@ -215,6 +228,37 @@ internal sealed class TraceSession
         }
     }
 
+    /// <summary>
+    /// The calls, bytes and wall time charged so far, while the trace runs: what a backend that delivers in the call's
+    /// flow has counted up to now (a kernel backend's calls wait in the kernel until its next flush).
+    /// </summary>
+    public (long Calls, long Bytes, TimeSpan Time) SoFar()
+    {
+        long calls = 0, bytes = 0, ticks = 0;
+        if (Volatile.Read(ref _byProbe) is { } byProbe)
+        {
+            foreach (var counter in byProbe)
+            {
+                if (counter is not null)
+                {
+                    (calls, bytes, ticks) = (calls + counter.Calls, bytes + counter.Bytes, ticks + counter.Ticks);
+                }
+            }
+        }
+        else if (Volatile.Read(ref _byKey) is { } byKey)
+        {
+            foreach (var (key, counter) in byKey)
+            {
+                if (!ReferenceEquals(key.Site, SourceLocation.Runtime))
+                {
+                    (calls, bytes, ticks) = (calls + counter.Calls, bytes + counter.Bytes, ticks + counter.Ticks);
+                }
+            }
+        }
+
+        return (calls, bytes, Stopwatch.GetElapsedTime(0, ticks));
+    }
+
     /// <summary>Ends the flow's part: later calls are not charged, and the report's elapsed time ends here.</summary>
     public void Deactivate()
     {
@@ -273,7 +317,8 @@ internal sealed class TraceSession
                     c.Calls,
                     c.Bytes,
                     c.Time,
-                    c.Cpu));
+                    c.Cpu,
+                    Redactor.KindOf(target)));
             }
 
             aggregates.Sort(s_order);
@@ -359,7 +404,7 @@ internal sealed class TraceSession
                 && string.Equals(last.Target, row.Target, StringComparison.Ordinal))
             {
                 sorted[kept - 1] = new IoAggregate(last.Probe, last.File, last.Line, last.Method, last.Fd, last.Target,
-                    last.Calls + row.Calls, last.Bytes + row.Bytes, last.Time + row.Time, last.Cpu + row.Cpu);
+                    last.Calls + row.Calls, last.Bytes + row.Bytes, last.Time + row.Time, last.Cpu + row.Cpu, last.TargetKind);
                 continue;
             }
 
@@ -442,6 +487,8 @@ internal sealed class TraceSession
         public long Calls => Volatile.Read(ref _calls);
 
         public long Bytes => Volatile.Read(ref _bytes);
+
+        public long Ticks => Volatile.Read(ref _ticks);
 
         public TimeSpan Time => TimeSpan.FromTicks((long)(Volatile.Read(ref _ticks) * ((double)TimeSpan.TicksPerSecond / Stopwatch.Frequency)));
 

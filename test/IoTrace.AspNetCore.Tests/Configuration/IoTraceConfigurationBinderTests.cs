@@ -61,9 +61,9 @@ public sealed class IoTraceConfigurationBinderTests
     [InlineData("SamplingRatio", "10%", "IoTrace:SamplingRatio: '10%' is not a ratio. Allowed values: a number from 0 to 1, such as 0.1 for one request in ten.")]
     [InlineData("SamplingRatio", "NaN", "IoTrace:SamplingRatio: 'NaN' is not a ratio. Allowed values: a number from 0 to 1, such as 0.1 for one request in ten.")]
     [InlineData("Enabled", "1", "IoTrace:Enabled: '1' is not a boolean. Allowed values: true, false.")]
-    [InlineData("Features", "Calls, Wall", "IoTrace:Features: 'Calls, Wall' is not a list of features. Allowed values: a comma-separated list of Calls, Bytes, Time, Cpu; or All, or None (calls only).")]
+    [InlineData("Features", "Calls, Wall", "IoTrace:Features: 'Calls, Wall' is not a list of features. Allowed values: a comma-separated list of Calls, Bytes, Time, Cpu, Wait; or All, or None (calls only).")]
     [InlineData("Redaction", "Paths", "IoTrace:Redaction: 'Paths' is not a list of things to redact. Allowed values: a comma-separated list of FilePaths, PeerAddresses; or All, or None.")]
-    [InlineData("Verbose", "true", "IoTrace:Verbose: 'Verbose' is not an IoTrace setting. Allowed keys: Enabled, Strategy, Formatter, LogLevel, Features, Redaction, IncludeRuntimeIo, Backend, IncludePaths, ExcludePaths, SkippedNamespaces, MinimumCalls, MinimumBytes, SamplingRatio.")]
+    [InlineData("Verbose", "true", "IoTrace:Verbose: 'Verbose' is not an IoTrace setting. Allowed keys: Enabled, Strategy, Formatter, LogLevel, Features, Redaction, IncludeRuntimeIo, ServerTiming, Backend, IncludePaths, ExcludePaths, SkippedNamespaces, MinimumCalls, MinimumBytes, CallBudget, ByteBudget, RepeatedOpenThreshold, ChattyIoThreshold, ChattyIoBytes, RoundTripThreshold, SamplingRatio.")]
     [InlineData("Strategy:Name", "Read", "IoTrace:Strategy: must be a single value, not a section.")]
     public void Bind_UnusableValue_RecordsAnErrorAndKeepsTheDefault(string key, string value, string error)
     {

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using IoTrace.AspNetCore.Configuration;
 using IoTrace.Tracing;
-using IoTrace.Testing;
+using IoTrace.Tests.Shared;
 using Microsoft.Extensions.Logging.Abstractions;
 using Xunit;
 

@@ -3,7 +3,7 @@ using IoTrace.AspNetCore.Logging;
 using IoTrace.AspNetCore.Tests.TestInfrastructure;
 using IoTrace.Backends.InProcess;
 using Microsoft.Extensions.Options;
-using IoTrace.Testing;
+using IoTrace.Tests.Shared;
 using Xunit;
 
 namespace IoTrace.AspNetCore.Tests.Faults;

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Runtime.Versioning;
 using IoTrace.AspNetCore.Logging;
 using IoTrace.AspNetCore.Tests.TestInfrastructure;
-using IoTrace.Testing;
+using IoTrace.Tests.Shared;
 using Xunit;
 
 namespace IoTrace.AspNetCore.Tests.Faults;

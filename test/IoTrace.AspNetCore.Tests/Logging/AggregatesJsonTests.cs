@@ -15,7 +15,7 @@ public sealed class AggregatesJsonTests
         ];
 
         Assert.Equal(
-            """[{"probe":"pread64","file":"Program.cs","line":12,"method":"App.Get","fd":7,"target":"/data/\u0022a\u0022.bin","calls":2,"bytes":8192,"timeMs":0.25,"cpuMs":0.125},{"probe":"openat","calls":1,"bytes":0,"timeMs":0,"cpuMs":0}]""",
+            """[{"probe":"pread64","file":"Program.cs","line":12,"method":"App.Get","fd":7,"target":"/data/\u0022a\u0022.bin","calls":2,"bytes":8192,"timeMs":0.25,"cpuMs":0.125,"waitMs":0.125},{"probe":"openat","calls":1,"bytes":0,"timeMs":0,"cpuMs":0,"waitMs":0}]""",
             AggregatesJson.Write(aggregates));
     }
 

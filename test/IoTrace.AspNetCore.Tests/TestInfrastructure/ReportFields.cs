@@ -42,7 +42,7 @@ internal sealed class ReportFields(IReadOnlyList<KeyValuePair<string, string?>> 
 }
 
 /// <summary>One aggregate as the <c>Aggregates</c> field carries it.</summary>
-internal sealed record LoggedAggregate(string Probe, string? File, int? Line, string? Method, int? Fd, string? Target, long Calls, long Bytes, double TimeMs, double CpuMs);
+internal sealed record LoggedAggregate(string Probe, string? File, int? Line, string? Method, int? Fd, string? Target, long Calls, long Bytes, double TimeMs, double CpuMs, double WaitMs);
 
 internal static class ReportFieldsExtensions
 {

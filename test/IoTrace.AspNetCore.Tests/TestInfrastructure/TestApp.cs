@@ -28,6 +28,9 @@ internal sealed class TestApp : WebApplicationFactory<TestApp>
     /// <summary>Defaults to <c>UseIoTrace()</c>, placed between routing and the endpoints.</summary>
     public Action<IApplicationBuilder> UsePipeline { get; init; } = app => app.UseIoTrace();
 
+    /// <summary>Endpoints besides <see cref="TestEndpoints"/>.</summary>
+    public Action<IEndpointRouteBuilder>? MapEndpoints { get; init; }
+
     /// <summary>An appsettings.json file to load.</summary>
     public string? JsonFile { get; init; }
 
@@ -35,6 +38,9 @@ internal sealed class TestApp : WebApplicationFactory<TestApp>
     public bool ReloadOnChange { get; init; } = true;
 
     public Action<ILoggingBuilder>? ConfigureLogging { get; init; }
+
+    /// <summary>The host's environment. Defaults to Development, as WebApplicationFactory's.</summary>
+    public string Environment { get; init; } = Environments.Development;
 
     /// <summary>The backend the app's tracer uses, whatever the process could run; null: the one it chooses.</summary>
     public IIoTraceBackend? Backend { get; init; }
@@ -68,7 +74,7 @@ internal sealed class TestApp : WebApplicationFactory<TestApp>
     }
 
     // WebApplicationFactory looks for a content root next to the solution; the test app's is this project.
-    protected override void ConfigureWebHost(IWebHostBuilder builder) => builder.UseContentRoot(TestFiles.ProjectDirectory);
+    protected override void ConfigureWebHost(IWebHostBuilder builder) => builder.UseContentRoot(TestFiles.ProjectDirectory).UseEnvironment(Environment);
 
     protected override IHostBuilder CreateHostBuilder() => new HostBuilder()
         .ConfigureAppConfiguration(configuration =>
@@ -99,6 +105,10 @@ internal sealed class TestApp : WebApplicationFactory<TestApp>
             {
                 app.UseRouting();
                 UsePipeline(app);
-                app.UseEndpoints(TestEndpoints.Map);
+                app.UseEndpoints(endpoints =>
+                {
+                    TestEndpoints.Map(endpoints);
+                    MapEndpoints?.Invoke(endpoints);
+                });
             }));
 }

@@ -40,6 +40,33 @@ internal static class TestEndpoints
         endpoints.MapGet(FileRoute + "/writes", [IoTrace(Strategy.Write)] async (int size, CancellationToken cancellationToken) =>
             (await File.ReadAllBytesAsync(TestFiles.PathOf(size), cancellationToken)).Length);
 
+        // The same read, with a byte budget of its own.
+        endpoints.MapGet(FileRoute + "/budgeted", [IoTrace(ByteBudget = 100)] async (int size, CancellationToken cancellationToken) =>
+        {
+            var (content, line) = (await File.ReadAllBytesAsync(TestFiles.PathOf(size), cancellationToken), Line());
+            return Results.Text($"{content.Length} {line}");
+        });
+
+        // Opens the same file four times.
+        endpoints.MapGet(FileRoute + "/four-times", async (int size, CancellationToken cancellationToken) =>
+        {
+            var total = 0;
+            for (var i = 0; i < 4; i++)
+            {
+                total += (await File.ReadAllBytesAsync(TestFiles.PathOf(size), cancellationToken)).Length;
+            }
+
+            return Results.Text($"{total}");
+        });
+
+        // Sends the headers first, then reads the file: its IO comes after the headers went out.
+        endpoints.MapGet(FileRoute + "/after-headers", async (int size, HttpContext context) =>
+        {
+            await context.Response.StartAsync(context.RequestAborted);
+            var content = await File.ReadAllBytesAsync(TestFiles.PathOf(size), context.RequestAborted);
+            await context.Response.WriteAsync($"{content.Length}", context.RequestAborted);
+        });
+
         endpoints.MapGet("/health", () => "healthy");
 
         // Reads the request body and writes it back: only Kestrel's transport touches a socket.

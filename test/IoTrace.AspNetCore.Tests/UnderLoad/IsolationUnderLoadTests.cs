@@ -1,6 +1,6 @@
 using System.Net;
 using IoTrace.AspNetCore.Tests.TestInfrastructure;
-using IoTrace.Testing;
+using IoTrace.Tests.Shared;
 using Xunit;
 
 namespace IoTrace.AspNetCore.Tests.UnderLoad;

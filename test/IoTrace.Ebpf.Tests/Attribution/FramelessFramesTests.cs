@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
 using IoTrace.Ebpf.Tests.TestSupport;
-using IoTrace.Testing;
+using IoTrace.Tests.Shared;
 using Xunit;
 
 namespace IoTrace.Ebpf.Tests.Attribution;

@@ -6,7 +6,7 @@ using IoTrace.Ebpf.Attribution;
 using IoTrace.Ebpf.Kernel;
 using IoTrace.Ebpf.Tests.TestSupport;
 using IoTrace.Symbols.Tests.TestSupport;
-using IoTrace.Testing;
+using IoTrace.Tests.Shared;
 using Xunit;
 
 namespace IoTrace.Ebpf.Tests.Attribution;

@@ -1,7 +1,7 @@
 using System.Globalization;
 using IoTrace.Ebpf.Kernel;
 using IoTrace.Ebpf.Tests.TestSupport;
-using IoTrace.Testing;
+using IoTrace.Tests.Shared;
 using Xunit;
 using IoTrace.Platform.Linux;
 

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
 using IoTrace.Ebpf.Kernel;
-using IoTrace.Testing;
+using IoTrace.Tests.Shared;
 using Xunit;
 
 namespace IoTrace.Ebpf.Tests.Kernel;

@@ -1,5 +1,5 @@
 using IoTrace.Backends;
-using IoTrace.Testing;
+using IoTrace.Tests.Shared;
 using Xunit;
 
 namespace IoTrace.Ebpf.Tests.TestSupport;

@@ -1,5 +1,5 @@
 using IoTrace.Symbols.Tests.TestSupport;
-using IoTrace.Testing;
+using IoTrace.Tests.Shared;
 using Xunit;
 
 namespace IoTrace.Symbols.Tests.Native;

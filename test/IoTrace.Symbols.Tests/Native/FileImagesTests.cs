@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 using IoTrace.Symbols;
 using IoTrace.Symbols.Managed;
 using IoTrace.Symbols.Native;
-using IoTrace.Testing;
+using IoTrace.Tests.Shared;
 using Xunit;
 
 namespace IoTrace.Symbols.Tests.Native;

@@ -6,7 +6,7 @@ using System.Text;
 using IoTrace.Tests.Backends.InProcess;
 using IoTrace.Attribution;
 using IoTrace.Tests.TestSupport;
-using IoTrace.Testing;
+using IoTrace.Tests.Shared;
 using Xunit;
 
 namespace IoTrace.Tests.Attribution;

@@ -29,20 +29,24 @@ public sealed class BuiltInFormattersTests
         File                      Line  Probe     FD  Feature  Value     Target
         Data/OrdersRepository.cs    42  openat    12  time     0.021 ms  /srv/orders.db
         Data/OrdersRepository.cs    42  openat    12  cpu      0.018 ms  /srv/orders.db
+        Data/OrdersRepository.cs    42  openat    12  wait     0.003 ms  /srv/orders.db
         Data/OrdersRepository.cs    42  openat    12  calls    1         /srv/orders.db
         Data/OrdersRepository.cs    88  recvfrom  13  bytes    56276     127.0.0.1:5432
         Data/OrdersRepository.cs    88  recvfrom  13  time     1.053 ms  127.0.0.1:5432
         Data/OrdersRepository.cs    88  recvfrom  13  cpu      0.588 ms  127.0.0.1:5432
+        Data/OrdersRepository.cs    88  recvfrom  13  wait     0.465 ms  127.0.0.1:5432
         Data/OrdersRepository.cs    88  recvfrom  13  calls    21        127.0.0.1:5432
         Data/OrdersRepository.cs    88  sendto    13  bytes    178       127.0.0.1:5432
         Data/OrdersRepository.cs    88  sendto    13  time     0.664 ms  127.0.0.1:5432
         Data/OrdersRepository.cs    88  sendto    13  cpu      0.035 ms  127.0.0.1:5432
+        Data/OrdersRepository.cs    88  sendto    13  wait     0.630 ms  127.0.0.1:5432
         Data/OrdersRepository.cs    88  sendto    13  calls    2         127.0.0.1:5432
         Program.cs                  17  pread64   12  bytes    12288     /srv/orders.db
         Program.cs                  17  pread64   12  time     0.030 ms  /srv/orders.db
         Program.cs                  17  pread64   12  cpu      0.029 ms  /srv/orders.db
+        Program.cs                  17  pread64   12  wait     0.001 ms  /srv/orders.db
         Program.cs                  17  pread64   12  calls    3         /srv/orders.db
-        27 calls, 68742 bytes, 1.768 ms in IO, 0.670 ms on CPU (All, inprocess, 12.500 ms traced)
+        27 calls, 68742 bytes, 1.768 ms in IO, 0.670 ms on CPU, 1.099 ms waiting (All, inprocess, 12.500 ms traced)
 
         """);
 
@@ -52,11 +56,13 @@ public sealed class BuiltInFormattersTests
         pread64  bytes    10000
         pread64  time     0.016 ms
         pread64  cpu      0.015 ms
+        pread64  wait     0.001 ms
         pread64  calls    4
         close    time     0.002 ms
         close    cpu      0.002 ms
+        close    wait     0.000 ms
         close    calls    1
-        5 calls, 10000 bytes, 0.018 ms in IO, 0.017 ms on CPU (Summary, inprocess, 3.000 ms traced)
+        5 calls, 10000 bytes, 0.018 ms in IO, 0.017 ms on CPU, 0.001 ms waiting (Summary, inprocess, 3.000 ms traced)
 
         """);
 
@@ -67,7 +73,7 @@ public sealed class BuiltInFormattersTests
         Data/OrdersRepository.cs    88  sendto    13  time     0.664 ms  127.0.0.1:5432
         Program.cs                  17  pread64   12  time     0.030 ms  /srv/orders.db
         Data/OrdersRepository.cs    42  openat    12  time     0.021 ms  /srv/orders.db
-        27 calls, 68742 bytes, 1.768 ms in IO, 0.670 ms on CPU (All, inprocess, 12.500 ms traced)
+        27 calls, 68742 bytes, 1.768 ms in IO, 0.670 ms on CPU, 1.099 ms waiting (All, inprocess, 12.500 ms traced)
 
         """);
 
@@ -78,7 +84,7 @@ public sealed class BuiltInFormattersTests
         Program.cs                  17  pread64   12  calls    3      /srv/orders.db
         Data/OrdersRepository.cs    88  sendto    13  calls    2      127.0.0.1:5432
         Data/OrdersRepository.cs    42  openat    12  calls    1      /srv/orders.db
-        27 calls, 68742 bytes, 1.768 ms in IO, 0.670 ms on CPU (All, inprocess, 12.500 ms traced)
+        27 calls, 68742 bytes, 1.768 ms in IO, 0.670 ms on CPU, 1.099 ms waiting (All, inprocess, 12.500 ms traced)
 
         """);
 
@@ -89,7 +95,18 @@ public sealed class BuiltInFormattersTests
         Data/OrdersRepository.cs    88  sendto    13  cpu      0.035 ms  127.0.0.1:5432
         Program.cs                  17  pread64   12  cpu      0.029 ms  /srv/orders.db
         Data/OrdersRepository.cs    42  openat    12  cpu      0.018 ms  /srv/orders.db
-        27 calls, 68742 bytes, 1.768 ms in IO, 0.670 ms on CPU (All, inprocess, 12.500 ms traced)
+        27 calls, 68742 bytes, 1.768 ms in IO, 0.670 ms on CPU, 1.099 ms waiting (All, inprocess, 12.500 ms traced)
+
+        """);
+
+    [Fact]
+    public void Wait_SortsByLongestWaitFirst() => AssertFormat("wait", s_report, """
+        File                      Line  Probe     FD  Feature  Value     Target
+        Data/OrdersRepository.cs    88  sendto    13  wait     0.630 ms  127.0.0.1:5432
+        Data/OrdersRepository.cs    88  recvfrom  13  wait     0.465 ms  127.0.0.1:5432
+        Data/OrdersRepository.cs    42  openat    12  wait     0.003 ms  /srv/orders.db
+        Program.cs                  17  pread64   12  wait     0.001 ms  /srv/orders.db
+        27 calls, 68742 bytes, 1.768 ms in IO, 0.670 ms on CPU, 1.099 ms waiting (All, inprocess, 12.500 ms traced)
 
         """);
 
@@ -99,7 +116,7 @@ public sealed class BuiltInFormattersTests
         Data/OrdersRepository.cs    88  recvfrom  13  bytes    56276  127.0.0.1:5432
         Program.cs                  17  pread64   12  bytes    12288  /srv/orders.db
         Data/OrdersRepository.cs    88  sendto    13  bytes    178    127.0.0.1:5432
-        27 calls, 68742 bytes, 1.768 ms in IO, 0.670 ms on CPU (All, inprocess, 12.500 ms traced)
+        27 calls, 68742 bytes, 1.768 ms in IO, 0.670 ms on CPU, 1.099 ms waiting (All, inprocess, 12.500 ms traced)
 
         """);
 
@@ -108,7 +125,7 @@ public sealed class BuiltInFormattersTests
         FD  Target          Calls  Bytes      Time       CPU
         12  /srv/orders.db      4  12288  0.051 ms  0.047 ms
         13  127.0.0.1:5432     23  56454  1.717 ms  0.623 ms
-        27 calls, 68742 bytes, 1.768 ms in IO, 0.670 ms on CPU (All, inprocess, 12.500 ms traced)
+        27 calls, 68742 bytes, 1.768 ms in IO, 0.670 ms on CPU, 1.099 ms waiting (All, inprocess, 12.500 ms traced)
 
         """);
 
@@ -117,7 +134,7 @@ public sealed class BuiltInFormattersTests
         File                      Calls  Bytes      Time       CPU
         Data/OrdersRepository.cs     24  56454  1.738 ms  0.641 ms
         Program.cs                    3  12288  0.030 ms  0.029 ms
-        27 calls, 68742 bytes, 1.768 ms in IO, 0.670 ms on CPU (All, inprocess, 12.500 ms traced)
+        27 calls, 68742 bytes, 1.768 ms in IO, 0.670 ms on CPU, 1.099 ms waiting (All, inprocess, 12.500 ms traced)
 
         """);
 
@@ -143,7 +160,7 @@ public sealed class BuiltInFormattersTests
 
         AssertFormat("default", report, """
             File  Line  Probe  FD  Feature  Value  Target
-            0 calls, 0 bytes, 0.000 ms in IO, 0.000 ms on CPU (Read, none, 1.000 ms traced); INCOMPLETE: the backend may have missed calls
+            0 calls, 0 bytes, 0.000 ms in IO, 0.000 ms on CPU, 0.000 ms waiting (Read, none, 1.000 ms traced); INCOMPLETE: the backend may have missed calls
 
             """);
     }

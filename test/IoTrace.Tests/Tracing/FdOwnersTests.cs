@@ -1,7 +1,7 @@
 using IoTrace.Attribution;
 using IoTrace.Tracing;
 using IoTrace.Tests.TestSupport;
-using IoTrace.Testing;
+using IoTrace.Tests.Shared;
 using Xunit;
 
 namespace IoTrace.Tests.Tracing;

@@ -3,7 +3,7 @@ using System.Net.Sockets;
 using System.Text;
 using IoTrace.Tests.TestSupport;
 using Microsoft.Data.Sqlite;
-using IoTrace.Testing;
+using IoTrace.Tests.Shared;
 using Xunit;
 
 namespace IoTrace.Tests.Backends.InProcess;
@@ -13,6 +13,18 @@ public sealed class InProcessBackendTests : IDisposable
     private readonly TempFiles _files = new();
 
     public void Dispose() => _files.Dispose();
+
+    [Fact]
+    public void Trace_WaitFeatureOnABlockedReceive_WaitIsWallMinusCpuAndMostOfTheCall()
+    {
+        Requires.Linux();
+        using var blocked = new BlockedReceive();
+        var scope = IoTracer.Start(Strategy.Read, new IoTraceStartOptions { Features = IoTraceFeatures.Calls | IoTraceFeatures.Bytes | IoTraceFeatures.Wait });
+        var received = blocked.Receive();
+        var report = scope.Stop();
+
+        BlockedReceive.AssertWaitedMostOfTheCall(report, received);
+    }
 
     [Fact]
     public async Task Trace_ChunkedFileRead_MatchesWhatStraceCountsInTheSameProcess()

@@ -1,7 +1,7 @@
 using System.Runtime.Versioning;
 using IoTrace.Backends.InProcess;
 using IoTrace.Tests.TestSupport;
-using IoTrace.Testing;
+using IoTrace.Tests.Shared;
 using Xunit;
 using IoTrace.Platform.Linux;
 
