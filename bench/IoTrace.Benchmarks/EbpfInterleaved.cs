@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
 
 namespace IoTrace.Benchmarks;
@@ -17,7 +16,7 @@ namespace IoTrace.Benchmarks;
 /// run-to-run jumps of about 0.2 us that an unpinned thread shows as it moves between CPUs.
 /// </summary>
 [SupportedOSPlatform("linux")]
-internal static partial class EbpfInterleaved
+internal static class EbpfInterleaved
 {
     public const string Command = "ebpf-interleaved";
 
@@ -28,17 +27,9 @@ internal static partial class EbpfInterleaved
 
     public static int Run(int rounds, int? cpu = null)
     {
-        if (cpu is { } pinned)
+        if (cpu is { } pinned && !Interleaving.TryPinCurrentThread(pinned))
         {
-            // 0 is the calling thread: only the measuring thread, not the threads and processes it starts later.
-            var mask = 1UL << pinned;
-            if (SchedSetAffinity(0, sizeof(ulong), ref mask) != 0)
-            {
-                Console.Error.WriteLine($"cannot pin the measuring thread to CPU {pinned}: errno {Marshal.GetLastPInvokeError()}");
-                return 1;
-            }
-
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"measuring thread pinned to CPU {pinned}"));
+            return 1;
         }
 
         using var file = new FileReadOperation();
@@ -111,10 +102,10 @@ internal static partial class EbpfInterleaved
         {
             for (var state = 0; state < s_states.Length; state++)
             {
-                var overhead = Median([.. Enumerable.Range(0, rounds).Select(r => perCall[o][state][r] - perCall[o][0][r])]);
-                var ratio = Median([.. Enumerable.Range(0, rounds).Select(r => perCall[o][state][r] / perCall[o][0][r])]);
+                var overhead = Interleaving.Median([.. Enumerable.Range(0, rounds).Select(r => perCall[o][state][r] - perCall[o][0][r])]);
+                var ratio = Interleaving.Median([.. Enumerable.Range(0, rounds).Select(r => perCall[o][state][r] / perCall[o][0][r])]);
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"| {names[o]} | {s_states[state]} | {Median(perCall[o][state]):0} | {(state == 0 ? "-" : $"{overhead / 1000:+0.000;-0.000} us")} | {ratio:0.00} |"));
+                    $"| {names[o]} | {s_states[state]} | {Interleaving.Median(perCall[o][state]):0} | {(state == 0 ? "-" : $"{overhead / 1000:+0.000;-0.000} us")} | {ratio:0.00} |"));
             }
         }
 
@@ -136,15 +127,6 @@ internal static partial class EbpfInterleaved
             times[b] = Stopwatch.GetElapsedTime(start).TotalNanoseconds / Operations;
         }
 
-        return Median(times);
-    }
-
-    [LibraryImport("libc", EntryPoint = "sched_setaffinity", SetLastError = true)]
-    private static partial int SchedSetAffinity(int pid, nuint maskSize, ref ulong mask);
-
-    private static double Median(double[] values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
+        return Interleaving.Median(times);
     }
 }

@@ -8,7 +8,7 @@ internal static class Program
     private static int Main(string[] args)
     {
         // Not BenchmarkDotNet: the eBPF backend's attach and detach times, one fresh process per run (EbpfAttach.cs),
-        // and an interleaved per-call cross-check for noisy machines (EbpfInterleaved.cs).
+        // and interleaved per-call cross-checks for noisy machines (InProcessInterleaved.cs, EbpfInterleaved.cs).
         if (args.Length > 0 && OperatingSystem.IsLinux())
         {
             switch (args[0])
@@ -17,6 +17,10 @@ internal static class Program
                     return EbpfAttach.Run(args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 7);
                 case EbpfAttach.OnceCommand:
                     return EbpfAttach.RunOnce();
+                case InProcessInterleaved.Command:
+                    return InProcessInterleaved.Run(
+                        args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 5,
+                        args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : null);
                 case EbpfInterleaved.Command:
                     return EbpfInterleaved.Run(
                         args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 5,

@@ -1,0 +1,117 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace IoTrace.Benchmarks;
+
+/// <summary>
+/// A request pipeline without a server, for the middleware benchmarks: the IoTrace middleware (or none) in front of an
+/// endpoint, reports logged to a logger that reads each one's message (as a text sink does) and counts them. A request
+/// runs synchronously, its report included, so MemoryDiagnoser's Allocated column is all it allocates.
+/// </summary>
+internal sealed class MiddlewarePipeline : IDisposable
+{
+    private readonly ServiceProvider _services;
+    private readonly RequestDelegate _pipeline;
+    private readonly ReportCount _reports = new();
+
+    /// <param name="settings">The configuration, <c>IoTrace:</c> keys included.</param>
+    /// <param name="useIoTrace">Whether the pipeline has the middleware.</param>
+    /// <param name="endpoint">The endpoint; it must complete synchronously.</param>
+    /// <param name="services">Changes the services after <c>AddIoTrace()</c>.</param>
+    public MiddlewarePipeline(Dictionary<string, string?> settings, bool useIoTrace, RequestDelegate endpoint, Action<IServiceCollection>? services = null)
+    {
+        var collection = new ServiceCollection()
+            .AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection(settings).Build())
+            .AddLogging(logging => logging.AddProvider(new CountingLoggerProvider(_reports)).SetMinimumLevel(LogLevel.Information))
+            .AddIoTrace();
+        services?.Invoke(collection);
+        _services = collection.BuildServiceProvider();
+        var app = new ApplicationBuilder(_services);
+        if (useIoTrace)
+        {
+            app.UseIoTrace();
+        }
+
+        app.Run(endpoint);
+        _pipeline = app.Build();
+    }
+
+    public IServiceProvider Services => _services;
+
+    /// <summary>The reports logged so far (event 100).</summary>
+    public long Reports => Interlocked.Read(ref _reports.Count);
+
+    /// <summary>One GET request to <paramref name="path"/>: the pipeline, then the response's header and completion callbacks.</summary>
+    public int Invoke(string path)
+    {
+        var response = new CallbackResponseFeature();
+        var context = new DefaultHttpContext();
+        context.Features.Set<IHttpResponseFeature>(response);
+        context.Request.Method = HttpMethods.Get;
+        context.Request.Path = path;
+        _pipeline(context).GetAwaiter().GetResult();
+        response.Complete();
+        return context.Response.StatusCode;
+    }
+
+    public void Dispose() => _services.Dispose();
+
+    /// <summary>DefaultHttpContext's response feature drops its callbacks; the middleware adds headers in one and logs in another.</summary>
+    private sealed class CallbackResponseFeature : HttpResponseFeature
+    {
+        private readonly List<(Func<object, Task> Callback, object State)> _onStarting = [];
+        private readonly List<(Func<object, Task> Callback, object State)> _onCompleted = [];
+
+        public override void OnStarting(Func<object, Task> callback, object state) => _onStarting.Add((callback, state));
+
+        public override void OnCompleted(Func<object, Task> callback, object state) => _onCompleted.Add((callback, state));
+
+        /// <summary>The headers go out (the endpoint wrote no body), then the response completes.</summary>
+        public void Complete()
+        {
+            foreach (var (callback, state) in _onStarting)
+            {
+                callback(state).GetAwaiter().GetResult();
+            }
+
+            foreach (var (callback, state) in _onCompleted)
+            {
+                callback(state).GetAwaiter().GetResult();
+            }
+        }
+    }
+
+    private sealed class ReportCount
+    {
+        public long Count;
+    }
+
+    /// <summary>Enabled for everything, so the middleware traces; reads each report's message, counts the reports and keeps nothing.</summary>
+    private sealed class CountingLoggerProvider(ReportCount count) : ILoggerProvider, ILogger
+    {
+        public ILogger CreateLogger(string categoryName) => this;
+
+        public bool IsEnabled(LogLevel logLevel) => logLevel != LogLevel.None;
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (eventId.Id == 100)
+            {
+                // Reading the message is what a text sink pays (the formatter's table).
+                _ = formatter(state, exception);
+                Interlocked.Increment(ref count.Count);
+            }
+        }
+
+        public void Dispose()
+        {
+        }
+    }
+}
