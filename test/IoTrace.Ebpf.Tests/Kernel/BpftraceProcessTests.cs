@@ -24,8 +24,9 @@ public sealed class BpftraceProcessTests(EbpfFixture fixture)
         Assert.Equal(FlushNiceness, Niceness($"/proc/{bpftrace}/stat"));
         // Thread names as the kernel keeps them: 15 characters.
         var raised = Directory.GetDirectories("/proc/self/task")
-            .Where(task => Niceness(Path.Combine(task, "stat")) == FlushNiceness)
-            .Select(task => File.ReadAllText(Path.Combine(task, "comm")).TrimEnd('\n'))
+            .Select(Describe)
+            .Where(static thread => thread?.Niceness == FlushNiceness)
+            .Select(static thread => thread!.Value.Name)
             .Order(StringComparer.Ordinal);
         // Distinct: a detached backend's threads (an earlier test switched backends) may still be finishing.
         Assert.Equal(["IoTrace bpftrac", "IoTrace eBPF fl"], raised.Distinct());
@@ -52,6 +53,19 @@ public sealed class BpftraceProcessTests(EbpfFixture fixture)
         parent.Join();
 
         Assert.Equal((FlushNiceness, Niceness("/proc/self/stat")), (raised, child));
+    }
+
+    /// <summary>A thread's name and nice value; none for a thread that exited since its directory was listed.</summary>
+    private static (string Name, int Niceness)? Describe(string task)
+    {
+        try
+        {
+            return (File.ReadAllText(Path.Combine(task, "comm")).TrimEnd('\n'), Niceness(Path.Combine(task, "stat")));
+        }
+        catch (IOException)
+        {
+            return null;
+        }
     }
 
     private static int Niceness(string statPath)
