@@ -24,7 +24,7 @@ public sealed partial class IoTraceMiddlewareTests
     }
 
     [Theory]
-    [InlineData("/files/4097/setup", "Setup", "close 1, fstat 2, openat 1")]
+    [InlineData("/files/4097/setup", "Setup", "close 1, flock 2, fstat 2, openat 1")]
     [InlineData("/files/4097/writes", "Write", "")]
     [InlineData("/files/4097", "Read", "pread64 1")]
     public async Task InvokeAsync_EndpointWithItsOwnStrategy_TracesWithItOverTheConfiguredOne(string path, string strategy, string probes)
@@ -96,10 +96,10 @@ public sealed partial class IoTraceMiddlewareTests
         Assert.Equal("inprocess", fields.Backend);
         Assert.Equal("True", fields[IoTraceRequestLog.IsCompleteKey]);
 
-        // File.ReadAllBytesAsync: openat, two fstat, one pread64 of the whole file, close.
+        // File.ReadAllBytesAsync: openat, flock, two fstat, one pread64 of the whole file, flock, close.
         var aggregates = fields.Aggregates;
-        Assert.Equal(["close", "fstat", "openat", "pread64"], aggregates.Select(a => a.Probe).Order());
-        Assert.Equal(5, fields.Calls);
+        Assert.Equal(["close", "flock", "fstat", "openat", "pread64"], aggregates.Select(a => a.Probe).Order());
+        Assert.Equal(7, fields.Calls);
         Assert.Equal(aggregates.Sum(a => a.Calls), fields.Calls);
         Assert.Equal(2048, fields.Bytes);
         Assert.Equal(aggregates.Sum(a => a.Bytes), fields.Bytes);

@@ -15,11 +15,11 @@ public sealed class IoTraceServiceCollectionExtensionsTests : IDisposable
     public void Dispose() => File.Delete(_settingsFile);
 
     [Theory]
-    [InlineData("summary", "Summary", new[] { "close", "fstat", "openat", "pread64" }, 4096)]
-    [InlineData("SETUP", "Setup", new[] { "close", "fstat", "openat" }, 0)]
+    [InlineData("summary", "Summary", new[] { "close", "flock", "fstat", "openat", "pread64" }, 4096)]
+    [InlineData("SETUP", "Setup", new[] { "close", "flock", "fstat", "openat" }, 0)]
     [InlineData("Read", "Read", new[] { "pread64" }, 4096)]
     [InlineData("write", "Write", new string[0], 0)]
-    [InlineData("All", "All", new[] { "close", "fstat", "openat", "pread64" }, 4096)]
+    [InlineData("All", "All", new[] { "close", "flock", "fstat", "openat", "pread64" }, 4096)]
     public async Task AddIoTrace_StrategyInAppsettings_RequestsAreTracedWithIt(string configured, string strategy, string[] probes, long bytes)
     {
         TestFiles.Create(4096);

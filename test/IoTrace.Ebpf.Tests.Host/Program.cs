@@ -1,10 +1,12 @@
 using System.Runtime.CompilerServices;
 using IoTrace;
 using IoTrace.Ebpf;
+using IoTrace.Tests.Shared;
 using Microsoft.Data.Sqlite;
 
 // Attaches the eBPF backend, says so, then waits to be killed: it never disposes anything.
 // With "http URL": instead makes the process's first traced HttpClient call to URL and prints the report's rows.
+// With "files ROOT": instead does FileSystemWork under ROOT in a trace, and prints its rows.
 // With "sqlite PATH": instead queries the database at PATH in a trace that loads SQLite's native library, and prints its rows.
 IoTracer.AddBackend(IoTraceEbpf.Backend);
 if (!IoTracer.TryEnable("ebpf", out var reason))
@@ -17,6 +19,13 @@ if (args is ["http", var url])
 {
     using var http = new HttpClient();
     var report = await IoTracer.TraceAsync(Strategy.All, async () => _ = await http.GetStringAsync(new Uri(url))); // the host's request
+    Print(report);
+    return 0;
+}
+
+if (args is ["files", var root])
+{
+    var report = IoTracer.Trace(Strategy.All, () => FileSystemWork.Run(root));
     Print(report);
     return 0;
 }

@@ -44,8 +44,8 @@ public sealed class EbpfBackendFaultTests(EbpfFixture fixture) : IDisposable
 
             Assert.False(cutShort.IsComplete);
             Assert.Equal(("inprocess", true), (afterwards.Backend, afterwards.IsComplete));
-            Assert.Equal("close 1 0, fstat 2 0, openat 1 0, pread64 1 4321", EbpfBackendTests.ByProbe(afterwards));
-            Assert.Equal("close 1 0, fstat 2 0, openat 1 0, pread64 1 4321", EbpfBackendTests.ByProbe(again));
+            Assert.Equal("close 1 0, flock 2 0, fstat 2 0, openat 1 0, pread64 1 4321", EbpfBackendTests.ByProbe(afterwards));
+            Assert.Equal("close 1 0, flock 2 0, fstat 2 0, openat 1 0, pread64 1 4321", EbpfBackendTests.ByProbe(again));
             var failure = Assert.Single(collector.GetSnapshot(), r => r.Level >= LogLevel.Warning);
             Assert.Contains("bpftrace", failure.Message, StringComparison.Ordinal);
             Assert.Contains("in-process", failure.Message, StringComparison.Ordinal);

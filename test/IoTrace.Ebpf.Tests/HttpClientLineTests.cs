@@ -77,7 +77,7 @@ public sealed class HttpClientLineTests(EbpfFixture fixture) : IDisposable
         Assert.Equal(upstream.BytesSent, sockets.Where(a => a.Probe is "recvfrom" or "recvmsg" or "read" or "readv").Sum(a => a.Bytes));
         var read = SourceLines.Of("// the read " + "between");
         var file = report.Aggregates.Where(a => a.Target == path).ToList();
-        Assert.Equal("close 1 0, fstat 2 0, openat 1 0, pread64 1 1234", EbpfBackendTests.ByProbe(new IoTraceReport(report.Strategy, report.Backend, report.Elapsed, file, report.IsComplete, report.Features)));
+        Assert.Equal("close 1 0, flock 2 0, fstat 2 0, openat 1 0, pread64 1 1234", EbpfBackendTests.ByProbe(new IoTraceReport(report.Strategy, report.Backend, report.Elapsed, file, report.IsComplete, report.Features)));
         Assert.All(file, a => Assert.Equal(("HttpClientLineTests.cs", read), (Path.GetFileName(a.File), a.Line)));
     }
 

@@ -2,7 +2,7 @@ using System.Globalization;
 using IoTrace;
 using Microsoft.Data.Sqlite;
 
-// Usage: IoTrace.Tests.Target <read|sqlite|sparse|eintr> <path>
+// Usage: IoTrace.Tests.Target <read|sqlite|files|sparse|eintr> <path>
 // Runs one workload inside a trace and prints each aggregate as a tab-separated line: probe, target, file, line,
 // calls, bytes. The caller runs this under strace and compares (tests assert lines of this file: keep them put).
 var mode = args[0];
@@ -12,7 +12,7 @@ var report = mode switch
 {
     "read" => IoTracer.Trace(Strategy.All, () => ReadInChunks(path)),
     "sqlite" => IoTracer.Trace(Strategy.All, () => QuerySqlite(path)),
-    _ => StrangeIo(mode, path),
+    _ => OtherWork(mode, path),
 };
 
 foreach (var a in report.Aggregates)
@@ -42,12 +42,14 @@ static void QuerySqlite(string path)
     Console.Error.WriteLine($"rows={reader.GetInt64(0)}");
 }
 
-// Strange IO (StrangeIoTests). A workload that sees wrong data says so on stderr and exits non-zero.
-static IoTraceReport StrangeIo(string mode, string path) => mode switch
+// Strange IO (StrangeIoTests), and file-system work beyond reads and writes. A workload that sees wrong data says so on
+// stderr and exits non-zero.
+static IoTraceReport OtherWork(string mode, string path) => mode switch
 {
+    "files" => IoTracer.Trace(Strategy.All, () => IoTrace.Tests.Shared.FileSystemWork.Run(path)),
     "sparse" => IoTracer.Trace(Strategy.All, () => ReadSparse(path)),
     "eintr" => InterruptedPipeRead(),
-    _ => throw new ArgumentException($"Unknown mode '{mode}'. Allowed values: read, sqlite, sparse, eintr."),
+    _ => throw new ArgumentException($"Unknown mode '{mode}'. Allowed values: read, sqlite, files, sparse, eintr."),
 };
 
 // The caller made a sparse file with these bytes at these offsets (StrangeIoTests); zeros elsewhere.

@@ -116,11 +116,12 @@ public sealed class IoTracerTests : IDisposable
     }
 
     [Theory]
-    [InlineData(Strategy.Setup, new[] { "close", "fstat", "openat" })]
+    // FileStream locks what it opens (flock), and truncates and checks the file system of what it creates.
+    [InlineData(Strategy.Setup, new[] { "close", "flock", "fstat", "fstatfs", "ftruncate", "lseek", "openat" })]
     [InlineData(Strategy.Read, new[] { "pread64" })]
     [InlineData(Strategy.Write, new[] { "pwrite64" })]
-    [InlineData(Strategy.All, new[] { "close", "fstat", "openat", "pread64", "pwrite64" })]
-    [InlineData(Strategy.Summary, new[] { "close", "fstat", "openat", "pread64", "pwrite64" })]
+    [InlineData(Strategy.All, new[] { "close", "flock", "fstat", "fstatfs", "ftruncate", "lseek", "openat", "pread64", "pwrite64" })]
+    [InlineData(Strategy.Summary, new[] { "close", "flock", "fstat", "fstatfs", "ftruncate", "lseek", "openat", "pread64", "pwrite64" })]
     public void Trace_EachStrategy_RecordsExactlyItsProbes(Strategy strategy, string[] expectedProbes)
     {
         Requires.Linux();

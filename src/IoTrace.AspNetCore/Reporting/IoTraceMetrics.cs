@@ -6,7 +6,7 @@ namespace IoTrace.AspNetCore.Reporting;
 
 /// <summary>
 /// The <c>IoTrace</c> meter, for fleets: per traced request, histograms of its IO calls, bytes and time, one measurement
-/// per probe class (read, write, setup) and target kind (file, socket, other) it used, tagged with its route, method and
+/// per probe class (read, write, transfer, setup) and target kind (file, socket, other) it used, tagged with its route, method and
 /// status class. Never a path or a peer: their cardinality has no bound. Costs nothing while no listener (an
 /// OpenTelemetry <c>AddMeter("IoTrace")</c>, dotnet-counters) enables an instrument.
 /// </summary>
@@ -15,7 +15,7 @@ internal sealed class IoTraceMetrics : ITracedRequestObserver, IDisposable
     public const string MeterName = "IoTrace";
 
     // The tags' values, indexed as the per-request totals are.
-    private static readonly string[] s_probeClasses = ["read", "write", "setup", "other"];
+    private static readonly string[] s_probeClasses = ["read", "write", "transfer", "setup", "other"];
     private static readonly string[] s_targetKinds = ["other", "file", "socket"];
 
     private readonly Meter _meter;
@@ -80,7 +80,7 @@ internal sealed class IoTraceMetrics : ITracedRequestObserver, IDisposable
     public void Dispose() => _meter.Dispose();
 
     private static int ProbeClassIndex(string probe) =>
-        ProbeCatalog.TryGetKind(probe, out var kind) ? kind switch { ProbeKind.Read => 0, ProbeKind.Write => 1, _ => 2 } : 3;
+        ProbeCatalog.TryGetKind(probe, out var kind) ? kind switch { ProbeKind.Read => 0, ProbeKind.Write => 1, ProbeKind.Transfer => 2, _ => 3 } : 4;
 
     private static int TargetKindIndex(IoTargetKind kind) => kind switch
     {

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using IoTrace.Backends;
+using IoTrace.Probes;
 using IoTrace.Tracing;
 using IoTrace.Ebpf.Kernel;
 
@@ -31,12 +32,18 @@ internal sealed class FlushCharger(ConcurrentDictionary<long, KernelTrace> trace
             FlushApplying?.Invoke(flush);
             NameFds(flush);
             var touched = new HashSet<KernelTrace>();
-            foreach (var aggregate in flush.Aggregates.Values)
+
+            // Closes first: the lives they end are then not described from /proc/self/fd, where by now their numbers may
+            // stand for other files (the core's fd lives).
+            foreach (var closes in (bool[])[true, false])
             {
-                if (traces.TryGetValue(aggregate.Trace, out var trace))
+                foreach (var aggregate in flush.Aggregates.Values)
                 {
-                    touched.Add(trace);
-                    Charge(trace, aggregate, ref waited);
+                    if (IsClose(aggregate) == closes && traces.TryGetValue(aggregate.Trace, out var trace))
+                    {
+                        touched.Add(trace);
+                        Charge(trace, aggregate, ref waited);
+                    }
                 }
             }
 
@@ -117,6 +124,8 @@ internal sealed class FlushCharger(ConcurrentDictionary<long, KernelTrace> trace
             }
         }
     }
+
+    private static bool IsClose(KernelAggregate aggregate) => aggregate.Probe >= 0 && ProbeCatalog.Has(aggregate.Probe, ProbeTraits.ClosesFd);
 
     private void Charge(KernelTrace trace, KernelAggregate aggregate, ref bool? waited)
     {

@@ -267,6 +267,8 @@ internal static class BpftraceScript
                 $a0 = args->args[0];
                 // glibc 2.33+'s fstat is newfstatat(fd, "", AT_EMPTY_PATH): its fd is the call's.
                 if ($id == {{SyscallTable.NewFstatAt}} && (args->args[3] & 0x1000) != 0) { $m = {{SyscallTable.FdStatAtPacked}}; }
+                // utimensat with no path (futimens) sets its fd's times.
+                if ($id == {{SyscallTable.UtimensAt}} && args->args[1] == 0) { $m = {{SyscallTable.FdUtimensAtPacked}}; }
                 // poll on one fd (a socket's connect waiting): its fd is in the pollfd, in the caller's memory.
                 if (($id == {{SyscallTable.Poll}} || $id == {{SyscallTable.PPoll}}) && args->args[1] == 1) {
                   $pf = *uptr((int32 *)args->args[0]);
@@ -330,9 +332,9 @@ internal static class BpftraceScript
                 $fd = (int64)-1;
                 if ($src == 1) { $fd = (int64)$e.4; }
                 if ($src == 2 && $ret >= 0) { $fd = $ret; }
-                // A stat by path: its path's id stands in the fd field (below -1) for its target. An opened file: its fd's
-                // target is the path of that id (the opened path map links them).
-                if (($m & {{SyscallTable.PathTarget}}) != 0 && $e.5 != 0) { $fd = -1 - (int64)$e.5; }
+                // A stat by path, or an open that failed: its path's id stands in the fd field (below -1) for its target.
+                // An opened file: its fd's target is the path of that id (the opened path map links them).
+                if ($e.5 != 0 && (($m & {{SyscallTable.PathTarget}}) != 0 || $ret < 0)) { $fd = -1 - (int64)$e.5; }
                 $po = (uint64)0;
                 if (($m & {{SyscallTable.PathTarget}}) == 0 && $ret >= 0) { $po = $e.5; }
                 $bytes = (int64)0;

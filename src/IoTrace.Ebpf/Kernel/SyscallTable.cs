@@ -43,6 +43,7 @@ internal static class SyscallTable
     public const int MaxRulesId = 255;
 
     public const int NewFstatAt = 262;
+    public const int UtimensAt = 280;
     public const int StatX = 332;
     public const int Connect = 42;
 
@@ -67,6 +68,9 @@ internal static class SyscallTable
         (44, Pack("sendto", FdArg0, CountsBytes)),
         (46, Pack("sendmsg", FdArg0, CountsBytes)),
         (40, Pack("sendfile", FdArg0, CountsBytes)),
+        (326, Pack("copy_file_range", FdArg0, CountsBytes)),
+        (275, Pack("splice", FdArg0, CountsBytes)),
+        (217, Pack("getdents64", FdArg0, CountsBytes)),
         (257, Pack("openat", FdResult, Opener | PathArg1)),
         (2, Pack("open", FdResult, Opener | PathArg0)),
         (3, Pack("close", FdArg0, Closes)),
@@ -90,7 +94,47 @@ internal static class SyscallTable
         (PPoll, Pack("poll", FdNone, 0)),
         (23, Pack("select", FdNone, 0)),
         (270, Pack("select", FdNone, 0)),
+        (50, Pack("listen", FdArg0, 0)),
+        (51, Pack("getsockname", FdArg0, 0)),
+        (54, Pack("setsockopt", FdArg0, 0)),
+        (55, Pack("getsockopt", FdArg0, 0)),
+        (16, Pack("ioctl", FdArg0, 0)),
+        (8, Pack("lseek", FdArg0, 0)),
+        (77, Pack("ftruncate", FdArg0, 0)),
+        (285, Pack("fallocate", FdArg0, 0)),
+        (221, Pack("fadvise64", FdArg0, 0)),
+        (73, Pack("flock", FdArg0, 0)),
+        (91, Pack("fchmod", FdArg0, 0)),
+        (138, Pack("fstatfs", FdArg0, 0)),
+        (137, Pack("statfs", FdNone, PathTarget | PathArg0)),
+        (21, Pack("access", FdNone, PathTarget | PathArg0)),
+        (269, Pack("faccessat", FdNone, PathTarget | PathArg1)),
+        (439, Pack("faccessat2", FdNone, PathTarget | PathArg1)),
+        (90, Pack("chmod", FdNone, PathTarget | PathArg0)),
+        (268, Pack("fchmodat", FdNone, PathTarget | PathArg1)),
+        (UtimensAt, Pack("utimensat", FdNone, PathTarget | PathArg1)),
+        (83, Pack("mkdir", FdNone, PathTarget | PathArg0)),
+        (258, Pack("mkdirat", FdNone, PathTarget | PathArg1)),
+        (84, Pack("rmdir", FdNone, PathTarget | PathArg0)),
+        (87, Pack("unlink", FdNone, PathTarget | PathArg0)),
+        (263, Pack("unlinkat", FdNone, PathTarget | PathArg1)),
+        (82, Pack("rename", FdNone, PathTarget | PathArg0)),
+        (264, Pack("renameat", FdNone, PathTarget | PathArg1)),
+        (316, Pack("renameat2", FdNone, PathTarget | PathArg1)),
+        (86, Pack("link", FdNone, PathTarget | PathArg1)),
+        (88, Pack("symlink", FdNone, PathTarget | PathArg1)),
+        // The path these create is their fourth or third argument, beyond what the program reads: no target.
+        (265, Pack("linkat", FdNone, 0)),
+        (266, Pack("symlinkat", FdNone, 0)),
+        (89, Pack("readlink", FdNone, PathTarget | PathArg0)),
+        (267, Pack("readlinkat", FdNone, PathTarget | PathArg1)),
     ];
+
+    /// <summary>
+    /// utimensat on an fd with no path (futimens, as File.Copy sets the copy's times): the same probe, with its fd (for the
+    /// target) read from the first argument.
+    /// </summary>
+    public static int FdUtimensAtPacked { get; } = Pack("utimensat", FdArg0, 0);
 
     /// <summary>
     /// newfstatat on an fd (AT_EMPTY_PATH: glibc 2.33+'s fstat, as e_sqlite3 calls it): the same probe, as strace and the
@@ -128,7 +172,8 @@ internal static class SyscallTable
         {
             ProbeKind.Setup => Setup,
             ProbeKind.Read => Read,
-            _ => Write,
+            ProbeKind.Write => Write,
+            _ => Read | Write,
         };
         return (index + 1) | (kind << KindShift) | (fd << FdShift) | flags;
     }

@@ -11,4 +11,7 @@ internal enum ProbeKind
 
     /// <summary>Moving bytes out: the <see cref="Strategy.Write"/> strategy.</summary>
     Write,
+
+    /// <summary>Moving bytes from one fd to another in the kernel (copy_file_range, sendfile, splice): both.</summary>
+    Transfer,
 }

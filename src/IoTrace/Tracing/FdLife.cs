@@ -11,11 +11,22 @@ internal sealed class FdLife
 {
     private volatile string? _target;
     private volatile SourceLocation? _openedAt;
+    private volatile bool _ended;
 
     public string? Target
     {
         get => _target;
         set => _target = value;
+    }
+
+    /// <summary>
+    /// Whether a close ended this life: its number may stand for another file or socket now, so what the fd is now
+    /// (<c>/proc/self/fd</c>) says nothing of it.
+    /// </summary>
+    public bool Ended
+    {
+        get => _ended;
+        set => _ended = value;
     }
 
     /// <summary>The application line that opened the fd; null when none did (opened before the trace, or on the thread pool).</summary>

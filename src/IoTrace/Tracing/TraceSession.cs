@@ -176,7 +176,12 @@ internal sealed class TraceSession
                 life.OpenedAt = opener;
             }
         }
-        else if (recorded && life.Target is null && call.FdMayBeOpen)
+        else if ((traits & ProbeTraits.ClosesFd) != 0)
+        {
+            // The close ends the life: the fd is no longer what it was, neither now nor when a late backend delivers.
+            life.Ended = true;
+        }
+        else if (recorded && life.Target is null && !life.Ended && call.FdMayBeOpen)
         {
             // Opened before the trace (a pooled connection, a log file): what the fd is now, most likely what it was then.
             life.Target = Recorder.DescribeFd(call.Fd);

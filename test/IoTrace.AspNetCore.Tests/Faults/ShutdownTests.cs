@@ -53,10 +53,10 @@ public sealed class ShutdownTests
         Assert.Equal("", host.Errors);
         Assert.All(bodies, body => Assert.Equal((2 * FileSize).ToString(CultureInfo.InvariantCulture), body));
 
-        // Each finished request was traced to the end (two file reads: openat, fstat twice, pread64, close), and
+        // Each finished request was traced to the end (two file reads: openat, flock, fstat twice, pread64, flock, close), and
         // nothing was logged as a warning or an error; then the host stopped, and the runtime restored the hooks.
         var lines = host.Lines;
-        Assert.Equal(Enumerable.Repeat($"report /block 200 10 {2 * FileSize} True", 4), lines.Where(l => l.StartsWith("report ", StringComparison.Ordinal)));
+        Assert.Equal(Enumerable.Repeat($"report /block 200 14 {2 * FileSize} True", 4), lines.Where(l => l.StartsWith("report ", StringComparison.Ordinal)));
         Assert.DoesNotContain(lines, l => l.StartsWith("log ", StringComparison.Ordinal));
         Assert.Equal("stopped", lines[^2]);
         Assert.Matches(@"^hooks [1-9]\d* slots, 0 patched, 0 not at their original target$", lines[^1]);

@@ -55,7 +55,7 @@ public sealed class EbpfMiddlewareTests(EbpfFixture fixture) : IDisposable
         {
             var report = Assert.Single(logs.Reports.Select(r => r.Fields()), r => r.Path == $"/file/{size}");
             Assert.Equal(("ebpf", "True"), (report.Backend, report[IoTraceRequestLog.IsCompleteKey]));
-            Assert.Equal($"close 1 0, fstat 2 0, openat 1 0, pread64 1 {size}", ByProbe(report));
+            Assert.Equal($"close 1 0, flock 2 0, fstat 2 0, openat 1 0, pread64 1 {size}", ByProbe(report));
             Assert.All(report.Aggregates, a => Assert.Equal(("EbpfMiddlewareTests.cs", line, Path.Combine(_directory, $"{size}.bin")), (Path.GetFileName(a.File), a.Line, a.Target)));
         }
     }
@@ -118,7 +118,7 @@ public sealed class EbpfMiddlewareTests(EbpfFixture fixture) : IDisposable
         await app.StopAsync(TestContext.Current.CancellationToken);
 
         Assert.Equal(("Read", "ebpf", "pread64 1 900"), (read.Strategy, read.Backend, ByProbe(read)));
-        Assert.Equal(("Setup", "ebpf", "close 1 0, fstat 2 0, openat 1 0"), (setup.Strategy, setup.Backend, ByProbe(setup)));
+        Assert.Equal(("Setup", "ebpf", "close 1 0, flock 2 0, fstat 2 0, openat 1 0"), (setup.Strategy, setup.Backend, ByProbe(setup)));
         Assert.Equal(bpftrace, backend.BpftraceProcessId);
     }
 

@@ -25,6 +25,14 @@ internal static class HostProcess
         return ([.. lines[..^1].Select(l => l.Split('\t'))], lines.Length > 0 ? lines[^1] : string.Empty, host.ExitCode);
     }
 
+    /// <summary>Runs the host with <paramref name="arguments"/> under strace (every class of IO call); returns the report's rows, its last line and strace's log.</summary>
+    public static async Task<(List<string[]> Rows, string Done, string[] Log)> TraceUnderStraceAsync(params string[] arguments)
+    {
+        var (stdout, log) = await StraceLog.RunAsync(StraceLog.IoClasses, Path.Combine(AppContext.BaseDirectory, "IoTrace.Ebpf.Tests.Host.dll"), arguments);
+        var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        return ([.. lines[..^1].Select(l => l.Split('\t'))], lines.Length > 0 ? lines[^1] : string.Empty, log);
+    }
+
     /// <summary>The line of the host's Program.cs that holds <paramref name="text"/>.</summary>
     public static int LineOf(string text) =>
         SourceLines.Of(text, Path.Combine(Path.GetDirectoryName(ThisFile())!, "..", "..", "IoTrace.Ebpf.Tests.Host", "Program.cs"));

@@ -53,6 +53,8 @@ internal readonly record struct LibcIoFunction(string Symbol, int Probe, Argumen
         Sized("sendmsg", "sendmsg"),
         Sized("sendfile", "sendfile"),
         Sized("sendfile64", "sendfile"),
+        Sized("copy_file_range", "copy_file_range"),
+        Sized("splice", "splice"),
         Setup("open", "openat", ArgumentLayout.PathArg0),
         Setup("open64", "openat", ArgumentLayout.PathArg0),
         Setup("openat", "openat", ArgumentLayout.PathArg1),
@@ -87,6 +89,38 @@ internal readonly record struct LibcIoFunction(string Symbol, int Probe, Argumen
         Setup("fdatasync", "fdatasync", ArgumentLayout.FdArg0),
         Setup("poll", "poll", ArgumentLayout.Poll),
         Setup("select", "select", ArgumentLayout.None),
+        Setup("listen", "listen", ArgumentLayout.FdArg0),
+        Setup("getsockname", "getsockname", ArgumentLayout.FdArg0),
+        Setup("setsockopt", "setsockopt", ArgumentLayout.FdArg0),
+        Setup("getsockopt", "getsockopt", ArgumentLayout.FdArg0),
+        Setup("ioctl", "ioctl", ArgumentLayout.FdArg0),
+        Setup("lseek", "lseek", ArgumentLayout.FdArg0),
+        Setup("lseek64", "lseek", ArgumentLayout.FdArg0),
+        Setup("ftruncate", "ftruncate", ArgumentLayout.FdArg0),
+        Setup("ftruncate64", "ftruncate", ArgumentLayout.FdArg0),
+        Setup("fallocate", "fallocate", ArgumentLayout.FdArg0),
+        Setup("fallocate64", "fallocate", ArgumentLayout.FdArg0),
+        Setup("posix_fadvise", "fadvise64", ArgumentLayout.FdArg0),
+        Setup("posix_fadvise64", "fadvise64", ArgumentLayout.FdArg0),
+        Setup("flock", "flock", ArgumentLayout.FdArg0),
+        Setup("fchmod", "fchmod", ArgumentLayout.FdArg0),
+        Setup("fstatfs", "fstatfs", ArgumentLayout.FdArg0),
+        Setup("fstatfs64", "fstatfs", ArgumentLayout.FdArg0),
+        Setup("statfs", "statfs", ArgumentLayout.PathArg0),
+        Setup("statfs64", "statfs", ArgumentLayout.PathArg0),
+        Setup("access", OnX64("access", "faccessat"), ArgumentLayout.PathArg0),
+        Setup("chmod", OnX64("chmod", "fchmodat"), ArgumentLayout.PathArg0),
+        Setup("utimensat", "utimensat", ArgumentLayout.PathArg1),
+        // futimens(fd, times) is utimensat(fd, NULL, times, 0), as strace shows it.
+        Setup("futimens", "utimensat", ArgumentLayout.FdArg0),
+        Setup("mkdir", OnX64("mkdir", "mkdirat"), ArgumentLayout.PathArg0),
+        Setup("rmdir", OnX64("rmdir", "unlinkat"), ArgumentLayout.PathArg0),
+        Setup("unlink", OnX64("unlink", "unlinkat"), ArgumentLayout.PathArg0),
+        Setup("rename", OnX64("rename", "renameat2"), ArgumentLayout.PathArg0),
+        // link and symlink name the path they create second.
+        Setup("link", OnX64("link", "linkat"), ArgumentLayout.PathArg1),
+        Setup("symlink", OnX64("symlink", "symlinkat"), ArgumentLayout.PathArg1),
+        Setup("readlink", OnX64("readlink", "readlinkat"), ArgumentLayout.PathArg0),
     ];
 
     public ProbeKind Kind => ProbeCatalog.Kind(Probe);
@@ -94,8 +128,14 @@ internal readonly record struct LibcIoFunction(string Symbol, int Probe, Argumen
     /// <summary>Whether a successful call returns a new fd (open, socket, accept).</summary>
     public bool OpensFd => ProbeCatalog.Has(Probe, ProbeTraits.OpensFd);
 
-    private static string LegacyStat(string syscall) =>
-        RuntimeInformation.ProcessArchitecture == Architecture.X64 ? syscall : "newfstatat";
+    private static string LegacyStat(string syscall) => OnX64(syscall, "newfstatat");
+
+    /// <summary>
+    /// The system call a glibc function makes: the legacy one where x86_64 has it, the <c>*at</c> one on architectures
+    /// that only have that (arm64), as strace names them there.
+    /// </summary>
+    private static string OnX64(string syscall, string elsewhere) =>
+        RuntimeInformation.ProcessArchitecture == Architecture.X64 ? syscall : elsewhere;
 
     private static LibcIoFunction Sized(string symbol, string probe) => new(symbol, ProbeCatalog.IndexOf(probe), ArgumentLayout.FdArg0, ReturnsSize: true);
 

@@ -20,7 +20,7 @@
 #define IOTRACE_EXPORT __attribute__((visibility("default")))
 #define MAX_SLOTS 256
 #define MAX_LIBS 64
-#define MAX_SYMBOLS 96
+#define MAX_SYMBOLS 128
 #define MAX_FRAMES 256
 
 #if defined(__x86_64__)

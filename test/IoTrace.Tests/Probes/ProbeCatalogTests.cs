@@ -1,0 +1,35 @@
+using System.Runtime.CompilerServices;
+using IoTrace.Probes;
+using Xunit;
+
+namespace IoTrace.Tests.Probes;
+
+public sealed class ProbeCatalogTests
+{
+    [Fact]
+    public void Records_ATransfer_CountsInReadAndInWriteNotInSetup()
+    {
+        Assert.Equal(ProbeKind.Transfer, ProbeCatalog.Kind(ProbeCatalog.IndexOf("copy_file_range")));
+        Assert.Equal(
+            (true, true, false, true, true),
+            (ProbeCatalog.Records(Strategy.Read, ProbeKind.Transfer), ProbeCatalog.Records(Strategy.Write, ProbeKind.Transfer),
+             ProbeCatalog.Records(Strategy.Setup, ProbeKind.Transfer), ProbeCatalog.Records(Strategy.Summary, ProbeKind.Transfer),
+             ProbeCatalog.Records(Strategy.All, ProbeKind.Transfer)));
+    }
+
+    [Fact]
+    public void Readme_ProbeTable_NamesEveryProbeOfTheCatalogOnce()
+    {
+        var readme = File.ReadAllLines(Path.Combine(Path.GetDirectoryName(ThisFile())!, "..", "..", "..", "README.md"));
+        var table = readme.SkipWhile(static l => !l.StartsWith("| Strategy | Probes |", StringComparison.Ordinal)).TakeWhile(static l => l.StartsWith('|')).ToList();
+
+        var named = table.SelectMany(static row => row.Split('|')[2].Split(',', StringSplitOptions.TrimEntries))
+            .Where(static cell => cell.StartsWith('`'))
+            .Select(static cell => cell.Trim('`'))
+            .ToList();
+
+        Assert.Equal(Enumerable.Range(0, ProbeCatalog.Count).Select(ProbeCatalog.Name).Order(StringComparer.Ordinal), named.Order(StringComparer.Ordinal));
+    }
+
+    private static string ThisFile([CallerFilePath] string file = "") => file;
+}

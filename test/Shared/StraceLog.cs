@@ -1,0 +1,94 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.RegularExpressions;
+using IoTrace.Probes;
+using Xunit;
+
+namespace IoTrace.Tests.Shared;
+
+/// <summary>One system call as <c>strace -f -y</c> printed it: its thread, name, result (none if interrupted) and whole text.</summary>
+internal sealed record StracedCall(string Pid, string Name, long? Result, string Text)
+{
+    /// <summary>The bytes the call moved, for a probe that moves bytes (the catalog's), as the report counts them.</summary>
+    public long Bytes => Result > 0 && ProbeCatalog.TryGetKind(Name, out _) && ProbeCatalog.Has(ProbeCatalog.IndexOf(Name), ProbeTraits.MovesBytes) ? Result.Value : 0;
+}
+
+/// <summary>Runs a .NET program under strace, and reads strace's log back as calls: the oracle of the backends' tests.</summary>
+internal static partial class StraceLog
+{
+    /// <summary>Every class of system call that can touch a file or a socket.</summary>
+    public const string IoClasses = "%file,%desc,%network";
+
+    /// <summary>
+    /// Runs <c>dotnet <paramref name="program"/> <paramref name="arguments"/></c> under <c>strace -f -qq -y</c>, tracing
+    /// <paramref name="syscalls"/>; fails the test if it exits non-zero. Returns what it printed and strace's log.
+    /// </summary>
+    public static async Task<(string Stdout, string[] Log)> RunAsync(string syscalls, string program, params string[] arguments)
+    {
+        Requires.Strace();
+        var log = Path.Combine(Path.GetTempPath(), $"iotrace-strace-{Guid.NewGuid():N}.txt");
+        var start = new ProcessStartInfo("strace") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in (string[])["-f", "-qq", "-y", "-o", log, "-e", $"trace={syscalls}", "-e", "signal=none", Dotnet(), program, .. arguments])
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        try
+        {
+            using var process = Process.Start(start)!;
+            var stdout = process.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
+            var stderr = process.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+            timeout.CancelAfter(TimeSpan.FromMinutes(2));
+            await process.WaitForExitAsync(timeout.Token);
+            Assert.True(process.ExitCode == 0, $"{Path.GetFileName(program)} exited {process.ExitCode}: {await stderr}");
+            return (await stdout, await File.ReadAllLinesAsync(log, TestContext.Current.CancellationToken));
+        }
+        finally
+        {
+            File.Delete(log);
+        }
+    }
+
+    /// <summary>
+    /// The calls in strace's log, in order. A call split by another thread's output (<c>pread64(3&lt;/tmp/f&gt;, &lt;unfinished ...&gt;</c>,
+    /// then <c>&lt;... pread64 resumed&gt;...) = 4096</c>) is one call, with the text of both parts.
+    /// </summary>
+    public static List<StracedCall> Calls(IEnumerable<string> log)
+    {
+        var calls = new List<StracedCall>();
+        var unfinished = new Dictionary<string, string>();
+        foreach (var line in log)
+        {
+            var call = Call().Match(line);
+            if (!call.Success)
+            {
+                continue;
+            }
+
+            var pid = call.Groups["pid"].Value;
+            if (call.Groups["unfinished"].Success)
+            {
+                unfinished[pid] = line;
+                continue;
+            }
+
+            var text = call.Groups["resumed"].Success && unfinished.Remove(pid, out var start) ? start + line : line;
+            long? result = call.Groups["result"].Success ? long.Parse(call.Groups["result"].Value, CultureInfo.InvariantCulture) : null;
+            calls.Add(new StracedCall(pid, call.Groups["name"].Value, result, text));
+        }
+
+        return calls;
+    }
+
+    /// <summary>Calls and bytes per system call, of the calls that returned (an interrupted call is restarted, and counted then).</summary>
+    public static Dictionary<string, (long Calls, long Bytes)> Totals(IEnumerable<StracedCall> calls) =>
+        calls.Where(static c => c.Result is not null)
+            .GroupBy(static c => c.Name)
+            .ToDictionary(static g => g.Key, static g => ((long)g.Count(), g.Sum(static c => c.Bytes)));
+
+    private static string Dotnet() => Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? Environment.ProcessPath ?? "dotnet";
+
+    [GeneratedRegex(@"^(?<pid>\d+)\s+(?:(?<resumed><\.\.\. )(?<name>\w+) resumed>|(?<name>\w+)\()(?:.*<(?<unfinished>unfinished) \.\.\.>$|.*\)\s+=\s+(?<result>-?\d+))?")]
+    private static partial Regex Call();
+}
