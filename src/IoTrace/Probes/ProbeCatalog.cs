@@ -1,8 +1,8 @@
 namespace IoTrace.Probes;
 
 /// <summary>
-/// The probes, named as strace prints the Linux system calls, with their direction and traits, and which strategy
-/// records which. A backend maps what it sees onto these indexes; nothing else declares what a probe means.
+/// The probes, named as strace prints the Linux system calls (and the few library calls that stand for the system
+/// calls they make, where those cannot be seen), with their direction and traits, and which strategy records which. A backend maps what it sees onto these indexes; nothing else declares what a probe means.
 /// </summary>
 internal static class ProbeCatalog
 {
@@ -80,6 +80,7 @@ internal static class ProbeCatalog
         ("symlinkat", ProbeKind.Setup, ProbeTraits.TakesPath),
         ("readlink", ProbeKind.Setup, ProbeTraits.TakesPath),
         ("readlinkat", ProbeKind.Setup, ProbeTraits.TakesPath),
+        ("getaddrinfo", ProbeKind.Setup, ProbeTraits.LibraryCall | ProbeTraits.NamesHost),
     ];
 
     private static readonly ProbeTraits[] s_traits = [.. s_all.Select(p => p.Traits)];

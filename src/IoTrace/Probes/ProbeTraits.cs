@@ -23,4 +23,13 @@ internal enum ProbeTraits
 
     /// <summary>The call's result counts the bytes it moved (read, write, send, receive).</summary>
     MovesBytes = 16,
+
+    /// <summary>
+    /// A library call, not a system call: what it does in the kernel cannot be seen one call at a time where it is
+    /// counted (name resolution inside libc, in process), so the call itself stands for it.
+    /// </summary>
+    LibraryCall = 32,
+
+    /// <summary>The call's target is a host name it resolves: a peer, for redaction.</summary>
+    NamesHost = 64,
 }

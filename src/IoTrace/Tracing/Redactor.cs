@@ -13,7 +13,11 @@ internal static class Redactor
 
     private static readonly byte[] s_key = RandomNumberGenerator.GetBytes(32);
 
-    public static string? Target(string? target, IoTraceRedaction redaction)
+    /// <summary>The target as a report shows it under <paramref name="redaction"/>.</summary>
+    /// <param name="target">A path, a socket's peer or inode, or a host name.</param>
+    /// <param name="redaction">What to redact.</param>
+    /// <param name="isHostName">Whether <paramref name="target"/> is a host name a call resolved: a peer.</param>
+    public static string? Target(string? target, IoTraceRedaction redaction, bool isHostName = false)
     {
         if (target is null || redaction == IoTraceRedaction.None)
         {
@@ -26,7 +30,7 @@ internal static class Redactor
             return Pseudonym("file", target);
         }
 
-        if ((redaction & IoTraceRedaction.PeerAddresses) != 0 && kind == IoTargetKind.Socket && !target.StartsWith(UnconnectedSocket, StringComparison.Ordinal))
+        if ((redaction & IoTraceRedaction.PeerAddresses) != 0 && (isHostName || (kind == IoTargetKind.Socket && !target.StartsWith(UnconnectedSocket, StringComparison.Ordinal))))
         {
             return Pseudonym("peer", target);
         }

@@ -318,7 +318,7 @@ internal sealed class TraceSession
                     site.Line,
                     site.Method,
                     key.Fd >= 0 ? key.Fd : null,
-                    Redactor.Target(target, _redaction),
+                    Redactor.Target(target, _redaction, ProbeCatalog.Has(key.Probe, ProbeTraits.NamesHost)),
                     c.Calls,
                     c.Bytes,
                     c.Time,

@@ -23,9 +23,10 @@ public sealed class ProbeCatalogTests
         var readme = File.ReadAllLines(Path.Combine(Path.GetDirectoryName(ThisFile())!, "..", "..", "..", "README.md"));
         var table = readme.SkipWhile(static l => !l.StartsWith("| Strategy | Probes |", StringComparison.Ordinal)).TakeWhile(static l => l.StartsWith('|')).ToList();
 
+        // Each probe opens a comma-separated item of the second column: `name`, maybe followed by a remark.
         var named = table.SelectMany(static row => row.Split('|')[2].Split(',', StringSplitOptions.TrimEntries))
-            .Where(static cell => cell.StartsWith('`'))
-            .Select(static cell => cell.Trim('`'))
+            .Where(static item => item.StartsWith('`'))
+            .Select(static item => item[1..item.IndexOf('`', 1)])
             .ToList();
 
         Assert.Equal(Enumerable.Range(0, ProbeCatalog.Count).Select(ProbeCatalog.Name).Order(StringComparer.Ordinal), named.Order(StringComparer.Ordinal));

@@ -26,6 +26,12 @@ public sealed class RedactorTests
         }
     }
 
+    [Theory]
+    [InlineData(IoTraceRedaction.PeerAddresses, "peer#")]
+    [InlineData(IoTraceRedaction.FilePaths, "db.internal")]
+    public void Target_HostName_IsRedactedAsAPeer(IoTraceRedaction redaction, string expectedStart) =>
+        Assert.StartsWith(expectedStart, Redactor.Target("db.internal", redaction, isHostName: true), StringComparison.Ordinal);
+
     [Fact]
     public void Target_SameValueTwice_GetsTheSamePseudonymAndDifferentValuesDifferentOnes()
     {

@@ -82,8 +82,10 @@ internal static unsafe class IoHook
         }
 
         var recorded = session.Records(function.Probe);
-        if (!recorded && !session.KeepsContext)
+        if ((!recorded && !session.KeepsContext)
+            || (function.Layout == ArgumentLayout.ReadDir && (a0 == 0 || !DirStream.IsKnown || !DirStream.WillRead(a0))))
         {
+            // A readdir that returns an entry its buffer holds makes no system call.
             return original(a0, a1, a2, a3, a4, a5);
         }
 
@@ -115,12 +117,21 @@ internal static unsafe class IoHook
     }
 
     private static readonly int ClosedProbe = ProbeCatalog.IndexOf("close");
+    private static readonly int s_newFstatAt = ProbeCatalog.IndexOf("newfstatat");
 
     private static void Record(TraceSession session, SourceLocation? inheritedSite, bool framePointers, LibcIoFunction function, nint rawResult, int errno, int fd, nint a0, nint a1, nint a2, long ticks, long cpu, int closesBefore)
     {
-        // int-returning functions leave the upper half of the register undefined.
-        long result = function.ReturnsSize ? rawResult : (int)rawResult;
+        // int-returning functions leave the upper half of the register undefined. A directory stream's calls return
+        // what the system calls inside them did: opendir 0 or -1, readdir the bytes getdents64 read.
+        long result = function.Layout switch
+        {
+            ArgumentLayout.OpenDir => rawResult != 0 ? 0 : -1,
+            ArgumentLayout.ReadDir => rawResult != 0 ? DirStream.LastRead(a0) : 0,
+            _ => function.ReturnsSize ? rawResult : (int)rawResult,
+        };
         var bytes = function.ReturnsSize && result > 0 ? result : 0;
+        // glibc's opendir stats what it opened; another libc's may not, and its DIR is not known.
+        var openedDirectory = function.Layout == ArgumentLayout.OpenDir && rawResult != 0 && DirStream.Check(rawResult);
 
         // A socket read that must be retried later belongs to this trace, whichever thread retries it.
         var waits = result == -1 && errno == LibcInterop.EAGAIN && fd >= 0 && function.Kind != ProbeKind.Setup;
@@ -132,12 +143,17 @@ internal static unsafe class IoHook
             }
 
             session.Charge(IoCall.Counted(function.Probe, 1, bytes, ticks, cpu));
+            if (openedDirectory)
+            {
+                session.Charge(IoCall.Counted(s_newFstatAt, 1, 0, 0, 0));
+            }
+
             return;
         }
 
         var target = function.Layout switch
         {
-            ArgumentLayout.PathArg0 => Marshal.PtrToStringUTF8(a0),
+            ArgumentLayout.PathArg0 or ArgumentLayout.OpenDir => Marshal.PtrToStringUTF8(a0),
             ArgumentLayout.PathArg1 => Marshal.PtrToStringUTF8(a1),
             ArgumentLayout.PathArg2 => Marshal.PtrToStringUTF8(a2),
             ArgumentLayout.Connect => FdTargets.FormatSocketAddress(a1, (int)a2),
@@ -149,7 +165,7 @@ internal static unsafe class IoHook
         var generation = (long)closesBefore;
         if (function.OpensFd)
         {
-            fd = (int)result;
+            fd = function.Layout != ArgumentLayout.OpenDir ? (int)result : rawResult != 0 ? LibcInterop.DirFd(rawResult) : -1;
             generation = fd >= 0 ? FdOwners.Closes(fd) : 0;
         }
 
@@ -162,6 +178,11 @@ internal static unsafe class IoHook
         // Only EBADF says the fd is not open: then /proc/self/fd could name whatever reuses the number. A call that
         // failed otherwise (EAGAIN, EINTR, ECONNRESET) still names it.
         session.Charge(new IoCall(function.Probe, fd, generation, target, site, 1, bytes, ticks, cpu, FdMayBeOpen: result >= 0 || errno != LibcInterop.EBADF));
+        if (openedDirectory)
+        {
+            // opendir's fstat of what it opened (newfstatat with AT_EMPTY_PATH), inside the time charged to its open.
+            session.Charge(new IoCall(s_newFstatAt, fd, generation, null, site, 1, 0, 0, 0));
+        }
     }
 
     /// <summary>The line on the stack (a frame-pointer walk, keyed), or the one the flow inherited.</summary>
@@ -182,6 +203,7 @@ internal static unsafe class IoHook
         ArgumentLayout.FdArg0 or ArgumentLayout.Connect or ArgumentLayout.Accept => (int)a0,
         ArgumentLayout.FdArg1 => (int)a1,
         ArgumentLayout.Poll when a1 == 1 && a0 != 0 => *(int*)a0,
+        ArgumentLayout.ReadDir or ArgumentLayout.CloseDir when a0 != 0 => LibcInterop.DirFd(a0),
         _ => -1,
     };
 

@@ -36,6 +36,9 @@ internal static unsafe partial class LibcInterop
     [LibraryImport("libc", EntryPoint = "readlink")]
     public static partial nint ReadLink(byte* path, byte* buffer, nint size);
 
+    [LibraryImport("libc", EntryPoint = "dirfd")]
+    public static partial int DirFd(nint dir);
+
     [LibraryImport("libc", EntryPoint = "getpeername")]
     public static partial int GetPeerName(int fd, byte* address, int* length);
 

@@ -24,6 +24,15 @@ internal enum ArgumentLayout
 
     /// <summary>poll: the pollfd array and its length; one fd (a socket's connect) is that call's fd.</summary>
     Poll,
+
+    /// <summary>opendir: the path; libc opens it (openat) and stats the fd (newfstatat), and returns a DIR.</summary>
+    OpenDir,
+
+    /// <summary>readdir: a DIR, whose buffer libc refills with getdents64 once it has returned every entry.</summary>
+    ReadDir,
+
+    /// <summary>closedir: a DIR, whose fd libc closes.</summary>
+    CloseDir,
 }
 
 /// <summary>
@@ -121,6 +130,14 @@ internal readonly record struct LibcIoFunction(string Symbol, int Probe, Argumen
         Setup("link", OnX64("link", "linkat"), ArgumentLayout.PathArg1),
         Setup("symlink", OnX64("symlink", "symlinkat"), ArgumentLayout.PathArg1),
         Setup("readlink", OnX64("readlink", "readlinkat"), ArgumentLayout.PathArg0),
+        // Name resolution reads files and may query a DNS server inside libc, where no hook reaches: the call stands
+        // for all of it, with the host name as its target.
+        Setup("getaddrinfo", "getaddrinfo", ArgumentLayout.PathArg0),
+        // A directory listing's system calls are made inside these: the hook counts them as strace shows them.
+        Setup("opendir", "openat", ArgumentLayout.OpenDir),
+        new("readdir64", ProbeCatalog.IndexOf("getdents64"), ArgumentLayout.ReadDir, ReturnsSize: true),
+        new("readdir", ProbeCatalog.IndexOf("getdents64"), ArgumentLayout.ReadDir, ReturnsSize: true),
+        Setup("closedir", "close", ArgumentLayout.CloseDir),
     ];
 
     public ProbeKind Kind => ProbeCatalog.Kind(Probe);

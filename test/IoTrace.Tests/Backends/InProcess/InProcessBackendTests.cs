@@ -56,7 +56,7 @@ public sealed class InProcessBackendTests : IDisposable
     }
 
     [Fact]
-    public async Task Trace_FileSystemWork_MatchesStraceButForWhatLibcCallsItself()
+    public async Task Trace_FileSystemWork_MatchesStraceButForCopyFileRange()
     {
         Requires.Linux();
         Requires.Strace();
@@ -66,13 +66,59 @@ public sealed class InProcessBackendTests : IDisposable
         var (files, socket) = FileSystemWorkStrace.Read(log, _files.Directory);
         var reported = FileSystemWorkStrace.Reported(report.Select(static a => (a.Probe, (string?)a.Target, a.Calls, a.Bytes)), _files.Directory);
 
-        // Out of the hooks' reach, inside libc: the directory listing's own calls, and copy_file_range, which
-        // libSystem.Native makes through syscall(2). Listed here so that the day they are seen, this test says so.
-        bool Unseen(StracedCall call) => call.Name == "copy_file_range" || FileSystemWorkStrace.OnTheFoldersFd(call, _files.Directory);
-        Assert.Equal(["close 1 0", "copy_file_range 1 3000", "getdents64 2 136", "newfstatat 1 0", "openat 1 0"], FileSystemWorkStrace.Lines(files.Where(Unseen)));
+        // Out of the hooks' reach: copy_file_range, which libSystem.Native makes through syscall(2). Listed here so
+        // that the day it is seen, this test says so. The directory listing's calls, made inside libc's opendir,
+        // readdir and closedir, are counted from those.
+        bool Unseen(StracedCall call) => call.Name == "copy_file_range";
+        Assert.Equal(["copy_file_range 1 3000"], FileSystemWorkStrace.Lines(files.Where(Unseen)));
+        Assert.Equal(["close 1 0", "getdents64 2 136", "newfstatat 1 0", "openat 1 0"], FileSystemWorkStrace.Lines(files.Where(c => FileSystemWorkStrace.OnTheFoldersFd(c, _files.Directory))));
         Assert.Equal(FileSystemWorkStrace.Lines(files.Where(c => !Unseen(c))), reported.Files);
         Assert.Equal(["bind 1 0", "getsockname 1 0", "getsockopt 1 0", "listen 1 0", "setsockopt 2 0"], reported.Socket);
         Assert.Equal(FileSystemWorkStrace.Lines(socket), reported.Socket);
+    }
+
+    [Theory]
+    [InlineData(Strategy.Summary)]
+    [InlineData(Strategy.All)]
+    public void Trace_DirectoryListing_CountsTheCallsLibcMakesInsideOpendirReaddirClosedir(Strategy strategy)
+    {
+        Requires.Linux();
+        var folder = Directory.CreateDirectory(_files.PathFor("listed")).FullName;
+        foreach (var name in (string[])["a", "b", "c"])
+        {
+            File.WriteAllText(Path.Combine(folder, name), name);
+        }
+
+        var report = IoTracer.Trace(strategy, () => Assert.Equal(3, Directory.GetFiles(folder).Length));
+
+        // openat and newfstatat in opendir, getdents64 until it reads nothing, close in closedir: as strace shows them.
+        var listing = report.Aggregates.Where(a => strategy == Strategy.Summary || a.Target == folder)
+            .GroupBy(static a => a.Probe).Select(static g => $"{g.Key} {g.Sum(static a => a.Calls)}").Order(StringComparer.Ordinal);
+        Assert.Equal(["close 1", "getdents64 2", "newfstatat 1", "openat 1"], listing);
+        Assert.True(report.Aggregates.Where(static a => a.Probe == "getdents64").Sum(static a => a.Bytes) > 0);
+    }
+
+    /// <summary>
+    /// Name resolution reads files and may ask a DNS server from inside libc, out of the hooks' reach: its getaddrinfo
+    /// call stands for it, with the host name, in the flow that resolved it, also when that ran on the thread pool.
+    /// </summary>
+    [Fact]
+    public async Task Trace_NameResolution_OneGetaddrinfoCallPerResolutionWithTheHostName()
+    {
+        Requires.Linux();
+
+        var report = await IoTracer.TraceAsync(Strategy.Setup, async () =>
+        {
+            _ = Dns.GetHostAddresses("localhost");
+            _ = await Dns.GetHostAddressesAsync("localhost", TestContext.Current.CancellationToken);
+        });
+
+        // The synchronous one on this test's line; the other, on a pool thread with no frame of the app, without one.
+        var resolutions = report.Aggregates.Where(static a => a.Probe == "getaddrinfo").ToList();
+        Assert.Equal(2, resolutions.Sum(static a => a.Calls));
+        Assert.All(resolutions, static a => Assert.Equal(("localhost", (int?)null), (a.Target, a.Fd)));
+        Assert.Contains(resolutions, static a => a.File?.EndsWith("InProcessBackendTests.cs", StringComparison.Ordinal) == true);
+        Assert.True(resolutions.Sum(static a => a.Time.Ticks) > 0);
     }
 
     [Fact]
