@@ -10,7 +10,7 @@ namespace IoTrace.Tests.Shared;
 internal sealed record StracedCall(string Pid, string Name, long? Result, string Text)
 {
     /// <summary>The bytes the call moved, for a probe that moves bytes (the catalog's), as the report counts them.</summary>
-    public long Bytes => Result > 0 && ProbeCatalog.TryGetKind(Name, out _) && ProbeCatalog.Has(ProbeCatalog.IndexOf(Name), ProbeTraits.MovesBytes) ? Result.Value : 0;
+    public long Bytes => Result > 0 && ProbeCatalog.TryIndexOf(Name, out var probe) && ProbeCatalog.Has(probe, ProbeTraits.MovesBytes) ? Result.Value : 0;
 }
 
 /// <summary>Runs a .NET program under strace, and reads strace's log back as calls: the oracle of the backends' tests.</summary>

@@ -1,3 +1,5 @@
+using System.Collections.Frozen;
+
 namespace IoTrace.Probes;
 
 /// <summary>
@@ -85,6 +87,9 @@ internal static class ProbeCatalog
 
     private static readonly ProbeTraits[] s_traits = [.. s_all.Select(p => p.Traits)];
 
+    // Read once per report row by the meter and the warnings: a lookup, not a scan of the catalog.
+    private static readonly FrozenDictionary<string, int> s_byName = s_all.Select((p, i) => KeyValuePair.Create(p.Name, i)).ToFrozenDictionary(StringComparer.Ordinal);
+
     public static int Count => s_all.Length;
 
     public static string Name(int probe) => s_all[probe].Name;
@@ -95,33 +100,18 @@ internal static class ProbeCatalog
 
     public static bool Has(int probe, ProbeTraits traits) => (s_traits[probe] & traits) != 0;
 
-    public static int IndexOf(string name)
-    {
-        for (var i = 0; i < s_all.Length; i++)
-        {
-            if (s_all[i].Name == name)
-            {
-                return i;
-            }
-        }
+    public static int IndexOf(string name) =>
+        TryIndexOf(name, out var probe) ? probe : throw new ArgumentException($"Unknown probe '{name}'.", nameof(name));
 
-        throw new ArgumentException($"Unknown probe '{name}'.", nameof(name));
-    }
+    /// <summary>The index of the probe named <paramref name="name"/>; false for a name the catalog does not have.</summary>
+    public static bool TryIndexOf(string name, out int probe) => s_byName.TryGetValue(name, out probe);
 
     /// <summary>The direction of the probe named <paramref name="name"/>; false for a name the catalog does not have.</summary>
     public static bool TryGetKind(string name, out ProbeKind kind)
     {
-        for (var i = 0; i < s_all.Length; i++)
-        {
-            if (s_all[i].Name == name)
-            {
-                kind = s_all[i].Kind;
-                return true;
-            }
-        }
-
-        kind = default;
-        return false;
+        var known = TryIndexOf(name, out var probe);
+        kind = known ? s_all[probe].Kind : default;
+        return known;
     }
 
     /// <summary>The probe names a strategy records, in catalog order.</summary>

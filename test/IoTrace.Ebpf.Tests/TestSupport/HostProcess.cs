@@ -21,16 +21,16 @@ internal static class HostProcess
         using var host = Process.Start(info)!;
         var output = await host.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
         await host.WaitForExitAsync(TestContext.Current.CancellationToken);
-        var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        return ([.. lines[..^1].Select(l => l.Split('\t'))], lines.Length > 0 ? lines[^1] : string.Empty, host.ExitCode);
+        var (rows, done) = Report(output);
+        return (rows, done, host.ExitCode);
     }
 
     /// <summary>Runs the host with <paramref name="arguments"/> under strace (every class of IO call); returns the report's rows, its last line and strace's log.</summary>
     public static async Task<(List<string[]> Rows, string Done, string[] Log)> TraceUnderStraceAsync(params string[] arguments)
     {
         var (stdout, log) = await StraceLog.RunAsync(StraceLog.IoClasses, Path.Combine(AppContext.BaseDirectory, "IoTrace.Ebpf.Tests.Host.dll"), arguments);
-        var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        return ([.. lines[..^1].Select(l => l.Split('\t'))], lines.Length > 0 ? lines[^1] : string.Empty, log);
+        var (rows, done) = Report(stdout);
+        return (rows, done, log);
     }
 
     /// <summary>The line of the host's Program.cs that holds <paramref name="text"/>.</summary>
@@ -38,4 +38,11 @@ internal static class HostProcess
         SourceLines.Of(text, Path.Combine(Path.GetDirectoryName(ThisFile())!, "..", "..", "IoTrace.Ebpf.Tests.Host", "Program.cs"));
 
     private static string ThisFile([CallerFilePath] string file = "") => file;
+
+    /// <summary>What the host printed: a row per aggregate, tab-separated, then its last line.</summary>
+    private static (List<string[]> Rows, string Done) Report(string output)
+    {
+        var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        return ([.. lines[..^1].Select(l => l.Split('\t'))], lines.Length > 0 ? lines[^1] : string.Empty);
+    }
 }

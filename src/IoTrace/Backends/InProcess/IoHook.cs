@@ -89,6 +89,13 @@ internal static unsafe class IoHook
             return original(a0, a1, a2, a3, a4, a5);
         }
 
+        if (function.Layout == ArgumentLayout.ReadDir)
+        {
+            // Only for a traced readdir that will read (it runs once per entry, in every flow): its fd and that fd's life.
+            callFd = LibcInterop.DirFd(a0);
+            closesBefore = FdOwners.Closes(callFd);
+        }
+
         var busy = TracerThread.Enter();
         var shim = s_shim!;
 
@@ -203,7 +210,7 @@ internal static unsafe class IoHook
         ArgumentLayout.FdArg0 or ArgumentLayout.Connect or ArgumentLayout.Accept => (int)a0,
         ArgumentLayout.FdArg1 => (int)a1,
         ArgumentLayout.Poll when a1 == 1 && a0 != 0 => *(int*)a0,
-        ArgumentLayout.ReadDir or ArgumentLayout.CloseDir when a0 != 0 => LibcInterop.DirFd(a0),
+        ArgumentLayout.CloseDir when a0 != 0 => LibcInterop.DirFd(a0),
         _ => -1,
     };
 
