@@ -23,13 +23,16 @@ internal static class EbpfAttach
     private static readonly string[] s_steps =
     [
         "cold attach: TryEnable(\"ebpf\") in a fresh process",
-        "  of which the backend's own attach (code map, slot table, bpftrace until its probes are attached)",
+        "  of which the backend's own attach (code map, slot table, kernel program, native libraries learned)",
+        "    of which the runtime's code map (EventPipe session, rundown)",
+        "    of which the kernel program's load and attach (libbpf, the verifier, maps)",
         "first trace's Stop (the trace's first flush, stacks resolved)",
         $"Stop of a Summary trace with one file read (median of {StopSamples})",
         $"Stop of an All trace with one file read (median of {StopSamples})",
         "detach: IoTracer.Disable()",
+        "  of which the kernel program's detach (links destroyed, object closed)",
         "warm re-attach: TryEnable(\"ebpf\") after Disable, same process",
-        "detach by switching: TryEnable(\"inprocess\") (bpftrace stopped, in-process hooks installed)",
+        "detach by switching: TryEnable(\"inprocess\") (kernel program detached, in-process hooks installed)",
     ];
 
     /// <summary>Runs the measurement <paramref name="runs"/> times, each in its own process, and prints the summary.</summary>
@@ -88,7 +91,9 @@ internal static class EbpfAttach
             var coldAttach = stopwatch.Elapsed.TotalMilliseconds;
             var backend = EbpfBenchBackend.Current;
             var ownAttach = backend.AttachDuration.TotalMilliseconds;
-            var bpftrace = backend.BpftraceProcessId ?? throw new InvalidOperationException("no bpftrace process after attaching");
+            var codeMap = backend.CodeMapStartDuration.TotalMilliseconds;
+            var programAttach = backend.ProgramAttachDuration.TotalMilliseconds;
+            Require(BpfFds() > 0, "no BPF program or link in the process after attaching");
 
             var firstStop = TimedTrace(Strategy.All, file);
             var summaryStop = Median([.. Enumerable.Range(0, StopSamples).Select(_ => TimedTrace(Strategy.Summary, file))]);
@@ -97,22 +102,23 @@ internal static class EbpfAttach
             stopwatch.Restart();
             IoTracer.Disable();
             var detach = stopwatch.Elapsed.TotalMilliseconds;
-            RequireGone(bpftrace);
+            var programDetach = backend.ProgramDetachDuration.TotalMilliseconds;
+            RequireDetached();
 
             stopwatch.Restart();
             Require(EbpfBenchBackend.TryAttach(out reason), reason);
             var warmAttach = stopwatch.Elapsed.TotalMilliseconds;
-            bpftrace = backend.BpftraceProcessId ?? throw new InvalidOperationException("no bpftrace process after re-attaching");
+            Require(BpfFds() > 0, "no BPF program or link in the process after re-attaching");
             _ = TimedTrace(Strategy.Summary, file);
 
             stopwatch.Restart();
             Require(IoTracer.TryEnable("inprocess", out reason), reason);
             var switchBack = stopwatch.Elapsed.TotalMilliseconds;
-            RequireGone(bpftrace);
+            RequireDetached();
             Require(IoTracer.BackendName == "inprocess", $"the process runs {IoTracer.BackendName} after switching");
             IoTracer.Disable();
 
-            double[] values = [coldAttach, ownAttach, firstStop, summaryStop, allStop, detach, warmAttach, switchBack];
+            double[] values = [coldAttach, ownAttach, codeMap, programAttach, firstStop, summaryStop, allStop, detach, programDetach, warmAttach, switchBack];
             Console.WriteLine(ResultPrefix + string.Join(' ', values.Select(v => v.ToString("0.000", CultureInfo.InvariantCulture))));
             return 0;
         }
@@ -135,10 +141,20 @@ internal static class EbpfAttach
         return elapsed;
     }
 
-    private static void RequireGone(int pid)
+    private static void RequireDetached() => Require(BpfFds() == 0, $"{BpfFds()} BPF programs, links or maps still open after detaching");
+
+    /// <summary>The process's open BPF programs, links and maps (their fdinfo names a type).</summary>
+    private static int BpfFds() => Directory.EnumerateFiles("/proc/self/fdinfo").Count(info =>
     {
-        Require(!Directory.Exists($"/proc/{pid}"), $"bpftrace (pid {pid}) still runs after detaching");
-    }
+        try
+        {
+            return File.ReadLines(info).Any(l => l.StartsWith("prog_type:", StringComparison.Ordinal) || l.StartsWith("link_type:", StringComparison.Ordinal) || l.StartsWith("map_type:", StringComparison.Ordinal));
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    });
 
     private static void Require(bool condition, string reason)
     {

@@ -5,14 +5,14 @@ using BenchmarkDotNet.Attributes;
 namespace IoTrace.Benchmarks;
 
 /// <summary>
-/// The cost the eBPF backend adds to one IO call. bpftrace's program runs in the kernel at every system call of the
-/// process, traced or not, so besides the traced states this measures an untraced call while bpftrace is attached:
-/// what code outside any trace pays. Every benchmark runs in its own process; each non-baseline state attaches
-/// bpftrace once in its global setup (<c>IoTracer.TryEnable("ebpf")</c>) and detaches it in the cleanup.
+/// The cost the eBPF backend adds to one IO call. Its kernel program runs at every system call of the process, traced
+/// or not, so besides the traced states this measures an untraced call while it is attached: what code outside any
+/// trace pays. Every benchmark runs in its own process; each non-baseline state attaches the program once in its
+/// global setup (<c>IoTracer.TryEnable("ebpf")</c>) and detaches it in the cleanup.
 /// </summary>
 /// <remarks>
 /// Only the calling thread's time is measured. The rest of the backend's work runs elsewhere and is not in these
-/// figures: bpftrace prints the kernel maps every 5 to 100 ms (its own process), and the app resolves the stacks of
+/// figures: the flush thread reads the kernel maps every 20 to 100 ms, and the app resolves the stacks of
 /// each flush on a background thread. bench/load measures it all, as CPU per request.
 /// </remarks>
 [MemoryDiagnoser]
@@ -83,19 +83,19 @@ public abstract class EbpfCallOverhead
 
         _operation?.Dispose();
 
-        // Detach: bpftrace must not outlive the benchmark process (it also exits with it).
+        // Detach (the kernel would also detach the program when the process exits).
         IoTracer.Disable();
     }
 
-    /// <summary>No IoTrace in the process, no bpftrace attached.</summary>
+    /// <summary>No IoTrace in the process, no program attached.</summary>
     [Benchmark(Baseline = true, OperationsPerInvoke = Operations)]
     public long Untraced() => Run();
 
-    /// <summary>bpftrace attached to the process, no trace running: the cost for code outside traces.</summary>
+    /// <summary>The program attached, no trace running: the cost for code outside traces.</summary>
     [Benchmark(OperationsPerInvoke = Operations)]
     public long Attached_NoTrace() => Run();
 
-    /// <summary>bpftrace attached, an All trace active in another async flow, this flow untraced.</summary>
+    /// <summary>The program attached, an All trace active in another async flow, this flow untraced.</summary>
     [Benchmark(OperationsPerInvoke = Operations)]
     public long Attached_OtherFlowTraced() => Run();
 

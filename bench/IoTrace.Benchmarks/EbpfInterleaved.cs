@@ -12,7 +12,7 @@ namespace IoTrace.Benchmarks;
 /// The last state measures an untraced call again once this thread has run traces: the slot table's page that holds
 /// this thread's slot has then been written, and the BPF program's reads of it no longer fault.
 /// <c>dotnet run -c Release --project bench/IoTrace.Benchmarks -- ebpf-interleaved [rounds] [cpu]</c>: with a cpu, the
-/// measuring thread runs on that CPU only (bpftrace and the backend's threads stay free), which removes most of the
+/// measuring thread runs on that CPU only (the backend's threads stay free), which removes most of the
 /// run-to-run jumps of about 0.2 us that an unpinned thread shows as it moves between CPUs.
 /// </summary>
 [SupportedOSPlatform("linux")]

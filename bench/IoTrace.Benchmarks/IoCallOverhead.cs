@@ -138,7 +138,7 @@ public abstract class IoCallOverhead
 
     /// <summary>
     /// The in-process backend, by name: this project also references IoTrace.Ebpf, which <c>auto</c> picks when
-    /// the process is root and bpftrace is installed (<see cref="EbpfCallOverhead"/> measures that one).
+    /// the process is root and libbpf is installed (<see cref="EbpfCallOverhead"/> measures that one).
     /// </summary>
     private static void UseInProcess()
     {

@@ -12,8 +12,9 @@
 #   summary / write / all   IoTrace:Strategy on the in-process backend (IoTrace:Backend=InProcess), default features
 #   NAME-10pct  any configuration above with IoTrace:SamplingRatio=0.1, one request in ten traced (not in the
 #             default set: CONFIGS="none summary summary-10pct all all-10pct ebpf-summary-10pct" measures some)
-#   ebpf-summary / ebpf-all  the same strategies on the eBPF backend (IoTrace:Backend=Ebpf; root and bpftrace needed):
-#             the app attaches bpftrace at startup, before it listens, and bpftrace's own CPU time is added to the app's
+#   ebpf-summary / ebpf-all  the same strategies on the eBPF backend (IoTrace:Backend=Ebpf; root and libbpf needed):
+#             the app loads its kernel program at startup, before it listens; the program runs inside the app's
+#             system calls, so its time is in the app's CPU time
 # The app is built with the eBPF backend referenced (-p:IoTraceEbpf=true, into artifacts/bench/webdemo-ebpf, not the
 # sample's bin/), so every configuration runs the same binary; the in-process ones name their backend, because
 # with IoTrace.Ebpf referenced Backend=Auto would pick eBPF on a machine where it runs.
@@ -61,34 +62,21 @@ config_args() {
     esac
 }
 
-# The app's CPU time so far (user + system), in clock ticks, plus that of its bpftrace child under the eBPF backend
-# (the BPF program itself runs in the app's system calls, so it is in the app's system time already).
+# The app's CPU time so far (user + system), in clock ticks: under the eBPF backend the kernel program runs in the
+# app's system calls and its flush thread is the app's, so both are in it.
 cpu_ticks() {
-    local stats=("/proc/$WEBDEMO_PID/stat") child
-    for child in $(pgrep -P "$WEBDEMO_PID" -x bpftrace || true); do stats+=("/proc/$child/stat"); done
-    awk '{ sum += $14 + $15 } END { print sum }' "${stats[@]}" 2>/dev/null
+    awk '{ print $14 + $15 }' "/proc/$WEBDEMO_PID/stat" 2>/dev/null
 }
 
-# bpftrace's share of cpu_ticks (0 without the eBPF backend).
-bpftrace_ticks() {
-    local child sum=0
-    for child in $(pgrep -P "$WEBDEMO_PID" -x bpftrace || true); do
-        sum=$((sum + $(awk '{ print $14 + $15 }' "/proc/$child/stat" 2>/dev/null || echo 0)))
-    done
-    echo "$sum"
-}
-
-# wrk_run ENDPOINT SECONDS: prints "requests rps p50_us p99_us errors cpu_us_per_request bpftrace_us_per_request".
+# wrk_run ENDPOINT SECONDS: prints "requests rps p50_us p99_us errors cpu_us_per_request".
 wrk_run() {
-    local output before after bpf_before bpf_after
+    local output before after
     before=$(cpu_ticks)
-    bpf_before=$(bpftrace_ticks)
     output=$(taskset -c "$CLIENT_CPUS" wrk -t1 -c"$CONNECTIONS" -d"$2"s --latency -s bench/load/report.lua "$WEBDEMO_URL/bench/$1")
     after=$(cpu_ticks)
-    bpf_after=$(bpftrace_ticks)
     echo "$output" | sed -n 's/^RESULT requests=\([0-9]*\) rps=\([0-9.]*\) p50_us=\([0-9]*\) p99_us=\([0-9]*\) errors=\([0-9]*\)$/\1 \2 \3 \4 \5/p' |
-        awk -v ticks=$((after - before)) -v bpf=$((bpf_after - bpf_before)) -v hz="$(getconf CLK_TCK)" \
-            '{ printf "%s %s %s %s %s %.2f %.2f\n", $1, $2, $3, $4, $5, ticks / hz * 1e6 / $1, bpf / hz * 1e6 / $1 }'
+        awk -v ticks=$((after - before)) -v hz="$(getconf CLK_TCK)" \
+            '{ printf "%s %s %s %s %s %.2f\n", $1, $2, $3, $4, $5, ticks / hz * 1e6 / $1 }'
 }
 
 ensure_packages wrk
@@ -96,7 +84,7 @@ build_webdemo -p:IoTraceEbpf=true -o "$WEBDEMO_DIR"
 mkdir -p "$OUT"
 machine_info | tee "$OUT/machine.txt"
 echo "Rounds $ROUNDS, $DURATION s per run after $WARMUP s of warm-up per endpoint, wrk -t1 -c$CONNECTIONS on CPU $CLIENT_CPUS, app on CPU $SERVER_CPUS" | tee -a "$OUT/machine.txt"
-printf 'round\tconfig\tendpoint\trequests\trps\tp50_us\tp99_us\terrors\tcpu_us\tbpftrace_us\n' >"$OUT/runs.tsv"
+printf 'round\tconfig\tendpoint\trequests\trps\tp50_us\tp99_us\terrors\tcpu_us\n' >"$OUT/runs.tsv"
 
 count=${#CONFIGS[@]}
 for ((round = 1; round <= ROUNDS; round++)); do
@@ -111,9 +99,9 @@ for ((round = 1; round <= ROUNDS; round++)); do
             wrk_run "$endpoint" "$WARMUP" >/dev/null
         done
         for endpoint in "${ENDPOINTS[@]}"; do
-            read -r requests rps p50 p99 errors cpu bpf < <(wrk_run "$endpoint" "$DURATION")
-            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$config" "$endpoint" "$requests" "$rps" "$p50" "$p99" "$errors" "$cpu" "$bpf" >>"$OUT/runs.tsv"
-            printf 'round %d  %-12s %-7s %8.0f req/s  p50 %6d us  p99 %6d us  %7.1f us CPU/request (bpftrace %.1f)  errors %s\n' "$round" "$config" "$endpoint" "$rps" "$p50" "$p99" "$cpu" "$bpf" "$errors"
+            read -r requests rps p50 p99 errors cpu < <(wrk_run "$endpoint" "$DURATION")
+            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$config" "$endpoint" "$requests" "$rps" "$p50" "$p99" "$errors" "$cpu" >>"$OUT/runs.tsv"
+            printf 'round %d  %-12s %-7s %8.0f req/s  p50 %6d us  p99 %6d us  %7.1f us CPU/request  errors %s\n' "$round" "$config" "$endpoint" "$rps" "$p50" "$p99" "$cpu" "$errors"
         done
         stop_webdemo
         # The app's own account: every traced request logged a report, and nothing logged a warning or an error.

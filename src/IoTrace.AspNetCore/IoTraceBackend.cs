@@ -15,9 +15,9 @@ public enum IoTraceBackend
     InProcess = 1,
 
     /// <summary>
-    /// The eBPF Linux backend (package IoTrace.Ebpf): counts calls in the kernel through bpftrace, so it also sees IO
-    /// that bypasses the runtime (a P/Invoke straight into libc, a native driver). Needs root or CAP_BPF and CAP_PERFMON,
-    /// bpftrace, and tracefs. Chosen explicitly, it attaches at startup (about a second), and the app fails to start,
+    /// The eBPF Linux backend (package IoTrace.Ebpf): counts calls in the kernel with its own BPF program, so it also
+    /// sees IO that bypasses the runtime (a P/Invoke straight into libc, a native driver). Needs root or CAP_BPF and
+    /// CAP_PERFMON, and libbpf 1.x. Chosen explicitly, it attaches at startup, and the app fails to start,
     /// with the reason, where it cannot run. <see cref="Auto"/> picks it where it runs.
     /// </summary>
     Ebpf = 2,

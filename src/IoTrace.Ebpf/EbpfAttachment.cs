@@ -11,8 +11,8 @@ using IoTrace.Symbols.Native;
 namespace IoTrace.Ebpf;
 
 /// <summary>
-/// One attach of the eBPF backend: bpftrace and its program, the runtime's code map, what the process teaches the
-/// program (unwind rules, stack shortcuts), and the thread that charges flushes in order.
+/// One attach of the eBPF backend: the kernel program, the runtime's code map, what the process teaches the program
+/// (unwind rules, stack shortcuts), and the thread that charges flushes in order.
 /// </summary>
 [SupportedOSPlatform("linux")]
 internal sealed class EbpfAttachment : IDisposable
@@ -26,32 +26,27 @@ internal sealed class EbpfAttachment : IDisposable
     // One timer for every waiting trace, rather than one each: see EbpfBackend.FlushTimeout.
     private readonly Timer _watchdog;
 
-    private EbpfAttachment(BpftraceProcess bpftrace, ManagedCodeMap map, TraceSlotTable slots, ConcurrentDictionary<long, KernelTrace> traces, IBackendDiagnostics diagnostics)
+    private EbpfAttachment(KernelProbes probes, ManagedCodeMap map, TraceSlotTable slots, ConcurrentDictionary<long, KernelTrace> traces, IBackendDiagnostics diagnostics)
     {
-        Bpftrace = bpftrace;
+        Probes = probes;
         Map = map;
         _slots = slots;
         _traces = traces;
         _diagnostics = diagnostics;
 
-        var shortcuts = new StackShortcuts(
-            (hash, rules) => TraceSlotTable.Shortcut(hash, rules, bpftrace.ReaderThreadId),
-            (hash, rules) => TraceSlotTable.ForgetShortcut(hash, rules, bpftrace.ReaderThreadId),
-            BpftraceProcess.MapKeys);
-        Natives = new NativeUnwindRules(
-            (ip, rule) => TraceSlotTable.LearnUnwind(ip, rule, bpftrace.ReaderThreadId),
-            Math.Min(BpftraceProcess.MapKeys, NativeUnwindRules.MaxRules));
+        var shortcuts = new StackShortcuts(probes.Shortcut, probes.ForgetShortcut, KernelProbes.MapKeys);
+        Natives = new NativeUnwindRules(probes.LearnUnwind, NativeUnwindRules.MaxRules);
         var images = new FileImages();
         var frameless = new FramelessFrames(images, (ip, cfaOffset) =>
         {
-            TraceSlotTable.LearnFrameless(ip, cfaOffset, bpftrace.ReaderThreadId);
-            TraceSlotTable.AddFramelessBit(BpftraceScript.FramelessBloomBit(ip));
+            probes.LearnFrameless(ip, cfaOffset);
+            TraceSlotTable.AddFramelessBit(KernelProgram.FramelessBloomBit(ip));
         });
         Charger = new FlushCharger(traces, new StackAttributor(map, new KernelStackWalk(shortcuts, Natives, frameless), images), diagnostics);
 
         _publishing = ThreadTraces.Subscribe(slots);
-        bpftrace.Lost += Charger.OnLost;
-        bpftrace.Flushed += Enqueue;
+        probes.Lost += Charger.OnLost;
+        probes.Flushed += Enqueue;
         new Thread(Process) { IsBackground = true, Name = "IoTrace eBPF flushes" }.UnsafeStart();
         using (SuppressedFlow.Begin())
         {
@@ -59,7 +54,7 @@ internal sealed class EbpfAttachment : IDisposable
         }
     }
 
-    public BpftraceProcess Bpftrace { get; }
+    public KernelProbes Probes { get; }
 
     public ManagedCodeMap Map { get; }
 
@@ -70,8 +65,11 @@ internal sealed class EbpfAttachment : IDisposable
     /// <summary>The watch that learns libraries as they load; null without the shim.</summary>
     private NativeLibraryLoads? _loads;
 
-    /// <summary>Reads the runtime's code map and maps the trace slot table; null, with the reason, where either fails.</summary>
-    public static EbpfAttachment? Create(string bpftracePath, ConcurrentDictionary<long, KernelTrace> traces, IBackendDiagnostics diagnostics, out string reason)
+    /// <summary>
+    /// Reads the runtime's code map, maps the trace slot table, and loads and attaches the kernel program, then learns
+    /// the app's native libraries; null, with the reason, where any of it fails.
+    /// </summary>
+    public static EbpfAttachment? Create(KernelTracepoints tracepoints, ConcurrentDictionary<long, KernelTrace> traces, IBackendDiagnostics diagnostics, out string reason)
     {
         if (!ManagedCodeMap.TryStart(TimeSpan.FromSeconds(10), out var map, out reason) || map is null)
         {
@@ -86,24 +84,26 @@ internal sealed class EbpfAttachment : IDisposable
         }
 
         slots.MapThreadPages();
-        return new EbpfAttachment(new BpftraceProcess(bpftracePath, slots.Address), map, slots, traces, diagnostics);
-    }
-
-    /// <summary>Starts bpftrace and waits for its probes; then learns the app's native libraries. False if bpftrace ended first.</summary>
-    /// <exception cref="TimeoutException">The probes were not attached within <paramref name="timeout"/>.</exception>
-    public async Task<bool> StartAsync(TimeSpan timeout)
-    {
-        Bpftrace.Start();
-        if (!await Bpftrace.Ready.WaitAsync(timeout).ConfigureAwait(false))
+        KernelProbes probes;
+        try
         {
-            return false;
+            probes = KernelProbes.Attach(tracepoints, slots.Address, LibcUnwindTable.Current);
         }
+        catch (InvalidOperationException e)
+        {
+            map.Dispose();
+            reason = $"the kernel program could not be loaded: {e.Message}";
+            return null;
+        }
+
+        var attachment = new EbpfAttachment(probes, map, slots, traces, diagnostics);
+        probes.Start();
 
         // Libraries the app loads from now on are learned as they load, before their first call; those it loaded
         // already (SQLite's, used at startup), here: their first calls traced walk through them.
-        _loads = NativeLibraryLoads.TryStart(Natives.AppDirectory, () => TeachAppLibraries(loaded: true), _diagnostics.TracerFailed, out _);
-        TeachAppLibraries();
-        return true;
+        attachment._loads = NativeLibraryLoads.TryStart(attachment.Natives.AppDirectory, () => attachment.TeachAppLibraries(loaded: true), diagnostics.TracerFailed, out _);
+        attachment.TeachAppLibraries();
+        return attachment;
     }
 
     public void Dispose()
@@ -112,7 +112,7 @@ internal sealed class EbpfAttachment : IDisposable
         _loads?.Dispose();
         _watchdog.Dispose();
         _flushes.CompleteAdding();
-        Bpftrace.Dispose();
+        Probes.Dispose();
         Map.Dispose();
     }
 
@@ -151,9 +151,9 @@ internal sealed class EbpfAttachment : IDisposable
 
     private void Process()
     {
-        // At bpftrace's priority: behind on a saturated CPU, flushes queue up with all their aggregates, and the
-        // traces waiting for them keep what they hold alive, which every garbage collection then copies.
-        BpftraceProcess.RaiseCurrentThreadPriority();
+        // At the flush thread's priority: behind on a saturated CPU, flushes queue up with all their aggregates, and
+        // the traces waiting for them keep what they hold alive, which every garbage collection then copies.
+        KernelProbes.RaiseCurrentThreadPriority();
         foreach (var flush in _flushes.GetConsumingEnumerable())
         {
             // Before the flush's stacks: a library loaded since (SQLite's, at a connection's first use) is learned

@@ -13,9 +13,9 @@ using IoTrace.Platform.Linux;
 namespace IoTrace.Ebpf;
 
 /// <summary>
-/// Linux, root (or CAP_BPF and CAP_PERFMON), bpftrace installed: counts IO calls in the kernel, so it also sees calls
-/// that bypass the runtime's native library (a P/Invoke straight into libc, a native driver). bpftrace attaches once, in
-/// the background, and stays attached (<see cref="EbpfAttachment"/>); until it is ready, and after it fails, it records
+/// Linux, root (or CAP_BPF and CAP_PERFMON), libbpf installed: counts IO calls in the kernel, so it also sees calls
+/// that bypass the runtime's native library (a P/Invoke straight into libc, a native driver). Its kernel program is
+/// loaded once, in the background, and stays attached (<see cref="EbpfAttachment"/>); until it is ready, and after it fails, it records
 /// no trace (<see cref="RecorderForNewTrace"/>), and a <see cref="FallbackBackend"/> lets the in-process backend serve.
 /// Call sites come from the kernel's user stacks, resolved in process through the runtime's JIT events
 /// (<see cref="ManagedCodeMap"/>) and the app's PDBs.
@@ -41,15 +41,15 @@ internal sealed class EbpfBackend : IIoTraceBackend
     private volatile bool _ready;
     private string? _failure;
 
-    private EbpfBackend(string bpftracePath, IBackendDiagnostics diagnostics)
+    private EbpfBackend(KernelTracepoints tracepoints, IBackendDiagnostics diagnostics)
     {
-        BpftracePath = bpftracePath;
+        Tracepoints = tracepoints;
         _diagnostics = diagnostics;
     }
 
     /// <summary>
     /// How long a stopped trace waits for the flush that completes it before its report is cut short (marked
-    /// incomplete): bpftrace stalled, or the flush thread stuck. Checked every second. Tests shorten it.
+    /// incomplete): the flush thread stuck or starved. Checked every second. Tests shorten it.
     /// </summary>
     internal static TimeSpan FlushTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
@@ -61,23 +61,31 @@ internal sealed class EbpfBackend : IIoTraceBackend
 
     public string Name => BackendName;
 
+    /// <summary>CPU time needs the task's fields, read through BTF: without it the report says CPU is unavailable, never 0.</summary>
     public BackendCapabilities Capabilities =>
-        BackendCapabilities.SeesNativeLibraries | BackendCapabilities.MeasuresCpu | BackendCapabilities.HasStacks
-        | BackendCapabilities.ReportsLate | BackendCapabilities.ReadsThreadTraces;
+        BackendCapabilities.SeesNativeLibraries | BackendCapabilities.HasStacks | BackendCapabilities.ReportsLate | BackendCapabilities.ReadsThreadTraces
+        | (Tracepoints == KernelTracepoints.Btf ? BackendCapabilities.MeasuresCpu : 0);
 
-    public string BpftracePath { get; }
+    /// <summary>How the kernel program attaches (chosen once per process, see <see cref="KernelProbes.Choose"/>).</summary>
+    public KernelTracepoints Tracepoints { get; }
 
-    /// <summary>Why the backend stopped (bpftrace died, a map filled up), or null while it works.</summary>
+    /// <summary>Why the backend stopped (reading the kernel maps failed), or null while it works.</summary>
     internal string? Failure => Volatile.Read(ref _failure);
 
-    /// <summary>bpftrace's process id while it runs (tests kill it to check the fallback).</summary>
-    internal int? BpftraceProcessId => _attachment?.Bpftrace.ProcessId;
+    /// <summary>The loaded kernel program, while attached (tests).</summary>
+    internal KernelProbes? Probes => _attachment?.Probes;
 
-    /// <summary>Why bpftrace prints its maps instead of the process reading them; null while the process reads them.</summary>
-    internal string? MapsPrintedBecause => _attachment?.Bpftrace.MapsPrintedBecause;
-
-    /// <summary>From starting to probes attached, the last time the backend attached.</summary>
+    /// <summary>From starting to probes attached, the last time the backend attached: the code map, the slot table, the kernel program, the app's native libraries learned.</summary>
     internal TimeSpan AttachDuration { get; private set; }
+
+    /// <summary>Of <see cref="AttachDuration"/>, the kernel program's own load and attach.</summary>
+    internal TimeSpan ProgramAttachDuration { get; private set; }
+
+    /// <summary>Of <see cref="AttachDuration"/>, the start of the runtime's code map (its EventPipe session and rundown).</summary>
+    internal TimeSpan CodeMapStartDuration { get; private set; }
+
+    /// <summary>The kernel program's own detach, the last time the backend stopped.</summary>
+    internal TimeSpan ProgramDetachDuration { get; private set; }
 
     /// <summary>
     /// Waits until the code map holds everything jitted before this call (for tests that need a method known before
@@ -93,7 +101,7 @@ internal sealed class EbpfBackend : IIoTraceBackend
     {
         if (_attachment is { } attachment)
         {
-            TraceSlotTable.LearnUnwind(returnAddress, packedRule, attachment.Bpftrace.ReaderThreadId);
+            attachment.Probes.LearnUnwind(returnAddress, packedRule);
         }
     }
 
@@ -103,17 +111,17 @@ internal sealed class EbpfBackend : IIoTraceBackend
     /// <summary>The process's instance, if the machine can run it: checks the machine, starts nothing.</summary>
     internal static EbpfBackend? TryCreate(out string reason)
     {
-        if (!Prerequisites.Check(out var bpftrace, out reason))
+        if (!Prerequisites.Check(out var tracepoints, out var how, out reason))
         {
             return null;
         }
 
-        reason = $"Linux: counting IO calls in the kernel with {bpftrace} (root or CAP_BPF); the in-process backend serves until it is attached";
+        reason = $"Linux: counting IO calls in the kernel with its own BPF program on {how} (root or CAP_BPF); the in-process backend serves until it is attached";
         lock (s_sharedLock)
         {
-            if (s_shared is not { } shared || shared.BpftracePath != bpftrace)
+            if (s_shared is not { } shared || shared.Tracepoints != tracepoints)
             {
-                s_shared = shared = new EbpfBackend(bpftrace, BackendDiagnostics.Shared);
+                s_shared = shared = new EbpfBackend(tracepoints, BackendDiagnostics.Shared);
             }
 
             return shared;
@@ -140,7 +148,7 @@ internal sealed class EbpfBackend : IIoTraceBackend
         var starting = Start();
         if (!starting.Wait(s_attachTimeout))
         {
-            reason = $"bpftrace did not attach within {s_attachTimeout.TotalSeconds:0} s";
+            reason = $"the kernel program did not attach within {s_attachTimeout.TotalSeconds:0} s";
             return false;
         }
 
@@ -169,7 +177,7 @@ internal sealed class EbpfBackend : IIoTraceBackend
         }
 
         trace.StopNanoseconds = (long)(session.StopTimestamp * s_nanosecondsPerTick);
-        TraceSlotTable.RequestFlush();
+        _attachment?.Probes.RequestFlush();
         return trace.Flushed.Task;
     }
 
@@ -189,6 +197,11 @@ internal sealed class EbpfBackend : IIoTraceBackend
         }
 
         attachment?.Dispose();
+        if (attachment is not null)
+        {
+            ProgramDetachDuration = attachment.Probes.DetachDuration;
+        }
+
         AbandonTraces();
     }
 
@@ -207,7 +220,7 @@ internal sealed class EbpfBackend : IIoTraceBackend
                 return starting;
             }
 
-            // The first trace may start it: its context must not flow into bpftrace's and the code map's threads,
+            // The first trace may start it: its context must not flow into the flush and code map threads,
             // or their own IO would be charged to that request.
             var generation = _generation;
             using (SuppressedFlow.Begin())
@@ -217,15 +230,16 @@ internal sealed class EbpfBackend : IIoTraceBackend
         }
     }
 
-    private async Task<string?> Attach(int generation)
+    private string? Attach(int generation)
     {
         var stopwatch = Stopwatch.StartNew();
-        if (EbpfAttachment.Create(BpftracePath, _traces, _diagnostics, out var reason) is not { } attachment)
+        if (EbpfAttachment.Create(Tracepoints, _traces, _diagnostics, out var reason) is not { } attachment)
         {
             return Fail(reason);
         }
 
         attachment.Charger.FlushApplying = flush => FlushApplying?.Invoke(flush);
+        attachment.Probes.Failed += r => Fail(r);
         lock (_lock)
         {
             if (generation != _generation)
@@ -235,32 +249,9 @@ internal sealed class EbpfBackend : IIoTraceBackend
             }
 
             _attachment = attachment;
-        }
-
-        attachment.Bpftrace.Exited += r => Fail(r);
-        bool ready;
-        try
-        {
-            ready = await attachment.StartAsync(s_attachTimeout).ConfigureAwait(false);
-        }
-        catch (TimeoutException)
-        {
-            return Fail($"bpftrace did not attach its probes within {s_attachTimeout.TotalSeconds:0} s");
-        }
-
-        if (!ready)
-        {
-            return Failure ?? Fail("bpftrace ended before its probes were attached");
-        }
-
-        lock (_lock)
-        {
-            if (generation != _generation)
-            {
-                return "the backend was stopped while attaching";
-            }
-
             AttachDuration = stopwatch.Elapsed;
+            ProgramAttachDuration = attachment.Probes.AttachDuration;
+            CodeMapStartDuration = attachment.Map.StartDuration;
             _ready = true;
         }
 

@@ -1,7 +1,7 @@
 namespace IoTrace.Ebpf;
 
 /// <summary>
-/// The eBPF backend (Linux x64, root or CAP_BPF and CAP_PERFMON, bpftrace installed): counts IO calls in the kernel, so
+/// The eBPF backend (Linux x64, root or CAP_BPF and CAP_PERFMON, libbpf 1.x installed): counts IO calls in the kernel, so
 /// it also sees IO that bypasses the runtime (a P/Invoke into libc, a native driver). Register it with
 /// <c>services.AddIoTrace().AddEbpfBackend()</c>, or <c>IoTracer.AddBackend(IoTraceEbpf.Backend)</c> for the block API;
 /// <c>auto</c> then prefers it where it can run, and the in-process backend serves while it attaches.

@@ -2,7 +2,7 @@ using IoTrace.Ebpf.Tests.TestSupport;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
 using Xunit;
-using IoTrace.Platform.Linux;
+using IoTrace.Ebpf.Kernel;
 
 namespace IoTrace.Ebpf.Tests;
 
@@ -20,7 +20,7 @@ public sealed class EbpfBackendFaultTests(EbpfFixture fixture) : IDisposable
     }
 
     [Fact]
-    public async Task BpftraceKilled_RunningTraceIncomplete_LaterTracesFallBackAndOneErrorIsLogged()
+    public async Task MapsUnreadable_RunningTraceIncomplete_LaterTracesFallBackAndOneErrorIsLogged()
     {
         fixture.Require();
         var collector = new FakeLogCollector();
@@ -31,14 +31,11 @@ public sealed class EbpfBackendFaultTests(EbpfFixture fixture) : IDisposable
         {
             var path = Path.Combine(_directory, "data.bin");
             await File.WriteAllBytesAsync(path, new byte[4_321], TestContext.Current.CancellationToken);
-            var backend = EbpfFixture.Backend;
-            var bpftrace = System.Diagnostics.Process.GetProcessById(Assert.NotNull(backend.BpftraceProcessId));
-
             var running = IoTracer.Start(Strategy.All);
             File.ReadAllBytes(path);
-            bpftrace.Kill();
-            await bpftrace.WaitForExitAsync(TestContext.Current.CancellationToken);
+            KernelProbes.ReadingBuffer = _ => throw new IOException("the map is gone");
             var cutShort = await running.StopAsync();
+            KernelProbes.ReadingBuffer = null;
             var afterwards = IoTracer.Trace(Strategy.All, () => File.ReadAllBytes(path));
             var again = IoTracer.Trace(Strategy.All, () => File.ReadAllBytes(path));
 
@@ -47,46 +44,44 @@ public sealed class EbpfBackendFaultTests(EbpfFixture fixture) : IDisposable
             Assert.Equal("close 1 0, flock 2 0, fstat 2 0, openat 1 0, pread64 1 4321", EbpfBackendTests.ByProbe(afterwards));
             Assert.Equal("close 1 0, flock 2 0, fstat 2 0, openat 1 0, pread64 1 4321", EbpfBackendTests.ByProbe(again));
             var failure = Assert.Single(collector.GetSnapshot(), r => r.Level >= LogLevel.Warning);
-            Assert.Contains("bpftrace", failure.Message, StringComparison.Ordinal);
+            Assert.Contains("reading the kernel maps failed: the map is gone", failure.Message, StringComparison.Ordinal);
             Assert.Contains("in-process", failure.Message, StringComparison.Ordinal);
         }
         finally
         {
+            KernelProbes.ReadingBuffer = null;
             IoTracer.LoggerFactory = previousFactory;
         }
     }
 
     [Fact]
-    public async Task StopAsync_BpftraceStalled_ReportCompletesIncompleteAfterTheFlushTimeout()
+    public async Task StopAsync_FlushStalled_ReportCompletesIncompleteAfterTheFlushTimeout()
     {
         fixture.Require();
         var path = Path.Combine(_directory, "data.bin");
         await File.WriteAllBytesAsync(path, new byte[1_234], TestContext.Current.CancellationToken);
-        var backend = EbpfFixture.Backend;
-        var bpftrace = Assert.NotNull(backend.BpftraceProcessId);
         var timeout = EbpfBackend.FlushTimeout;
         EbpfBackend.FlushTimeout = TimeSpan.FromSeconds(1);
+        using var release = new ManualResetEventSlim();
         IoTraceReport report;
-        Assert.Equal(0, IoTrace.Platform.Linux.LibcInterop.Kill(bpftrace, Sigstop));
+        KernelProbes.ReadingBuffer = _ => release.Wait();
         try
         {
             var scope = IoTracer.Start(Strategy.All);
             File.ReadAllBytes(path);
 
-            // No flush can come while bpftrace is stopped: only the backend's own bound ends the wait.
+            // No flush can come while the flush thread is held: only the backend's own bound ends the wait.
             report = await scope.StopAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
         }
         finally
         {
-            _ = IoTrace.Platform.Linux.LibcInterop.Kill(bpftrace, Sigcont);
+            KernelProbes.ReadingBuffer = null;
+            release.Set();
             EbpfBackend.FlushTimeout = timeout;
         }
 
         Assert.Equal(("ebpf", false), (report.Backend, report.IsComplete));
     }
-
-    private const int Sigstop = 19;
-    private const int Sigcont = 18;
 
     [Fact]
     public async Task KernelMapFull_ReportIsIncomplete_AndTheLossIsLoggedOnce()
@@ -99,7 +94,7 @@ public sealed class EbpfBackendFaultTests(EbpfFixture fixture) : IDisposable
 
         // Maps of 64 keys: the syscall table fits (38), a trace reading 100 files through 100 open fds does not.
         IoTracer.Disable();
-        IoTrace.Ebpf.Kernel.BpftraceProcess.MapKeys = 64;
+        KernelProbes.MapKeys = 64;
         try
         {
             fixture.Require();
@@ -122,7 +117,7 @@ public sealed class EbpfBackendFaultTests(EbpfFixture fixture) : IDisposable
         }
         finally
         {
-            IoTrace.Ebpf.Kernel.BpftraceProcess.MapKeys = IoTrace.Ebpf.Kernel.BpftraceProcess.DefaultMapKeys;
+            KernelProbes.MapKeys = KernelProbes.DefaultMapKeys;
             IoTracer.LoggerFactory = previousFactory;
         }
     }

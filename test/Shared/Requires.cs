@@ -12,14 +12,13 @@ internal static class Requires
 
     public static void Strace() => That(File.Exists("/usr/bin/strace"), "strace is not installed (apt-get install strace)");
 
-    /// <summary>What the eBPF backend needs: root, bpftrace, the raw_syscalls tracepoints (.ci/run provides all three).</summary>
+    /// <summary>What the eBPF backend needs: root and libbpf 1.x (.ci/run provides both, and builds the kernel program).</summary>
     public static void Ebpf()
     {
         Linux();
         That(Environment.UserName == "root", "the eBPF backend needs root (or CAP_BPF and CAP_PERFMON)");
-        That(File.Exists("/usr/bin/bpftrace") || File.Exists("/usr/local/bin/bpftrace"), "bpftrace is not installed (apt-get install bpftrace)");
-        That(Directory.Exists("/sys/kernel/tracing/events/raw_syscalls") || Directory.Exists("/sys/kernel/debug/tracing/events/raw_syscalls"),
-            "tracefs is not mounted (mount -t tracefs nodev /sys/kernel/tracing)");
+        That(File.Exists("/usr/lib/x86_64-linux-gnu/libbpf.so.1") || File.Exists("/usr/lib64/libbpf.so.1") || File.Exists("/usr/lib/libbpf.so.1"),
+            "libbpf 1.x is not installed (apt-get install libbpf1)");
     }
 
     /// <summary>Debian's Chromium, headless, for the tests of the page (.ci/run installs it).</summary>

@@ -75,15 +75,15 @@ internal sealed class FlushCharger(ConcurrentDictionary<long, KernelTrace> trace
         }
     }
 
-    /// <summary>bpftrace lost events (flush markers or prints may be gone): the running traces cannot be trusted to be whole.</summary>
-    public void OnLost(long events)
+    /// <summary>The kernel skipped calls of the process: the running traces cannot be trusted to be whole.</summary>
+    public void OnLost(long calls)
     {
         foreach (var trace in traces.Values)
         {
             trace.Session.MarkIncomplete();
         }
 
-        ReportLoss($"bpftrace lost {events} events; the reports of the traces running then are marked incomplete");
+        ReportLoss($"the kernel skipped the probes of {calls} system calls (a probe preempted on their CPU); the reports of the traces running then are marked incomplete");
     }
 
     private void ReportLoss(string reason)
@@ -104,7 +104,7 @@ internal sealed class FlushCharger(ConcurrentDictionary<long, KernelTrace> trace
                 continue;
             }
 
-            // A path's id stands where an fd would, below -1 (BpftraceScript's path ids).
+            // A path's id stands where an fd would, below -1 (the kernel program's path ids).
             if (fd < -1)
             {
                 trace.Paths[fd] = path;

@@ -11,7 +11,7 @@ namespace IoTrace.Ebpf.Attribution;
 /// which is the caller's caller's frame. A stack that runs through one is recognised here from the assembly's unwind
 /// information; the kernel is taught that return address's frame size and a bit of its bloom, and walks of stacks
 /// through it from then on read the caller from the frameless frame and flag it
-/// (<see cref="BpftraceScript.FramelessCallerFlag"/>). Used by one thread (the flush processor).
+/// (<see cref="KernelProgram.FramelessCallerFlag"/>). Used by one thread (the flush processor).
 /// </summary>
 /// <param name="images">The process's file mappings (the attributor's).</param>
 /// <param name="teach">Hands the kernel a frameless function's return address and CFA offset, and its bloom bit.</param>
@@ -27,10 +27,10 @@ internal sealed class FramelessFrames(FileImages images, Action<ulong, int> teac
     /// </summary>
     public bool SkippedACaller(ulong[] stack)
     {
-        for (var i = BpftraceScript.FirstFramelessFrame; i + 1 < stack.Length; i++)
+        for (var i = KernelProgram.FirstFramelessFrame; i + 1 < stack.Length; i++)
         {
-            var address = stack[i] & ~(BpftraceScript.PastNativeFlag | BpftraceScript.FramelessCallerFlag);
-            if (IsFrameless(address) && (stack[i + 1] & BpftraceScript.FramelessCallerFlag) == 0)
+            var address = stack[i] & ~(KernelProgram.PastNativeFlag | KernelProgram.FramelessCallerFlag);
+            if (IsFrameless(address) && (stack[i + 1] & KernelProgram.FramelessCallerFlag) == 0)
             {
                 return true;
             }

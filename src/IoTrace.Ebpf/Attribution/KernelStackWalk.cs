@@ -10,9 +10,9 @@ namespace IoTrace.Ebpf.Attribution;
 /// </summary>
 internal sealed class KernelStackWalk(StackShortcuts shortcuts, NativeUnwindRules? natives = null, FramelessFrames? frameless = null) : IStackWalk
 {
-    public ulong AddressOf(ulong frame) => frame & ~(BpftraceScript.PastNativeFlag | BpftraceScript.FramelessCallerFlag);
+    public ulong AddressOf(ulong frame) => frame & ~(KernelProgram.PastNativeFlag | KernelProgram.FramelessCallerFlag);
 
-    public bool IsMarker(ulong address) => address <= BpftraceScript.UnknownFrameMarker;
+    public bool IsMarker(ulong address) => address <= KernelProgram.UnknownFrameMarker;
 
     // A walk that stopped in native code without frame pointers (e_sqlite3), or skipped a frameless framework function's
     // caller: the process teaches the kernel that frame, and the next call on this path walks further.

@@ -11,7 +11,7 @@ internal sealed class KernelTrace(TraceSession session)
 
     public TraceSession Session { get; } = session;
 
-    /// <summary>The paths the kernel named by id (an open's, a stat's: <see cref="Kernel.BpftraceScript.PathId"/>), of this flush or an earlier one.</summary>
+    /// <summary>The paths the kernel named by id (an open's, a stat's: the kernel program's path ids), of this flush or an earlier one.</summary>
     public Dictionary<long, string> Paths => _paths ??= [];
 
     /// <summary>When the flow stopped, CLOCK_MONOTONIC ns; 0 while it runs. The first flush after it completes the trace.</summary>

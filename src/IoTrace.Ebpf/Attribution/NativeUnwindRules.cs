@@ -8,7 +8,7 @@ namespace IoTrace.Ebpf.Attribution;
 /// <summary>
 /// Teaches the BPF walk to step through native code built without frame pointers (e_sqlite3, libc's own callers of
 /// its system call wrappers), so that its IO reaches the managed frames above it and the app's line. Rules
-/// (<see cref="UnwindRule"/>, from the library's .eh_frame, by return address) go to the program with a prctl.
+/// (<see cref="UnwindRule"/>, from the library's .eh_frame, by return address) go to the program's rule map.
 /// <list type="bullet">
 /// <item>Native libraries in the app's folder (where the in-process backend patches them too) that call libc's IO
 /// functions themselves get a first lesson when the backend attaches and, once loaded later, at the next flush
@@ -17,7 +17,7 @@ namespace IoTrace.Ebpf.Attribution;
 /// functions and to their callers, up to <see cref="FirstLessonRules"/>: for e_sqlite3, every frame its IO can have.</item>
 /// <item>Libc's own direct calls to the functions that make the system calls counted, at the same time, once.</item>
 /// <item>A stack that still stops at a return address without a rule ends with a marker
-/// (<see cref="BpftraceScript.UnknownFrameMarker"/>), or has a flagged frame in such a library: that address is
+/// (<see cref="KernelProgram.UnknownFrameMarker"/>), or has a flagged frame in such a library: that address is
 /// taught, with its function's callers, up to <see cref="RulesPerLesson"/>; the next call on that path walks further.</item>
 /// </list>
 /// Rules are never taken back: the runtime never unloads the libraries its P/Invokes load (one freed with
@@ -27,10 +27,10 @@ namespace IoTrace.Ebpf.Attribution;
 internal sealed class NativeUnwindRules(Action<ulong, long> teach, int capacity, string mapsPath = ProcessMaps.Self, string? appDirectory = null)
 {
     /// <summary>
-    /// Rules taught per kernel rule map (<see cref="BpftraceScript.RuleMapOf"/>), at most: each map has 16,384 entries,
-    /// and a preallocated BPF hash map can refuse an update before it is full (its free entries are spread over the CPUs).
+    /// Rules taught, at most: the kernel's rule map has <see cref="KernelProgram.UnwindRules"/> entries, and a
+    /// preallocated BPF hash map can refuse an update before it is full (its free entries are spread over the CPUs).
     /// </summary>
-    public const int MaxRules = 15_000;
+    public const int MaxRules = KernelProgram.UnwindRules - 4_096;
 
     /// <summary>A library's indirect calls found for its first lesson, at most.</summary>
     public const int IndirectCallsAtMost = 2_048;
@@ -50,7 +50,7 @@ internal sealed class NativeUnwindRules(Action<ulong, long> teach, int capacity,
     private readonly string _appDirectory = Path.TrimEndingDirectorySeparator(appDirectory ?? AppContext.BaseDirectory) + "/";
     private readonly Lock _lock = new();
     private readonly HashSet<ulong> _taught = [];
-    private readonly int[] _taughtPerMap = new int[BpftraceScript.RuleMaps];
+    private int _taughtCount;
     private readonly Dictionary<string, Library?> _libraries = new(StringComparer.Ordinal);
     private List<FileMapping> _mappings = [];
     private long _mappingsRead = long.MinValue / 2;
@@ -76,8 +76,8 @@ internal sealed class NativeUnwindRules(Action<ulong, long> teach, int capacity,
 
     /// <summary>
     /// Whether the walk of <paramref name="stack"/> stopped at a native frame it has no rule for (then nothing past it
-    /// can be trusted): the stack ends with <see cref="BpftraceScript.UnknownFrameMarker"/>, or the frame flagged as past
-    /// the native frames (<see cref="BpftraceScript.PastNativeFlag"/>) lies in a native library, not in managed code.
+    /// can be trusted): the stack ends with <see cref="KernelProgram.UnknownFrameMarker"/>, or the frame flagged as past
+    /// the native frames (<see cref="KernelProgram.PastNativeFlag"/>) lies in a native library, not in managed code.
     /// Teaches that frame's rule, and its callers' call sites, if not yet taught.
     /// </summary>
     public bool StoppedInNativeCode(ulong[] stack)
@@ -91,13 +91,13 @@ internal sealed class NativeUnwindRules(Action<ulong, long> teach, int capacity,
     private bool StoppedInNativeCodeLocked(ulong[] stack)
     {
         ulong? ip = null;
-        if (stack.Length >= 2 && stack[^1] == BpftraceScript.UnknownFrameMarker)
+        if (stack.Length >= 2 && stack[^1] == KernelProgram.UnknownFrameMarker)
         {
-            ip = stack[^2] & ~BpftraceScript.PastNativeFlag;
+            ip = stack[^2] & ~KernelProgram.PastNativeFlag;
         }
-        else if (Array.FindIndex(stack, f => (f & BpftraceScript.PastNativeFlag) != 0) is var past and > 0)
+        else if (Array.FindIndex(stack, f => (f & KernelProgram.PastNativeFlag) != 0) is var past and > 0)
         {
-            ip = stack[past] & ~BpftraceScript.PastNativeFlag;
+            ip = stack[past] & ~KernelProgram.PastNativeFlag;
             if (Find(ip.Value) is not { } mapping || Load(mapping.Path) is not { } library || KeepsFramePointer(library, mapping, ip.Value))
             {
                 // Managed code (or code without unwind tables), or a native function with a frame pointer at that call
@@ -135,7 +135,7 @@ internal sealed class NativeUnwindRules(Action<ulong, long> teach, int capacity,
 
     private int TeachLocked(ulong ip)
     {
-        if (!HasRoomFor(ip) || _taught.Contains(ip) || Find(ip) is not { } mapping || Load(mapping.Path) is not { Broken: false } library
+        if (!HasRoom || _taught.Contains(ip) || Find(ip) is not { } mapping || Load(mapping.Path) is not { Broken: false } library
             || library.Image.LoadBias(mapping.Start, mapping.Offset) is not { } bias)
         {
             return 0;
@@ -224,7 +224,7 @@ internal sealed class NativeUnwindRules(Action<ulong, long> teach, int capacity,
         {
             foreach (var returnAddress in libc.Calls.CallersOf(function))
             {
-                if (HasRoomFor(returnAddress + table.LoadBias) && !_taught.Contains(returnAddress + table.LoadBias)
+                if (HasRoom && !_taught.Contains(returnAddress + table.LoadBias)
                     && UnwindRule.TryAt(libc.Image, libc.Frames, returnAddress - 1, returnAddress - 1, out var rule))
                 {
                     Add(returnAddress + table.LoadBias, rule);
@@ -289,7 +289,7 @@ internal sealed class NativeUnwindRules(Action<ulong, long> teach, int capacity,
         while (queue.Count > 0 && taught < budget && !IsFull)
         {
             var next = queue.Dequeue();
-            if (HasRoomFor(next + bias) && !_taught.Contains(next + bias) && UnwindRule.TryAt(library.Image, library.Frames, next - 1, next - 1, out var rule))
+            if (HasRoom && !_taught.Contains(next + bias) && UnwindRule.TryAt(library.Image, library.Frames, next - 1, next - 1, out var rule))
             {
                 Add(next + bias, rule);
                 taught++;
@@ -312,15 +312,15 @@ internal sealed class NativeUnwindRules(Action<ulong, long> teach, int capacity,
         return taught;
     }
 
-    /// <summary>Whether every kernel rule map holds <c>capacity</c> rules.</summary>
-    private bool IsFull => Array.TrueForAll(_taughtPerMap, count => count >= capacity);
+    /// <summary>Whether the kernel's rule map holds <c>capacity</c> rules.</summary>
+    private bool IsFull => _taughtCount >= capacity;
 
-    private bool HasRoomFor(ulong returnAddress) => _taughtPerMap[BpftraceScript.RuleMapOf(returnAddress)] < capacity;
+    private bool HasRoom => _taughtCount < capacity;
 
     private void Add(ulong returnAddress, UnwindRule rule)
     {
         _taught.Add(returnAddress);
-        _taughtPerMap[BpftraceScript.RuleMapOf(returnAddress)]++;
+        _taughtCount++;
         teach(returnAddress, rule.Packed);
     }
 

@@ -5,7 +5,7 @@ namespace IoTrace.Ebpf.Attribution;
 /// <summary>
 /// Tells the BPF program which stack beginnings already hold their app frame, so that it stops walking there: the
 /// walk costs two user reads per frame, and the app's frame is usually far shallower than the 20 frames walked.
-/// A beginning is marked at a checkpoint (<see cref="BpftraceScript.Checkpoints"/>) once a stack was resolved to an
+/// A beginning is marked at a checkpoint (<see cref="KernelProgram.Checkpoints"/>) once a stack was resolved to an
 /// app frame with a source line at or before it: every stack that begins with the same frames resolves to that frame,
 /// whatever lies deeper. Marks are per set of attribution rules (a resolver), since skipped namespaces move the frame,
 /// and are taken back when the runtime unloads code among their frames (its addresses may hold other code later).
@@ -21,10 +21,10 @@ internal sealed class StackShortcuts(Action<ulong, int> mark, Action<ulong, int>
     /// <summary>The kernel's hash of the first <paramref name="checkpoint"/> + 1 frames (zeros past the stack's end).</summary>
     public static ulong PrefixHash(ReadOnlySpan<ulong> stack, int checkpoint)
     {
-        var hash = BpftraceScript.HashBasis;
+        var hash = KernelProgram.HashBasis;
         for (var i = 0; i <= checkpoint; i++)
         {
-            hash = unchecked((hash ^ (i < stack.Length ? stack[i] : 0)) * BpftraceScript.HashPrime);
+            hash = unchecked((hash ^ (i < stack.Length ? stack[i] : 0)) * KernelProgram.HashPrime);
         }
 
         return hash;
@@ -38,7 +38,7 @@ internal sealed class StackShortcuts(Action<ulong, int> mark, Action<ulong, int>
             return;
         }
 
-        foreach (var checkpoint in BpftraceScript.Checkpoints)
+        foreach (var checkpoint in KernelProgram.Checkpoints)
         {
             if (frameIndex > checkpoint)
             {

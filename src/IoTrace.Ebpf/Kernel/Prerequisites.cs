@@ -13,14 +13,9 @@ internal static class Prerequisites
     private const int CapPerfmon = 38;
     private const int CapBpf = 39;
 
-    /// <summary>Where tracefs may be mounted; the program attaches to raw_syscalls tracepoints there.</summary>
-    private static readonly string[] s_tracefs = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"];
-
-    public const string InstallHint = "install it: apt-get install bpftrace (Debian, Ubuntu), dnf install bpftrace (Fedora, RHEL), pacman -S bpftrace (Arch), apk add bpftrace (Alpine)";
-
-    public static bool Check(out string bpftrace, out string reason)
+    public static bool Check(out KernelTracepoints tracepoints, out string how, out string reason)
     {
-        bpftrace = string.Empty;
+        tracepoints = KernelProbes.Choose(out how);
         if (RuntimeInformation.ProcessArchitecture != Architecture.X64)
         {
             reason = $"the eBPF backend's system call table covers x64, not {RuntimeInformation.ProcessArchitecture}";
@@ -33,25 +28,17 @@ internal static class Prerequisites
             return false;
         }
 
-        if (FindBpftrace() is not { } path)
+        if (!Libbpf.TryBind(out reason))
         {
-            reason = $"bpftrace is not installed or not on PATH (set IOTRACE_BPFTRACE to its path, or {InstallHint})";
             return false;
         }
 
-        if (!s_tracefs.Any(root => Directory.Exists(Path.Combine(root, "events/raw_syscalls/sys_enter"))))
+        if (!KernelProbes.IsBuilt(tracepoints))
         {
-            reason = "tracefs is not mounted, or the kernel has no raw_syscalls tracepoints (mount -t tracefs nodev /sys/kernel/tracing)";
+            reason = "IoTrace.Ebpf was built without its kernel program: clang, bpftool or the kernel's BTF was missing on the build machine (apt-get install clang bpftool libbpf-dev, then build again)";
             return false;
         }
 
-        if (!File.Exists("/sys/kernel/btf/vmlinux"))
-        {
-            reason = "the kernel has no BTF type information (/sys/kernel/btf/vmlinux), which the program reads the task's CPU time with";
-            return false;
-        }
-
-        bpftrace = path;
         reason = string.Empty;
         return true;
     }
@@ -87,23 +74,5 @@ internal static class Prerequisites
         }
 
         return 0;
-    }
-
-    private static string? FindBpftrace()
-    {
-        if (Environment.GetEnvironmentVariable("IOTRACE_BPFTRACE") is { Length: > 0 } configured)
-        {
-            return File.Exists(configured) ? configured : null;
-        }
-
-        foreach (var directory in (Environment.GetEnvironmentVariable("PATH") ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin").Split(':'))
-        {
-            if (directory.Length > 0 && Path.Combine(directory, "bpftrace") is var candidate && File.Exists(candidate))
-            {
-                return candidate;
-            }
-        }
-
-        return null;
     }
 }

@@ -8,7 +8,7 @@ namespace IoTrace.Ebpf.Kernel;
 /// </summary>
 internal static class SyscallTable
 {
-    // Bit layout shared with BpftraceScript: keep both in step.
+    // Bit layout shared with the kernel program (Bpf/iotrace.bpf.c): KernelProgramTests checks both agree.
     public const int KindShift = 8;
     public const int FdShift = 12;
     public const int FdNone = 0;
@@ -22,7 +22,7 @@ internal static class SyscallTable
     public const int PathArg1 = 1 << 17;
     public const int PathArg0 = 1 << 18;
 
-    /// <summary>A stat by path: its path gets an id (<c>BpftraceScript</c>'s stat path) that stands in place of an fd, for its target.</summary>
+    /// <summary>A stat by path: its path gets an id (the kernel program's path id) that stands in place of an fd, for its target.</summary>
     public const int PathTarget = 1 << 19;
 
     /// <summary>Kernel strategy bits, as written in a thread's slot; <see cref="Context"/> keeps fd and stack.</summary>
@@ -46,9 +46,6 @@ internal static class SyscallTable
     public const int UtimensAt = 280;
     public const int StatX = 332;
     public const int Connect = 42;
-
-    /// <summary>prctl: not counted; the process's markers to the program (<c>BpftraceScript.FlushMarker</c> and the rest).</summary>
-    public const int Prctl = 157;
 
     /// <summary>Syscall number and packed description, x86_64.</summary>
     public static IReadOnlyList<(int Number, int Packed)> X64 { get; } =

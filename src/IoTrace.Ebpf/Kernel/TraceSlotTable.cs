@@ -10,7 +10,7 @@ namespace IoTrace.Ebpf.Kernel;
 /// the thread currently runs for, or zeros. Written on every change of the flow's trace (set, cleared, or an async
 /// hop onto the thread) by the thread itself; read by the BPF program at each system call, without a system call.
 /// Indexed by the full tid, so two threads never share a slot; the mapping reserves no memory and only the pages of
-/// thread ids in use are ever touched. It lives as long as the process: bpftrace may read it at any time.
+/// thread ids in use are ever touched. It lives as long as the process: the kernel program may read it at any time.
 /// </summary>
 [SupportedOSPlatform("linux")]
 internal sealed unsafe class TraceSlotTable : IThreadTracePublisher
@@ -34,7 +34,7 @@ internal sealed unsafe class TraceSlotTable : IThreadTracePublisher
 
     public nint Address => (nint)_slots;
 
-    /// <summary>The process's table, mapped on first use and kept: bpftrace of any attach may read it.</summary>
+    /// <summary>The process's table, mapped on first use and kept: the program of any attach may read it.</summary>
     public static TraceSlotTable? Shared(out string reason)
     {
         lock (s_lock)
@@ -104,7 +104,7 @@ internal sealed unsafe class TraceSlotTable : IThreadTracePublisher
         {
             // Bits before the id: the program reads the id first and finds bits that match it, or a zero id.
             slot[1] = (uint)SyscallTable.StrategyBits(session.Strategy, session.MeasuresCpu) | RulesBits(session.Resolver.Id)
-                | (Volatile.Read(ref s_framelessBloom) << BpftraceScript.FramelessBloomShift);
+                | (Volatile.Read(ref s_framelessBloom) << KernelProgram.FramelessBloomShift);
             Volatile.Write(ref slot[0], (ulong)session.Id);
         }
         else
@@ -119,30 +119,8 @@ internal sealed unsafe class TraceSlotTable : IThreadTracePublisher
     /// </summary>
     public static void AddFramelessBit(int bit) => Interlocked.Or(ref s_framelessBloom, 1UL << bit);
 
-    /// <summary>Tells the program how to step through a frameless function at return address <paramref name="ip"/> (see <see cref="Attribution.FramelessFrames"/>).</summary>
-    public static void LearnFrameless(ulong ip, int cfaOffset, int readerThreadId) =>
-        _ = LibcInterop.Prctl((nint)BpftraceScript.FramelessMarker, unchecked((nint)ip), cfaOffset, readerThreadId, 0);
-
     /// <summary>The slot bits of a resolver's id; ids past 255 (a process that keeps making rule sets) take no shortcut.</summary>
     public static ulong RulesBits(int rulesId) => rulesId is > 0 and <= SyscallTable.MaxRulesId ? (ulong)rulesId << SyscallTable.RulesShift : 0;
-
-    /// <summary>Asks the program for a flush: a prctl option no kernel knows, seen at the probe, EINVAL and no effect.</summary>
-    public static void RequestFlush() => _ = LibcInterop.Prctl((nint)BpftraceScript.FlushMarker, 0, 0, 0, 0);
-
-    /// <summary>Tells the program stacks beginning with the frames of <paramref name="prefixHash"/> need no deeper walk under those rules (see <see cref="Attribution.StackShortcuts"/>).</summary>
-    public static void Shortcut(ulong prefixHash, int rulesId, int readerThreadId) =>
-        _ = LibcInterop.Prctl((nint)BpftraceScript.ShortcutMarker, unchecked((nint)prefixHash), rulesId, readerThreadId, 0);
-
-    /// <summary>Tells the program to forget a shortcut.</summary>
-    public static void ForgetShortcut(ulong prefixHash, int rulesId, int readerThreadId) =>
-        _ = LibcInterop.Prctl((nint)BpftraceScript.UnshortcutMarker, unchecked((nint)prefixHash), rulesId, readerThreadId, 0);
-
-    /// <summary>Tells the program how to step out of native code at return address <paramref name="ip"/> (see <see cref="Attribution.NativeUnwindRules"/>).</summary>
-    public static void LearnUnwind(ulong ip, long packedRule, int readerThreadId) =>
-        _ = LibcInterop.Prctl((nint)BpftraceScript.UnwindMarker, unchecked((nint)ip), (nint)packedRule, readerThreadId, 0);
-
-    /// <summary>Tells the program flush <paramref name="sequence"/> has been read (its clears ran before it was printed to the end).</summary>
-    public static void Acknowledge(long sequence) => _ = LibcInterop.Prctl((nint)BpftraceScript.AckMarker, (nint)sequence, 0, 0, 0);
 
     private static int PidMax()
     {

@@ -24,7 +24,7 @@ public sealed partial class NativeUnwindRulesTests
         var returnAddress = Calls(sqlite.Path).First(c => c.Function == "unixRead" && c.Indirect).ReturnAddress;
         var rules = Create();
 
-        var stopped = rules.StoppedInNativeCode([0x7f00_0000_1000, returnAddress + sqlite.LoadBias, BpftraceScript.UnknownFrameMarker]);
+        var stopped = rules.StoppedInNativeCode([0x7f00_0000_1000, returnAddress + sqlite.LoadBias, KernelProgram.UnknownFrameMarker]);
 
         Assert.True(stopped);
         Assert.Equal(returnAddress + sqlite.LoadBias, _taught[0].Ip);
@@ -40,7 +40,7 @@ public sealed partial class NativeUnwindRulesTests
         var readelf = Binutils.ReadelfFrames.Of(sqlite.Path);
         var rules = Create();
 
-        Assert.True(rules.StoppedInNativeCode([0x7f00_0000_1000, calls.First(c => c.Function == "unixRead" && c.Indirect).ReturnAddress + sqlite.LoadBias, BpftraceScript.UnknownFrameMarker]));
+        Assert.True(rules.StoppedInNativeCode([0x7f00_0000_1000, calls.First(c => c.Function == "unixRead" && c.Indirect).ReturnAddress + sqlite.LoadBias, KernelProgram.UnknownFrameMarker]));
 
         // Every rule is readelf's row at its call; every indirect call (where SQLite reaches its VFS and pager methods)
         // and every call to its own sqlite3_step through the PLT (sqlite3_exec's, when a prepare reads the schema) is taught.
@@ -125,7 +125,7 @@ public sealed partial class NativeUnwindRulesTests
         var managed = (ulong)typeof(NativeUnwindRulesTests).GetMethod(nameof(StoppedInNativeCode_FlaggedFrameInManagedCode_IsFalseAndTeachesNothing))!.MethodHandle.GetFunctionPointer();
         var rules = Create();
 
-        Assert.False(rules.StoppedInNativeCode([0x7f00_0000_1000, 0x7f00_0000_2000, managed | BpftraceScript.PastNativeFlag, 0x7f00_0000_3000]));
+        Assert.False(rules.StoppedInNativeCode([0x7f00_0000_1000, 0x7f00_0000_2000, managed | KernelProgram.PastNativeFlag, 0x7f00_0000_3000]));
         Assert.False(rules.StoppedInNativeCode([0x7f00_0000_1000, 0x7f00_0000_2000, 0x7f00_0000_3000]));
         Assert.Empty(_taught);
     }
@@ -139,10 +139,10 @@ public sealed partial class NativeUnwindRulesTests
         var rules = Create();
 
         // The walk stepped some frames by rule, then met this one: its rbp may still look like a frame pointer.
-        Assert.True(rules.StoppedInNativeCode([0x7f00_0000_1000, 0x7f00_0000_2000, returnAddress | BpftraceScript.PastNativeFlag, 0x7ffd_0000_0000]));
+        Assert.True(rules.StoppedInNativeCode([0x7f00_0000_1000, 0x7f00_0000_2000, returnAddress | KernelProgram.PastNativeFlag, 0x7ffd_0000_0000]));
         Assert.Contains(returnAddress, _taught.Select(t => t.Ip));
         _taught.Clear();
-        Assert.True(rules.StoppedInNativeCode([0x7f00_0000_1000, 0x7f00_0000_2000, returnAddress | BpftraceScript.PastNativeFlag, 0x7ffd_0000_0000]));
+        Assert.True(rules.StoppedInNativeCode([0x7f00_0000_1000, 0x7f00_0000_2000, returnAddress | KernelProgram.PastNativeFlag, 0x7ffd_0000_0000]));
         Assert.Empty(_taught);
     }
 
@@ -159,7 +159,7 @@ public sealed partial class NativeUnwindRulesTests
 
         // libSystem.Native keeps frame pointers (its SystemNative_OpenDir calls opendir, whose fstat the walk steps
         // through by rule): the rbp the walk goes on from, saved by the frames it stepped, is that function's own.
-        Assert.False(rules.StoppedInNativeCode([0x7f00_0000_1000, 0x7f00_0000_2000, returnAddress | BpftraceScript.PastNativeFlag, 0x7ffd_0000_0000]));
+        Assert.False(rules.StoppedInNativeCode([0x7f00_0000_1000, 0x7f00_0000_2000, returnAddress | KernelProgram.PastNativeFlag, 0x7ffd_0000_0000]));
         Assert.Empty(_taught);
     }
 
@@ -190,7 +190,7 @@ public sealed partial class NativeUnwindRulesTests
         var call = Calls(libc.Path).First(c => c.Function.StartsWith("_IO_fopen@@", StringComparison.Ordinal));
         var rules = Create();
 
-        Assert.True(rules.StoppedInNativeCode([0x7f00_0000_1000, call.ReturnAddress + libc.LoadBias, BpftraceScript.UnknownFrameMarker]));
+        Assert.True(rules.StoppedInNativeCode([0x7f00_0000_1000, call.ReturnAddress + libc.LoadBias, KernelProgram.UnknownFrameMarker]));
         Assert.InRange(_taught.Count, 1, NativeUnwindRules.RulesPerLesson);
     }
 
@@ -203,23 +203,22 @@ public sealed partial class NativeUnwindRulesTests
         var rules = Create();
 
         // libm imports no IO function: it makes no IO of its own, so its thousands of calls are not searched.
-        Assert.True(rules.StoppedInNativeCode([0x7f00_0000_1000, call.ReturnAddress + libm.LoadBias, BpftraceScript.UnknownFrameMarker]));
+        Assert.True(rules.StoppedInNativeCode([0x7f00_0000_1000, call.ReturnAddress + libm.LoadBias, KernelProgram.UnknownFrameMarker]));
         Assert.InRange(_taught.Count, 1, NativeUnwindRules.RulesPerLesson);
         Assert.Empty(rules.FirstLessons);
     }
 
     [Fact]
-    public void StoppedInNativeCode_CapacityReached_TeachesNoMoreThanEachRuleMapHolds()
+    public void StoppedInNativeCode_CapacityReached_TeachesNoMoreThanTheRuleMapHolds()
     {
         Requires.Linux();
         var sqlite = LoadedLibrary.Sqlite;
         var rules = new NativeUnwindRules((ip, rule) => _taught.Add((ip, rule)), capacity: 10);
 
-        rules.StoppedInNativeCode([0x7f00_0000_1000, Calls(sqlite.Path).First(c => c.Indirect).ReturnAddress + sqlite.LoadBias, BpftraceScript.UnknownFrameMarker]);
+        rules.StoppedInNativeCode([0x7f00_0000_1000, Calls(sqlite.Path).First(c => c.Indirect).ReturnAddress + sqlite.LoadBias, KernelProgram.UnknownFrameMarker]);
 
-        Assert.Equal(10 * BpftraceScript.RuleMaps, _taught.Count);
-        Assert.Equal(10 * BpftraceScript.RuleMaps, rules.Count);
-        Assert.All(Enumerable.Range(0, BpftraceScript.RuleMaps), map => Assert.Equal(10, _taught.Count(t => BpftraceScript.RuleMapOf(t.Ip) == map)));
+        Assert.Equal(10, _taught.Count);
+        Assert.Equal(10, rules.Count);
     }
 
     [Fact]
@@ -242,7 +241,7 @@ public sealed partial class NativeUnwindRulesTests
             Assert.InRange(wholeLesson, 100, NativeUnwindRules.FirstLessonRules);
             Assert.Equal(wholeLesson, Assert.Single(rules.FirstLessons, l => l.Library == besideSqlite).Rules);
             Assert.Equal(_taught.Count, _taught.Select(t => t.Ip).Distinct().Count());
-            Assert.All(Enumerable.Range(0, BpftraceScript.RuleMaps), map => Assert.InRange(_taught.Count(t => BpftraceScript.RuleMapOf(t.Ip) == map), 1, NativeUnwindRules.MaxRules));
+            Assert.InRange(_taught.Count, wholeLesson + 8_000, NativeUnwindRules.MaxRules);
         }
         finally
         {

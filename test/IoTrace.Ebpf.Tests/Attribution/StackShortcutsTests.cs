@@ -36,7 +36,7 @@ public sealed class StackShortcutsTests
         shortcuts.Found(stack, frameIndex: 3, Rules);
         shortcuts.Found(stack, frameIndex: 3, Rules);
 
-        Assert.Equal([(StackShortcuts.PrefixHash(stack, BpftraceScript.Checkpoints[0]), Rules)], _marked);
+        Assert.Equal([(StackShortcuts.PrefixHash(stack, KernelProgram.Checkpoints[0]), Rules)], _marked);
         Assert.Equal(1, shortcuts.Count);
     }
 
@@ -46,9 +46,9 @@ public sealed class StackShortcutsTests
         var shortcuts = Create();
         var stack = Stack(20);
 
-        shortcuts.Found(stack, frameIndex: BpftraceScript.Checkpoints[0] + 1, Rules);
+        shortcuts.Found(stack, frameIndex: KernelProgram.Checkpoints[0] + 1, Rules);
 
-        Assert.Equal([(StackShortcuts.PrefixHash(stack, BpftraceScript.Checkpoints[1]), Rules)], _marked);
+        Assert.Equal([(StackShortcuts.PrefixHash(stack, KernelProgram.Checkpoints[1]), Rules)], _marked);
     }
 
     [Fact]
@@ -57,9 +57,9 @@ public sealed class StackShortcutsTests
         var shortcuts = Create();
         var stack = Stack(20);
 
-        shortcuts.Found(stack, frameIndex: BpftraceScript.Checkpoints[0], Rules);
+        shortcuts.Found(stack, frameIndex: KernelProgram.Checkpoints[0], Rules);
 
-        Assert.Equal([(StackShortcuts.PrefixHash(stack, BpftraceScript.Checkpoints[0]), Rules)], _marked);
+        Assert.Equal([(StackShortcuts.PrefixHash(stack, KernelProgram.Checkpoints[0]), Rules)], _marked);
     }
 
     [Fact]
@@ -67,7 +67,7 @@ public sealed class StackShortcutsTests
     {
         var shortcuts = Create();
 
-        shortcuts.Found(Stack(20), frameIndex: BpftraceScript.Checkpoints[^1] + 1, Rules);
+        shortcuts.Found(Stack(20), frameIndex: KernelProgram.Checkpoints[^1] + 1, Rules);
 
         Assert.Empty(_marked);
     }
@@ -78,7 +78,7 @@ public sealed class StackShortcutsTests
         // The walk ended there by itself (or was already cut there): there is nothing deeper to save.
         var shortcuts = Create();
 
-        shortcuts.Found(Stack(BpftraceScript.Checkpoints[0] + 1), frameIndex: 1, Rules);
+        shortcuts.Found(Stack(KernelProgram.Checkpoints[0] + 1), frameIndex: 1, Rules);
 
         Assert.Empty(_marked);
     }
@@ -139,7 +139,7 @@ public sealed class StackShortcutsTests
         // Frame 3 of the first stack is in the unloaded range; frames past the checkpoint were never marked.
         shortcuts.ForgetWhere(frames => Array.Exists(frames, f => f == first[3] || f == second[15]));
 
-        Assert.Equal([(StackShortcuts.PrefixHash(first, BpftraceScript.Checkpoints[0]), Rules)], _forgotten);
+        Assert.Equal([(StackShortcuts.PrefixHash(first, KernelProgram.Checkpoints[0]), Rules)], _forgotten);
         Assert.Equal(1, shortcuts.Count);
     }
 

@@ -91,7 +91,7 @@ public sealed class EbpfMiddlewareTests(EbpfFixture fixture) : IDisposable
     {
         fixture.Require();
         var backend = EbpfFixture.Backend;
-        var bpftrace = backend.BpftraceProcessId;
+        var probes = backend.Probes;
         var logs = new TestLogs();
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
@@ -119,7 +119,7 @@ public sealed class EbpfMiddlewareTests(EbpfFixture fixture) : IDisposable
 
         Assert.Equal(("Read", "ebpf", "pread64 1 900"), (read.Strategy, read.Backend, ByProbe(read)));
         Assert.Equal(("Setup", "ebpf", "close 1 0, flock 2 0, fstat 2 0, openat 1 0"), (setup.Strategy, setup.Backend, ByProbe(setup)));
-        Assert.Equal(bpftrace, backend.BpftraceProcessId);
+        Assert.Same(probes, backend.Probes);
     }
 
     /// <summary>Kestrel on 127.0.0.1, any port, logging to <paramref name="logs"/>, the middleware on the eBPF backend.</summary>

@@ -12,41 +12,41 @@ using Xunit;
 namespace IoTrace.Ebpf.Tests.Middleware;
 
 /// <summary>
-/// The eBPF backend cannot run (bpftrace missing, simulated with IOTRACE_BPFTRACE pointing nowhere): an explicit
+/// The eBPF backend cannot run (libbpf missing, simulated with IOTRACE_LIBBPF naming a file that is not there): an explicit
 /// <c>Backend = Ebpf</c> stops startup with the key and the reason; <c>Auto</c> starts and serves on the in-process
 /// backend, with the reason eBPF was not used in its selection.
 /// </summary>
 [Collection(typeof(KernelTracing))]
 public sealed class EbpfStartupTests(EbpfFixture fixture) : IDisposable
 {
-    private const string Missing = "/nonexistent/bpftrace";
-    private readonly string? _configured = Environment.GetEnvironmentVariable("IOTRACE_BPFTRACE");
+    private const string Missing = "/nonexistent/libbpf.so.1";
+    private readonly string? _configured = Environment.GetEnvironmentVariable("IOTRACE_LIBBPF");
 
     public void Dispose()
     {
-        Environment.SetEnvironmentVariable("IOTRACE_BPFTRACE", _configured);
+        Environment.SetEnvironmentVariable("IOTRACE_LIBBPF", _configured);
         IoTracer.Disable();
     }
 
     [Fact]
-    public async Task StartAsync_ExplicitEbpfWithoutBpftrace_FailsNamingTheKeyAndTheReason()
+    public async Task StartAsync_ExplicitEbpfWithoutLibbpf_FailsNamingTheKeyAndTheReason()
     {
         fixture.Require();
-        LeaveEbpfAndHideBpftrace();
+        LeaveEbpfAndHideLibbpf();
         await using var app = Build(IoTraceBackend.Ebpf, new FakeLogCollector());
 
         var exception = await Assert.ThrowsAsync<OptionsValidationException>(() => app.StartAsync(TestContext.Current.CancellationToken));
 
         var failure = Assert.Single(exception.Failures);
-        Assert.StartsWith("IoTrace:Backend: the Ebpf backend cannot run in this process: bpftrace is not installed or not on PATH", failure, StringComparison.Ordinal);
+        Assert.StartsWith("IoTrace:Backend: the Ebpf backend cannot run in this process: /nonexistent/libbpf.so.1 (IOTRACE_LIBBPF) could not be loaded (install libbpf 1.0 or later: apt-get install libbpf1", failure, StringComparison.Ordinal);
         Assert.Contains("Allowed values: Auto, InProcess, Ebpf", failure, StringComparison.Ordinal);
     }
 
     [Fact]
-    public async Task Request_AutoWithoutBpftrace_ServedOnTheInProcessBackendWithTheReason()
+    public async Task Request_AutoWithoutLibbpf_ServedOnTheInProcessBackendWithTheReason()
     {
         fixture.Require();
-        LeaveEbpfAndHideBpftrace();
+        LeaveEbpfAndHideLibbpf();
         var collector = new FakeLogCollector();
         await using var app = Build(IoTraceBackend.Auto, collector);
         app.MapGet("/", () => "ok");
@@ -57,14 +57,14 @@ public sealed class EbpfStartupTests(EbpfFixture fixture) : IDisposable
         Assert.Equal("ok", await client.GetStringAsync("/", TestContext.Current.CancellationToken));
         Assert.Equal("inprocess", app.Services.GetRequiredService<Tracer>().Backend.Name);
         var selected = Assert.Single(collector.GetSnapshot(), r => r.Id.Name == "BackendSelected");
-        Assert.Contains("ebpf not used: bpftrace is not installed", selected.Message, StringComparison.Ordinal);
+        Assert.Contains("ebpf not used: /nonexistent/libbpf.so.1 (IOTRACE_LIBBPF) could not be loaded", selected.Message, StringComparison.Ordinal);
         await app.StopAsync(TestContext.Current.CancellationToken);
     }
 
-    private static void LeaveEbpfAndHideBpftrace()
+    private static void LeaveEbpfAndHideLibbpf()
     {
         Assert.True(IoTracer.TryEnable("inprocess", out var reason), reason);
-        Environment.SetEnvironmentVariable("IOTRACE_BPFTRACE", Missing);
+        Environment.SetEnvironmentVariable("IOTRACE_LIBBPF", Missing);
     }
 
     private static WebApplication Build(IoTraceBackend backend, FakeLogCollector collector)

@@ -5,14 +5,14 @@ using Xunit;
 namespace IoTrace.Ebpf.Tests.TestSupport;
 
 /// <summary>
-/// Makes the eBPF backend the process's backend (bpftrace attaches in about a second, once) for the tests of the
+/// Makes the eBPF backend the process's backend (attached once) for the tests of the
 /// <see cref="KernelTracing"/> collection, which run one at a time: the backend, like the kernel's view, is process-wide.
 /// </summary>
 public sealed class EbpfFixture
 {
     /// <summary>
     /// Skips (fails under CI) when the machine cannot run eBPF; fails when it can but the backend does not attach.
-    /// Attaches again after a test that switched backends or killed bpftrace.
+    /// Attaches again after a test that switched backends or made the backend fail.
     /// </summary>
 #pragma warning disable CA1822 // An instance method: tests reach it through the injected fixture, which is what starts the collection.
     public void Require()

@@ -9,9 +9,9 @@ internal static unsafe partial class LibcInterop
 {
     public const int EAGAIN = 11;
     public const int EBADF = 9;
-    public const int SIGINT = 2;
     public const int PROT_READ = 1;
     public const int PROT_WRITE = 2;
+    public const int MAP_SHARED = 0x01;
     public const int MAP_PRIVATE = 0x02;
     public const int MAP_ANONYMOUS = 0x20;
     public const int MAP_NORESERVE = 0x4000;
@@ -45,14 +45,11 @@ internal static unsafe partial class LibcInterop
     [LibraryImport("libc", EntryPoint = "gettid")]
     private static partial int GetTid();
 
-    [LibraryImport("libc", EntryPoint = "kill")]
-    public static partial int Kill(int pid, int signal);
-
-    [LibraryImport("libc", EntryPoint = "prctl")]
-    public static partial int Prctl(nint option, nint arg2, nint arg3, nint arg4, nint arg5);
-
     [LibraryImport("libc", EntryPoint = "mmap")]
     public static partial nint Mmap(nint address, nuint length, int protection, int flags, int fd, nint offset);
+
+    [LibraryImport("libc", EntryPoint = "munmap")]
+    public static partial int Munmap(nint address, nuint length);
 
     [LibraryImport("libc", EntryPoint = "setpriority", SetLastError = true)]
     public static partial int SetPriority(int which, uint who, int niceness);
@@ -68,12 +65,6 @@ internal static unsafe partial class LibcInterop
 
     [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)]
     public static partial long Syscall(long number, long arg1, nint arg2, long arg3);
-
-    [LibraryImport("libc", EntryPoint = "pidfd_open", SetLastError = true)]
-    public static partial int PidfdOpen(int pid, uint flags);
-
-    [LibraryImport("libc", EntryPoint = "pidfd_getfd", SetLastError = true)]
-    public static partial int PidfdGetfd(int pidfd, int targetFd, uint flags);
 
     [LibraryImport("libc", EntryPoint = "close")]
     public static partial int Close(int fd);

@@ -1,0 +1,30 @@
+using System.Runtime.InteropServices;
+
+namespace IoTrace.Ebpf.Kernel;
+
+/// <summary>The kernel program's configuration (<c>struct iotrace_config</c>, its <c>.rodata.config</c> section), written before it is loaded.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct KernelConfig
+{
+    public uint TargetTgid;
+    public uint FdStatAtPacked;
+    public uint FdUtimensAtPacked;
+    public uint FdPollPacked;
+    public ulong SlotTable;
+    public fixed uint Syscalls[KernelProgram.SyscallSlots];
+}
+
+/// <summary>
+/// The kernel program's control block (<c>struct iotrace_control</c>, its <c>.data.control</c> section), shared
+/// through its mmap: the process writes the buffer to count into and the rules' generation; the program counts the
+/// events of each buffer and flags the buffers a trace with context wrote into.
+/// </summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct KernelControl
+{
+    public uint CurrentBuffer;
+    public uint Padding;
+    public ulong RulesGeneration;
+    public fixed ulong Events[KernelProgram.Buffers];
+    public fixed ulong ContextUsed[KernelProgram.Buffers];
+}
