@@ -26,7 +26,6 @@ internal sealed class EbpfBackend : IIoTraceBackend
     public const string BackendName = IoTraceEbpf.Name;
 
     private static readonly TimeSpan s_attachTimeout = TimeSpan.FromSeconds(30);
-    private static readonly double s_nanosecondsPerTick = 1e9 / Stopwatch.Frequency;
     private static readonly Lock s_sharedLock = new();
     private static EbpfBackend? s_shared;
 
@@ -176,7 +175,7 @@ internal sealed class EbpfBackend : IIoTraceBackend
             return Task.CompletedTask;
         }
 
-        trace.StopNanoseconds = (long)(session.StopTimestamp * s_nanosecondsPerTick);
+        trace.StopNanoseconds = KernelProbes.KernelNanoseconds(session.StopTimestamp);
         _attachment?.Probes.RequestFlush();
         return trace.Flushed.Task;
     }
@@ -295,7 +294,7 @@ internal sealed class EbpfBackend : IIoTraceBackend
     /// <summary>Completes, incomplete, the stopped traces that waited longer than <see cref="FlushTimeout"/> for their flush.</summary>
     internal static void ExpireOverdueTraces(ConcurrentDictionary<long, KernelTrace> traces)
     {
-        var overdue = (long)(Stopwatch.GetTimestamp() * s_nanosecondsPerTick) - (long)FlushTimeout.TotalNanoseconds;
+        var overdue = KernelProbes.KernelNanoseconds(Stopwatch.GetTimestamp()) - (long)FlushTimeout.TotalNanoseconds;
         foreach (var (id, trace) in traces)
         {
             var stopped = trace.StopNanoseconds;

@@ -30,6 +30,8 @@ internal sealed unsafe class KernelProbes : IDisposable
     private const long IdleFlushNanoseconds = 100_000_000;
     private const long SpacingNanoseconds = 20_000_000;
 
+    private static readonly double s_nanosecondsPerTick = 1e9 / Stopwatch.Frequency;
+
     /// <summary>The control block's mapping: one page.</summary>
     private const nuint ControlMapping = 4096;
 
@@ -115,7 +117,7 @@ internal sealed unsafe class KernelProbes : IDisposable
     }
 
     /// <summary>Whether this build carries the kernel program (it is compiled only where clang and bpftool were found).</summary>
-    public static bool IsBuilt(KernelTracepoints tracepoints) => ObjectBytes(tracepoints) is not null;
+    public static bool IsBuilt(KernelTracepoints tracepoints) => typeof(KernelProbes).Assembly.GetManifestResourceInfo(ObjectName(tracepoints)) is not null;
 
     /// <summary>Loads and attaches the program; throws <see cref="InvalidOperationException"/> with the reason when it cannot.</summary>
     public static KernelProbes Attach(KernelTracepoints tracepoints, nint slotTable, LibcUnwindTable? libc)
@@ -354,9 +356,11 @@ internal sealed unsafe class KernelProbes : IDisposable
         }
     }
 
+    private static string ObjectName(KernelTracepoints tracepoints) => tracepoints == KernelTracepoints.Btf ? KernelProgram.BtfObject : KernelProgram.NoBtfObject;
+
     private static byte[]? ObjectBytes(KernelTracepoints tracepoints)
     {
-        using var stream = typeof(KernelProbes).Assembly.GetManifestResourceStream(tracepoints == KernelTracepoints.Btf ? KernelProgram.BtfObject : KernelProgram.NoBtfObject);
+        using var stream = typeof(KernelProbes).Assembly.GetManifestResourceStream(ObjectName(tracepoints));
         if (stream is null)
         {
             return null;
@@ -367,5 +371,11 @@ internal sealed unsafe class KernelProbes : IDisposable
         return bytes;
     }
 
-    private static long Now() => (long)(Stopwatch.GetTimestamp() * (1e9 / Stopwatch.Frequency));
+    /// <summary>
+    /// A <see cref="Stopwatch"/> timestamp on the program's clock (bpf_ktime_get_ns: CLOCK_MONOTONIC, nanoseconds), the
+    /// clock Stopwatch reads on Linux: what the flushes' covered times and the traces' stop times are compared in.
+    /// </summary>
+    internal static long KernelNanoseconds(long stopwatchTimestamp) => (long)(stopwatchTimestamp * s_nanosecondsPerTick);
+
+    private static long Now() => KernelNanoseconds(Stopwatch.GetTimestamp());
 }

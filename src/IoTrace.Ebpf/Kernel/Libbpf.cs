@@ -37,7 +37,6 @@ internal static unsafe partial class Libbpf
     private static delegate* unmanaged<nint, nuint*, void*> s_mapInitialValue;
     private static delegate* unmanaged<nint, int> s_mapFd;
     private static delegate* unmanaged<int, void*, void*, ulong, int> s_mapUpdate;
-    private static delegate* unmanaged<int, void*, void*, int> s_mapLookup;
     private static delegate* unmanaged<int, void*, int> s_mapDelete;
     private static delegate* unmanaged<int, void*, void*, void*, void*, uint*, void*, int> s_mapLookupAndDeleteBatch;
 
@@ -101,7 +100,6 @@ internal static unsafe partial class Libbpf
         s_mapInitialValue = (delegate* unmanaged<nint, nuint*, void*>)Export("bpf_map__initial_value");
         s_mapFd = (delegate* unmanaged<nint, int>)Export("bpf_map__fd");
         s_mapUpdate = (delegate* unmanaged<int, void*, void*, ulong, int>)Export("bpf_map_update_elem");
-        s_mapLookup = (delegate* unmanaged<int, void*, void*, int>)Export("bpf_map_lookup_elem");
         s_mapDelete = (delegate* unmanaged<int, void*, int>)Export("bpf_map_delete_elem");
         s_mapLookupAndDeleteBatch = (delegate* unmanaged<int, void*, void*, void*, void*, uint*, void*, int>)Export("bpf_map_lookup_and_delete_batch");
         if (missing.Count > 0)
@@ -186,8 +184,6 @@ internal static unsafe partial class Libbpf
 
     /// <summary>Sets a map entry; false where the kernel refused it (a full map).</summary>
     public static bool Update(int fd, void* key, void* value, ulong flags = 0) => s_mapUpdate(fd, key, value, flags) == 0;
-
-    public static bool Lookup(int fd, void* key, void* value) => s_mapLookup(fd, key, value) == 0;
 
     public static void Delete(int fd, void* key) => _ = s_mapDelete(fd, key);
 
