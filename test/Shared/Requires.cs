@@ -29,7 +29,7 @@ internal static class Requires
         return path;
     }
 
-    private static void That(bool condition, string reason)
+    public static void That(bool condition, string reason)
     {
         if (condition)
         {

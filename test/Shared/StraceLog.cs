@@ -23,12 +23,19 @@ internal static partial class StraceLog
     /// Runs <c>dotnet <paramref name="program"/> <paramref name="arguments"/></c> under <c>strace -f -qq -y</c>, tracing
     /// <paramref name="syscalls"/>; fails the test if it exits non-zero. Returns what it printed and strace's log.
     /// </summary>
-    public static async Task<(string Stdout, string[] Log)> RunAsync(string syscalls, string program, params string[] arguments)
+    public static Task<(string Stdout, string[] Log)> RunAsync(string syscalls, string program, params string[] arguments) =>
+        RunAsync(syscalls, socketPeers: false, program, arguments);
+
+    /// <summary>
+    /// As <see cref="RunAsync(string, string, string[])"/>; with <paramref name="socketPeers"/>, strace names a TCP socket
+    /// by its addresses once connected (<c>-yy</c>: <c>TCP:[127.0.0.1:40112-&gt;127.0.0.1:5432]</c>, before that <c>TCP:[inode]</c>).
+    /// </summary>
+    public static async Task<(string Stdout, string[] Log)> RunAsync(string syscalls, bool socketPeers, string program, params string[] arguments)
     {
         Requires.Strace();
         var log = Path.Combine(Path.GetTempPath(), $"iotrace-strace-{Guid.NewGuid():N}.txt");
         var start = new ProcessStartInfo("strace") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in (string[])["-f", "-qq", "-y", "-o", log, "-e", $"trace={syscalls}", "-e", "signal=none", Dotnet(), program, .. arguments])
+        foreach (var argument in (string[])["-f", "-qq", socketPeers ? "-yy" : "-y", "-o", log, "-e", $"trace={syscalls}", "-e", "signal=none", Dotnet(), program, .. arguments])
         {
             start.ArgumentList.Add(argument);
         }

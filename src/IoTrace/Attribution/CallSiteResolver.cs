@@ -16,7 +16,7 @@ internal sealed class CallSiteResolver
     private const int MaxCachedKeys = 1 << 16;
 
     private static readonly string? s_sharedFrameworkRoot = FindSharedFrameworkRoot();
-    private static readonly ConcurrentDictionary<Assembly, bool> s_ownAssemblies = new();
+    private static readonly ConcurrentDictionary<Assembly, bool> s_notTheApplications = new();
 
     private static int s_lastId;
     private static readonly Dictionary<string, CallSiteResolver> s_byPrefixes = new(StringComparer.Ordinal);
@@ -157,10 +157,10 @@ internal sealed class CallSiteResolver
     }
 
     /// <summary>
-    /// The first frame of the application's own code: not the framework, not IoTrace, not a skipped namespace.
-    /// Frames with source lines win over frames without (a NuGet package without a PDB, or one built with
-    /// deterministic <c>/_/</c> paths, is not the app's code); without any, the first candidate's method name.
-    /// Also tells whether a framework async method runs between the call and that frame.
+    /// The first frame of the application's own code: not the framework, not a NuGet package's library, not IoTrace,
+    /// not a skipped namespace. Frames with source lines win over frames without (deterministic <c>/_/</c> paths count
+    /// as none); without any, the first candidate's method name. Also tells whether a framework or library async method
+    /// runs between the call and that frame: its continuations then inherit the line.
     /// </summary>
     public ResolvedCallSite ResolveFromStack(StackTrace trace)
     {
@@ -196,7 +196,7 @@ internal sealed class CallSiteResolver
 
     /// <summary>
     /// The interned site of a frame a kernel backend resolved itself, or <see langword="null"/> when the method is
-    /// not the application's (framework, IoTrace, a skipped namespace). A deterministic <c>/_/</c> path counts as none.
+    /// not the application's (framework, a package's library, IoTrace, a skipped namespace). A deterministic <c>/_/</c> path counts as none.
     /// </summary>
     public SourceLocation? ApplicationSite(MethodBase method, string? file, int? line)
     {
@@ -224,8 +224,7 @@ internal sealed class CallSiteResolver
             return false;
         }
 
-        var assembly = type.Assembly;
-        if (IsOwnOrFramework(assembly))
+        if (IsNotTheApplications(type.Assembly))
         {
             return false;
         }
@@ -242,9 +241,9 @@ internal sealed class CallSiteResolver
         return true;
     }
 
-    private static bool IsOwnOrFramework(Assembly assembly) => s_ownAssemblies.GetOrAdd(assembly, static a =>
+    private static bool IsNotTheApplications(Assembly assembly) => s_notTheApplications.GetOrAdd(assembly, static a =>
     {
-        if (a.GetCustomAttributes<AssemblyMetadataAttribute>().Any(m => m.Key == "IoTrace.Instrumentation"))
+        if (a.GetCustomAttributes<AssemblyMetadataAttribute>().Any(m => m.Key == "IoTrace.Instrumentation") || PackageAssemblies.Contains(a))
         {
             return true;
         }

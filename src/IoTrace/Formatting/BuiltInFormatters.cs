@@ -115,7 +115,7 @@ internal static class BuiltInFormatters
 
     private static void AddRows(TextTable table, IoAggregate a, Feature features, bool withContext)
     {
-        if (!Transfers(a.Probe))
+        if (!MovesBytes(a.Probe))
         {
             features &= ~Feature.Bytes;
         }
@@ -161,14 +161,14 @@ internal static class BuiltInFormatters
         | (features.HasFlag(IoTraceFeatures.Cpu) ? Feature.Cpu : 0)
         | (features.HasFlag(IoTraceFeatures.Wait) ? Feature.Wait : 0);
 
-    private static bool Transfers(string probe)
+    private static bool MovesBytes(string probe)
     {
         // The backends name probes with Probes' own strings, so identity finds them; a report built elsewhere may not.
         for (var i = 0; i < ProbeCatalog.Count; i++)
         {
             if (ReferenceEquals(ProbeCatalog.Name(i), probe))
             {
-                return ProbeCatalog.Kind(i) != ProbeKind.Setup;
+                return ProbeCatalog.Has(i, ProbeTraits.MovesBytes);
             }
         }
 
@@ -176,7 +176,7 @@ internal static class BuiltInFormatters
         {
             if (string.Equals(ProbeCatalog.Name(i), probe, StringComparison.Ordinal))
             {
-                return ProbeCatalog.Kind(i) != ProbeKind.Setup;
+                return ProbeCatalog.Has(i, ProbeTraits.MovesBytes);
             }
         }
 

@@ -83,6 +83,8 @@ internal static class ProbeCatalog
         ("readlink", ProbeKind.Setup, ProbeTraits.TakesPath),
         ("readlinkat", ProbeKind.Setup, ProbeTraits.TakesPath),
         ("getaddrinfo", ProbeKind.Setup, ProbeTraits.LibraryCall | ProbeTraits.NamesHost),
+        // A command a Redis client sent and had answered on its own connection's threads (IoTrace.StackExchangeRedis).
+        ("redis", ProbeKind.Transfer, ProbeTraits.LibraryCall | ProbeTraits.NamesHost),
     ];
 
     private static readonly ProbeTraits[] s_traits = [.. s_all.Select(p => p.Traits)];

@@ -12,6 +12,9 @@ internal enum ProbeKind
     /// <summary>Moving bytes out: the <see cref="Strategy.Write"/> strategy.</summary>
     Write,
 
-    /// <summary>Moving bytes from one fd to another in the kernel (copy_file_range, sendfile, splice): both.</summary>
+    /// <summary>
+    /// Moving bytes both ways: from one fd to another in the kernel (copy_file_range, sendfile, splice), or a client's
+    /// command and its answer (redis). Read and Write both record it.
+    /// </summary>
     Transfer,
 }

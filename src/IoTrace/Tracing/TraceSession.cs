@@ -1,9 +1,10 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
-using IoTrace.Backends;
-using IoTrace.Probes;
 using IoTrace.Attribution;
+using IoTrace.Backends;
+using IoTrace.Clients;
+using IoTrace.Probes;
 
 namespace IoTrace.Tracing;
 
@@ -292,6 +293,7 @@ internal sealed class TraceSession
             }
         }
 
+        ClientEventSources.ChargeAll(this);
         var elapsed = Stopwatch.GetElapsedTime(_startTimestamp, _stopTimestamp);
         var aggregates = new List<IoAggregate>();
         if (Volatile.Read(ref _byProbe) is { } byProbe)

@@ -42,6 +42,7 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 #define SYSCALL_SLOTS 512
 #define AT_EMPTY_PATH 0x1000
 #define EAGAIN 11
+#define EINPROGRESS 115
 
 // The stack walk (KernelProgram).
 #define STACK_DEPTH 20
@@ -650,9 +651,10 @@ static __always_inline int on_exit(struct pt_regs *regs, long ret)
         if ((m & CLOSES) != 0)
             gen--;
     }
-    // A read to retry later makes the trace the fd's owner, unless another thread closed the fd meanwhile: the number
-    // may already be another file's, whose calls must not be charged to this trace.
-    if (ret == -EAGAIN && fd >= 0 && ((m >> KIND_SHIFT) & 7) != SETUP) {
+    // A read to retry later, or a connect that completes later (the runtime's socket thread polls it and reads its
+    // error), makes the trace the fd's owner, unless another thread closed the fd meanwhile: the number may already be
+    // another file's, whose calls must not be charged to this trace.
+    if (fd >= 0 && ((ret == -EAGAIN && ((m >> KIND_SHIFT) & 7) != SETUP) || (ret == -EINPROGRESS && id == SYS_CONNECT))) {
         struct fd_state *state = fd_state(fd, true);
         if (state && (fd_source != 1 || state->gen == e.gen)) {
             state->flags = fl;

@@ -124,6 +124,7 @@ internal static unsafe class IoHook
     }
 
     private static readonly int ClosedProbe = ProbeCatalog.IndexOf("close");
+    private static readonly int ConnectProbe = ProbeCatalog.IndexOf("connect");
     private static readonly int s_newFstatAt = ProbeCatalog.IndexOf("newfstatat");
 
     private static void Record(TraceSession session, SourceLocation? inheritedSite, bool framePointers, LibcIoFunction function, nint rawResult, int errno, int fd, nint a0, nint a1, nint a2, long ticks, long cpu, int closesBefore)
@@ -140,8 +141,10 @@ internal static unsafe class IoHook
         // glibc's opendir stats what it opened; another libc's may not, and its DIR is not known.
         var openedDirectory = function.Layout == ArgumentLayout.OpenDir && rawResult != 0 && DirStream.Check(rawResult);
 
-        // A socket read that must be retried later belongs to this trace, whichever thread retries it.
-        var waits = result == -1 && errno == LibcInterop.EAGAIN && fd >= 0 && function.Kind != ProbeKind.Setup;
+        // A socket read that must be retried later, or a connect that completes later (the runtime's socket thread polls
+        // it and reads its error), belongs to this trace, whichever thread finishes it.
+        var waits = result == -1 && fd >= 0
+            && ((errno == LibcInterop.EAGAIN && function.Kind != ProbeKind.Setup) || (errno == LibcInterop.EINPROGRESS && function.Probe == ConnectProbe));
         if (!session.KeepsContext)
         {
             if (waits)

@@ -8,6 +8,7 @@ namespace IoTrace.Platform.Linux;
 internal static unsafe partial class LibcInterop
 {
     public const int EAGAIN = 11;
+    public const int EINPROGRESS = 115;
     public const int EBADF = 9;
     public const int PROT_READ = 1;
     public const int PROT_WRITE = 2;

@@ -1,0 +1,161 @@
+using System.IO.Compression;
+using System.Net;
+using System.Text.Json;
+using IoTrace;
+using IoTrace.Ebpf;
+using IoTrace.StackExchangeRedis;
+using Npgsql;
+using StackExchange.Redis;
+
+// Usage: IoTrace.RealClients.Host <inprocess|ebpf> <workload> <argument>
+// Prepares a workload, then does it in a trace (All) between two markers strace shows (a stat of /iotrace-marker/begin
+// and of /iotrace-marker/end, which do not exist), then prints the report's rows, tab-separated (probe, file, line,
+// calls, bytes, target, fd), and "DONE <backend> <complete>". The tests assert lines of this file by the comments on
+// them ("// the query"), not by number.
+var (backend, workload, argument) = (args[0], args[1], args[2]);
+if (backend == "ebpf")
+{
+    IoTracer.AddBackend(IoTraceEbpf.Backend);
+}
+
+if (!IoTracer.TryEnable(backend, out var reason))
+{
+    Console.WriteLine($"FAILED {reason}");
+    return 1;
+}
+
+IoTraceReport report = workload switch
+{
+    "npgsql-cold" => await NpgsqlCold(argument),
+    "npgsql-pooled" => await NpgsqlPooled(argument),
+    "redis" => await Redis(argument),
+    "zip" => await Traced(() => Zip(argument)),
+    "json" => await Json(argument),
+    "copy" => await Traced(() => Copy(argument)),
+    "enumerate" => await Traced(() => Enumerate(argument)),
+    "resolve" => await Traced(() => Resolve(argument)),
+    _ => throw new ArgumentException($"Unknown workload '{workload}'. Allowed values: npgsql-cold, npgsql-pooled, redis, zip, json, copy, enumerate, resolve."),
+};
+
+foreach (var a in report.Aggregates)
+{
+    Console.WriteLine(string.Join('\t', a.Probe, Path.GetFileName(a.File), a.Line, a.Calls, a.Bytes, a.Target, a.Fd));
+}
+
+Console.WriteLine($"DONE {report.Backend} {report.IsComplete}");
+return 0;
+
+static async Task<IoTraceReport> Traced(Func<Task> work)
+{
+    Marker("begin");
+    var report = await IoTracer.TraceAsync(Strategy.All, work);
+    Marker("end");
+    return report;
+}
+
+static void Marker(string name) => _ = File.Exists($"/iotrace-marker/{name}");
+
+// A connection of its own (no pool), opened, queried and closed in the trace.
+static async Task<IoTraceReport> NpgsqlCold(string connectionString)
+{
+    await using var source = NpgsqlDataSource.Create(connectionString + ";Pooling=false");
+    return await Traced(async () =>
+    {
+        await using var connection = await source.OpenConnectionAsync(); // the cold open
+        await using var command = new NpgsqlCommand("SELECT repeat('x', 1000)", connection);
+        _ = await command.ExecuteScalarAsync(); // the cold query
+    });
+}
+
+// A pooled connection, opened once before the trace: the trace's open takes it from the pool.
+static async Task<IoTraceReport> NpgsqlPooled(string connectionString)
+{
+    await using var source = NpgsqlDataSource.Create(connectionString);
+    await using (var warm = await source.OpenConnectionAsync())
+    {
+        await using var ping = new NpgsqlCommand("SELECT 1", warm);
+        _ = await ping.ExecuteScalarAsync();
+    }
+
+    return await Traced(async () =>
+    {
+        await using var connection = await source.OpenConnectionAsync();
+        await using var command = new NpgsqlCommand("SELECT repeat('x', 1000)", connection);
+        _ = await command.ExecuteScalarAsync(); // the pooled query
+    });
+}
+
+// A multiplexed connection, connected before the trace: its socket IO runs on its own threads.
+static async Task<IoTraceReport> Redis(string endpoint)
+{
+    await using var connection = await ConnectionMultiplexer.ConnectAsync(endpoint);
+    IoTraceRedis.Instrument(connection);
+    var database = connection.GetDatabase();
+    return await Traced(async () =>
+    {
+        await database.StringSetAsync("iotrace", new string('v', 500)); // the set
+        for (var i = 0; i < 3; i++)
+        {
+            _ = await database.StringGetAsync("iotrace"); // the gets
+        }
+
+        await Delete(database);
+    });
+}
+
+static async Task Delete(IDatabase database) => await database.KeyDeleteAsync("iotrace"); // the delete
+
+// The caller made <root>/tree (seven folders, a file in each).
+static Task Zip(string root)
+{
+    ZipFile.CreateFromDirectory(Path.Combine(root, "tree"), Path.Combine(root, "tree.zip")); // the zip create
+    ZipFile.ExtractToDirectory(Path.Combine(root, "tree.zip"), Path.Combine(root, "extracted")); // the zip extract
+    return Task.CompletedTask;
+}
+
+// The caller wrote <root>/items.json: an array of objects.
+static async Task<IoTraceReport> Json(string root)
+{
+    return await Traced(async () =>
+    {
+        await using var stream = new FileStream(Path.Combine(root, "items.json"), FileMode.Open, FileAccess.Read, FileShare.Read, 4096, useAsync: true); // the json open
+        var items = await JsonSerializer.DeserializeAsync<JsonElement[]>(stream); // the json read
+        if (items is not { Length: > 0 })
+        {
+            throw new InvalidDataException("items.json held no items");
+        }
+    });
+}
+
+// The caller made <root>/tree (seven folders, a file in each); <root>/missing does not exist.
+static Task Enumerate(string root)
+{
+    var files = Directory.EnumerateFiles(Path.Combine(root, "tree"), "*", SearchOption.AllDirectories).Count(); // the enumeration
+    if (files != 7)
+    {
+        throw new InvalidDataException($"expected 7 files, found {files}");
+    }
+
+    try
+    {
+        _ = Directory.EnumerateFiles(Path.Combine(root, "missing")).Count(); // the missing enumeration
+    }
+    catch (DirectoryNotFoundException)
+    {
+    }
+
+    return Task.CompletedTask;
+}
+
+// The caller wrote <root>/source.bin (1 MiB).
+static Task Copy(string root)
+{
+    File.Copy(Path.Combine(root, "source.bin"), Path.Combine(root, "copy.bin")); // the copy
+    return Task.CompletedTask;
+}
+
+static async Task Resolve(string host)
+{
+    _ = Dns.GetHostAddresses(host); // the resolution
+    _ = await Dns.GetHostAddressesAsync(host); // the async resolution
+}

@@ -1,0 +1,65 @@
+using IoTrace.RealClients.Tests.TestSupport;
+using Xunit;
+
+namespace IoTrace.RealClients.Tests;
+
+/// <summary>Library work on files (zip, JSON, File.Copy, directory enumeration): calls on the work's paths, against strace.</summary>
+public sealed class FileWorkTests : IDisposable
+{
+    private readonly string _root = Directory.CreateTempSubdirectory("iotrace-realclients-").FullName;
+
+    public FileWorkTests()
+    {
+        // Seven folders with a file each (zip, enumerate), 1 MiB to copy, and a JSON array of objects.
+        Directory.CreateDirectory(Path.Combine(_root, "tree"));
+        File.WriteAllText(Path.Combine(_root, "tree", "f0"), "top");
+        for (var i = 1; i <= 6; i++)
+        {
+            File.WriteAllText(Path.Combine(Directory.CreateDirectory(Path.Combine(_root, "tree", $"d{i}")).FullName, "f"), $"file {i}");
+        }
+
+        File.WriteAllBytes(Path.Combine(_root, "source.bin"), new byte[1 << 20]);
+        File.WriteAllText(Path.Combine(_root, "items.json"), "[" + string.Join(',', Enumerable.Range(0, 2000).Select(static i => $"{{\"id\":{i},\"name\":\"{new string('x', 50)}\"}}")) + "]");
+    }
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    [Theory]
+    [InlineData("inprocess", "zip")]
+    [InlineData("ebpf", "zip")]
+    [InlineData("inprocess", "json")]
+    [InlineData("ebpf", "json")]
+    [InlineData("inprocess", "enumerate")]
+    [InlineData("ebpf", "enumerate")]
+    [InlineData("ebpf", "copy")]
+    public async Task Workload_CallsOnItsPaths_MatchStrace(string backend, string workload)
+    {
+        var run = await HostRun.StartAsync(backend, workload, _root);
+
+        Assert.Equal($"DONE {backend} True", run.Done);
+        Assert.Equal(HostRun.Totals(run.StracedUnder(_root)), HostRun.Totals(run.ReportedUnder(_root)));
+    }
+
+    [Fact]
+    public async Task Copy_InProcess_MatchesStraceButForCopyFileRange()
+    {
+        var run = await HostRun.StartAsync("inprocess", "copy", _root);
+
+        // copy_file_range is made through syscall(2), out of the hooks' reach; the eBPF backend sees it.
+        var straced = run.StracedUnder(_root);
+        Assert.Equal(["copy_file_range 1 1048576"], HostRun.Totals(straced.Where(static c => c.Name == "copy_file_range")));
+        Assert.Equal(HostRun.Totals(straced.Where(static c => c.Name != "copy_file_range")), HostRun.Totals(run.ReportedUnder(_root)));
+    }
+
+    [Theory]
+    [InlineData("inprocess")]
+    [InlineData("ebpf")]
+    public async Task Json_ReadsOfAnAsyncFileStream_TakeTheLineThatOpenedIt(string backend)
+    {
+        var run = await HostRun.StartAsync(backend, "json", _root);
+
+        // The reads run on pool threads with no frame of the app: they take their fd's opener, not the await's line.
+        var reads = Assert.Single(run.Rows, static r => r.Probe == "pread64");
+        Assert.Equal((HostRun.LineOf("// the json open"), new FileInfo(Path.Combine(_root, "items.json")).Length), (reads.Line ?? 0, reads.Bytes));
+    }
+}

@@ -1,0 +1,60 @@
+using IoTrace.RealClients.Tests.TestSupport;
+using Xunit;
+
+namespace IoTrace.RealClients.Tests;
+
+/// <summary>PostgreSQL through Npgsql: the calls on the server's socket, as strace saw them, and their lines.</summary>
+public sealed class NpgsqlTests(PostgresServer postgres)
+{
+    /// <summary>
+    /// Not in any report, on purpose: the runtime registering the socket with its epoll (epoll_ctl: not IO, not a probe),
+    /// and the tracer's own getpeername naming the socket (its IO is never charged).
+    /// </summary>
+    private static readonly string[] s_notCharged = ["epoll_ctl", "getpeername"];
+
+    [Theory]
+    [InlineData("inprocess", "epoll_ctl 1 0", "getpeername 1 0")]
+    [InlineData("ebpf", "epoll_ctl 1 0")]
+    public async Task ColdConnection_CallsOnTheServersSocket_MatchStrace(string backend, params string[] notCharged)
+    {
+        await postgres.RequireAsync();
+
+        var run = await HostRun.StartAsync(backend, "npgsql-cold", postgres.ConnectionString);
+
+        Assert.Equal($"DONE {backend} True", run.Done);
+        var straced = run.StracedOnPeer(postgres.Port);
+        var reported = run.ReportedOnPeer(postgres.Port).ToList();
+        // The connect completes on the runtime's socket thread (poll, then getsockopt SO_ERROR): charged all the same.
+        Assert.Contains("poll 1 0", HostRun.Totals(reported));
+        Assert.Equal(HostRun.Totals(straced.Where(static c => !s_notCharged.Contains(c.Name))), HostRun.Totals(reported));
+        Assert.Equal(notCharged, HostRun.Totals(straced.Where(static c => s_notCharged.Contains(c.Name))));
+        if (backend == "inprocess")
+        {
+            // Npgsql's own methods are a package's, never the app's line: every call is on the open's or the query's.
+            Assert.All(reported, static r => Assert.Contains(r.Line, new int?[] { HostRun.LineOf("// the cold open"), HostRun.LineOf("// the cold query") }));
+        }
+    }
+
+    [Theory]
+    [InlineData("inprocess")]
+    [InlineData("ebpf")]
+    public async Task PooledConnection_CallsOnTheServersSocket_MatchStrace(string backend)
+    {
+        await postgres.RequireAsync();
+
+        var run = await HostRun.StartAsync(backend, "npgsql-pooled", postgres.ConnectionString);
+
+        Assert.Equal($"DONE {backend} True", run.Done);
+        var straced = run.StracedOnPeer(postgres.Port);
+        var reported = run.ReportedOnPeer(postgres.Port).ToList();
+        // The query, one sendto, and its answer (recvfrom until the whole answer is in: more than one where the first would block).
+        Assert.Equal(["recvfrom", "sendto"], reported.Select(static r => r.Probe).Distinct().Order(StringComparer.Ordinal));
+        Assert.Equal(HostRun.Totals(straced.Where(static c => !s_notCharged.Contains(c.Name))), HostRun.Totals(reported));
+        // The pooled socket is still open when the trace stops: the tracer names it with a getpeername of its own.
+        Assert.Equal(["getpeername 1 0"], HostRun.Totals(straced.Where(static c => s_notCharged.Contains(c.Name))));
+        if (backend == "inprocess")
+        {
+            Assert.All(reported, static r => Assert.Equal(HostRun.LineOf("// the pooled query"), r.Line));
+        }
+    }
+}
