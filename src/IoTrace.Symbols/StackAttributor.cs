@@ -40,16 +40,26 @@ internal sealed class StackAttributor(ManagedCodeMap map, IStackWalk walk, FileI
             return known;
         }
 
-        // A walk that stopped short (native code without frame pointers, a frameless caller it skipped): it learns from
-        // this stack, and the next call on this path walks further. Frames past where it stopped may be stale.
-        if (walk.StoppedShort(stack))
-        {
-            return _cache[(resolver, stack)] = SourceLocation.StackIncomplete;
-        }
-
+        // The runtime's own call is the runtime's however deep the walk went: deep enough, it meets native runtime code
+        // with no frame pointer and stops short there.
         if (IsRuntimeCall(stack))
         {
             return _cache[(resolver, stack)] = SourceLocation.Runtime;
+        }
+
+        // A walk that stopped short (native code without frame pointers, a frameless caller it skipped): it learns from
+        // this stack, and the next call on this path walks further. Frames past where it stopped may be stale; an app
+        // frame before it is not (a deep walk meets frameless framework code below the app's frame).
+        if (walk.StoppedShort(stack))
+        {
+            var (found, at, _) = Attribute(resolver, stack);
+            if (found?.File is null || walk.StoppedShort(stack[..(at + 1)]))
+            {
+                return _cache[(resolver, stack)] = SourceLocation.StackIncomplete;
+            }
+
+            walk.Found(stack, at, resolver.Id);
+            return _cache[(resolver, stack)] = found;
         }
 
         var (site, index, unknownCode) = Attribute(resolver, stack);

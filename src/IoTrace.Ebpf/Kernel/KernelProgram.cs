@@ -13,14 +13,14 @@ internal static class KernelProgram
     public const string NoBtfObject = "iotrace.nobtf.bpf.o";
 
     /// <summary>Return addresses kept per call: deep enough to pass the framework and reach the app's frame.</summary>
-    public const int StackDepth = 20;
+    public const int StackDepth = 48;
 
     /// <summary>
     /// Frames after which the walk asks whether the process already knows that stacks beginning this way have their
     /// app frame here (<see cref="Attribution.StackShortcuts"/>); if so it stops. The app's frame of FileStream,
     /// File.*Async and socket calls is 4 to 11 deep; each frame not walked saves a user read.
     /// </summary>
-    public static readonly int[] Checkpoints = [6, 12];
+    public static readonly int[] Checkpoints = [6, 12, 24];
 
     /// <summary>FNV-1a over 64-bit words, as the program hashes a stack's frames: the offset basis and the prime.</summary>
     public const ulong HashBasis = 14695981039346656037;

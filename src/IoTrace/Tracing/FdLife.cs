@@ -10,7 +10,11 @@ namespace IoTrace.Tracing;
 internal sealed class FdLife
 {
     private volatile string? _target;
+    // Several lines used the fd: none of them stands for the others.
+    private static readonly SourceLocation s_severalLines = new(null, null, null, isApplication: false);
+
     private volatile SourceLocation? _openedAt;
+    private SourceLocation? _usedAt;
     private volatile bool _ended;
 
     public string? Target
@@ -34,5 +38,26 @@ internal sealed class FdLife
     {
         get => _openedAt;
         set => _openedAt = value;
+    }
+
+    /// <summary>
+    /// The one application line that made calls on this life, if only one did: a call on it without a line of its own
+    /// (a read the runtime retried on its thread, seen by a kernel backend) was most likely made for that line.
+    /// </summary>
+    public SourceLocation? OnlyLineUsed => _usedAt is { } used && !ReferenceEquals(used, s_severalLines) ? used : null;
+
+    /// <summary>Notes an application line that made a call on this life.</summary>
+    public void UsedBy(SourceLocation line)
+    {
+        var used = Volatile.Read(ref _usedAt);
+        if (ReferenceEquals(used, line) || ReferenceEquals(used, s_severalLines))
+        {
+            return;
+        }
+
+        if (used is not null || Interlocked.CompareExchange(ref _usedAt, line, null) is { } raced && !ReferenceEquals(raced, line))
+        {
+            Volatile.Write(ref _usedAt, s_severalLines);
+        }
     }
 }

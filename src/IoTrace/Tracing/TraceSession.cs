@@ -164,6 +164,11 @@ internal sealed class TraceSession
         var life = Life(call.Fd, call.Generation);
         var traits = ProbeCatalog.Traits(call.Probe);
         var opener = call.Site is { IsApplication: true } site ? site : null;
+        if (opener is not null)
+        {
+            life.UsedBy(opener);
+        }
+
         if ((traits & (ProbeTraits.OpensFd | ProbeTraits.NamesFd)) != 0)
         {
             if (call.Target is not null)
@@ -337,7 +342,8 @@ internal sealed class TraceSession
 
     /// <summary>
     /// A call's line: the application line on its stack; without one, the line that opened its fd; without that, the
-    /// line of the HttpClient request that named its peer. A stack the backend could not walk to its end yet takes
+    /// line of the HttpClient request that named its peer; without that, the one line that made calls on its fd's life
+    /// (a pooled connection's read that a kernel backend saw retried on a runtime thread). A stack the backend could not walk to its end yet takes
     /// no opener's line: the call was made below an application frame of its own.
     /// </summary>
     private static SourceLocation LineOf(AggregateKey key, string? target, Dictionary<string, SourceLocation>? peerLines)
@@ -353,7 +359,12 @@ internal sealed class TraceSession
             return opener;
         }
 
-        return peerLines is not null && target is not null && peerLines.TryGetValue(target, out var line) ? line : site;
+        if (peerLines is not null && target is not null && peerLines.TryGetValue(target, out var line))
+        {
+            return line;
+        }
+
+        return !ReferenceEquals(site, SourceLocation.StackIncomplete) && key.Life?.OnlyLineUsed is { } used ? used : site;
     }
 
     private Dictionary<string, SourceLocation>? PeerLines(bool mayWait)

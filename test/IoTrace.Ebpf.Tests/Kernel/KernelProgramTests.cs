@@ -34,6 +34,7 @@ public sealed partial class KernelProgramTests
         { "STACK_DEPTH", KernelProgram.StackDepth },
         { "CHECKPOINT_1", (ulong)KernelProgram.Checkpoints[0] },
         { "CHECKPOINT_2", (ulong)KernelProgram.Checkpoints[1] },
+        { "CHECKPOINT_3", (ulong)KernelProgram.Checkpoints[2] },
         { "FIRST_FRAMELESS_FRAME", KernelProgram.FirstFramelessFrame },
         { "UNKNOWN_FRAME_MARKER", KernelProgram.UnknownFrameMarker },
         { "PAST_NATIVE_FLAG", KernelProgram.PastNativeFlag },

@@ -45,8 +45,14 @@ public sealed class EbpfMiddlewareTests(EbpfFixture fixture) : IDisposable
         await app.StartAsync(TestContext.Current.CancellationToken);
         using var client = new HttpClient { BaseAddress = new Uri(app.Urls.First()) };
         Assert.Equal("1", await client.GetStringAsync("/file/1", TestContext.Current.CancellationToken));
-        var bodies = await Task.WhenAll(sizes.Select(size => client.GetStringAsync($"/file/{size}", TestContext.Current.CancellationToken)));
-        await logs.WaitForReportsAsync(sizes.Length + 1);
+        // A garbage collection in a traced request reads /proc/meminfo, which the exact counts below do not expect (it was
+        // charged about once in eight runs: not always known as the runtime's own IO).
+        var bodies = await WithoutGc.RunAsync(async () =>
+        {
+            var read = await Task.WhenAll(sizes.Select(size => client.GetStringAsync($"/file/{size}", TestContext.Current.CancellationToken)));
+            await logs.WaitForReportsAsync(sizes.Length + 1);
+            return read;
+        });
         await app.StopAsync(TestContext.Current.CancellationToken);
 
         Assert.Equal(sizes.Select(s => s.ToString(CultureInfo.InvariantCulture)), bodies);

@@ -175,6 +175,31 @@ public sealed class TraceSessionTests
         Assert.Equal(("pread64", 4L, 400L, null, null), (read.Probe, read.Calls, read.Bytes, read.Target, read.Line));
     }
 
+    [Fact]
+    public void Stop_CallWithoutLineOnAnFdOneLineUsed_TakesThatLine()
+    {
+        var session = NewSession();
+        session.Charge(Call(s_recvfrom, 5, 0, site: s_site, bytes: 0));
+        session.Charge(Call(s_recvfrom, 5, 0, site: s_framework, bytes: 1_096));
+
+        var report = session.Stop();
+
+        Assert.Equal([(12, 1_096L)], report.Aggregates.Select(static a => (a.Line!.Value, a.Bytes)));
+    }
+
+    [Fact]
+    public void Stop_CallWithoutLineOnAnFdTwoLinesUsed_KeepsNoLine()
+    {
+        var session = NewSession();
+        session.Charge(Call(s_recvfrom, 5, 0, site: s_site));
+        session.Charge(Call(s_recvfrom, 5, 0, site: s_other));
+        session.Charge(Call(s_recvfrom, 5, 0, site: s_framework, bytes: 1_096));
+
+        var report = session.Stop();
+
+        Assert.Equal([(null, 1_096L), (12, 0L), (20, 0L)], report.Aggregates.Select(static a => (a.Line, a.Bytes)).OrderBy(static r => r.Line ?? 0));
+    }
+
     private TraceSession NewSession(Strategy strategy = Strategy.All) =>
         _backend.Session(strategy, IoTraceFeatures.Calls | IoTraceFeatures.Bytes, "/app");
 

@@ -45,9 +45,10 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 #define EINPROGRESS 115
 
 // The stack walk (KernelProgram).
-#define STACK_DEPTH 20
+#define STACK_DEPTH 48
 #define CHECKPOINT_1 6
 #define CHECKPOINT_2 12
+#define CHECKPOINT_3 24
 #define SCAN_WORDS 16
 #define NATIVE_STEPS 24
 #define FIRST_FRAMELESS_FRAME 3
@@ -520,7 +521,7 @@ __noinline u64 native_frames(struct frames *frames, u64 cfa, u64 u, u64 bp)
 // no frame pointer either, the caller keeps none: native_frames). At other ips, when rbp is not a frame pointer, the
 // words at the stack pointer are searched for one. At each checkpoint the walk stops if the process marked the
 // frames so far for the trace's rules (StackShortcuts). f[0] is the instruction pointer, the rest return addresses,
-// zeros past the end; returns the stack's hash (FNV-1a over all STACK_DEPTH + 1 words).
+// zeros past the end; returns the stack's hash (FNV-1a over its words, up to its end).
 __noinline u64 walk(u64 ip, u64 sp, u64 bp, u64 fl, struct frames *frames)
 {
     if (!frames)
@@ -579,11 +580,14 @@ __noinline u64 walk(u64 ip, u64 sp, u64 bp, u64 fl, struct frames *frames)
             }
         }
         h = (h ^ f[i]) * HASH_PRIME;
-        if ((i == CHECKPOINT_1 || i == CHECKPOINT_2) && fp != 0 && rules != 0) {
+        if ((i == CHECKPOINT_1 || i == CHECKPOINT_2 || i == CHECKPOINT_3) && fp != 0 && rules != 0) {
             struct shortcut_key key = { h, rules };
             if (bpf_map_lookup_elem(&shortcuts, &key))
                 fp = 0;
         }
+        // Past the stack's end (or a shortcut) every word is zero: the hash stops with the frames, not at STACK_DEPTH.
+        if (fp == 0 && pending == 0 && i >= 3)
+            break;
     }
     return h;
 }
