@@ -53,16 +53,25 @@ internal sealed class StackAttributor(ManagedCodeMap map, IStackWalk walk, FileI
         if (walk.StoppedShort(stack))
         {
             var (found, at, _) = Attribute(resolver, stack);
-            if (found?.File is null || walk.StoppedShort(stack[..(at + 1)]))
+            if ((found?.File is null && !ReferenceEquals(found, SourceLocation.SharedConnection)) || walk.StoppedShort(stack[..(at + 1)]))
             {
                 return _cache[(resolver, stack)] = SourceLocation.StackIncomplete;
             }
 
-            walk.Found(stack, at, resolver.Id);
+            if (found.File is not null)
+            {
+                walk.Found(stack, at, resolver.Id);
+            }
+
             return _cache[(resolver, stack)] = found;
         }
 
         var (site, index, unknownCode) = Attribute(resolver, stack);
+        if (ReferenceEquals(site, SourceLocation.SharedConnection) && !unknownCode)
+        {
+            return _cache[(resolver, stack)] = site;
+        }
+
         if (site?.File is null || unknownCode)
         {
             // The runtime delivers its events in batches about every 100 ms; more on a loaded machine. A failed wait
@@ -168,6 +177,11 @@ internal sealed class StackAttributor(ManagedCodeMap map, IStackWalk walk, FileI
                 // the frame is in the runtime's executable memory, and may be a method the map learns of later.
                 unknownCode |= !walk.IsMarker(address) && !_images.Contains(address);
                 continue;
+            }
+
+            if (frame.Method is { } loop && CallSiteResolver.IsConnectionLoop(loop))
+            {
+                return (SourceLocation.SharedConnection, i, unknownCode);
             }
 
             if (frame.Method is not { } method || resolver.ApplicationSite(method, frame.File, frame.Line) is not { } site)

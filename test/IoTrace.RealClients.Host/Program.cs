@@ -3,6 +3,10 @@ using System.Net;
 using System.Text.Json;
 using IoTrace;
 using IoTrace.Ebpf;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Logging;
 using IoTrace.StackExchangeRedis;
 using Npgsql;
 using StackExchange.Redis;
@@ -34,7 +38,8 @@ IoTraceReport report = workload switch
     "copy" => await Traced(() => Copy(argument)),
     "enumerate" => await Traced(() => Enumerate(argument)),
     "resolve" => await Traced(() => Resolve(argument)),
-    _ => throw new ArgumentException($"Unknown workload '{workload}'. Allowed values: npgsql-cold, npgsql-pooled, redis, zip, json, copy, enumerate, resolve."),
+    "http2" => await Http2(int.Parse(argument, System.Globalization.CultureInfo.InvariantCulture)),
+    _ => throw new ArgumentException($"Unknown workload '{workload}'. Allowed values: npgsql-cold, npgsql-pooled, redis, zip, json, copy, enumerate, resolve, http2."),
 };
 
 foreach (var a in report.Aggregates)
@@ -158,4 +163,44 @@ static async Task Resolve(string host)
 {
     _ = Dns.GetHostAddresses(host); // the resolution
     _ = await Dns.GetHostAddressesAsync(host); // the async resolution
+}
+
+// Two traced flows share one HTTP/2 connection (h2c to a Kestrel of this process): the first opens it and sends two
+// requests around the second's, which goes out while the first's trace runs. Prints the first's rows ("first:" before
+// the probe), then the second's.
+static async Task<IoTraceReport> Http2(int size)
+{
+    var builder = WebApplication.CreateSlimBuilder();
+    builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, l => l.Protocols = HttpProtocols.Http2));
+    builder.Logging.ClearProviders();
+    await using var app = builder.Build();
+    app.MapGet("/{n:int}", (int n) => new string('x', n));
+    await app.StartAsync();
+    using var client = new HttpClient { DefaultRequestVersion = HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
+    var url = app.Urls.First();
+    var firstAnswered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+    var secondAnswered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+    Marker("begin");
+    var first = IoTracer.TraceAsync(Strategy.All, async () =>
+    {
+        _ = await client.GetStringAsync($"{url}/{size}"); // the first request
+        firstAnswered.SetResult();
+        await secondAnswered.Task;
+        _ = await client.GetStringAsync($"{url}/{size}"); // the first's second request
+    });
+    var second = IoTracer.TraceAsync(Strategy.All, async () =>
+    {
+        await firstAnswered.Task;
+        _ = await client.GetStringAsync($"{url}/{size * 3}"); // the second request
+        secondAnswered.SetResult();
+    });
+    var reports = await Task.WhenAll(first, second);
+    Marker("end");
+    foreach (var a in reports[0].Aggregates)
+    {
+        Console.WriteLine(string.Join('\t', "first:" + a.Probe, Path.GetFileName(a.File), a.Line, a.Calls, a.Bytes, a.Target, a.Fd));
+    }
+
+    await app.StopAsync();
+    return reports[1];
 }

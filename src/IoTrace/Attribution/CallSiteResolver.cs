@@ -176,6 +176,11 @@ internal sealed class CallSiteResolver
 
             if (!IsApplication(method))
             {
+                if (IsConnectionLoop(method))
+                {
+                    return new ResolvedCallSite(SourceLocation.SharedConnection, InAsyncCallee: false);
+                }
+
                 inAsyncCallee |= IsAsyncStateMachine(method);
                 continue;
             }
@@ -208,6 +213,24 @@ internal sealed class CallSiteResolver
         return file is not null && !file.StartsWith("/_/", StringComparison.Ordinal)
             ? Intern(file, line, method)
             : Intern(null, null, method);
+    }
+
+    /// <summary>
+    /// Whether <paramref name="method"/> is a multiplexed connection's own code: HTTP/2's, whose frame reading and
+    /// writing loops run for the connection's life in the flow of the request that opened it, doing every request's IO
+    /// (a continuation of one of their inner async methods has only that method on its stack).
+    /// </summary>
+    internal static bool IsConnectionLoop(MethodBase method)
+    {
+        for (var type = method.DeclaringType; type is not null; type = type.DeclaringType)
+        {
+            if (type.FullName == "System.Net.Http.Http2Connection")
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static bool IsAsyncStateMachine(MethodBase method) =>

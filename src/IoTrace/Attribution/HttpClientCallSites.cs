@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Diagnostics.Tracing;
+using System.Net.Http;
 using IoTrace.Backends;
+using IoTrace.Clients;
 using IoTrace.Tracing;
 
 namespace IoTrace.Attribution;
@@ -128,8 +130,26 @@ internal sealed class HttpClientCallSites : EventListener
     // kernel backend meanwhile, or the resolver's own IO (PDB reads, assembly loads) would be charged to the request.
     protected override void OnEventWritten(EventWrittenEventArgs eventData)
     {
+        switch (eventData.EventName)
+        {
+            case "RequestHeadersStart" when Payload(eventData, "connectionId") is long connection:
+                HttpClientRequests.RequestHeadersStart(connection);
+                return;
+            case "RequestStop":
+                HttpClientRequests.RequestStop();
+                return;
+            case "ConnectionClosed" when Payload(eventData, "connectionId") is long closed:
+                HttpClientRequests.ConnectionClosed(closed);
+                return;
+        }
+
         if (eventData.EventName == "ConnectionEstablished")
         {
+            if (Payload(eventData, "connectionId") is long established && Payload(eventData, "versionMajor") is byte major)
+            {
+                HttpClientRequests.ConnectionEstablished(established, major, Payload(eventData, "remoteAddress") as string, Payload(eventData, "port") is int connectedPort ? connectedPort : 0);
+            }
+
             // Which address a host name reached: a kernel backend sees only the socket's peer (HttpClientConnections).
             if (Payload(eventData, "host") is string host && Payload(eventData, "port") is int port && Payload(eventData, "remoteAddress") is string { Length: > 0 } address)
             {
@@ -166,6 +186,14 @@ internal sealed class HttpClientCallSites : EventListener
         if (Payload(eventData, "host") is string requestHost && Payload(eventData, "port") is int requestPort)
         {
             session.RecordHttpRequest(requestHost, requestPort, line);
+            HttpClientRequests.RequestStart(session, line, requestHost, requestPort,
+                Payload(eventData, "versionMajor") is byte requestMajor ? requestMajor : 1,
+                Payload(eventData, "versionPolicy") switch
+                {
+                    HttpVersionPolicy policy => policy,
+                    int value => (HttpVersionPolicy)value,
+                    _ => HttpVersionPolicy.RequestVersionOrLower,
+                });
 
             // A connection pooled before anyone listened announced no address: a backend that matches peers late gets
             // the host name's addresses resolved meanwhile, in the background.

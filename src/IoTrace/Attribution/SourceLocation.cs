@@ -20,6 +20,13 @@ internal sealed class SourceLocation(string? file, int? line, string? method, bo
     /// </summary>
     public static readonly SourceLocation Runtime = new(null, null, "(runtime)", isApplication: false);
 
+    /// <summary>
+    /// A multiplexed connection's own IO (an HTTP/2 connection's frame reading and writing loops): it serves every
+    /// request on the connection, and its flow is that of whichever request opened the connection. Never charged to a
+    /// trace; the requests show as <c>http</c> rows from HttpClient's events instead.
+    /// </summary>
+    public static readonly SourceLocation SharedConnection = new(null, null, "(shared connection)", isApplication: false);
+
     /// <summary>The absolute source path from the PDB, or <see langword="null"/> without one.</summary>
     public string? File { get; } = file;
 

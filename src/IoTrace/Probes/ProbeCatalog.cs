@@ -85,6 +85,8 @@ internal static class ProbeCatalog
         ("getaddrinfo", ProbeKind.Setup, ProbeTraits.LibraryCall | ProbeTraits.NamesHost),
         // A command a Redis client sent and had answered on its own connection's threads (IoTrace.StackExchangeRedis).
         ("redis", ProbeKind.Transfer, ProbeTraits.LibraryCall | ProbeTraits.NamesHost),
+        // An HttpClient request sent and answered on a multiplexed connection (HTTP/2), whose loops do its IO.
+        ("http", ProbeKind.Transfer, ProbeTraits.LibraryCall | ProbeTraits.NamesHost),
     ];
 
     private static readonly ProbeTraits[] s_traits = [.. s_all.Select(p => p.Traits)];

@@ -43,6 +43,7 @@ internal static class TraceContext
             return site;
         }
 
-        return s_lastCallSite.Value ?? site;
+        // A multiplexed connection's own IO stays its own, whatever line the flow inherited.
+        return ReferenceEquals(site, SourceLocation.SharedConnection) ? site : s_lastCallSite.Value ?? site;
     }
 }

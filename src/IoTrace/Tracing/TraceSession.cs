@@ -111,7 +111,7 @@ internal sealed class TraceSession
     public void Charge(in IoCall call)
     {
         var probe = call.Probe;
-        if (call.Calls <= 0 || (!_includeRuntimeIo && ReferenceEquals(call.Site, SourceLocation.Runtime)))
+        if (call.Calls <= 0 || (!_includeRuntimeIo && ReferenceEquals(call.Site, SourceLocation.Runtime)) || ReferenceEquals(call.Site, SourceLocation.SharedConnection))
         {
             return;
         }
@@ -319,6 +319,12 @@ internal sealed class TraceSession
             {
                 var target = c.Target;
                 var site = LineOf(key, target, peerLines);
+                if (!site.IsApplication && target is not null && ProbeCatalog.Has(key.Probe, ProbeTraits.MovesBytes) && HttpClientRequests.IsMultiplexedPeer(target))
+                {
+                    // A multiplexed connection's reads and writes, which a kernel backend charges to the request that opened it.
+                    continue;
+                }
+
                 aggregates.Add(new IoAggregate(
                     ProbeCatalog.Name(key.Probe),
                     Redactor.SourceFile(site.FileRelativeTo(_rootPath), _redaction),

@@ -45,12 +45,16 @@ internal sealed partial class HostRun(List<HostRow> rows, string done, List<Stra
         return new HostRun(rows, lines[^1], calls[(begin + 1)..end]);
     }
 
-    /// <summary>strace's calls on a TCP socket to 127.0.0.1:<paramref name="port"/>: once connected by its peer, before by its inode.</summary>
+    /// <summary>
+    /// strace's calls on a TCP socket to 127.0.0.1:<paramref name="port"/> (IPv4, or IPv6 dual mode as HttpClient's):
+    /// once connected by its peer, before by its inode.
+    /// </summary>
     public List<StracedCall> StracedOnPeer(int port)
     {
-        var inodes = Window.Where(c => c.Name == "connect" && c.Text.Contains($"sin_port=htons({port})", StringComparison.Ordinal))
+        var inodes = Window.Where(c => c.Name == "connect" && (c.Text.Contains($"sin_port=htons({port})", StringComparison.Ordinal) || c.Text.Contains($"sin6_port=htons({port})", StringComparison.Ordinal)))
             .Select(static c => SocketInode().Match(c.Text)).Where(static m => m.Success).Select(static m => m.Value).ToHashSet();
-        return [.. Window.Where(c => c.Text.Contains($"->127.0.0.1:{port}]", StringComparison.Ordinal) || inodes.Any(i => c.Text.Contains(i, StringComparison.Ordinal)))];
+        return [.. Window.Where(c => c.Text.Contains($"->127.0.0.1:{port}]", StringComparison.Ordinal) || c.Text.Contains($"->[::ffff:127.0.0.1]:{port}]", StringComparison.Ordinal)
+            || inodes.Any(i => c.Text.Contains(i, StringComparison.Ordinal)))];
     }
 
     /// <summary>strace's calls naming a path under <paramref name="folder"/>, or on an fd strace names by one.</summary>
@@ -75,6 +79,6 @@ internal sealed partial class HostRun(List<HostRow> rows, string done, List<Stra
 
     private static string ThisFile([CallerFilePath] string file = "") => file;
 
-    [GeneratedRegex(@"TCP:\[\d+\]")]
+    [GeneratedRegex(@"TCP(?:v6)?:\[\d+\]")]
     private static partial Regex SocketInode();
 }

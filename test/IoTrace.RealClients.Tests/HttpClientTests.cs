@@ -1,0 +1,42 @@
+using IoTrace.RealClients.Tests.TestSupport;
+using Xunit;
+
+namespace IoTrace.RealClients.Tests;
+
+/// <summary>
+/// HttpClient over HTTP/2 (h2c to Kestrel): one connection multiplexes the requests of two traced flows. Its own loops
+/// read and write for both, in the flow of the request that opened it: that IO is no request's, and each request shows
+/// as an <c>http</c> row on its line instead.
+/// </summary>
+public sealed class HttpClientTests
+{
+    private const int Size = 5_000;
+
+    [Theory]
+    [InlineData("inprocess")]
+    [InlineData("ebpf")]
+    public async Task Http2_TwoTracesOnOneConnection_EachShowsItsOwnRequestsAndNeitherTheConnectionsReadsAndWrites(string backend)
+    {
+        var run = await HostRun.StartAsync(backend, "http2", $"{Size}");
+
+        Assert.Equal($"DONE {backend} True", run.Done);
+        var first = run.Rows.Where(static r => r.Probe.StartsWith("first:", StringComparison.Ordinal)).Select(static r => r with { Probe = r.Probe["first:".Length..] }).ToList();
+        var second = run.Rows.Where(static r => !r.Probe.StartsWith("first:", StringComparison.Ordinal)).ToList();
+        var peer = Assert.Single(second).Target;
+        Assert.Equal(("http", 1L, HostRun.LineOf("// the second request")), (second[0].Probe, second[0].Calls, second[0].Line ?? 0));
+        Assert.Equal(
+            [(HostRun.LineOf("// the first request"), 1L), (HostRun.LineOf("// the first's second request"), 1L)],
+            first.Where(static r => r.Probe == "http").Select(static r => (r.Line ?? 0, r.Calls)).Order());
+        Assert.All(first.Where(static r => r.Probe == "http"), r => Assert.Equal(peer, r.Target));
+
+        // strace saw the connection read all three answers (their bodies and HTTP/2's frames): no report has them.
+        var port = int.Parse(peer[(peer.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(run.StracedOnPeer(port).Where(static c => c.Name == "recvfrom").Sum(static c => c.Bytes) > 5 * Size);
+        Assert.DoesNotContain(first, r => r.Target == peer && r.Probe is "recvfrom" or "sendto" or "read" or "write");
+        if (backend == "inprocess")
+        {
+            // The request that opened the connection shows the opening, on its line.
+            Assert.Contains(first, r => r.Probe == "connect" && r.Target == peer && r.Line == HostRun.LineOf("// the first request"));
+        }
+    }
+}
