@@ -38,8 +38,9 @@ IoTraceReport report = workload switch
     "copy" => await Traced(() => Copy(argument)),
     "enumerate" => await Traced(() => Enumerate(argument)),
     "resolve" => await Traced(() => Resolve(argument)),
-    "http2" => await Http2(int.Parse(argument, System.Globalization.CultureInfo.InvariantCulture)),
-    _ => throw new ArgumentException($"Unknown workload '{workload}'. Allowed values: npgsql-cold, npgsql-pooled, redis, zip, json, copy, enumerate, resolve, http2."),
+    "http2" => await Http2(Strategy.All, int.Parse(argument, System.Globalization.CultureInfo.InvariantCulture)),
+    "http2-summary" => await Http2(Strategy.Summary, int.Parse(argument, System.Globalization.CultureInfo.InvariantCulture)),
+    _ => throw new ArgumentException($"Unknown workload '{workload}'. Allowed values: npgsql-cold, npgsql-pooled, redis, zip, json, copy, enumerate, resolve, http2, http2-summary."),
 };
 
 foreach (var a in report.Aggregates)
@@ -168,7 +169,7 @@ static async Task Resolve(string host)
 // Two traced flows share one HTTP/2 connection (h2c to a Kestrel of this process): the first opens it and sends two
 // requests around the second's, which goes out while the first's trace runs. Prints the first's rows ("first:" before
 // the probe), then the second's.
-static async Task<IoTraceReport> Http2(int size)
+static async Task<IoTraceReport> Http2(Strategy strategy, int size)
 {
     var builder = WebApplication.CreateSlimBuilder();
     builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, l => l.Protocols = HttpProtocols.Http2));
@@ -181,14 +182,14 @@ static async Task<IoTraceReport> Http2(int size)
     var firstAnswered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
     var secondAnswered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
     Marker("begin");
-    var first = IoTracer.TraceAsync(Strategy.All, async () =>
+    var first = IoTracer.TraceAsync(strategy, async () =>
     {
         _ = await client.GetStringAsync($"{url}/{size}"); // the first request
         firstAnswered.SetResult();
         await secondAnswered.Task;
         _ = await client.GetStringAsync($"{url}/{size}"); // the first's second request
     });
-    var second = IoTracer.TraceAsync(Strategy.All, async () =>
+    var second = IoTracer.TraceAsync(strategy, async () =>
     {
         await firstAnswered.Task;
         _ = await client.GetStringAsync($"{url}/{size * 3}"); // the second request

@@ -39,4 +39,22 @@ public sealed class HttpClientTests
             Assert.Contains(first, r => r.Probe == "connect" && r.Target == peer && r.Line == HostRun.LineOf("// the first request"));
         }
     }
+
+    /// <summary>
+    /// Summary keeps no lines, so neither the loops' frames nor the requests' events can be seen: what keeps the
+    /// connection's IO out of the opener's report is that a trace owns an fd for the one retry it waits for, not for
+    /// the fd's life.
+    /// </summary>
+    [Theory]
+    [InlineData("inprocess")]
+    [InlineData("ebpf")]
+    public async Task Http2_Summary_NoReportHasTheAnswers(string backend)
+    {
+        var run = await HostRun.StartAsync(backend, "http2-summary", $"{Size}");
+
+        Assert.Equal($"DONE {backend} True", run.Done);
+        var first = run.Rows.Where(static r => r.Probe.StartsWith("first:", StringComparison.Ordinal)).ToList();
+        Assert.True(first.Where(static r => r.Probe == "first:recvfrom").Sum(static r => r.Bytes) < Size);
+        Assert.DoesNotContain(run.Rows, static r => r.Probe is "recvfrom" or "sendto");
+    }
 }

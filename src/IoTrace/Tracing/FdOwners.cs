@@ -93,6 +93,19 @@ internal static class FdOwners
         return owner;
     }
 
+    /// <summary>
+    /// The retry <paramref name="owner"/> waited for was made: the wait is over, and the fd's later calls outside any
+    /// trace are no one's (an HTTP/2 connection's loops read and write for every request on it). A newer owner stays.
+    /// </summary>
+    public static void Consume(int fd, Owner owner)
+    {
+        var owners = s_owners;
+        if ((uint)fd < (uint)owners.Length)
+        {
+            Interlocked.CompareExchange(ref owners[fd], null, owner);
+        }
+    }
+
     /// <summary>The fd was closed: counts the close, then forgets its owner.</summary>
     public static void Clear(int fd)
     {

@@ -50,4 +50,26 @@ public sealed class FdOwnersTests : IDisposable
 
         Assert.Null(FdOwners.Get(_fd));
     }
+
+    [Fact]
+    public void Consume_TheOwnersRetryMade_ForgetsTheOwner()
+    {
+        FdOwners.Set(_fd, _session, SourceLocation.Unknown, FdOwners.Closes(_fd));
+
+        FdOwners.Consume(_fd, FdOwners.Get(_fd)!);
+
+        Assert.Null(FdOwners.Get(_fd));
+    }
+
+    [Fact]
+    public void Consume_AnotherOwnerSinceThen_KeepsTheNewOne()
+    {
+        FdOwners.Set(_fd, _session, SourceLocation.Unknown, FdOwners.Closes(_fd));
+        var first = FdOwners.Get(_fd)!;
+        FdOwners.Set(_fd, _session, new SourceLocation("/app/Program.cs", 3, "Main", isApplication: true), FdOwners.Closes(_fd));
+
+        FdOwners.Consume(_fd, first);
+
+        Assert.Equal(3, FdOwners.Get(_fd)?.Site.Line);
+    }
 }

@@ -127,6 +127,7 @@ struct entered {
     u64 path_id;
     u64 runtime;
     s64 gen;
+    u64 owned;  // the trace is the fd's owner's, not the thread's
 };
 // An fd number's generation (bumped when it is closed), and the trace that retries a read on it (0: none).
 struct fd_state {
@@ -381,9 +382,11 @@ static __always_inline int on_enter(struct pt_regs *regs, long id)
     u32 fd_source = (m >> FD_SHIFT) & 3;
     s64 fd = (s32)a0;
     struct fd_state *state = fd_source == 1 ? fd_state(fd, false) : NULL;
+    u64 owned = 0;
     if (trace == 0 && state && (m & CLOSES) == 0) {
         trace = state->trace;
         fl = state->flags;
+        owned = 1;
     }
     if (trace == 0)
         return 0;
@@ -424,6 +427,7 @@ static __always_inline int on_enter(struct pt_regs *regs, long id)
     e->path_id = x;
     e->runtime = (fl & CPU) != 0 ? task_runtime() : 0;
     e->gen = gen;
+    e->owned = owned;
     e->start = bpf_ktime_get_ns();
     return 0;
 }
@@ -654,6 +658,13 @@ static __always_inline int on_exit(struct pt_regs *regs, long ret)
         gen = fd_source == 1 ? e.gen : fd_generation(fd);
         if ((m & CLOSES) != 0)
             gen--;
+    }
+    // The retry an owner waited for ends its wait once it moves bytes (or fails otherwise): the fd's later calls outside
+    // any trace are no one's (an HTTP/2 connection's loops read and write for every request on it).
+    if (e.owned && fd >= 0 && ((m >> KIND_SHIFT) & 7) != SETUP && ret != -EAGAIN) {
+        struct fd_state *waited = fd_state(fd, false);
+        if (waited && waited->gen == e.gen && waited->trace == e.trace)
+            waited->trace = 0;
     }
     // A read to retry later, or a connect that completes later (the runtime's socket thread polls it and reads its
     // error), makes the trace the fd's owner, unless another thread closed the fd meanwhile: the number may already be

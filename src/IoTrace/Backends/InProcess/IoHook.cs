@@ -45,6 +45,7 @@ internal static unsafe class IoHook
 
         TraceSession? session = null;
         SourceLocation? inheritedSite = null;
+        FdOwners.Owner? waitedFor = null;
         var function = LibcIoFunction.All[slot->Symbol];
         var callFd = FdOf(function.Layout, a0, a1);
 
@@ -68,6 +69,7 @@ internal static unsafe class IoHook
                 {
                     session = owner.Session;
                     inheritedSite = owner.Site;
+                    waitedFor = owner;
                 }
             }
         }
@@ -112,6 +114,12 @@ internal static unsafe class IoHook
         {
             // A probe the strategy does not record still keeps the fd's life and the flow's line current.
             Record(session, inheritedSite, slot->FramePointers != 0, function, result, errno, callFd, a0, a1, a2, after - before, cpuAfter - cpuBefore, closesBefore);
+
+            // The retry the owner waited for: once it moves bytes (or fails otherwise), the wait is over.
+            if (waitedFor is not null && function.Kind != ProbeKind.Setup && !(result == -1 && errno == LibcInterop.EAGAIN))
+            {
+                FdOwners.Consume(callFd, waitedFor);
+            }
         }
         catch (Exception e)
         {
