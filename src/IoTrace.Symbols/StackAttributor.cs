@@ -179,7 +179,7 @@ internal sealed class StackAttributor(ManagedCodeMap map, IStackWalk walk, FileI
                 continue;
             }
 
-            if (frame.Method is { } loop && CallSiteResolver.IsConnectionLoop(loop))
+            if (frame.Method is { } loop && CallSiteResolver.IsMultiplexedConnectionCode(loop))
             {
                 return (SourceLocation.SharedConnection, i, unknownCode);
             }

@@ -176,7 +176,7 @@ internal sealed class CallSiteResolver
 
             if (!IsApplication(method))
             {
-                if (IsConnectionLoop(method))
+                if (IsMultiplexedConnectionCode(method))
                 {
                     return new ResolvedCallSite(SourceLocation.SharedConnection, InAsyncCallee: false);
                 }
@@ -220,7 +220,7 @@ internal sealed class CallSiteResolver
     /// writing loops run for the connection's life in the flow of the request that opened it, doing every request's IO
     /// (a continuation of one of their inner async methods has only that method on its stack).
     /// </summary>
-    internal static bool IsConnectionLoop(MethodBase method)
+    internal static bool IsMultiplexedConnectionCode(MethodBase method)
     {
         for (var type = method.DeclaringType; type is not null; type = type.DeclaringType)
         {

@@ -9,10 +9,10 @@ namespace IoTrace.Tracing;
 /// </summary>
 internal sealed class FdLife
 {
-    private volatile string? _target;
     // Several lines used the fd: none of them stands for the others.
     private static readonly SourceLocation s_severalLines = new(null, null, null, isApplication: false);
 
+    private volatile string? _target;
     private volatile SourceLocation? _openedAt;
     private SourceLocation? _usedAt;
     private volatile bool _ended;

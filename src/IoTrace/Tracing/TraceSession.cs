@@ -321,7 +321,8 @@ internal sealed class TraceSession
                 var site = LineOf(key, target, peerLines);
                 if (!site.IsApplication && target is not null && ProbeCatalog.Has(key.Probe, ProbeTraits.MovesBytes) && HttpClientRequests.IsMultiplexedPeer(target))
                 {
-                    // A multiplexed connection's reads and writes, which a kernel backend charges to the request that opened it.
+                    // A multiplexed connection's reads and writes with no line of their own: a kernel backend cannot see the
+                    // connection's loops on their stacks, and charges the first ones to the request that opened it.
                     continue;
                 }
 
@@ -349,8 +350,8 @@ internal sealed class TraceSession
     /// <summary>
     /// A call's line: the application line on its stack; without one, the line that opened its fd; without that, the
     /// line of the HttpClient request that named its peer; without that, the one line that made calls on its fd's life
-    /// (a pooled connection's read that a kernel backend saw retried on a runtime thread). A stack the backend could not walk to its end yet takes
-    /// no opener's line: the call was made below an application frame of its own.
+    /// (a pooled connection's read that a kernel backend saw retried on a runtime thread). A stack the backend could
+    /// not walk to its end yet takes neither: the call was made below an application frame of its own.
     /// </summary>
     private static SourceLocation LineOf(AggregateKey key, string? target, Dictionary<string, SourceLocation>? peerLines)
     {
