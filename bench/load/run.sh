@@ -15,9 +15,15 @@
 #   ebpf-summary / ebpf-all  the same strategies on the eBPF backend (IoTrace:Backend=Ebpf; root and libbpf needed):
 #             the app loads its kernel program at startup, before it listens; the program runs inside the app's
 #             system calls, so its time is in the app's CPU time
-# The app is built with the eBPF backend referenced (-p:IoTraceEbpf=true, into artifacts/bench/webdemo-ebpf, not the
-# sample's bin/), so every configuration runs the same binary; the in-process ones name their backend, because
-# with IoTrace.Ebpf referenced Backend=Auto would pick eBPF on a machine where it runs.
+#   otel / httplogging / serilog  what a user would run instead, without IoTrace (--Bench:Peer, see
+#             samples/WebDemo/Bench/BenchPeers.cs): OpenTelemetry tracing (ASP.NET Core and HttpClient instrumentation,
+#             batch processor, an exporter that formats each span), HttpLogging (request and response properties and
+#             headers, duration, one combined event), Serilog's request logging; each per-request record rendered by its
+#             sink, as IoTrace's tables are (not in the default set: CONFIGS="none disabled summary all otel httplogging
+#             serilog" compares them)
+# The app is built with the eBPF backend and the peers referenced (-p:IoTraceEbpf=true -p:BenchPeers=true, into
+# artifacts/bench/webdemo-ebpf, not the sample's bin/), so every configuration runs the same binary; the in-process
+# ones name their backend, because with IoTrace.Ebpf referenced Backend=Auto would pick eBPF on a machine where it runs.
 # They are interleaved: every round restarts the app once per configuration, in an order rotated each round,
 # so drift on the machine spreads over all of them. The table gives the median over rounds.
 #
@@ -58,6 +64,9 @@ config_args() {
         *-10pct) echo "$(config_args "${1%-10pct}") --IoTrace:SamplingRatio=0.1" ;;
         ebpf-summary) echo "--IoTrace:Strategy=Summary --IoTrace:Backend=Ebpf" ;;
         ebpf-all) echo "--IoTrace:Strategy=All --IoTrace:Backend=Ebpf" ;;
+        otel) echo "--Bench:UseIoTrace=false --Bench:Peer=OpenTelemetry" ;;
+        httplogging) echo "--Bench:UseIoTrace=false --Bench:Peer=HttpLogging" ;;
+        serilog) echo "--Bench:UseIoTrace=false --Bench:Peer=Serilog" ;;
         *) echo "unknown configuration '$1'" >&2; return 1 ;;
     esac
 }
@@ -80,7 +89,7 @@ wrk_run() {
 }
 
 ensure_packages wrk
-build_webdemo -p:IoTraceEbpf=true -o "$WEBDEMO_DIR"
+build_webdemo -p:IoTraceEbpf=true -p:BenchPeers=true -o "$WEBDEMO_DIR"
 mkdir -p "$OUT"
 machine_info | tee "$OUT/machine.txt"
 echo "Rounds $ROUNDS, $DURATION s per run after $WARMUP s of warm-up per endpoint, wrk -t1 -c$CONNECTIONS on CPU $CLIENT_CPUS, app on CPU $SERVER_CPUS" | tee -a "$OUT/machine.txt"

@@ -13,9 +13,9 @@ public sealed class NpgsqlTests(PostgresServer postgres)
     private static readonly string[] s_notCharged = ["epoll_ctl", "getpeername"];
 
     [Theory]
-    [InlineData("inprocess", "epoll_ctl 1 0", "getpeername 1 0")]
-    [InlineData("ebpf", "epoll_ctl 1 0")]
-    public async Task ColdConnection_CallsOnTheServersSocket_MatchStrace(string backend, params string[] notCharged)
+    [InlineData("inprocess")]
+    [InlineData("ebpf")]
+    public async Task ColdConnection_CallsOnTheServersSocket_MatchStrace(string backend)
     {
         await postgres.RequireAsync();
 
@@ -27,7 +27,12 @@ public sealed class NpgsqlTests(PostgresServer postgres)
         // The connect completes on the runtime's socket thread (poll, then getsockopt SO_ERROR): charged all the same.
         Assert.Contains("poll 1 0", HostRun.Totals(reported));
         Assert.Equal(HostRun.Totals(straced.Where(static c => !s_notCharged.Contains(c.Name))), HostRun.Totals(reported));
-        Assert.Equal(notCharged, HostRun.Totals(straced.Where(static c => s_notCharged.Contains(c.Name))));
+        // The tracer names the socket once at most: in process when it opens, under eBPF when a flush charges calls made
+        // on it before its close (whether one does depends on where the flush falls).
+        var notCharged = HostRun.Totals(straced.Where(static c => s_notCharged.Contains(c.Name)));
+        Assert.Contains(notCharged, static t => t == "epoll_ctl 1 0");
+        Assert.All(notCharged, static t => Assert.Contains(t, (string[])["epoll_ctl 1 0", "getpeername 1 0"]));
+        Assert.DoesNotContain(reported, static r => r.Probe == "getpeername");
         // Npgsql's own methods are a package's, never the app's line: every call is on the open's or the query's, on both
         // backends (under eBPF the app's frame is 30 to 40 frames below the system call).
         Assert.All(reported, static r => Assert.Contains(r.Line, new int?[] { HostRun.LineOf("// the cold open"), HostRun.LineOf("// the cold query") }));

@@ -18,7 +18,17 @@ internal sealed class BenchLogSink : ILoggerProvider, ILogger
 
     public long Errors => Interlocked.Read(ref _errors);
 
-    public ILogger CreateLogger(string categoryName) => this;
+    public ILogger CreateLogger(string categoryName) =>
+        categoryName.StartsWith("Microsoft.AspNetCore.HttpLogging", StringComparison.Ordinal) ? new HttpLogLogger(this) : this;
+
+    /// <summary>A per-request record of a peer (an OpenTelemetry span, a Serilog event), rendered by its sink: counted as a report.</summary>
+    public void CountRecord(int renderedLength)
+    {
+        if (renderedLength > 0)
+        {
+            Interlocked.Increment(ref _reports);
+        }
+    }
 
     public bool IsEnabled(LogLevel logLevel) => logLevel != LogLevel.None;
 
@@ -45,5 +55,26 @@ internal sealed class BenchLogSink : ILoggerProvider, ILogger
 
     public void Dispose()
     {
+    }
+
+    /// <summary>HttpLogging's per-request event, rendered as a text sink would, and counted as a report.</summary>
+    private sealed class HttpLogLogger(BenchLogSink sink) : ILogger
+    {
+        public bool IsEnabled(LogLevel logLevel) => logLevel != LogLevel.None;
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (logLevel == LogLevel.Information)
+            {
+                sink.CountRecord(formatter(state, exception).Length);
+            }
+            else
+            {
+                sink.Log(logLevel, eventId, state, exception, formatter);
+            }
+        }
     }
 }

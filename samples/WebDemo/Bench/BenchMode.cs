@@ -35,6 +35,10 @@ internal static class BenchMode
         builder.Services.AddEbpfBackend();
 #endif
         builder.Services.AddHttpClient();
+#if BENCH_PEERS
+        var peer = builder.Configuration["Bench:Peer"];
+        BenchPeers.Add(builder, peer, sink);
+#endif
 
         var app = builder.Build();
         var endpoints = new BenchEndpoints(
@@ -47,6 +51,9 @@ internal static class BenchMode
         {
             app.UseIoTrace();
         }
+#if BENCH_PEERS
+        BenchPeers.Use(app, peer);
+#endif
 
         app.MapGet("/bench/io", endpoints.IoAsync);
         app.MapGet("/bench/trivial", BenchEndpoints.Trivial);
