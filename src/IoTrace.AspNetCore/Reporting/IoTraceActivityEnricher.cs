@@ -6,8 +6,9 @@ namespace IoTrace.AspNetCore.Reporting;
 /// <summary>
 /// Gives the request's <see cref="Activity"/> (ASP.NET Core's, as OpenTelemetry's instrumentation records it) the
 /// report's totals as tags and its lines with the most IO time as span events, at most <see cref="MaxLineEvents"/>.
-/// Only while the activity is recorded and still running: a kernel backend's report, complete after the response, comes
-/// too late for the span, and only the meter and the log get it.
+/// Only while the activity is recorded (sampled for export) and still running: a kernel backend's report, complete after
+/// the response, comes too late for the span, and only the meter and the log get it. ASP.NET Core starts an activity for
+/// every request whenever its hosting logger is on, exported by no one: that one is left alone.
 /// </summary>
 internal sealed class IoTraceActivityEnricher : ITracedRequestObserver
 {
@@ -15,7 +16,7 @@ internal sealed class IoTraceActivityEnricher : ITracedRequestObserver
 
     public void OnTraced(in TracedRequest request)
     {
-        if (request.Activity is not { IsAllDataRequested: true, IsStopped: false } activity)
+        if (request.Activity is not { IsAllDataRequested: true, Recorded: true, IsStopped: false } activity)
         {
             return;
         }
