@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Net;
 using System.Runtime.CompilerServices;
 using IoTrace.Attribution;
-using IoTrace.Backends;
 using IoTrace.Clients;
 using IoTrace.Probes;
 using IoTrace.Tracing;
@@ -45,25 +44,8 @@ internal sealed class RedisCommandProfiler : IClientEventSource
             return null;
         }
 
-        var site = trace.KeepsContext ? LineHere(trace) : SourceLocation.Unknown;
+        var site = trace.KeepsContext && TraceContext.ResolveCaller(trace) is { } resolved ? TraceContext.SiteInFlow(resolved) : SourceLocation.Unknown;
         return _traces.GetValue(trace, static _ => new TraceCommands()).SessionFor(site);
-    }
-
-    private static SourceLocation LineHere(TraceSession trace)
-    {
-        // A new call path is resolved with a stack trace that reads PDBs: the tracer's own IO, never the request's.
-        using var busy = TracerThread.Enter();
-        using var hidden = ThreadTraces.Hide();
-        try
-        {
-            return TraceContext.SiteInFlow(trace.Resolver.ResolveHere());
-        }
-        catch (Exception e)
-        {
-            // Attribution is best effort: the command goes on, reported without a line, and the failure is logged once.
-            BackendDiagnostics.Shared.TracerFailed(e);
-            return SourceLocation.Unknown;
-        }
     }
 
     public void ChargeTo(TraceSession trace)

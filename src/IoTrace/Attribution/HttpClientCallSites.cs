@@ -164,23 +164,12 @@ internal sealed class HttpClientCallSites : EventListener
             return;
         }
 
-        using var busy = TracerThread.Enter();
-        using var hidden = ThreadTraces.Hide();
+        // Without a line the request goes on, its sockets without a line rather than another request's.
         SourceLocation? line = null;
-        try
+        if (TraceContext.ResolveCaller(session) is { Site.IsApplication: true } resolved)
         {
-            var resolved = session.Resolver.ResolveHere();
-            if (resolved.Site.IsApplication)
-            {
-                line = resolved.Site;
-                TraceContext.LastCallSite = line;
-            }
-        }
-        catch (Exception e)
-        {
-            // Attribution is best effort; the request goes on, its sockets without a line rather than another request's,
-            // and the failure is logged once.
-            BackendDiagnostics.Shared.TracerFailed(e);
+            line = resolved.Site;
+            TraceContext.LastCallSite = line;
         }
 
         if (Payload(eventData, "host") is string requestHost && Payload(eventData, "port") is int requestPort)

@@ -1,4 +1,5 @@
 using IoTrace.Attribution;
+using IoTrace.Backends;
 
 namespace IoTrace.Tracing;
 
@@ -45,5 +46,26 @@ internal static class TraceContext
 
         // A multiplexed connection's own IO stays its own, whatever line the flow inherited.
         return ReferenceEquals(site, SourceLocation.SharedConnection) ? site : s_lastCallSite.Value ?? site;
+    }
+
+    /// <summary>
+    /// The caller's call site, for code that runs in the traced flow but outside its IO calls (a client's event, a
+    /// client's profiler): resolved as the tracer's own work, so a new call path's PDB reads are never charged to the
+    /// trace (hidden from a kernel backend too). Null when resolution failed: attribution is best effort, the caller goes
+    /// on without a line, and the failure is logged once.
+    /// </summary>
+    public static ResolvedCallSite? ResolveCaller(TraceSession session)
+    {
+        using var busy = TracerThread.Enter();
+        using var hidden = ThreadTraces.Hide();
+        try
+        {
+            return session.Resolver.ResolveHere();
+        }
+        catch (Exception e)
+        {
+            BackendDiagnostics.Shared.TracerFailed(e);
+            return null;
+        }
     }
 }
