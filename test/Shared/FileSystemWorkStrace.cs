@@ -19,7 +19,7 @@ internal static partial class FileSystemWorkStrace
     {
         var folder = FileSystemWork.Folder(root);
         var calls = StraceLog.Calls(log);
-        var files = calls.Where(c => c.Text.Contains($"\"{folder}", StringComparison.Ordinal) || c.Text.Contains($"<{folder}", StringComparison.Ordinal)).ToList();
+        var files = calls.Where(c => StraceLog.NamesPathUnder(c, folder)).ToList();
         var bind = calls.Single(static c => c.Name == "bind" && c.Text.Contains("sin_port=htons(0), sin_addr=inet_addr(\"127.0.0.1\")", StringComparison.Ordinal));
         var socket = SocketFd().Match(bind.Text).Value;
         return (files, [.. calls.Where(c => c.Text.Contains(socket, StringComparison.Ordinal) && s_socketProbes.Contains(c.Name))]);
@@ -28,8 +28,7 @@ internal static partial class FileSystemWorkStrace
     /// <summary>The calls of the directory listing that libc makes itself (opendir, readdir, closedir): those on the folder's own fd.</summary>
     public static bool OnTheFoldersFd(StracedCall call, string root) => call.Text.Contains($"<{FileSystemWork.Folder(root)}>", StringComparison.Ordinal);
 
-    public static List<string> Lines(IEnumerable<StracedCall> calls) =>
-        Lines(StraceLog.Totals(calls).Select(static t => (t.Key, t.Value.Calls, t.Value.Bytes)));
+    public static List<string> Lines(IEnumerable<StracedCall> calls) => StraceLog.Lines(calls);
 
     /// <summary>A report's rows on the work's paths (by target), or on its socket (by probe: its target differs by backend).</summary>
     public static (List<string> Files, List<string> Socket) Reported(IEnumerable<(string Probe, string? Target, long Calls, long Bytes)> rows, string root)
@@ -37,14 +36,11 @@ internal static partial class FileSystemWorkStrace
         var folder = FileSystemWork.Folder(root);
         var files = rows.Where(r => r.Target is { } target && (target == folder || target.StartsWith(folder + "/", StringComparison.Ordinal)));
         var socket = rows.Where(static r => s_socketProbes.Contains(r.Probe));
-        return (Lines(Sum(files)), Lines(Sum(socket)));
+        return (StraceLog.Lines(Sum(files)), StraceLog.Lines(Sum(socket)));
     }
 
     private static IEnumerable<(string Probe, long Calls, long Bytes)> Sum(IEnumerable<(string Probe, string? Target, long Calls, long Bytes)> rows) =>
         rows.GroupBy(static r => r.Probe).Select(static g => (g.Key, g.Sum(static r => r.Calls), g.Sum(static r => r.Bytes)));
-
-    private static List<string> Lines(IEnumerable<(string Probe, long Calls, long Bytes)> totals) =>
-        [.. totals.Select(static t => $"{t.Probe} {t.Calls} {t.Bytes}").Order(StringComparer.Ordinal)];
 
     [GeneratedRegex(@"<socket:\[\d+\]>")]
     private static partial Regex SocketFd();

@@ -94,6 +94,18 @@ internal static partial class StraceLog
             .GroupBy(static c => c.Name)
             .ToDictionary(static g => g.Key, static g => ((long)g.Count(), g.Sum(static c => c.Bytes)));
 
+    /// <summary>strace's calls as <c>"probe calls bytes"</c>, one per system call, sorted: an assertion's failure shows the difference.</summary>
+    public static List<string> Lines(IEnumerable<StracedCall> calls) =>
+        Lines(Totals(calls).Select(static t => (t.Key, t.Value.Calls, t.Value.Bytes)));
+
+    /// <summary>Totals (strace's, or a report's per probe) in the shape of <see cref="Lines(IEnumerable{StracedCall})"/>.</summary>
+    public static List<string> Lines(IEnumerable<(string Probe, long Calls, long Bytes)> totals) =>
+        [.. totals.Select(static t => $"{t.Probe} {t.Calls} {t.Bytes}").Order(StringComparer.Ordinal)];
+
+    /// <summary>Whether the call names a path under <paramref name="folder"/>, or is made on an fd strace names by one.</summary>
+    public static bool NamesPathUnder(StracedCall call, string folder) =>
+        call.Text.Contains($"\"{folder}", StringComparison.Ordinal) || call.Text.Contains($"<{folder}", StringComparison.Ordinal);
+
     private static string Dotnet() => Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? Environment.ProcessPath ?? "dotnet";
 
     [GeneratedRegex(@"^(?<pid>\d+)\s+(?:(?<resumed><\.\.\. )(?<name>\w+) resumed>|(?<name>\w+)\()(?:.*<(?<unfinished>unfinished) \.\.\.>$|.*\)\s+=\s+(?<result>-?\d+))?")]

@@ -58,20 +58,18 @@ internal sealed partial class HostRun(List<HostRow> rows, string done, List<Stra
     }
 
     /// <summary>strace's calls naming a path under <paramref name="folder"/>, or on an fd strace names by one.</summary>
-    public List<StracedCall> StracedUnder(string folder) =>
-        [.. Window.Where(c => c.Text.Contains($"\"{folder}", StringComparison.Ordinal) || c.Text.Contains($"<{folder}", StringComparison.Ordinal))];
+    public List<StracedCall> StracedUnder(string folder) => [.. Window.Where(c => StraceLog.NamesPathUnder(c, folder))];
 
     public IEnumerable<HostRow> ReportedOnPeer(int port) => Rows.Where(r => r.Target == $"127.0.0.1:{port}");
 
     public IEnumerable<HostRow> ReportedUnder(string folder) => Rows.Where(r => r.Target == folder || r.Target.StartsWith(folder + "/", StringComparison.Ordinal));
 
-    /// <summary>strace's calls as <c>"probe calls bytes"</c>, one per system call, sorted: an assertion's failure shows the difference.</summary>
-    public static List<string> Totals(IEnumerable<StracedCall> calls) =>
-        [.. StraceLog.Totals(calls).Select(static t => $"{t.Key} {t.Value.Calls} {t.Value.Bytes}").Order(StringComparer.Ordinal)];
+    /// <summary>strace's calls as <c>"probe calls bytes"</c>, one per system call, sorted (<see cref="StraceLog.Lines(IEnumerable{StracedCall})"/>).</summary>
+    public static List<string> Totals(IEnumerable<StracedCall> calls) => StraceLog.Lines(calls);
 
     /// <summary>A report's rows in the same shape.</summary>
     public static List<string> Totals(IEnumerable<HostRow> rows) =>
-        [.. rows.GroupBy(static r => r.Probe).Select(static g => $"{g.Key} {g.Sum(static r => r.Calls)} {g.Sum(static r => r.Bytes)}").Order(StringComparer.Ordinal)];
+        StraceLog.Lines(rows.GroupBy(static r => r.Probe).Select(static g => (g.Key, g.Sum(static r => r.Calls), g.Sum(static r => r.Bytes))));
 
     /// <summary>The line of the host's Program.cs that holds <paramref name="comment"/>.</summary>
     public static int LineOf(string comment) =>
