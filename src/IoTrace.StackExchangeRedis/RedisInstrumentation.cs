@@ -1,8 +1,7 @@
-using IoTrace.StackExchangeRedis;
 using Microsoft.Extensions.Hosting;
 using StackExchange.Redis;
 
-namespace Microsoft.Extensions.DependencyInjection;
+namespace IoTrace.StackExchangeRedis;
 
 /// <summary>Instruments the app's registered Redis connections as the host starts.</summary>
 internal sealed class RedisInstrumentation(IEnumerable<IConnectionMultiplexer> connections) : IHostedService
