@@ -15,13 +15,17 @@
 #   ebpf-summary / ebpf-all  the same strategies on the eBPF backend (IoTrace:Backend=Ebpf; root and libbpf needed):
 #             the app loads its kernel program at startup, before it listens; the program runs inside the app's
 #             system calls, so its time is in the app's CPU time
+#   dtrace-summary / dtrace-all  the same strategies on the dtrace backend (IoTrace:Backend=DTrace; root and dtrace
+#             needed, bash ../shared/dtrace/build.sh): the app starts one dtrace process at startup; its probes run
+#             inside the app's system calls, and the dtrace process's own CPU time is added to the app's (not in the
+#             default set)
 #   otel / httplogging / serilog  what a user would run instead, without IoTrace (--Bench:Peer, see
 #             samples/WebDemo/Bench/BenchPeers.cs): OpenTelemetry tracing (ASP.NET Core and HttpClient instrumentation,
 #             batch processor, an exporter that formats each span), HttpLogging (request and response properties and
 #             headers, duration, one combined event), Serilog's request logging; each per-request record rendered by its
 #             sink, as IoTrace's tables are (not in the default set: CONFIGS="none disabled summary all otel httplogging
 #             serilog" compares them)
-# The app is built with the eBPF backend and the peers referenced (-p:IoTraceEbpf=true -p:BenchPeers=true, into
+# The app is built with the kernel backends and the peers referenced (-p:IoTraceEbpf=true -p:IoTraceDTrace=true -p:BenchPeers=true, into
 # artifacts/bench/webdemo-ebpf, not the sample's bin/), so every configuration runs the same binary; the in-process
 # ones name their backend, because with IoTrace.Ebpf referenced Backend=Auto would pick eBPF on a machine where it runs.
 # They are interleaved: every round restarts the app once per configuration, in an order rotated each round,
@@ -64,6 +68,8 @@ config_args() {
         *-10pct) echo "$(config_args "${1%-10pct}") --IoTrace:SamplingRatio=0.1" ;;
         ebpf-summary) echo "--IoTrace:Strategy=Summary --IoTrace:Backend=Ebpf" ;;
         ebpf-all) echo "--IoTrace:Strategy=All --IoTrace:Backend=Ebpf" ;;
+        dtrace-summary) echo "--IoTrace:Strategy=Summary --IoTrace:Backend=DTrace" ;;
+        dtrace-all) echo "--IoTrace:Strategy=All --IoTrace:Backend=DTrace" ;;
         otel) echo "--Bench:UseIoTrace=false --Bench:Peer=OpenTelemetry" ;;
         httplogging) echo "--Bench:UseIoTrace=false --Bench:Peer=HttpLogging" ;;
         serilog) echo "--Bench:UseIoTrace=false --Bench:Peer=Serilog" ;;
@@ -71,10 +77,13 @@ config_args() {
     esac
 }
 
-# The app's CPU time so far (user + system), in clock ticks: under the eBPF backend the kernel program runs in the
-# app's system calls and its flush thread is the app's, so both are in it.
+# The app's CPU time so far (user + system), in clock ticks, with its running children's (the dtrace backend's dtrace
+# process): under a kernel backend the probes run in the app's system calls, so they are in it.
 cpu_ticks() {
-    awk '{ print $14 + $15 }' "/proc/$WEBDEMO_PID/stat" 2>/dev/null
+    local pids
+    pids="$WEBDEMO_PID $(pgrep -P "$WEBDEMO_PID" | tr '\n' ' ')"
+    # shellcheck disable=SC2086
+    for pid in $pids; do cat "/proc/$pid/stat" 2>/dev/null; done | sed 's/^.*) //' | awk '{ sum += $12 + $13 } END { print sum }'
 }
 
 # wrk_run ENDPOINT SECONDS: prints "requests rps p50_us p99_us errors cpu_us_per_request".
@@ -89,7 +98,7 @@ wrk_run() {
 }
 
 ensure_packages wrk
-build_webdemo -p:IoTraceEbpf=true -p:BenchPeers=true -o "$WEBDEMO_DIR"
+build_webdemo -p:IoTraceEbpf=true -p:IoTraceDTrace=true -p:BenchPeers=true -o "$WEBDEMO_DIR"
 mkdir -p "$OUT"
 machine_info | tee "$OUT/machine.txt"
 echo "Rounds $ROUNDS, $DURATION s per run after $WARMUP s of warm-up per endpoint, wrk -t1 -c$CONNECTIONS on CPU $CLIENT_CPUS, app on CPU $SERVER_CPUS" | tee -a "$OUT/machine.txt"
@@ -120,7 +129,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
             # The eBPF backend warns when the kernel lost calls (their traces report incomplete): shown and kept
             # in $OUT/ebpf-warnings.txt, not fatal, so its numbers are still measured. Anything else fails the run.
             others=$(grep -E '^(warn|fail|crit)' "$log" | grep -v '^warn: IoTrace\[' || true)
-            if [[ $config != ebpf-* ]] || [ -n "$others" ] || ! grep -q 'Bench finished: .* 0 errors' "$log"; then
+            if [[ $config != ebpf-* && $config != dtrace-* ]] || [ -n "$others" ] || ! grep -q 'Bench finished: .* 0 errors' "$log"; then
                 echo "The app logged warnings or errors in configuration $config (see $log)" >&2
                 exit 1
             fi

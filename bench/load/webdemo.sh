@@ -65,6 +65,13 @@ stop_webdemo() {
             kill -KILL "$WEBDEMO_PID" 2>/dev/null || true
         fi
         wait "$WEBDEMO_PID" 2>/dev/null || true
+        # The dtrace backend's dtrace process outlives the app while it disables its probes (seconds): the next
+        # configuration must not share the CPU with it.
+        local waited=0
+        while pgrep -f "dtrace -q -s /tmp/iotrace-$WEBDEMO_PID-" >/dev/null && [ "$waited" -lt 300 ]; do
+            sleep 0.2
+            waited=$((waited + 1))
+        done
     fi
     WEBDEMO_PID=""
 }

@@ -32,6 +32,9 @@ builder.Services.AddIoTrace().AddIoTracePage();   // the page at /iotrace: the l
 #if IOTRACE_EBPF
 builder.Services.AddEbpfBackend();
 #endif
+#if IOTRACE_DTRACE
+builder.Services.AddDTraceBackend();
+#endif
 builder.Services.AddHttpClient();
 
 var app = builder.Build();

@@ -1,7 +1,7 @@
 namespace IoTrace.AspNetCore;
 
 /// <summary>
-/// Which mechanism records the IO calls of a request. New backends (eBPF, ETW, dtrace) are added as new values.
+/// Which mechanism records the IO calls of a request. New backends (ETW) are added as new values.
 /// </summary>
 public enum IoTraceBackend
 {
@@ -21,4 +21,12 @@ public enum IoTraceBackend
     /// with the reason, where it cannot run. <see cref="Auto"/> picks it where it runs.
     /// </summary>
     Ebpf = 2,
+
+    /// <summary>
+    /// The dtrace backend (package IoTrace.DTrace): one dtrace process with a generated D script reports each IO call
+    /// of a traced thread, so it also sees IO that bypasses the runtime. Needs root and <c>dtrace</c> on the PATH;
+    /// runs on Linux (DTrace for Linux) so far. Chosen explicitly, it attaches at startup, and the app fails to start,
+    /// with the reason, where it cannot run. <see cref="Auto"/> picks it where it runs.
+    /// </summary>
+    DTrace = 3,
 }

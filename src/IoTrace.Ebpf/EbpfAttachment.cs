@@ -40,7 +40,7 @@ internal sealed class EbpfAttachment : IDisposable
         var frameless = new FramelessFrames(images, (ip, cfaOffset) =>
         {
             probes.LearnFrameless(ip, cfaOffset);
-            TraceSlotTable.AddFramelessBit(KernelProgram.FramelessBloomBit(ip));
+            SlotBits.AddFramelessBit(KernelProgram.FramelessBloomBit(ip));
         });
         Charger = new FlushCharger(traces, new StackAttributor(map, new KernelStackWalk(shortcuts, Natives, frameless), images), diagnostics);
 
@@ -77,6 +77,7 @@ internal sealed class EbpfAttachment : IDisposable
             return null;
         }
 
+        TraceSlotTable.SlotBits = SlotBits.Of;
         if (TraceSlotTable.Shared(out reason) is not { } slots)
         {
             map.Dispose();
@@ -87,7 +88,7 @@ internal sealed class EbpfAttachment : IDisposable
         KernelProbes probes;
         try
         {
-            probes = KernelProbes.Attach(tracepoints, slots.Address, LibcUnwindTable.Current);
+            probes = KernelProbes.Attach(tracepoints, slots.Address, KernelProgram.LibcSites);
         }
         catch (InvalidOperationException e)
         {

@@ -1,4 +1,5 @@
 using IoTrace.Ebpf.Tests.TestSupport;
+using IoTrace.Tests.Shared;
 using Xunit;
 
 namespace IoTrace.Ebpf.Tests;

@@ -21,6 +21,14 @@ internal static class Requires
             "libbpf 1.x is not installed (apt-get install libbpf1)");
     }
 
+    /// <summary>What the dtrace backend needs: root and dtrace (.ci/run installs DTrace for Linux from ../shared/dtrace).</summary>
+    public static void DTrace()
+    {
+        Linux();
+        That(Environment.UserName == "root", "the dtrace backend needs root");
+        That(File.Exists("/usr/local/sbin/dtrace") || File.Exists("/usr/sbin/dtrace"), "dtrace is not installed (bash ../shared/dtrace/build.sh)");
+    }
+
     /// <summary>Debian's Chromium, headless, for the tests of the page (.ci/run installs it).</summary>
     public static string Chromium()
     {

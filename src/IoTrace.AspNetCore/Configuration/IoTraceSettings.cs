@@ -91,6 +91,7 @@ internal sealed class IoTraceSettings
     {
         IoTraceBackend.InProcess => "inprocess",
         IoTraceBackend.Ebpf => "ebpf",
+        IoTraceBackend.DTrace => "dtrace",
         _ => null,
     };
 

@@ -196,7 +196,7 @@ internal sealed class NativeUnwindRules(Action<ulong, long> teach, int capacity,
     /// </summary>
     private int TeachLibcCallers()
     {
-        var table = LibcUnwindTable.Current;
+        var table = KernelProgram.LibcSites;
         if (_libcTaught || table.LibraryPath is not { } path || table.Sites.Count == 0 || Load(path) is not { } libc)
         {
             return 0;

@@ -1,3 +1,4 @@
+using IoTrace.Symbols.Native;
 using System.Diagnostics;
 using System.Runtime.Versioning;
 using IoTrace.Platform.Linux;

@@ -1,3 +1,5 @@
+using IoTrace.Platform.Linux;
+using IoTrace.Symbols.Native;
 namespace IoTrace.Ebpf.Kernel;
 
 /// <summary>
@@ -21,6 +23,14 @@ internal static class KernelProgram
     /// File.*Async and socket calls is 4 to 11 deep; each frame not walked saves a user read.
     /// </summary>
     public static readonly int[] Checkpoints = [6, 12, 24];
+
+    private static readonly Lazy<LibcUnwindTable> s_libcSites = new(LoadLibcSites);
+
+    /// <summary>
+    /// The wrapper frames at the syscall sites of this process's libc, for the system calls the program counts: about
+    /// 160 of glibc 2.36's 510 sites. Read once: libc is never unloaded or moved.
+    /// </summary>
+    public static LibcUnwindTable LibcSites => s_libcSites.Value;
 
     /// <summary>FNV-1a over 64-bit words, as the program hashes a stack's frames: the offset basis and the prime.</summary>
     public const ulong HashBasis = 14695981039346656037;
@@ -67,4 +77,18 @@ internal static class KernelProgram
 
     /// <summary>The control block's bytes (<c>struct iotrace_control</c>): shared through its mmap.</summary>
     public const int ControlSize = 64;
+
+    private static LibcUnwindTable LoadLibcSites()
+    {
+        try
+        {
+            return LibcUnwindTable.Load(ProcessMaps.Self, SyscallTable.X64.Select(s => s.Number).ToHashSet());
+        }
+#pragma warning disable CA1031 // The table only sharpens stacks: whatever goes wrong reading libc, the walk keeps its search.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            return LibcUnwindTable.Empty($"libc could not be read: {e.GetType().Name}: {e.Message}");
+        }
+    }
 }

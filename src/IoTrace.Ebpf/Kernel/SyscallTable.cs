@@ -1,3 +1,4 @@
+using IoTrace.Platform.Linux;
 using IoTrace.Probes;
 
 namespace IoTrace.Ebpf.Kernel;
@@ -48,84 +49,7 @@ internal static class SyscallTable
     public const int Connect = 42;
 
     /// <summary>Syscall number and packed description, x86_64.</summary>
-    public static IReadOnlyList<(int Number, int Packed)> X64 { get; } =
-    [
-        (0, Pack("read", FdArg0, CountsBytes)),
-        (17, Pack("pread64", FdArg0, CountsBytes)),
-        (19, Pack("readv", FdArg0, CountsBytes)),
-        (295, Pack("preadv", FdArg0, CountsBytes)),
-        (327, Pack("preadv2", FdArg0, CountsBytes)),
-        (45, Pack("recvfrom", FdArg0, CountsBytes)),
-        (47, Pack("recvmsg", FdArg0, CountsBytes)),
-        (1, Pack("write", FdArg0, CountsBytes)),
-        (18, Pack("pwrite64", FdArg0, CountsBytes)),
-        (20, Pack("writev", FdArg0, CountsBytes)),
-        (296, Pack("pwritev", FdArg0, CountsBytes)),
-        (328, Pack("pwritev2", FdArg0, CountsBytes)),
-        (44, Pack("sendto", FdArg0, CountsBytes)),
-        (46, Pack("sendmsg", FdArg0, CountsBytes)),
-        (40, Pack("sendfile", FdArg0, CountsBytes)),
-        (326, Pack("copy_file_range", FdArg0, CountsBytes)),
-        (275, Pack("splice", FdArg0, CountsBytes)),
-        (217, Pack("getdents64", FdArg0, CountsBytes)),
-        (257, Pack("openat", FdResult, Opener | PathArg1)),
-        (2, Pack("open", FdResult, Opener | PathArg0)),
-        (3, Pack("close", FdArg0, Closes)),
-        (NewFstatAt, Pack("newfstatat", FdNone, PathTarget | PathArg1)),
-        (4, Pack("stat", FdNone, PathTarget | PathArg0)),
-        (6, Pack("lstat", FdNone, PathTarget | PathArg0)),
-        (5, Pack("fstat", FdArg0, 0)),
-        (StatX, Pack("statx", FdNone, PathTarget | PathArg1)),
-        (Connect, Pack("connect", FdArg0, Opener)),
-        (43, Pack("accept", FdResult, Opener)),
-        (288, Pack("accept4", FdResult, Opener)),
-        (49, Pack("bind", FdArg0, 0)),
-        (41, Pack("socket", FdResult, Opener)),
-        (53, Pack("socketpair", FdNone, 0)),
-        (48, Pack("shutdown", FdArg0, 0)),
-        (52, Pack("getpeername", FdArg0, 0)),
-        (72, Pack("fcntl", FdArg0, 0)),
-        (74, Pack("fsync", FdArg0, 0)),
-        (75, Pack("fdatasync", FdArg0, 0)),
-        (Poll, Pack("poll", FdNone, 0)),
-        (PPoll, Pack("poll", FdNone, 0)),
-        (23, Pack("select", FdNone, 0)),
-        (270, Pack("select", FdNone, 0)),
-        (50, Pack("listen", FdArg0, 0)),
-        (51, Pack("getsockname", FdArg0, 0)),
-        (54, Pack("setsockopt", FdArg0, 0)),
-        (55, Pack("getsockopt", FdArg0, 0)),
-        (16, Pack("ioctl", FdArg0, 0)),
-        (8, Pack("lseek", FdArg0, 0)),
-        (77, Pack("ftruncate", FdArg0, 0)),
-        (285, Pack("fallocate", FdArg0, 0)),
-        (221, Pack("fadvise64", FdArg0, 0)),
-        (73, Pack("flock", FdArg0, 0)),
-        (91, Pack("fchmod", FdArg0, 0)),
-        (138, Pack("fstatfs", FdArg0, 0)),
-        (137, Pack("statfs", FdNone, PathTarget | PathArg0)),
-        (21, Pack("access", FdNone, PathTarget | PathArg0)),
-        (269, Pack("faccessat", FdNone, PathTarget | PathArg1)),
-        (439, Pack("faccessat2", FdNone, PathTarget | PathArg1)),
-        (90, Pack("chmod", FdNone, PathTarget | PathArg0)),
-        (268, Pack("fchmodat", FdNone, PathTarget | PathArg1)),
-        (UtimensAt, Pack("utimensat", FdNone, PathTarget | PathArg1)),
-        (83, Pack("mkdir", FdNone, PathTarget | PathArg0)),
-        (258, Pack("mkdirat", FdNone, PathTarget | PathArg1)),
-        (84, Pack("rmdir", FdNone, PathTarget | PathArg0)),
-        (87, Pack("unlink", FdNone, PathTarget | PathArg0)),
-        (263, Pack("unlinkat", FdNone, PathTarget | PathArg1)),
-        (82, Pack("rename", FdNone, PathTarget | PathArg0)),
-        (264, Pack("renameat", FdNone, PathTarget | PathArg1)),
-        (316, Pack("renameat2", FdNone, PathTarget | PathArg1)),
-        (86, Pack("link", FdNone, PathTarget | PathArg1)),
-        (88, Pack("symlink", FdNone, PathTarget | PathArg1)),
-        // The path these create is their fourth or third argument, beyond what the program reads: no target.
-        (265, Pack("linkat", FdNone, 0)),
-        (266, Pack("symlinkat", FdNone, 0)),
-        (89, Pack("readlink", FdNone, PathTarget | PathArg0)),
-        (267, Pack("readlinkat", FdNone, PathTarget | PathArg1)),
-    ];
+    public static IReadOnlyList<(int Number, int Packed)> X64 { get; } = [.. LinuxSyscalls.X64.Select(s => (s.Number, Pack(s)))];
 
     /// <summary>
     /// utimensat on an fd with no path (futimens, as File.Copy sets the copy's times): the same probe, with its fd (for the
@@ -161,6 +85,22 @@ internal static class SyscallTable
 
     /// <summary>The probe index (into <see cref="Probes"/>) a kernel key names; keys carry it plus one so 0 means none.</summary>
     public static int ProbeOf(long kernelProbe) => (int)kernelProbe - 1;
+
+    /// <summary>
+    /// A system call's description: its fd's place, where its path is, whether it moves bytes, opens an fd (or names one,
+    /// as connect does), or closes one, and whether its path is its target (a call by path that opens nothing).
+    /// </summary>
+    private static int Pack(LinuxSyscall call)
+    {
+        var probe = ProbeCatalog.IndexOf(call.Probe);
+        var opens = ProbeCatalog.Has(probe, ProbeTraits.OpensFd | ProbeTraits.NamesFd);
+        var flags = (ProbeCatalog.Has(probe, ProbeTraits.MovesBytes) ? CountsBytes : 0)
+            | (opens ? Opener : 0)
+            | (ProbeCatalog.Has(probe, ProbeTraits.ClosesFd) ? Closes : 0)
+            | call.Path switch { SyscallPath.Arg0 => PathArg0, SyscallPath.Arg1 => PathArg1, _ => 0 }
+            | (call.Path != SyscallPath.None && !opens ? PathTarget : 0);
+        return Pack(call.Probe, call.Fd switch { SyscallFd.Arg0 => FdArg0, SyscallFd.Result => FdResult, _ => FdNone }, flags);
+    }
 
     private static int Pack(string probe, int fd, int flags)
     {

@@ -14,6 +14,7 @@ internal static class BackendSelector
     private static readonly Dictionary<string, string> s_packaged = new(StringComparer.Ordinal)
     {
         ["ebpf"] = "reference the IoTrace.Ebpf package and register it: services.AddIoTrace().AddEbpfBackend(), or IoTracer.AddBackend(IoTraceEbpf.Backend) for the block API",
+        ["dtrace"] = "reference the IoTrace.DTrace package and register it: services.AddIoTrace().AddDTraceBackend(), or IoTracer.AddBackend(IoTraceDTrace.Backend) for the block API",
     };
 
     /// <summary>The names <see cref="Create"/> accepts with these providers registered.</summary>

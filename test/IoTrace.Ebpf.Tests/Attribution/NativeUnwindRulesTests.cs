@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
+using IoTrace.Symbols.Native;
 using IoTrace.Ebpf.Attribution;
 using IoTrace.Ebpf.Kernel;
 using IoTrace.Ebpf.Tests.TestSupport;
@@ -58,7 +59,7 @@ public sealed partial class NativeUnwindRulesTests
     {
         Requires.Linux();
         var sqlite = LoadedLibrary.Sqlite;
-        var libc = LoadedLibrary.Load(LibcUnwindTable.Current.LibraryPath!);
+        var libc = LoadedLibrary.Load(KernelProgram.LibcSites.LibraryPath!);
         var rules = new NativeUnwindRules((ip, rule) => _taught.Add((ip, rule)), NativeUnwindRules.MaxRules, appDirectory: AppContext.BaseDirectory);
 
         rules.TeachAppLibraries();
@@ -167,7 +168,7 @@ public sealed partial class NativeUnwindRulesTests
     public void TeachAppLibraries_LibcCallsToAFunctionThatJumpsToAWrapper_AreTaught()
     {
         Requires.Linux();
-        var libc = LoadedLibrary.Load(LibcUnwindTable.Current.LibraryPath!);
+        var libc = LoadedLibrary.Load(KernelProgram.LibcSites.LibraryPath!);
         var readelf = Binutils.ReadelfFrames.Of(libc.Path);
 
         // glibc's fstat jumps to fstatat, which makes the system call: a call to fstat returns past fstatat's frame.
@@ -186,7 +187,7 @@ public sealed partial class NativeUnwindRulesTests
     public void StoppedInNativeCode_Libc_TeachesOneLessonNotTheWholeLibrary()
     {
         Requires.Linux();
-        var libc = LoadedLibrary.Load(LibcUnwindTable.Current.LibraryPath!);
+        var libc = LoadedLibrary.Load(KernelProgram.LibcSites.LibraryPath!);
         var call = Calls(libc.Path).First(c => c.Function.StartsWith("_IO_fopen@@", StringComparison.Ordinal));
         var rules = Create();
 

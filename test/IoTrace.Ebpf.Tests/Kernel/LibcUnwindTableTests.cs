@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
+using IoTrace.Symbols.Native;
 using IoTrace.Ebpf.Kernel;
 using IoTrace.Ebpf.Tests.TestSupport;
 using IoTrace.Symbols.Tests.TestSupport;
@@ -62,7 +63,7 @@ public sealed partial class LibcUnwindTableTests
         // glibc 2.36 (Debian 12), checked with objdump -d and readelf -wF: open64 pushes rbp (it keeps the path in
         // rbp across the call) and rbx, reserves 0x68 bytes, and has two syscall instructions (single- and
         // multi-threaded paths); after each, CFA = rsp+128 and the caller's rbp is at CFA-16.
-        Assert.Equal([(128, 16), (128, 16)], SitesIn(LibcUnwindTable.Current, "open64"));
+        Assert.Equal([(128, 16), (128, 16)], SitesIn(KernelProgram.LibcSites, "open64"));
     }
 
     [Fact]
@@ -70,7 +71,7 @@ public sealed partial class LibcUnwindTableTests
     {
         Requires.Linux();
         var all = LibcUnwindTable.Load("/proc/self/maps");
-        var current = LibcUnwindTable.Current;
+        var current = KernelProgram.LibcSites;
 
         // getpid is "mov $39, %eax; syscall", a call the program does not count. read sets its number with
         // "xor %eax, %eax", not a plain mov: its two sites (single-threaded, cancellable) stay. Both keep no frame.

@@ -39,7 +39,7 @@ public sealed class EbpfStartupTests(EbpfFixture fixture) : IDisposable
 
         var failure = Assert.Single(exception.Failures);
         Assert.StartsWith("IoTrace:Backend: the Ebpf backend cannot run in this process: /nonexistent/libbpf.so.1 (IOTRACE_LIBBPF) could not be loaded (install libbpf 1.0 or later: apt-get install libbpf1", failure, StringComparison.Ordinal);
-        Assert.Contains("Allowed values: Auto, InProcess, Ebpf", failure, StringComparison.Ordinal);
+        Assert.Contains("Allowed values: Auto, InProcess, Ebpf, DTrace", failure, StringComparison.Ordinal);
     }
 
     [Fact]

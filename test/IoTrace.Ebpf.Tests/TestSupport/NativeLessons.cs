@@ -1,3 +1,4 @@
+using IoTrace.Symbols.Native;
 using IoTrace.Ebpf.Attribution;
 using IoTrace.Symbols.Tests.TestSupport;
 using Xunit;

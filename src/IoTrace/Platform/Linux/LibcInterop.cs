@@ -69,4 +69,20 @@ internal static unsafe partial class LibcInterop
 
     [LibraryImport("libc", EntryPoint = "close")]
     public static partial int Close(int fd);
+
+    /// <param name="pid">A thread id; 0 for the calling thread.</param>
+    /// <param name="size">Bytes of <paramref name="mask"/>.</param>
+    /// <param name="mask">One bit per CPU.</param>
+    [LibraryImport("libc", EntryPoint = "sched_getaffinity", SetLastError = true)]
+    public static partial int SchedGetAffinity(int pid, nuint size, byte* mask);
+
+    /// <inheritdoc cref="SchedGetAffinity"/>
+    [LibraryImport("libc", EntryPoint = "sched_setaffinity", SetLastError = true)]
+    public static partial int SchedSetAffinity(int pid, nuint size, byte* mask);
+
+    [LibraryImport("libc", EntryPoint = "prctl")]
+    public static partial int Prctl(int option, nint arg2, nint arg3, nint arg4, nint arg5);
+
+    [LibraryImport("libc", EntryPoint = "kill")]
+    public static partial int Kill(int pid, int signal);
 }

@@ -3,12 +3,13 @@ using System.Runtime.Versioning;
 using IoTrace.Tracing;
 using IoTrace.Platform.Linux;
 
-namespace IoTrace.Ebpf.Kernel;
+namespace IoTrace.Symbols;
 
 /// <summary>
 /// A table in this process's memory, one 16-byte slot per kernel thread id: {trace id, strategy bits} of the trace
 /// the thread currently runs for, or zeros. Written on every change of the flow's trace (set, cleared, or an async
-/// hop onto the thread) by the thread itself; read by the BPF program at each system call, without a system call.
+/// hop onto the thread) by the thread itself; read by a kernel-side backend at each system call, without a system call
+/// (the eBPF program, the dtrace script with copyin). The second word is the eBPF program's (<see cref="SlotBits"/>).
 /// Indexed by the full tid, so two threads never share a slot; the mapping reserves no memory and only the pages of
 /// thread ids in use are ever touched. It lives as long as the process: the kernel program may read it at any time.
 /// </summary>
@@ -19,7 +20,6 @@ internal sealed unsafe class TraceSlotTable : IThreadTracePublisher
     private const int SlotsPerPage = 4096 / SlotBytes;
     private static readonly Lock s_lock = new();
     private static TraceSlotTable? s_shared;
-    private static ulong s_framelessBloom;
 
     private readonly ulong* _slots;
     private readonly int _capacity;
@@ -45,7 +45,13 @@ internal sealed unsafe class TraceSlotTable : IThreadTracePublisher
     }
 
     /// <summary>
-    /// Maps the pages of the process's current threads' slots (read-only, as the zero page). The program reads the slot
+    /// The second word of a traced thread's slot (the eBPF program's strategy, rules and frameless bits), or null: 0.
+    /// Set by the backend that reads it, before its first trace.
+    /// </summary>
+    public static Func<TraceSession, ulong>? SlotBits { get; set; }
+
+    /// <summary>
+    /// Maps the pages of the process's current threads' slots (read-only, as the zero page). A kernel backend reads the slot
     /// of every thread at every IO call; on a page never touched, that read faults each time, which cost about
     /// 1.5 us per call. Reading changes nothing, so it never races with a thread publishing its own slot.
     /// Runs at attach and then at most every 100 ms (threads come and go).
@@ -103,8 +109,7 @@ internal sealed unsafe class TraceSlotTable : IThreadTracePublisher
         if (session is { IsActive: true })
         {
             // Bits before the id: the program reads the id first and finds bits that match it, or a zero id.
-            slot[1] = (uint)SyscallTable.StrategyBits(session.Strategy, session.MeasuresCpu) | RulesBits(session.Resolver.Id)
-                | (Volatile.Read(ref s_framelessBloom) << KernelProgram.FramelessBloomShift);
+            slot[1] = SlotBits?.Invoke(session) ?? 0;
             Volatile.Write(ref slot[0], (ulong)session.Id);
         }
         else
@@ -112,15 +117,6 @@ internal sealed unsafe class TraceSlotTable : IThreadTracePublisher
             Volatile.Write(ref slot[0], 0);
         }
     }
-
-    /// <summary>
-    /// Marks <paramref name="bit"/> in the frameless bloom every thread publishes from now on: the walk of a thread
-    /// whose slot has it looks up the frameless rules of return addresses with that bit.
-    /// </summary>
-    public static void AddFramelessBit(int bit) => Interlocked.Or(ref s_framelessBloom, 1UL << bit);
-
-    /// <summary>The slot bits of a resolver's id; ids past 255 (a process that keeps making rule sets) take no shortcut.</summary>
-    public static ulong RulesBits(int rulesId) => rulesId is > 0 and <= SyscallTable.MaxRulesId ? (ulong)rulesId << SyscallTable.RulesShift : 0;
 
     private static int PidMax()
     {

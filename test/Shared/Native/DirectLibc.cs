@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace IoTrace.Ebpf.Tests.TestSupport;
+namespace IoTrace.Tests.Shared;
 
 /// <summary>libc called straight from managed code, bypassing the runtime's libSystem.Native (what the in-process backend hooks).</summary>
 internal static class DirectLibc

@@ -2,21 +2,18 @@ using System.Buffers.Binary;
 using System.Globalization;
 
 using IoTrace.Platform.Linux;
-using IoTrace.Symbols.Native;
 
-namespace IoTrace.Ebpf.Kernel;
+namespace IoTrace.Symbols.Native;
 
 /// <summary>
 /// How to step out of glibc's system call wrappers, at the <c>syscall</c> instructions of the libc this process
-/// loaded. glibc builds them without frame pointers and some keep arguments in rbp, so the BPF stack walk cannot start
-/// from rbp; but at a given instruction the wrapper's frame is static, and .eh_frame says how: CFA = rsp + N, the
-/// return address at CFA - 8, the caller's rbp saved at CFA - M (or still in rbp). The BPF program looks the syscall's
-/// return ip up in this table (passed in its BEGIN block) and starts the frame-pointer walk from the caller.
+/// loaded. glibc builds them without frame pointers and some keep arguments in rbp, so a kernel-side stack walk cannot
+/// start from rbp; but at a given instruction the wrapper's frame is static, and .eh_frame says how: CFA = rsp + N, the
+/// return address at CFA - 8, the caller's rbp saved at CFA - M (or still in rbp). A kernel-side backend looks the syscall's
+/// return ip up in this table (the eBPF program in a map, the dtrace script in an array) and starts the frame-pointer walk from the caller.
 /// </summary>
 internal sealed class LibcUnwindTable
 {
-    private static readonly Lazy<LibcUnwindTable> s_current = new(LoadCurrent);
-
     private LibcUnwindTable(string? path, ulong loadBias, IReadOnlyList<LibcUnwindSite> sites, int candidates, string? failure)
     {
         LibraryPath = path;
@@ -25,12 +22,6 @@ internal sealed class LibcUnwindTable
         Candidates = candidates;
         Failure = failure;
     }
-
-    /// <summary>
-    /// The table of this process's libc, read once (libc is never unloaded or moved), for the system calls the BPF
-    /// program counts: about 160 of glibc 2.36's 510 sites.
-    /// </summary>
-    public static LibcUnwindTable Current => s_current.Value;
 
     public static LibcUnwindTable Empty(string reason) => new(null, 0, [], 0, reason);
 
@@ -78,20 +69,6 @@ internal sealed class LibcUnwindTable
         }
     }
 
-    private static LibcUnwindTable LoadCurrent()
-    {
-        try
-        {
-            return Load(ProcessMaps.Self, SyscallTable.X64.Select(s => s.Number).ToHashSet());
-        }
-#pragma warning disable CA1031 // The table only sharpens stacks: whatever goes wrong reading libc, the walk keeps its search.
-        catch (Exception e)
-#pragma warning restore CA1031
-        {
-            return Empty($"libc could not be read: {e.GetType().Name}: {e.Message}");
-        }
-    }
-
     /// <summary>The table of <paramref name="image"/> loaded at <paramref name="loadBias"/>; see <see cref="Load"/>.</summary>
     public static LibcUnwindTable FromImage(ElfImage image, ulong loadBias, string path, IReadOnlySet<int>? syscalls = null)
     {
@@ -134,7 +111,7 @@ internal sealed class LibcUnwindTable
     /// The wrapper's frame at the instruction after the <c>syscall</c> at <paramref name="instruction"/> (where the
     /// kernel's saved ip points, and the row that holds while the call runs). False when the byte pair is not covered
     /// by an FDE, or the row is not "CFA = rsp + N, return address at CFA - 8, rbp saved in the frame or untouched":
-    /// the BPF walk then keeps its frame-pointer search for that ip.
+    /// the kernel-side walk then keeps its frame-pointer search for that ip.
     /// </summary>
     private static bool TryUnwind(ElfImage image, EhFrame frames, ulong instruction, out int cfa, out int rbp)
     {
@@ -156,6 +133,6 @@ internal sealed class LibcUnwindTable
 /// </summary>
 internal readonly record struct LibcUnwindSite(ulong Ip, int CfaOffset, int RbpOffset)
 {
-    /// <summary>The map value the BPF program reads (<see cref="UnwindRule.Packed"/>; never 0 for a site).</summary>
+    /// <summary>The eBPF program's map value (<see cref="UnwindRule.Packed"/>; never 0 for a site).</summary>
     public long Packed => new UnwindRule(CfaOffset, RbpOffset, CfaFromRbp: false).Packed;
 }

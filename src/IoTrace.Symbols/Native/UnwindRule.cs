@@ -1,9 +1,9 @@
-using IoTrace.Symbols.Native;
 
-namespace IoTrace.Ebpf.Kernel;
+
+namespace IoTrace.Symbols.Native;
 
 /// <summary>
-/// How the BPF walk steps out of a frame of code built without frame pointers, at one instruction, as .eh_frame says:
+/// How a kernel-side walk steps out of a frame of code built without frame pointers, at one instruction, as .eh_frame says:
 /// CFA = rsp (or rbp) + <see cref="CfaOffset"/>, the return address at CFA - 8, the caller's rbp saved at
 /// CFA - <see cref="RbpOffset"/> (or still in rbp when that is 0).
 /// </summary>
@@ -12,7 +12,7 @@ internal readonly record struct UnwindRule(int CfaOffset, int RbpOffset, bool Cf
     /// <summary>Set in <see cref="Packed"/>'s low word when the CFA is rbp-based.</summary>
     public const long CfaFromRbpBit = 0x80000000;
 
-    /// <summary>The map value the BPF program reads: CFA offset in the low 31 bits (bit 31: from rbp), rbp's offset in the high word.</summary>
+    /// <summary>The eBPF program's map value: CFA offset in the low 31 bits (bit 31: from rbp), rbp's offset in the high word.</summary>
     public long Packed => (long)(uint)CfaOffset | (CfaFromRbp ? CfaFromRbpBit : 0) | ((long)RbpOffset << 32);
 
     /// <summary>

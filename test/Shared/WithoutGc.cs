@@ -1,6 +1,6 @@
 using System.Runtime;
 
-namespace IoTrace.Ebpf.Tests.TestSupport;
+namespace IoTrace.Tests.Shared;
 
 /// <summary>
 /// Runs traced work with no garbage collection in the middle. A collection reads /proc/meminfo (openat, newfstatat,

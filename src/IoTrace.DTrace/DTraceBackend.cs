@@ -1,0 +1,351 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Runtime.Versioning;
+using IoTrace.Backends;
+using IoTrace.DTrace.Attribution;
+using IoTrace.DTrace.Consumer;
+using IoTrace.DTrace.Script;
+using IoTrace.Platform.Linux;
+using IoTrace.Symbols;
+using IoTrace.Symbols.Managed;
+using IoTrace.Symbols.Native;
+using IoTrace.Tracing;
+
+namespace IoTrace.DTrace;
+
+/// <summary>
+/// Root and dtrace: one dtrace process (<see cref="DTraceProcess"/>) runs a generated script
+/// (<see cref="DTraceScript"/>) that prints every IO call of a traced thread, found through the shared slot table
+/// (<see cref="TraceSlotTable"/>); the records are charged as they are read, with lines from the runtime's JIT events
+/// (<see cref="ManagedCodeMap"/>) and the app's PDBs. It starts once, in the background, and stays attached; until it
+/// is ready, and after it fails, the in-process backend serves (<see cref="FallbackBackend"/>).
+/// </summary>
+[SupportedOSPlatform("linux")]
+internal sealed class DTraceBackend : IIoTraceBackend
+{
+    public const string BackendName = IoTraceDTrace.Name;
+
+    private static readonly TimeSpan s_attachTimeout = TimeSpan.FromSeconds(60);
+    private static readonly Lock s_sharedLock = new();
+    private static DTraceBackend? s_shared;
+
+    private readonly Lock _lock = new();
+    private readonly ConcurrentDictionary<long, DTraceTrace> _traces = new();
+    private readonly IBackendDiagnostics _diagnostics;
+    private readonly string _dtrace;
+    private Attachment? _attachment;
+    private Task<string?>? _starting;
+    private int _generation;
+    private volatile bool _ready;
+    private string? _failure;
+    private int _lossReported;
+
+    private DTraceBackend(string dtrace, IBackendDiagnostics diagnostics)
+    {
+        _dtrace = dtrace;
+        _diagnostics = diagnostics;
+    }
+
+    /// <summary>How long a stopped trace waits for its flush before its report is cut short (marked incomplete). Tests shorten it.</summary>
+    internal static TimeSpan FlushTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    public string Name => BackendName;
+
+    /// <summary>No CPU time: DTrace for Linux 2.0 has no vtimestamp, so reports say CPU is unavailable, never 0.</summary>
+    public BackendCapabilities Capabilities =>
+        BackendCapabilities.SeesNativeLibraries | BackendCapabilities.HasStacks | BackendCapabilities.ReportsLate | BackendCapabilities.ReadsThreadTraces;
+
+    /// <summary>From starting to probes enabled, the last time the backend attached: the code map, then dtrace compiling and enabling the script.</summary>
+    internal TimeSpan AttachDuration { get; private set; }
+
+    /// <summary>Of <see cref="AttachDuration"/>, dtrace's own start.</summary>
+    internal TimeSpan ProgramAttachDuration { get; private set; }
+
+    /// <inheritdoc cref="ManagedCodeMap.WaitUntilCurrent"/>
+    internal bool WaitUntilCodeMapCurrent(TimeSpan timeout) => _attachment?.Map.WaitUntilCurrent(timeout) ?? false;
+
+    /// <summary>The process's instance, if the machine can run it: checks the machine, starts nothing.</summary>
+    internal static DTraceBackend? TryCreate(out string reason)
+    {
+        if (RuntimeInformation.ProcessArchitecture != Architecture.X64)
+        {
+            reason = $"the dtrace backend's system call table covers x64, not {RuntimeInformation.ProcessArchitecture}";
+            return null;
+        }
+
+        if (LibcInterop.GetEuid() != 0)
+        {
+            reason = "the process is not root, which dtrace needs";
+            return null;
+        }
+
+        if (FindDTrace() is not { } dtrace)
+        {
+            reason = "dtrace is not installed: no dtrace on the PATH, in /usr/sbin or /usr/local/sbin (on Linux: Oracle's dtrace-utils; see the README)";
+            return null;
+        }
+
+        reason = $"dtrace ({dtrace}): one dtrace process reports each IO call of a traced thread; the in-process backend serves until it is attached";
+        lock (s_sharedLock)
+        {
+            return s_shared ??= new DTraceBackend(dtrace, BackendDiagnostics.Shared);
+        }
+    }
+
+    public IIoTraceBackend? RecorderForNewTrace()
+    {
+        if (_ready)
+        {
+            return this;
+        }
+
+        if (Volatile.Read(ref _failure) is null)
+        {
+            _ = Start();
+        }
+
+        return null;
+    }
+
+    public bool TryStart(out string reason)
+    {
+        var starting = Start();
+        if (!starting.Wait(s_attachTimeout))
+        {
+            reason = $"dtrace did not attach within {s_attachTimeout.TotalSeconds:0} s";
+            return false;
+        }
+
+        reason = starting.Result ?? string.Empty;
+        return starting.Result is null;
+    }
+
+    public void OnTraceStarted(TraceSession session)
+    {
+        if (!_ready)
+        {
+            session.MarkIncomplete();
+            return;
+        }
+
+        _traces[session.Id] = new DTraceTrace(session);
+    }
+
+    public Task OnTraceStopped(TraceSession session)
+    {
+        if (!_traces.TryGetValue(session.Id, out var trace) || _attachment is not { } attachment)
+        {
+            return Task.CompletedTask;
+        }
+
+        // The first flush whose markers are all made after this stop: it is not requested yet.
+        trace.Flush = attachment.Process.LastRequested + 1;
+        trace.StopTimestamp = session.StopTimestamp;
+        attachment.Process.RequestFlush();
+        return trace.Flushed.Task;
+    }
+
+    public string? DescribeFd(int fd) => FdTargets.Resolve(fd);
+
+    public void Stop()
+    {
+        Attachment? attachment;
+        lock (_lock)
+        {
+            attachment = _attachment;
+            _attachment = null;
+            _starting = null;
+            _ready = false;
+            _failure = null;
+            _generation++;
+        }
+
+        attachment?.Dispose();
+        AbandonTraces();
+    }
+
+    private static string? FindDTrace()
+    {
+        var path = Environment.GetEnvironmentVariable("PATH") ?? string.Empty;
+        return path.Split(':', StringSplitOptions.RemoveEmptyEntries).Append("/usr/sbin").Append("/usr/local/sbin")
+            .Select(directory => Path.Combine(directory, "dtrace"))
+            .FirstOrDefault(File.Exists);
+    }
+
+    private Task<string?> Start()
+    {
+        lock (_lock)
+        {
+            if (_failure is { } failure)
+            {
+                return Task.FromResult<string?>(failure);
+            }
+
+            if (_starting is { } starting)
+            {
+                return starting;
+            }
+
+            var generation = _generation;
+            using (SuppressedFlow.Begin())
+            {
+                return _starting = Task.Run(() => Attach(generation));
+            }
+        }
+    }
+
+    private string? Attach(int generation)
+    {
+        var stopwatch = Stopwatch.StartNew();
+        if (!ManagedCodeMap.TryStart(TimeSpan.FromSeconds(10), out var map, out var reason) || map is null)
+        {
+            return Fail($"the runtime's JIT events could not be read: {reason}");
+        }
+
+        if (TraceSlotTable.Shared(out reason) is not { } slots)
+        {
+            map.Dispose();
+            return Fail(reason);
+        }
+
+        slots.MapThreadPages();
+        DTraceProcess process;
+        try
+        {
+            var script = DTraceScript.Generate(Environment.ProcessId, slots.Address, LibcUnwindTable.Load(ProcessMaps.Self));
+            process = DTraceProcess.Start(_dtrace, script, s_attachTimeout);
+        }
+        catch (Exception e) when (e is InvalidOperationException or IOException or UnauthorizedAccessException or System.ComponentModel.Win32Exception)
+        {
+            map.Dispose();
+            return Fail($"dtrace could not run the backend's script: {e.Message}");
+        }
+
+        var attachment = new Attachment(process, map, slots, ThreadTraces.Subscribe(slots),
+            new RecordCharger(_traces, new StackAttributor(map, new FramePointerWalk())));
+        process.RecordRead += attachment.Charger.Charge;
+        process.Flushed += flush => OnFlushed(attachment, flush);
+        process.Heartbeat += ExpireOverdueTraces;
+        process.Lost += OnLost;
+        process.Failed += r => Fail(r);
+        lock (_lock)
+        {
+            if (generation != _generation)
+            {
+                attachment.Dispose();
+                return "the backend was stopped while attaching";
+            }
+
+            _attachment = attachment;
+            AttachDuration = stopwatch.Elapsed;
+            ProgramAttachDuration = process.AttachDuration;
+            _ready = true;
+        }
+
+        return null;
+    }
+
+    /// <summary>On the output thread: completes the traces that waited for this flush or an earlier one.</summary>
+    private void OnFlushed(Attachment attachment, long flush)
+    {
+        attachment.Slots.MapThreadPages();
+        foreach (var trace in _traces.Values)
+        {
+            if (trace.StopTimestamp != 0 && trace.Flush <= flush)
+            {
+                Complete(trace);
+            }
+        }
+
+        ExpireOverdueTraces();
+    }
+
+    private void Complete(DTraceTrace trace)
+    {
+        if (_traces.TryRemove(trace.Session.Id, out _))
+        {
+            trace.Flushed.TrySetResult();
+        }
+    }
+
+    private void ExpireOverdueTraces()
+    {
+        var overdue = Stopwatch.GetTimestamp() - (long)(FlushTimeout.TotalSeconds * Stopwatch.Frequency);
+        foreach (var (id, trace) in _traces)
+        {
+            var stopped = trace.StopTimestamp;
+            if (stopped != 0 && stopped < overdue && _traces.TryRemove(id, out _))
+            {
+                trace.Session.MarkIncomplete();
+                trace.Flushed.TrySetResult();
+            }
+        }
+    }
+
+    private void OnLost(string what)
+    {
+        foreach (var trace in _traces.Values)
+        {
+            trace.Session.MarkIncomplete();
+        }
+
+        if (Interlocked.Exchange(ref _lossReported, 1) == 0)
+        {
+            _diagnostics.CallsLost(BackendName, $"dtrace dropped records ({what}); the reports of the traces running then are marked incomplete");
+        }
+    }
+
+    private string Fail(string reason)
+    {
+        Attachment? attachment;
+        lock (_lock)
+        {
+            if (_failure is not null)
+            {
+                return _failure;
+            }
+
+            _failure = reason;
+            _ready = false;
+            attachment = _attachment;
+            _attachment = null;
+        }
+
+        _diagnostics.BackendFailed(BackendName, $"{reason}; traces fall back to the in-process backend, and those that were running report incomplete");
+        attachment?.Dispose();
+        AbandonTraces();
+        return reason;
+    }
+
+    private void AbandonTraces()
+    {
+        foreach (var (id, trace) in _traces)
+        {
+            if (_traces.TryRemove(id, out _))
+            {
+                trace.Session.MarkIncomplete();
+                trace.Flushed.TrySetResult();
+            }
+        }
+    }
+
+    /// <summary>One attach: the dtrace process, the code map, the slot table's publication, the charger.</summary>
+    private sealed class Attachment(DTraceProcess process, ManagedCodeMap map, TraceSlotTable slots, IDisposable publishing, RecordCharger charger) : IDisposable
+    {
+        public DTraceProcess Process { get; } = process;
+
+        public ManagedCodeMap Map { get; } = map;
+
+        public TraceSlotTable Slots { get; } = slots;
+
+        public RecordCharger Charger { get; } = charger;
+
+        public void Dispose()
+        {
+            publishing.Dispose();
+            Process.Dispose();
+            Map.Dispose();
+        }
+    }
+}

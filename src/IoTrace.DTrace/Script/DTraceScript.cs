@@ -1,0 +1,129 @@
+using System.Globalization;
+using System.Text;
+using IoTrace.Platform.Linux;
+using IoTrace.Probes;
+using IoTrace.Symbols.Native;
+
+namespace IoTrace.DTrace.Script;
+
+/// <summary>
+/// The D script the backend runs: for each system call of <see cref="LinuxSyscalls"/>, an entry probe that reads the
+/// calling thread's trace from the slot table (<see cref="Symbols.TraceSlotTable"/>) with copyin, and a return probe
+/// that prints one record per call of a traced thread: its trace, probe, fd and fd generation, result, wall time, and
+/// user stack. Records rather than aggregations: DTrace for Linux clears an aggregation (trunc) in the kernel after it
+/// snapshots it, so calls made in between would be lost.
+/// </summary>
+/// <remarks>
+/// The stack is walked by the script, not taken with ustack(): ustack() prints a frame in a library with symbols as
+/// <c>module`symbol+offset</c>, without its address. The walk steps out of glibc's wrapper by the libc table
+/// (<see cref="LibcUnwindTable"/>: glibc's wrappers keep no frame pointer, and some keep a path in rbp), then follows
+/// frame pointers, checked to climb the stack so that a stale rbp ends the walk rather than a copyin.
+/// </remarks>
+internal static class DTraceScript
+{
+    /// <summary>prctl's option for the backend's markers: an unused number ("IOTR"), so the call fails with EINVAL and changes nothing.</summary>
+    public const int MarkerOption = 0x494f5452;
+
+    /// <summary>Return addresses the walk reads after the instruction pointer: the app's frame of Npgsql's calls is up to about 40 deep.</summary>
+    public const int Frames = 40;
+
+    private const int FramesPerClause = 8;
+
+    public static string Generate(int pid, nint slotTable, LibcUnwindTable libc)
+    {
+        var d = new StringBuilder();
+        var calls = LinuxSyscalls.X64;
+        string Probes(string end, Func<LinuxSyscall, bool> which) =>
+            string.Join(", ", calls.Where(which).Select(c => c.TracepointName).Distinct().Select(n => $"syscall::{n}:{end}"));
+        var all = (Func<LinuxSyscall, bool>)(_ => true);
+        bool HasPath(LinuxSyscall c) => c.Path != SyscallPath.None;
+
+        Line(d, "#pragma D option quiet");
+        Line(d, "#pragma D option switchrate=100hz");
+        Line(d, "#pragma D option bufsize=16m");
+        Line(d, "#pragma D option strsize=512");
+        Line(d, "#pragma D option zdefs");
+        Line(d, "int64_t gen[int];");
+        Line(d, "int64_t cfa[uint64_t];");
+        Line(d, "int64_t savedrbp[uint64_t];");
+        Line(d, "int64_t owner[int];");
+        Line(d, "int64_t ownergen[int];");
+
+        // The wrapper frames at libc's syscall sites, by the ip the kernel saved.
+        Line(d, "BEGIN {");
+        foreach (var site in libc.Sites)
+        {
+            Line(d, $"  cfa[0x{site.Ip:x}] = {site.CfaOffset}; savedrbp[0x{site.Ip:x}] = {site.RbpOffset};");
+        }
+
+        Line(d, "}");
+        Line(d, "BEGIN { printf(\"R\\n\"); }");
+
+        // Entry: the thread's trace (0: none), the call's start, its fd argument and its path.
+        Line(d, $"{Probes("entry", all)} /pid == {pid}/ {{ self->trace = *(uint64_t *)copyin(0x{slotTable:x} + tid * 16, 8); }}");
+
+        // A call on an fd a trace waits for, from a thread of no trace (the runtime's socket thread retrying a read
+        // that would have blocked, reading a connect's result): the trace's (FdOwners, as the eBPF program keeps it).
+        Line(d, $"{Probes("entry", c => c.Fd == SyscallFd.Arg0 && c.Name != "close")} /pid == {pid} && !self->trace && owner[(int)arg0] && ownergen[(int)arg0] == gen[(int)arg0]/ {{ self->trace = owner[(int)arg0]; self->owned = 1; }}");
+        Line(d, $"{Probes("entry", all)} /self->trace/ {{ self->ts = timestamp; self->arg0 = (int64_t)arg0; }}");
+        Line(d, $"{Probes("entry", c => c.Path == SyscallPath.Arg0)} /self->trace && arg0/ {{ self->path = copyinstr(arg0); }}");
+        Line(d, $"{Probes("entry", c => c.Path == SyscallPath.Arg1)} /self->trace && arg1/ {{ self->path = copyinstr(arg1); }}");
+        Line(d, $"{Probes("entry", HasPath)} /self->trace && self->path == 0/ {{ self->path = \"\"; }}");
+        Line(d, $"syscall::close:entry /pid == {pid}/ {{ self->closing = arg0 + 1; }}");
+
+        // A socket's peer, as the first 24 bytes of its address (IPv4 and IPv6): the socket may be closed before the
+        // record is read, and then the process cannot ask it.
+        Line(d, "syscall::connect:entry /self->trace/ { this->a = (uint64_t *)copyin(arg1, 24); self->a0 = this->a[0]; self->a1 = this->a[1]; self->a2 = this->a[2]; }");
+
+        // Return: the walk, in clauses of a few frames (each copyin takes scratch space until its clause ends).
+        Line(d, $"{Probes("return", all)} /self->trace/ {{");
+        Line(d, "  this->pc = uregs[R_PC]; this->sp = uregs[R_SP]; this->c = cfa[this->pc];");
+        Line(d, "  this->w = (uint64_t *)copyin(this->sp + (this->c ? this->c - 16 : 0), 16);");
+        Line(d, "  this->r0 = this->c ? this->w[1] : 0;");
+        Line(d, "  this->fp = this->c && savedrbp[this->pc] ? *(uint64_t *)copyin(this->sp + this->c - savedrbp[this->pc], 8) : uregs[R_RBP];");
+        Line(d, "  this->ok = this->fp >= this->sp && this->fp - this->sp < 8388608;");
+        Line(d, "}");
+        for (var first = 1; first <= Frames; first += FramesPerClause)
+        {
+            Line(d, $"{Probes("return", all)} /self->trace/ {{");
+            for (var i = first; i < first + FramesPerClause; i++)
+            {
+                Line(d, $"  this->w = (uint64_t *)copyin(this->ok ? this->fp : this->sp, 16); this->r{i} = this->ok ? this->w[1] : 0; this->n = this->ok ? this->w[0] : 0;");
+                Line(d, "  this->ok = this->ok && this->n > this->fp && this->n - this->fp < 1048576; this->fp = this->n;");
+            }
+
+            Line(d, "}");
+        }
+
+        var format = string.Join(' ', Enumerable.Repeat("%x", Frames + 2));
+        var frames = string.Join(", ", Enumerable.Range(0, Frames + 1).Select(i => $"this->r{i}").Prepend("this->pc"));
+        const string Head = "cpu, self->trace, probefunc, self->arg0, gen[(int)self->arg0], (int64_t)arg0, gen[(int)arg0], timestamp - self->ts";
+        Line(d, $"{Probes("return", c => !HasPath(c) && c.Name != "connect")} /self->trace/ {{ printf(\"C %d %d %s %d %d %d %d %d {format}\\n\", {Head}, {frames}); }}");
+        Line(d, $"{Probes("return", HasPath)} /self->trace/ {{ printf(\"P %d %d %s %d %d %d %d %d {format} %s\\n\", {Head}, {frames}, self->path); }}");
+        Line(d, $"syscall::connect:return /self->trace/ {{ printf(\"S %d %d %s %d %d %d %d %d {format} %x %x %x\\n\", {Head}, {frames}, self->a0, self->a1, self->a2); }}");
+
+        // Each number's generation: its closes in the whole process, after the close's own record.
+        Line(d, "syscall::close:return /self->closing && arg0 == 0/ { gen[self->closing - 1] = gen[self->closing - 1] + 1; }");
+        Line(d, "syscall::close:return /self->closing/ { owner[self->closing - 1] = 0; self->closing = 0; }");
+
+        // Ownership: the retry the owner waited for ends its wait once it does not fail with EAGAIN; a read or write
+        // that would block, or a connect under way, makes its trace the fd's owner.
+        var moves = (Func<LinuxSyscall, bool>)(c => c.Fd == SyscallFd.Arg0 && ProbeCatalog.Kind(ProbeCatalog.IndexOf(c.Probe)) != ProbeKind.Setup);
+        Line(d, $"{Probes("return", moves)} /self->owned && (int64_t)arg0 != -11/ {{ owner[(int)self->arg0] = 0; }}");
+        Line(d, $"{Probes("return", moves)} /self->trace && (int64_t)arg0 == -11/ {{ owner[(int)self->arg0] = self->trace; ownergen[(int)self->arg0] = gen[(int)self->arg0]; }}");
+        Line(d, "syscall::connect:return /self->trace && (int64_t)arg0 == -115/ { owner[(int)self->arg0] = self->trace; ownergen[(int)self->arg0] = gen[(int)self->arg0]; }");
+        Line(d, $"{Probes("return", all)} /self->trace/ {{ self->trace = 0; self->owned = 0; self->ts = 0; self->arg0 = 0; self->path = 0; self->a0 = 0; self->a1 = 0; self->a2 = 0; }}");
+
+        // A flush marker on each CPU.
+        Line(d, $"syscall::prctl:entry /pid == {pid} && arg0 == {MarkerOption}/ {{ printf(\"F %d %d\\n\", cpu, arg1); }}");
+        // The process's end, killed or not (a write to its closed pipe would not end dtrace: it inherits the runtime's
+        // ignored SIGPIPE).
+        Line(d, $"proc:::exit /pid == {pid}/ {{ exit(0); }}");
+
+        // A line each second: stopped traces that waited too long for their flush are cut short on it.
+        Line(d, "tick-1s { printf(\"T\\n\"); }");
+        return d.ToString();
+    }
+
+    private static void Line(StringBuilder d, string text) => d.Append(text).Append('\n');
+}

@@ -1,0 +1,57 @@
+using System.Diagnostics;
+using IoTrace.DTrace.Script;
+using IoTrace.Platform.Linux;
+using IoTrace.Symbols.Native;
+using IoTrace.Tests.Shared;
+using Xunit;
+
+namespace IoTrace.DTrace.Tests.Script;
+
+public sealed class DTraceScriptTests
+{
+    /// <summary>The script allows probes that match nothing (an older kernel's missing call): here, none may be missing.</summary>
+    [Fact]
+    public void Generate_EverySystemCall_IsATracepointOfThisKernel()
+    {
+        Requires.DTrace();
+
+        var missing = LinuxSyscalls.X64.Select(s => s.TracepointName).Distinct()
+            .Where(name => !Directory.Exists($"/sys/kernel/tracing/events/syscalls/sys_enter_{name}"));
+
+        Assert.Empty(missing);
+    }
+
+    [Fact]
+    public async Task Generate_ForThisProcess_DTraceCompilesIt()
+    {
+        Requires.DTrace();
+        var path = Path.Combine(Path.GetTempPath(), $"iotrace-script-test-{Guid.NewGuid():N}.d");
+        await File.WriteAllTextAsync(path, DTraceScript.Generate(Environment.ProcessId, 0x10000, LibcUnwindTable.Load(ProcessMaps.Self)), TestContext.Current.CancellationToken);
+        try
+        {
+            // -e: compile, enable nothing.
+            using var dtrace = Process.Start(new ProcessStartInfo("dtrace", ["-e", "-s", path]) { RedirectStandardError = true })!;
+            var errors = await dtrace.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
+            await dtrace.WaitForExitAsync(TestContext.Current.CancellationToken);
+
+            Assert.True(dtrace.ExitCode == 0, errors);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void Generate_LibcSites_EachInTheWalksTable()
+    {
+        Requires.Linux();
+        var libc = LibcUnwindTable.Load(ProcessMaps.Self);
+
+        var script = DTraceScript.Generate(42, 0x10000, libc);
+
+        Assert.NotEmpty(libc.Sites);
+        Assert.All(libc.Sites, site => Assert.Contains($"cfa[0x{site.Ip:x}] = {site.CfaOffset}; savedrbp[0x{site.Ip:x}] = {site.RbpOffset};", script, StringComparison.Ordinal));
+        Assert.Contains("/pid == 42/", script, StringComparison.Ordinal);
+    }
+}
