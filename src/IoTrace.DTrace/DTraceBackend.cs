@@ -26,6 +26,9 @@ internal sealed class DTraceBackend : IIoTraceBackend
 {
     public const string BackendName = IoTraceDTrace.Name;
 
+    /// <summary>The environment variable that names the dtrace executable.</summary>
+    internal const string DTraceVariable = "IOTRACE_DTRACE";
+
     private static readonly TimeSpan s_attachTimeout = TimeSpan.FromSeconds(60);
     private static readonly Lock s_sharedLock = new();
     private static DTraceBackend? s_shared;
@@ -80,9 +83,8 @@ internal sealed class DTraceBackend : IIoTraceBackend
             return null;
         }
 
-        if (FindDTrace() is not { } dtrace)
+        if (FindDTrace(out reason) is not { } dtrace)
         {
-            reason = "dtrace is not installed: no dtrace on the PATH, in /usr/sbin or /usr/local/sbin (on Linux: Oracle's dtrace-utils; see the README)";
             return null;
         }
 
@@ -165,12 +167,23 @@ internal sealed class DTraceBackend : IIoTraceBackend
         AbandonTraces();
     }
 
-    private static string? FindDTrace()
+    /// <summary>The dtrace executable: the one <c>IOTRACE_DTRACE</c> names, else the first on the PATH, in /usr/sbin or /usr/local/sbin (sudo's PATH may lack them).</summary>
+    private static string? FindDTrace(out string reason)
     {
+        if (Environment.GetEnvironmentVariable(DTraceVariable) is { Length: > 0 } named)
+        {
+            reason = File.Exists(named) ? string.Empty : $"{named} ({DTraceVariable}) does not exist";
+            return reason.Length == 0 ? named : null;
+        }
+
         var path = Environment.GetEnvironmentVariable("PATH") ?? string.Empty;
-        return path.Split(':', StringSplitOptions.RemoveEmptyEntries).Append("/usr/sbin").Append("/usr/local/sbin")
+        var found = path.Split(':', StringSplitOptions.RemoveEmptyEntries).Append("/usr/sbin").Append("/usr/local/sbin")
             .Select(directory => Path.Combine(directory, "dtrace"))
             .FirstOrDefault(File.Exists);
+        reason = found is null
+            ? "dtrace is not installed: no dtrace on the PATH, in /usr/sbin or /usr/local/sbin (on Linux, Oracle's DTrace for Linux; IOTRACE_DTRACE names another file)"
+            : string.Empty;
+        return found;
     }
 
     private Task<string?> Start()
