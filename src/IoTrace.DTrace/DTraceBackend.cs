@@ -237,9 +237,10 @@ internal sealed class DTraceBackend : IIoTraceBackend
 
         var attachment = new Attachment(process, map, slots, ThreadTraces.Subscribe(slots),
             new RecordCharger(_traces, new StackAttributor(map, new FramePointerWalk())));
-        process.RecordRead += attachment.Charger.Charge;
-        process.Flushed += flush => OnFlushed(attachment, flush);
-        process.Heartbeat += ExpireOverdueTraces;
+        // On the output thread, which must go on: a failure is logged once and that record or flush is lost.
+        process.RecordRead += record => Guarded(() => attachment.Charger.Charge(record));
+        process.Flushed += flush => Guarded(() => OnFlushed(attachment, flush));
+        process.Heartbeat += () => Guarded(ExpireOverdueTraces);
         process.Lost += OnLost;
         process.Failed += r => Fail(r);
         lock (_lock)
@@ -272,6 +273,20 @@ internal sealed class DTraceBackend : IIoTraceBackend
         }
 
         ExpireOverdueTraces();
+    }
+
+    private void Guarded(Action action)
+    {
+        try
+        {
+            action();
+        }
+#pragma warning disable CA1031 // The tracer never breaks the app: its failures are logged, the reading goes on.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            _diagnostics.TracerFailed(e);
+        }
     }
 
     private void Complete(DTraceTrace trace)

@@ -29,6 +29,9 @@ internal sealed unsafe class DTraceProcess : IDisposable
     private readonly SemaphoreSlim _flushWanted = new(0);
     private readonly TaskCompletionSource<string?> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Dictionary<long, int> _markersSeen = [];
+
+    // dtrace's last lines on stderr, for the reason it exited.
+    private readonly Queue<string> _errors = new();
     private long _requested;
     private volatile bool _disposed;
 
@@ -202,8 +205,6 @@ internal sealed unsafe class DTraceProcess : IDisposable
             Failed?.Invoke(reason + LastErrors());
         }
     }
-
-    private readonly Queue<string> _errors = new();
 
     private string LastErrors()
     {
