@@ -9,7 +9,7 @@ namespace IoTrace.Symbols;
 /// A table in this process's memory, one 16-byte slot per kernel thread id: {trace id, strategy bits} of the trace
 /// the thread currently runs for, or zeros. Written on every change of the flow's trace (set, cleared, or an async
 /// hop onto the thread) by the thread itself; read by a kernel-side backend at each system call, without a system call
-/// (the eBPF program, the dtrace script with copyin). The second word is the eBPF program's (<see cref="SlotBits"/>).
+/// (the eBPF program, the dtrace script with copyin). The second word says how (<see cref="SlotBits"/>).
 /// Indexed by the full tid, so two threads never share a slot; the mapping reserves no memory and only the pages of
 /// thread ids in use are ever touched. It lives as long as the process: the kernel program may read it at any time.
 /// </summary>
@@ -45,8 +45,15 @@ internal sealed unsafe class TraceSlotTable : IThreadTracePublisher
     }
 
     /// <summary>
-    /// The second word of a traced thread's slot (the eBPF program's strategy, rules and frameless bits), or null: 0.
-    /// Set by the backend that reads it, before its first trace.
+    /// The second word's bit that every reader may test: the trace keeps each call's fd and stack (not Summary). The
+    /// eBPF program's own bits use it with this meaning (its <c>SyscallTable.Context</c>).
+    /// </summary>
+    public const ulong ContextBit = 8;
+
+    /// <summary>
+    /// The second word of a traced thread's slot (the eBPF program's strategy, rules and frameless bits, with
+    /// <see cref="ContextBit"/>), or null: <see cref="ContextBit"/> alone where the trace keeps context. Set by the
+    /// backend that reads it, before its first trace.
     /// </summary>
     public static Func<TraceSession, ulong>? SlotBits { get; set; }
 
@@ -109,7 +116,7 @@ internal sealed unsafe class TraceSlotTable : IThreadTracePublisher
         if (session is { IsActive: true })
         {
             // Bits before the id: the program reads the id first and finds bits that match it, or a zero id.
-            slot[1] = SlotBits?.Invoke(session) ?? 0;
+            slot[1] = SlotBits?.Invoke(session) ?? (session.KeepsContext ? ContextBit : 0);
             Volatile.Write(ref slot[0], (ulong)session.Id);
         }
         else

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using IoTrace.Ebpf.Tests.TestSupport;
+using IoTrace.Tests.KernelBackends;
 using IoTrace.Tests.Shared;
 using Xunit;
 using IoTrace.Probes;
@@ -385,8 +386,7 @@ public sealed class EbpfBackendTests(EbpfFixture fixture) : IDisposable
         context.Unload();
     }
 
-    internal static string ByProbe(IoTraceReport report) =>
-        string.Join(", ", report.Aggregates.GroupBy(a => a.Probe).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => $"{g.Key} {g.Sum(a => a.Calls)} {g.Sum(a => a.Bytes)}"));
+    internal static string ByProbe(IoTraceReport report) => KernelBackendAgreement.ByProbe(report);
 
 
     private string WriteFile(string name, int size)

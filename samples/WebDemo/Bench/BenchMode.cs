@@ -34,6 +34,9 @@ internal static class BenchMode
 #if IOTRACE_EBPF
         builder.Services.AddEbpfBackend();
 #endif
+#if IOTRACE_DTRACE
+        builder.Services.AddDTraceBackend();
+#endif
         builder.Services.AddHttpClient();
 #if BENCH_PEERS
         var peer = builder.Configuration["Bench:Peer"];

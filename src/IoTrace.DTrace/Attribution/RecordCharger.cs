@@ -63,6 +63,8 @@ internal sealed class RecordCharger(ConcurrentDictionary<long, DTraceTrace> trac
         SyscallFd.Result when record.Result >= 0 => ((int)record.Result, record.ResultGeneration),
 
         // newfstatat(fd, "", AT_EMPTY_PATH) and utimensat(fd, NULL): a call on the fd, as fstat and futimens are.
+        // poll on one fd: the script read it from the pollfd.
+        SyscallFd.None when record.Syscall.Probe == "poll" && record.Arg0 >= 0 => ((int)record.Arg0, record.Arg0Generation),
         SyscallFd.None when record.Syscall.Path == SyscallPath.Arg1 && string.IsNullOrEmpty(record.Target) && record.Arg0 >= 0 => ((int)record.Arg0, record.Arg0Generation),
         _ => (-1, 0),
     };

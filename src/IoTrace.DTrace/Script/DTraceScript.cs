@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using IoTrace.Platform.Linux;
 using IoTrace.Probes;
+using IoTrace.Symbols;
 using IoTrace.Symbols.Native;
 
 namespace IoTrace.DTrace.Script;
@@ -19,6 +20,7 @@ namespace IoTrace.DTrace.Script;
 /// (<see cref="LibcUnwindTable"/>: glibc's wrappers keep no frame pointer, and some keep a path in rbp), then follows
 /// frame pointers, checked to climb the stack so that a stale rbp ends the walk rather than a copyin.
 /// </remarks>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 internal static class DTraceScript
 {
     /// <summary>prctl's option for the backend's markers: an unused number ("IOTR"), so the call fails with EINVAL and changes nothing.</summary>
@@ -48,6 +50,7 @@ internal static class DTraceScript
         Line(d, "int64_t savedrbp[uint64_t];");
         Line(d, "int64_t owner[int];");
         Line(d, "int64_t ownergen[int];");
+        Line(d, "int64_t ownercontext[int];");
 
         // The wrapper frames at libc's syscall sites, by the ip the kernel saved.
         Line(d, "BEGIN {");
@@ -60,23 +63,32 @@ internal static class DTraceScript
         Line(d, "BEGIN { printf(\"R\\n\"); }");
 
         // Entry: the thread's trace (0: none), the call's start, its fd argument and its path.
-        Line(d, $"{Probes("entry", all)} /pid == {pid}/ {{ self->trace = *(uint64_t *)copyin(0x{slotTable:x} + tid * 16, 8); }}");
+        Line(d, $"{Probes("entry", all)} /pid == {pid}/ {{ this->slot = (uint64_t *)copyin(0x{slotTable:x} + tid * 16, 16); self->trace = this->slot[0]; self->context = this->slot[0] ? this->slot[1] & {TraceSlotTable.ContextBit} : 0; }}");
 
         // A call on an fd a trace waits for, from a thread of no trace (the runtime's socket thread retrying a read
         // that would have blocked, reading a connect's result): the trace's (FdOwners, as the eBPF program keeps it).
-        Line(d, $"{Probes("entry", c => c.Fd == SyscallFd.Arg0 && c.Name != "close")} /pid == {pid} && !self->trace && owner[(int)arg0] && ownergen[(int)arg0] == gen[(int)arg0]/ {{ self->trace = owner[(int)arg0]; self->owned = 1; }}");
-        Line(d, $"{Probes("entry", all)} /self->trace/ {{ self->ts = timestamp; self->arg0 = (int64_t)arg0; }}");
-        Line(d, $"{Probes("entry", c => c.Path == SyscallPath.Arg0)} /self->trace && arg0/ {{ self->path = copyinstr(arg0); }}");
-        Line(d, $"{Probes("entry", c => c.Path == SyscallPath.Arg1)} /self->trace && arg1/ {{ self->path = copyinstr(arg1); }}");
+        Line(d, $"{Probes("entry", c => c.Fd == SyscallFd.Arg0 && c.Name != "close")} /pid == {pid} && !self->trace && owner[(int)arg0] && ownergen[(int)arg0] == gen[(int)arg0]/ {{ self->trace = owner[(int)arg0]; self->context = ownercontext[(int)arg0]; self->owned = 1; }}");
+        Line(d, $"{Probes("entry", all)} /self->trace/ {{ self->ts = timestamp; self->arg0 = (int64_t)arg0; self->gen0 = gen[(int)arg0]; }}");
+        Line(d, $"{Probes("entry", c => c.Path == SyscallPath.Arg0)} /self->context && arg0/ {{ self->path = copyinstr(arg0); }}");
+        Line(d, $"{Probes("entry", c => c.Path == SyscallPath.Arg1)} /self->context && arg1/ {{ self->path = copyinstr(arg1); }}");
         Line(d, $"{Probes("entry", HasPath)} /self->trace && self->path == 0/ {{ self->path = \"\"; }}");
-        Line(d, $"syscall::close:entry /pid == {pid}/ {{ self->closing = arg0 + 1; }}");
+
+        // poll on one fd (a socket's connect waiting): its fd is in the pollfd, in the caller's memory; else no fd.
+        Line(d, "syscall::poll:entry, syscall::ppoll:entry /self->trace/ { self->arg0 = -1; }");
+        Line(d, "syscall::poll:entry, syscall::ppoll:entry /self->trace && arg1 == 1/ { self->arg0 = *(int *)copyin(arg0, 4); self->gen0 = gen[(int)self->arg0]; }");
+
+        // Each number's generation: its closes in the whole process, counted as the close starts (the kernel frees the
+        // number during the call, and another thread may open it again before this one returns).
+        Line(d, $"syscall::close:entry /pid == {pid}/ {{ gen[(int)arg0] = gen[(int)arg0] + 1; owner[(int)arg0] = 0; }}");
 
         // A socket's peer, as the first 24 bytes of its address (IPv4 and IPv6): the socket may be closed before the
         // record is read, and then the process cannot ask it.
-        Line(d, "syscall::connect:entry /self->trace/ { this->a = (uint64_t *)copyin(arg1, 24); self->a0 = this->a[0]; self->a1 = this->a[1]; self->a2 = this->a[2]; }");
+        Line(d, "syscall::connect:entry /self->context/ { this->a = (uint64_t *)copyin(arg1, 24); self->a0 = this->a[0]; self->a1 = this->a[1]; self->a2 = this->a[2]; }");
 
-        // Return: the walk, in clauses of a few frames (each copyin takes scratch space until its clause ends).
-        Line(d, $"{Probes("return", all)} /self->trace/ {{");
+        // Return: the walk, in clauses of a few frames (each copyin takes scratch space until its clause ends). A trace
+        // without context (Summary) prints zeros, as 64-bit values: D types a clause variable by its first assignment.
+        Line(d, $"{Probes("return", all)} /self->trace && !self->context/ {{ this->pc = (uint64_t)0; {string.Join(" ", Enumerable.Range(0, Frames + 1).Select(i => $"this->r{i} = (uint64_t)0;"))} }}");
+        Line(d, $"{Probes("return", all)} /self->context/ {{");
         Line(d, "  this->pc = uregs[R_PC]; this->sp = uregs[R_SP]; this->c = cfa[this->pc];");
         Line(d, "  this->w = (uint64_t *)copyin(this->sp + (this->c ? this->c - 16 : 0), 16);");
         Line(d, "  this->r0 = this->c ? this->w[1] : 0;");
@@ -85,7 +97,7 @@ internal static class DTraceScript
         Line(d, "}");
         for (var first = 1; first <= Frames; first += FramesPerClause)
         {
-            Line(d, $"{Probes("return", all)} /self->trace/ {{");
+            Line(d, $"{Probes("return", all)} /self->context/ {{");
             for (var i = first; i < first + FramesPerClause; i++)
             {
                 Line(d, $"  this->w = (uint64_t *)copyin(this->ok ? this->fp : this->sp, 16); this->r{i} = this->ok ? this->w[1] : 0; this->n = this->ok ? this->w[0] : 0;");
@@ -97,27 +109,24 @@ internal static class DTraceScript
 
         var format = string.Join(' ', Enumerable.Repeat("%x", Frames + 2));
         var frames = string.Join(", ", Enumerable.Range(0, Frames + 1).Select(i => $"this->r{i}").Prepend("this->pc"));
-        const string Head = "cpu, self->trace, probefunc, self->arg0, gen[(int)self->arg0], (int64_t)arg0, gen[(int)arg0], timestamp - self->ts";
+        const string Head = "cpu, self->trace, probefunc, self->arg0, self->gen0, (int64_t)arg0, gen[(int)arg0], timestamp - self->ts";
         Line(d, $"{Probes("return", c => !HasPath(c) && c.Name != "connect")} /self->trace/ {{ printf(\"C %d %d %s %d %d %d %d %d {format}\\n\", {Head}, {frames}); }}");
         Line(d, $"{Probes("return", HasPath)} /self->trace/ {{ printf(\"P %d %d %s %d %d %d %d %d {format} %s\\n\", {Head}, {frames}, self->path); }}");
         Line(d, $"syscall::connect:return /self->trace/ {{ printf(\"S %d %d %s %d %d %d %d %d {format} %x %x %x\\n\", {Head}, {frames}, self->a0, self->a1, self->a2); }}");
-
-        // Each number's generation: its closes in the whole process, after the close's own record.
-        Line(d, "syscall::close:return /self->closing && arg0 == 0/ { gen[self->closing - 1] = gen[self->closing - 1] + 1; }");
-        Line(d, "syscall::close:return /self->closing/ { owner[self->closing - 1] = 0; self->closing = 0; }");
 
         // Ownership: the retry the owner waited for ends its wait once it does not fail with EAGAIN; a read or write
         // that would block, or a connect under way, makes its trace the fd's owner.
         var moves = (Func<LinuxSyscall, bool>)(c => c.Fd == SyscallFd.Arg0 && ProbeCatalog.Kind(ProbeCatalog.IndexOf(c.Probe)) != ProbeKind.Setup);
         Line(d, $"{Probes("return", moves)} /self->owned && (int64_t)arg0 != -11/ {{ owner[(int)self->arg0] = 0; }}");
-        Line(d, $"{Probes("return", moves)} /self->trace && (int64_t)arg0 == -11/ {{ owner[(int)self->arg0] = self->trace; ownergen[(int)self->arg0] = gen[(int)self->arg0]; }}");
-        Line(d, "syscall::connect:return /self->trace && (int64_t)arg0 == -115/ { owner[(int)self->arg0] = self->trace; ownergen[(int)self->arg0] = gen[(int)self->arg0]; }");
-        Line(d, $"{Probes("return", all)} /self->trace/ {{ self->trace = 0; self->owned = 0; self->ts = 0; self->arg0 = 0; self->path = 0; self->a0 = 0; self->a1 = 0; self->a2 = 0; }}");
+        Line(d, $"{Probes("return", moves)} /self->trace && (int64_t)arg0 == -11/ {{ owner[(int)self->arg0] = self->trace; ownergen[(int)self->arg0] = self->gen0; ownercontext[(int)self->arg0] = self->context; }}");
+        Line(d, "syscall::connect:return /self->trace && (int64_t)arg0 == -115/ { owner[(int)self->arg0] = self->trace; ownergen[(int)self->arg0] = self->gen0; ownercontext[(int)self->arg0] = self->context; }");
+        Line(d, $"{Probes("return", all)} /self->trace/ {{ self->trace = 0; self->context = 0; self->owned = 0; self->ts = 0; self->arg0 = 0; self->gen0 = 0; self->path = 0; self->a0 = 0; self->a1 = 0; self->a2 = 0; }}");
 
         // A flush marker on each CPU.
         Line(d, $"syscall::prctl:entry /pid == {pid} && arg0 == {MarkerOption}/ {{ printf(\"F %d %d\\n\", cpu, arg1); }}");
         // The process's end, killed or not (a write to its closed pipe would not end dtrace: it inherits the runtime's
         // ignored SIGPIPE).
+
         Line(d, $"proc:::exit /pid == {pid}/ {{ exit(0); }}");
 
         // A line each second: stopped traces that waited too long for their flush are cut short on it.

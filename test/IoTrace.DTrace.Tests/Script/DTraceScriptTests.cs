@@ -7,6 +7,7 @@ using Xunit;
 
 namespace IoTrace.DTrace.Tests.Script;
 
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class DTraceScriptTests
 {
     /// <summary>The script allows probes that match nothing (an older kernel's missing call): here, none may be missing.</summary>

@@ -8,6 +8,7 @@ using Xunit;
 namespace IoTrace.Ebpf.Tests.Kernel;
 
 /// <summary>The C program and the process read the same bits: every value both define agrees.</summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed partial class KernelProgramTests
 {
     public static TheoryData<string, ulong> SharedValues => new()
@@ -22,6 +23,7 @@ public sealed partial class KernelProgramTests
         { "PATH_TARGET", SyscallTable.PathTarget },
         { "SETUP", SyscallTable.Setup },
         { "CONTEXT", SyscallTable.Context },
+        { "CONTEXT", Symbols.TraceSlotTable.ContextBit },
         { "CPU", SyscallTable.Cpu },
         { "RULES_SHIFT", SyscallTable.RulesShift },
         { "FRAMELESS_BLOOM_SHIFT", KernelProgram.FramelessBloomShift },
