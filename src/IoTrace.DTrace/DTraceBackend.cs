@@ -16,8 +16,8 @@ namespace IoTrace.DTrace;
 
 /// <summary>
 /// Root and dtrace: one dtrace process (<see cref="DTraceProcess"/>) runs a generated script
-/// (<see cref="DTraceScript"/>) that prints every IO call of a traced thread, found through the shared slot table
-/// (<see cref="TraceSlotTable"/>); the records are charged as they are read, with lines from the runtime's JIT events
+/// (<see cref="DTraceScript"/>) that aggregates every IO call of a traced thread, found through the shared slot table
+/// (<see cref="TraceSlotTable"/>); each flush is charged as it is read, with lines from the runtime's JIT events
 /// (<see cref="ManagedCodeMap"/>) and the app's PDBs. It starts once, in the background, and stays attached; until it
 /// is ready, and after it fails, the in-process backend serves (<see cref="FallbackBackend"/>).
 /// </summary>
@@ -88,7 +88,7 @@ internal sealed class DTraceBackend : IIoTraceBackend
             return null;
         }
 
-        reason = $"dtrace ({dtrace}): one dtrace process reports each IO call of a traced thread; the in-process backend serves until it is attached";
+        reason = $"dtrace ({dtrace}): one dtrace process aggregates the IO calls of traced threads; the in-process backend serves until it is attached";
         lock (s_sharedLock)
         {
             return s_shared ??= new DTraceBackend(dtrace, BackendDiagnostics.Shared);
@@ -236,10 +236,10 @@ internal sealed class DTraceBackend : IIoTraceBackend
         }
 
         var attachment = new Attachment(process, map, slots, ThreadTraces.Subscribe(slots),
-            new RecordCharger(_traces, new StackAttributor(map, new FramePointerWalk())));
-        // On the output thread, which must go on: a failure is logged once and that record or flush is lost.
-        process.RecordRead += record => Guarded(() => attachment.Charger.Charge(record));
-        process.Flushed += flush => Guarded(() => OnFlushed(attachment, flush));
+            new FlushCharger(_traces, new StackAttributor(map, new FramePointerWalk())));
+
+        // On the output thread, which must go on: a failure is logged once and that flush is lost.
+        process.Flushed += (flush, aggregates) => Guarded(() => OnFlushed(attachment, flush, aggregates));
         process.Heartbeat += () => Guarded(ExpireOverdueTraces);
         process.Lost += OnLost;
         process.Failed += r => Fail(r);
@@ -260,9 +260,10 @@ internal sealed class DTraceBackend : IIoTraceBackend
         return null;
     }
 
-    /// <summary>On the output thread: completes the traces that waited for this flush or an earlier one.</summary>
-    private void OnFlushed(Attachment attachment, long flush)
+    /// <summary>On the output thread: charges a flush, then completes the traces that waited for it or an earlier one.</summary>
+    private void OnFlushed(Attachment attachment, long flush, IReadOnlyList<DTraceAggregate> aggregates)
     {
+        attachment.Charger.Charge(aggregates);
         attachment.Slots.MapThreadPages();
         foreach (var trace in _traces.Values)
         {
@@ -359,7 +360,7 @@ internal sealed class DTraceBackend : IIoTraceBackend
     }
 
     /// <summary>One attach: the dtrace process, the code map, the slot table's publication, the charger.</summary>
-    private sealed class Attachment(DTraceProcess process, ManagedCodeMap map, TraceSlotTable slots, IDisposable publishing, RecordCharger charger) : IDisposable
+    private sealed class Attachment(DTraceProcess process, ManagedCodeMap map, TraceSlotTable slots, IDisposable publishing, FlushCharger charger) : IDisposable
     {
         public DTraceProcess Process { get; } = process;
 
@@ -367,7 +368,7 @@ internal sealed class DTraceBackend : IIoTraceBackend
 
         public TraceSlotTable Slots { get; } = slots;
 
-        public RecordCharger Charger { get; } = charger;
+        public FlushCharger Charger { get; } = charger;
 
         public void Dispose()
         {

@@ -8,45 +8,49 @@ namespace IoTrace.DTrace.Consumer;
 
 /// <summary>
 /// The dtrace process the backend runs: started with the generated script (no <c>-p</c>: dtrace would keep the app
-/// ptrace-attached, which no debugger or strace could then share), read line by line, and asked to flush with a
-/// marker call made on each CPU in turn.
+/// ptrace-attached, which no debugger or strace could then share), read line by line, and asked to flush with a marker
+/// call (<see cref="DTraceScript.MarkerOption"/>): the flush prints every call that returned before the marker.
 /// </summary>
-/// <remarks>
-/// Why a marker on every CPU: dtrace prints each CPU's records in the order they were made, but CPUs one after another.
-/// A call that returned before the marker on one CPU may be printed after the marker of another; it cannot be printed
-/// after the marker made later on its own CPU. Once the marker is read from every CPU, every call made before the first
-/// of them has been read.
-/// </remarks>
 [SupportedOSPlatform("linux")]
-internal sealed unsafe class DTraceProcess : IDisposable
+internal sealed class DTraceProcess : IDisposable
 {
     private const int SIGINT = 2;
 
+    /// <summary>dtrace prints what it read every 10 ms (its switchrate): flushes closer than that would print nothing more.</summary>
+    private static readonly TimeSpan MarkerSpacing = TimeSpan.FromMilliseconds(10);
+
     private readonly Process _process;
     private readonly string _scriptPath;
-    private readonly int[] _cpus;
-    private readonly DTraceLineParser _parser = new();
+    // What the script printed apart from the aggregates that need it: each stack once, each connect's peer.
+    private readonly Dictionary<ulong, ulong[]> _stacks = [];
+    private readonly Dictionary<(long Trace, int Fd, long Generation), string?> _peers = [];
+
+    // Flushes read, in order, until the stacks and peers they name are read too (another CPU's buffer, read later).
+    private readonly Queue<(long Sequence, List<DTraceAggregate> Aggregates, long ReadAt)> _pending = new();
     private readonly SemaphoreSlim _flushWanted = new(0);
     private readonly TaskCompletionSource<string?> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly Dictionary<long, int> _markersSeen = [];
+    private List<DTraceAggregate> _batch = [];
 
     // dtrace's last lines on stderr, for the reason it exited.
     private readonly Queue<string> _errors = new();
     private long _requested;
+    private long _lastMarker;
     private volatile bool _disposed;
 
-    private DTraceProcess(Process process, string scriptPath, int[] cpus)
+    private DTraceProcess(Process process, string scriptPath)
     {
         _process = process;
         _scriptPath = scriptPath;
-        _cpus = cpus;
     }
 
-    /// <summary>A call record, on the output thread.</summary>
-    public event Action<DTraceRecord>? RecordRead;
+    /// <summary>How long a flush waits for a stack or peer it names, printed from another CPU, before it is delivered without it.</summary>
+    private static readonly TimeSpan s_pendingTimeout = TimeSpan.FromSeconds(1);
 
-    /// <summary>Every call made before flush <c>n</c> was requested has been read (on the output thread).</summary>
-    public event Action<long>? Flushed;
+    /// <summary>
+    /// Flush <c>n</c> was read, with what it printed: every call that returned before flush <c>n</c> was requested is
+    /// in it or an earlier one (on the output thread).
+    /// </summary>
+    public event Action<long, IReadOnlyList<DTraceAggregate>>? Flushed;
 
     /// <summary>dtrace's line each second, on the output thread.</summary>
     public event Action? Heartbeat;
@@ -87,7 +91,7 @@ internal sealed unsafe class DTraceProcess : IDisposable
             process = Process.Start(info) ?? throw new InvalidOperationException($"{dtrace} could not be started");
         }
 
-        var host = new DTraceProcess(process, path, AllowedCpus());
+        var host = new DTraceProcess(process, path);
         using (SuppressedFlow.Begin())
         {
             new Thread(host.ReadOutput) { IsBackground = true, Name = "IoTrace dtrace output" }.UnsafeStart();
@@ -170,17 +174,35 @@ internal sealed unsafe class DTraceProcess : IDisposable
 
                 switch (line[0])
                 {
-                    case 'C' or 'P' or 'S':
-                        if (_parser.ParseRecord(line) is { } record)
+                    case 'A' or 'P':
+                        if (DTraceLineParser.ParseAggregate(line) is { } aggregate)
                         {
-                            RecordRead?.Invoke(record);
+                            _batch.Add(aggregate);
+                        }
+
+                        break;
+                    case 'K':
+                        if (DTraceLineParser.TryParseStack(line, out var hash, out var stack))
+                        {
+                            _stacks[hash] = stack;
+                            Deliver(force: false);
+                        }
+
+                        break;
+                    case 'N':
+                        if (DTraceLineParser.TryParsePeer(line, out var key, out var peer))
+                        {
+                            _peers[key] = peer;
+                            Deliver(force: false);
                         }
 
                         break;
                     case 'F':
-                        if (DTraceLineParser.TryParseMarker(line, out _, out var sequence))
+                        if (DTraceLineParser.TryParseMarker(line, out var sequence))
                         {
-                            OnMarker(sequence);
+                            _pending.Enqueue((sequence, _batch, Stopwatch.GetTimestamp()));
+                            _batch = [];
+                            Deliver(force: false);
                         }
 
                         break;
@@ -188,6 +210,7 @@ internal sealed unsafe class DTraceProcess : IDisposable
                         _ready.TrySetResult(null);
                         break;
                     case 'T':
+                        Deliver(force: true);
                         Heartbeat?.Invoke();
                         break;
                 }
@@ -205,6 +228,41 @@ internal sealed unsafe class DTraceProcess : IDisposable
             Failed?.Invoke(reason + LastErrors());
         }
     }
+
+    /// <summary>
+    /// Delivers the flushes whose stacks and peers are all read, in order; with <paramref name="force"/>, also those that
+    /// waited too long (their calls without a stack get no line, and a connect without its peer no target).
+    /// </summary>
+    private void Deliver(bool force)
+    {
+        while (_pending.TryPeek(out var head))
+        {
+            var complete = head.Aggregates.TrueForAll(Resolvable);
+            if (!complete && !(force && Stopwatch.GetElapsedTime(head.ReadAt) > s_pendingTimeout))
+            {
+                return;
+            }
+
+            _pending.Dequeue();
+            foreach (var aggregate in head.Aggregates)
+            {
+                aggregate.Stack = aggregate.StackHash == 0 ? [] : _stacks.GetValueOrDefault(aggregate.StackHash, []);
+                if (IsNamedConnect(aggregate) && _peers.Remove((aggregate.Trace, aggregate.Fd, aggregate.Generation), out var peer))
+                {
+                    aggregate.Target = peer;
+                }
+            }
+
+            Flushed?.Invoke(head.Sequence, head.Aggregates);
+        }
+    }
+
+    private bool Resolvable(DTraceAggregate aggregate) =>
+        (aggregate.StackHash == 0 || _stacks.ContainsKey(aggregate.StackHash))
+        && (!IsNamedConnect(aggregate) || _peers.ContainsKey((aggregate.Trace, aggregate.Fd, aggregate.Generation)));
+
+    /// <summary>A connect of a trace with context (its stack hash is not 0) on an fd: the script printed its peer.</summary>
+    private static bool IsNamedConnect(DTraceAggregate aggregate) => aggregate.StackHash != 0 && aggregate.Fd >= 0 && aggregate.Syscall.Name == "connect";
 
     private string LastErrors()
     {
@@ -226,7 +284,7 @@ internal sealed unsafe class DTraceProcess : IDisposable
                     continue;
                 }
 
-                if (line.Contains("drops on CPU", StringComparison.Ordinal) || line.Contains("dynamic variable drops", StringComparison.Ordinal))
+                if (line.Contains(" drops", StringComparison.Ordinal))
                 {
                     Lost?.Invoke(line);
                     continue;
@@ -247,19 +305,6 @@ internal sealed unsafe class DTraceProcess : IDisposable
         }
     }
 
-    private void OnMarker(long sequence)
-    {
-        var seen = _markersSeen.GetValueOrDefault(sequence) + 1;
-        if (seen < _cpus.Length)
-        {
-            _markersSeen[sequence] = seen;
-            return;
-        }
-
-        _markersSeen.Remove(sequence);
-        Flushed?.Invoke(sequence);
-    }
-
     private void MakeMarkers()
     {
         while (!_disposed)
@@ -277,41 +322,17 @@ internal sealed unsafe class DTraceProcess : IDisposable
                 return;
             }
 
+            // At most one flush per spacing: under load, one flush answers many stopped traces.
+            var since = Stopwatch.GetElapsedTime(_lastMarker);
+            if (since < MarkerSpacing)
+            {
+                Thread.Sleep(MarkerSpacing - since);
+            }
+
+            _lastMarker = Stopwatch.GetTimestamp();
             var sequence = Interlocked.Increment(ref _requested);
-            foreach (var cpu in _cpus)
-            {
-                PinTo(cpu);
-                _ = LibcInterop.Prctl(DTraceScript.MarkerOption, (nint)sequence, 0, 0, 0);
-            }
+            _ = LibcInterop.Prctl(DTraceScript.MarkerOption, (nint)sequence, 0, 0, 0);
         }
     }
 
-    private static void PinTo(int cpu)
-    {
-        var mask = stackalloc byte[128];
-        new Span<byte>(mask, 128).Clear();
-        mask[cpu / 8] = (byte)(1 << (cpu % 8));
-        _ = LibcInterop.SchedSetAffinity(0, 128, mask);
-    }
-
-    /// <summary>The CPUs this process may run on: its calls are printed from these.</summary>
-    private static int[] AllowedCpus()
-    {
-        var mask = stackalloc byte[128];
-        if (LibcInterop.SchedGetAffinity(0, 128, mask) != 0)
-        {
-            return [.. Enumerable.Range(0, Environment.ProcessorCount)];
-        }
-
-        var cpus = new List<int>();
-        for (var cpu = 0; cpu < 1024; cpu++)
-        {
-            if ((mask[cpu / 8] & (1 << (cpu % 8))) != 0)
-            {
-                cpus.Add(cpu);
-            }
-        }
-
-        return [.. cpus];
-    }
 }

@@ -9,27 +9,35 @@ namespace IoTrace.DTrace.Script;
 
 /// <summary>
 /// The D script the backend runs: for each system call of <see cref="LinuxSyscalls"/>, an entry probe that reads the
-/// calling thread's trace from the slot table (<see cref="Symbols.TraceSlotTable"/>) with copyin, and a return probe
-/// that prints one record per call of a traced thread: its trace, probe, fd and fd generation, result, wall time, and
-/// user stack. Records rather than aggregations: DTrace for Linux clears an aggregation (trunc) in the kernel after it
-/// snapshots it, so calls made in between would be lost.
+/// calling thread's trace from the slot table (<see cref="TraceSlotTable"/>) with copyin, and a return probe that
+/// aggregates the call of a traced thread in dtrace by trace, system call, fd and its generation, and user stack
+/// (calls, bytes, wall time); a flush prints and truncates the aggregations. An aggregation key holds only a few
+/// values (DTrace's tuple registers): the stack is in it as a hash, printed once with its frames.
 /// </summary>
 /// <remarks>
-/// The stack is walked by the script, not taken with ustack(): ustack() prints a frame in a library with symbols as
+/// <para>Two sets of aggregations, written in turn: a flush flips the set the probes write to, then prints and truncates
+/// the other. DTrace for Linux truncates an aggregation in the kernel after the consumer's snapshot, so calls counted
+/// into it in between would be lost; once flipped, nothing writes to the set being printed.</para>
+/// <para>The stack is walked by the script, not taken with ustack(): ustack() starts from rbp, which some of glibc's
+/// wrappers use for data (open64 keeps the path there), and prints a frame in a library with symbols as
 /// <c>module`symbol+offset</c>, without its address. The walk steps out of glibc's wrapper by the libc table
-/// (<see cref="LibcUnwindTable"/>: glibc's wrappers keep no frame pointer, and some keep a path in rbp), then follows
-/// frame pointers, checked to climb the stack so that a stale rbp ends the walk rather than a copyin.
+/// (<see cref="LibcUnwindTable"/>), then follows frame pointers, checked to climb the stack so that a stale rbp ends
+/// the walk rather than a copyin.</para>
 /// </remarks>
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
 internal static class DTraceScript
 {
-    /// <summary>prctl's option for the backend's markers: an unused number ("IOTR"), so the call fails with EINVAL and changes nothing.</summary>
+    /// <summary>prctl's option for the backend's flush requests: an unused number ("IOTR"), so the call fails with EINVAL and changes nothing.</summary>
     public const int MarkerOption = 0x494f5452;
 
     /// <summary>Return addresses the walk reads after the instruction pointer: the app's frame of Npgsql's calls is up to about 40 deep.</summary>
     public const int Frames = 40;
 
     private const int FramesPerClause = 8;
+
+    /// <summary>FNV-1a over the stack's 64-bit frames, as the script hashes them into the aggregations' key.</summary>
+    private const string HashBasis = "0xcbf29ce484222325";
+    private const string HashPrime = "0x100000001b3";
 
     public static string Generate(int pid, nint slotTable, LibcUnwindTable libc)
     {
@@ -38,13 +46,17 @@ internal static class DTraceScript
         string Probes(string end, Func<LinuxSyscall, bool> which) =>
             string.Join(", ", calls.Where(which).Select(c => c.TracepointName).Distinct().Select(n => $"syscall::{n}:{end}"));
         var all = (Func<LinuxSyscall, bool>)(_ => true);
-        bool HasPath(LinuxSyscall c) => c.Path != SyscallPath.None;
+        static bool HasPath(LinuxSyscall c) => c.Path != SyscallPath.None;
 
         Line(d, "#pragma D option quiet");
         Line(d, "#pragma D option switchrate=100hz");
-        Line(d, "#pragma D option bufsize=16m");
-        Line(d, "#pragma D option strsize=512");
+        Line(d, "#pragma D option aggrate=0");
+        Line(d, "#pragma D option aggsize=64m");
+        Line(d, "#pragma D option strsize=256");
         Line(d, "#pragma D option zdefs");
+        Line(d, "#pragma D option dynvarsize=32m");
+        Line(d, "int epoch;");
+        Line(d, "int seen[uint64_t];");
         Line(d, "int64_t gen[int];");
         Line(d, "int64_t cfa[uint64_t];");
         Line(d, "int64_t savedrbp[uint64_t];");
@@ -62,7 +74,8 @@ internal static class DTraceScript
         Line(d, "}");
         Line(d, "BEGIN { printf(\"R\\n\"); }");
 
-        // Entry: the thread's trace (0: none), the call's start, its fd argument and its path.
+        // Entry: the thread's trace (0: none) and whether it keeps context, the call's start, its fd argument and the
+        // fd's generation as the call starts, and its path.
         Line(d, $"{Probes("entry", all)} /pid == {pid}/ {{ this->slot = (uint64_t *)copyin(0x{slotTable:x} + tid * 16, 16); self->trace = this->slot[0]; self->context = this->slot[0] ? this->slot[1] & {TraceSlotTable.ContextBit} : 0; }}");
 
         // A call on an fd a trace waits for, from a thread of no trace (the runtime's socket thread retrying a read
@@ -73,6 +86,10 @@ internal static class DTraceScript
         Line(d, $"{Probes("entry", c => c.Path == SyscallPath.Arg1)} /self->context && arg1/ {{ self->path = copyinstr(arg1); }}");
         Line(d, $"{Probes("entry", HasPath)} /self->trace && self->path == 0/ {{ self->path = \"\"; }}");
 
+        // A socket's peer, as the first 24 bytes of its address (IPv4 and IPv6): the socket may be closed before the
+        // flush, and then the process cannot ask it.
+        Line(d, "syscall::connect:entry /self->context/ { this->a = (uint64_t *)copyin(arg1, 24); self->a0 = this->a[0]; self->a1 = this->a[1]; self->a2 = this->a[2]; }");
+
         // poll on one fd (a socket's connect waiting): its fd is in the pollfd, in the caller's memory; else no fd.
         Line(d, "syscall::poll:entry, syscall::ppoll:entry /self->trace/ { self->arg0 = -1; }");
         Line(d, "syscall::poll:entry, syscall::ppoll:entry /self->trace && arg1 == 1/ { self->arg0 = *(int *)copyin(arg0, 4); self->gen0 = gen[(int)self->arg0]; }");
@@ -81,17 +98,37 @@ internal static class DTraceScript
         // number during the call, and another thread may open it again before this one returns).
         Line(d, $"syscall::close:entry /pid == {pid}/ {{ gen[(int)arg0] = gen[(int)arg0] + 1; owner[(int)arg0] = 0; }}");
 
-        // A socket's peer, as the first 24 bytes of its address (IPv4 and IPv6): the socket may be closed before the
-        // record is read, and then the process cannot ask it.
-        Line(d, "syscall::connect:entry /self->context/ { this->a = (uint64_t *)copyin(arg1, 24); self->a0 = this->a[0]; self->a1 = this->a[1]; self->a2 = this->a[2]; }");
+        // Return: what the call is (its index in the table), the bytes it moved, its fd (an opener's is its result).
+        for (var i = 0; i < calls.Count; i++)
+        {
+            var call = calls[i];
+            if (calls.Take(i).Any(c => c.TracepointName == call.TracepointName))
+            {
+                continue;
+            }
 
-        // Return: the walk, in clauses of a few frames (each copyin takes scratch space until its clause ends). A trace
-        // without context (Summary) prints zeros, as 64-bit values: D types a clause variable by its first assignment.
-        Line(d, $"{Probes("return", all)} /self->trace && !self->context/ {{ this->pc = (uint64_t)0; {string.Join(" ", Enumerable.Range(0, Frames + 1).Select(i => $"this->r{i} = (uint64_t)0;"))} }}");
+            var moves = ProbeCatalog.Has(ProbeCatalog.IndexOf(call.Probe), ProbeTraits.MovesBytes);
+            var fd = (call.Fd, call.Path) switch
+            {
+                (SyscallFd.Result, _) => "this->fd = (int64_t)arg0 >= 0 ? (int64_t)arg0 : (int64_t)-1; this->gen = (int64_t)arg0 >= 0 ? gen[(int)arg0] : (int64_t)0;",
+                (SyscallFd.Arg0, _) => "this->fd = self->arg0; this->gen = self->gen0;",
+
+                // newfstatat(fd, "", AT_EMPTY_PATH) and utimensat(fd, NULL): a call on the fd, as fstat and futimens are.
+                (_, SyscallPath.Arg1) => "this->fd = self->path == \"\" && self->arg0 >= 0 ? self->arg0 : (int64_t)-1; this->gen = this->fd >= 0 ? self->gen0 : (int64_t)0;",
+                _ when call.Probe == "poll" => "this->fd = self->arg0; this->gen = this->fd >= 0 ? self->gen0 : (int64_t)0;",
+                _ => "this->fd = (int64_t)-1; this->gen = (int64_t)0;",
+            };
+            Line(d, $"syscall::{call.TracepointName}:return /self->trace/ {{ this->call = {i}; this->bytes = {(moves ? "(int64_t)arg0 > 0 ? (int64_t)arg0 : (int64_t)0" : "(int64_t)0")}; {fd} }}");
+        }
+
+        // The walk, in clauses of a few frames (each copyin takes scratch space until its clause ends). A trace without
+        // context (Summary) keeps zeros, as 64-bit values (D types a clause variable by its first assignment), and no fd.
+        Line(d, $"{Probes("return", all)} /self->trace && !self->context/ {{ this->fd = (int64_t)-1; this->gen = (int64_t)0; this->h = (uint64_t)0; }}");
         Line(d, $"{Probes("return", all)} /self->context/ {{");
         Line(d, "  this->pc = uregs[R_PC]; this->sp = uregs[R_SP]; this->c = cfa[this->pc];");
         Line(d, "  this->w = (uint64_t *)copyin(this->sp + (this->c ? this->c - 16 : 0), 16);");
         Line(d, "  this->r0 = this->c ? this->w[1] : 0;");
+        Line(d, $"  this->h = ((uint64_t){HashBasis} ^ this->pc) * {HashPrime}; this->h = (this->h ^ this->r0) * {HashPrime};");
         Line(d, "  this->fp = this->c && savedrbp[this->pc] ? *(uint64_t *)copyin(this->sp + this->c - savedrbp[this->pc], 8) : uregs[R_RBP];");
         Line(d, "  this->ok = this->fp >= this->sp && this->fp - this->sp < 8388608;");
         Line(d, "}");
@@ -102,31 +139,48 @@ internal static class DTraceScript
             {
                 Line(d, $"  this->w = (uint64_t *)copyin(this->ok ? this->fp : this->sp, 16); this->r{i} = this->ok ? this->w[1] : 0; this->n = this->ok ? this->w[0] : 0;");
                 Line(d, "  this->ok = this->ok && this->n > this->fp && this->n - this->fp < 1048576; this->fp = this->n;");
+                Line(d, $"  this->h = (this->h ^ this->r{i}) * {HashPrime};");
             }
 
             Line(d, "}");
         }
 
-        var format = string.Join(' ', Enumerable.Repeat("%x", Frames + 2));
-        var frames = string.Join(", ", Enumerable.Range(0, Frames + 1).Select(i => $"this->r{i}").Prepend("this->pc"));
-        const string Head = "cpu, self->trace, probefunc, self->arg0, self->gen0, (int64_t)arg0, gen[(int)arg0], timestamp - self->ts";
-        Line(d, $"{Probes("return", c => !HasPath(c) && c.Name != "connect")} /self->trace/ {{ printf(\"C %d %d %s %d %d %d %d %d {format}\\n\", {Head}, {frames}); }}");
-        Line(d, $"{Probes("return", HasPath)} /self->trace/ {{ printf(\"P %d %d %s %d %d %d %d %d {format} %s\\n\", {Head}, {frames}, self->path); }}");
-        Line(d, $"syscall::connect:return /self->trace/ {{ printf(\"S %d %d %s %d %d %d %d %d {format} %x %x %x\\n\", {Head}, {frames}, self->a0, self->a1, self->a2); }}");
+        // A stack is printed once, by its hash (a key holds only a few values); a connect's peer, once per call.
+        var frames = string.Join(", ", Enumerable.Range(0, Frames + 1).Select(i => $"this->r{i}"));
+        Line(d, $"{Probes("return", all)} /self->context && !seen[this->h]/ {{ seen[this->h] = 1; printf(\"K %x %x {string.Join(' ', Enumerable.Repeat("%x", Frames + 1))}\\n\", this->h, this->pc, {frames}); }}");
+        Line(d, "syscall::connect:return /self->context && self->arg0 >= 0/ { printf(\"N %d %d %d %x %x %x\\n\", self->trace, self->arg0, self->gen0, self->a0, self->a1, self->a2); }");
+
+        // The aggregates, into the set of the current epoch; calls with a path in sets of their own (a string key is
+        // strsize bytes).
+        const string Key = "self->trace, this->call, this->fd, this->gen, this->h";
+        foreach (var set in (int[])[0, 1])
+        {
+            Line(d, $"{Probes("return", c => !HasPath(c))} /self->trace && epoch == {set}/ {{ @c{set}[{Key}] = count(); @b{set}[{Key}] = sum(this->bytes); @t{set}[{Key}] = sum(timestamp - self->ts); }}");
+            Line(d, $"{Probes("return", HasPath)} /self->trace && epoch == {set}/ {{ @pc{set}[{Key}, self->path] = count(); @pb{set}[{Key}, self->path] = sum(this->bytes); @pt{set}[{Key}, self->path] = sum(timestamp - self->ts); }}");
+        }
 
         // Ownership: the retry the owner waited for ends its wait once it does not fail with EAGAIN; a read or write
         // that would block, or a connect under way, makes its trace the fd's owner.
-        var moves = (Func<LinuxSyscall, bool>)(c => c.Fd == SyscallFd.Arg0 && ProbeCatalog.Kind(ProbeCatalog.IndexOf(c.Probe)) != ProbeKind.Setup);
-        Line(d, $"{Probes("return", moves)} /self->owned && (int64_t)arg0 != -11/ {{ owner[(int)self->arg0] = 0; }}");
-        Line(d, $"{Probes("return", moves)} /self->trace && (int64_t)arg0 == -11/ {{ owner[(int)self->arg0] = self->trace; ownergen[(int)self->arg0] = self->gen0; ownercontext[(int)self->arg0] = self->context; }}");
+        var movesOnFd = (Func<LinuxSyscall, bool>)(c => c.Fd == SyscallFd.Arg0 && ProbeCatalog.Kind(ProbeCatalog.IndexOf(c.Probe)) != ProbeKind.Setup);
+        Line(d, $"{Probes("return", movesOnFd)} /self->owned && (int64_t)arg0 != -11/ {{ owner[(int)self->arg0] = 0; }}");
+        Line(d, $"{Probes("return", movesOnFd)} /self->trace && (int64_t)arg0 == -11/ {{ owner[(int)self->arg0] = self->trace; ownergen[(int)self->arg0] = self->gen0; ownercontext[(int)self->arg0] = self->context; }}");
         Line(d, "syscall::connect:return /self->trace && (int64_t)arg0 == -115/ { owner[(int)self->arg0] = self->trace; ownergen[(int)self->arg0] = self->gen0; ownercontext[(int)self->arg0] = self->context; }");
         Line(d, $"{Probes("return", all)} /self->trace/ {{ self->trace = 0; self->context = 0; self->owned = 0; self->ts = 0; self->arg0 = 0; self->gen0 = 0; self->path = 0; self->a0 = 0; self->a1 = 0; self->a2 = 0; }}");
 
-        // A flush marker on each CPU.
-        Line(d, $"syscall::prctl:entry /pid == {pid} && arg0 == {MarkerOption}/ {{ printf(\"F %d %d\\n\", cpu, arg1); }}");
+        // A flush: flip the epoch, then print and truncate the set no probe writes to any more.
+        const string Format = "%d %d %d %d %x";
+        Line(d, $"syscall::prctl:entry /pid == {pid} && arg0 == {MarkerOption}/ {{ epoch = !epoch; }}");
+        foreach (var set in (int[])[0, 1])
+        {
+            Line(d, $"syscall::prctl:entry /pid == {pid} && arg0 == {MarkerOption} && epoch != {set}/ {{");
+            Line(d, $"  printa(\"A {Format} %@d %@d %@d\\n\", @c{set}, @b{set}, @t{set}); trunc(@c{set}); trunc(@b{set}); trunc(@t{set});");
+            Line(d, $"  printa(\"P {Format} %@d %@d %@d %s\\n\", @pc{set}, @pb{set}, @pt{set}); trunc(@pc{set}); trunc(@pb{set}); trunc(@pt{set});");
+            Line(d, "  printf(\"F %d\\n\", arg1);");
+            Line(d, "}");
+        }
+
         // The process's end, killed or not (a write to its closed pipe would not end dtrace: it inherits the runtime's
         // ignored SIGPIPE).
-
         Line(d, $"proc:::exit /pid == {pid}/ {{ exit(0); }}");
 
         // A line each second: stopped traces that waited too long for their flush are cut short on it.

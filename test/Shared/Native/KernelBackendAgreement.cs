@@ -15,7 +15,7 @@ public abstract class KernelBackendAgreement : IDisposable
 {
     private static readonly Lazy<Tracer> s_inProcess = new(StartInProcess);
 
-    protected string Directory { get; } = System.IO.Directory.CreateTempSubdirectory("iotrace-agree-").FullName;
+    protected string Folder { get; } = Directory.CreateTempSubdirectory("iotrace-agree-").FullName;
 
     /// <summary>The kernel backend's name, as reports give it.</summary>
     protected abstract string Backend { get; }
@@ -25,7 +25,7 @@ public abstract class KernelBackendAgreement : IDisposable
 
     public void Dispose()
     {
-        System.IO.Directory.Delete(Directory, recursive: true);
+        Directory.Delete(Folder, recursive: true);
         GC.SuppressFinalize(this);
     }
 
@@ -33,11 +33,11 @@ public abstract class KernelBackendAgreement : IDisposable
     public async Task SameWork_BothBackends_SameCallsAndBytesPerProbe()
     {
         RequireBackend();
-        var source = Path.Combine(Directory, "in.bin");
+        var source = Path.Combine(Folder, "in.bin");
         await File.WriteAllBytesAsync(source, new byte[70_000], TestContext.Current.CancellationToken);
 
-        var kernel = await TraceWork(kernel: true, source, Path.Combine(Directory, $"out-{Backend}.bin"));
-        var inProcess = await TraceWork(kernel: false, source, Path.Combine(Directory, "out-inprocess.bin"));
+        var kernel = await TraceWork(kernel: true, source, Path.Combine(Folder, $"out-{Backend}.bin"));
+        var inProcess = await TraceWork(kernel: false, source, Path.Combine(Folder, "out-inprocess.bin"));
 
         Assert.Equal((Backend, "inprocess"), (kernel.Backend, inProcess.Backend));
         Assert.True(ByProbe(inProcess) == ByProbe(kernel), $"in process: {Rows(inProcess)}\n{Backend}: {Rows(kernel)}");
@@ -49,16 +49,16 @@ public abstract class KernelBackendAgreement : IDisposable
     public void StatsByPath_BothBackends_SamePathsAsTargets()
     {
         RequireBackend();
-        var file = Path.Combine(Directory, "present.txt");
+        var file = Path.Combine(Folder, "present.txt");
         File.WriteAllText(file, "x");
-        var missing = Path.Combine(Directory, "missing.txt");
+        var missing = Path.Combine(Folder, "missing.txt");
 
         var kernel = Trace(kernel: true, Strategy.Setup, () => StatPaths(file, missing));
         var inProcess = Trace(kernel: false, Strategy.Setup, () => StatPaths(file, missing));
 
         // File.Exists lstats its path (glibc's legacy __lxstat64: the lstat system call), Directory.Exists stats its own.
         Assert.Equal((Backend, "inprocess"), (kernel.Backend, inProcess.Backend));
-        Assert.Equal([("lstat", missing, 1L), ("lstat", file, 1L), ("stat", Directory, 1L)], Stats(kernel));
+        Assert.Equal([("lstat", missing, 1L), ("lstat", file, 1L), ("stat", Folder, 1L)], Stats(kernel));
         Assert.Equal(Stats(inProcess), Stats(kernel));
         Assert.All(kernel.Aggregates, a => Assert.Null(a.Fd));
     }
@@ -84,7 +84,7 @@ public abstract class KernelBackendAgreement : IDisposable
     public void DirectLibcRead_OnlyTheKernelSeesIt()
     {
         RequireBackend();
-        var path = Path.Combine(Directory, "direct.bin");
+        var path = Path.Combine(Folder, "direct.bin");
         File.WriteAllBytes(path, new byte[1_234]);
         var buffer = new byte[4_096];
 
@@ -140,7 +140,7 @@ public abstract class KernelBackendAgreement : IDisposable
     {
         Assert.True(File.Exists(file));
         Assert.False(File.Exists(missing));
-        Assert.True(System.IO.Directory.Exists(Path.GetDirectoryName(file)));
+        Assert.True(Directory.Exists(Path.GetDirectoryName(file)));
     }
 
     private static void Connect(System.Net.IPEndPoint peer)

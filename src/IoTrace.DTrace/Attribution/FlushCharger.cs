@@ -1,0 +1,65 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using IoTrace.DTrace.Consumer;
+using IoTrace.Platform.Linux;
+using IoTrace.Probes;
+using IoTrace.Symbols;
+using IoTrace.Tracing;
+
+namespace IoTrace.DTrace.Attribution;
+
+/// <summary>
+/// Charges each flush's aggregates to their traces, on the thread that reads dtrace's output: closes first (the lives
+/// they end are then not described from /proc/self/fd, where their numbers may stand for other files by now), each
+/// with its fd life, the path as an opened fd's target or the call's own, and the line its stack resolves to.
+/// </summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
+internal sealed class FlushCharger(ConcurrentDictionary<long, DTraceTrace> traces, StackAttributor attributor)
+{
+    private static readonly double s_ticksPerNanosecond = Stopwatch.Frequency / 1e9;
+
+    public void Charge(IReadOnlyList<DTraceAggregate> flush)
+    {
+        // Every stack of the flush was walked before it began: one wait for the code map covers them all.
+        bool? waited = null;
+        foreach (var closes in (bool[])[true, false])
+        {
+            foreach (var aggregate in flush)
+            {
+                var probe = ProbeCatalog.IndexOf(aggregate.Syscall.Probe);
+                if (ProbeCatalog.Has(probe, ProbeTraits.ClosesFd) == closes && traces.TryGetValue(aggregate.Trace, out var trace))
+                {
+                    Charge(trace.Session, probe, aggregate, ref waited);
+                }
+            }
+        }
+    }
+
+    private void Charge(TraceSession session, int probe, DTraceAggregate aggregate, ref bool? waited)
+    {
+        var ticks = (long)(aggregate.WallNanoseconds * s_ticksPerNanosecond);
+        if (!session.KeepsContext)
+        {
+            session.Charge(IoCall.Counted(probe, aggregate.Calls, aggregate.Bytes, ticks, 0));
+            return;
+        }
+
+        var (fd, generation) = (aggregate.Fd, aggregate.Generation);
+        string? target = null;
+        if (aggregate.Target is { Length: > 0 } named)
+        {
+            if (aggregate.Syscall.Path != SyscallPath.None && ProbeCatalog.Has(probe, ProbeTraits.OpensFd) && fd >= 0)
+            {
+                session.NameFd(fd, generation, named);
+            }
+            else
+            {
+                // A call by path (a stat, an unlink), an open that failed (the path it tried), a connect's peer.
+                target = named;
+            }
+        }
+
+        var site = attributor.Resolve(session.Resolver, aggregate.Stack, ref waited);
+        session.Charge(new IoCall(probe, Math.Max(fd, -1), generation, target, site, aggregate.Calls, aggregate.Bytes, ticks, 0));
+    }
+}
