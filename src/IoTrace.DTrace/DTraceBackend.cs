@@ -16,7 +16,7 @@ namespace IoTrace.DTrace;
 
 /// <summary>
 /// Root and dtrace: one dtrace process (<see cref="DTraceProcess"/>) runs a generated script
-/// (<see cref="DTraceScript"/>) that aggregates every IO call of a traced thread, found through the shared slot table
+/// (<see cref="DTraceScript"/>) that prints every IO call of a traced thread, found through the shared slot table
 /// (<see cref="TraceSlotTable"/>); each flush is charged as it is read, with lines from the runtime's JIT events
 /// (<see cref="ManagedCodeMap"/>) and the app's PDBs. It starts once, in the background, and stays attached; until it
 /// is ready, and after it fails, the in-process backend serves (<see cref="FallbackBackend"/>).
@@ -88,7 +88,7 @@ internal sealed class DTraceBackend : IIoTraceBackend
             return null;
         }
 
-        reason = $"dtrace ({dtrace}): one dtrace process aggregates the IO calls of traced threads; the in-process backend serves until it is attached";
+        reason = $"dtrace ({dtrace}): one dtrace process reports the IO calls of traced threads; the in-process backend serves until it is attached";
         lock (s_sharedLock)
         {
             return s_shared ??= new DTraceBackend(dtrace, BackendDiagnostics.Shared);
@@ -239,7 +239,7 @@ internal sealed class DTraceBackend : IIoTraceBackend
             new FlushCharger(_traces, new StackAttributor(map, new FramePointerWalk())));
 
         // On the output thread, which must go on: a failure is logged once and that flush is lost.
-        process.Flushed += (flush, aggregates) => Guarded(() => OnFlushed(attachment, flush, aggregates));
+        process.Flushed += (flush, calls) => Guarded(() => OnFlushed(attachment, flush, calls));
         process.Heartbeat += () => Guarded(ExpireOverdueTraces);
         process.Lost += OnLost;
         process.Failed += r => Fail(r);
@@ -261,9 +261,9 @@ internal sealed class DTraceBackend : IIoTraceBackend
     }
 
     /// <summary>On the output thread: charges a flush, then completes the traces that waited for it or an earlier one.</summary>
-    private void OnFlushed(Attachment attachment, long flush, IReadOnlyList<DTraceAggregate> aggregates)
+    private void OnFlushed(Attachment attachment, long flush, IReadOnlyList<DTraceCall> calls)
     {
-        attachment.Charger.Charge(aggregates);
+        attachment.Charger.Charge(calls);
         attachment.Slots.MapThreadPages();
         foreach (var trace in _traces.Values)
         {

@@ -2,7 +2,7 @@ namespace IoTrace.DTrace;
 
 /// <summary>
 /// The dtrace backend (root, <c>dtrace</c> on the PATH; verified on Linux x64 with Oracle's DTrace for Linux): one dtrace
-/// process, started by the app with a generated D script, aggregates the IO calls of traced threads, so it also sees IO
+/// process, started by the app with a generated D script, reports the IO calls of traced threads, so it also sees IO
 /// that bypasses the runtime. Register it with <c>services.AddIoTrace().AddDTraceBackend()</c>, or
 /// <c>IoTracer.AddBackend(IoTraceDTrace.Backend)</c> for the block API; <c>auto</c> then prefers it where it can run,
 /// and the in-process backend serves while it attaches.

@@ -9,7 +9,7 @@ using IoTrace.Tracing;
 namespace IoTrace.DTrace.Attribution;
 
 /// <summary>
-/// Charges each flush's aggregates to their traces, on the thread that reads dtrace's output: closes first (the lives
+/// Charges each flush's calls to their traces, on the thread that reads dtrace's output: closes first (the lives
 /// they end are then not described from /proc/self/fd, where their numbers may stand for other files by now), each
 /// with its fd life, the path as an opened fd's target or the call's own, and the line its stack resolves to.
 /// </summary>
@@ -18,37 +18,37 @@ internal sealed class FlushCharger(ConcurrentDictionary<long, DTraceTrace> trace
 {
     private static readonly double s_ticksPerNanosecond = Stopwatch.Frequency / 1e9;
 
-    public void Charge(IReadOnlyList<DTraceAggregate> flush)
+    public void Charge(IReadOnlyList<DTraceCall> flush)
     {
         // Every stack of the flush was walked before it began: one wait for the code map covers them all.
         bool? waited = null;
         foreach (var closes in (bool[])[true, false])
         {
-            foreach (var aggregate in flush)
+            foreach (var call in flush)
             {
-                var probe = ProbeCatalog.IndexOf(aggregate.Syscall.Probe);
-                if (ProbeCatalog.Has(probe, ProbeTraits.ClosesFd) == closes && traces.TryGetValue(aggregate.Trace, out var trace))
+                var probe = ProbeCatalog.IndexOf(call.Syscall.Probe);
+                if (ProbeCatalog.Has(probe, ProbeTraits.ClosesFd) == closes && traces.TryGetValue(call.Trace, out var trace))
                 {
-                    Charge(trace.Session, probe, aggregate, ref waited);
+                    Charge(trace.Session, probe, call, ref waited);
                 }
             }
         }
     }
 
-    private void Charge(TraceSession session, int probe, DTraceAggregate aggregate, ref bool? waited)
+    private void Charge(TraceSession session, int probe, DTraceCall call, ref bool? waited)
     {
-        var ticks = (long)(aggregate.WallNanoseconds * s_ticksPerNanosecond);
+        var ticks = (long)(call.WallNanoseconds * s_ticksPerNanosecond);
         if (!session.KeepsContext)
         {
-            session.Charge(IoCall.Counted(probe, aggregate.Calls, aggregate.Bytes, ticks, 0));
+            session.Charge(IoCall.Counted(probe, 1, call.Bytes, ticks, 0));
             return;
         }
 
-        var (fd, generation) = (aggregate.Fd, aggregate.Generation);
+        var (fd, generation) = (call.Fd, call.Generation);
         string? target = null;
-        if (aggregate.Target is { Length: > 0 } named)
+        if (call.Target is { Length: > 0 } named)
         {
-            if (aggregate.Syscall.Path != SyscallPath.None && ProbeCatalog.Has(probe, ProbeTraits.OpensFd) && fd >= 0)
+            if (call.Syscall.Path != SyscallPath.None && ProbeCatalog.Has(probe, ProbeTraits.OpensFd) && fd >= 0)
             {
                 session.NameFd(fd, generation, named);
             }
@@ -59,7 +59,7 @@ internal sealed class FlushCharger(ConcurrentDictionary<long, DTraceTrace> trace
             }
         }
 
-        var site = attributor.Resolve(session.Resolver, aggregate.Stack, ref waited);
-        session.Charge(new IoCall(probe, Math.Max(fd, -1), generation, target, site, aggregate.Calls, aggregate.Bytes, ticks, 0));
+        var site = attributor.Resolve(session.Resolver, call.Stack, ref waited);
+        session.Charge(new IoCall(probe, Math.Max(fd, -1), generation, target, site, 1, call.Bytes, ticks, 0));
     }
 }

@@ -9,14 +9,20 @@ namespace IoTrace.DTrace.Consumer;
 /// <summary>
 /// The dtrace process the backend runs: started with the generated script (no <c>-p</c>: dtrace would keep the app
 /// ptrace-attached, which no debugger or strace could then share), read line by line, and asked to flush with a marker
-/// call (<see cref="DTraceScript.MarkerOption"/>): the flush prints every call that returned before the marker.
+/// call (<see cref="DTraceScript.MarkerOption"/>) made on each CPU in turn.
 /// </summary>
+/// <remarks>
+/// Why a marker on every CPU: dtrace prints each CPU's lines in the order they were written, but CPUs one after another.
+/// A call that returned before the marker on one CPU may be printed after the marker of another; it cannot be printed
+/// after the marker made later on its own CPU. Once the marker is read from every CPU, every call made before the first
+/// of them has been read.
+/// </remarks>
 [SupportedOSPlatform("linux")]
 internal sealed class DTraceProcess : IDisposable
 {
     private const int SIGINT = 2;
 
-    /// <summary>dtrace prints what it read every 10 ms (its switchrate): flushes closer than that would print nothing more.</summary>
+    /// <summary>dtrace prints what it read every 10 ms (its switchrate): flushes closer than that would read nothing more.</summary>
     private static readonly TimeSpan MarkerSpacing = TimeSpan.FromMilliseconds(10);
 
     private readonly Process _process;
@@ -26,10 +32,12 @@ internal sealed class DTraceProcess : IDisposable
     private readonly Dictionary<(long Trace, int Fd, long Generation), string?> _peers = [];
 
     // Flushes read, in order, until the stacks and peers they name are read too (another CPU's buffer, read later).
-    private readonly Queue<(long Sequence, List<DTraceAggregate> Aggregates, long ReadAt)> _pending = new();
+    private readonly Queue<(long Sequence, List<DTraceCall> Aggregates, long ReadAt)> _pending = new();
     private readonly SemaphoreSlim _flushWanted = new(0);
     private readonly TaskCompletionSource<string?> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private List<DTraceAggregate> _batch = [];
+    private readonly int[] _cpus;
+    private readonly Dictionary<long, int> _markersSeen = [];
+    private List<DTraceCall> _batch = [];
 
     // dtrace's last lines on stderr, for the reason it exited.
     private readonly Queue<string> _errors = new();
@@ -37,10 +45,11 @@ internal sealed class DTraceProcess : IDisposable
     private long _lastMarker;
     private volatile bool _disposed;
 
-    private DTraceProcess(Process process, string scriptPath)
+    private DTraceProcess(Process process, string scriptPath, int[] cpus)
     {
         _process = process;
         _scriptPath = scriptPath;
+        _cpus = cpus;
     }
 
     /// <summary>How long a flush waits for a stack or peer it names, printed from another CPU, before it is delivered without it.</summary>
@@ -50,7 +59,7 @@ internal sealed class DTraceProcess : IDisposable
     /// Flush <c>n</c> was read, with what it printed: every call that returned before flush <c>n</c> was requested is
     /// in it or an earlier one (on the output thread).
     /// </summary>
-    public event Action<long, IReadOnlyList<DTraceAggregate>>? Flushed;
+    public event Action<long, IReadOnlyList<DTraceCall>>? Flushed;
 
     /// <summary>dtrace's line each second, on the output thread.</summary>
     public event Action? Heartbeat;
@@ -91,7 +100,7 @@ internal sealed class DTraceProcess : IDisposable
             process = Process.Start(info) ?? throw new InvalidOperationException($"{dtrace} could not be started");
         }
 
-        var host = new DTraceProcess(process, path);
+        var host = new DTraceProcess(process, path, AllowedCpus());
         using (SuppressedFlow.Begin())
         {
             new Thread(host.ReadOutput) { IsBackground = true, Name = "IoTrace dtrace output" }.UnsafeStart();
@@ -174,10 +183,10 @@ internal sealed class DTraceProcess : IDisposable
 
                 switch (line[0])
                 {
-                    case 'A' or 'P':
-                        if (DTraceLineParser.ParseAggregate(line) is { } aggregate)
+                    case 'C' or 'P':
+                        if (DTraceLineParser.ParseCall(line) is { } call)
                         {
-                            _batch.Add(aggregate);
+                            _batch.Add(call);
                         }
 
                         break;
@@ -198,7 +207,7 @@ internal sealed class DTraceProcess : IDisposable
 
                         break;
                     case 'F':
-                        if (DTraceLineParser.TryParseMarker(line, out var sequence))
+                        if (DTraceLineParser.TryParseMarker(line, out _, out var sequence) && MarkerReadOnEveryCpu(sequence))
                         {
                             _pending.Enqueue((sequence, _batch, Stopwatch.GetTimestamp()));
                             _batch = [];
@@ -229,8 +238,22 @@ internal sealed class DTraceProcess : IDisposable
         }
     }
 
+    private bool MarkerReadOnEveryCpu(long sequence)
+    {
+        var seen = _markersSeen.GetValueOrDefault(sequence) + 1;
+        if (seen < _cpus.Length)
+        {
+            _markersSeen[sequence] = seen;
+            return false;
+        }
+
+        _markersSeen.Remove(sequence);
+        return true;
+    }
+
     /// <summary>
-    /// Delivers the flushes whose stacks and peers are all read, in order; with <paramref name="force"/>, also those that
+    /// Delivers the flushes whose stacks and peers are all read, in order (a stack's line was written before any call
+    /// that names it was read, but maybe on another CPU, read later); with <paramref name="force"/>, also those that
     /// waited too long (their calls without a stack get no line, and a connect without its peer no target).
     /// </summary>
     private void Deliver(bool force)
@@ -257,12 +280,41 @@ internal sealed class DTraceProcess : IDisposable
         }
     }
 
-    private bool Resolvable(DTraceAggregate aggregate) =>
+    private static unsafe void PinTo(int cpu)
+    {
+        var mask = stackalloc byte[128];
+        new Span<byte>(mask, 128).Clear();
+        mask[cpu / 8] = (byte)(1 << (cpu % 8));
+        _ = LibcInterop.SchedSetAffinity(0, 128, mask);
+    }
+
+    /// <summary>The CPUs this process may run on: its calls are printed from these.</summary>
+    private static unsafe int[] AllowedCpus()
+    {
+        var mask = stackalloc byte[128];
+        if (LibcInterop.SchedGetAffinity(0, 128, mask) != 0)
+        {
+            return [.. Enumerable.Range(0, Environment.ProcessorCount)];
+        }
+
+        var cpus = new List<int>();
+        for (var cpu = 0; cpu < 1024; cpu++)
+        {
+            if ((mask[cpu / 8] & (1 << (cpu % 8))) != 0)
+            {
+                cpus.Add(cpu);
+            }
+        }
+
+        return [.. cpus];
+    }
+
+    private bool Resolvable(DTraceCall aggregate) =>
         (aggregate.StackHash == 0 || _stacks.ContainsKey(aggregate.StackHash))
         && (!IsNamedConnect(aggregate) || _peers.ContainsKey((aggregate.Trace, aggregate.Fd, aggregate.Generation)));
 
     /// <summary>A connect of a trace with context (its stack hash is not 0) on an fd: the script printed its peer.</summary>
-    private static bool IsNamedConnect(DTraceAggregate aggregate) => aggregate.StackHash != 0 && aggregate.Fd >= 0 && aggregate.Syscall.Name == "connect";
+    private static bool IsNamedConnect(DTraceCall aggregate) => aggregate.StackHash != 0 && aggregate.Fd >= 0 && aggregate.Syscall.Name == "connect";
 
     private string LastErrors()
     {
@@ -331,7 +383,11 @@ internal sealed class DTraceProcess : IDisposable
 
             _lastMarker = Stopwatch.GetTimestamp();
             var sequence = Interlocked.Increment(ref _requested);
-            _ = LibcInterop.Prctl(DTraceScript.MarkerOption, (nint)sequence, 0, 0, 0);
+            foreach (var cpu in _cpus)
+            {
+                PinTo(cpu);
+                _ = LibcInterop.Prctl(DTraceScript.MarkerOption, (nint)sequence, 0, 0, 0);
+            }
         }
     }
 

@@ -10,14 +10,14 @@ namespace IoTrace.DTrace.Script;
 /// <summary>
 /// The D script the backend runs: for each system call of <see cref="LinuxSyscalls"/>, an entry probe that reads the
 /// calling thread's trace from the slot table (<see cref="TraceSlotTable"/>) with copyin, and a return probe that
-/// aggregates the call of a traced thread in dtrace by trace, system call, fd and its generation, and user stack
-/// (calls, bytes, wall time); a flush prints and truncates the aggregations. An aggregation key holds only a few
-/// values (DTrace's tuple registers): the stack is in it as a hash, printed once with its frames.
+/// prints one line per call of a traced thread: its trace, system call, fd and generation, user stack (as a hash; each
+/// stack is printed once with its frames), bytes and wall time.
 /// </summary>
 /// <remarks>
-/// <para>Two sets of aggregations, written in turn: a flush flips the set the probes write to, then prints and truncates
-/// the other. DTrace for Linux truncates an aggregation in the kernel after the consumer's snapshot, so calls counted
-/// into it in between would be lost; once flipped, nothing writes to the set being printed.</para>
+/// <para>Lines, not dtrace aggregations: DTrace for Linux 2.0 keeps every key an aggregation ever had in its kernel map
+/// (a truncate only marks the entries stale) and its consumer reads the whole map at each snapshot. Keyed by trace, the
+/// map only grows: measured, the snapshots cost more than the lines, and the map filled up (aggregation drops). Its
+/// truncate also runs after the consumer's snapshot, losing the calls counted in between.</para>
 /// <para>The stack is walked by the script, not taken with ustack(): ustack() starts from rbp, which some of glibc's
 /// wrappers use for data (open64 keeps the path there), and prints a frame in a library with symbols as
 /// <c>module`symbol+offset</c>, without its address. The walk steps out of glibc's wrapper by the libc table
@@ -35,7 +35,7 @@ internal static class DTraceScript
 
     private const int FramesPerClause = 8;
 
-    /// <summary>FNV-1a over the stack's 64-bit frames, as the script hashes them into the aggregations' key.</summary>
+    /// <summary>FNV-1a over the stack's 64-bit frames: a call's line names its stack by it.</summary>
     private const string HashBasis = "0xcbf29ce484222325";
     private const string HashPrime = "0x100000001b3";
 
@@ -50,12 +50,10 @@ internal static class DTraceScript
 
         Line(d, "#pragma D option quiet");
         Line(d, "#pragma D option switchrate=100hz");
-        Line(d, "#pragma D option aggrate=0");
-        Line(d, "#pragma D option aggsize=64m");
+        Line(d, "#pragma D option bufsize=16m");
         Line(d, "#pragma D option strsize=256");
         Line(d, "#pragma D option zdefs");
         Line(d, "#pragma D option dynvarsize=32m");
-        Line(d, "int epoch;");
         Line(d, "int seen[uint64_t];");
         Line(d, "int64_t gen[int];");
         Line(d, "int64_t cfa[uint64_t];");
@@ -145,19 +143,16 @@ internal static class DTraceScript
             Line(d, "}");
         }
 
-        // A stack is printed once, by its hash (a key holds only a few values); a connect's peer, once per call.
+        // A stack is printed once, by its hash; a connect's peer, once per call.
         var frames = string.Join(", ", Enumerable.Range(0, Frames + 1).Select(i => $"this->r{i}"));
         Line(d, $"{Probes("return", all)} /self->context && !seen[this->h]/ {{ seen[this->h] = 1; printf(\"K %x %x {string.Join(' ', Enumerable.Repeat("%x", Frames + 1))}\\n\", this->h, this->pc, {frames}); }}");
         Line(d, "syscall::connect:return /self->context && self->arg0 >= 0/ { printf(\"N %d %d %d %x %x %x\\n\", self->trace, self->arg0, self->gen0, self->a0, self->a1, self->a2); }");
 
-        // The aggregates, into the set of the current epoch; calls with a path in sets of their own (a string key is
-        // strsize bytes).
-        const string Key = "self->trace, this->call, this->fd, this->gen, this->h";
-        foreach (var set in (int[])[0, 1])
-        {
-            Line(d, $"{Probes("return", c => !HasPath(c))} /self->trace && epoch == {set}/ {{ @c{set}[{Key}] = count(); @b{set}[{Key}] = sum(this->bytes); @t{set}[{Key}] = sum(timestamp - self->ts); }}");
-            Line(d, $"{Probes("return", HasPath)} /self->trace && epoch == {set}/ {{ @pc{set}[{Key}, self->path] = count(); @pb{set}[{Key}, self->path] = sum(this->bytes); @pt{set}[{Key}, self->path] = sum(timestamp - self->ts); }}");
-        }
+        // One line per call: a line is per CPU, and dtrace's aggregations cannot serve here (below).
+        const string Head = "C %d %d %d %d %x %d %d";
+        const string Fields = "self->trace, this->call, this->fd, this->gen, this->h, this->bytes, timestamp - self->ts";
+        Line(d, $"{Probes("return", c => !HasPath(c))} /self->trace/ {{ printf(\"{Head}\\n\", {Fields}); }}");
+        Line(d, $"{Probes("return", HasPath)} /self->trace/ {{ printf(\"P{Head[1..]} %s\\n\", {Fields}, self->path); }}");
 
         // Ownership: the retry the owner waited for ends its wait once it does not fail with EAGAIN; a read or write
         // that would block, or a connect under way, makes its trace the fd's owner.
@@ -167,17 +162,8 @@ internal static class DTraceScript
         Line(d, "syscall::connect:return /self->trace && (int64_t)arg0 == -115/ { owner[(int)self->arg0] = self->trace; ownergen[(int)self->arg0] = self->gen0; ownercontext[(int)self->arg0] = self->context; }");
         Line(d, $"{Probes("return", all)} /self->trace/ {{ self->trace = 0; self->context = 0; self->owned = 0; self->ts = 0; self->arg0 = 0; self->gen0 = 0; self->path = 0; self->a0 = 0; self->a1 = 0; self->a2 = 0; }}");
 
-        // A flush: flip the epoch, then print and truncate the set no probe writes to any more.
-        const string Format = "%d %d %d %d %x";
-        Line(d, $"syscall::prctl:entry /pid == {pid} && arg0 == {MarkerOption}/ {{ epoch = !epoch; }}");
-        foreach (var set in (int[])[0, 1])
-        {
-            Line(d, $"syscall::prctl:entry /pid == {pid} && arg0 == {MarkerOption} && epoch != {set}/ {{");
-            Line(d, $"  printa(\"A {Format} %@d %@d %@d\\n\", @c{set}, @b{set}, @t{set}); trunc(@c{set}); trunc(@b{set}); trunc(@t{set});");
-            Line(d, $"  printa(\"P {Format} %@d %@d %@d %s\\n\", @pc{set}, @pb{set}, @pt{set}); trunc(@pc{set}); trunc(@pb{set}); trunc(@pt{set});");
-            Line(d, "  printf(\"F %d\\n\", arg1);");
-            Line(d, "}");
-        }
+        // A flush marker, made on each CPU in turn.
+        Line(d, $"syscall::prctl:entry /pid == {pid} && arg0 == {MarkerOption}/ {{ printf(\"F %d %d\\n\", cpu, arg1); }}");
 
         // The process's end, killed or not (a write to its closed pipe would not end dtrace: it inherits the runtime's
         // ignored SIGPIPE).

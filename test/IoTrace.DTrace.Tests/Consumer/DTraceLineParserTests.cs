@@ -10,46 +10,46 @@ namespace IoTrace.DTrace.Tests.Consumer;
 public sealed class DTraceLineParserTests
 {
     [Fact]
-    public void ParseAggregate_OpenWithSpacesInItsPath_KeepsTheWholePathAndTheFields()
+    public void ParseCall_OpenWithSpacesInItsPath_KeepsTheWholePathAndTheFields()
     {
         Requires.Linux();
 
-        var aggregate = DTraceLineParser.ParseAggregate($"P 7 {Call("openat")} 35 4 abc123 2 0 1234 /tmp/a b/c d.txt");
+        var call = DTraceLineParser.ParseCall($"P 7 {Call("openat")} 35 4 abc123 0 1234 /tmp/a b/c d.txt");
 
-        Assert.NotNull(aggregate);
-        Assert.Equal((7L, "openat", 35, 4L, 0xabc123UL, 2L, 0L, 1_234L, "/tmp/a b/c d.txt"), (aggregate.Trace, aggregate.Syscall.Name, aggregate.Fd, aggregate.Generation, aggregate.StackHash, aggregate.Calls, aggregate.Bytes, aggregate.WallNanoseconds, aggregate.Target));
+        Assert.NotNull(call);
+        Assert.Equal((7L, "openat", 35, 4L, 0xabc123UL, 0L, 1_234L, "/tmp/a b/c d.txt"), (call.Trace, call.Syscall.Name, call.Fd, call.Generation, call.StackHash, call.Bytes, call.WallNanoseconds, call.Target));
     }
 
     [Fact]
-    public void ParseAggregate_PathCallWithAnEmptyPath_EmptyTarget()
+    public void ParseCall_PathCallWithAnEmptyPath_EmptyTarget()
     {
         Requires.Linux();
 
-        var aggregate = DTraceLineParser.ParseAggregate($"P 7 {Call("newfstatat")} 5 0 abc 1 0 100 ");
+        var call = DTraceLineParser.ParseCall($"P 7 {Call("newfstatat")} 5 0 abc 0 100 ");
 
-        Assert.Equal((5, string.Empty), (aggregate!.Fd, aggregate.Target));
+        Assert.Equal((5, string.Empty), (call!.Fd, call.Target));
     }
 
     [Fact]
-    public void ParseAggregate_KernelNameOfTheCall_MapsToTheProbeStraceNames()
+    public void ParseCall_KernelNameOfTheCall_MapsToTheProbeStraceNames()
     {
         Requires.Linux();
 
-        var aggregate = DTraceLineParser.ParseAggregate($"A 7 {Call("newfstat")} 5 0 0 1 0 100");
+        var call = DTraceLineParser.ParseCall($"C 7 {Call("newfstat")} 5 0 0 0 100");
 
-        Assert.Equal(("fstat", (string?)null), (aggregate!.Syscall.Probe, aggregate.Target));
+        Assert.Equal(("fstat", (string?)null), (call!.Syscall.Probe, call.Target));
     }
 
     [Theory]
-    [InlineData("A 7 1 35 0 0 0 0")]
-    [InlineData("A 7 999 35 0 0 1 0 100")]
-    [InlineData("C 7 1 35 0")]
+    [InlineData("C 7 1 35 0 0 0")]
+    [InlineData("C 7 999 35 0 0 0 100")]
+    [InlineData("A 7 1 35 0 0 0 100")]
     [InlineData("")]
-    public void ParseAggregate_NotAnAggregateOrCutShort_Null(string line)
+    public void ParseCall_NotACallOrCutShort_Null(string line)
     {
         Requires.Linux();
 
-        Assert.Null(DTraceLineParser.ParseAggregate(line));
+        Assert.Null(DTraceLineParser.ParseCall(line));
     }
 
     [Fact]
@@ -76,13 +76,13 @@ public sealed class DTraceLineParserTests
     }
 
     [Fact]
-    public void TryParseMarker_MarkerLine_Sequence()
+    public void TryParseMarker_MarkerLine_CpuAndSequence()
     {
         Requires.Linux();
 
-        Assert.True(DTraceLineParser.TryParseMarker("F 42", out var sequence));
-        Assert.Equal(42L, sequence);
-        Assert.False(DTraceLineParser.TryParseMarker("F", out _));
+        Assert.True(DTraceLineParser.TryParseMarker("F 1 42", out var cpu, out var sequence));
+        Assert.Equal((1, 42L), (cpu, sequence));
+        Assert.False(DTraceLineParser.TryParseMarker("F 1", out _, out _));
     }
 
     private static int Call(string tracepoint) => LinuxSyscalls.X64.ToList().FindIndex(s => s.TracepointName == tracepoint);

@@ -5,18 +5,16 @@ using IoTrace.Platform.Linux;
 namespace IoTrace.DTrace.Consumer;
 
 /// <summary>
-/// The calls of one (trace, system call, fd life, stack) since the previous flush, as the script prints them
-/// (<c>A|P trace call fd gen stack-hash calls bytes wall-ns [path]</c>), with the stack and a connect's peer, which it
-/// prints apart.
+/// One call of a traced thread, as the script prints it (<c>C|P trace call fd gen stack-hash bytes wall-ns [path]</c>),
+/// with the stack and a connect's peer, which it prints apart.
 /// </summary>
-internal sealed record DTraceAggregate(
+internal sealed record DTraceCall(
     long Trace,
     LinuxSyscall Syscall,
     int Fd,
     long Generation,
     ulong StackHash,
     string? Path,
-    long Calls,
     long Bytes,
     long WallNanoseconds)
 {
@@ -28,41 +26,43 @@ internal sealed record DTraceAggregate(
 }
 
 /// <summary>
-/// Reads the script's lines: aggregates, stacks (<c>K hash pc r0..rN</c>), peers (<c>N trace fd gen w0 w1 w2</c>),
-/// flush markers (<c>F sequence</c>), readiness and the heartbeat.
+/// Reads the script's lines: calls, stacks (<c>K hash pc r0..rN</c>), peers (<c>N trace fd gen w0 w1 w2</c>),
+/// flush markers (<c>F cpu sequence</c>), readiness and the heartbeat.
 /// </summary>
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
 internal static class DTraceLineParser
 {
-    public static bool TryParseMarker(string line, out long sequence)
+    public static bool TryParseMarker(string line, out int cpu, out long sequence)
     {
-        sequence = 0;
+        (cpu, sequence) = (0, 0);
         var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        return fields is ["F", var s] && long.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out sequence);
+        return fields is ["F", var c, var s]
+            && int.TryParse(c, NumberStyles.Integer, CultureInfo.InvariantCulture, out cpu)
+            && long.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out sequence);
     }
 
-    /// <summary>The aggregate of an <c>A</c> or <c>P</c> line; null for a line that is not one, or is cut short.</summary>
-    public static DTraceAggregate? ParseAggregate(string line)
+    /// <summary>The call of a <c>C</c> or <c>P</c> line; null for a line that is not one, or is cut short.</summary>
+    public static DTraceCall? ParseCall(string line)
     {
         var hasPath = line.StartsWith("P ", StringComparison.Ordinal);
-        if (!hasPath && !line.StartsWith("A ", StringComparison.Ordinal))
+        if (!hasPath && !line.StartsWith("C ", StringComparison.Ordinal))
         {
             return null;
         }
 
         // The path comes last and may hold spaces: split off the fixed fields first.
-        const int Fixed = 9;
+        const int Fixed = 8;
         var fields = line.Split(' ', Fixed + 1);
         if (fields.Length < Fixed
             || !Long(fields[1], out var trace) || !Long(fields[2], out var call) || (ulong)call >= (ulong)LinuxSyscalls.X64.Count
             || !Long(fields[3], out var fd) || !Long(fields[4], out var generation) || !Hex(fields[5], out var hash)
-            || !Long(fields[6], out var calls) || !Long(fields[7], out var bytes) || !Long(fields[8], out var wall))
+            || !Long(fields[6], out var bytes) || !Long(fields[7], out var wall))
         {
             return null;
         }
 
         var path = hasPath ? (fields.Length > Fixed ? fields[Fixed] : string.Empty) : null;
-        return new DTraceAggregate(trace, LinuxSyscalls.X64[(int)call], (int)fd, generation, hash, path, calls, bytes, wall);
+        return new DTraceCall(trace, LinuxSyscalls.X64[(int)call], (int)fd, generation, hash, path, bytes, wall);
     }
 
     /// <summary>
