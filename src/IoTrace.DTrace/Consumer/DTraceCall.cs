@@ -5,33 +5,36 @@ using IoTrace.Platform.Linux;
 namespace IoTrace.DTrace.Consumer;
 
 /// <summary>
-/// One call of a traced thread, as the script prints it (<c>C|P trace call fd gen stack-hash bytes wall-ns [path]</c>),
-/// with the stack and a connect's peer, which it prints apart.
+/// One call of a traced thread, as the script prints it (<c>C|P trace call fd gen bytes wall-ns pc r0..rN [path]</c>),
+/// with a connect's peer, which it prints apart. Its stack: the instruction pointer first, then return addresses; empty
+/// without context (Summary).
 /// </summary>
 internal sealed record DTraceCall(
     long Trace,
     LinuxSyscall Syscall,
     int Fd,
     long Generation,
-    ulong StackHash,
+    ulong[] Stack,
     string? Path,
     long Bytes,
     long WallNanoseconds)
 {
-    /// <summary>The instruction pointer first, then return addresses; empty without context (Summary).</summary>
-    public ulong[] Stack { get; set; } = [];
-
     /// <summary>The path it names, or a connect's peer.</summary>
     public string? Target { get; set; } = Path;
 }
 
 /// <summary>
-/// Reads the script's lines: calls, stacks (<c>K hash pc r0..rN</c>), peers (<c>N trace fd gen w0 w1 w2</c>),
-/// flush markers (<c>F cpu sequence</c>), readiness and the heartbeat.
+/// Reads the script's lines: calls, peers (<c>N trace fd gen w0 w1 w2</c>), flush markers (<c>F cpu sequence</c>),
+/// readiness and the heartbeat.
 /// </summary>
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
-internal static class DTraceLineParser
+internal sealed class DTraceLineParser
 {
+    private const int StackLimit = 100_000;
+
+    // One array per distinct stack: the attributor caches by identity.
+    private readonly Dictionary<string, ulong[]> _stacks = new(StringComparer.Ordinal);
+
     public static bool TryParseMarker(string line, out int cpu, out long sequence)
     {
         (cpu, sequence) = (0, 0);
@@ -42,7 +45,7 @@ internal static class DTraceLineParser
     }
 
     /// <summary>The call of a <c>C</c> or <c>P</c> line; null for a line that is not one, or is cut short.</summary>
-    public static DTraceCall? ParseCall(string line)
+    public DTraceCall? ParseCall(string line)
     {
         var hasPath = line.StartsWith("P ", StringComparison.Ordinal);
         if (!hasPath && !line.StartsWith("C ", StringComparison.Ordinal))
@@ -51,45 +54,49 @@ internal static class DTraceLineParser
         }
 
         // The path comes last and may hold spaces: split off the fixed fields first.
-        const int Fixed = 8;
-        var fields = line.Split(' ', Fixed + 1);
-        if (fields.Length < Fixed
+        const int Head = 7;
+        var frames = DTraceScript.Frames + 2;
+        var fields = line.Split(' ', Head + frames + 1);
+        if (fields.Length < Head + frames
             || !Long(fields[1], out var trace) || !Long(fields[2], out var call) || (ulong)call >= (ulong)LinuxSyscalls.X64.Count
-            || !Long(fields[3], out var fd) || !Long(fields[4], out var generation) || !Hex(fields[5], out var hash)
-            || !Long(fields[6], out var bytes) || !Long(fields[7], out var wall))
+            || !Long(fields[3], out var fd) || !Long(fields[4], out var generation) || !Long(fields[5], out var bytes) || !Long(fields[6], out var wall))
         {
             return null;
         }
 
-        var path = hasPath ? (fields.Length > Fixed ? fields[Fixed] : string.Empty) : null;
-        return new DTraceCall(trace, LinuxSyscalls.X64[(int)call], (int)fd, generation, hash, path, bytes, wall);
+        var stackText = string.Join(' ', fields, Head, frames);
+        if (!_stacks.TryGetValue(stackText, out var stack))
+        {
+            if (_stacks.Count >= StackLimit)
+            {
+                _stacks.Clear();
+            }
+
+            stack = ParseStack(fields.AsSpan(Head, frames));
+            _stacks[stackText] = stack;
+        }
+
+        var path = hasPath ? (fields.Length > Head + frames ? fields[Head + frames] : string.Empty) : null;
+        return new DTraceCall(trace, LinuxSyscalls.X64[(int)call], (int)fd, generation, stack, path, bytes, wall);
     }
 
     /// <summary>
-    /// A <c>K</c> line's stack: the instruction pointer, then the return addresses up to the first the walk did not read
-    /// (0); the wrapper's return address, 0 where no libc rule stepped out of it, is skipped and the walk goes on.
+    /// The instruction pointer, then the return addresses up to the first the walk did not read (0); the wrapper's return
+    /// address, 0 where no libc rule stepped out of it, is skipped and the walk goes on.
     /// </summary>
-    public static bool TryParseStack(string line, out ulong hash, out ulong[] stack)
+    private static ulong[] ParseStack(ReadOnlySpan<string> frames)
     {
-        stack = [];
-        var fields = line.Split(' ');
-        if (fields.Length != DTraceScript.Frames + 4 || fields[0] != "K" || !Hex(fields[1], out hash))
+        var stack = new List<ulong>(frames.Length);
+        for (var i = 0; i < frames.Length; i++)
         {
-            hash = 0;
-            return false;
-        }
-
-        var frames = new List<ulong>(DTraceScript.Frames + 2);
-        for (var i = 2; i < fields.Length; i++)
-        {
-            if (!Hex(fields[i], out var address))
+            if (!Hex(frames[i], out var address))
             {
-                return false;
+                break;
             }
 
             if (address == 0)
             {
-                if (i == 3)
+                if (i == 1)
                 {
                     continue;
                 }
@@ -97,11 +104,10 @@ internal static class DTraceLineParser
                 break;
             }
 
-            frames.Add(address);
+            stack.Add(address);
         }
 
-        stack = [.. frames];
-        return true;
+        return [.. stack];
     }
 
     /// <summary>An <c>N</c> line: the peer a trace's connect on (fd, generation) named, as <see cref="FdTargets"/> names a connected socket.</summary>

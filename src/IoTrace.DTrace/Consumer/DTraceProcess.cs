@@ -27,12 +27,13 @@ internal sealed class DTraceProcess : IDisposable
 
     private readonly Process _process;
     private readonly string _scriptPath;
-    // What the script printed apart from the aggregates that need it: each stack once, each connect's peer.
-    private readonly Dictionary<ulong, ulong[]> _stacks = [];
+    private readonly DTraceLineParser _parser = new();
+
+    // Each connect's peer, printed apart from its call.
     private readonly Dictionary<(long Trace, int Fd, long Generation), string?> _peers = [];
 
-    // Flushes read, in order, until the stacks and peers they name are read too (another CPU's buffer, read later).
-    private readonly Queue<(long Sequence, List<DTraceCall> Aggregates, long ReadAt)> _pending = new();
+    // Flushes read, in order, until the peers their connects name are read too.
+    private readonly Queue<(long Sequence, List<DTraceCall> Calls, long ReadAt)> _pending = new();
     private readonly SemaphoreSlim _flushWanted = new(0);
     private readonly TaskCompletionSource<string?> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly int[] _cpus;
@@ -52,7 +53,7 @@ internal sealed class DTraceProcess : IDisposable
         _cpus = cpus;
     }
 
-    /// <summary>How long a flush waits for a stack or peer it names, printed from another CPU, before it is delivered without it.</summary>
+    /// <summary>How long a flush waits for a peer its connects name before it is delivered without it.</summary>
     private static readonly TimeSpan s_pendingTimeout = TimeSpan.FromSeconds(1);
 
     /// <summary>
@@ -184,17 +185,9 @@ internal sealed class DTraceProcess : IDisposable
                 switch (line[0])
                 {
                     case 'C' or 'P':
-                        if (DTraceLineParser.ParseCall(line) is { } call)
+                        if (_parser.ParseCall(line) is { } call)
                         {
                             _batch.Add(call);
-                        }
-
-                        break;
-                    case 'K':
-                        if (DTraceLineParser.TryParseStack(line, out var hash, out var stack))
-                        {
-                            _stacks[hash] = stack;
-                            Deliver(force: false);
                         }
 
                         break;
@@ -252,31 +245,30 @@ internal sealed class DTraceProcess : IDisposable
     }
 
     /// <summary>
-    /// Delivers the flushes whose stacks and peers are all read, in order (a stack's line was written before any call
-    /// that names it was read, but maybe on another CPU, read later); with <paramref name="force"/>, also those that
-    /// waited too long (their calls without a stack get no line, and a connect without its peer no target).
+    /// Delivers the flushes whose connects' peers are all read, in order (a peer's line is written with its call, so it
+    /// is read by the end of the round); with <paramref name="force"/>, also those that waited too long (a connect
+    /// without its peer gets no target).
     /// </summary>
     private void Deliver(bool force)
     {
         while (_pending.TryPeek(out var head))
         {
-            var complete = head.Aggregates.TrueForAll(Resolvable);
+            var complete = head.Calls.TrueForAll(Resolvable);
             if (!complete && !(force && Stopwatch.GetElapsedTime(head.ReadAt) > s_pendingTimeout))
             {
                 return;
             }
 
             _pending.Dequeue();
-            foreach (var aggregate in head.Aggregates)
+            foreach (var call in head.Calls)
             {
-                aggregate.Stack = aggregate.StackHash == 0 ? [] : _stacks.GetValueOrDefault(aggregate.StackHash, []);
-                if (IsNamedConnect(aggregate) && _peers.Remove((aggregate.Trace, aggregate.Fd, aggregate.Generation), out var peer))
+                if (IsNamedConnect(call) && _peers.Remove((call.Trace, call.Fd, call.Generation), out var peer))
                 {
-                    aggregate.Target = peer;
+                    call.Target = peer;
                 }
             }
 
-            Flushed?.Invoke(head.Sequence, head.Aggregates);
+            Flushed?.Invoke(head.Sequence, head.Calls);
         }
     }
 
@@ -309,12 +301,10 @@ internal sealed class DTraceProcess : IDisposable
         return [.. cpus];
     }
 
-    private bool Resolvable(DTraceCall aggregate) =>
-        (aggregate.StackHash == 0 || _stacks.ContainsKey(aggregate.StackHash))
-        && (!IsNamedConnect(aggregate) || _peers.ContainsKey((aggregate.Trace, aggregate.Fd, aggregate.Generation)));
+    private bool Resolvable(DTraceCall call) => !IsNamedConnect(call) || _peers.ContainsKey((call.Trace, call.Fd, call.Generation));
 
-    /// <summary>A connect of a trace with context (its stack hash is not 0) on an fd: the script printed its peer.</summary>
-    private static bool IsNamedConnect(DTraceCall aggregate) => aggregate.StackHash != 0 && aggregate.Fd >= 0 && aggregate.Syscall.Name == "connect";
+    /// <summary>A connect of a trace with context (it has a stack) on an fd: the script printed its peer.</summary>
+    private static bool IsNamedConnect(DTraceCall call) => call.Stack.Length > 0 && call.Fd >= 0 && call.Syscall.Name == "connect";
 
     private string LastErrors()
     {

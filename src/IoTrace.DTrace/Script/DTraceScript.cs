@@ -10,8 +10,8 @@ namespace IoTrace.DTrace.Script;
 /// <summary>
 /// The D script the backend runs: for each system call of <see cref="LinuxSyscalls"/>, an entry probe that reads the
 /// calling thread's trace from the slot table (<see cref="TraceSlotTable"/>) with copyin, and a return probe that
-/// prints one line per call of a traced thread: its trace, system call, fd and generation, user stack (as a hash; each
-/// stack is printed once with its frames), bytes and wall time.
+/// prints one line per call of a traced thread: its trace, system call, fd and generation, bytes, wall time and user
+/// stack.
 /// </summary>
 /// <remarks>
 /// <para>Lines, not dtrace aggregations: DTrace for Linux 2.0 keeps every key an aggregation ever had in its kernel map
@@ -35,10 +35,6 @@ internal static class DTraceScript
 
     private const int FramesPerClause = 8;
 
-    /// <summary>FNV-1a over the stack's 64-bit frames: a call's line names its stack by it.</summary>
-    private const string HashBasis = "0xcbf29ce484222325";
-    private const string HashPrime = "0x100000001b3";
-
     public static string Generate(int pid, nint slotTable, LibcUnwindTable libc)
     {
         var d = new StringBuilder();
@@ -54,7 +50,6 @@ internal static class DTraceScript
         Line(d, "#pragma D option strsize=256");
         Line(d, "#pragma D option zdefs");
         Line(d, "#pragma D option dynvarsize=32m");
-        Line(d, "int seen[uint64_t];");
         Line(d, "int64_t gen[int];");
         Line(d, "int64_t cfa[uint64_t];");
         Line(d, "int64_t savedrbp[uint64_t];");
@@ -121,12 +116,11 @@ internal static class DTraceScript
 
         // The walk, in clauses of a few frames (each copyin takes scratch space until its clause ends). A trace without
         // context (Summary) keeps zeros, as 64-bit values (D types a clause variable by its first assignment), and no fd.
-        Line(d, $"{Probes("return", all)} /self->trace && !self->context/ {{ this->fd = (int64_t)-1; this->gen = (int64_t)0; this->h = (uint64_t)0; }}");
+        Line(d, $"{Probes("return", all)} /self->trace && !self->context/ {{ this->fd = (int64_t)-1; this->gen = (int64_t)0; this->pc = (uint64_t)0; {string.Join(" ", Enumerable.Range(0, Frames + 1).Select(i => $"this->r{i} = (uint64_t)0;"))} }}");
         Line(d, $"{Probes("return", all)} /self->context/ {{");
         Line(d, "  this->pc = uregs[R_PC]; this->sp = uregs[R_SP]; this->c = cfa[this->pc];");
         Line(d, "  this->w = (uint64_t *)copyin(this->sp + (this->c ? this->c - 16 : 0), 16);");
         Line(d, "  this->r0 = this->c ? this->w[1] : 0;");
-        Line(d, $"  this->h = ((uint64_t){HashBasis} ^ this->pc) * {HashPrime}; this->h = (this->h ^ this->r0) * {HashPrime};");
         Line(d, "  this->fp = this->c && savedrbp[this->pc] ? *(uint64_t *)copyin(this->sp + this->c - savedrbp[this->pc], 8) : uregs[R_RBP];");
         Line(d, "  this->ok = this->fp >= this->sp && this->fp - this->sp < 8388608;");
         Line(d, "}");
@@ -137,22 +131,20 @@ internal static class DTraceScript
             {
                 Line(d, $"  this->w = (uint64_t *)copyin(this->ok ? this->fp : this->sp, 16); this->r{i} = this->ok ? this->w[1] : 0; this->n = this->ok ? this->w[0] : 0;");
                 Line(d, "  this->ok = this->ok && this->n > this->fp && this->n - this->fp < 1048576; this->fp = this->n;");
-                Line(d, $"  this->h = (this->h ^ this->r{i}) * {HashPrime};");
             }
 
             Line(d, "}");
         }
 
-        // A stack is printed once, by its hash; a connect's peer, once per call.
-        var frames = string.Join(", ", Enumerable.Range(0, Frames + 1).Select(i => $"this->r{i}"));
-        Line(d, $"{Probes("return", all)} /self->context && !seen[this->h]/ {{ seen[this->h] = 1; printf(\"K %x %x {string.Join(' ', Enumerable.Repeat("%x", Frames + 1))}\\n\", this->h, this->pc, {frames}); }}");
+        // One line per call, with its stack (dtrace's aggregations cannot serve here, see above; printing each stack
+        // once, by a hash kept in a D array, measured slower under All than printing it each time). A connect's peer
+        // on a line of its own.
+        var frames = string.Join(", ", Enumerable.Range(0, Frames + 1).Select(i => $"this->r{i}").Prepend("this->pc"));
+        var head = $"C %d %d %d %d %d %d {string.Join(' ', Enumerable.Repeat("%x", Frames + 2))}";
+        const string Fields = "self->trace, this->call, this->fd, this->gen, this->bytes, timestamp - self->ts";
+        Line(d, $"{Probes("return", c => !HasPath(c))} /self->trace/ {{ printf(\"{head}\\n\", {Fields}, {frames}); }}");
+        Line(d, $"{Probes("return", HasPath)} /self->trace/ {{ printf(\"P{head[1..]} %s\\n\", {Fields}, {frames}, self->path); }}");
         Line(d, "syscall::connect:return /self->context && self->arg0 >= 0/ { printf(\"N %d %d %d %x %x %x\\n\", self->trace, self->arg0, self->gen0, self->a0, self->a1, self->a2); }");
-
-        // One line per call: a line is per CPU, and dtrace's aggregations cannot serve here (below).
-        const string Head = "C %d %d %d %d %x %d %d";
-        const string Fields = "self->trace, this->call, this->fd, this->gen, this->h, this->bytes, timestamp - self->ts";
-        Line(d, $"{Probes("return", c => !HasPath(c))} /self->trace/ {{ printf(\"{Head}\\n\", {Fields}); }}");
-        Line(d, $"{Probes("return", HasPath)} /self->trace/ {{ printf(\"P{Head[1..]} %s\\n\", {Fields}, self->path); }}");
 
         // Ownership: the retry the owner waited for ends its wait once it does not fail with EAGAIN; a read or write
         // that would block, or a connect under way, makes its trace the fd's owner.

@@ -9,15 +9,18 @@ namespace IoTrace.DTrace.Tests.Consumer;
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class DTraceLineParserTests
 {
+    private readonly DTraceLineParser _parser = new();
+
     [Fact]
     public void ParseCall_OpenWithSpacesInItsPath_KeepsTheWholePathAndTheFields()
     {
         Requires.Linux();
 
-        var call = DTraceLineParser.ParseCall($"P 7 {Call("openat")} 35 4 abc123 0 1234 /tmp/a b/c d.txt");
+        var call = _parser.ParseCall(Line('P', "openat", fd: 35, generation: 4, frames: [0x7f0000001000, 0x7f0000002000, 0x7f0000003000], rest: "/tmp/a b/c d.txt"));
 
         Assert.NotNull(call);
-        Assert.Equal((7L, "openat", 35, 4L, 0xabc123UL, 0L, 1_234L, "/tmp/a b/c d.txt"), (call.Trace, call.Syscall.Name, call.Fd, call.Generation, call.StackHash, call.Bytes, call.WallNanoseconds, call.Target));
+        Assert.Equal((7L, "openat", 35, 4L, 0L, 1_234L, "/tmp/a b/c d.txt"), (call.Trace, call.Syscall.Name, call.Fd, call.Generation, call.Bytes, call.WallNanoseconds, call.Target));
+        Assert.Equal([0x7f0000001000UL, 0x7f0000002000, 0x7f0000003000], call.Stack);
     }
 
     [Fact]
@@ -25,7 +28,7 @@ public sealed class DTraceLineParserTests
     {
         Requires.Linux();
 
-        var call = DTraceLineParser.ParseCall($"P 7 {Call("newfstatat")} 5 0 abc 0 100 ");
+        var call = _parser.ParseCall(Line('P', "newfstatat", fd: 5, frames: [0xa000], rest: string.Empty));
 
         Assert.Equal((5, string.Empty), (call!.Fd, call.Target));
     }
@@ -35,33 +38,44 @@ public sealed class DTraceLineParserTests
     {
         Requires.Linux();
 
-        var call = DTraceLineParser.ParseCall($"C 7 {Call("newfstat")} 5 0 0 0 100");
+        var call = _parser.ParseCall(Line('C', "newfstat", fd: 5, frames: []));
 
         Assert.Equal(("fstat", (string?)null), (call!.Syscall.Probe, call.Target));
     }
 
     [Theory]
-    [InlineData("C 7 1 35 0 0 0")]
-    [InlineData("C 7 999 35 0 0 0 100")]
-    [InlineData("A 7 1 35 0 0 0 100")]
+    [InlineData("C 7 1 35 0 0 100")]
+    [InlineData("C 7 999 35 0 0 100 a000")]
+    [InlineData("X 7 1 35 0 0 100")]
     [InlineData("")]
     public void ParseCall_NotACallOrCutShort_Null(string line)
     {
         Requires.Linux();
 
-        Assert.Null(DTraceLineParser.ParseCall(line));
+        Assert.Null(_parser.ParseCall(line));
     }
 
     [Fact]
-    public void TryParseStack_NoRuleForTheWrapper_SkipsItsEmptyFrameAndStopsAtTheFirstOtherZero()
+    public void ParseCall_NoRuleForTheWrapper_SkipsItsEmptyFrameAndStopsAtTheFirstOtherZero()
     {
         Requires.Linux();
 
         // pc, then r0 = 0 (no libc rule: the walk starts from rbp), then two return addresses, then the end of the walk.
-        Assert.True(DTraceLineParser.TryParseStack(StackLine(0xabc, [0xa000, 0, 0xb000, 0xc000, 0, 0xd000]), out var hash, out var stack));
+        var call = _parser.ParseCall(Line('C', "pread64", fd: 35, frames: [0xa000, 0, 0xb000, 0xc000, 0, 0xd000]));
 
-        Assert.Equal(0xabcUL, hash);
-        Assert.Equal([0xa000UL, 0xb000, 0xc000], stack);
+        Assert.Equal([0xa000UL, 0xb000, 0xc000], call!.Stack);
+    }
+
+    [Fact]
+    public void ParseCall_SameStackTwice_OneArray()
+    {
+        Requires.Linux();
+
+        var first = _parser.ParseCall(Line('C', "read", fd: 3, frames: [0xa000, 0xb000]));
+        var second = _parser.ParseCall(Line('C', "write", fd: 4, frames: [0xa000, 0xb000]));
+
+        // The attributor caches lines by the stack array's identity.
+        Assert.Same(first!.Stack, second!.Stack);
     }
 
     [Fact]
@@ -87,7 +101,11 @@ public sealed class DTraceLineParserTests
 
     private static int Call(string tracepoint) => LinuxSyscalls.X64.ToList().FindIndex(s => s.TracepointName == tracepoint);
 
-    /// <summary>A stack line as the script prints it, with the walk's frames padded with zeros.</summary>
-    private static string StackLine(ulong hash, ulong[] frames) =>
-        $"K {hash:x} {string.Join(' ', frames.Concat(Enumerable.Repeat(0UL, DTraceScript.Frames + 2 - frames.Length)).Select(f => f.ToString("x", System.Globalization.CultureInfo.InvariantCulture)))}";
+    /// <summary>A call's line as the script prints it, with the walk's frames padded with zeros.</summary>
+    private static string Line(char kind, string tracepoint, int fd, ulong[] frames, long generation = 0, string? rest = null)
+    {
+        var padded = frames.Concat(Enumerable.Repeat(0UL, DTraceScript.Frames + 2 - frames.Length)).Select(f => f.ToString("x", System.Globalization.CultureInfo.InvariantCulture));
+        var line = $"{kind} 7 {Call(tracepoint)} {fd} {generation} 0 1234 {string.Join(' ', padded)}";
+        return rest is null ? line : $"{line} {rest}";
+    }
 }
