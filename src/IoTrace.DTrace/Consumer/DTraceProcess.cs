@@ -23,7 +23,7 @@ internal sealed class DTraceProcess : IDisposable
     private const int SIGINT = 2;
 
     /// <summary>dtrace prints what it read every 10 ms (its switchrate): flushes closer than that would read nothing more.</summary>
-    private static readonly TimeSpan MarkerSpacing = TimeSpan.FromMilliseconds(10);
+    private static readonly TimeSpan s_markerSpacing = TimeSpan.FromMilliseconds(10);
 
     private readonly Process _process;
     private readonly string _scriptPath;
@@ -366,9 +366,9 @@ internal sealed class DTraceProcess : IDisposable
 
             // At most one flush per spacing: under load, one flush answers many stopped traces.
             var since = Stopwatch.GetElapsedTime(_lastMarker);
-            if (since < MarkerSpacing)
+            if (since < s_markerSpacing)
             {
-                Thread.Sleep(MarkerSpacing - since);
+                Thread.Sleep(s_markerSpacing - since);
             }
 
             _lastMarker = Stopwatch.GetTimestamp();

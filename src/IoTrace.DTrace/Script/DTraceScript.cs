@@ -137,8 +137,7 @@ internal static class DTraceScript
         }
 
         // One line per call, with its stack (dtrace's aggregations cannot serve here, see above; printing each stack
-        // once, by a hash kept in a D array, measured slower under All than printing it each time). A connect's peer
-        // on a line of its own.
+        // once, by a hash kept in a D array, measured no cheaper). A connect's peer on a line of its own.
         var frames = string.Join(", ", Enumerable.Range(0, Frames + 1).Select(i => $"this->r{i}").Prepend("this->pc"));
         var head = $"C %d %d %d %d %d %d {string.Join(' ', Enumerable.Repeat("%x", Frames + 2))}";
         const string Fields = "self->trace, this->call, this->fd, this->gen, this->bytes, timestamp - self->ts";
