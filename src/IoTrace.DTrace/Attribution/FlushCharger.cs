@@ -20,7 +20,7 @@ internal sealed class FlushCharger(ConcurrentDictionary<long, DTraceTrace> trace
 
     public void Charge(IReadOnlyList<DTraceCall> flush)
     {
-        // Every stack of the flush was walked before it began: one wait for the code map covers them all.
+        // Every call of the flush returned before it was delivered: one wait for the code map covers them all.
         bool? waited = null;
         foreach (var closes in (bool[])[true, false])
         {
