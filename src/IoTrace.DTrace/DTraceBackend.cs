@@ -50,20 +50,14 @@ internal sealed class DTraceBackend : IIoTraceBackend
         _diagnostics = diagnostics;
     }
 
-    /// <summary>How long a stopped trace waits for its flush before its report is cut short (marked incomplete). Tests shorten it.</summary>
-    internal static TimeSpan FlushTimeout { get; set; } = TimeSpan.FromSeconds(10);
+    /// <summary>How long a stopped trace waits for its flush before its report is cut short (marked incomplete); checked at dtrace's line each second.</summary>
+    private static readonly TimeSpan s_flushTimeout = TimeSpan.FromSeconds(10);
 
     public string Name => BackendName;
 
     /// <summary>No CPU time: DTrace for Linux 2.0 has no vtimestamp, so reports say CPU is unavailable, never 0.</summary>
     public BackendCapabilities Capabilities =>
         BackendCapabilities.SeesNativeLibraries | BackendCapabilities.HasStacks | BackendCapabilities.ReportsLate | BackendCapabilities.ReadsThreadTraces;
-
-    /// <summary>From starting to probes enabled, the last time the backend attached: the code map, then dtrace compiling and enabling the script.</summary>
-    internal TimeSpan AttachDuration { get; private set; }
-
-    /// <summary>Of <see cref="AttachDuration"/>, dtrace's own start.</summary>
-    internal TimeSpan ProgramAttachDuration { get; private set; }
 
     /// <inheritdoc cref="ManagedCodeMap.WaitUntilCurrent"/>
     internal bool WaitUntilCodeMapCurrent(TimeSpan timeout) => _attachment?.Map.WaitUntilCurrent(timeout) ?? false;
@@ -210,7 +204,6 @@ internal sealed class DTraceBackend : IIoTraceBackend
 
     private string? Attach(int generation)
     {
-        var stopwatch = Stopwatch.StartNew();
         if (!ManagedCodeMap.TryStart(TimeSpan.FromSeconds(10), out var map, out var reason) || map is null)
         {
             return Fail($"the runtime's JIT events could not be read: {reason}");
@@ -252,8 +245,6 @@ internal sealed class DTraceBackend : IIoTraceBackend
             }
 
             _attachment = attachment;
-            AttachDuration = stopwatch.Elapsed;
-            ProgramAttachDuration = process.AttachDuration;
             _ready = true;
         }
 
@@ -272,8 +263,6 @@ internal sealed class DTraceBackend : IIoTraceBackend
                 Complete(trace);
             }
         }
-
-        ExpireOverdueTraces();
     }
 
     private void Guarded(Action action)
@@ -300,7 +289,7 @@ internal sealed class DTraceBackend : IIoTraceBackend
 
     private void ExpireOverdueTraces()
     {
-        var overdue = Stopwatch.GetTimestamp() - (long)(FlushTimeout.TotalSeconds * Stopwatch.Frequency);
+        var overdue = Stopwatch.GetTimestamp() - (long)(s_flushTimeout.TotalSeconds * Stopwatch.Frequency);
         foreach (var (id, trace) in _traces)
         {
             var stopped = trace.StopTimestamp;

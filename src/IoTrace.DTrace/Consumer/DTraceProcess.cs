@@ -71,16 +71,12 @@ internal sealed class DTraceProcess : IDisposable
     /// <summary>dtrace ended, or wrote something the backend cannot go on after.</summary>
     public event Action<string>? Failed;
 
-    /// <summary>From the start of dtrace to its probes enabled (its BEGIN clause ran).</summary>
-    public TimeSpan AttachDuration { get; private set; }
-
     /// <summary>The last flush requested; <see cref="Flushed"/> reports it once read.</summary>
     public long LastRequested => Interlocked.Read(ref _requested);
 
     /// <summary>Starts dtrace on <paramref name="script"/> and waits for its probes to be enabled.</summary>
     public static DTraceProcess Start(string dtrace, string script, TimeSpan timeout)
     {
-        var stopwatch = Stopwatch.StartNew();
         var path = Path.Combine(Path.GetTempPath(), $"iotrace-{Environment.ProcessId}-{Guid.NewGuid():N}.d");
         File.WriteAllText(path, script);
         var info = new ProcessStartInfo(dtrace)
@@ -126,7 +122,6 @@ internal sealed class DTraceProcess : IDisposable
             throw new InvalidOperationException(failure);
         }
 
-        host.AttachDuration = stopwatch.Elapsed;
         return host;
     }
 
