@@ -219,7 +219,8 @@ internal sealed class DTraceBackend : IIoTraceBackend
         DTraceProcess process;
         try
         {
-            var script = DTraceScript.Generate(Environment.ProcessId, slots.Address, LibcUnwindTable.Load(ProcessMaps.Self));
+            var libc = LibcUnwindTable.Load(ProcessMaps.Self);
+            var script = DTraceScript.Generate(Environment.ProcessId, slots.Address, libc, LibcRuleTable.Shared(libc));
             process = DTraceProcess.Start(_dtrace, script, s_attachTimeout);
         }
         catch (Exception e) when (e is InvalidOperationException or IOException or UnauthorizedAccessException or System.ComponentModel.Win32Exception)

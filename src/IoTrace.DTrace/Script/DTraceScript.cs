@@ -35,7 +35,10 @@ internal static class DTraceScript
 
     private const int FramesPerClause = 8;
 
-    public static string Generate(int pid, nint slotTable, LibcUnwindTable libc)
+    /// <summary>Libc frames the walk steps through by their rules, at most: the runtime's fgets reaches read five deep.</summary>
+    public const int NativeSteps = 8;
+
+    public static string Generate(int pid, nint slotTable, LibcUnwindTable libc, LibcRuleTable? rules)
     {
         var d = new StringBuilder();
         var calls = LinuxSyscalls.X64;
@@ -123,12 +126,46 @@ internal static class DTraceScript
         Line(d, "  this->r0 = this->c ? this->w[1] : 0;");
         Line(d, "  this->fp = this->c && savedrbp[this->pc] ? *(uint64_t *)copyin(this->sp + this->c - savedrbp[this->pc], 8) : uregs[R_RBP];");
         Line(d, "  this->ok = this->fp >= this->sp && this->fp - this->sp < 8388608;");
+
+        // The wrapper's caller keeps no frame pointer where rbp is none above its frame: a function of libc's own (the
+        // runtime's fopen, stdio's vtable calls), stepped through by its rule, until a frame without one (libc's
+        // caller). That frame is the stack's next, and the frame-pointer walk goes on from there.
+        Line(d, "  this->ip = this->r0; this->cfa = this->sp + this->c; this->pre = (uint64_t)0;");
+        Line(d, $"  this->native = {(rules is { Count: > 0 } ? "this->c && (this->fp < this->cfa || this->fp - this->cfa >= 1048576)" : "0")};");
         Line(d, "}");
+        if (rules is { Count: > 0 })
+        {
+            for (var step = 0; step < NativeSteps; step++)
+            {
+                Line(d, $"{Probes("return", all)} /self->context && this->native/ {{");
+                Line(d, $"  this->e = (uint64_t *)copyin(0x{rules.Displacements:x} + ((this->ip * 0x{LibcRuleTable.GroupMultiplier:x}) >> {64 - LibcRuleTable.GroupBits}) * 8, 8);");
+                Line(d, $"  this->e = (uint64_t *)copyin(0x{rules.Address:x} + (((this->ip + this->e[0]) * 0x{LibcRuleTable.PlaceMultiplier:x}) >> {64 - LibcRuleTable.Bits}) * 16, 16);");
+                Line(d, "  this->v = this->e[0] == this->ip ? this->e[1] : 0;");
+                Line(d, $"  this->next = ((this->v & {UnwindRule.CfaFromRbpBit}) ? this->fp : this->cfa) + (this->v & 0x7fffffff);");
+                Line(d, "  this->native = this->v && this->next > this->cfa && this->next - this->cfa < 1048576;");
+                Line(d, "  this->fp = this->native && (this->v >> 32) ? *(uint64_t *)copyin(this->next - (this->v >> 32), 8) : this->fp;");
+                Line(d, "  this->ip = this->native ? *(uint64_t *)copyin(this->next - 8, 8) : this->ip;");
+                Line(d, "  this->cfa = this->native ? this->next : this->cfa;");
+                Line(d, "  this->pre = this->native ? this->ip : this->pre;");
+                Line(d, "}");
+            }
+
+            Line(d, $"{Probes("return", all)} /self->context && this->pre/ {{ this->ok = this->fp >= this->cfa && this->fp - this->cfa < 8388608; }}");
+        }
+
         for (var first = 1; first <= Frames; first += FramesPerClause)
         {
             Line(d, $"{Probes("return", all)} /self->context/ {{");
             for (var i = first; i < first + FramesPerClause; i++)
             {
+                if (i == 1)
+                {
+                    // The frame past libc's own, if the walk stepped through them: the frame-pointer walk starts after it.
+                    Line(d, "  this->w = (uint64_t *)copyin(this->ok && !this->pre ? this->fp : this->sp, 16); this->r1 = this->pre ? this->pre : this->ok ? this->w[1] : 0; this->n = this->pre ? this->fp : this->ok ? this->w[0] : 0;");
+                    Line(d, "  this->ok = this->ok && (this->pre || (this->n > this->fp && this->n - this->fp < 1048576)); this->fp = this->n;");
+                    continue;
+                }
+
                 Line(d, $"  this->w = (uint64_t *)copyin(this->ok ? this->fp : this->sp, 16); this->r{i} = this->ok ? this->w[1] : 0; this->n = this->ok ? this->w[0] : 0;");
                 Line(d, "  this->ok = this->ok && this->n > this->fp && this->n - this->fp < 1048576; this->fp = this->n;");
             }

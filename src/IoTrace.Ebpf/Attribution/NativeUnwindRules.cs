@@ -15,7 +15,8 @@ namespace IoTrace.Ebpf.Attribution;
 /// (<see cref="TeachAppLibraries"/>): the return addresses of those calls, then of their indirect calls (e_sqlite3
 /// reaches libc through a table of function pointers), then, breadth first, of the direct and PLT calls to those
 /// functions and to their callers, up to <see cref="FirstLessonRules"/>: for e_sqlite3, every frame its IO can have.</item>
-/// <item>Libc's own direct calls to the functions that make the system calls counted, at the same time, once.</item>
+/// <item>Libc's own calls on the way to the functions that make the system calls counted, at the same time, once
+/// (<see cref="LibcCallerRules"/>).</item>
 /// <item>A stack that still stops at a return address without a rule ends with a marker
 /// (<see cref="KernelProgram.UnknownFrameMarker"/>), or has a flagged frame in such a library: that address is
 /// taught, with its function's callers, up to <see cref="RulesPerLesson"/>; the next call on that path walks further.</item>
@@ -189,10 +190,10 @@ internal sealed class NativeUnwindRules(Action<ulong, long> teach, int capacity,
     }
 
     /// <summary>
-    /// Once: the return addresses of libc's own direct calls to the functions that hold the system calls counted (its
-    /// <c>fcntl64</c> calls the function that makes the system call, <c>stat</c> calls <c>fstatat64</c>), and to the functions
-    /// that jump to them (<c>opendir</c> calls <c>fstat</c>, which jumps to <c>fstatat64</c>): past the wrapper's frame,
-    /// the walk steps through its libc caller too, from the first call on.
+    /// Once: the rules of libc's own calls on the way to the functions that hold the system calls counted
+    /// (<see cref="LibcCallerRules"/>: <c>stat</c> calls <c>fstatat64</c>, <c>opendir</c> calls <c>fstat</c>, which jumps
+    /// to <c>fstatat64</c>, the runtime's <c>fopen</c> reaches <c>open64</c> three frames down): past the wrapper's
+    /// frame, the walk steps out of libc to its caller from the first call on.
     /// </summary>
     private int TeachLibcCallers()
     {
@@ -219,17 +220,12 @@ internal sealed class NativeUnwindRules(Action<ulong, long> teach, int capacity,
     private int TeachLibcCallers(LibcUnwindTable table, Library libc)
     {
         var taught = 0;
-        var functions = table.Sites.Select(site => libc.Calls.FunctionOf(site.Ip - table.LoadBias - 1)).OfType<ulong>().Distinct().ToList();
-        foreach (var function in functions.Concat(functions.SelectMany(libc.Calls.TailCallersOf)).Distinct())
+        foreach (var (returnAddress, rule) in LibcCallerRules.Find(table, libc.Image, libc.Frames, libc.Calls, LibcCallerRules.AtMost))
         {
-            foreach (var returnAddress in libc.Calls.CallersOf(function))
+            if (HasRoom && !_taught.Contains(returnAddress))
             {
-                if (HasRoom && !_taught.Contains(returnAddress + table.LoadBias)
-                    && UnwindRule.TryAt(libc.Image, libc.Frames, returnAddress - 1, returnAddress - 1, out var rule))
-                {
-                    Add(returnAddress + table.LoadBias, rule);
-                    taught++;
-                }
+                Add(returnAddress, rule);
+                taught++;
             }
         }
 

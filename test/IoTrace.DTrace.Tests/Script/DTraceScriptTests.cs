@@ -27,7 +27,8 @@ public sealed class DTraceScriptTests
     {
         Requires.DTrace();
         var path = Path.Combine(Path.GetTempPath(), $"iotrace-script-test-{Guid.NewGuid():N}.d");
-        await File.WriteAllTextAsync(path, DTraceScript.Generate(Environment.ProcessId, 0x10000, LibcUnwindTable.Load(ProcessMaps.Self)), TestContext.Current.CancellationToken);
+        var libc = LibcUnwindTable.Load(ProcessMaps.Self);
+        await File.WriteAllTextAsync(path, DTraceScript.Generate(Environment.ProcessId, 0x10000, libc, LibcRuleTable.Shared(libc)), TestContext.Current.CancellationToken);
         try
         {
             // -e: compile, enable nothing.
@@ -49,7 +50,7 @@ public sealed class DTraceScriptTests
         Requires.Linux();
         var libc = LibcUnwindTable.Load(ProcessMaps.Self);
 
-        var script = DTraceScript.Generate(42, 0x10000, libc);
+        var script = DTraceScript.Generate(42, 0x10000, libc, rules: null);
 
         Assert.NotEmpty(libc.Sites);
         Assert.All(libc.Sites, site => Assert.Contains($"cfa[0x{site.Ip:x}] = {site.CfaOffset}; savedrbp[0x{site.Ip:x}] = {site.RbpOffset};", script, StringComparison.Ordinal));

@@ -263,6 +263,30 @@ public abstract class KernelBackendContract : IDisposable
         Assert.DoesNotContain(hidden.Aggregates, a => a.Method == "(runtime)");
     }
 
+    [Fact]
+    public void Trace_GarbageCollectionInTheTrace_TheCollectorsReadsAreLeftOutUnlessAsked()
+    {
+        RequireBackend();
+        var path = WriteFile("data.bin", 12_345);
+
+        // A gen0 collection reads /proc/meminfo from the runtime (fopen, fgets, fclose), on the thread that asked: the
+        // walk steps through libc's stdio, which keeps no frame pointers, to libcoreclr.
+        var hidden = IoTracer.Trace(Strategy.All, () =>
+        {
+            File.ReadAllBytes(path);
+            GC.Collect(0);
+        });
+        var scope = IoTracer.Start(Strategy.All, new IoTraceStartOptions { IncludeRuntimeIo = true });
+        GC.Collect(0);
+        var shown = scope.Stop();
+
+        Assert.Equal("close 1 0, flock 2 0, fstat 2 0, openat 1 0, pread64 1 12345", KernelBackendAgreement.ByProbe(hidden));
+        Assert.All(hidden.Aggregates, a => Assert.Equal(path, a.Target));
+        var collector = shown.Aggregates.Where(a => a.Target == "/proc/meminfo").ToList();
+        Assert.Equal(["close", "newfstatat", "openat", "read"], collector.Select(a => a.Probe).Order(StringComparer.Ordinal));
+        Assert.All(collector, a => Assert.Equal(("(runtime)", null), (a.Method, a.File)));
+    }
+
     protected string WriteFile(string name, int size)
     {
         var path = Path.Combine(Folder, name);

@@ -1,15 +1,14 @@
 using System.Collections.Frozen;
 using System.Runtime.CompilerServices;
 using Iced.Intel;
-using IoTrace.Symbols.Native;
 
-namespace IoTrace.Ebpf.Attribution;
+namespace IoTrace.Symbols.Native;
 
 /// <summary>
 /// A native library's call graph, read from its code with Iced's x86-64 decoder: its functions (the starts of its
 /// .eh_frame FDEs), the direct calls to each (<c>call rel32</c>, through a PLT stub too), its tail calls
 /// (<c>jmp rel32</c> to another function's start), its indirect calls (<c>call r/m64</c>) and its calls into imported
-/// functions. What <see cref="NativeUnwindRules"/> walks to find the return addresses a library's IO can have.
+/// functions. What the kernel-side backends search to find the return addresses a library's IO can have.
 /// </summary>
 /// <remarks>
 /// The code is decoded once, when an index is first asked for, function by function: from each function's start to
