@@ -35,7 +35,7 @@ internal static class DTraceScript
 
     private const int FramesPerClause = 8;
 
-    /// <summary>Libc frames the walk steps through by their rules, at most: the runtime's fgets reaches read five deep.</summary>
+    /// <summary>Libc frames the walk steps through by their rules, at most: the collector's stat of /proc/meminfo is four below libcoreclr.</summary>
     public const int NativeSteps = 8;
 
     public static string Generate(int pid, nint slotTable, LibcUnwindTable libc, LibcRuleTable? rules)
