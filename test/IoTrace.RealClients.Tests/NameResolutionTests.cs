@@ -17,6 +17,27 @@ public sealed class NameResolutionTests
         Assert.Equal(straced, HostRun.Totals(run.ReportedUnder("/etc")));
     }
 
+    /// <summary>
+    /// glibc reads /etc inside getaddrinfo, through functions of its own without frame pointers: the walk steps through
+    /// them to the app's line. The asynchronous resolution makes the same calls from a pool thread with no frame of the
+    /// app on its stack: they have no line.
+    /// </summary>
+    [Fact]
+    public async Task Resolve_Ebpf_SynchronousResolutionsReadsOnItsLine()
+    {
+        var run = await HostRun.StartAsync("ebpf", "resolve", "localhost");
+
+        // strace by thread: the synchronous resolution's calls on the host's main thread, the other's on a pool thread.
+        var straced = run.StracedUnder("/etc");
+        var main = straced[0].Pid;
+        var rows = run.ReportedUnder("/etc").ToList();
+        var line = HostRun.LineOf("// the resolution");
+        Assert.All(rows, r => Assert.True(r.Line is null || r.Line == line, $"{r.Probe} {r.Target} on line {r.Line}"));
+        Assert.Contains(HostRun.Totals(rows.Where(r => r.Line == line)), static t => t.StartsWith("openat ", StringComparison.Ordinal));
+        Assert.Equal(HostRun.Totals(straced.Where(c => c.Pid == main)), HostRun.Totals(rows.Where(r => r.Line == line)));
+        Assert.Equal(HostRun.Totals(straced.Where(c => c.Pid != main)), HostRun.Totals(rows.Where(static r => r.Line is null)));
+    }
+
     [Fact]
     public async Task Resolve_InProcess_OneGetaddrinfoPerResolutionWhereStraceSeesGlibcsReads()
     {

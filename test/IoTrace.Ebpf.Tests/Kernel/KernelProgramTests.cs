@@ -23,7 +23,6 @@ public sealed partial class KernelProgramTests
         { "PATH_TARGET", SyscallTable.PathTarget },
         { "SETUP", SyscallTable.Setup },
         { "CONTEXT", SyscallTable.Context },
-        { "CONTEXT", Symbols.TraceSlotTable.ContextBit },
         { "CPU", SyscallTable.Cpu },
         { "RULES_SHIFT", SyscallTable.RulesShift },
         { "FRAMELESS_BLOOM_SHIFT", KernelProgram.FramelessBloomShift },
@@ -47,6 +46,10 @@ public sealed partial class KernelProgramTests
         { "PATH_LENGTH", KernelProgram.PathLength },
         { "BUFFERS", KernelProgram.Buffers },
     };
+
+    /// <summary>The program's context bit is the one every reader of the slot table tests (the dtrace script's too).</summary>
+    [Fact]
+    public void Context_IsTheSlotTablesContextBit() => Assert.Equal(Symbols.TraceSlotTable.ContextBit, (ulong)SyscallTable.Context);
 
     [Theory]
     [MemberData(nameof(SharedValues))]
