@@ -5,8 +5,9 @@ namespace IoTrace.Tests.Shared;
 /// <summary>
 /// Runs traced work with no garbage collection in the middle. A collection reads /proc/meminfo (openat, newfstatat,
 /// read of 1,024 bytes, close) on the thread that triggered it; the kernel sees that IO in the traced flow, and a
-/// Summary trace, which keeps no stack to tell the runtime's IO from the app's, counts it. Tests that count exactly
-/// keep the collector out of their traces; the collection that makes room happens before the work starts.
+/// Summary trace, which keeps no stack to tell the runtime's IO from the app's, counts it (other strategies leave it
+/// out by its stack). Summary tests that count exactly keep the collector out of their traces; the collection that
+/// makes room happens before the work starts.
 /// </summary>
 internal static class WithoutGc
 {

@@ -165,9 +165,9 @@ public abstract class KernelBackendAgreement : IDisposable
         string.Join("; ", report.Aggregates.Select(static a => $"{a.Probe} {a.Calls} {a.Bytes} {a.Fd} {a.Target} {a.Location}"));
 
     private static Task<IoTraceReport> TraceWork(bool kernel, string source, string destination) =>
-        WithoutGc.RunAsync(() => TraceAsync(kernel, Strategy.All, async () =>
+        TraceAsync(kernel, Strategy.All, async () =>
         {
             var bytes = await File.ReadAllBytesAsync(source);
             await File.WriteAllBytesAsync(destination, bytes);
-        }));
+        });
 }

@@ -63,13 +63,9 @@ public abstract class KernelBackendMiddleware : IDisposable
         using var client = new HttpClient { BaseAddress = new Uri(app.Urls.First()) };
         Assert.Equal("1", await client.GetStringAsync("/file/1", TestContext.Current.CancellationToken));
 
-        // A garbage collection in a traced request reads /proc/meminfo, which the exact counts below do not expect.
-        var bodies = await WithoutGc.RunAsync(async () =>
-        {
-            var read = await Task.WhenAll(sizes.Select(size => client.GetStringAsync($"/file/{size}", TestContext.Current.CancellationToken)));
-            await logs.WaitForReportsAsync(sizes.Length + 1);
-            return read;
-        });
+        // A garbage collection in a traced request reads /proc/meminfo: the runtime's IO, left out of the counts.
+        var bodies = await Task.WhenAll(sizes.Select(size => client.GetStringAsync($"/file/{size}", TestContext.Current.CancellationToken)));
+        await logs.WaitForReportsAsync(sizes.Length + 1);
         await app.StopAsync(TestContext.Current.CancellationToken);
 
         Assert.Equal(sizes.Select(s => s.ToString(CultureInfo.InvariantCulture)), bodies);
