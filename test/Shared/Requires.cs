@@ -26,7 +26,12 @@ internal static class Requires
     {
         Linux();
         That(Environment.UserName == "root", "the dtrace backend needs root");
-        That(File.Exists("/usr/local/sbin/dtrace") || File.Exists("/usr/sbin/dtrace"), "dtrace is not installed (bash ../shared/dtrace/build.sh)");
+        // Where the backend looks: IOTRACE_DTRACE, else the PATH, /usr/sbin and /usr/local/sbin.
+        var found = Environment.GetEnvironmentVariable("IOTRACE_DTRACE") is { Length: > 0 } named
+            ? File.Exists(named)
+            : (Environment.GetEnvironmentVariable("PATH") ?? string.Empty).Split(':', StringSplitOptions.RemoveEmptyEntries)
+                .Append("/usr/sbin").Append("/usr/local/sbin").Any(directory => File.Exists(Path.Combine(directory, "dtrace")));
+        That(found, "dtrace is not installed (bash ../shared/dtrace/build.sh)");
     }
 
     /// <summary>Debian's Chromium, headless, for the tests of the page (.ci/run installs it).</summary>
