@@ -61,7 +61,7 @@ public sealed class IoTraceOptions
 
     /// <summary>
     /// Whether reports show the runtime's own IO in a request's flow (an assembly loaded on first use, the GC reading
-    /// /proc/meminfo), on rows of the method <c>(runtime)</c>; only the eBPF backend sees it. Defaults to
+    /// /proc/meminfo), on rows of the method <c>(runtime)</c>; only the kernel backends (eBPF, dtrace) see it. Defaults to
     /// <see langword="false"/>. See <see cref="IoTraceStartOptions.IncludeRuntimeIo"/>.
     /// </summary>
     public bool IncludeRuntimeIo { get; set; }

@@ -105,7 +105,7 @@ internal sealed class StackAttributor(ManagedCodeMap map, IStackWalk walk, FileI
     /// Whether the runtime's own native code made the call (an assembly load, the GC reading /proc/meminfo): the first
     /// frame past libc lies in libcoreclr or the JIT. Managed code reaches libc through libSystem.Native or a P/Invoke.
     /// </summary>
-    private bool IsRuntimeCall(ulong[] stack)
+    public bool IsRuntimeCall(ulong[] stack)
     {
         for (var i = 1; i < stack.Length; i++)
         {
@@ -123,6 +123,17 @@ internal sealed class StackAttributor(ManagedCodeMap map, IStackWalk walk, FileI
 
         return false;
     }
+
+    /// <summary>
+    /// The code a libc wrapper's caller must be in for <see cref="IsRuntimeCall"/> to find the runtime's call: libc's own
+    /// (stdio, opendir) and the runtime's, one range per library. A backend that keeps no stack for a trace without
+    /// context keeps one for a call from there, and only there.
+    /// </summary>
+    public static List<(ulong Start, ulong End)> RuntimeCallerRanges(IEnumerable<FileMapping> executable) =>
+        [.. executable
+            .Where(m => LinuxLibraries.IsLibc(m.Path) || LinuxLibraries.IsRuntime(m.Path))
+            .GroupBy(m => m.Path, StringComparer.Ordinal)
+            .Select(library => (library.Min(m => m.Start), library.Max(m => m.End)))];
 
     /// <summary>Unloaded code: its addresses may hold other methods later, so nothing learned from them holds.</summary>
     private void ForgetUnloadedCode()

@@ -38,7 +38,15 @@ internal static class DTraceScript
     /// <summary>Libc frames the walk steps through by their rules, at most: the collector's stat of /proc/meminfo is four below libcoreclr.</summary>
     public const int NativeSteps = 8;
 
-    public static string Generate(int pid, nint slotTable, LibcUnwindTable libc, LibcRuleTable? rules)
+    /// <param name="pid">The process traced.</param>
+    /// <param name="slotTable">Where its trace slot table is.</param>
+    /// <param name="libc">The wrapper frames at libc's system call sites.</param>
+    /// <param name="rules">How to step through libc's own frames; null: frame pointers only.</param>
+    /// <param name="runtimeCallers">
+    /// The code from which a call of a trace without context is walked all the same, for the runtime's own IO to be told
+    /// apart (<see cref="StackAttributor.RuntimeCallerRanges"/>).
+    /// </param>
+    public static string Generate(int pid, nint slotTable, LibcUnwindTable libc, LibcRuleTable? rules, IReadOnlyList<(ulong Start, ulong End)> runtimeCallers)
     {
         var d = new StringBuilder();
         var calls = LinuxSyscalls.X64;
@@ -118,26 +126,37 @@ internal static class DTraceScript
         }
 
         // The walk, in clauses of a few frames (each copyin takes scratch space until its clause ends). A trace without
-        // context (Summary) keeps zeros, as 64-bit values (D types a clause variable by its first assignment), and no fd.
+        // context (Summary) keeps zeros, as 64-bit values (D types a clause variable by its first assignment), and no fd,
+        // save for a call whose wrapper returns into libc's own code or the runtime's: walked, for the runtime's own IO
+        // (the collector's stdio reads) to be told apart.
+        Line(d, $"{Probes("return", all)} /self->trace/ {{ this->deep = self->context; }}");
         Line(d, $"{Probes("return", all)} /self->trace && !self->context/ {{ this->fd = (int64_t)-1; this->gen = (int64_t)0; this->pc = (uint64_t)0; {string.Join(" ", Enumerable.Range(0, Frames + 1).Select(i => $"this->r{i} = (uint64_t)0;"))} }}");
-        Line(d, $"{Probes("return", all)} /self->context/ {{");
+        if (runtimeCallers.Count > 0)
+        {
+            var inRanges = string.Join(" || ", runtimeCallers.Select(r => $"(this->ret >= 0x{r.Start:x} && this->ret < 0x{r.End:x})"));
+            Line(d, $"{Probes("return", all)} /self->trace && !self->context && cfa[uregs[R_PC]]/ {{ this->ret = *(uint64_t *)copyin(uregs[R_SP] + cfa[uregs[R_PC]] - 8, 8); this->deep = {inRanges}; }}");
+        }
+
+        Line(d, $"{Probes("return", all)} /this->deep/ {{");
         Line(d, "  this->pc = uregs[R_PC]; this->sp = uregs[R_SP]; this->c = cfa[this->pc];");
         Line(d, "  this->w = (uint64_t *)copyin(this->sp + (this->c ? this->c - 16 : 0), 16);");
         Line(d, "  this->r0 = this->c ? this->w[1] : 0;");
         Line(d, "  this->fp = this->c && savedrbp[this->pc] ? *(uint64_t *)copyin(this->sp + this->c - savedrbp[this->pc], 8) : uregs[R_RBP];");
         Line(d, "  this->ok = this->fp >= this->sp && this->fp - this->sp < 8388608;");
 
-        // The wrapper's caller keeps no frame pointer where rbp is none above its frame: a function of libc's own (the
-        // runtime's fopen, stdio's vtable calls), stepped through by its rule, until a frame without one (libc's
-        // caller). That frame is the stack's next, and the frame-pointer walk goes on from there.
+        // The wrapper's caller keeps no frame pointer where rbp is none above its frame, or points at a word that is no
+        // frame pointer either (realpath keeps a pointer into its buffers there): a function of libc's own (the
+        // runtime's fopen and realpath, stdio's vtable calls), stepped through by its rule, until a frame without one
+        // (libc's caller). That frame is the stack's next, and the frame-pointer walk goes on from there.
         Line(d, "  this->ip = this->r0; this->cfa = this->sp + this->c; this->pre = (uint64_t)0;");
-        Line(d, $"  this->native = {(rules is { Count: > 0 } ? "this->c && (this->fp < this->cfa || this->fp - this->cfa >= 1048576)" : "0")};");
+        Line(d, "  this->up = this->c && this->fp >= this->cfa && this->fp - this->cfa < 1048576 ? *(uint64_t *)copyin(this->fp, 8) : 0;");
+        Line(d, $"  this->native = {(rules is { Count: > 0 } ? "this->c && (this->up <= this->fp || this->up - this->fp >= 1048576)" : "0")};");
         Line(d, "}");
         if (rules is { Count: > 0 })
         {
             for (var step = 0; step < NativeSteps; step++)
             {
-                Line(d, $"{Probes("return", all)} /self->context && this->native/ {{");
+                Line(d, $"{Probes("return", all)} /this->deep && this->native/ {{");
                 Line(d, $"  this->e = (uint64_t *)copyin(0x{rules.Displacements:x} + ((this->ip * 0x{LibcRuleTable.GroupMultiplier:x}) >> {64 - LibcRuleTable.GroupBits}) * 8, 8);");
                 Line(d, $"  this->e = (uint64_t *)copyin(0x{rules.Address:x} + (((this->ip + this->e[0]) * 0x{LibcRuleTable.PlaceMultiplier:x}) >> {64 - LibcRuleTable.Bits}) * 16, 16);");
                 Line(d, "  this->v = this->e[0] == this->ip ? this->e[1] : 0;");
@@ -150,12 +169,12 @@ internal static class DTraceScript
                 Line(d, "}");
             }
 
-            Line(d, $"{Probes("return", all)} /self->context && this->pre/ {{ this->ok = this->fp >= this->cfa && this->fp - this->cfa < 8388608; }}");
+            Line(d, $"{Probes("return", all)} /this->deep && this->pre/ {{ this->ok = this->fp >= this->cfa && this->fp - this->cfa < 8388608; }}");
         }
 
         for (var first = 1; first <= Frames; first += FramesPerClause)
         {
-            Line(d, $"{Probes("return", all)} /self->context/ {{");
+            Line(d, $"{Probes("return", all)} /this->deep/ {{");
             for (var i = first; i < first + FramesPerClause; i++)
             {
                 if (i == 1)

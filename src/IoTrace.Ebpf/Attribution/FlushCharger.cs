@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using IoTrace.Attribution;
 using IoTrace.Backends;
 using IoTrace.Probes;
 using IoTrace.Tracing;
@@ -133,7 +134,9 @@ internal sealed class FlushCharger(ConcurrentDictionary<long, KernelTrace> trace
         var ticks = (long)(aggregate.WallNanoseconds * s_ticksPerNanosecond);
         if (!session.KeepsContext)
         {
-            session.Charge(IoCall.Counted(aggregate.Probe, aggregate.Calls, aggregate.Bytes, ticks, aggregate.CpuNanoseconds));
+            // Without context the kernel keeps a stack only for a call that libc or the runtime made: the runtime's own IO.
+            var counted = IoCall.Counted(aggregate.Probe, aggregate.Calls, aggregate.Bytes, ticks, aggregate.CpuNanoseconds);
+            session.Charge(aggregate.Stack.Length != 0 && attributor.IsRuntimeCall(aggregate.Stack) ? counted with { Site = SourceLocation.Runtime } : counted);
             return;
         }
 

@@ -12,6 +12,9 @@ internal unsafe struct KernelConfig
     public uint FdPollPacked;
     public ulong SlotTable;
     public fixed uint Syscalls[KernelProgram.SyscallSlots];
+
+    /// <summary>Start and end of each range of <see cref="KernelProgram.CallerRanges"/>; unused ones are zero.</summary>
+    public fixed ulong RuntimeCallers[KernelProgram.CallerRanges * 2];
 }
 
 /// <summary>

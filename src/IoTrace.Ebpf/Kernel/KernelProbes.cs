@@ -1,3 +1,4 @@
+using IoTrace.Symbols;
 using IoTrace.Symbols.Native;
 using System.Diagnostics;
 using System.Runtime.Versioning;
@@ -354,6 +355,14 @@ internal sealed unsafe class KernelProbes : IDisposable
         foreach (var (number, packed) in SyscallTable.X64)
         {
             config->Syscalls[number] = (uint)packed;
+        }
+
+        // A trace without context keeps no stack, save for a call from these (the runtime's own IO, told apart by it).
+        var ranges = StackAttributor.RuntimeCallerRanges(ProcessMaps.Executable());
+        for (var i = 0; i < Math.Min(ranges.Count, KernelProgram.CallerRanges); i++)
+        {
+            config->RuntimeCallers[2 * i] = ranges[i].Start;
+            config->RuntimeCallers[(2 * i) + 1] = ranges[i].End;
         }
     }
 

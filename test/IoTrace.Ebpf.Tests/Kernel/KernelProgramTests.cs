@@ -45,6 +45,7 @@ public sealed partial class KernelProgramTests
         { "HASH_PRIME", KernelProgram.HashPrime },
         { "PATH_LENGTH", KernelProgram.PathLength },
         { "BUFFERS", KernelProgram.Buffers },
+        { "CALLER_RANGES", KernelProgram.CallerRanges },
     };
 
     /// <summary>The program's context bit is the one every reader of the slot table tests (the dtrace script's too).</summary>

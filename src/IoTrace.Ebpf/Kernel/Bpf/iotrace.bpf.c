@@ -63,6 +63,7 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 #define BUFFERS 3
 #define STACK_RANGE 0x100000
 #define FD_SLOTS 262144
+#define CALLER_RANGES 4
 
 // Written by the process before loading (read-only once loaded).
 struct iotrace_config {
@@ -72,6 +73,7 @@ struct iotrace_config {
     u32 fd_poll_packed;       // poll on one fd
     u64 slot_table;           // the process's trace slot table (TraceSlotTable)
     u32 syscalls[SYSCALL_SLOTS];
+    u64 runtime_callers[CALLER_RANGES * 2];  // [start, end) of libc's code and the runtime's, unused ones 0
 };
 const volatile struct iotrace_config iotrace_config SEC(".rodata.config");
 
@@ -596,6 +598,24 @@ __noinline u64 walk(u64 ip, u64 sp, u64 bp, u64 fl, struct frames *frames)
     return h;
 }
 
+// A trace without context keeps no stack, save for a call whose libc wrapper returns into libc itself (stdio, opendir)
+// or into the runtime (an assembly load): by that stack the process tells the runtime's own IO, such as the collector
+// reading /proc/meminfo, from the app's. The app's calls return into libSystem.Native or its own libraries, and pay
+// one lookup and one read here.
+static __always_inline bool may_be_runtime(struct pt_regs *regs)
+{
+    u64 ip = REG(regs, ip);
+    s64 *site = bpf_map_lookup_elem(&libc_unwind, &ip);
+    if (!site || *site == 0)
+        return false;
+    u64 ret = read_user(REG(regs, sp) + (*site & 0xffffffff) - 8);
+    for (int i = 0; i < CALLER_RANGES; i++) {
+        if (ret >= iotrace_config.runtime_callers[2 * i] && ret < iotrace_config.runtime_callers[2 * i + 1])
+            return true;
+    }
+    return false;
+}
+
 static __always_inline void add(void *map, struct agg_key *key, u64 wall, u64 bytes, u64 cpu)
 {
     struct agg_value *value = bpf_map_lookup_elem(map, key);
@@ -680,7 +700,8 @@ static __always_inline int on_exit(struct pt_regs *regs, long ret)
     u32 zero = 0;
     struct scratch *s = NULL;
     u64 h = 0;
-    if ((fl & CONTEXT) != 0) {
+    bool context = (fl & CONTEXT) != 0;
+    if (context || may_be_runtime(regs)) {
         s = bpf_map_lookup_elem(&scratch, &zero);
         if (!s)
             return 0;
@@ -703,10 +724,12 @@ static __always_inline int on_exit(struct pt_regs *regs, long ret)
             bpf_map_update_elem(stacks, &h, &s->frames, BPF_NOEXIST);
             iotrace_control.ctx_used[cur] = 1;
         }
+        key.stack = h;
+    }
+    if (context) {
         key.context = 1;
         key.fd = fd;
         key.gen = gen;
-        key.stack = h;
     }
     add(IN_BUFFER(agg, cur), &key, wall, bytes, cpu);
     return 0;
