@@ -1,8 +1,8 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
 using IoTrace.Backends;
+using IoTrace.Backends.Attached;
 using IoTrace.DTrace.Attribution;
 using IoTrace.DTrace.Consumer;
 using IoTrace.DTrace.Script;
@@ -18,11 +18,12 @@ namespace IoTrace.DTrace;
 /// Root and dtrace: one dtrace process (<see cref="DTraceProcess"/>) runs a generated script
 /// (<see cref="DTraceScript"/>) that prints every IO call of a traced thread, found through the shared slot table
 /// (<see cref="TraceSlotTable"/>); each flush is charged as it is read, with lines from the runtime's JIT events
-/// (<see cref="ManagedCodeMap"/>) and the app's PDBs. It starts once, in the background, and stays attached; until it
-/// is ready, and after it fails, the in-process backend serves (<see cref="FallbackBackend"/>).
+/// (<see cref="ManagedCodeMap"/>) and the app's PDBs. It starts once, in the background, and stays attached
+/// (<see cref="DTraceAttachment"/>); until it is ready, and after it fails, the in-process backend serves
+/// (<see cref="AttachedBackend{TAttachment, TTrace}"/>).
 /// </summary>
 [SupportedOSPlatform("linux")]
-internal sealed class DTraceBackend : IIoTraceBackend
+internal sealed class DTraceBackend : AttachedBackend<DTraceAttachment, DTraceTrace>
 {
     public const string BackendName = IoTraceDTrace.Name;
 
@@ -30,37 +31,30 @@ internal sealed class DTraceBackend : IIoTraceBackend
     internal const string DTraceVariable = "IOTRACE_DTRACE";
 
     private static readonly TimeSpan s_attachTimeout = TimeSpan.FromSeconds(60);
-    private static readonly Lock s_sharedLock = new();
-    private static DTraceBackend? s_shared;
-
-    private readonly Lock _lock = new();
-    private readonly ConcurrentDictionary<long, DTraceTrace> _traces = new();
-    private readonly IBackendDiagnostics _diagnostics;
-    private readonly string _dtrace;
-    private Attachment? _attachment;
-    private Task<string?>? _starting;
-    private int _generation;
-    private volatile bool _ready;
-    private string? _failure;
-    private int _lossReported;
-
-    private DTraceBackend(string dtrace, IBackendDiagnostics diagnostics)
-    {
-        _dtrace = dtrace;
-        _diagnostics = diagnostics;
-    }
 
     /// <summary>How long a stopped trace waits for its flush before its report is cut short (marked incomplete); checked at dtrace's line each second.</summary>
     private static readonly TimeSpan s_flushTimeout = TimeSpan.FromSeconds(10);
 
-    public string Name => BackendName;
+    private static readonly Lock s_sharedLock = new();
+    private static DTraceBackend? s_shared;
+
+    private readonly string _dtrace;
+    private int _lossReported;
+
+    private DTraceBackend(string dtrace, IBackendDiagnostics diagnostics)
+        : base(diagnostics, s_attachTimeout)
+    {
+        _dtrace = dtrace;
+    }
+
+    public override string Name => BackendName;
 
     /// <summary>No CPU time: DTrace for Linux 2.0 has no vtimestamp, so reports say CPU is unavailable, never 0.</summary>
-    public BackendCapabilities Capabilities =>
+    public override BackendCapabilities Capabilities =>
         BackendCapabilities.SeesNativeLibraries | BackendCapabilities.HasStacks | BackendCapabilities.ReportsLate | BackendCapabilities.ReadsThreadTraces;
 
     /// <inheritdoc cref="ManagedCodeMap.WaitUntilCurrent"/>
-    internal bool WaitUntilCodeMapCurrent(TimeSpan timeout) => _attachment?.Map.WaitUntilCurrent(timeout) ?? false;
+    internal bool WaitUntilCodeMapCurrent(TimeSpan timeout) => Attachment?.Map.WaitUntilCurrent(timeout) ?? false;
 
     /// <summary>The process's instance, if the machine can run it: checks the machine, starts nothing.</summary>
     internal static DTraceBackend? TryCreate(out string reason)
@@ -89,48 +83,9 @@ internal sealed class DTraceBackend : IIoTraceBackend
         }
     }
 
-    public IIoTraceBackend? RecorderForNewTrace()
+    public override Task OnTraceStopped(TraceSession session)
     {
-        if (_ready)
-        {
-            return this;
-        }
-
-        if (Volatile.Read(ref _failure) is null)
-        {
-            _ = Start();
-        }
-
-        return null;
-    }
-
-    public bool TryStart(out string reason)
-    {
-        var starting = Start();
-        if (!starting.Wait(s_attachTimeout))
-        {
-            reason = $"dtrace did not attach within {s_attachTimeout.TotalSeconds:0} s";
-            return false;
-        }
-
-        reason = starting.Result ?? string.Empty;
-        return starting.Result is null;
-    }
-
-    public void OnTraceStarted(TraceSession session)
-    {
-        if (!_ready)
-        {
-            session.MarkIncomplete();
-            return;
-        }
-
-        _traces[session.Id] = new DTraceTrace(session);
-    }
-
-    public Task OnTraceStopped(TraceSession session)
-    {
-        if (!_traces.TryGetValue(session.Id, out var trace) || _attachment is not { } attachment)
+        if (!Traces.TryGetValue(session.Id, out var trace) || Attachment is not { } attachment)
         {
             return Task.CompletedTask;
         }
@@ -142,23 +97,48 @@ internal sealed class DTraceBackend : IIoTraceBackend
         return trace.Flushed.Task;
     }
 
-    public string? DescribeFd(int fd) => FdTargets.Resolve(fd);
+    public override string? DescribeFd(int fd) => FdTargets.Resolve(fd);
 
-    public void Stop()
+    protected override DTraceTrace CreateTrace(TraceSession session) => new(session);
+
+    protected override DTraceAttachment? Attach(out string reason)
     {
-        Attachment? attachment;
-        lock (_lock)
+        if (!ManagedCodeMap.TryStart(TimeSpan.FromSeconds(10), out var map, out reason) || map is null)
         {
-            attachment = _attachment;
-            _attachment = null;
-            _starting = null;
-            _ready = false;
-            _failure = null;
-            _generation++;
+            reason = $"the runtime's JIT events could not be read: {reason}";
+            return null;
         }
 
-        attachment?.Dispose();
-        AbandonTraces();
+        if (TraceSlotTable.Shared(out reason) is not { } slots)
+        {
+            map.Dispose();
+            return null;
+        }
+
+        slots.MapThreadPages();
+        DTraceProcess process;
+        try
+        {
+            var libc = LibcUnwindTable.Load(ProcessMaps.Self);
+            var script = DTraceScript.Generate(Environment.ProcessId, slots.Address, libc, LibcRuleTable.Shared(libc), StackAttributor.RuntimeCallerRanges(ProcessMaps.Executable()));
+            process = DTraceProcess.Start(_dtrace, script, s_attachTimeout);
+        }
+        catch (Exception e) when (e is InvalidOperationException or IOException or UnauthorizedAccessException or System.ComponentModel.Win32Exception)
+        {
+            map.Dispose();
+            reason = $"dtrace could not run the backend's script: {e.Message}";
+            return null;
+        }
+
+        var attachment = new DTraceAttachment(process, map, slots, ThreadTraces.Subscribe(slots),
+            new FlushCharger(Traces, new StackAttributor(map, new FramePointerWalk())));
+
+        // On the output thread, which must go on: a failure is logged once and that flush is lost.
+        process.Flushed += (flush, calls) => Guarded(() => OnFlushed(attachment, flush, calls));
+        process.Heartbeat += () => Guarded(ExpireOverdueTraces);
+        process.Lost += OnLost;
+        process.Failed += r => Fail(r);
+        return attachment;
     }
 
     /// <summary>The dtrace executable: the one <c>IOTRACE_DTRACE</c> names, else the first on the PATH, in /usr/sbin or /usr/local/sbin (sudo's PATH may lack them).</summary>
@@ -180,84 +160,12 @@ internal sealed class DTraceBackend : IIoTraceBackend
         return found;
     }
 
-    private Task<string?> Start()
-    {
-        lock (_lock)
-        {
-            if (_failure is { } failure)
-            {
-                return Task.FromResult<string?>(failure);
-            }
-
-            if (_starting is { } starting)
-            {
-                return starting;
-            }
-
-            var generation = _generation;
-            using (SuppressedFlow.Begin())
-            {
-                return _starting = Task.Run(() => Attach(generation));
-            }
-        }
-    }
-
-    private string? Attach(int generation)
-    {
-        if (!ManagedCodeMap.TryStart(TimeSpan.FromSeconds(10), out var map, out var reason) || map is null)
-        {
-            return Fail($"the runtime's JIT events could not be read: {reason}");
-        }
-
-        if (TraceSlotTable.Shared(out reason) is not { } slots)
-        {
-            map.Dispose();
-            return Fail(reason);
-        }
-
-        slots.MapThreadPages();
-        DTraceProcess process;
-        try
-        {
-            var libc = LibcUnwindTable.Load(ProcessMaps.Self);
-            var script = DTraceScript.Generate(Environment.ProcessId, slots.Address, libc, LibcRuleTable.Shared(libc), StackAttributor.RuntimeCallerRanges(ProcessMaps.Executable()));
-            process = DTraceProcess.Start(_dtrace, script, s_attachTimeout);
-        }
-        catch (Exception e) when (e is InvalidOperationException or IOException or UnauthorizedAccessException or System.ComponentModel.Win32Exception)
-        {
-            map.Dispose();
-            return Fail($"dtrace could not run the backend's script: {e.Message}");
-        }
-
-        var attachment = new Attachment(process, map, slots, ThreadTraces.Subscribe(slots),
-            new FlushCharger(_traces, new StackAttributor(map, new FramePointerWalk())));
-
-        // On the output thread, which must go on: a failure is logged once and that flush is lost.
-        process.Flushed += (flush, calls) => Guarded(() => OnFlushed(attachment, flush, calls));
-        process.Heartbeat += () => Guarded(ExpireOverdueTraces);
-        process.Lost += OnLost;
-        process.Failed += r => Fail(r);
-        lock (_lock)
-        {
-            if (generation != _generation)
-            {
-                attachment.Dispose();
-                return "the backend was stopped while attaching";
-            }
-
-            _attachment = attachment;
-            _ready = true;
-        }
-
-        return null;
-    }
-
     /// <summary>On the output thread: charges a flush, then completes the traces that waited for it or an earlier one.</summary>
-    private void OnFlushed(Attachment attachment, long flush, IReadOnlyList<DTraceCall> calls)
+    private void OnFlushed(DTraceAttachment attachment, long flush, IReadOnlyList<DTraceCall> calls)
     {
         attachment.Charger.Charge(calls);
         attachment.Slots.MapThreadPages();
-        foreach (var trace in _traces.Values)
+        foreach (var trace in Traces.Values)
         {
             if (trace.StopTimestamp != 0 && trace.Flush <= flush)
             {
@@ -276,95 +184,32 @@ internal sealed class DTraceBackend : IIoTraceBackend
         catch (Exception e)
 #pragma warning restore CA1031
         {
-            _diagnostics.TracerFailed(e);
-        }
-    }
-
-    private void Complete(DTraceTrace trace)
-    {
-        if (_traces.TryRemove(trace.Session.Id, out _))
-        {
-            trace.Flushed.TrySetResult();
+            Diagnostics.TracerFailed(e);
         }
     }
 
     private void ExpireOverdueTraces()
     {
         var overdue = Stopwatch.GetTimestamp() - (long)(s_flushTimeout.TotalSeconds * Stopwatch.Frequency);
-        foreach (var (id, trace) in _traces)
+        foreach (var trace in Traces.Values)
         {
-            var stopped = trace.StopTimestamp;
-            if (stopped != 0 && stopped < overdue && _traces.TryRemove(id, out _))
+            if (trace.StopTimestamp is var stopped && stopped != 0 && stopped < overdue)
             {
-                trace.Session.MarkIncomplete();
-                trace.Flushed.TrySetResult();
+                CompleteIncomplete(trace);
             }
         }
     }
 
     private void OnLost(string what)
     {
-        foreach (var trace in _traces.Values)
+        foreach (var trace in Traces.Values)
         {
             trace.Session.MarkIncomplete();
         }
 
         if (Interlocked.Exchange(ref _lossReported, 1) == 0)
         {
-            _diagnostics.CallsLost(BackendName, $"dtrace dropped records ({what}); the reports of the traces running then are marked incomplete");
-        }
-    }
-
-    private string Fail(string reason)
-    {
-        Attachment? attachment;
-        lock (_lock)
-        {
-            if (_failure is not null)
-            {
-                return _failure;
-            }
-
-            _failure = reason;
-            _ready = false;
-            attachment = _attachment;
-            _attachment = null;
-        }
-
-        _diagnostics.BackendFailed(BackendName, $"{reason}; traces fall back to the in-process backend, and those that were running report incomplete");
-        attachment?.Dispose();
-        AbandonTraces();
-        return reason;
-    }
-
-    private void AbandonTraces()
-    {
-        foreach (var (id, trace) in _traces)
-        {
-            if (_traces.TryRemove(id, out _))
-            {
-                trace.Session.MarkIncomplete();
-                trace.Flushed.TrySetResult();
-            }
-        }
-    }
-
-    /// <summary>One attach: the dtrace process, the code map, the slot table's publication, the charger.</summary>
-    private sealed class Attachment(DTraceProcess process, ManagedCodeMap map, TraceSlotTable slots, IDisposable publishing, FlushCharger charger) : IDisposable
-    {
-        public DTraceProcess Process { get; } = process;
-
-        public ManagedCodeMap Map { get; } = map;
-
-        public TraceSlotTable Slots { get; } = slots;
-
-        public FlushCharger Charger { get; } = charger;
-
-        public void Dispose()
-        {
-            publishing.Dispose();
-            Process.Dispose();
-            Map.Dispose();
+            Diagnostics.CallsLost(BackendName, $"dtrace dropped records ({what}); the reports of the traces running then are marked incomplete");
         }
     }
 }

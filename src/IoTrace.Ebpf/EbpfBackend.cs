@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Runtime.Versioning;
 using IoTrace.Backends;
+using IoTrace.Backends.Attached;
 using IoTrace.Tracing;
 using IoTrace.Ebpf.Attribution;
 using IoTrace.Ebpf.Kernel;
@@ -15,13 +16,13 @@ namespace IoTrace.Ebpf;
 /// <summary>
 /// Linux, root (or CAP_BPF and CAP_PERFMON), libbpf installed: counts IO calls in the kernel, so it also sees calls
 /// that bypass the runtime's native library (a P/Invoke straight into libc, a native driver). Its kernel program is
-/// loaded once, in the background, and stays attached (<see cref="EbpfAttachment"/>); until it is ready, and after it fails, it records
-/// no trace (<see cref="RecorderForNewTrace"/>), and a <see cref="FallbackBackend"/> lets the in-process backend serve.
+/// loaded once, in the background, and stays attached (<see cref="EbpfAttachment"/>); until it is ready, and after it fails, the
+/// in-process backend serves (<see cref="AttachedBackend{TAttachment, TTrace}"/>).
 /// Call sites come from the kernel's user stacks, resolved in process through the runtime's JIT events
 /// (<see cref="ManagedCodeMap"/>) and the app's PDBs.
 /// </summary>
 [SupportedOSPlatform("linux")]
-internal sealed class EbpfBackend : IIoTraceBackend
+internal sealed class EbpfBackend : AttachedBackend<EbpfAttachment, KernelTrace>
 {
     public const string BackendName = IoTraceEbpf.Name;
 
@@ -29,21 +30,10 @@ internal sealed class EbpfBackend : IIoTraceBackend
     private static readonly Lock s_sharedLock = new();
     private static EbpfBackend? s_shared;
 
-    private readonly Lock _lock = new();
-    private readonly ConcurrentDictionary<long, KernelTrace> _traces = new();
-    private readonly IBackendDiagnostics _diagnostics;
-    private EbpfAttachment? _attachment;
-    private Task<string?>? _starting;
-
-    // Bumped by Stop: an attach still under way then finds itself stale and undoes itself.
-    private int _generation;
-    private volatile bool _ready;
-    private string? _failure;
-
     private EbpfBackend(KernelTracepoints tracepoints, IBackendDiagnostics diagnostics)
+        : base(diagnostics, s_attachTimeout)
     {
         Tracepoints = tracepoints;
-        _diagnostics = diagnostics;
     }
 
     /// <summary>
@@ -58,21 +48,18 @@ internal sealed class EbpfBackend : IIoTraceBackend
     /// </summary>
     internal static bool LearnLoadedLibrariesAhead { get; set; } = true;
 
-    public string Name => BackendName;
+    public override string Name => BackendName;
 
     /// <summary>CPU time needs the task's fields, read through BTF: without it the report says CPU is unavailable, never 0.</summary>
-    public BackendCapabilities Capabilities =>
+    public override BackendCapabilities Capabilities =>
         BackendCapabilities.SeesNativeLibraries | BackendCapabilities.HasStacks | BackendCapabilities.ReportsLate | BackendCapabilities.ReadsThreadTraces
         | (Tracepoints == KernelTracepoints.Btf ? BackendCapabilities.MeasuresCpu : 0);
 
     /// <summary>How the kernel program attaches (chosen once per process, see <see cref="KernelProbes.Choose"/>).</summary>
     public KernelTracepoints Tracepoints { get; }
 
-    /// <summary>Why the backend stopped (reading the kernel maps failed), or null while it works.</summary>
-    internal string? Failure => Volatile.Read(ref _failure);
-
     /// <summary>The loaded kernel program, while attached (tests).</summary>
-    internal KernelProbes? Probes => _attachment?.Probes;
+    internal KernelProbes? Probes => Attachment?.Probes;
 
     /// <summary>From starting to probes attached, the last time the backend attached: the code map, the slot table, the kernel program, the app's native libraries learned.</summary>
     internal TimeSpan AttachDuration { get; private set; }
@@ -90,19 +77,13 @@ internal sealed class EbpfBackend : IIoTraceBackend
     /// Waits until the code map holds everything jitted before this call (for tests that need a method known before
     /// their trace; a flush itself waits when a stack holds code it does not know yet).
     /// </summary>
-    internal bool WaitUntilCodeMapCurrent(TimeSpan timeout) => _attachment?.Map.WaitUntilCurrent(timeout) ?? false;
+    internal bool WaitUntilCodeMapCurrent(TimeSpan timeout) => Attachment?.Map.WaitUntilCurrent(timeout) ?? false;
 
     /// <summary>The first lessons of the native libraries the current attachment learned to unwind (for tests and docs).</summary>
-    internal IReadOnlyList<NativeUnwindRules.FirstLesson> NativeFirstLessons => _attachment?.Natives.FirstLessons ?? [];
+    internal IReadOnlyList<NativeUnwindRules.FirstLesson> NativeFirstLessons => Attachment?.Natives.FirstLessons ?? [];
 
     /// <summary>Tests: sends the kernel one unwind rule, as a lesson does (0 takes it away; the process still counts it as taught).</summary>
-    internal void SendUnwindRule(ulong returnAddress, long packedRule)
-    {
-        if (_attachment is { } attachment)
-        {
-            attachment.Probes.LearnUnwind(returnAddress, packedRule);
-        }
-    }
+    internal void SendUnwindRule(ulong returnAddress, long packedRule) => Attachment?.Probes.LearnUnwind(returnAddress, packedRule);
 
     /// <summary>Tests: sees each flush on the processing thread, before it is charged to its traces.</summary>
     internal Action<KernelFlush>? FlushApplying { get; set; }
@@ -127,169 +108,40 @@ internal sealed class EbpfBackend : IIoTraceBackend
         }
     }
 
-    public IIoTraceBackend? RecorderForNewTrace()
+    public override Task OnTraceStopped(TraceSession session)
     {
-        if (_ready)
-        {
-            return this;
-        }
-
-        if (Failure is null)
-        {
-            _ = Start();
-        }
-
-        return null;
-    }
-
-    public bool TryStart(out string reason)
-    {
-        var starting = Start();
-        if (!starting.Wait(s_attachTimeout))
-        {
-            reason = $"the kernel program did not attach within {s_attachTimeout.TotalSeconds:0} s";
-            return false;
-        }
-
-        reason = starting.Result ?? string.Empty;
-        return starting.Result is null;
-    }
-
-    public void OnTraceStarted(TraceSession session)
-    {
-        if (!_ready)
-        {
-            // Failed between choosing this backend and now: nothing will record the trace.
-            session.MarkIncomplete();
-            return;
-        }
-
-        _traces[session.Id] = new KernelTrace(session);
-    }
-
-    public Task OnTraceStopped(TraceSession session)
-    {
-        if (!_traces.TryGetValue(session.Id, out var trace))
+        if (!Traces.TryGetValue(session.Id, out var trace))
         {
             // The backend failed or stopped meanwhile: the session was marked incomplete then.
             return Task.CompletedTask;
         }
 
         trace.StopNanoseconds = KernelProbes.KernelNanoseconds(session.StopTimestamp);
-        _attachment?.Probes.RequestFlush();
+        Attachment?.Probes.RequestFlush();
         return trace.Flushed.Task;
     }
 
-    public string? DescribeFd(int fd) => FdTargets.Resolve(fd);
+    public override string? DescribeFd(int fd) => FdTargets.Resolve(fd);
 
-    public void Stop()
-    {
-        EbpfAttachment? attachment;
-        lock (_lock)
-        {
-            attachment = _attachment;
-            _attachment = null;
-            _starting = null;
-            _ready = false;
-            _failure = null;
-            _generation++;
-        }
+    protected override KernelTrace CreateTrace(TraceSession session) => new(session);
 
-        attachment?.Dispose();
-        if (attachment is not null)
-        {
-            ProgramDetachDuration = attachment.Probes.DetachDuration;
-        }
-
-        AbandonTraces();
-    }
-
-    /// <summary>Attaches in the background, once; the task gives null when ready, or the reason it is not.</summary>
-    private Task<string?> Start()
-    {
-        lock (_lock)
-        {
-            if (_failure is { } failure)
-            {
-                return Task.FromResult<string?>(failure);
-            }
-
-            if (_starting is { } starting)
-            {
-                return starting;
-            }
-
-            // The first trace may start it: its context must not flow into the flush and code map threads,
-            // or their own IO would be charged to that request.
-            var generation = _generation;
-            using (SuppressedFlow.Begin())
-            {
-                return _starting = Task.Run(() => Attach(generation));
-            }
-        }
-    }
-
-    private string? Attach(int generation)
+    protected override EbpfAttachment? Attach(out string reason)
     {
         var stopwatch = Stopwatch.StartNew();
-        if (EbpfAttachment.Create(Tracepoints, _traces, _diagnostics, out var reason) is not { } attachment)
+        if (EbpfAttachment.Create(Tracepoints, Traces, Diagnostics, out reason) is not { } attachment)
         {
-            return Fail(reason);
+            return null;
         }
 
         attachment.Charger.FlushApplying = flush => FlushApplying?.Invoke(flush);
         attachment.Probes.Failed += r => Fail(r);
-        lock (_lock)
-        {
-            if (generation != _generation)
-            {
-                attachment.Dispose();
-                return "the backend was stopped while attaching";
-            }
-
-            _attachment = attachment;
-            AttachDuration = stopwatch.Elapsed;
-            ProgramAttachDuration = attachment.Probes.AttachDuration;
-            CodeMapStartDuration = attachment.Map.StartDuration;
-            _ready = true;
-        }
-
-        return null;
+        AttachDuration = stopwatch.Elapsed;
+        ProgramAttachDuration = attachment.Probes.AttachDuration;
+        CodeMapStartDuration = attachment.Map.StartDuration;
+        return attachment;
     }
 
-    private string Fail(string reason)
-    {
-        EbpfAttachment? attachment;
-        lock (_lock)
-        {
-            if (_failure is not null)
-            {
-                return _failure;
-            }
-
-            _failure = reason;
-            _ready = false;
-            attachment = _attachment;
-            _attachment = null;
-        }
-
-        _diagnostics.BackendFailed(BackendName, $"{reason}; traces fall back to the in-process backend, and those that were running report incomplete");
-        attachment?.Dispose();
-        AbandonTraces();
-        return reason;
-    }
-
-    private void AbandonTraces()
-    {
-        foreach (var (id, trace) in _traces)
-        {
-            if (_traces.TryRemove(id, out _))
-            {
-                trace.Session.MarkIncomplete();
-                trace.Flushed.TrySetResult();
-            }
-        }
-    }
+    protected override void OnDetached(EbpfAttachment attachment) => ProgramDetachDuration = attachment.Probes.DetachDuration;
 
     /// <summary>Completes, incomplete, the stopped traces that waited longer than <see cref="FlushTimeout"/> for their flush.</summary>
     internal static void ExpireOverdueTraces(ConcurrentDictionary<long, KernelTrace> traces)
