@@ -124,17 +124,6 @@ internal sealed class StackAttributor(ManagedCodeMap map, IStackWalk walk, FileI
         return false;
     }
 
-    /// <summary>
-    /// The code a libc wrapper's caller must be in for <see cref="IsRuntimeCall"/> to find the runtime's call: libc's own
-    /// (stdio, opendir) and the runtime's, one range per library. A backend that keeps no stack for a trace without
-    /// context keeps one for a call from there, and only there.
-    /// </summary>
-    public static List<(ulong Start, ulong End)> RuntimeCallerRanges(IEnumerable<FileMapping> executable) =>
-        [.. executable
-            .Where(m => LinuxLibraries.IsLibc(m.Path) || LinuxLibraries.IsRuntime(m.Path))
-            .GroupBy(m => m.Path, StringComparer.Ordinal)
-            .Select(library => (library.Min(m => m.Start), library.Max(m => m.End)))];
-
     /// <summary>Unloaded code: its addresses may hold other methods later, so nothing learned from them holds.</summary>
     private void ForgetUnloadedCode()
     {

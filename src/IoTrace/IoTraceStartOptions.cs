@@ -36,9 +36,9 @@ public sealed class IoTraceStartOptions
     /// Whether the report shows the runtime's own IO in the traced flow (an assembly loaded on first use, the GC reading
     /// /proc/meminfo), on rows of the method <c>(runtime)</c>, counted in the totals. Only a backend that sees below the
     /// runtime's own library (eBPF, dtrace) sees such IO, and tells it apart by the call's stack (under
-    /// <see cref="Strategy.Summary"/>, which keeps no stacks, by the stack of a call that libc or the runtime made into
-    /// libc's wrappers). Defaults to <see langword="false"/>: it is not the code's own IO, and it comes and goes with what
-    /// the process has already loaded.
+    /// <see cref="Strategy.Summary"/>, which keeps no stacks, by the frames up to the first past libc). Defaults to
+    /// <see langword="false"/>: it is not the code's own IO, and it comes and goes with what the process has already
+    /// loaded.
     /// </summary>
     public bool IncludeRuntimeIo { get; set; }
 

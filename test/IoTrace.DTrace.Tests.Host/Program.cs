@@ -4,6 +4,8 @@ using IoTrace.Tests.Shared;
 
 // Attaches the dtrace backend, then with "files ROOT" does FileSystemWork under ROOT in a trace and prints its rows;
 // with "wait", says READY and waits to be killed.
+var warnings = new HostWarnings();
+IoTracer.LoggerFactory = warnings;
 IoTracer.AddBackend(IoTraceDTrace.Backend);
 if (!IoTracer.TryEnable("dtrace", out var reason))
 {
@@ -19,7 +21,7 @@ if (args is ["files", var root])
         Console.WriteLine($"{a.Probe}\t{Path.GetFileName(a.File)}\t{a.Line}\t{a.Calls}\t{a.Bytes}\t{a.Target}");
     }
 
-    Console.WriteLine($"DONE {report.Backend} {report.IsComplete}");
+    Console.WriteLine(warnings.Done(report));
     return 0;
 }
 

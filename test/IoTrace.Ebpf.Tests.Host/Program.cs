@@ -8,6 +8,8 @@ using Microsoft.Data.Sqlite;
 // With "http URL": instead makes the process's first traced HttpClient call to URL and prints the report's rows.
 // With "files ROOT": instead does FileSystemWork under ROOT in a trace, and prints its rows.
 // With "sqlite PATH": instead queries the database at PATH in a trace that loads SQLite's native library, and prints its rows.
+var warnings = new HostWarnings();
+IoTracer.LoggerFactory = warnings;
 IoTracer.AddBackend(IoTraceEbpf.Backend);
 if (!IoTracer.TryEnable("ebpf", out var reason))
 {
@@ -19,21 +21,21 @@ if (args is ["http", var url])
 {
     using var http = new HttpClient();
     var report = await IoTracer.TraceAsync(Strategy.All, async () => _ = await http.GetStringAsync(new Uri(url))); // the host's request
-    Print(report);
+    Print(report, warnings);
     return 0;
 }
 
 if (args is ["files", var root])
 {
     var report = IoTracer.Trace(Strategy.All, () => FileSystemWork.Run(root));
-    Print(report);
+    Print(report, warnings);
     return 0;
 }
 
 if (args is ["sqlite", var database])
 {
     var report = IoTracer.Trace(Strategy.All, () => Query(database));
-    Print(report);
+    Print(report, warnings);
     return 0;
 }
 
@@ -42,14 +44,14 @@ Console.Out.Flush();
 Console.In.ReadLine();
 return 0;
 
-static void Print(IoTraceReport report)
+static void Print(IoTraceReport report, HostWarnings warnings)
 {
     foreach (var a in report.Aggregates)
     {
         Console.WriteLine($"{a.Probe}\t{Path.GetFileName(a.File)}\t{a.Line}\t{a.Calls}\t{a.Bytes}\t{a.Target}");
     }
 
-    Console.WriteLine($"DONE {report.Backend} {report.IsComplete}");
+    Console.WriteLine(warnings.Done(report));
 }
 
 [MethodImpl(MethodImplOptions.NoInlining)]

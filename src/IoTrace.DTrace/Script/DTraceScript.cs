@@ -42,11 +42,11 @@ internal static class DTraceScript
     /// <param name="slotTable">Where its trace slot table is.</param>
     /// <param name="libc">The wrapper frames at libc's system call sites.</param>
     /// <param name="rules">How to step through libc's own frames; null: frame pointers only.</param>
-    /// <param name="runtimeCallers">
-    /// The code from which a call of a trace without context is walked all the same, for the runtime's own IO to be told
-    /// apart (<see cref="StackAttributor.RuntimeCallerRanges"/>).
+    /// <param name="runtime">
+    /// Where libc's code and the runtime's are: a call of a trace without context that libc's wrapper got from there is
+    /// walked up to its first frame past libc, for the runtime's own IO to be told apart.
     /// </param>
-    public static string Generate(int pid, nint slotTable, LibcUnwindTable libc, LibcRuleTable? rules, IReadOnlyList<(ulong Start, ulong End)> runtimeCallers)
+    public static string Generate(int pid, nint slotTable, LibcUnwindTable libc, LibcRuleTable? rules, RuntimeCode runtime)
     {
         var d = new StringBuilder();
         var calls = LinuxSyscalls.X64;
@@ -127,13 +127,13 @@ internal static class DTraceScript
 
         // The walk, in clauses of a few frames (each copyin takes scratch space until its clause ends). A trace without
         // context (Summary) keeps zeros, as 64-bit values (D types a clause variable by its first assignment), and no fd,
-        // save for a call whose wrapper returns into libc's own code or the runtime's: walked, for the runtime's own IO
-        // (the collector's stdio reads) to be told apart.
+        // save for a call whose wrapper returns into libc's own code or the runtime's: its frames up to the first past
+        // libc, for the runtime's own IO (the collector's stdio reads) to be told apart.
         Line(d, $"{Probes("return", all)} /self->trace/ {{ this->deep = self->context; }}");
         Line(d, $"{Probes("return", all)} /self->trace && !self->context/ {{ this->fd = (int64_t)-1; this->gen = (int64_t)0; this->pc = (uint64_t)0; {string.Join(" ", Enumerable.Range(0, Frames + 1).Select(i => $"this->r{i} = (uint64_t)0;"))} }}");
-        if (runtimeCallers.Count > 0)
+        if (runtime.Libc.Concat(runtime.Runtime).ToList() is { Count: > 0 } callers)
         {
-            var inRanges = string.Join(" || ", runtimeCallers.Select(r => $"(this->ret >= 0x{r.Start:x} && this->ret < 0x{r.End:x})"));
+            var inRanges = string.Join(" || ", callers.Select(r => $"(this->ret >= 0x{r.Start:x} && this->ret < 0x{r.End:x})"));
             Line(d, $"{Probes("return", all)} /self->trace && !self->context && cfa[uregs[R_PC]]/ {{ this->ret = *(uint64_t *)copyin(uregs[R_SP] + cfa[uregs[R_PC]] - 8, 8); this->deep = {inRanges}; }}");
         }
 
@@ -147,10 +147,11 @@ internal static class DTraceScript
         // The wrapper's caller keeps no frame pointer where rbp is none above its frame, or points at a word that is no
         // frame pointer either (realpath keeps a pointer into its buffers there): a function of libc's own (the
         // runtime's fopen and realpath, stdio's vtable calls), stepped through by its rule, until a frame without one
-        // (libc's caller). That frame is the stack's next, and the frame-pointer walk goes on from there.
+        // (libc's caller). That frame is the stack's next, and the frame-pointer walk goes on from there. Without
+        // context, libc's frames are always stepped through by their rules: the frame past them is all that is kept.
         Line(d, "  this->ip = this->r0; this->cfa = this->sp + this->c; this->pre = (uint64_t)0;");
         Line(d, "  this->up = this->c && this->fp >= this->cfa && this->fp - this->cfa < 1048576 ? *(uint64_t *)copyin(this->fp, 8) : 0;");
-        Line(d, $"  this->native = {(rules is { Count: > 0 } ? "this->c && (this->up <= this->fp || this->up - this->fp >= 1048576)" : "0")};");
+        Line(d, $"  this->native = {(rules is { Count: > 0 } ? "this->c && (!self->context || this->up <= this->fp || this->up - this->fp >= 1048576)" : "0")};");
         Line(d, "}");
         if (rules is { Count: > 0 })
         {
@@ -172,9 +173,12 @@ internal static class DTraceScript
             Line(d, $"{Probes("return", all)} /this->deep && this->pre/ {{ this->ok = this->fp >= this->cfa && this->fp - this->cfa < 8388608; }}");
         }
 
+        // Without context, the first frame past libc is as far as the walk goes: it tells the runtime's calls apart.
+        Line(d, $"{Probes("return", all)} /this->deep && !self->context/ {{ this->r1 = this->pre; }}");
+
         for (var first = 1; first <= Frames; first += FramesPerClause)
         {
-            Line(d, $"{Probes("return", all)} /this->deep/ {{");
+            Line(d, $"{Probes("return", all)} /self->context/ {{");
             for (var i = first; i < first + FramesPerClause; i++)
             {
                 if (i == 1)

@@ -13,8 +13,11 @@ internal unsafe struct KernelConfig
     public ulong SlotTable;
     public fixed uint Syscalls[KernelProgram.SyscallSlots];
 
-    /// <summary>Start and end of each range of <see cref="KernelProgram.CallerRanges"/>; unused ones are zero.</summary>
-    public fixed ulong RuntimeCallers[KernelProgram.CallerRanges * 2];
+    /// <summary>Start and end of libc's code.</summary>
+    public fixed ulong LibcCode[2];
+
+    /// <summary>Start and end of each runtime library's code (<see cref="KernelProgram.RuntimeRanges"/>); unused ones are zero.</summary>
+    public fixed ulong RuntimeCode[KernelProgram.RuntimeRanges * 2];
 }
 
 /// <summary>

@@ -357,12 +357,16 @@ internal sealed unsafe class KernelProbes : IDisposable
             config->Syscalls[number] = (uint)packed;
         }
 
-        // A trace without context keeps no stack, save for a call from these (the runtime's own IO, told apart by it).
-        var ranges = StackAttributor.RuntimeCallerRanges(ProcessMaps.Executable());
-        for (var i = 0; i < Math.Min(ranges.Count, KernelProgram.CallerRanges); i++)
+        // A trace without context keeps no stack, save for the runtime's own calls, which these ranges find.
+        var code = RuntimeCode.Of(ProcessMaps.Executable());
+        if (code.Libc is [var libc, ..])
         {
-            config->RuntimeCallers[2 * i] = ranges[i].Start;
-            config->RuntimeCallers[(2 * i) + 1] = ranges[i].End;
+            (config->LibcCode[0], config->LibcCode[1]) = libc;
+        }
+
+        for (var i = 0; i < Math.Min(code.Runtime.Count, KernelProgram.RuntimeRanges); i++)
+        {
+            (config->RuntimeCode[2 * i], config->RuntimeCode[(2 * i) + 1]) = code.Runtime[i];
         }
     }
 

@@ -72,11 +72,11 @@ internal static class KernelProgram
     /// <summary>The unwind rules map's entries: e_sqlite3 alone teaches about 14,000.</summary>
     public const int UnwindRules = 65_536;
 
-    /// <summary>Address ranges whose calls into a libc wrapper a trace without context walks: libc's own code and the runtime's.</summary>
-    public const int CallerRanges = 4;
+    /// <summary>The runtime's libraries the program knows the code of (<see cref="Symbols.RuntimeCode"/>): libcoreclr and libclrjit, one spare.</summary>
+    public const int RuntimeRanges = 3;
 
     /// <summary>The configuration's bytes (<c>struct iotrace_config</c>): written before loading.</summary>
-    public const int ConfigSize = 24 + (4 * SyscallSlots) + (16 * CallerRanges);
+    public const int ConfigSize = 24 + (4 * SyscallSlots) + 16 + (16 * RuntimeRanges);
 
     /// <summary>The control block's bytes (<c>struct iotrace_control</c>): shared through its mmap.</summary>
     public const int ControlSize = 64;

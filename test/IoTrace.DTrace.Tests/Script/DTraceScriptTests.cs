@@ -29,7 +29,7 @@ public sealed class DTraceScriptTests
         Requires.DTrace();
         var path = Path.Combine(Path.GetTempPath(), $"iotrace-script-test-{Guid.NewGuid():N}.d");
         var libc = LibcUnwindTable.Load(ProcessMaps.Self);
-        await File.WriteAllTextAsync(path, DTraceScript.Generate(Environment.ProcessId, 0x10000, libc, LibcRuleTable.Shared(libc), StackAttributor.RuntimeCallerRanges(ProcessMaps.Executable())), TestContext.Current.CancellationToken);
+        await File.WriteAllTextAsync(path, DTraceScript.Generate(Environment.ProcessId, 0x10000, libc, LibcRuleTable.Shared(libc), RuntimeCode.Of(ProcessMaps.Executable())), TestContext.Current.CancellationToken);
         try
         {
             // -e: compile, enable nothing.
@@ -51,7 +51,7 @@ public sealed class DTraceScriptTests
         Requires.Linux();
         var libc = LibcUnwindTable.Load(ProcessMaps.Self);
 
-        var script = DTraceScript.Generate(42, 0x10000, libc, rules: null, runtimeCallers: []);
+        var script = DTraceScript.Generate(42, 0x10000, libc, rules: null, runtime: new RuntimeCode([], []));
 
         Assert.NotEmpty(libc.Sites);
         Assert.All(libc.Sites, site => Assert.Contains($"cfa[0x{site.Ip:x}] = {site.CfaOffset}; savedrbp[0x{site.Ip:x}] = {site.RbpOffset};", script, StringComparison.Ordinal));

@@ -1,8 +1,5 @@
 using System.Runtime.CompilerServices;
-using IoTrace.Ebpf.Kernel;
 using IoTrace.Ebpf.Tests.TestSupport;
-using IoTrace.Platform.Linux;
-using IoTrace.Symbols;
 using IoTrace.Tests.Shared;
 using Xunit;
 
@@ -46,34 +43,5 @@ public sealed class StackAttributorTests(EbpfFixture fixture) : IDisposable
             var read = Assert.Single(report.Aggregates, a => a.Target == _path && a.Probe is "read" or "pread64");
             Assert.Equal((SourceLines.Of("_ = stream.Read(buffer); // the read in new code"), 1L, 123L), (read.Line, read.Calls, read.Bytes));
         }
-    }
-
-    [Fact]
-    public void RuntimeCallerRanges_MappedFiles_OneRangePerLibcOrRuntimeLibrary()
-    {
-        FileMapping[] mappings =
-        [
-            new(0x1000, 0x2000, 0, "/usr/lib/x86_64-linux-gnu/libc.so.6"),
-            new(0x3000, 0x5000, 0x2000, "/usr/lib/x86_64-linux-gnu/libc.so.6"),
-            new(0x10000, 0x20000, 0, "/usr/share/dotnet/shared/Microsoft.NETCore.App/10.0.0/libcoreclr.so"),
-            new(0x30000, 0x40000, 0, "/usr/share/dotnet/shared/Microsoft.NETCore.App/10.0.0/libSystem.Native.so"),
-            new(0x50000, 0x60000, 0, "/usr/share/dotnet/shared/Microsoft.NETCore.App/10.0.0/libclrjit.so"),
-            new(0x70000, 0x80000, 0, "/app/libe_sqlite3.so"),
-        ];
-
-        Assert.Equal([(0x1000UL, 0x5000UL), (0x10000UL, 0x20000UL), (0x50000UL, 0x60000UL)], StackAttributor.RuntimeCallerRanges(mappings));
-    }
-
-    /// <summary>The kernel program has room for this process's ranges: libc, libcoreclr, libclrjit.</summary>
-    [Fact]
-    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
-    public void RuntimeCallerRanges_ThisProcess_FitTheKernelProgramsRanges()
-    {
-        Requires.Linux();
-
-        var ranges = StackAttributor.RuntimeCallerRanges(ProcessMaps.Executable());
-
-        Assert.Equal(3, ranges.Count);
-        Assert.True(ranges.Count <= KernelProgram.CallerRanges);
     }
 }

@@ -21,6 +21,7 @@ public sealed partial class KernelProgramTests
         { "PATH_ARG1", SyscallTable.PathArg1 },
         { "PATH_ARG0", SyscallTable.PathArg0 },
         { "PATH_TARGET", SyscallTable.PathTarget },
+        { "SOCKET_ONLY", SyscallTable.SocketOnly },
         { "SETUP", SyscallTable.Setup },
         { "CONTEXT", SyscallTable.Context },
         { "CPU", SyscallTable.Cpu },
@@ -45,7 +46,7 @@ public sealed partial class KernelProgramTests
         { "HASH_PRIME", KernelProgram.HashPrime },
         { "PATH_LENGTH", KernelProgram.PathLength },
         { "BUFFERS", KernelProgram.Buffers },
-        { "CALLER_RANGES", KernelProgram.CallerRanges },
+        { "RUNTIME_RANGES", KernelProgram.RuntimeRanges },
     };
 
     /// <summary>The program's context bit is the one every reader of the slot table tests (the dtrace script's too).</summary>
@@ -61,6 +62,24 @@ public sealed partial class KernelProgramTests
         Assert.True(defines.TryGetValue(name, out var value), $"iotrace.bpf.c defines no {name}");
         Assert.Equal(expected, value);
     }
+
+    /// <summary>A trace without context skips the runtime check for these calls only: none of them is a file's.</summary>
+    [Fact]
+    public void SocketOnly_X64Table_MarksTheSocketCallsAlone()
+    {
+        var marked = SyscallTable.X64.Where(s => (s.Packed & SyscallTable.SocketOnly) != 0)
+            .Select(s => IoTrace.Platform.Linux.LinuxSyscalls.X64.First(c => c.Number == s.Number).Name)
+            .Order(StringComparer.Ordinal);
+
+        Assert.Equal(
+            ["accept", "accept4", "bind", "connect", "getpeername", "getsockname", "getsockopt", "listen", "recvfrom", "recvmsg", "sendmsg", "sendto", "setsockopt", "shutdown", "socket", "socketpair"],
+            marked);
+    }
+
+    /// <summary>The program has room for the runtime's libraries in this process (libcoreclr, libclrjit).</summary>
+    [Fact]
+    public void RuntimeRanges_ThisProcess_HoldTheRuntimesLibraries() =>
+        Assert.InRange(Symbols.RuntimeCode.Of(IoTrace.Platform.Linux.ProcessMaps.Executable()).Runtime.Count, 2, KernelProgram.RuntimeRanges);
 
     [Fact]
     public void UnwindRules_MapSize_IsTheProcesssCapacity()

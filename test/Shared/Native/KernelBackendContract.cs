@@ -298,7 +298,7 @@ public abstract class KernelBackendContract : IDisposable
 
         Assert.Equal("close 1 0, flock 2 0, fstat 2 0, openat 1 0, pread64 1 12345", KernelBackendAgreement.ByProbe(hidden));
         Assert.Equal("close 1 0, flock 2 0, fstat 2 0, openat 1 0, pread64 1 12345", KernelBackendAgreement.ByProbe(summary));
-        Assert.Equal(KernelBackendAgreement.ByProbe(shown), KernelBackendAgreement.ByProbe(summaryShown));
+        Assert.Equal(["close", "newfstatat", "openat", "read"], summaryShown.Aggregates.Select(a => a.Probe).Order(StringComparer.Ordinal));
         Assert.All(hidden.Aggregates, a => Assert.Equal(path, a.Target));
         var collector = shown.Aggregates.Where(a => a.Target == "/proc/meminfo").ToList();
         Assert.Equal(["close", "newfstatat", "openat", "read"], collector.Select(a => a.Probe).Order(StringComparer.Ordinal));

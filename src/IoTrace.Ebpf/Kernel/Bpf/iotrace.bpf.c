@@ -23,6 +23,7 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 #define PATH_ARG1 (1 << 17)
 #define PATH_ARG0 (1 << 18)
 #define PATH_TARGET (1 << 19)
+#define SOCKET_ONLY (1 << 20)
 
 // Slot bits (SyscallTable.StrategyBits).
 #define SETUP 1
@@ -63,7 +64,7 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 #define BUFFERS 3
 #define STACK_RANGE 0x100000
 #define FD_SLOTS 262144
-#define CALLER_RANGES 4
+#define RUNTIME_RANGES 3
 
 // Written by the process before loading (read-only once loaded).
 struct iotrace_config {
@@ -73,7 +74,8 @@ struct iotrace_config {
     u32 fd_poll_packed;       // poll on one fd
     u64 slot_table;           // the process's trace slot table (TraceSlotTable)
     u32 syscalls[SYSCALL_SLOTS];
-    u64 runtime_callers[CALLER_RANGES * 2];  // [start, end) of libc's code and the runtime's, unused ones 0
+    u64 libc_code[2];                        // [start, end) of libc's code
+    u64 runtime_code[RUNTIME_RANGES * 2];    // [start, end) of the runtime's libraries (libcoreclr, libclrjit), unused ones 0
 };
 const volatile struct iotrace_config iotrace_config SEC(".rodata.config");
 
@@ -443,8 +445,9 @@ static __always_inline int on_enter(struct pt_regs *regs, long id)
 // keeps where the last one is (ba) and reads it once, at the end or where a frame's CFA is rbp-based.
 // The path taken from one wrapper call is kept (native_path): the next walk from that call checks the two return
 // addresses it found and, if they are still there, takes the same path without stepping. Every rule taught bumps
-// the rules' generation, which retires every kept path.
-__noinline u64 native_frames(struct frames *frames, u64 cfa, u64 u, u64 bp)
+// the rules' generation, which retires every kept path. libc_only stops at the first frame past libc's, with no kept
+// path (a trace without context needs no more).
+__noinline u64 native_frames(struct frames *frames, u64 cfa, u64 u, u64 bp, bool libc_only)
 {
     if (!frames)
         return 0;
@@ -455,7 +458,7 @@ __noinline u64 native_frames(struct frames *frames, u64 cfa, u64 u, u64 bp)
     u64 lb = ba, fo = cfa, fr = f[1], c0 = cfa, n = 0;
     u64 gen = iotrace_control.rules_gen;
     int b = 1;
-    struct native_path *kept = bpf_map_lookup_elem(&native_path, &f[1]);
+    struct native_path *kept = libc_only ? NULL : bpf_map_lookup_elem(&native_path, &f[1]);
     if (kept && kept->past != 0 && kept->gen == gen) {
         u64 d = kept->offsets & 0xfffff;
         if (read_user(c0 + d - 8) == kept->past) {
@@ -473,6 +476,8 @@ __noinline u64 native_frames(struct frames *frames, u64 cfa, u64 u, u64 bp)
         }
     }
     for (int i = 0; i < NATIVE_STEPS && b == 1; i++) {
+        if (libc_only && (ip < iotrace_config.libc_code[0] || ip >= iotrace_config.libc_code[1]))
+            break;
         s64 *rule = bpf_map_lookup_elem(&unwind_rules, &ip);
         if (!rule || *rule == 0) {
             b = 2;
@@ -498,7 +503,7 @@ __noinline u64 native_frames(struct frames *frames, u64 cfa, u64 u, u64 bp)
         sp = cfa;
         n++;
     }
-    if (b != 3 && n != 0 && sp > c0 && sp < c0 + STACK_RANGE && fo >= c0 && fo < c0 + STACK_RANGE) {
+    if (!libc_only && b != 3 && n != 0 && sp > c0 && sp < c0 + STACK_RANGE && fo >= c0 && fo < c0 + STACK_RANGE) {
         u64 bo = 0;
         if (lb != 0 && lb + NATIVE_PATH_SAVED_RBP_BIAS > c0 && lb < c0 + STACK_RANGE)
             bo = lb + NATIVE_PATH_SAVED_RBP_BIAS - c0;
@@ -545,7 +550,7 @@ __noinline u64 walk(u64 ip, u64 sp, u64 bp, u64 fl, struct frames *frames)
         if ((u >> 32) != 0)
             fp = read_user(cfa - (u >> 32));
         if (!is_frame_pointer(fp, cfa)) {
-            fp = native_frames(frames, cfa, u, bp);
+            fp = native_frames(frames, cfa, u, bp, false);
             b = 1;
         }
     } else if (!is_frame_pointer(fp, sp)) {
@@ -598,19 +603,10 @@ __noinline u64 walk(u64 ip, u64 sp, u64 bp, u64 fl, struct frames *frames)
     return h;
 }
 
-// A trace without context keeps no stack, save for a call whose libc wrapper returns into libc itself (stdio, opendir)
-// or into the runtime (an assembly load): by that stack the process tells the runtime's own IO, such as the collector
-// reading /proc/meminfo, from the app's. The app's calls return into libSystem.Native or its own libraries, and pay
-// one lookup and one read here.
-static __always_inline bool may_be_runtime(struct pt_regs *regs)
+static __always_inline bool is_runtime_code(u64 address)
 {
-    u64 ip = REG(regs, ip);
-    s64 *site = bpf_map_lookup_elem(&libc_unwind, &ip);
-    if (!site || *site == 0)
-        return false;
-    u64 ret = read_user(REG(regs, sp) + (*site & 0xffffffff) - 8);
-    for (int i = 0; i < CALLER_RANGES; i++) {
-        if (ret >= iotrace_config.runtime_callers[2 * i] && ret < iotrace_config.runtime_callers[2 * i + 1])
+    for (int i = 0; i < RUNTIME_RANGES; i++) {
+        if (address >= iotrace_config.runtime_code[2 * i] && address < iotrace_config.runtime_code[2 * i + 1])
             return true;
     }
     return false;
@@ -701,12 +697,43 @@ static __always_inline int on_exit(struct pt_regs *regs, long ret)
     struct scratch *s = NULL;
     u64 h = 0;
     bool context = (fl & CONTEXT) != 0;
-    if (context || may_be_runtime(regs)) {
+    if (context) {
         s = bpf_map_lookup_elem(&scratch, &zero);
         if (!s)
             return 0;
         __builtin_memset(&s->frames, 0, sizeof(s->frames));
         h = walk(REG(regs, ip), REG(regs, sp), REG(regs, bp), fl, &s->frames);
+    } else if ((m & SOCKET_ONLY) == 0) {
+        // A trace without context keeps no stack, save for the runtime's own calls (the collector's stdio reads of
+        // /proc/meminfo, an assembly load): a libc wrapper called from the runtime's code, or from libc's own code
+        // that the runtime called (stepped through by libc's rules). Their frames up to the runtime's go to the
+        // process, which tells them apart by them (StackAttributor.IsRuntimeCall). An app's call pays one lookup and
+        // one read here; one from inside libc (fcntl, opendir) a step or two more; a socket call nothing.
+        u64 ip = REG(regs, ip);
+        s64 *site = bpf_map_lookup_elem(&libc_unwind, &ip);
+        u64 u = site ? *site : 0;
+        u64 cfa = REG(regs, sp) + (u & 0xffffffff);
+        u64 caller = u != 0 ? read_user(cfa - 8) : 0;
+        bool from_libc = caller >= iotrace_config.libc_code[0] && caller < iotrace_config.libc_code[1];
+        if (from_libc || is_runtime_code(caller)) {
+            s = bpf_map_lookup_elem(&scratch, &zero);
+            if (!s)
+                return 0;
+            u64 *f = s->frames.f;
+            __builtin_memset(&s->frames, 0, sizeof(s->frames));
+            f[0] = ip;
+            f[1] = caller;
+            if (from_libc) {
+                native_frames(&s->frames, cfa, u, REG(regs, bp), true);
+                if (!is_runtime_code(f[2] & ~PAST_NATIVE_FLAG))
+                    s = NULL;
+            }
+            if (s) {
+                h = (HASH_BASIS ^ f[0]) * HASH_PRIME;
+                for (int i = 1; i <= 3; i++)
+                    h = (h ^ f[i]) * HASH_PRIME;
+            }
+        }
     }
 
     // The event first: a call counted into a buffer already read shows as an event without its aggregate, a loss.
