@@ -71,11 +71,7 @@ public sealed class AttachedBackendTests : IDisposable
     public async Task Fail_WhileTracesRun_TheyCompleteIncomplete()
     {
         using var backend = new TestBackend(_diagnostics);
-        backend.AllowAttach();
-        Assert.True(backend.TryStart(out _));
-        var session = backend.Session();
-        backend.OnTraceStarted(session);
-        var stopped = backend.OnTraceStopped(session);
+        var (session, stopped) = TraceWaitingForItsFlush(backend);
 
         backend.FailNow("the program died");
         await stopped;
@@ -89,11 +85,7 @@ public sealed class AttachedBackendTests : IDisposable
     public async Task Complete_TheTracesFlush_CompleteAndWhole()
     {
         using var backend = new TestBackend(_diagnostics);
-        backend.AllowAttach();
-        Assert.True(backend.TryStart(out _));
-        var session = backend.Session();
-        backend.OnTraceStarted(session);
-        var stopped = backend.OnTraceStopped(session);
+        var (session, stopped) = TraceWaitingForItsFlush(backend);
 
         backend.Flush();
         await stopped;
@@ -111,6 +103,16 @@ public sealed class AttachedBackendTests : IDisposable
 
         Assert.False(session.Stop().IsComplete);
         backend.AllowAttach();
+    }
+
+    /// <summary>Attaches, then starts and stops a trace, whose report waits for a flush.</summary>
+    private static (TraceSession Session, Task Stopped) TraceWaitingForItsFlush(TestBackend backend)
+    {
+        backend.AllowAttach();
+        Assert.True(backend.TryStart(out var reason), reason);
+        var session = backend.Session();
+        backend.OnTraceStarted(session);
+        return (session, backend.OnTraceStopped(session));
     }
 
     private sealed class TestTrace(TraceSession session) : AttachedTrace(session);
