@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
@@ -15,34 +14,12 @@ public sealed class EbpfBackendTests(EbpfFixture fixture) : KernelBackendContrac
 {
     protected override string Backend => "ebpf";
 
+    protected override string HostAssembly => "IoTrace.Ebpf.Tests.Host.dll";
+
     protected override void RequireBackend() => fixture.Require();
 
     [System.Runtime.Versioning.SupportedOSPlatform("linux")]
     protected override bool WaitUntilCodeMapCurrent(TimeSpan timeout) => EbpfFixture.Backend.WaitUntilCodeMapCurrent(timeout);
-
-    [Fact]
-    public async Task Trace_FileSystemWork_MatchesStraceCallForCall()
-    {
-        fixture.Require();
-
-        var (rows, done, log) = await HostProcess.TraceUnderStraceAsync("files", Folder);
-
-        Assert.Equal("DONE ebpf True", done);
-        var (files, socket) = FileSystemWorkStrace.Read(log, Folder);
-        var reported = FileSystemWorkStrace.Reported(
-            rows.Select(static r => (r[0], (string?)r[5], long.Parse(r[3], CultureInfo.InvariantCulture), long.Parse(r[4], CultureInfo.InvariantCulture))), Folder);
-
-        // The kernel sees what libc does itself too: the directory listing's calls, and copy_file_range.
-        Assert.Contains("copy_file_range 1 3000", reported.Files);
-        Assert.Contains("getdents64 2 136", reported.Files);
-        Assert.Equal(FileSystemWorkStrace.Lines(files), reported.Files);
-        Assert.Equal(["bind 1 0", "getsockname 1 0", "getsockopt 1 0", "listen 1 0", "setsockopt 2 0"], reported.Socket);
-        Assert.Equal(FileSystemWorkStrace.Lines(socket), reported.Socket);
-
-        // The socket was closed in the trace, before the flush: what its number stands for by then (an assembly the
-        // runtime loaded, in one run) is not what it was.
-        Assert.All(rows.Where(static r => r[0] is "socket" or "bind" or "listen" or "getsockname" or "setsockopt" or "getsockopt"), static r => Assert.DoesNotContain('/', r[5]));
-    }
 
     [Theory]
     [InlineData(Strategy.Summary)]

@@ -25,14 +25,6 @@ internal static class HostProcess
         return (rows, done, host.ExitCode);
     }
 
-    /// <summary>Runs the host with <paramref name="arguments"/> under strace (every class of IO call); returns the report's rows, its last line and strace's log.</summary>
-    public static async Task<(List<string[]> Rows, string Done, string[] Log)> TraceUnderStraceAsync(params string[] arguments)
-    {
-        var (stdout, log) = await StraceLog.RunAsync(StraceLog.IoClasses, Path.Combine(AppContext.BaseDirectory, "IoTrace.Ebpf.Tests.Host.dll"), arguments);
-        var (rows, done) = Report(stdout);
-        return (rows, done, log);
-    }
-
     /// <summary>The line of the host's Program.cs that holds <paramref name="text"/>.</summary>
     public static int LineOf(string text) =>
         SourceLines.Of(text, Path.Combine(Path.GetDirectoryName(ThisFile())!, "..", "..", "IoTrace.Ebpf.Tests.Host", "Program.cs"));

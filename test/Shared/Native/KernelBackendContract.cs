@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
@@ -17,6 +18,9 @@ public abstract class KernelBackendContract : IDisposable
 
     /// <summary>The kernel backend's name, as reports give it.</summary>
     protected abstract string Backend { get; }
+
+    /// <summary>The backend's test host (beside the tests' assembly): it attaches the backend, and with "files ROOT" prints a trace of <see cref="FileSystemWork"/>.</summary>
+    protected abstract string HostAssembly { get; }
 
     /// <summary>Makes the kernel backend the process's backend (the collection's fixture).</summary>
     protected abstract void RequireBackend();
@@ -159,6 +163,33 @@ public abstract class KernelBackendContract : IDisposable
         var read = Assert.Single(report.Aggregates);
         Assert.Equal(("read", 1L, 3_000L, path), (read.Probe, read.Calls, read.Bytes, read.Target));
         Assert.Equal(SourceLines.Of("DirectLibc.Read(handle.DangerousGetHandle(), address, buffer.Length)); // libc read"), read.Line);
+    }
+
+    /// <summary>File system work in a fresh process under strace: the same calls and bytes, file by file and on the socket.</summary>
+    [Fact]
+    public async Task Trace_FileSystemWork_MatchesStraceCallForCall()
+    {
+        RequireBackend();
+
+        var (stdout, log) = await StraceLog.RunAsync(StraceLog.IoClasses, Path.Combine(AppContext.BaseDirectory, HostAssembly), "files", Folder);
+
+        var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal($"DONE {Backend} True", lines[^1]);
+        var rows = lines[..^1].Select(static l => l.Split('\t')).ToList();
+        var (files, socket) = FileSystemWorkStrace.Read(log, Folder);
+        var reported = FileSystemWorkStrace.Reported(
+            rows.Select(static r => (r[0], (string?)r[5], long.Parse(r[3], CultureInfo.InvariantCulture), long.Parse(r[4], CultureInfo.InvariantCulture))), Folder);
+
+        // The kernel sees what libc does itself too: the directory listing's calls, and copy_file_range.
+        Assert.Contains("copy_file_range 1 3000", reported.Files);
+        Assert.Contains("getdents64 2 136", reported.Files);
+        Assert.Equal(FileSystemWorkStrace.Lines(files), reported.Files);
+        Assert.Equal(["bind 1 0", "getsockname 1 0", "getsockopt 1 0", "listen 1 0", "setsockopt 2 0"], reported.Socket);
+        Assert.Equal(FileSystemWorkStrace.Lines(socket), reported.Socket);
+
+        // The socket was closed in the trace, before the flush: what its number stands for by then (an assembly the
+        // runtime loaded, in one run) is not what it was.
+        Assert.All(rows.Where(static r => r[0] is "socket" or "bind" or "listen" or "getsockname" or "setsockopt" or "getsockopt"), static r => Assert.DoesNotContain('/', r[5]));
     }
 
     [Fact]
