@@ -134,7 +134,7 @@ internal sealed class FlushCharger(ConcurrentDictionary<long, KernelTrace> trace
         var ticks = (long)(aggregate.WallNanoseconds * s_ticksPerNanosecond);
         if (!session.KeepsContext)
         {
-            // Without context the kernel keeps a stack only for a call that libc or the runtime made: the runtime's own IO.
+            // Without context the kernel keeps frames only for a call the runtime made, directly or through libc's own code.
             var counted = IoCall.Counted(aggregate.Probe, aggregate.Calls, aggregate.Bytes, ticks, aggregate.CpuNanoseconds);
             session.Charge(aggregate.Stack.Length != 0 && attributor.IsRuntimeCall(aggregate.Stack) ? counted with { Site = SourceLocation.Runtime } : counted);
             return;
