@@ -135,7 +135,7 @@ internal sealed class DTraceBackend : AttachedBackend<DTraceAttachment, DTraceTr
 
         // On the output thread, which must go on: a failure is logged once and that flush is lost.
         process.Flushed += (flush, calls) => Guarded(() => OnFlushed(attachment, flush, calls));
-        process.Heartbeat += () => Guarded(ExpireOverdueTraces);
+        process.Heartbeat += () => Guarded(() => ExpireOverdueTraces(s_flushTimeout));
         process.Lost += OnLost;
         process.Failed += r => Fail(r);
         return attachment;
@@ -185,18 +185,6 @@ internal sealed class DTraceBackend : AttachedBackend<DTraceAttachment, DTraceTr
 #pragma warning restore CA1031
         {
             Diagnostics.TracerFailed(e);
-        }
-    }
-
-    private void ExpireOverdueTraces()
-    {
-        var overdue = Stopwatch.GetTimestamp() - (long)(s_flushTimeout.TotalSeconds * Stopwatch.Frequency);
-        foreach (var trace in Traces.Values)
-        {
-            if (trace.StopTimestamp is var stopped && stopped != 0 && stopped < overdue)
-            {
-                CompleteIncomplete(trace);
-            }
         }
     }
 

@@ -26,7 +26,7 @@ internal sealed class EbpfAttachment : IDisposable
     // One timer for every waiting trace, rather than one each: see EbpfBackend.FlushTimeout.
     private readonly Timer _watchdog;
 
-    private EbpfAttachment(KernelProbes probes, ManagedCodeMap map, TraceSlotTable slots, ConcurrentDictionary<long, KernelTrace> traces, IBackendDiagnostics diagnostics)
+    private EbpfAttachment(KernelProbes probes, ManagedCodeMap map, TraceSlotTable slots, ConcurrentDictionary<long, KernelTrace> traces, IBackendDiagnostics diagnostics, Action expireOverdueTraces)
     {
         Probes = probes;
         Map = map;
@@ -50,7 +50,7 @@ internal sealed class EbpfAttachment : IDisposable
         new Thread(Process) { IsBackground = true, Name = "IoTrace eBPF flushes" }.UnsafeStart();
         using (SuppressedFlow.Begin())
         {
-            _watchdog = new Timer(static state => EbpfBackend.ExpireOverdueTraces((ConcurrentDictionary<long, KernelTrace>)state!), traces, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+            _watchdog = new Timer(static state => ((Action)state!)(), expireOverdueTraces, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
         }
     }
 
@@ -69,7 +69,7 @@ internal sealed class EbpfAttachment : IDisposable
     /// Reads the runtime's code map, maps the trace slot table, and loads and attaches the kernel program, then learns
     /// the app's native libraries; null, with the reason, where any of it fails.
     /// </summary>
-    public static EbpfAttachment? Create(KernelTracepoints tracepoints, ConcurrentDictionary<long, KernelTrace> traces, IBackendDiagnostics diagnostics, out string reason)
+    public static EbpfAttachment? Create(KernelTracepoints tracepoints, ConcurrentDictionary<long, KernelTrace> traces, IBackendDiagnostics diagnostics, Action expireOverdueTraces, out string reason)
     {
         if (!ManagedCodeMap.TryStart(TimeSpan.FromSeconds(10), out var map, out reason) || map is null)
         {
@@ -97,7 +97,7 @@ internal sealed class EbpfAttachment : IDisposable
             return null;
         }
 
-        var attachment = new EbpfAttachment(probes, map, slots, traces, diagnostics);
+        var attachment = new EbpfAttachment(probes, map, slots, traces, diagnostics, expireOverdueTraces);
         probes.Start();
 
         // Libraries the app loads from now on are learned as they load, before their first call; those it loaded

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Runtime.Versioning;
 using IoTrace.Backends;
@@ -116,7 +115,7 @@ internal sealed class EbpfBackend : AttachedBackend<EbpfAttachment, KernelTrace>
             return Task.CompletedTask;
         }
 
-        trace.StopNanoseconds = KernelProbes.KernelNanoseconds(session.StopTimestamp);
+        trace.StopTimestamp = session.StopTimestamp;
         Attachment?.Probes.RequestFlush();
         return trace.Flushed.Task;
     }
@@ -128,7 +127,7 @@ internal sealed class EbpfBackend : AttachedBackend<EbpfAttachment, KernelTrace>
     protected override EbpfAttachment? Attach(out string reason)
     {
         var stopwatch = Stopwatch.StartNew();
-        if (EbpfAttachment.Create(Tracepoints, Traces, Diagnostics, out reason) is not { } attachment)
+        if (EbpfAttachment.Create(Tracepoints, Traces, Diagnostics, () => ExpireOverdueTraces(FlushTimeout), out reason) is not { } attachment)
         {
             return null;
         }
@@ -142,19 +141,4 @@ internal sealed class EbpfBackend : AttachedBackend<EbpfAttachment, KernelTrace>
     }
 
     protected override void OnDetached(EbpfAttachment attachment) => ProgramDetachDuration = attachment.Probes.DetachDuration;
-
-    /// <summary>Completes, incomplete, the stopped traces that waited longer than <see cref="FlushTimeout"/> for their flush.</summary>
-    internal static void ExpireOverdueTraces(ConcurrentDictionary<long, KernelTrace> traces)
-    {
-        var overdue = KernelProbes.KernelNanoseconds(Stopwatch.GetTimestamp()) - (long)FlushTimeout.TotalNanoseconds;
-        foreach (var (id, trace) in traces)
-        {
-            var stopped = trace.StopNanoseconds;
-            if (stopped != 0 && stopped < overdue && traces.TryRemove(id, out _))
-            {
-                trace.Session.MarkIncomplete();
-                trace.Flushed.TrySetResult();
-            }
-        }
-    }
 }

@@ -5,7 +5,7 @@ namespace IoTrace.Symbols;
 /// <summary>
 /// Where libc's code and the runtime's native code (libcoreclr, libclrjit) lie in the process, one range per library. A
 /// backend that keeps no stack for a trace without context keeps one for a call that libc's wrapper got from the
-/// runtime, directly or through libc's own code, so that <see cref="StackAttributor.IsRuntimeCall"/> tells it apart.
+/// runtime, directly or through libc's own code, so that <see cref="StackAttributor.SiteWithoutContext"/> tells it apart.
 /// </summary>
 internal sealed record RuntimeCode(IReadOnlyList<(ulong Start, ulong End)> Libc, IReadOnlyList<(ulong Start, ulong End)> Runtime)
 {

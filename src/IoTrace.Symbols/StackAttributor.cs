@@ -102,10 +102,16 @@ internal sealed class StackAttributor(ManagedCodeMap map, IStackWalk walk, FileI
     }
 
     /// <summary>
+    /// The site of a call of a trace without context, whose backend keeps its frames only where it may be the runtime's
+    /// own (<see cref="RuntimeCode"/>): <see cref="SourceLocation.Runtime"/> if it is, else none.
+    /// </summary>
+    public SourceLocation? SiteWithoutContext(ulong[] stack) => stack.Length != 0 && IsRuntimeCall(stack) ? SourceLocation.Runtime : null;
+
+    /// <summary>
     /// Whether the runtime's own native code made the call (an assembly load, the GC reading /proc/meminfo): the first
     /// frame past libc lies in libcoreclr or the JIT. Managed code reaches libc through libSystem.Native or a P/Invoke.
     /// </summary>
-    public bool IsRuntimeCall(ulong[] stack)
+    private bool IsRuntimeCall(ulong[] stack)
     {
         for (var i = 1; i < stack.Length; i++)
         {

@@ -6,9 +6,6 @@ namespace IoTrace.DTrace.Attribution;
 /// <summary>A trace the dtrace backend records: its session, and the task its stop waits for.</summary>
 internal sealed class DTraceTrace(TraceSession session) : AttachedTrace(session)
 {
-    /// <summary>When the flow stopped (<see cref="System.Diagnostics.Stopwatch"/> ticks); 0 while it runs.</summary>
-    public long StopTimestamp { get; set; }
-
     /// <summary>The flush that completes the trace: the first requested after its stop.</summary>
     public long Flush { get; set; }
 }

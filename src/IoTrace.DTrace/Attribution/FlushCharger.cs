@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using IoTrace.Attribution;
 using IoTrace.DTrace.Consumer;
 using IoTrace.Platform.Linux;
 using IoTrace.Probes;
@@ -41,9 +40,7 @@ internal sealed class FlushCharger(ConcurrentDictionary<long, DTraceTrace> trace
         var ticks = (long)(call.WallNanoseconds * s_ticksPerNanosecond);
         if (!session.KeepsContext)
         {
-            // Without context the script walks only a call that libc or the runtime made: the runtime's own IO.
-            var counted = IoCall.Counted(probe, 1, call.Bytes, ticks, 0);
-            session.Charge(call.Stack.Length != 0 && attributor.IsRuntimeCall(call.Stack) ? counted with { Site = SourceLocation.Runtime } : counted);
+            session.Charge(IoCall.Counted(probe, 1, call.Bytes, ticks, 0) with { Site = attributor.SiteWithoutContext(call.Stack) });
             return;
         }
 

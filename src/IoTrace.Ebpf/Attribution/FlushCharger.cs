@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using IoTrace.Attribution;
 using IoTrace.Backends;
 using IoTrace.Probes;
 using IoTrace.Tracing;
@@ -68,8 +67,8 @@ internal sealed class FlushCharger(ConcurrentDictionary<long, KernelTrace> trace
         // Every call that returned before the flush began is in it or an earlier one: traces stopped before are whole.
         foreach (var (id, trace) in traces)
         {
-            var stopped = trace.StopNanoseconds;
-            if (stopped != 0 && stopped < flush.TimestampNanoseconds && traces.TryRemove(id, out _))
+            var stopped = trace.StopTimestamp;
+            if (stopped != 0 && KernelProbes.KernelNanoseconds(stopped) < flush.TimestampNanoseconds && traces.TryRemove(id, out _))
             {
                 trace.Flushed.TrySetResult();
             }
@@ -134,9 +133,7 @@ internal sealed class FlushCharger(ConcurrentDictionary<long, KernelTrace> trace
         var ticks = (long)(aggregate.WallNanoseconds * s_ticksPerNanosecond);
         if (!session.KeepsContext)
         {
-            // Without context the kernel keeps frames only for a call the runtime made, directly or through libc's own code.
-            var counted = IoCall.Counted(aggregate.Probe, aggregate.Calls, aggregate.Bytes, ticks, aggregate.CpuNanoseconds);
-            session.Charge(aggregate.Stack.Length != 0 && attributor.IsRuntimeCall(aggregate.Stack) ? counted with { Site = SourceLocation.Runtime } : counted);
+            session.Charge(IoCall.Counted(aggregate.Probe, aggregate.Calls, aggregate.Bytes, ticks, aggregate.CpuNanoseconds) with { Site = attributor.SiteWithoutContext(aggregate.Stack) });
             return;
         }
 

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using IoTrace.Tracing;
 
 namespace IoTrace.Backends.Attached;
@@ -155,6 +156,19 @@ internal abstract class AttachedBackend<TAttachment, TTrace> : IIoTraceBackend
         if (Traces.TryRemove(trace.Session.Id, out _))
         {
             trace.Flushed.TrySetResult();
+        }
+    }
+
+    /// <summary>Completes, incomplete, the stopped traces that waited longer than <paramref name="timeout"/> for their flush.</summary>
+    protected void ExpireOverdueTraces(TimeSpan timeout)
+    {
+        var overdue = Stopwatch.GetTimestamp() - (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+        foreach (var trace in Traces.Values)
+        {
+            if (trace.StopTimestamp is var stopped && stopped != 0 && stopped < overdue)
+            {
+                CompleteIncomplete(trace);
+            }
         }
     }
 

@@ -7,5 +7,8 @@ internal abstract class AttachedTrace(TraceSession session)
 {
     public TraceSession Session { get; } = session;
 
+    /// <summary>When the flow stopped (<see cref="System.Diagnostics.Stopwatch"/> ticks), set by the backend's stop; 0 while it runs.</summary>
+    public long StopTimestamp { get; set; }
+
     public TaskCompletionSource Flushed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 }

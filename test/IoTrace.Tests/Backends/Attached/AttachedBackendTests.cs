@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using IoTrace.Attribution;
 using IoTrace.Backends;
 using IoTrace.Backends.Attached;
@@ -94,6 +95,21 @@ public sealed class AttachedBackendTests : IDisposable
     }
 
     [Fact]
+    public async Task ExpireOverdueTraces_AStoppedTracesFlushNeverCame_ItCompletesIncompleteAndARunningOneStays()
+    {
+        using var backend = new TestBackend(_diagnostics);
+        var (session, stopped) = TraceWaitingForItsFlush(backend);
+        var running = backend.Session();
+        backend.OnTraceStarted(running);
+
+        backend.Expire(TimeSpan.Zero);
+        await stopped;
+
+        Assert.False(session.Stop().IsComplete);
+        Assert.Equal([running.Id], backend.Waiting);
+    }
+
+    [Fact]
     public void OnTraceStarted_NotReady_TheTraceIsIncomplete()
     {
         using var backend = new TestBackend(_diagnostics);
@@ -155,6 +171,10 @@ public sealed class AttachedBackendTests : IDisposable
 
         public void FailNow(string reason) => Fail(reason);
 
+        public void Expire(TimeSpan timeout) => ExpireOverdueTraces(timeout);
+
+        public long[] Waiting => [.. Traces.Keys];
+
         public void Flush()
         {
             foreach (var trace in Traces.Values)
@@ -165,8 +185,16 @@ public sealed class AttachedBackendTests : IDisposable
 
         public TraceSession Session() => new(Strategy.All, IoTraceFeatures.Calls, this, new CallSiteResolver([]), "/");
 
-        public override Task OnTraceStopped(TraceSession session) =>
-            Traces.TryGetValue(session.Id, out var trace) ? trace.Flushed.Task : Task.CompletedTask;
+        public override Task OnTraceStopped(TraceSession session)
+        {
+            if (!Traces.TryGetValue(session.Id, out var trace))
+            {
+                return Task.CompletedTask;
+            }
+
+            trace.StopTimestamp = Stopwatch.GetTimestamp();
+            return trace.Flushed.Task;
+        }
 
         public override string? DescribeFd(int fd) => null;
 
