@@ -87,9 +87,9 @@ internal static class EbpfAttach
         try
         {
             var stopwatch = Stopwatch.StartNew();
-            Require(EbpfBenchBackend.TryAttach(out var reason), reason);
+            Require(KernelBenchBackend.TryAttach("ebpf", out var reason), reason);
             var coldAttach = stopwatch.Elapsed.TotalMilliseconds;
-            var backend = EbpfBenchBackend.Current;
+            var backend = KernelBenchBackend.Ebpf;
             var ownAttach = backend.AttachDuration.TotalMilliseconds;
             var codeMap = backend.CodeMapStartDuration.TotalMilliseconds;
             var programAttach = backend.ProgramAttachDuration.TotalMilliseconds;
@@ -106,7 +106,7 @@ internal static class EbpfAttach
             RequireDetached();
 
             stopwatch.Restart();
-            Require(EbpfBenchBackend.TryAttach(out reason), reason);
+            Require(KernelBenchBackend.TryAttach("ebpf", out reason), reason);
             var warmAttach = stopwatch.Elapsed.TotalMilliseconds;
             Require(BpfFds() > 0, "no BPF program or link in the process after re-attaching");
             _ = TimedTrace(Strategy.Summary, file);

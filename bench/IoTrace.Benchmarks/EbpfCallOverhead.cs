@@ -109,7 +109,7 @@ public abstract class EbpfCallOverhead
 
     private static void Attach()
     {
-        if (!EbpfBenchBackend.TryAttach(out var reason))
+        if (!KernelBenchBackend.TryAttach("ebpf", out var reason))
         {
             throw new InvalidOperationException($"the eBPF backend cannot run here: {reason}");
         }

@@ -5,27 +5,31 @@ using System.Runtime.Versioning;
 namespace IoTrace.Benchmarks;
 
 /// <summary>
-/// A cross-check of <see cref="EbpfCallOverhead"/> made for a shared, noisy machine: one process measures the states
+/// The per-call cost of a kernel-side backend (eBPF or dtrace), and for eBPF a cross-check of
+/// <see cref="EbpfCallOverhead"/>, made for a shared, noisy machine: one process measures the states
 /// in rounds, untraced first in each round, so load from other work hits the baseline and the traced states alike.
 /// A state's time is the median over batches of 64 operations (Stopwatch around each batch); its overhead is taken
 /// against the same round's untraced time, and the table gives the median over rounds.
 /// The last state measures an untraced call again once this thread has run traces: the slot table's page that holds
 /// this thread's slot has then been written, and the BPF program's reads of it no longer fault.
-/// <c>dotnet run -c Release --project bench/IoTrace.Benchmarks -- ebpf-interleaved [rounds] [cpu]</c>: with a cpu, the
+/// <c>dotnet run -c Release --project bench/IoTrace.Benchmarks -- ebpf-interleaved [rounds] [cpu]</c>, or
+/// <c>dtrace-interleaved</c> (which attaches again each round, about 15 s): with a cpu, the
 /// measuring thread runs on that CPU only (the backend's threads stay free), which removes most of the
 /// run-to-run jumps of about 0.2 us that an unpinned thread shows as it moves between CPUs.
 /// </summary>
 [SupportedOSPlatform("linux")]
-internal static class EbpfInterleaved
+internal static class KernelInterleaved
 {
-    public const string Command = "ebpf-interleaved";
+    public const string EbpfCommand = "ebpf-interleaved";
+    public const string DTraceCommand = "dtrace-interleaved";
 
     private const int Operations = 64;
     private const int Batches = 4000;
 
     private static readonly string[] s_states = ["Untraced", "Attached_NoTrace", "Summary", "All", "Attached_NoTrace_AfterATrace"];
 
-    public static int Run(int rounds, int? cpu = null)
+    /// <param name="backend">The backend's name, as reports give it: <c>ebpf</c> or <c>dtrace</c>.</param>
+    public static int Run(string backend, int rounds, int? cpu = null)
     {
         if (cpu is { } pinned && !Interleaving.TryPinCurrentThread(pinned))
         {
@@ -53,9 +57,9 @@ internal static class EbpfInterleaved
                 IoTraceScope? scope = null;
                 if (state == 1)
                 {
-                    if (!EbpfBenchBackend.TryAttach(out var reason))
+                    if (!KernelBenchBackend.TryAttach(backend, out var reason))
                     {
-                        Console.Error.WriteLine($"the eBPF backend cannot run here: {reason}");
+                        Console.Error.WriteLine($"the {backend} backend cannot run here: {reason}");
                         return 1;
                     }
                 }
@@ -77,7 +81,7 @@ internal static class EbpfInterleaved
                     if (scope is not null)
                     {
                         var report = scope.Stop();
-                        if (report.Backend != "ebpf" || report.TotalCalls < (long)Batches * Operations * operations[o].Calls)
+                        if (report.Backend != backend || report.TotalCalls < (long)Batches * Operations * operations[o].Calls)
                         {
                             Console.Error.WriteLine($"{s_states[state]}: the trace ran on {report.Backend} and counted {report.TotalCalls} calls");
                             return 1;
