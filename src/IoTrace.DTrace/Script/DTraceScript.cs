@@ -127,14 +127,14 @@ internal static class DTraceScript
 
         // The walk, in clauses of a few frames (each copyin takes scratch space until its clause ends). A trace without
         // context (Summary) keeps zeros, as 64-bit values (D types a clause variable by its first assignment), and no fd,
-        // save for a call whose wrapper returns into libc's own code or the runtime's: its frames up to the first past
-        // libc, for the runtime's own IO (the collector's stdio reads) to be told apart.
+        // save for a call, not a socket's, whose wrapper returns into libc's own code or the runtime's: its frames up to
+        // the first past libc, for the runtime's own IO (the collector's stdio reads) to be told apart.
         Line(d, $"{Probes("return", all)} /self->trace/ {{ this->deep = self->context; }}");
         Line(d, $"{Probes("return", all)} /self->trace && !self->context/ {{ this->fd = (int64_t)-1; this->gen = (int64_t)0; this->pc = (uint64_t)0; {string.Join(" ", Enumerable.Range(0, Frames + 1).Select(i => $"this->r{i} = (uint64_t)0;"))} }}");
         if (runtime.Libc.Concat(runtime.Runtime).ToList() is { Count: > 0 } callers)
         {
             var inRanges = string.Join(" || ", callers.Select(r => $"(this->ret >= 0x{r.Start:x} && this->ret < 0x{r.End:x})"));
-            Line(d, $"{Probes("return", all)} /self->trace && !self->context && cfa[uregs[R_PC]]/ {{ this->ret = *(uint64_t *)copyin(uregs[R_SP] + cfa[uregs[R_PC]] - 8, 8); this->deep = {inRanges}; }}");
+            Line(d, $"{Probes("return", static c => !c.IsSocketOnly)} /self->trace && !self->context && cfa[uregs[R_PC]]/ {{ this->ret = *(uint64_t *)copyin(uregs[R_SP] + cfa[uregs[R_PC]] - 8, 8); this->deep = {inRanges}; }}");
         }
 
         Line(d, $"{Probes("return", all)} /this->deep/ {{");

@@ -27,13 +27,10 @@ internal static class SyscallTable
     public const int PathTarget = 1 << 19;
 
     /// <summary>
-    /// A call made on sockets only, never one of the runtime's own (its collector's reads, its loader's): a trace without
-    /// context checks the other calls' callers for the runtime's (iotrace.bpf.c), and skips these.
+    /// <see cref="LinuxSyscall.IsSocketOnly"/>: a trace without context checks the other calls' callers for the
+    /// runtime's (iotrace.bpf.c), and skips these.
     /// </summary>
     public const int SocketOnly = 1 << 20;
-
-    private static readonly HashSet<string> s_socketOnly =
-        ["recvfrom", "recvmsg", "sendto", "sendmsg", "connect", "accept", "accept4", "bind", "listen", "socket", "socketpair", "shutdown", "getpeername", "getsockname", "setsockopt", "getsockopt"];
 
     /// <summary>Kernel strategy bits, as written in a thread's slot; <see cref="Context"/> keeps fd and stack.</summary>
     public const int Setup = 1;
@@ -108,7 +105,7 @@ internal static class SyscallTable
             | (ProbeCatalog.Has(probe, ProbeTraits.ClosesFd) ? Closes : 0)
             | call.Path switch { SyscallPath.Arg0 => PathArg0, SyscallPath.Arg1 => PathArg1, _ => 0 }
             | (call.Path != SyscallPath.None && !opens ? PathTarget : 0)
-            | (s_socketOnly.Contains(call.Name) ? SocketOnly : 0);
+            | (call.IsSocketOnly ? SocketOnly : 0);
         return Pack(call.Probe, call.Fd switch { SyscallFd.Arg0 => FdArg0, SyscallFd.Result => FdResult, _ => FdNone }, flags);
     }
 

@@ -57,4 +57,20 @@ public sealed class DTraceScriptTests
         Assert.All(libc.Sites, site => Assert.Contains($"cfa[0x{site.Ip:x}] = {site.CfaOffset}; savedrbp[0x{site.Ip:x}] = {site.RbpOffset};", script, StringComparison.Ordinal));
         Assert.Contains("/pid == 42/", script, StringComparison.Ordinal);
     }
+
+    /// <summary>A Summary call's caller is checked for the runtime's code on every probe but the socket calls'.</summary>
+    [Fact]
+    public void Generate_RuntimeCheck_SkipsTheSocketCalls()
+    {
+        Requires.Linux();
+        var libc = LibcUnwindTable.Load(ProcessMaps.Self);
+
+        var script = DTraceScript.Generate(42, 0x10000, libc, rules: null, runtime: RuntimeCode.Of(ProcessMaps.Executable()));
+
+        var check = Assert.Single(script.Split('\n'), static l => l.Contains("this->ret = ", StringComparison.Ordinal));
+        var probes = check[..check.IndexOf(" /", StringComparison.Ordinal)].Split(", ").Select(static p => p.Split(':')[2]).ToHashSet();
+        var expected = LinuxSyscalls.X64.Where(static c => !c.IsSocketOnly).Select(static c => c.TracepointName).ToHashSet();
+        Assert.Equal(expected.Order(StringComparer.Ordinal), probes.Order(StringComparer.Ordinal));
+        Assert.DoesNotContain("recvfrom", probes);
+    }
 }

@@ -93,8 +93,17 @@ internal static class LinuxSyscalls
 /// </summary>
 internal readonly record struct LinuxSyscall(int Number, string Name, string Probe, SyscallFd Fd, SyscallPath Path, string? Tracepoint = null)
 {
+    private static readonly HashSet<string> s_socketOnly =
+        ["recvfrom", "recvmsg", "sendto", "sendmsg", "connect", "accept", "accept4", "bind", "listen", "socket", "socketpair", "shutdown", "getpeername", "getsockname", "setsockopt", "getsockopt"];
+
     /// <summary>The name of the kernel's <c>syscalls:sys_enter_*</c> tracepoint.</summary>
     public string TracepointName => Tracepoint ?? Name;
+
+    /// <summary>
+    /// Made on sockets only, so never the runtime's own IO (its collector's reads, its loader's): a trace without
+    /// context looks for the runtime among the callers of the other calls alone.
+    /// </summary>
+    public bool IsSocketOnly => s_socketOnly.Contains(Name);
 }
 
 /// <summary>Where a system call's fd is.</summary>
