@@ -142,7 +142,7 @@ internal sealed class DTraceBackend : AttachedBackend<DTraceAttachment, DTraceTr
     }
 
     /// <summary>The dtrace executable: the one <c>IOTRACE_DTRACE</c> names, else the first on the PATH, in /usr/sbin or /usr/local/sbin (sudo's PATH may lack them).</summary>
-    private static string? FindDTrace(out string reason)
+    internal static string? FindDTrace(out string reason)
     {
         if (Environment.GetEnvironmentVariable(DTraceVariable) is { Length: > 0 } named)
         {

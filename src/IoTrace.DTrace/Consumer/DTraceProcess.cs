@@ -97,7 +97,10 @@ internal sealed class DTraceProcess : IDisposable
             process = Process.Start(info) ?? throw new InvalidOperationException($"{dtrace} could not be started");
         }
 
-        var host = new DTraceProcess(process, path, AllowedCpus());
+        // dtrace inherits the affinity of the thread that starts it, which may be pinned to fewer CPUs than the process.
+        var cpus = AllowedCpus();
+        RunOn(process.Id, cpus);
+        var host = new DTraceProcess(process, path, cpus);
         using (SuppressedFlow.Begin())
         {
             new Thread(host.ReadOutput) { IsBackground = true, Name = "IoTrace dtrace output" }.UnsafeStart();
@@ -267,19 +270,32 @@ internal sealed class DTraceProcess : IDisposable
         }
     }
 
-    private static unsafe void PinTo(int cpu)
+    /// <summary>The process's dtrace child's PID, for tests.</summary>
+    internal int ProcessId => _process.Id;
+
+    private static void PinTo(int cpu) => RunOn(0, [cpu]);
+
+    /// <summary>Puts thread <paramref name="tid"/> (0: the calling one) on <paramref name="cpus"/>; best effort.</summary>
+    private static unsafe void RunOn(int tid, int[] cpus)
     {
         var mask = stackalloc byte[128];
         new Span<byte>(mask, 128).Clear();
-        mask[cpu / 8] = (byte)(1 << (cpu % 8));
-        _ = LibcInterop.SchedSetAffinity(0, 128, mask);
+        foreach (var cpu in cpus)
+        {
+            mask[cpu / 8] |= (byte)(1 << (cpu % 8));
+        }
+
+        _ = LibcInterop.SchedSetAffinity(tid, 128, mask);
     }
 
-    /// <summary>The CPUs this process may run on: its calls are printed from these.</summary>
-    private static unsafe int[] AllowedCpus()
+    /// <summary>
+    /// The CPUs this process may run on, as its main thread may (the thread that starts dtrace may be pinned to fewer):
+    /// the flush markers are made on each of them, since its calls are printed from each.
+    /// </summary>
+    internal static unsafe int[] AllowedCpus()
     {
         var mask = stackalloc byte[128];
-        if (LibcInterop.SchedGetAffinity(0, 128, mask) != 0)
+        if (LibcInterop.SchedGetAffinity(Environment.ProcessId, 128, mask) != 0)
         {
             return [.. Enumerable.Range(0, Environment.ProcessorCount)];
         }

@@ -1,0 +1,54 @@
+using IoTrace.DTrace.Consumer;
+using IoTrace.Platform.Linux;
+using IoTrace.Tests.Shared;
+using Xunit;
+
+namespace IoTrace.DTrace.Tests.Consumer;
+
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
+public sealed class DTraceProcessTests
+{
+    /// <summary>
+    /// A thread pinned to one CPU starts dtrace (a benchmark's measuring thread, an app's pinned worker): dtrace would
+    /// inherit that CPU, and compete with it; the flush markers would be made there alone, and miss the calls printed
+    /// from the process's other CPUs. Both get the process's CPUs.
+    /// </summary>
+    [Fact]
+    public async Task Start_FromAThreadPinnedToOneCpu_DTraceAndTheMarkersHaveTheProcesssCpus()
+    {
+        Requires.DTrace();
+        var processCpus = CpusAllowed("self");
+        Requires.That(processCpus.Length > 1, "the process may run on one CPU only");
+        var dtrace = DTraceBackend.FindDTrace(out var reason);
+        Assert.True(dtrace is not null, reason);
+
+        // A thread of its own, since its affinity is changed for good.
+        var started = Task.Factory.StartNew(() =>
+        {
+            PinThisThread(processCpus[^1]);
+            using var process = DTraceProcess.Start(dtrace, "BEGIN { printf(\"R\\n\"); }", TimeSpan.FromSeconds(60));
+            return (Dtrace: CpusAllowed(process.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture)), Markers: DTraceProcess.AllowedCpus());
+        }, TaskCreationOptions.LongRunning);
+
+        var (dtraceCpus, markerCpus) = await started;
+        Assert.Equal(processCpus, dtraceCpus);
+        Assert.Equal(processCpus, markerCpus);
+    }
+
+    /// <summary>The CPUs /proc/<paramref name="pid"/>/status allows, for its main thread.</summary>
+    private static int[] CpusAllowed(string pid)
+    {
+        var list = File.ReadLines($"/proc/{pid}/status").Single(static l => l.StartsWith("Cpus_allowed_list:", StringComparison.Ordinal))["Cpus_allowed_list:".Length..].Trim();
+        return [.. list.Split(',').SelectMany(static range => range.Split('-') is [var first, var last]
+            ? Enumerable.Range(int.Parse(first, System.Globalization.CultureInfo.InvariantCulture), int.Parse(last, System.Globalization.CultureInfo.InvariantCulture) - int.Parse(first, System.Globalization.CultureInfo.InvariantCulture) + 1)
+            : [int.Parse(range, System.Globalization.CultureInfo.InvariantCulture)])];
+    }
+
+    private static unsafe void PinThisThread(int cpu)
+    {
+        var mask = stackalloc byte[128];
+        new Span<byte>(mask, 128).Clear();
+        mask[cpu / 8] = (byte)(1 << (cpu % 8));
+        Assert.Equal(0, LibcInterop.SchedSetAffinity(0, 128, mask));
+    }
+}
