@@ -37,11 +37,7 @@ internal sealed class EbpfAttachment : IDisposable
         var shortcuts = new StackShortcuts(probes.Shortcut, probes.ForgetShortcut, KernelProbes.MapKeys);
         Natives = new NativeUnwindRules(probes.LearnUnwind, NativeUnwindRules.MaxRules);
         var images = new FileImages();
-        var frameless = new FramelessFrames(images, (ip, cfaOffset) =>
-        {
-            probes.LearnFrameless(ip, cfaOffset);
-            SlotBits.AddFramelessBit(KernelProgram.FramelessBloomBit(ip));
-        });
+        var frameless = new FramelessFrames(images, probes.LearnFrameless);
         Charger = new FlushCharger(traces, new StackAttributor(map, new KernelStackWalk(shortcuts, Natives, frameless), images), diagnostics);
 
         _publishing = ThreadTraces.Subscribe(slots);

@@ -22,8 +22,8 @@ internal sealed class FramelessFrames(FileImages images, Action<ulong, int> teac
 
     /// <summary>
     /// Whether <paramref name="stack"/> skipped a frameless function's caller: one of its return addresses is in such
-    /// a function and the next is not the caller the kernel reads through it (not taught yet, or the thread's slot was
-    /// published before). Teaches the kernel on the way.
+    /// a function and the next is not the caller the kernel reads through it (the walk ran before it was taught).
+    /// Teaches the kernel on the way: every walk from then on, on any thread, reads that caller.
     /// </summary>
     public bool SkippedACaller(ulong[] stack)
     {

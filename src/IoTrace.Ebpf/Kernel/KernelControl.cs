@@ -22,7 +22,7 @@ internal unsafe struct KernelConfig
 
 /// <summary>
 /// The kernel program's control block (<c>struct iotrace_control</c>, its <c>.data.control</c> section), shared
-/// through its mmap: the process writes the buffer to count into and the rules' generation; the program counts the
+/// through its mmap: the process writes the buffer to count into, the rules' generation and the frameless bloom; the program counts the
 /// events of each buffer and flags the buffers a trace with context wrote into.
 /// </summary>
 [StructLayout(LayoutKind.Sequential)]
@@ -33,4 +33,7 @@ internal unsafe struct KernelControl
     public ulong RulesGeneration;
     public fixed ulong Events[KernelProgram.Buffers];
     public fixed ulong ContextUsed[KernelProgram.Buffers];
+
+    /// <summary>Which hashes of return addresses may have a frameless rule (<see cref="KernelProgram.FramelessBloomBit"/>): the walk looks one up only then.</summary>
+    public ulong FramelessBloom;
 }

@@ -222,11 +222,19 @@ internal sealed unsafe class KernelProbes : IDisposable
         _ = Interlocked.Increment(ref _control->RulesGeneration);
     }
 
-    /// <summary>How to step through a frameless function at return address <paramref name="ip"/> (see <see cref="Attribution.FramelessFrames"/>).</summary>
+    /// <summary>The bloom of the frameless functions taught so far (tests).</summary>
+    internal ulong FramelessBloom => Volatile.Read(ref _control->FramelessBloom);
+
+    /// <summary>
+    /// How to step through a frameless function at return address <paramref name="ip"/> (see
+    /// <see cref="Attribution.FramelessFrames"/>): its rule, then its bloom bit, so a walk that sees the bit finds the
+    /// rule. Every walk from then on uses it, on every thread.
+    /// </summary>
     public void LearnFrameless(ulong ip, int cfaOffset)
     {
         long offset = cfaOffset;
         Update(_frameless, &ip, &offset);
+        _ = Interlocked.Or(ref _control->FramelessBloom, 1UL << KernelProgram.FramelessBloomBit(ip));
     }
 
     public void Dispose()

@@ -49,9 +49,6 @@ internal static class KernelProgram
     /// <summary>Set on a return address the walk read through a frameless function's frame: the caller a frame-pointer walk would have skipped.</summary>
     public const ulong FramelessCallerFlag = 1UL << 61;
 
-    /// <summary>The slot word's bits (from 40) that say which hashes of return addresses may have a frameless rule: the walk looks one up only then.</summary>
-    public const int FramelessBloomShift = 40;
-
     /// <summary>The first frame the walk may read through a frameless function (the ones before step out of libc).</summary>
     public const int FirstFramelessFrame = 3;
 
@@ -79,7 +76,7 @@ internal static class KernelProgram
     public const int ConfigSize = 24 + (4 * SyscallSlots) + 16 + (16 * RuntimeRanges);
 
     /// <summary>The control block's bytes (<c>struct iotrace_control</c>): shared through its mmap.</summary>
-    public const int ControlSize = 64;
+    public const int ControlSize = 72;
 
     private static LibcUnwindTable LoadLibcSites()
     {

@@ -50,4 +50,41 @@ public sealed class FramelessFramesTests(EbpfFixture fixture) : IDisposable
         Assert.All(opens, l => Assert.True(l is null || l == line, $"the open got line {l}"));
         TestContext.Current.SendDiagnosticMessage($"the open's line after {opens.Count} trace(s)");
     }
+
+    /// <summary>
+    /// A lesson serves the threads already in a trace too: the thread's slot, published when the trace began, says
+    /// nothing of what the kernel learns after.
+    /// </summary>
+    [Fact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public void SkippedACaller_LessonLearnedDuringTheTrace_TheTracesNextOpenGetsItsLine()
+    {
+        // A kernel program of its own: none of the constructor's lessons yet.
+        IoTracer.Disable();
+        fixture.Require();
+        File.WriteAllText(_path, "hello");
+        _ = OpenThroughAFramelessConstructor();
+        Assert.True(EbpfFixture.Backend.WaitUntilCodeMapCurrent(TimeSpan.FromSeconds(30)));
+        var probes = EbpfFixture.Backend.Probes!;
+        Assert.Equal(0UL, probes.FramelessBloom);
+        var line = SourceLines.Of("new StreamReader(_path); // the open through a frameless constructor");
+
+        var taught = false;
+        var report = IoTracer.Trace(Strategy.All, () =>
+        {
+            _ = OpenThroughAFramelessConstructor();
+
+            // Its flush, charged while the trace runs, teaches the kernel the constructor.
+            taught = SpinWait.SpinUntil(() =>
+            {
+                probes.RequestFlush();
+                return probes.FramelessBloom != 0;
+            }, TimeSpan.FromSeconds(30));
+            _ = OpenThroughAFramelessConstructor();
+        });
+
+        Assert.True(taught, "no lesson within 30 s");
+        var opens = report.Aggregates.Where(a => a.Target == _path && a.Probe == "openat").OrderBy(static a => a.Line ?? 0).Select(static a => (a.Line, a.Calls));
+        Assert.Equal([(null, 1L), (line, 1L)], opens);
+    }
 }

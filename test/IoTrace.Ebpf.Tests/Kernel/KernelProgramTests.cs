@@ -26,7 +26,6 @@ public sealed partial class KernelProgramTests
         { "CONTEXT", SyscallTable.Context },
         { "CPU", SyscallTable.Cpu },
         { "RULES_SHIFT", SyscallTable.RulesShift },
-        { "FRAMELESS_BLOOM_SHIFT", KernelProgram.FramelessBloomShift },
         { "SYS_CONNECT", SyscallTable.Connect },
         { "SYS_NEWFSTATAT", SyscallTable.NewFstatAt },
         { "SYS_UTIMENSAT", SyscallTable.UtimensAt },

@@ -30,7 +30,6 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 #define CONTEXT 8
 #define CPU 16
 #define RULES_SHIFT 32
-#define FRAMELESS_BLOOM_SHIFT 40
 
 // x86_64 system call numbers the program treats apart.
 #define SYS_CLOSE 3
@@ -80,13 +79,15 @@ struct iotrace_config {
 const volatile struct iotrace_config iotrace_config SEC(".rodata.config");
 
 // Shared with the process through its mmap: it chooses the buffer, bumps the rules' generation when it teaches a
-// rule, and takes the event counts and context flags of the buffer it reads.
+// rule, sets a frameless function's bloom bit when it teaches its rule, and takes the event counts and context flags
+// of the buffer it reads.
 struct iotrace_control {
     u32 current_buf;
     u32 pad;
     u64 rules_gen;
     u64 events[BUFFERS];
     u64 ctx_used[BUFFERS];
+    u64 frameless_bloom;
 };
 struct iotrace_control iotrace_control SEC(".data.control") = { .rules_gen = 1 };
 
@@ -563,7 +564,7 @@ __noinline u64 walk(u64 ip, u64 sp, u64 bp, u64 fl, struct frames *frames)
     }
 
     u64 rules = (fl >> RULES_SHIFT) & 0xff;
-    u64 bloom = (fl >> FRAMELESS_BLOOM_SHIFT) & 0xffff;
+    u64 bloom = *(volatile u64 *)&iotrace_control.frameless_bloom;
     u64 pending = 0;
     u64 h = (HASH_BASIS ^ f[0]) * HASH_PRIME;
     for (int i = 1; i <= STACK_DEPTH; i++) {
@@ -580,7 +581,7 @@ __noinline u64 walk(u64 ip, u64 sp, u64 bp, u64 fl, struct frames *frames)
                 u64 next = frame.next;
                 if (next <= fp || next > fp + STACK_RANGE)
                     next = 0;
-                // A return address into a frameless function (its bloom bit in the slot, then a rule): the caller a
+                // A return address into a frameless function (its bloom bit, then a rule): the caller a
                 // frame-pointer walk skips is read from that function's frame, just above the callee's.
                 if (i >= FIRST_FRAMELESS_FRAME && bloom != 0 && ((bloom >> ((frame.ret * FRAMELESS_HASH_MULTIPLIER) >> 60)) & 1) != 0) {
                     s64 *w = bpf_map_lookup_elem(&frameless, &frame.ret);
