@@ -22,8 +22,8 @@ internal unsafe struct KernelConfig
 
 /// <summary>
 /// The kernel program's control block (<c>struct iotrace_control</c>, its <c>.data.control</c> section), shared
-/// through its mmap: the process writes the buffer to count into, the rules' generation and the frameless bloom; the program counts the
-/// events of each buffer and flags the buffers a trace with context wrote into.
+/// through its mmap: the process writes the buffer to count into, the rules' generation and the frameless bloom; the
+/// program counts the events of each buffer and flags the buffers a trace with context wrote into.
 /// </summary>
 [StructLayout(LayoutKind.Sequential)]
 internal unsafe struct KernelControl
