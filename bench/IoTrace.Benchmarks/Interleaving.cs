@@ -1,12 +1,13 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
+using IoTrace.Platform.Linux;
 
 namespace IoTrace.Benchmarks;
 
 /// <summary>What the interleaved benchmarks share: pinning the measuring thread, and medians.</summary>
 [SupportedOSPlatform("linux")]
-internal static partial class Interleaving
+internal static class Interleaving
 {
     /// <summary>
     /// Runs the calling thread on <paramref name="cpu"/> only (not the threads and processes it starts later), which
@@ -15,8 +16,7 @@ internal static partial class Interleaving
     public static bool TryPinCurrentThread(int cpu)
     {
         // 0 is the calling thread.
-        var mask = 1UL << cpu;
-        if (SchedSetAffinity(0, sizeof(ulong), ref mask) != 0)
+        if (!CpuAffinity.TrySet(0, [cpu]))
         {
             Console.Error.WriteLine($"cannot pin the measuring thread to CPU {cpu}: errno {Marshal.GetLastPInvokeError()}");
             return false;
@@ -31,7 +31,4 @@ internal static partial class Interleaving
         var sorted = values.Order().ToArray();
         return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
     }
-
-    [LibraryImport("libc", EntryPoint = "sched_setaffinity", SetLastError = true)]
-    private static partial int SchedSetAffinity(int pid, nuint maskSize, ref ulong mask);
 }

@@ -99,7 +99,7 @@ internal sealed class DTraceProcess : IDisposable
 
         // dtrace inherits the affinity of the thread that starts it, which may be pinned to fewer CPUs than the process.
         var cpus = AllowedCpus();
-        RunOn(process.Id, cpus);
+        _ = CpuAffinity.TrySet(process.Id, cpus);
         var host = new DTraceProcess(process, path, cpus);
         using (SuppressedFlow.Begin())
         {
@@ -273,44 +273,11 @@ internal sealed class DTraceProcess : IDisposable
     /// <summary>The process's dtrace child's PID, for tests.</summary>
     internal int ProcessId => _process.Id;
 
-    private static void PinTo(int cpu) => RunOn(0, [cpu]);
-
-    /// <summary>Puts thread <paramref name="tid"/> (0: the calling one) on <paramref name="cpus"/>; best effort.</summary>
-    private static unsafe void RunOn(int tid, int[] cpus)
-    {
-        var mask = stackalloc byte[128];
-        new Span<byte>(mask, 128).Clear();
-        foreach (var cpu in cpus)
-        {
-            mask[cpu / 8] |= (byte)(1 << (cpu % 8));
-        }
-
-        _ = LibcInterop.SchedSetAffinity(tid, 128, mask);
-    }
-
     /// <summary>
     /// The CPUs this process may run on, as its main thread may (the thread that starts dtrace may be pinned to fewer):
     /// the flush markers are made on each of them, since its calls are printed from each.
     /// </summary>
-    internal static unsafe int[] AllowedCpus()
-    {
-        var mask = stackalloc byte[128];
-        if (LibcInterop.SchedGetAffinity(Environment.ProcessId, 128, mask) != 0)
-        {
-            return [.. Enumerable.Range(0, Environment.ProcessorCount)];
-        }
-
-        var cpus = new List<int>();
-        for (var cpu = 0; cpu < 1024; cpu++)
-        {
-            if ((mask[cpu / 8] & (1 << (cpu % 8))) != 0)
-            {
-                cpus.Add(cpu);
-            }
-        }
-
-        return [.. cpus];
-    }
+    internal static int[] AllowedCpus() => CpuAffinity.Of(Environment.ProcessId) ?? [.. Enumerable.Range(0, Environment.ProcessorCount)];
 
     private bool Resolvable(DTraceCall call) => !IsNamedConnect(call) || _peers.ContainsKey((call.Trace, call.Fd, call.Generation));
 
@@ -386,7 +353,7 @@ internal sealed class DTraceProcess : IDisposable
             var sequence = Interlocked.Increment(ref _requested);
             foreach (var cpu in _cpus)
             {
-                PinTo(cpu);
+                _ = CpuAffinity.TrySet(0, [cpu]);
                 _ = LibcInterop.Prctl(DTraceScript.MarkerOption, (nint)sequence, 0, 0, 0);
             }
         }

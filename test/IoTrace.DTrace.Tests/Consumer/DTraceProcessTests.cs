@@ -1,3 +1,4 @@
+using System.Globalization;
 using IoTrace.DTrace.Consumer;
 using IoTrace.Platform.Linux;
 using IoTrace.Tests.Shared;
@@ -25,9 +26,9 @@ public sealed class DTraceProcessTests
         // A thread of its own, since its affinity is changed for good.
         var started = Task.Factory.StartNew(() =>
         {
-            PinThisThread(processCpus[^1]);
+            Assert.True(CpuAffinity.TrySet(0, [processCpus[^1]]));
             using var process = DTraceProcess.Start(dtrace, "BEGIN { printf(\"R\\n\"); }", TimeSpan.FromSeconds(60));
-            return (Dtrace: CpusAllowed(process.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture)), Markers: DTraceProcess.AllowedCpus());
+            return (Dtrace: CpusAllowed(process.ProcessId.ToString(CultureInfo.InvariantCulture)), Markers: DTraceProcess.AllowedCpus());
         }, TaskCreationOptions.LongRunning);
 
         var (dtraceCpus, markerCpus) = await started;
@@ -38,17 +39,12 @@ public sealed class DTraceProcessTests
     /// <summary>The CPUs /proc/<paramref name="pid"/>/status allows, for its main thread.</summary>
     private static int[] CpusAllowed(string pid)
     {
-        var list = File.ReadLines($"/proc/{pid}/status").Single(static l => l.StartsWith("Cpus_allowed_list:", StringComparison.Ordinal))["Cpus_allowed_list:".Length..].Trim();
+        const string Key = "Cpus_allowed_list:";
+        var list = File.ReadLines($"/proc/{pid}/status").Single(static l => l.StartsWith(Key, StringComparison.Ordinal))[Key.Length..].Trim();
         return [.. list.Split(',').SelectMany(static range => range.Split('-') is [var first, var last]
-            ? Enumerable.Range(int.Parse(first, System.Globalization.CultureInfo.InvariantCulture), int.Parse(last, System.Globalization.CultureInfo.InvariantCulture) - int.Parse(first, System.Globalization.CultureInfo.InvariantCulture) + 1)
-            : [int.Parse(range, System.Globalization.CultureInfo.InvariantCulture)])];
+            ? Enumerable.Range(Parse(first), Parse(last) - Parse(first) + 1)
+            : [Parse(range)])];
     }
 
-    private static unsafe void PinThisThread(int cpu)
-    {
-        var mask = stackalloc byte[128];
-        new Span<byte>(mask, 128).Clear();
-        mask[cpu / 8] = (byte)(1 << (cpu % 8));
-        Assert.Equal(0, LibcInterop.SchedSetAffinity(0, 128, mask));
-    }
+    private static int Parse(string number) => int.Parse(number, CultureInfo.InvariantCulture);
 }
