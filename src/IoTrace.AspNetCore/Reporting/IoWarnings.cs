@@ -45,46 +45,61 @@ internal static class IoWarnings
             (warnings ??= []).Add(new IoWarning(IoWarningKind.ByteBudget, report.TotalBytes, byteBudget, null, MostAt(rows, static r => r.Bytes)));
         }
 
-        // The habits need targets, which a Summary report has not, and each needs at least its threshold in calls.
-        if (report.Strategy == Strategy.Summary || !CanReachAnyHabit(report.TotalCalls, thresholds))
+        // The habits need targets, which a Summary report has not. A habit's calls on one target are at most its calls on
+        // all of them, so a habit whose total is under its threshold is not looked at per target: on most requests, none is.
+        if (report.Strategy == Strategy.Summary)
         {
             return warnings;
         }
 
-        warnings ??= [];
-
-        if (thresholds.RepeatedOpens > 0)
+        var (opens, moves, socketWrites) = HabitTotals(rows);
+        if (thresholds.RepeatedOpens > 0 && opens >= thresholds.RepeatedOpens)
         {
-            warnings.AddRange(Worst(rows.Where(static r => r.Probe is "openat" or "open" && r.TargetKind == IoTargetKind.File), thresholds.RepeatedOpens, IoWarningKind.RepeatedOpens));
+            (warnings ??= []).AddRange(Worst(rows.Where(IsFileOpen), thresholds.RepeatedOpens, IoWarningKind.RepeatedOpens));
         }
 
-        if (thresholds.ChattyCalls > 0)
+        if (thresholds.ChattyCalls > 0 && moves >= thresholds.ChattyCalls)
         {
-            var moves = rows.Where(static r => r.TargetKind != IoTargetKind.Other && ProbeCatalog.TryGetKind(r.Probe, out var kind) && kind != ProbeKind.Setup);
-            foreach (var target in moves.GroupBy(static r => r.Target))
+            foreach (var target in rows.Where(MovesBytes).GroupBy(static r => r.Target))
             {
                 var calls = target.Sum(static r => r.Calls);
                 var average = calls == 0 ? 0 : target.Sum(static r => r.Bytes) / calls;
                 if (calls >= thresholds.ChattyCalls && average < thresholds.ChattyBytes)
                 {
-                    warnings.Add(new IoWarning(IoWarningKind.ChattyIo, calls, thresholds.ChattyCalls, target.Key, MostAt([.. target], static r => r.Calls), average));
+                    (warnings ??= []).Add(new IoWarning(IoWarningKind.ChattyIo, calls, thresholds.ChattyCalls, target.Key, MostAt([.. target], static r => r.Calls), average));
                 }
             }
         }
 
-        if (thresholds.RoundTrips > 0)
+        if (thresholds.RoundTrips > 0 && socketWrites >= thresholds.RoundTrips)
         {
-            var writes = rows.Where(static r => r.TargetKind == IoTargetKind.Socket && ProbeCatalog.TryGetKind(r.Probe, out var kind) && kind == ProbeKind.Write);
-            warnings.AddRange(Worst(writes, thresholds.RoundTrips, IoWarningKind.RoundTrips));
+            (warnings ??= []).AddRange(Worst(rows.Where(IsSocketWrite), thresholds.RoundTrips, IoWarningKind.RoundTrips));
         }
 
-        return warnings.Count == 0 ? null : warnings;
+        return warnings is { Count: > 0 } ? warnings : null;
     }
 
-    private static bool CanReachAnyHabit(long calls, IoWarningThresholds thresholds) =>
-        (thresholds.RepeatedOpens > 0 && calls >= thresholds.RepeatedOpens)
-        || (thresholds.ChattyCalls > 0 && calls >= thresholds.ChattyCalls)
-        || (thresholds.RoundTrips > 0 && calls >= thresholds.RoundTrips);
+    private static (long Opens, long Moves, long SocketWrites) HabitTotals(IReadOnlyList<IoAggregate> rows)
+    {
+        long opens = 0, moves = 0, socketWrites = 0;
+        for (var i = 0; i < rows.Count; i++)
+        {
+            var row = rows[i];
+            opens += IsFileOpen(row) ? row.Calls : 0;
+            moves += MovesBytes(row) ? row.Calls : 0;
+            socketWrites += IsSocketWrite(row) ? row.Calls : 0;
+        }
+
+        return (opens, moves, socketWrites);
+    }
+
+    private static bool IsFileOpen(IoAggregate row) => row.Probe is "openat" or "open" && row.TargetKind == IoTargetKind.File;
+
+    private static bool MovesBytes(IoAggregate row) =>
+        row.TargetKind != IoTargetKind.Other && ProbeCatalog.TryGetKind(row.Probe, out var kind) && kind != ProbeKind.Setup;
+
+    private static bool IsSocketWrite(IoAggregate row) =>
+        row.TargetKind == IoTargetKind.Socket && ProbeCatalog.TryGetKind(row.Probe, out var kind) && kind == ProbeKind.Write;
 
     /// <summary>Per target, the calls of <paramref name="rows"/> at or over <paramref name="threshold"/>.</summary>
     private static IEnumerable<IoWarning> Worst(IEnumerable<IoAggregate> rows, int threshold, IoWarningKind kind) =>

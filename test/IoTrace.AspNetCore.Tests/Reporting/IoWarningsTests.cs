@@ -54,6 +54,20 @@ public sealed class IoWarningsTests
     }
 
     [Fact]
+    public void Find_EachHabitOverItsThresholdOnlyAcrossTargets_FindsNothing()
+    {
+        var report = Report(
+            Row("openat", 12, "/etc/a.json", IoTargetKind.File, calls: 6),
+            Row("openat", 12, "/etc/b.json", IoTargetKind.File, calls: 6),
+            Row("read", 40, "/data/a", IoTargetKind.File, calls: 60, bytes: 60 * 10),
+            Row("read", 40, "/data/b", IoTargetKind.File, calls: 60, bytes: 60 * 10),
+            Row("sendto", 55, "127.0.0.1:5432", IoTargetKind.Socket, calls: 20, bytes: 20 * 4096),
+            Row("sendto", 55, "127.0.0.1:6379", IoTargetKind.Socket, calls: 20, bytes: 20 * 4096));
+
+        Assert.Null(IoWarnings.Find(report, s_defaults, endpoint: null));
+    }
+
+    [Fact]
     public void Find_ThresholdsOff_FindsNothing()
     {
         var report = Report(Row("openat", 12, "/etc/app.json", IoTargetKind.File, calls: 50), Row("sendto", 55, "127.0.0.1:5432", IoTargetKind.Socket, calls: 500, bytes: 500));
