@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Collections.Frozen;
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using IoTrace.Attribution;
@@ -18,6 +19,7 @@ internal sealed class TraceSession
 {
     private static readonly bool[][] s_recordsByStrategy = [.. Enum.GetValues<Strategy>().Select(RecordsFor)];
     private static readonly TimeSpan s_peerAddressWait = TimeSpan.FromMilliseconds(500);
+    private static readonly IReadOnlyDictionary<string, SourceLocation> s_noPeerLines = FrozenDictionary<string, SourceLocation>.Empty;
     private static RootPath? s_lastRoot;
     private static long s_lastId;
 
@@ -314,11 +316,12 @@ internal sealed class TraceSession
         }
         else if (Volatile.Read(ref _byKey) is { } byKey)
         {
-            var peerLines = PeerLines(mayWaitForPeers);
+            // Matched only for a call that its stack and its fd leave without a line: in process, rarely any.
+            IReadOnlyDictionary<string, SourceLocation>? peerLines = null;
             foreach (var (key, c) in byKey)
             {
                 var target = c.Target;
-                var site = LineOf(key, target, peerLines);
+                var site = LineOf(key, target, mayWaitForPeers, ref peerLines);
                 if (!site.IsApplication && target is not null && ProbeCatalog.Has(key.Probe, ProbeTraits.MovesBytes) && HttpClientRequests.IsMultiplexedPeer(target))
                 {
                     // A multiplexed connection's reads and writes with no line of their own: a kernel backend cannot see the
@@ -351,9 +354,10 @@ internal sealed class TraceSession
     /// A call's line: the application line on its stack; without one, the line that opened its fd; without that, the
     /// line of the HttpClient request that named its peer; without that, the one line that made calls on its fd's life
     /// (a pooled connection's read that a kernel backend saw retried on a runtime thread). A stack the backend could
-    /// not walk to its end yet takes neither: the call was made below an application frame of its own.
+    /// not walk to its end yet takes neither: the call was made below an application frame of its own. The peers' lines
+    /// are read once, for the first call that needs them (<paramref name="peerLines"/>).
     /// </summary>
-    private static SourceLocation LineOf(AggregateKey key, string? target, Dictionary<string, SourceLocation>? peerLines)
+    private SourceLocation LineOf(AggregateKey key, string? target, bool mayWaitForPeers, ref IReadOnlyDictionary<string, SourceLocation>? peerLines)
     {
         var site = key.Site;
         if (site.IsApplication)
@@ -366,7 +370,7 @@ internal sealed class TraceSession
             return opener;
         }
 
-        if (peerLines is not null && target is not null && peerLines.TryGetValue(target, out var line))
+        if (target is not null && (peerLines ??= PeerLines(mayWaitForPeers)).TryGetValue(target, out var line))
         {
             return line;
         }
@@ -374,12 +378,12 @@ internal sealed class TraceSession
         return !ReferenceEquals(site, SourceLocation.StackIncomplete) && key.Life?.OnlyLineUsed is { } used ? used : site;
     }
 
-    private Dictionary<string, SourceLocation>? PeerLines(bool mayWait)
+    private IReadOnlyDictionary<string, SourceLocation> PeerLines(bool mayWait)
     {
         var requests = HttpRequests();
         if (requests.Length == 0)
         {
-            return null;
+            return s_noPeerLines;
         }
 
         var wait = mayWait ? s_peerAddressWait : TimeSpan.Zero;
