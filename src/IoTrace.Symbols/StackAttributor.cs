@@ -1,3 +1,5 @@
+using System.Net;
+using System.Reflection;
 using System.Runtime.CompilerServices;
 using IoTrace.Attribution;
 using IoTrace.Platform.Linux;
@@ -14,6 +16,11 @@ namespace IoTrace.Symbols;
 /// </summary>
 internal sealed class StackAttributor(ManagedCodeMap map, IStackWalk walk, FileImages? images = null)
 {
+    private static readonly Assembly s_nameResolution = typeof(Dns).Assembly;
+
+    // By file name: the maps name the image by its real path, which a symbolic link in the install may change.
+    private static readonly string s_nameResolutionFile = Path.GetFileName(s_nameResolution.Location);
+
     private readonly FileImages _images = images ?? new FileImages();
 
     // Stacks arrive interned by the parser (one array per distinct stack), so identity is enough for the key.
@@ -91,7 +98,7 @@ internal sealed class StackAttributor(ManagedCodeMap map, IStackWalk walk, FileI
             walk.Found(stack, index, resolver.Id);
         }
 
-        site ??= SourceLocation.Unknown;
+        site ??= InNameResolution(stack) ? SourceLocation.NameResolution : SourceLocation.Unknown;
         if (_cache.Count > 50_000)
         {
             _cache.Clear();
@@ -124,6 +131,31 @@ internal sealed class StackAttributor(ManagedCodeMap map, IStackWalk walk, FileI
             if (!LinuxLibraries.IsLibc(path))
             {
                 return LinuxLibraries.IsRuntime(path);
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// Whether Dns's own code (System.Net.NameResolution, precompiled or jitted) is on the stack: a resolution's call on
+    /// the thread pool, whose line the trace knows from Dns's events.
+    /// </summary>
+    private bool InNameResolution(ulong[] stack)
+    {
+        for (var i = 0; i < stack.Length; i++)
+        {
+            var address = walk.AddressOf(stack[i]);
+            if (map.TryResolve(address, isReturnAddress: i > 0, out var frame))
+            {
+                if (frame.Method?.DeclaringType?.Assembly == s_nameResolution)
+                {
+                    return true;
+                }
+            }
+            else if (_images.TryFind(address, out var path, out _) && Path.GetFileName(path.AsSpan()).SequenceEqual(s_nameResolutionFile))
+            {
+                return true;
             }
         }
 

@@ -32,6 +32,10 @@ public sealed class IoTraceScope : IDisposable
         if (session.KeepsContext)
         {
             HttpClientCallSites.OnContextTraceStarted();
+            if ((recorder.Capabilities & BackendCapabilities.ReportsLate) != 0)
+            {
+                NameResolutionCallSites.OnLateContextTraceStarted();
+            }
         }
 
         _previous = TraceContext.Current;

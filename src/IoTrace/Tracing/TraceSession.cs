@@ -32,6 +32,7 @@ internal sealed class TraceSession
     private ConcurrentDictionary<(int Fd, long Generation), FdLife>? _lives;
     private List<int>? _ownedFds;
     private List<HttpRequestSite>? _httpRequests;
+    private List<SourceLocation?>? _nameResolutions;
     private readonly long _startTimestamp;
     private long _stopTimestamp;
     private readonly string _rootPath;
@@ -227,6 +228,34 @@ internal sealed class TraceSession
         }
     }
 
+    /// <summary>
+    /// Notes an asynchronous name resolution this flow started, with its line (null without one): its calls run on the
+    /// thread pool with no application frame (<see cref="NameResolutionCallSites"/>).
+    /// </summary>
+    public void RecordNameResolution(SourceLocation? site)
+    {
+        var resolutions = _nameResolutions ?? Interlocked.CompareExchange(ref _nameResolutions, [], null) ?? _nameResolutions!;
+        lock (resolutions)
+        {
+            resolutions.Add(site);
+        }
+    }
+
+    /// <summary>The line of the trace's asynchronous name resolutions when one line made them all; else null.</summary>
+    private SourceLocation? NameResolutionLine()
+    {
+        if (Volatile.Read(ref _nameResolutions) is not { } resolutions)
+        {
+            return null;
+        }
+
+        lock (resolutions)
+        {
+            var line = resolutions.Count > 0 ? resolutions[0] : null;
+            return line is not null && resolutions.TrueForAll(site => site is not null && site.File == line.File && site.Line == line.Line && site.Method == line.Method) ? line : null;
+        }
+    }
+
     /// <summary>The HttpClient requests noted so far, in no particular order.</summary>
     public HttpRequestSite[] HttpRequests()
     {
@@ -318,10 +347,11 @@ internal sealed class TraceSession
         {
             // Matched only for a call that its stack and its fd leave without a line: in process, rarely any.
             IReadOnlyDictionary<string, SourceLocation>? peerLines = null;
+            var resolutionLine = NameResolutionLine();
             foreach (var (key, c) in byKey)
             {
                 var target = c.Target;
-                var site = LineOf(key, target, mayWaitForPeers, ref peerLines);
+                var site = LineOf(key, target, resolutionLine, mayWaitForPeers, ref peerLines);
                 if (!site.IsApplication && target is not null && ProbeCatalog.Has(key.Probe, ProbeTraits.MovesBytes) && HttpClientRequests.IsMultiplexedPeer(target))
                 {
                     // A multiplexed connection's reads and writes with no line of their own: a kernel backend cannot see the
@@ -351,13 +381,14 @@ internal sealed class TraceSession
     }
 
     /// <summary>
-    /// A call's line: the application line on its stack; without one, the line that opened its fd; without that, the
-    /// line of the HttpClient request that named its peer; without that, the one line that made calls on its fd's life
+    /// A call's line: the application line on its stack; without one, the line that opened its fd; without that, for a
+    /// call of an asynchronous name resolution, the line that started the trace's (<paramref name="resolutionLine"/>),
+    /// or the line of the HttpClient request that named its peer; without that, the one line that made calls on its fd's life
     /// (a pooled connection's read that a kernel backend saw retried on a runtime thread). A stack the backend could
     /// not walk to its end yet takes neither: the call was made below an application frame of its own. The peers' lines
     /// are read once, for the first call that needs them (<paramref name="peerLines"/>).
     /// </summary>
-    private SourceLocation LineOf(AggregateKey key, string? target, bool mayWaitForPeers, ref IReadOnlyDictionary<string, SourceLocation>? peerLines)
+    private SourceLocation LineOf(AggregateKey key, string? target, SourceLocation? resolutionLine, bool mayWaitForPeers, ref IReadOnlyDictionary<string, SourceLocation>? peerLines)
     {
         var site = key.Site;
         if (site.IsApplication)
@@ -368,6 +399,11 @@ internal sealed class TraceSession
         if (!ReferenceEquals(site, SourceLocation.StackIncomplete) && key.Life?.OpenedAt is { } opener)
         {
             return opener;
+        }
+
+        if (ReferenceEquals(site, SourceLocation.NameResolution) && resolutionLine is not null)
+        {
+            return resolutionLine;
         }
 
         if (target is not null && (peerLines ??= PeerLines(mayWaitForPeers)).TryGetValue(target, out var line))

@@ -105,6 +105,35 @@ public sealed class TraceSessionTests
     }
 
     [Fact]
+    public void Stop_NameResolutionCallsWithoutLine_TakeTheLineOfTheTracesResolutions()
+    {
+        var session = NewSession();
+        session.RecordNameResolution(s_other);
+        session.RecordNameResolution(s_other);
+
+        session.Charge(Call(s_openat, 14, 0, "/etc/hosts", SourceLocation.NameResolution));
+        session.Charge(Call(s_pread, 14, 0, site: SourceLocation.NameResolution, bytes: 147));
+        session.Charge(Call(s_newfstatat, -1, 0, "/etc/krb5.conf", s_framework));
+
+        var rows = session.Stop().Aggregates;
+        Assert.Equal([("newfstatat", null), ("openat", 20), ("pread64", 20)], rows.Select(static a => (a.Probe, a.Line)).OrderBy(static r => r.Probe));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Stop_ResolutionsFromTwoLinesOrOneWithout_KeepNoLine(bool secondHasALine)
+    {
+        var session = NewSession();
+        session.RecordNameResolution(s_site);
+        session.RecordNameResolution(secondHasALine ? s_other : null);
+
+        session.Charge(Call(s_openat, 14, 0, "/etc/hosts", SourceLocation.NameResolution));
+
+        Assert.Null(Assert.Single(session.Stop().Aggregates).Line);
+    }
+
+    [Fact]
     public void Charge_CallOnAnFdOpenedBeforeTheTrace_AsksTheBackendWhatItIsOnce()
     {
         _backend.Fds[4] = "/var/log/app.log";

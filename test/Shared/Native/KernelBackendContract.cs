@@ -90,6 +90,26 @@ public abstract class KernelBackendContract : IDisposable
     }
 
     [Fact]
+    public async Task TraceAsync_AsynchronousNameResolution_ItsReadsTakeTheLineThatStartedIt()
+    {
+        RequireBackend();
+
+        // The process's first resolution also reads /etc/host.conf, in glibc's one-time set-up, deeper inside libc than
+        // the walks step through: those calls keep no line (the README's Known limits). The traced one reads /etc/hosts
+        // on a pool thread, with Dns's frames and none of this method's on the stack.
+        await Dns.GetHostAddressesAsync("localhost", TestContext.Current.CancellationToken);
+        var report = await IoTracer.TraceAsync(Strategy.All, async () => await Dns.GetHostAddressesAsync("localhost")); // the resolution under test
+
+        Assert.True(report.IsComplete);
+        var line = SourceLines.Of("await Dns.GetHostAddressesAsync(\"localhost\")); // the resolution under test");
+        var etc = report.Aggregates.Where(static a => a.Target?.StartsWith("/etc/", StringComparison.Ordinal) == true).ToList();
+        Assert.Contains(etc, static a => (a.Probe, a.Target) == ("openat", "/etc/hosts"));
+        Assert.All(etc, a => Assert.True(
+            (a.Line, Path.GetFileName(a.File)) == (line, "KernelBackendContract.cs"),
+            $"{a.Probe} {a.Target} (fd {a.Fd}, {a.Calls} calls) on {a.File}:{a.Line}, not line {line}"));
+    }
+
+    [Fact]
     public async Task TraceAsync_LoopbackTcp_CountsExactBytesEachWay()
     {
         RequireBackend();
