@@ -13,8 +13,8 @@ namespace IoTrace.Attribution;
 /// (<see cref="SourceLocation.NameResolution"/>). Dns's telemetry event <c>ResolutionStart</c> is written synchronously in
 /// the caller's flow, before the work is queued: the application line found there is noted in the trace, which gives
 /// it to those calls when it stops. A synchronous resolution's calls have the app's frame on their own stacks, so only
-/// asynchronous ones are noted. The in-process backend needs none of it (it counts getaddrinfo itself, on the line that
-/// awaited it), so only traces of a backend that reports late are.
+/// asynchronous ones are noted. The in-process backend needs none of it (it counts getaddrinfo as a call of its own,
+/// in the flow), so only traces of a backend that reports late are.
 /// </summary>
 internal sealed class NameResolutionCallSites : EventListener
 {

@@ -383,10 +383,10 @@ internal sealed class TraceSession
     /// <summary>
     /// A call's line: the application line on its stack; without one, the line that opened its fd; without that, for a
     /// call of an asynchronous name resolution, the line that started the trace's (<paramref name="resolutionLine"/>),
-    /// or the line of the HttpClient request that named its peer; without that, the one line that made calls on its fd's life
-    /// (a pooled connection's read that a kernel backend saw retried on a runtime thread). A stack the backend could
-    /// not walk to its end yet takes neither: the call was made below an application frame of its own. The peers' lines
-    /// are read once, for the first call that needs them (<paramref name="peerLines"/>).
+    /// or the line of the HttpClient request that named its peer; without that, the one line that made calls on its
+    /// fd's life (a pooled connection's read that a kernel backend saw retried on a runtime thread). A stack the backend
+    /// could not walk to its end yet takes neither: the call was made below an application frame of its own. The peers'
+    /// lines are read once, for the first call that needs them (<paramref name="peerLines"/>).
     /// </summary>
     private SourceLocation LineOf(AggregateKey key, string? target, SourceLocation? resolutionLine, bool mayWaitForPeers, ref IReadOnlyDictionary<string, SourceLocation>? peerLines)
     {
