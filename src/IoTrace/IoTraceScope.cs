@@ -32,10 +32,7 @@ public sealed class IoTraceScope : IDisposable
         if (session.KeepsContext)
         {
             HttpClientCallSites.OnContextTraceStarted();
-            if ((recorder.Capabilities & BackendCapabilities.ReportsLate) != 0)
-            {
-                NameResolutionCallSites.OnLateContextTraceStarted();
-            }
+            NameResolutionCallSites.OnContextTraceStarted();
         }
 
         _previous = TraceContext.Current;

@@ -48,9 +48,10 @@ public sealed class NameResolutionTests
         // glibc reads /etc/hosts and its configuration inside getaddrinfo, out of the hooks' reach: the call stands for it.
         Assert.Contains(HostRun.Totals(run.StracedUnder("/etc")), static t => t.StartsWith("openat ", StringComparison.Ordinal));
         Assert.Empty(run.ReportedUnder("/etc"));
-        var resolutions = run.Rows.Where(static r => r.Probe == "getaddrinfo").ToList();
-        Assert.Equal(2, resolutions.Sum(static r => r.Calls));
-        Assert.All(resolutions, static r => Assert.Equal("localhost", r.Target));
-        Assert.Contains(resolutions, static r => r.Line == HostRun.LineOf("// the resolution"));
+        // The asynchronous one runs on a pool thread with Dns's frames and none of the app's: its line is from Dns's events.
+        var resolutions = run.Rows.Where(static r => r.Probe == "getaddrinfo").OrderBy(static r => r.Line).ToList();
+        Assert.Equal(
+            [((int?)HostRun.LineOf("// the resolution"), 1L, "localhost"), (HostRun.LineOf("// the async resolution"), 1L, "localhost")],
+            resolutions.Select(static r => (r.Line, r.Calls, r.Target)));
     }
 }

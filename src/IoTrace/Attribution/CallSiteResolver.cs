@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Net;
 using System.Reflection;
 using System.Runtime.CompilerServices;
 using IoTrace.Platform.Linux;
@@ -159,13 +160,15 @@ internal sealed class CallSiteResolver
     /// <summary>
     /// The first frame of the application's own code: not the framework, not a NuGet package's library, not IoTrace,
     /// not a skipped namespace. Frames with source lines win over frames without (deterministic <c>/_/</c> paths count
-    /// as none); without any, the first candidate's method name. Also tells whether a framework or library async method
-    /// runs between the call and that frame: its continuations then inherit the line.
+    /// as none); without any, the first candidate's method name, or <see cref="SourceLocation.NameResolution"/> for Dns's
+    /// own call (an asynchronous resolution's getaddrinfo on the thread pool). Also tells whether a framework or library
+    /// async method runs between the call and that frame: its continuations then inherit the line.
     /// </summary>
     public ResolvedCallSite ResolveFromStack(StackTrace trace)
     {
         (MethodBase Method, bool InAsyncCallee)? firstCandidate = null;
         var inAsyncCallee = false;
+        var inNameResolution = false;
         foreach (var frame in trace.GetFrames())
         {
             var method = frame.GetMethod();
@@ -182,6 +185,7 @@ internal sealed class CallSiteResolver
                 }
 
                 inAsyncCallee |= IsAsyncStateMachine(method);
+                inNameResolution |= method.DeclaringType?.Assembly == typeof(Dns).Assembly;
                 continue;
             }
 
@@ -196,7 +200,7 @@ internal sealed class CallSiteResolver
 
         return firstCandidate is { } candidate
             ? new ResolvedCallSite(Intern(null, null, candidate.Method), candidate.InAsyncCallee)
-            : new ResolvedCallSite(SourceLocation.Unknown, inAsyncCallee);
+            : new ResolvedCallSite(inNameResolution ? SourceLocation.NameResolution : SourceLocation.Unknown, inAsyncCallee);
     }
 
     /// <summary>

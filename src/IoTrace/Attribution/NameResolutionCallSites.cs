@@ -2,19 +2,17 @@ using System.Diagnostics;
 using System.Diagnostics.Tracing;
 using System.Net;
 using System.Reflection;
-using IoTrace.Backends;
 using IoTrace.Tracing;
 
 namespace IoTrace.Attribution;
 
 /// <summary>
 /// An asynchronous name resolution (<c>Dns.GetHostAddressesAsync</c>) runs glibc's getaddrinfo on a thread-pool thread,
-/// where a kernel backend sees its reads of /etc/hosts and /etc/resolv.conf with Dns's frames and none of the app's
-/// (<see cref="SourceLocation.NameResolution"/>). Dns's telemetry event <c>ResolutionStart</c> is written synchronously in
-/// the caller's flow, before the work is queued: the application line found there is noted in the trace, which gives
-/// it to those calls when it stops. A synchronous resolution's calls have the app's frame on their own stacks, so only
-/// asynchronous ones are noted. The in-process backend needs none of it (it counts getaddrinfo as a call of its own,
-/// in the flow), so only traces of a backend that reports late are.
+/// with Dns's frames and none of the app's on its stack (<see cref="SourceLocation.NameResolution"/>): the in-process
+/// backend sees the getaddrinfo call there, a kernel backend glibc's reads of /etc/hosts and /etc/resolv.conf. Dns's
+/// telemetry event <c>ResolutionStart</c> is written synchronously in the caller's flow, before the work is queued: the
+/// application line found there is noted in the trace, which gives it to those calls when it stops. A synchronous
+/// resolution's calls have the app's frame on their own stacks, so only asynchronous ones are noted.
 /// </summary>
 internal sealed class NameResolutionCallSites : EventListener
 {
@@ -22,10 +20,10 @@ internal sealed class NameResolutionCallSites : EventListener
     private static readonly Lazy<NameResolutionCallSites> s_instance = new(static () => new NameResolutionCallSites());
 
     /// <summary>
-    /// A trace with line context starts on a backend that reports late: listens from now on, for the process's life. Dns
-    /// writes two events per resolution while listened to, and resolutions are rare beside IO calls.
+    /// A trace with line context starts: listens from now on, for the process's life. Dns writes two events per
+    /// resolution while listened to, and resolutions are rare beside IO calls.
     /// </summary>
-    public static void OnLateContextTraceStarted() => _ = s_instance.Value;
+    public static void OnContextTraceStarted() => _ = s_instance.Value;
 
     /// <summary>Whether the listener exists (tests).</summary>
     internal static bool IsListening => s_instance.IsValueCreated;
@@ -41,9 +39,7 @@ internal sealed class NameResolutionCallSites : EventListener
 
     protected override void OnEventWritten(EventWrittenEventArgs eventData)
     {
-        if (eventData.EventName != "ResolutionStart"
-            || TraceContext.Current is not { IsActive: true, KeepsContext: true } session
-            || (session.Recorder.Capabilities & BackendCapabilities.ReportsLate) == 0)
+        if (eventData.EventName != "ResolutionStart" || TraceContext.Current is not { IsActive: true, KeepsContext: true } session)
         {
             return;
         }

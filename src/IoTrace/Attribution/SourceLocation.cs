@@ -28,8 +28,8 @@ internal sealed class SourceLocation(string? file, int? line, string? method, bo
     public static readonly SourceLocation SharedConnection = new(null, null, "(shared connection)", isApplication: false);
 
     /// <summary>
-    /// A call Dns made resolving a name on the thread pool (an asynchronous resolution: glibc reading /etc/hosts), as a
-    /// kernel backend's stack shows it: Dns's frames and none of the app's. It takes the line that started the trace's
+    /// A call Dns made resolving a name on the thread pool (an asynchronous resolution: getaddrinfo, glibc reading
+    /// /etc/hosts): Dns's frames and none of the app's on its stack. It takes the line that started the trace's
     /// resolutions (<see cref="NameResolutionCallSites"/>) when one line did; else it has none, as <see cref="Unknown"/>.
     /// </summary>
     public static readonly SourceLocation NameResolution = new(null, null, null, isApplication: false);

@@ -14,10 +14,12 @@ public sealed class NameResolutionCallSitesTests
 {
     private static readonly int s_openat = ProbeCatalog.IndexOf("openat");
 
-    [Fact]
-    public async Task ResolutionStart_AsynchronousInALateBackendsTrace_ItsCallsTakeItsLine()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task ResolutionStart_AsynchronousResolutionInATrace_ItsCallsTakeItsLine(bool reportsLate)
     {
-        var backend = new FakeBackend("late", reportsLate: true);
+        var backend = new FakeBackend("fake", reportsLate);
         var session = backend.Session(Strategy.All);
         var scope = new IoTraceScope(session);
 
@@ -30,19 +32,5 @@ public sealed class NameResolutionCallSitesTests
         backend.FinishFlush();
         var open = Assert.Single((await stopping).Aggregates);
         Assert.Equal(SourceLines.Of("// the asynchronous resolution"), open.Line);
-    }
-
-    [Fact]
-    public async Task ResolutionStart_InAnInProcessTrace_NotNoted()
-    {
-        NameResolutionCallSites.OnLateContextTraceStarted();
-        var backend = new FakeBackend("in flow");
-        var session = backend.Session(Strategy.All);
-        var scope = new IoTraceScope(session);
-
-        _ = await Dns.GetHostAddressesAsync("localhost", TestContext.Current.CancellationToken);
-        session.Charge(new IoCall(s_openat, 14, 0, "/etc/hosts", SourceLocation.NameResolution, 1, 0, 0, 0));
-
-        Assert.Null(Assert.Single((await scope.StopAsync()).Aggregates).Line);
     }
 }
