@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Diagnostics.Tracing;
 using System.Net;
 using System.Reflection;
+using IoTrace.Backends;
 using IoTrace.Tracing;
 
 namespace IoTrace.Attribution;
@@ -64,14 +65,22 @@ internal sealed class NameResolutionCallSites : EventListener
     {
         using var busy = TracerThread.Enter();
         using var hidden = ThreadTraces.Hide();
-        foreach (var frame in new StackTrace(2, fNeedFileInfo: false).GetFrames())
+        try
         {
-            if (frame.GetMethod() is MethodInfo { DeclaringType: { } type } method
-                && type.Assembly == typeof(Dns).Assembly
-                && typeof(Task).IsAssignableFrom(method.ReturnType))
+            foreach (var frame in new StackTrace(2, fNeedFileInfo: false).GetFrames())
             {
-                return true;
+                if (frame.GetMethod() is MethodInfo { DeclaringType: { } type } method
+                    && type.Assembly == typeof(Dns).Assembly
+                    && typeof(Task).IsAssignableFrom(method.ReturnType))
+                {
+                    return true;
+                }
             }
+        }
+        catch (Exception e)
+        {
+            // Best effort, as attribution is: the resolution goes on, its calls without a line; logged once.
+            BackendDiagnostics.Shared.TracerFailed(e);
         }
 
         return false;
