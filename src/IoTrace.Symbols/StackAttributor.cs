@@ -1,5 +1,4 @@
 using System.Net;
-using System.Reflection;
 using System.Runtime.CompilerServices;
 using IoTrace.Attribution;
 using IoTrace.Platform.Linux;
@@ -16,10 +15,9 @@ namespace IoTrace.Symbols;
 /// </summary>
 internal sealed class StackAttributor(ManagedCodeMap map, IStackWalk walk, FileImages? images = null)
 {
-    private static readonly Assembly s_nameResolution = typeof(Dns).Assembly;
-
-    // By file name: the maps name the image by its real path, which a symbolic link in the install may change.
-    private static readonly string s_nameResolutionFile = Path.GetFileName(s_nameResolution.Location);
+    // Dns's precompiled image, by file name: the maps name it by its real path, which a symbolic link in the install
+    // may change.
+    private static readonly string s_nameResolutionFile = Path.GetFileName(typeof(Dns).Assembly.Location);
 
     private readonly FileImages _images = images ?? new FileImages();
 
@@ -148,7 +146,7 @@ internal sealed class StackAttributor(ManagedCodeMap map, IStackWalk walk, FileI
             var address = walk.AddressOf(stack[i]);
             if (map.TryResolve(address, isReturnAddress: i > 0, out var frame))
             {
-                if (frame.Method?.DeclaringType?.Assembly == s_nameResolution)
+                if (frame.Method is { } method && CallSiteResolver.IsNameResolutionCode(method))
                 {
                     return true;
                 }

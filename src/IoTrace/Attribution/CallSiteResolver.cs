@@ -185,7 +185,7 @@ internal sealed class CallSiteResolver
                 }
 
                 inAsyncCallee |= IsAsyncStateMachine(method);
-                inNameResolution |= method.DeclaringType?.Assembly == typeof(Dns).Assembly;
+                inNameResolution |= IsNameResolutionCode(method);
                 continue;
             }
 
@@ -236,6 +236,9 @@ internal sealed class CallSiteResolver
 
         return false;
     }
+
+    /// <summary>Whether <paramref name="method"/> is Dns's own code (System.Net.NameResolution), jitted or precompiled.</summary>
+    internal static bool IsNameResolutionCode(MethodBase method) => method.DeclaringType?.Assembly == typeof(Dns).Assembly;
 
     private static bool IsAsyncStateMachine(MethodBase method) =>
         method.Name == "MoveNext" && method.DeclaringType is { } type && typeof(IAsyncStateMachine).IsAssignableFrom(type);

@@ -58,7 +58,7 @@ internal static class HttpClientPeers
             foreach (var peer in peers)
             {
                 if (request.Site is not { IsApplication: true } site
-                    || (lines.TryGetValue(peer, out var known) && !SameLine(known, site)))
+                    || (lines.TryGetValue(peer, out var known) && !known.IsSameLine(site)))
                 {
                     ambiguous.Add(peer);
                     continue;
@@ -91,7 +91,4 @@ internal static class HttpClientPeers
 
         return new IPEndPoint(address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address, port).ToString();
     }
-
-    private static bool SameLine(SourceLocation a, SourceLocation b) =>
-        ReferenceEquals(a, b) || (a.File == b.File && a.Line == b.Line && a.Method == b.Method);
 }

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Diagnostics.Tracing;
-using System.Net;
 using System.Reflection;
 using IoTrace.Backends;
 using IoTrace.Tracing;
@@ -69,8 +68,8 @@ internal sealed class NameResolutionCallSites : EventListener
         {
             foreach (var frame in new StackTrace(2, fNeedFileInfo: false).GetFrames())
             {
-                if (frame.GetMethod() is MethodInfo { DeclaringType: { } type } method
-                    && type.Assembly == typeof(Dns).Assembly
+                if (frame.GetMethod() is MethodInfo method
+                    && CallSiteResolver.IsNameResolutionCode(method)
                     && typeof(Task).IsAssignableFrom(method.ReturnType))
                 {
                     return true;

@@ -44,6 +44,13 @@ internal sealed class SourceLocation(string? file, int? line, string? method, bo
     /// <summary>Whether this is a frame of the application's own code (not the runtime's, not IoTrace's).</summary>
     public bool IsApplication { get; } = isApplication;
 
+    /// <summary>
+    /// Whether <paramref name="other"/> names the same line: instances are interned per resolver, so two traces' resolvers
+    /// may each have one for it.
+    /// </summary>
+    public bool IsSameLine(SourceLocation other) =>
+        ReferenceEquals(this, other) || (File == other.File && Line == other.Line && Method == other.Method);
+
     // The last root asked for and the file relative to it: a request's report names the same lines every time.
     private RelativeFile? _relative;
 

@@ -252,7 +252,7 @@ internal sealed class TraceSession
         lock (resolutions)
         {
             var line = resolutions.Count > 0 ? resolutions[0] : null;
-            return line is not null && resolutions.TrueForAll(site => site is not null && site.File == line.File && site.Line == line.Line && site.Method == line.Method) ? line : null;
+            return line is not null && resolutions.TrueForAll(site => site is not null && site.IsSameLine(line)) ? line : null;
         }
     }
 
