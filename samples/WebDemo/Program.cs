@@ -35,6 +35,9 @@ builder.Services.AddEbpfBackend();
 #if IOTRACE_DTRACE
 builder.Services.AddDTraceBackend();
 #endif
+#if IOTRACE_ETW
+builder.Services.AddEtwBackend();
+#endif
 builder.Services.AddHttpClient();
 
 var app = builder.Build();

@@ -1,7 +1,7 @@
 namespace IoTrace.AspNetCore;
 
 /// <summary>
-/// Which mechanism records the IO calls of a request. New backends (ETW) are added as new values.
+/// Which mechanism records the IO calls of a request.
 /// </summary>
 public enum IoTraceBackend
 {
@@ -29,4 +29,12 @@ public enum IoTraceBackend
     /// with the reason, where it cannot run. <see cref="Auto"/> picks it where it runs.
     /// </summary>
     DTrace = 3,
+
+    /// <summary>
+    /// The ETW Windows backend (package IoTrace.Etw): a real-time kernel event session reports each file operation and
+    /// socket request of a traced thread, with its stack. Needs an elevated process (administrator). Chosen explicitly,
+    /// it attaches at startup, and the app fails to start, with the reason, where it cannot run. <see cref="Auto"/>
+    /// picks it where it runs.
+    /// </summary>
+    Etw = 4,
 }

@@ -131,7 +131,7 @@ internal sealed class DTraceBackend : AttachedBackend<DTraceAttachment, DTraceTr
         }
 
         var attachment = new DTraceAttachment(process, map, slots, ThreadTraces.Subscribe(slots),
-            new FlushCharger(Traces, new StackAttributor(map, new FramePointerWalk())));
+            new FlushCharger(Traces, new StackAttributor(map, new PlainStackWalk())));
 
         // On the output thread, which must go on: a failure is logged once and that flush is lost.
         process.Flushed += (flush, calls) => Guarded(() => OnFlushed(attachment, flush, calls));

@@ -1,7 +1,6 @@
 using System.Net;
 using System.Runtime.CompilerServices;
 using IoTrace.Attribution;
-using IoTrace.Platform.Linux;
 using IoTrace.Symbols.Managed;
 using IoTrace.Symbols.Native;
 
@@ -114,7 +113,8 @@ internal sealed class StackAttributor(ManagedCodeMap map, IStackWalk walk, FileI
 
     /// <summary>
     /// Whether the runtime's own native code made the call (an assembly load, the GC reading /proc/meminfo): the first
-    /// frame past libc lies in libcoreclr or the JIT. Managed code reaches libc through libSystem.Native or a P/Invoke.
+    /// frame past libc (ntdll and kernelbase on Windows) lies in the runtime or the JIT. Managed code reaches them through
+    /// libSystem.Native, a P/Invoke or CoreLib's interop stubs.
     /// </summary>
     private bool IsRuntimeCall(ulong[] stack)
     {
@@ -126,9 +126,9 @@ internal sealed class StackAttributor(ManagedCodeMap map, IStackWalk walk, FileI
                 return false;
             }
 
-            if (!LinuxLibraries.IsLibc(path))
+            if (!NativeLibraries.IsSystemCallLibrary(path))
             {
-                return LinuxLibraries.IsRuntime(path);
+                return NativeLibraries.IsRuntime(path);
             }
         }
 

@@ -41,7 +41,7 @@ public sealed class IoTraceServiceCollectionExtensionsTests : IDisposable
     [Theory]
     [InlineData("Strategy", "Bogus", "IoTrace:Strategy: 'Bogus' is not a strategy. " + AllowedStrategies)]
     [InlineData("Strategy", "2", "IoTrace:Strategy: '2' is not a strategy. " + AllowedStrategies)]
-    [InlineData("Backend", "Etw", "IoTrace:Backend: 'Etw' is not a backend. Allowed values: Auto, InProcess, Ebpf, DTrace.")]
+    [InlineData("Backend", "Perf", "IoTrace:Backend: 'Perf' is not a backend. Allowed values: Auto, InProcess, Ebpf, DTrace, Etw.")]
     [InlineData("LogLevel", "Loud", "IoTrace:LogLevel: 'Loud' is not a log level. Allowed values: Trace, Debug, Information, Warning, Error, Critical, None.")]
     [InlineData("Enabled", "yes", "IoTrace:Enabled: 'yes' is not a boolean. Allowed values: true, false.")]
     [InlineData("MinimumBytes", "-1", "IoTrace:MinimumBytes: '-1' is not a count. Allowed values: 0 or a positive whole number.")]

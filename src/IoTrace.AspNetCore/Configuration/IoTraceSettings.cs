@@ -92,6 +92,7 @@ internal sealed class IoTraceSettings
         IoTraceBackend.InProcess => "inprocess",
         IoTraceBackend.Ebpf => "ebpf",
         IoTraceBackend.DTrace => "dtrace",
+        IoTraceBackend.Etw => "etw",
         _ => null,
     };
 

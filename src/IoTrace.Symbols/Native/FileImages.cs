@@ -8,12 +8,18 @@ namespace IoTrace.Symbols.Native;
 /// stubs; on Linux a <c>/memfd:doublemapper</c> mapping): if the map does not know it, it may be code jitted just
 /// before the call whose events are still in flight. Used by one thread (the flush processor).
 /// </summary>
-internal sealed class FileImages(string mapsPath = ProcessMaps.Self)
+internal sealed class FileImages(Func<IEnumerable<FileMapping>> read)
 {
     // Libraries come and go rarely; an address in none is read again at most this often (JIT code is in none).
     private const long RereadMilliseconds = 500;
 
     private Mappings _mappings = new(AddressRanges.Empty, []);
+
+    /// <summary>The images a Linux maps file lists (<c>/proc/self/maps</c>).</summary>
+    public FileImages(string mapsPath = ProcessMaps.Self)
+        : this(() => LinuxImages(mapsPath))
+    {
+    }
     private long _read = long.MinValue / 2;
 
     /// <summary>Whether <paramref name="address"/> lies in an executable mapping of a file.</summary>
@@ -33,17 +39,15 @@ internal sealed class FileImages(string mapsPath = ProcessMaps.Self)
         }
 
         _read = Environment.TickCount64;
-        _mappings = Read(mapsPath);
+        var files = read().OrderBy(m => m.Start).ToArray();
+        _mappings = new Mappings(new AddressRanges(files.Select(m => (m.Start, m.End))), files);
         return _mappings.TryFind(address, out path, out fileOffset);
     }
 
-    private static Mappings Read(string mapsPath)
-    {
-        // The runtime's double-mapped executable memory is a memfd, named like a path but no file. An unreadable maps
-        // file leaves none: every address not in the code map counts as possibly new code, which costs a wait, not a line.
-        var files = ProcessMaps.Executable(mapsPath).Where(m => !m.Path.StartsWith("/memfd:", StringComparison.Ordinal)).OrderBy(m => m.Start).ToArray();
-        return new Mappings(new AddressRanges(files.Select(m => (m.Start, m.End))), files);
-    }
+    // The runtime's double-mapped executable memory is a memfd, named like a path but no file. An unreadable maps file
+    // leaves none: every address not in the code map counts as possibly new code, which costs a wait, not a line.
+    private static IEnumerable<FileMapping> LinuxImages(string mapsPath) =>
+        ProcessMaps.Executable(mapsPath).Where(m => !m.Path.StartsWith("/memfd:", StringComparison.Ordinal));
 
     private sealed record Mappings(AddressRanges Ranges, FileMapping[] Files)
     {

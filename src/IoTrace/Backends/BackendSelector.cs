@@ -15,6 +15,7 @@ internal static class BackendSelector
     {
         ["ebpf"] = "reference the IoTrace.Ebpf package and register it: services.AddIoTrace().AddEbpfBackend(), or IoTracer.AddBackend(IoTraceEbpf.Backend) for the block API",
         ["dtrace"] = "reference the IoTrace.DTrace package and register it: services.AddIoTrace().AddDTraceBackend(), or IoTracer.AddBackend(IoTraceDTrace.Backend) for the block API",
+        ["etw"] = "reference the IoTrace.Etw package and register it: services.AddIoTrace().AddEtwBackend(), or IoTracer.AddBackend(IoTraceEtw.Backend) for the block API",
     };
 
     /// <summary>The names <see cref="Create"/> accepts with these providers registered.</summary>
@@ -68,7 +69,9 @@ internal static class BackendSelector
     {
         if (!OperatingSystem.IsLinux())
         {
-            reason = $"no IO tracing backend runs on {RuntimeInformation.OSDescription} yet; the in-process and eBPF backends need Linux";
+            reason = OperatingSystem.IsWindows()
+                ? "the in-process backend needs Linux; on Windows, the ETW backend (package IoTrace.Etw, registered with AddEtwBackend(), in an elevated process) traces"
+                : $"no IO tracing backend runs on {RuntimeInformation.OSDescription} yet; the in-process and eBPF backends need Linux";
             return null;
         }
 

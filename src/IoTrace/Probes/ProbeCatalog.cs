@@ -3,8 +3,10 @@ using System.Collections.Frozen;
 namespace IoTrace.Probes;
 
 /// <summary>
-/// The probes, named as strace prints the Linux system calls (and the few library calls that stand for the system
-/// calls they make, where those cannot be seen), with their direction and traits, and which strategy records which. A backend maps what it sees onto these indexes; nothing else declares what a probe means.
+/// The probes, with their direction and traits, and which strategy records which: on Linux the system calls as strace
+/// prints them (and the few library calls that stand for the system calls they make, where those cannot be seen); on
+/// Windows the kernel's file operations as ETW names them (<c>FileIO/Read</c>, as PerfView shows them). A backend maps
+/// what it sees onto these indexes; nothing else declares what a probe means.
 /// </summary>
 internal static class ProbeCatalog
 {
@@ -82,6 +84,32 @@ internal static class ProbeCatalog
         ("symlinkat", ProbeKind.Setup, ProbeTraits.TakesPath),
         ("readlink", ProbeKind.Setup, ProbeTraits.TakesPath),
         ("readlinkat", ProbeKind.Setup, ProbeTraits.TakesPath),
+        // Windows: the NT kernel logger's file operations (ETW). A FileObject is the fd: Create starts its life, Close
+        // (the last reference gone) ends it; Cleanup is the last handle's CloseHandle.
+        ("FileIO/Read", ProbeKind.Read, ProbeTraits.MovesBytes),
+        ("FileIO/Write", ProbeKind.Write, ProbeTraits.MovesBytes),
+        ("FileIO/DirEnum", ProbeKind.Read, ProbeTraits.MovesBytes),
+        ("FileIO/Create", ProbeKind.Setup, ProbeTraits.OpensFd | ProbeTraits.TakesPath),
+        ("FileIO/Cleanup", ProbeKind.Setup, ProbeTraits.None),
+        ("FileIO/Close", ProbeKind.Setup, ProbeTraits.ClosesFd),
+        ("FileIO/QueryInfo", ProbeKind.Setup, ProbeTraits.None),
+        ("FileIO/SetInfo", ProbeKind.Setup, ProbeTraits.None),
+        ("FileIO/Delete", ProbeKind.Setup, ProbeTraits.None),
+        ("FileIO/Rename", ProbeKind.Setup, ProbeTraits.None),
+        ("FileIO/Flush", ProbeKind.Setup, ProbeTraits.None),
+        ("FileIO/FSControl", ProbeKind.Setup, ProbeTraits.None),
+        // Windows: sockets, as the Winsock kernel driver's events (Microsoft-Windows-Winsock-AFD) name its requests.
+        ("AFD/Receive", ProbeKind.Read, ProbeTraits.MovesBytes),
+        ("AFD/ReceiveFrom", ProbeKind.Read, ProbeTraits.MovesBytes),
+        ("AFD/ReceiveMessage", ProbeKind.Read, ProbeTraits.MovesBytes),
+        ("AFD/Send", ProbeKind.Write, ProbeTraits.MovesBytes),
+        ("AFD/SendTo", ProbeKind.Write, ProbeTraits.MovesBytes),
+        ("AFD/SendMessage", ProbeKind.Write, ProbeTraits.MovesBytes),
+        ("AFD/Create", ProbeKind.Setup, ProbeTraits.OpensFd),
+        ("AFD/Connect", ProbeKind.Setup, ProbeTraits.NamesFd),
+        ("AFD/Accept", ProbeKind.Setup, ProbeTraits.None),
+        ("AFD/Bind", ProbeKind.Setup, ProbeTraits.None),
+        ("AFD/Close", ProbeKind.Setup, ProbeTraits.ClosesFd),
         ("getaddrinfo", ProbeKind.Setup, ProbeTraits.LibraryCall | ProbeTraits.NamesHost),
         // A command a Redis client sent and had answered on its own connection's threads (IoTrace.StackExchangeRedis).
         ("redis", ProbeKind.Transfer, ProbeTraits.LibraryCall | ProbeTraits.NamesHost),

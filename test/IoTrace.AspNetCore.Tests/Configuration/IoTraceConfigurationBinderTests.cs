@@ -54,7 +54,7 @@ public sealed class IoTraceConfigurationBinderTests
     [Theory]
     [InlineData("Strategy", "Fast", "IoTrace:Strategy: 'Fast' is not a strategy. Allowed values: Summary, Setup, Read, Write, All.")]
     [InlineData("Strategy", "4", "IoTrace:Strategy: '4' is not a strategy. Allowed values: Summary, Setup, Read, Write, All.")]
-    [InlineData("Backend", "etw", "IoTrace:Backend: 'etw' is not a backend. Allowed values: Auto, InProcess, Ebpf, DTrace.")]
+    [InlineData("Backend", "perf", "IoTrace:Backend: 'perf' is not a backend. Allowed values: Auto, InProcess, Ebpf, DTrace, Etw.")]
     [InlineData("MinimumCalls", "1e3", "IoTrace:MinimumCalls: '1e3' is not a count. Allowed values: 0 or a positive whole number.")]
     [InlineData("SamplingRatio", "-0.5", "IoTrace:SamplingRatio: '-0.5' is not a ratio. Allowed values: a number from 0 to 1, such as 0.1 for one request in ten.")]
     [InlineData("SamplingRatio", "1.5", "IoTrace:SamplingRatio: '1.5' is not a ratio. Allowed values: a number from 0 to 1, such as 0.1 for one request in ten.")]

@@ -52,7 +52,7 @@ public sealed class IoTraceOptionsValidatorTests
                 $"IoTrace:Formatter: a formatter is required. Allowed values: {formatters}, or a delegate in code.",
                 "IoTrace:LogLevel: '42' is not a log level. Allowed values: Trace, Debug, Information, Warning, Error, Critical, None.",
                 "IoTrace:Features: '32' is not a list of features. Allowed values: a comma-separated list of Calls, Bytes, Time, Cpu, Wait; or All, or None (calls only).",
-                "IoTrace:Backend: '7' is not a backend. Allowed values: Auto, InProcess, Ebpf, DTrace.",
+                "IoTrace:Backend: '7' is not a backend. Allowed values: Auto, InProcess, Ebpf, DTrace, Etw.",
                 $"IoTrace:IncludePaths:1: 'api' must start with '/'. {PathPattern.Syntax}.",
                 $"IoTrace:ExcludePaths:0: '/a//b' has an empty segment ('//' or a trailing '/'). {PathPattern.Syntax}.",
                 "IoTrace:SkippedNamespaces:4: a namespace prefix cannot be empty.",

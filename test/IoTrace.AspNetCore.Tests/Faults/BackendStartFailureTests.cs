@@ -82,7 +82,7 @@ public sealed class BackendStartFailureTests
             var exception = Assert.Throws<OptionsValidationException>(() => app.CreateHttpClient());
 
             Assert.Equal(
-                ["IoTrace:Backend: the InProcess backend cannot run in this process: simulated: no slot could be rebound. Allowed values: Auto, InProcess, Ebpf, DTrace; Auto turns tracing off where no backend runs."],
+                ["IoTrace:Backend: the InProcess backend cannot run in this process: simulated: no slot could be rebound. Allowed values: Auto, InProcess, Ebpf, DTrace, Etw; Auto turns tracing off where no backend runs."],
                 exception.Failures);
         }
         finally

@@ -23,7 +23,7 @@ public sealed class BackendUnavailableTests
         var exception = Assert.Throws<OptionsValidationException>(() => app.CreateHttpClient());
 
         Assert.Equal(
-            ["IoTrace:Backend: the InProcess backend cannot run in this process: simulated: libIoTrace.Native.so was not found. Allowed values: Auto, InProcess, Ebpf, DTrace; Auto turns tracing off where no backend runs."],
+            ["IoTrace:Backend: the InProcess backend cannot run in this process: simulated: libIoTrace.Native.so was not found. Allowed values: Auto, InProcess, Ebpf, DTrace, Etw; Auto turns tracing off where no backend runs."],
             exception.Failures);
     }
 

@@ -20,7 +20,7 @@ public sealed class BackendSelectorTests
     [Fact]
     public void Create_UnknownName_SaysNoBackendHasIt()
     {
-        Assert.Null(BackendSelector.Create("etw", [], out var reason));
-        Assert.Equal("no backend is named 'etw'", reason);
+        Assert.Null(BackendSelector.Create("perf", [], out var reason));
+        Assert.Equal("no backend is named 'perf'", reason);
     }
 }

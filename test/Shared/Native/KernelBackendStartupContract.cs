@@ -58,7 +58,7 @@ public abstract class KernelBackendStartupContract : IDisposable
 
         var failure = Assert.Single(exception.Failures);
         Assert.StartsWith($"IoTrace:Backend: the {Backend} backend cannot run in this process: {Reason}", failure, StringComparison.Ordinal);
-        Assert.Contains("Allowed values: Auto, InProcess, Ebpf, DTrace", failure, StringComparison.Ordinal);
+        Assert.Contains("Allowed values: Auto, InProcess, Ebpf, DTrace, Etw", failure, StringComparison.Ordinal);
     }
 
     [Fact]
