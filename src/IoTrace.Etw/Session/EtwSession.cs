@@ -1,6 +1,5 @@
 using System.Runtime.Versioning;
 using IoTrace.Etw.Translation;
-using IoTrace.Probes;
 using Microsoft.Diagnostics.Tracing;
 using Microsoft.Diagnostics.Tracing.Parsers;
 using Microsoft.Diagnostics.Tracing.Parsers.Kernel;
@@ -61,10 +60,10 @@ internal sealed class EtwSession : IDisposable
     /// <summary>Starts the session, or gives the reason it cannot (not elevated, the session could not be created).</summary>
     public static EtwSession? TryStart(EtwTranslator translator, FlushMarkers markers, out string reason)
     {
-        StopSessionsLeftBehind();
         TraceEventSession? session = null;
         try
         {
+            StopSessionsLeftBehind();
             session = new TraceEventSession($"{NamePrefix}{Environment.ProcessId}") { BufferSizeMB = 64, StopOnDispose = true };
 
             // The kernel provider first and once (TraceEvent's rule); stacks at each file operation's start.
@@ -79,7 +78,9 @@ internal sealed class EtwSession : IDisposable
             reason = string.Empty;
             return started;
         }
-        catch (Exception e) when (e is UnauthorizedAccessException or InvalidOperationException or NotSupportedException or System.Runtime.InteropServices.COMException)
+#pragma warning disable CA1031 // The tracer never breaks the app: whatever ETW throws is the reason the backend cannot run.
+        catch (Exception e)
+#pragma warning restore CA1031
         {
             session?.Dispose();
             reason = $"the ETW session could not be started: {e.Message}";
@@ -158,19 +159,19 @@ internal sealed class EtwSession : IDisposable
     private void Subscribe(ETWTraceEventSource source)
     {
         var kernel = source.Kernel;
-        kernel.FileIOCreate += e => Started(e, "FileIO/Create", e.IrpPtr, e.FileObject, _paths.ToDrivePath(e.FileName));
-        kernel.FileIORead += e => Started(e, "FileIO/Read", e.IrpPtr, e.FileObject);
-        kernel.FileIOWrite += e => Started(e, "FileIO/Write", e.IrpPtr, e.FileObject);
-        kernel.FileIODirEnum += e => Started(e, "FileIO/DirEnum", e.IrpPtr, e.FileObject);
-        kernel.FileIOCleanup += e => Started(e, "FileIO/Cleanup", e.IrpPtr, e.FileObject);
-        kernel.FileIOClose += e => Started(e, "FileIO/Close", e.IrpPtr, e.FileObject);
-        kernel.FileIOFlush += e => Started(e, "FileIO/Flush", e.IrpPtr, e.FileObject);
-        kernel.FileIOQueryInfo += e => Started(e, "FileIO/QueryInfo", e.IrpPtr, e.FileObject);
-        kernel.FileIOSetInfo += e => Started(e, "FileIO/SetInfo", e.IrpPtr, e.FileObject);
-        kernel.FileIODelete += e => Started(e, "FileIO/Delete", e.IrpPtr, e.FileObject);
-        kernel.FileIORename += e => Started(e, "FileIO/Rename", e.IrpPtr, e.FileObject);
-        kernel.FileIOFSControl += e => Started(e, "FileIO/FSControl", e.IrpPtr, e.FileObject);
-        kernel.FileIOOperationEnd += e => Guarded(() => _translator.OnEnded(new OperationEnded(Qpc(e), RequestKey.Irp(e.IrpPtr), e.NtStatus, (long)e.ExtraInfo)));
+        kernel.FileIOCreate += e => Started(e, FileProbes.Create, e.IrpPtr, e.FileObject, _paths.ToDrivePath(e.FileName));
+        kernel.FileIORead += e => Started(e, FileProbes.Read, e.IrpPtr, e.FileObject);
+        kernel.FileIOWrite += e => Started(e, FileProbes.Write, e.IrpPtr, e.FileObject);
+        kernel.FileIODirEnum += e => Started(e, FileProbes.DirEnum, e.IrpPtr, e.FileObject);
+        kernel.FileIOCleanup += e => Started(e, FileProbes.Cleanup, e.IrpPtr, e.FileObject);
+        kernel.FileIOClose += e => Started(e, FileProbes.Close, e.IrpPtr, e.FileObject);
+        kernel.FileIOFlush += e => Started(e, FileProbes.Flush, e.IrpPtr, e.FileObject);
+        kernel.FileIOQueryInfo += e => Started(e, FileProbes.QueryInfo, e.IrpPtr, e.FileObject);
+        kernel.FileIOSetInfo += e => Started(e, FileProbes.SetInfo, e.IrpPtr, e.FileObject);
+        kernel.FileIODelete += e => Started(e, FileProbes.Delete, e.IrpPtr, e.FileObject);
+        kernel.FileIORename += e => Started(e, FileProbes.Rename, e.IrpPtr, e.FileObject);
+        kernel.FileIOFSControl += e => Started(e, FileProbes.FSControl, e.IrpPtr, e.FileObject);
+        kernel.FileIOOperationEnd += OnFileEnded;
         kernel.StackWalkStack += OnStack;
 
         var registered = new RegisteredTraceEventParser(source);
@@ -178,19 +179,43 @@ internal sealed class EtwSession : IDisposable
         {
             if (e.ProviderGuid == AfdEvents.Provider)
             {
-                Guarded(() => OnAfd(e));
+                OnAfd(e);
             }
         };
     }
 
-    private void Started(TraceEvent e, string probeName, ulong irp, ulong fileObject, string? path = null)
+    private void Started(TraceEvent e, int probe, ulong irp, ulong fileObject, string? path = null)
     {
         if (e.ProcessID != _processId)
         {
             return;
         }
 
-        Guarded(() => _translator.OnStarted(new OperationStarted(Qpc(e), e.ThreadID, ProbeCatalog.IndexOf(probeName), fileObject, RequestKey.Irp(irp), path)));
+        try
+        {
+            _translator.OnStarted(new OperationStarted(Qpc(e), e.ThreadID, probe, fileObject, RequestKey.Irp(irp), path));
+        }
+#pragma warning disable CA1031 // One event's failure is logged once; reading goes on.
+        catch (Exception exception)
+#pragma warning restore CA1031
+        {
+            EventFailed?.Invoke(exception);
+        }
+    }
+
+    // Ends carry no process to trust: every end is handed over, and pairs only with a start of this process.
+    private void OnFileEnded(FileIOOpEndTraceData e)
+    {
+        try
+        {
+            _translator.OnEnded(new OperationEnded(Qpc(e), RequestKey.Irp(e.IrpPtr), e.NtStatus, (long)e.ExtraInfo));
+        }
+#pragma warning disable CA1031
+        catch (Exception exception)
+#pragma warning restore CA1031
+        {
+            EventFailed?.Invoke(exception);
+        }
     }
 
     private void OnStack(StackWalkStackTraceData e)
@@ -206,10 +231,33 @@ internal sealed class EtwSession : IDisposable
             frames[i] = e.InstructionPointer(i);
         }
 
-        Guarded(() => _translator.OnStack(new StackWalked(e.EventTimeStampQPC, e.ThreadID, frames)));
+        try
+        {
+            _translator.OnStack(new StackWalked(e.EventTimeStampQPC, e.ThreadID, frames));
+        }
+#pragma warning disable CA1031
+        catch (Exception exception)
+#pragma warning restore CA1031
+        {
+            EventFailed?.Invoke(exception);
+        }
     }
 
     private void OnAfd(TraceEvent e)
+    {
+        try
+        {
+            OnAfdRequest(e);
+        }
+#pragma warning disable CA1031
+        catch (Exception exception)
+#pragma warning restore CA1031
+        {
+            EventFailed?.Invoke(exception);
+        }
+    }
+
+    private void OnAfdRequest(TraceEvent e)
     {
         if (!AfdEvents.Probes.TryGetValue((int)e.ID, out var probe))
         {
@@ -313,20 +361,6 @@ internal sealed class EtwSession : IDisposable
         _session.Flush();
         using (File.OpenHandle(_markerPath, FileMode.OpenOrCreate, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete))
         {
-        }
-    }
-
-    private void Guarded(Action action)
-    {
-        try
-        {
-            action();
-        }
-#pragma warning disable CA1031
-        catch (Exception e)
-#pragma warning restore CA1031
-        {
-            EventFailed?.Invoke(e);
         }
     }
 }

@@ -134,6 +134,12 @@ internal sealed class EtwTranslator(
             for (var i = 0; i < pending.Count; i++)
             {
                 var call = pending[i];
+                if (stopped && call.Start.Timestamp > stop)
+                {
+                    // Made on the thread between the stop and the restore of its previous trace: not the trace's.
+                    continue;
+                }
+
                 if (call.Start.Timestamp <= watermark && (call.End is not null || stopped))
                 {
                     Charge(trace.Session, call, ref waited);

@@ -242,6 +242,22 @@ public sealed class EtwTranslatorTests
     }
 
     [Fact]
+    public void OnDelivered_CallStartedAfterTheStop_LeftOut()
+    {
+        // The thread still publishes the trace until the scope restores what ran before it.
+        var trace = _etw.StartTrace(thread: 1);
+        _etw.Start(1, "FileIO/Read", 0xA0, irp: 1, line: 100);
+        _etw.End(1, bytes: 1);
+        _etw.Stop(trace);
+        _etw.Start(1, "FileIO/Read", 0xA0, irp: 2, line: 101);
+        _etw.End(2, bytes: 2);
+
+        _etw.Deliver();
+
+        Assert.Equal([(100, 1L)], TranslatorHarness.Report(trace).Aggregates.Select(a => (a.Line ?? 0, a.Bytes)));
+    }
+
+    [Fact]
     public void OnStack_KernelHalfThenUserHalf_TakesTheUsersLine()
     {
         var trace = _etw.StartTrace(thread: 1);
