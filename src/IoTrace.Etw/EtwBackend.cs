@@ -44,7 +44,8 @@ internal sealed class EtwBackend : AttachedBackend<EtwAttachment, EtwTrace>
 
     /// <summary>No CPU time: ETW gives none per call, so reports say CPU is unavailable, never 0.</summary>
     public override BackendCapabilities Capabilities =>
-        BackendCapabilities.SeesNativeLibraries | BackendCapabilities.HasStacks | BackendCapabilities.ReportsLate | BackendCapabilities.ReadsThreadTraces;
+        BackendCapabilities.SeesNativeLibraries | BackendCapabilities.HasStacks | BackendCapabilities.ReportsLate | BackendCapabilities.ReadsThreadTraces |
+        BackendCapabilities.CountsWindowsOperations;
 
     /// <summary>The process's instance, if it can run here: checks, starts nothing.</summary>
     internal static EtwBackend? TryCreate(out string reason)

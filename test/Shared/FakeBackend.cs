@@ -7,8 +7,9 @@ namespace IoTrace.Tests.Shared;
 /// <summary>
 /// A backend that records nothing by itself: a test delivers the facts (<see cref="TraceSession.Charge"/>) as a real
 /// backend would. Stopped traces complete at once, or, with <see cref="ReportsLate"/>, when the test finishes a flush.
+/// <paramref name="capabilities"/> adds what the backend stands for (Windows's operations).
 /// </summary>
-internal sealed class FakeBackend(string name = "fake", bool reportsLate = false) : IIoTraceBackend
+internal sealed class FakeBackend(string name = "fake", bool reportsLate = false, BackendCapabilities capabilities = BackendCapabilities.None) : IIoTraceBackend
 {
     private readonly TaskCompletionSource _flushed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly List<TraceSession> _started = [];
@@ -17,7 +18,7 @@ internal sealed class FakeBackend(string name = "fake", bool reportsLate = false
 
     public bool ReportsLate => reportsLate;
 
-    public BackendCapabilities Capabilities => reportsLate ? BackendCapabilities.ReportsLate : BackendCapabilities.None;
+    public BackendCapabilities Capabilities => capabilities | (reportsLate ? BackendCapabilities.ReportsLate : BackendCapabilities.None);
 
     /// <summary>What <see cref="DescribeFd"/> answers, by fd.</summary>
     public Dictionary<int, string> Fds { get; } = [];

@@ -23,4 +23,10 @@ internal enum BackendCapabilities
     /// the core publishes the flow's trace to it on every thread the flow runs on (<see cref="Tracing.ThreadTraces"/>).
     /// </summary>
     ReadsThreadTraces = 16,
+
+    /// <summary>
+    /// Counts Windows's operations (the kernel's <c>FileIO/</c> and Winsock's <c>AFD/</c> probes), not Linux's system
+    /// calls: a trace sizes its per-probe counts for those (<see cref="Probes.ProbeCatalog.Range"/>).
+    /// </summary>
+    CountsWindowsOperations = 32,
 }

@@ -84,6 +84,11 @@ internal static class ProbeCatalog
         ("symlinkat", ProbeKind.Setup, ProbeTraits.TakesPath),
         ("readlink", ProbeKind.Setup, ProbeTraits.TakesPath),
         ("readlinkat", ProbeKind.Setup, ProbeTraits.TakesPath),
+        ("getaddrinfo", ProbeKind.Setup, ProbeTraits.LibraryCall | ProbeTraits.NamesHost),
+        // A command a Redis client sent and had answered on its own connection's threads (IoTrace.StackExchangeRedis).
+        ("redis", ProbeKind.Transfer, ProbeTraits.LibraryCall | ProbeTraits.NamesHost),
+        // An HttpClient request sent and answered on a multiplexed connection (HTTP/2), whose loops do its IO.
+        ("http", ProbeKind.Transfer, ProbeTraits.LibraryCall | ProbeTraits.NamesHost),
         // Windows: the NT kernel logger's file operations (ETW). A FileObject is the fd: Create starts its life, Close
         // (the last reference gone) ends it; Cleanup is the last handle's CloseHandle.
         ("FileIO/Read", ProbeKind.Read, ProbeTraits.MovesBytes),
@@ -110,11 +115,6 @@ internal static class ProbeCatalog
         ("AFD/Accept", ProbeKind.Setup, ProbeTraits.None),
         ("AFD/Bind", ProbeKind.Setup, ProbeTraits.None),
         ("AFD/Close", ProbeKind.Setup, ProbeTraits.ClosesFd),
-        ("getaddrinfo", ProbeKind.Setup, ProbeTraits.LibraryCall | ProbeTraits.NamesHost),
-        // A command a Redis client sent and had answered on its own connection's threads (IoTrace.StackExchangeRedis).
-        ("redis", ProbeKind.Transfer, ProbeTraits.LibraryCall | ProbeTraits.NamesHost),
-        // An HttpClient request sent and answered on a multiplexed connection (HTTP/2), whose loops do its IO.
-        ("http", ProbeKind.Transfer, ProbeTraits.LibraryCall | ProbeTraits.NamesHost),
     ];
 
     private static readonly ProbeTraits[] s_traits = [.. s_all.Select(p => p.Traits)];
@@ -122,7 +122,18 @@ internal static class ProbeCatalog
     // Read once per report row by the meter and the warnings: a lookup, not a scan of the catalog.
     private static readonly FrozenDictionary<string, int> s_byName = s_all.Select((p, i) => KeyValuePair.Create(p.Name, i)).ToFrozenDictionary(StringComparer.Ordinal);
 
+    // Linux's system calls, then the library calls every backend's traces may hold, then Windows's operations.
+    private static readonly int s_firstLibraryCall = s_byName["getaddrinfo"];
+    private static readonly int s_firstWindows = s_byName["FileIO/Read"];
+
     public static int Count => s_all.Length;
+
+    /// <summary>
+    /// The probes a trace can hold, as one range of indexes: a Windows backend's operations and the library calls, or
+    /// Linux's system calls and the library calls. A trace sizes its per-probe counts by it.
+    /// </summary>
+    public static (int First, int Count) Range(bool windows) =>
+        windows ? (s_firstLibraryCall, s_all.Length - s_firstLibraryCall) : (0, s_firstWindows);
 
     public static string Name(int probe) => s_all[probe].Name;
 

@@ -27,6 +27,9 @@ internal sealed class TraceSession
     // Created on the first call: a request that makes none allocates neither, and under a kernel backend thousands of
     // stopped traces wait for their flush at once.
     private Counter?[]? _byProbe;
+
+    // The first probe the recorder's traces can hold: _byProbe's index 0.
+    private readonly int _firstProbe;
     private ConcurrentDictionary<AggregateKey, Counter>? _byKey;
     private readonly bool _keepsContext;
     private ConcurrentDictionary<(int Fd, long Generation), FdLife>? _lives;
@@ -70,6 +73,7 @@ internal sealed class TraceSession
         _records = s_recordsByStrategy[(int)strategy];
 
         _keepsContext = strategy != Strategy.Summary;
+        _firstProbe = ProbeRange(recorder).First;
 
         Id = Interlocked.Increment(ref s_lastId);
         _startTimestamp = Stopwatch.GetTimestamp();
@@ -124,7 +128,8 @@ internal sealed class TraceSession
             if (_records[probe])
             {
                 var byProbe = Volatile.Read(ref _byProbe) ?? CreateByProbe();
-                (Volatile.Read(ref byProbe[probe]) ?? CreateCounter(byProbe, probe)).Add(call.Calls, _countsBytes ? call.Bytes : 0, MeasuresTime ? call.WallTicks : 0, MeasuresCpu ? call.CpuNanoseconds : 0);
+                var slot = probe - _firstProbe;
+                (Volatile.Read(ref byProbe[slot]) ?? CreateCounter(byProbe, slot)).Add(call.Calls, _countsBytes ? call.Bytes : 0, MeasuresTime ? call.WallTicks : 0, MeasuresCpu ? call.CpuNanoseconds : 0);
             }
 
             return;
@@ -334,12 +339,12 @@ internal sealed class TraceSession
         var aggregates = new List<IoAggregate>();
         if (Volatile.Read(ref _byProbe) is { } byProbe)
         {
-            for (var probe = 0; probe < byProbe.Length; probe++)
+            for (var slot = 0; slot < byProbe.Length; slot++)
             {
-                var c = Volatile.Read(ref byProbe[probe]);
+                var c = Volatile.Read(ref byProbe[slot]);
                 if (c is { Calls: > 0 })
                 {
-                    aggregates.Add(new IoAggregate(ProbeCatalog.Name(probe), null, null, null, null, null, c.Calls, c.Bytes, c.Time, c.Cpu));
+                    aggregates.Add(new IoAggregate(ProbeCatalog.Name(_firstProbe + slot), null, null, null, null, null, c.Calls, c.Bytes, c.Time, c.Cpu));
                 }
             }
         }
@@ -481,7 +486,7 @@ internal sealed class TraceSession
 
     private Counter?[] CreateByProbe()
     {
-        var created = new Counter?[ProbeCatalog.Count];
+        var created = new Counter?[ProbeRange(Recorder).Count];
         return Interlocked.CompareExchange(ref _byProbe, created, null) ?? created;
     }
 
@@ -491,10 +496,13 @@ internal sealed class TraceSession
         return Interlocked.CompareExchange(ref _byKey, created, null) ?? created;
     }
 
-    private static Counter CreateCounter(Counter?[] byProbe, int probe)
+    private static (int First, int Count) ProbeRange(IIoTraceBackend recorder) =>
+        ProbeCatalog.Range(windows: (recorder.Capabilities & BackendCapabilities.CountsWindowsOperations) != 0);
+
+    private static Counter CreateCounter(Counter?[] byProbe, int slot)
     {
         var created = new Counter(null, null);
-        return Interlocked.CompareExchange(ref byProbe[probe], created, null) ?? created;
+        return Interlocked.CompareExchange(ref byProbe[slot], created, null) ?? created;
     }
 
     private static bool[] RecordsFor(Strategy strategy) =>

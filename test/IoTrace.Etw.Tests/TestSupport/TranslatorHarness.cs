@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using IoTrace.Attribution;
+using IoTrace.Backends;
 using IoTrace.Etw.Translation;
 using IoTrace.Probes;
 using IoTrace.Tests.Shared;
@@ -16,7 +17,7 @@ internal sealed class TranslatorHarness
 {
     public const int MarkerThread = 999;
 
-    private readonly FakeBackend _backend = new("etw", reportsLate: true);
+    private readonly FakeBackend _backend = new("etw", reportsLate: true, BackendCapabilities.CountsWindowsOperations);
 
     public TranslatorHarness()
     {

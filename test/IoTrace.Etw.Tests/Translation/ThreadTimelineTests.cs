@@ -1,3 +1,4 @@
+using IoTrace.Backends;
 using IoTrace.Etw.Translation;
 using IoTrace.Tests.Shared;
 using Microsoft.Extensions.Time.Testing;
@@ -8,7 +9,7 @@ namespace IoTrace.Etw.Tests.Translation;
 public sealed class ThreadTimelineTests
 {
     private readonly FakeTimeProvider _time = new();
-    private readonly FakeBackend _backend = new("etw", reportsLate: true);
+    private readonly FakeBackend _backend = new("etw", reportsLate: true, BackendCapabilities.CountsWindowsOperations);
     private int _thread = 1;
 
     [Fact]

@@ -18,6 +18,20 @@ public sealed class ProbeCatalogTests
     }
 
     [Fact]
+    public void Range_LinuxAndWindows_EachHasTheLibraryCallsAndItsOwnOperationsOnly()
+    {
+        static string[] Names((int First, int Count) range) => [.. Enumerable.Range(range.First, range.Count).Select(ProbeCatalog.Name)];
+        var linux = Names(ProbeCatalog.Range(windows: false));
+        var windows = Names(ProbeCatalog.Range(windows: true));
+
+        Assert.Equal(["getaddrinfo", "http", "redis"], linux.Intersect(windows).Order(StringComparer.Ordinal));
+        Assert.Contains("pread64", linux);
+        Assert.DoesNotContain(linux, n => n.StartsWith("FileIO/", StringComparison.Ordinal) || n.StartsWith("AFD/", StringComparison.Ordinal));
+        Assert.All(windows.Except(linux), n => Assert.True(n.StartsWith("FileIO/", StringComparison.Ordinal) || n.StartsWith("AFD/", StringComparison.Ordinal), n));
+        Assert.Equal(ProbeCatalog.Count, linux.Union(windows).Count());
+    }
+
+    [Fact]
     public void Readme_ProbeTable_NamesEveryProbeOfTheCatalogOnce()
     {
         var readme = File.ReadAllLines(Path.Combine(Path.GetDirectoryName(ThisFile())!, "..", "..", "..", "README.md"));
