@@ -56,6 +56,19 @@ public sealed class EbpfBackendTests(EbpfFixture fixture) : KernelBackendContrac
     }
 
     [Fact]
+    public void Trace_BlockedReceiveWokenOnAnotherCpu_CpuIsOnlyTheTimeOnACpu()
+    {
+        // Each CPU's task clock leaves out the time that CPU lost (steal, interrupts), which differs between CPUs.
+        fixture.Require();
+        using var blocked = new BlockedReceive();
+        var scope = IoTracer.Start(Strategy.Read, new IoTraceStartOptions { Features = IoTraceFeatures.Calls | IoTraceFeatures.Bytes | IoTraceFeatures.Wait });
+        var received = blocked.Receive(wakeOnAnotherCpu: true);
+        var report = scope.Stop();
+
+        BlockedReceive.AssertWaitedMostOfTheCall(report, received);
+    }
+
+    [Fact]
     public void Trace_CpuFeature_IsNeverAboveWallTime()
     {
         fixture.Require();

@@ -237,14 +237,19 @@ static __always_inline u64 read_user(u64 address)
 }
 
 // The task's run time minus when it last started running: across a call, its change plus the wall time is the
-// time on CPU (running, both grow alike; off CPU, the start jumps by the time away).
+// time on CPU (running, both grow alike; off CPU, the start jumps by the time away). The start is in its CPU's task
+// clock, which leaves out the time that CPU lost to the hypervisor (steal) and to interrupts since boot: CPUs differ
+// by seconds of it, so a call that sleeps on one CPU and wakes on another would count the difference. Taking the
+// CPU's lost time (clock minus task clock, as of its last update) out puts the start in the clock all CPUs share. The
+// running task's queue is its CPU's (the per-CPU runqueues are not in this kernel's symbols for the program to name).
 static __always_inline u64 task_runtime(void)
 {
 #ifdef IOTRACE_NO_BTF
     return 0;
 #else
     struct task_struct *task = bpf_get_current_task_btf();
-    return task->se.sum_exec_runtime - task->se.exec_start;
+    struct rq *rq = task->se.cfs_rq->rq;
+    return task->se.sum_exec_runtime - task->se.exec_start - (rq->clock - rq->clock_task);
 #endif
 }
 
