@@ -52,11 +52,11 @@ internal sealed class EtwTranslator(
 
         var session = timeline.TraceAt(started.ThreadId, started.Timestamp);
         var trace = session is not null && traces.TryGetValue(session.Id, out var recorded) ? recorded : null;
-        var call = new PendingCall(started, trace);
         var traits = ProbeCatalog.Traits(started.Probe);
+        var (fd, generation) = (-1, 0L);
         if ((traits & ProbeTraits.OpensFd) == 0)
         {
-            (call.Fd, call.Generation) = Objects.Of(started.Object);
+            (fd, generation) = Objects.Of(started.Object);
             if ((traits & ProbeTraits.ClosesFd) != 0)
             {
                 Objects.Closed(started.Object);
@@ -67,6 +67,8 @@ internal sealed class EtwTranslator(
                 return;
             }
         }
+
+        var call = new PendingCall(started, trace) { Fd = fd, Generation = generation };
 
         // Opens and connects outside traces are followed too: a trace may use what they open and name later.
         if (_earlyEnds.Remove(started.Request, out var ended) && ended.Timestamp >= started.Timestamp)

@@ -6,7 +6,8 @@ namespace IoTrace.Symbols.Native;
 /// The process's executable mappings of files: native libraries and ReadyToRun assemblies, whose code is never in the
 /// <see cref="Managed.ManagedCodeMap"/>. A return address outside them is in the runtime's own executable memory (jitted code,
 /// stubs; on Linux a <c>/memfd:doublemapper</c> mapping): if the map does not know it, it may be code jitted just
-/// before the call whose events are still in flight. Used by one thread (the flush processor).
+/// before the call whose events are still in flight. Read from Linux's maps file, or from any list of images (Windows's
+/// loaded modules). Used by one thread (the flush processor).
 /// </summary>
 internal sealed class FileImages(Func<IEnumerable<FileMapping>> read)
 {
@@ -14,13 +15,13 @@ internal sealed class FileImages(Func<IEnumerable<FileMapping>> read)
     private const long RereadMilliseconds = 500;
 
     private Mappings _mappings = new(AddressRanges.Empty, []);
+    private long _read = long.MinValue / 2;
 
     /// <summary>The images a Linux maps file lists (<c>/proc/self/maps</c>).</summary>
     public FileImages(string mapsPath = ProcessMaps.Self)
         : this(() => LinuxImages(mapsPath))
     {
     }
-    private long _read = long.MinValue / 2;
 
     /// <summary>Whether <paramref name="address"/> lies in an executable mapping of a file.</summary>
     public bool Contains(ulong address) => TryFind(address, out _, out _);

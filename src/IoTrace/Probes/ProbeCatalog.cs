@@ -5,8 +5,9 @@ namespace IoTrace.Probes;
 /// <summary>
 /// The probes, with their direction and traits, and which strategy records which: on Linux the system calls as strace
 /// prints them (and the few library calls that stand for the system calls they make, where those cannot be seen); on
-/// Windows the kernel's file operations as ETW names them (<c>FileIO/Read</c>, as PerfView shows them). A backend maps
-/// what it sees onto these indexes; nothing else declares what a probe means.
+/// Windows the kernel's file operations and Winsock's socket requests as their ETW events name them
+/// (<c>FileIO/Read</c>, <c>AFD/Send</c>, as PerfView shows them). A backend maps what it sees onto these indexes;
+/// nothing else declares what a probe means.
 /// </summary>
 internal static class ProbeCatalog
 {
