@@ -97,7 +97,7 @@ internal sealed class EtwBackend : AttachedBackend<EtwAttachment, EtwTrace>
         var markers = new FlushMarkers(TimeProvider.System);
         var attribution = new EtwStackAttribution(new StackAttributor(map, new PlainStackWalk(), new FileImages(WindowsInterop.Images)));
         var translator = new EtwTranslator(timeline, markers, Traces, attribution, Complete);
-        if (EtwSession.TryStart(translator, markers, out reason) is not { } session)
+        if (EtwSession.TryCreate(translator, markers, out reason) is not { } session)
         {
             map.Dispose();
             return null;
@@ -107,7 +107,9 @@ internal sealed class EtwBackend : AttachedBackend<EtwAttachment, EtwTrace>
         session.Lost += OnLost;
         session.Failed += r => Fail(r);
         session.EventFailed += Diagnostics.TracerFailed;
-        return new EtwAttachment(session, map, ThreadTraces.Subscribe(timeline), translator);
+        var attachment = new EtwAttachment(session, map, ThreadTraces.Subscribe(timeline), translator);
+        session.Start();
+        return attachment;
     }
 
     private void OnLost(string what)

@@ -57,8 +57,11 @@ internal sealed class EtwSession : IDisposable
     /// <summary>Handling one event failed; reading goes on.</summary>
     public event Action<Exception>? EventFailed;
 
-    /// <summary>Starts the session, or gives the reason it cannot (not elevated, the session could not be created).</summary>
-    public static EtwSession? TryStart(EtwTranslator translator, FlushMarkers markers, out string reason)
+    /// <summary>
+    /// Creates the session with its providers enabled, or gives the reason it cannot (not elevated, the session could not
+    /// be created); its events are read from <see cref="Start"/> on, once the caller has subscribed to its own.
+    /// </summary>
+    public static EtwSession? TryCreate(EtwTranslator translator, FlushMarkers markers, out string reason)
     {
         TraceEventSession? session = null;
         try
@@ -71,12 +74,10 @@ internal sealed class EtwSession : IDisposable
                 KernelTraceEventParser.Keywords.FileIOInit | KernelTraceEventParser.Keywords.FileIO,
                 KernelTraceEventParser.Keywords.FileIOInit);
             session.EnableProvider(AfdEvents.Provider, TraceEventLevel.Informational, AfdEvents.WinsockKeyword);
-            var started = new EtwSession(session, translator, markers);
-            started._reader.Start();
-            started._flusher.Start();
-            AppDomain.CurrentDomain.ProcessExit += (_, _) => started.Dispose();
+            var created = new EtwSession(session, translator, markers);
+            AppDomain.CurrentDomain.ProcessExit += (_, _) => created.Dispose();
             reason = string.Empty;
-            return started;
+            return created;
         }
 #pragma warning disable CA1031 // The tracer never breaks the app: whatever ETW throws is the reason the backend cannot run.
         catch (Exception e)
@@ -86,6 +87,13 @@ internal sealed class EtwSession : IDisposable
             reason = $"the ETW session could not be started: {e.Message}";
             return null;
         }
+    }
+
+    /// <summary>Starts reading the events and flushing.</summary>
+    public void Start()
+    {
+        _reader.Start();
+        _flusher.Start();
     }
 
     /// <summary>Flushes now, so that a stopped trace's last events and its marker are read without waiting for the period.</summary>
@@ -102,12 +110,12 @@ internal sealed class EtwSession : IDisposable
         _flushRequested.Set();
         _session.Stop(noThrow: true);
         _session.Dispose();
-        if (Thread.CurrentThread != _reader)
+        if (Thread.CurrentThread != _reader && _reader.IsAlive)
         {
             _reader.Join(TimeSpan.FromSeconds(5));
         }
 
-        if (Thread.CurrentThread != _flusher)
+        if (Thread.CurrentThread != _flusher && _flusher.IsAlive)
         {
             _flusher.Join(TimeSpan.FromSeconds(5));
         }
