@@ -326,6 +326,11 @@ public abstract class KernelBackendContract : IDisposable
         RequireBackend();
         var path = WriteFile("data.bin", 12_345);
 
+        // A background collection starts the GC's background thread if it is not running (it exits after 20 s idle),
+        // and the thread that starts it names it through /proc/self/task/<tid>/comm: runtime IO that a collection in a
+        // trace below could otherwise make, and a trace that shows the runtime's IO would count. Started here, untraced.
+        GC.Collect(2, GCCollectionMode.Forced, blocking: false);
+
         // A gen0 collection reads /proc/meminfo from the runtime (fopen, fgets, fclose), on the thread that asked: the
         // walk steps through libc's stdio, which keeps no frame pointers, to libcoreclr.
         var hidden = IoTracer.Trace(Strategy.All, () =>
