@@ -39,7 +39,6 @@ internal sealed class DTraceBackend : AttachedBackend<DTraceAttachment, DTraceTr
     private static DTraceBackend? s_shared;
 
     private readonly string _dtrace;
-    private int _lossReported;
 
     private DTraceBackend(string dtrace, IBackendDiagnostics diagnostics)
         : base(diagnostics, s_attachTimeout)
@@ -136,7 +135,7 @@ internal sealed class DTraceBackend : AttachedBackend<DTraceAttachment, DTraceTr
         // On the output thread, which must go on: a failure is logged once and that flush is lost.
         process.Flushed += (flush, calls) => Guarded(() => OnFlushed(attachment, flush, calls));
         process.Heartbeat += () => Guarded(() => ExpireOverdueTraces(s_flushTimeout));
-        process.Lost += OnLost;
+        process.Lost += what => LoseCalls($"dtrace dropped records ({what}); the reports of the traces running then are marked incomplete");
         process.Failed += r => Fail(r);
         return attachment;
     }
@@ -185,19 +184,6 @@ internal sealed class DTraceBackend : AttachedBackend<DTraceAttachment, DTraceTr
 #pragma warning restore CA1031
         {
             Diagnostics.TracerFailed(e);
-        }
-    }
-
-    private void OnLost(string what)
-    {
-        foreach (var trace in Traces.Values)
-        {
-            trace.Session.MarkIncomplete();
-        }
-
-        if (Interlocked.Exchange(ref _lossReported, 1) == 0)
-        {
-            Diagnostics.CallsLost(BackendName, $"dtrace dropped records ({what}); the reports of the traces running then are marked incomplete");
         }
     }
 }

@@ -33,8 +33,6 @@ internal sealed class EtwBackend : AttachedBackend<EtwAttachment, EtwTrace>
     private static readonly Lock s_sharedLock = new();
     private static EtwBackend? s_shared;
 
-    private int _lossReported;
-
     private EtwBackend(IBackendDiagnostics diagnostics)
         : base(diagnostics, s_attachTimeout)
     {
@@ -104,24 +102,11 @@ internal sealed class EtwBackend : AttachedBackend<EtwAttachment, EtwTrace>
         }
 
         session.Heartbeat += () => ExpireOverdueTraces(s_flushTimeout);
-        session.Lost += OnLost;
+        session.Lost += what => LoseCalls($"the ETW session lost events ({what}); the reports of the traces running then are marked incomplete");
         session.Failed += r => Fail(r);
         session.EventFailed += Diagnostics.TracerFailed;
         var attachment = new EtwAttachment(session, map, ThreadTraces.Subscribe(timeline), translator);
         session.Start();
         return attachment;
-    }
-
-    private void OnLost(string what)
-    {
-        foreach (var trace in Traces.Values)
-        {
-            trace.Session.MarkIncomplete();
-        }
-
-        if (Interlocked.Exchange(ref _lossReported, 1) == 0)
-        {
-            Diagnostics.CallsLost(BackendName, $"the ETW session lost events ({what}); the reports of the traces running then are marked incomplete");
-        }
     }
 }

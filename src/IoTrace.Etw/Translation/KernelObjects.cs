@@ -21,7 +21,7 @@ internal sealed class KernelObjects
     /// <summary>The life an open that succeeded starts on <paramref name="kernelObject"/>, with its target, if it names one.</summary>
     public (int Fd, long Generation) Opened(ulong kernelObject, string? target)
     {
-        var life = _byObject.TryGetValue(kernelObject, out var known) ? known with { Generation = known.Generation + 1, Closed = false } : New();
+        var life = _byObject.TryGetValue(kernelObject, out var known) ? Next(known) : New();
         _byObject[kernelObject] = life;
         Name(life.Fd, target);
         return (life.Fd, life.Generation);
@@ -38,7 +38,7 @@ internal sealed class KernelObjects
             return (life.Fd, life.Generation);
         }
 
-        life = life.Fd == 0 ? New() : life with { Generation = life.Generation + 1, Closed = false };
+        life = life.Fd == 0 ? New() : Next(life);
         _byObject[kernelObject] = life;
         return (life.Fd, life.Generation);
     }
@@ -78,6 +78,9 @@ internal sealed class KernelObjects
     public string? Describe(int fd) => _targets.TryGetValue(fd, out var target) ? target : null;
 
     private Life New() => new(++_lastFd, 0, Closed: false);
+
+    // The address's next life: the same fd, another generation.
+    private static Life Next(Life life) => life with { Generation = life.Generation + 1, Closed = false };
 
     private readonly record struct Life(int Fd, long Generation, bool Closed);
 }

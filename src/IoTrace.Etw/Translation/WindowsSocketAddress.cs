@@ -1,9 +1,9 @@
 using System.Buffers.Binary;
-using System.Net;
+using IoTrace.Tracing;
 
 namespace IoTrace.Etw.Translation;
 
-/// <summary>A Windows <c>SOCKADDR</c> as an AFD event carries it, formatted as the Linux backends format a peer.</summary>
+/// <summary>A Windows <c>SOCKADDR</c> as an AFD event carries it, as a peer (<see cref="PeerNames"/>).</summary>
 internal static class WindowsSocketAddress
 {
     private const ushort AfInet = 2;
@@ -17,16 +17,7 @@ internal static class WindowsSocketAddress
             return null;
         }
 
-        var port = address.Length >= 4 ? BinaryPrimitives.ReadUInt16BigEndian(address[2..]) : 0;
-        switch (BinaryPrimitives.ReadUInt16LittleEndian(address))
-        {
-            case AfInet when address.Length >= 8:
-                return new IPEndPoint(new IPAddress(address.Slice(4, 4)), port).ToString();
-            case AfInet6 when address.Length >= 24:
-                var ip = new IPAddress(address.Slice(8, 16));
-                return new IPEndPoint(ip.IsIPv4MappedToIPv6 ? ip.MapToIPv4() : ip, port).ToString();
-            default:
-                return null;
-        }
+        var family = BinaryPrimitives.ReadUInt16LittleEndian(address);
+        return family is AfInet or AfInet6 ? PeerNames.OfSocketAddress(address, ipv6: family == AfInet6) : null;
     }
 }

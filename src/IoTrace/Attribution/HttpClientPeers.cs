@@ -89,6 +89,6 @@ internal static class HttpClientPeers
             return null;
         }
 
-        return new IPEndPoint(address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address, port).ToString();
+        return PeerNames.Of(address, port);
     }
 }

@@ -26,6 +26,7 @@ internal abstract class AttachedBackend<TAttachment, TTrace> : IIoTraceBackend
     private int _generation;
     private volatile bool _ready;
     private string? _failure;
+    private int _lossReported;
 
     protected AttachedBackend(IBackendDiagnostics diagnostics, TimeSpan attachTimeout)
     {
@@ -148,6 +149,23 @@ internal abstract class AttachedBackend<TAttachment, TTrace> : IIoTraceBackend
         attachment?.Dispose();
         AbandonTraces();
         return reason;
+    }
+
+    /// <summary>
+    /// The backend lost calls and goes on: the traces running now are marked incomplete, and the first loss is logged
+    /// (<paramref name="reason"/>).
+    /// </summary>
+    protected void LoseCalls(string reason)
+    {
+        foreach (var trace in Traces.Values)
+        {
+            trace.Session.MarkIncomplete();
+        }
+
+        if (Interlocked.Exchange(ref _lossReported, 1) == 0)
+        {
+            Diagnostics.CallsLost(Name, reason);
+        }
     }
 
     /// <summary>Completes <paramref name="trace"/>, whole unless marked otherwise: its last flush was charged.</summary>

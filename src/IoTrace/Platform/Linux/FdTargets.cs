@@ -1,8 +1,7 @@
-using System.Buffers.Binary;
-using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Text;
+using IoTrace.Tracing;
 
 namespace IoTrace.Platform.Linux;
 
@@ -56,11 +55,8 @@ internal static unsafe class FdTargets
         switch (family)
         {
             case AfInet when length >= 8:
-                return new IPEndPoint(new IPAddress(bytes.Slice(4, 4)), BinaryPrimitives.ReadUInt16BigEndian(bytes[2..])).ToString();
             case AfInet6 when length >= 24:
-                var ip = new IPAddress(bytes.Slice(8, 16));
-                var port = BinaryPrimitives.ReadUInt16BigEndian(bytes[2..]);
-                return new IPEndPoint(ip.IsIPv4MappedToIPv6 ? ip.MapToIPv4() : ip, port).ToString();
+                return PeerNames.OfSocketAddress(bytes, ipv6: family == AfInet6);
             case AfUnix:
                 var pathBytes = bytes[2..];
                 var end = pathBytes.IndexOf((byte)0);
