@@ -6,7 +6,8 @@ namespace IoTrace.StackExchangeRedis;
 /// Reports the commands a traced request sends through StackExchange.Redis. Its multiplexed connection writes and reads
 /// its socket on threads of its own, outside the request's flow, so no backend can charge those system calls to the
 /// request; the client's profiling sessions say what the request asked instead: one <c>redis</c> row per command name,
-/// server and line, with the commands' count and their time from creation to completion.
+/// server and line, with the commands' count and their time from creation to completion. Where the backend counts
+/// them, the connection's own calls while the request used it are in <see cref="IoTraceReport.SharedAggregates"/>.
 /// </summary>
 public static class IoTraceRedis
 {
@@ -18,6 +19,10 @@ public static class IoTraceRedis
     public static void Instrument(IConnectionMultiplexer connection)
     {
         ArgumentNullException.ThrowIfNull(connection);
-        connection.RegisterProfiler(RedisCommandProfiler.Shared.SessionForCurrentFlow);
+        var sockets = new RedisSockets(connection);
+        connection.RegisterProfiler(() => RedisCommandProfiler.Shared.SessionForCurrentFlow(sockets));
+
+        // Found now rather than in the first traced request, where they would cost that request the search.
+        RedisCommandProfiler.FindSockets(sockets);
     }
 }

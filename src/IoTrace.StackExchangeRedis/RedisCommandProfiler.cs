@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Runtime.CompilerServices;
 using IoTrace.Attribution;
+using IoTrace.Backends;
 using IoTrace.Clients;
 using IoTrace.Probes;
 using IoTrace.Tracing;
@@ -36,16 +37,44 @@ internal sealed class RedisCommandProfiler : IClientEventSource
     /// <summary>
     /// The session for a command created in this flow, or null (no trace, or one whose strategy does not record it):
     /// then the client profiles nothing. The line is the application's on the stack, else the one the flow inherited.
+    /// Where the backend counts shared connections, the trace also follows the multiplexer's sockets from now on.
     /// </summary>
-    public ProfilingSession? SessionForCurrentFlow()
+    public ProfilingSession? SessionForCurrentFlow(RedisSockets? sockets = null)
     {
         if (TraceContext.Current is not { IsActive: true } trace || !trace.Records(s_probe))
         {
             return null;
         }
 
+        if (sockets is not null && (trace.Recorder.Capabilities & BackendCapabilities.CountsSharedConnections) != 0)
+        {
+            UseSockets(trace, sockets);
+        }
+
         var site = trace.KeepsContext && TraceContext.ResolveCaller(trace) is { } resolved ? TraceContext.SiteInFlow(resolved) : SourceLocation.Unknown;
         return _traces.GetValue(trace, static _ => new TraceCommands()).SessionFor(site);
+    }
+
+    private static void UseSockets(TraceSession trace, RedisSockets sockets)
+    {
+        foreach (var socket in FindSockets(sockets))
+        {
+            trace.UseSharedConnection(socket);
+        }
+    }
+
+    /// <summary>The multiplexer's sockets; none where they cannot be found (the failure logged once: the commands are still reported).</summary>
+    public static SharedConnection[] FindSockets(RedisSockets sockets)
+    {
+        try
+        {
+            return sockets.Current();
+        }
+        catch (Exception e)
+        {
+            BackendDiagnostics.Shared.TracerFailed(e);
+            return [];
+        }
     }
 
     public void ChargeTo(TraceSession trace)

@@ -12,7 +12,8 @@ public sealed class IoTraceReport
     /// <param name="aggregates">The aggregates.</param>
     /// <param name="isComplete"><see langword="false"/> when the backend may have missed calls.</param>
     /// <param name="features">What the aggregates measured; calls always.</param>
-    public IoTraceReport(Strategy strategy, string backend, TimeSpan elapsed, IReadOnlyList<IoAggregate> aggregates, bool isComplete = true, IoTraceFeatures features = IoTraceFeatures.All)
+    /// <param name="sharedAggregates">What connections the trace shared with others did while it ran (<see cref="SharedAggregates"/>); none by default.</param>
+    public IoTraceReport(Strategy strategy, string backend, TimeSpan elapsed, IReadOnlyList<IoAggregate> aggregates, bool isComplete = true, IoTraceFeatures features = IoTraceFeatures.All, IReadOnlyList<IoAggregate>? sharedAggregates = null)
     {
         ArgumentNullException.ThrowIfNull(backend);
         ArgumentNullException.ThrowIfNull(aggregates);
@@ -22,6 +23,7 @@ public sealed class IoTraceReport
         Aggregates = aggregates;
         IsComplete = isComplete;
         Features = features | IoTraceFeatures.Calls;
+        SharedAggregates = sharedAggregates ?? [];
         foreach (var aggregate in aggregates)
         {
             TotalCalls += aggregate.Calls;
@@ -49,6 +51,14 @@ public sealed class IoTraceReport
 
     /// <summary>The aggregates, ordered by file, line, probe and fd.</summary>
     public IReadOnlyList<IoAggregate> Aggregates { get; }
+
+    /// <summary>
+    /// The calls made on connections the trace shared with other requests (StackExchange.Redis's multiplexed
+    /// connection), outside the trace's flow, from the trace's first use of the connection to its end: whichever request
+    /// they served, so they are not in <see cref="Aggregates"/> nor in the totals. One per connection and probe, without
+    /// a line. Empty where the backend cannot count them, or no shared connection was used.
+    /// </summary>
+    public IReadOnlyList<IoAggregate> SharedAggregates { get; }
 
     /// <summary>The number of calls in all aggregates.</summary>
     public long TotalCalls { get; }

@@ -14,7 +14,7 @@ using StackExchange.Redis;
 // Usage: IoTrace.RealClients.Host <inprocess|ebpf> <workload> <argument>
 // Prepares a workload, then does it in a trace (All) between two markers strace shows (a stat of /iotrace-marker/begin
 // and of /iotrace-marker/end, which do not exist), then prints the report's rows, tab-separated (probe, file, line,
-// calls, bytes, target, fd), and "DONE <backend> <complete>". The tests assert lines of this file by the comments on
+// calls, bytes, target, fd), its shared connections' rows (file "(shared)"), and "DONE <backend> <complete>". The tests assert lines of this file by the comments on
 // them ("// the query"), not by number.
 var (backend, workload, argument) = (args[0], args[1], args[2]);
 if (backend == "ebpf")
@@ -46,6 +46,11 @@ IoTraceReport report = workload switch
 foreach (var a in report.Aggregates)
 {
     Console.WriteLine(string.Join('\t', a.Probe, Path.GetFileName(a.File), a.Line, a.Calls, a.Bytes, a.Target, a.Fd));
+}
+
+foreach (var a in report.SharedAggregates)
+{
+    Console.WriteLine(string.Join('\t', a.Probe, "(shared)", a.Line, a.Calls, a.Bytes, a.Target, a.Fd));
 }
 
 Console.WriteLine($"DONE {report.Backend} {report.IsComplete}");
@@ -200,6 +205,11 @@ static async Task<IoTraceReport> Http2(Strategy strategy, int size)
     foreach (var a in reports[0].Aggregates)
     {
         Console.WriteLine(string.Join('\t', "first:" + a.Probe, Path.GetFileName(a.File), a.Line, a.Calls, a.Bytes, a.Target, a.Fd));
+    }
+
+    foreach (var a in reports[0].SharedAggregates)
+    {
+        Console.WriteLine(string.Join('\t', "first:" + a.Probe, "(shared)", a.Line, a.Calls, a.Bytes, a.Target, a.Fd));
     }
 
     await app.StopAsync();

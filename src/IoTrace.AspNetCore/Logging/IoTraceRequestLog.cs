@@ -25,6 +25,9 @@ internal sealed class IoTraceRequestLog : IReadOnlyList<KeyValuePair<string, obj
     public const string IsCompleteKey = "IsComplete";
     public const string AggregatesKey = "Aggregates";
 
+    /// <summary>Present only when the request used a shared connection (<see cref="IoTraceReport.SharedAggregates"/>).</summary>
+    public const string SharedAggregatesKey = "SharedAggregates";
+
     public static readonly Func<IoTraceRequestLog, Exception?, string> Formatter = static (log, _) => log.Message;
 
     private readonly IoTraceReport _report;
@@ -32,6 +35,7 @@ internal sealed class IoTraceRequestLog : IReadOnlyList<KeyValuePair<string, obj
     private readonly Func<IoTraceFormatter, IoTraceReport, string>? _render;
     private string? _message;
     private string? _aggregates;
+    private string? _sharedAggregates;
 
     /// <summary>An event whose message <paramref name="render"/> makes with <paramref name="formatter"/>, once, when a sink first asks for it.</summary>
     public IoTraceRequestLog(string method, string path, string? route, int statusCode, string? traceId, string? spanId, IoTraceReport report, IoTraceFormatter formatter, Func<IoTraceFormatter, IoTraceReport, string> render)
@@ -73,7 +77,7 @@ internal sealed class IoTraceRequestLog : IReadOnlyList<KeyValuePair<string, obj
     /// <summary>The formatter's table. Two sinks asking at once may both render it; they get equal strings.</summary>
     public string Message => _message ??= _render!(_formatter!, _report);
 
-    public int Count => 15;
+    public int Count => _report.SharedAggregates.Count > 0 ? 16 : 15;
 
     public KeyValuePair<string, object?> this[int index] => index switch
     {
@@ -92,6 +96,7 @@ internal sealed class IoTraceRequestLog : IReadOnlyList<KeyValuePair<string, obj
         12 => new(ElapsedMsKey, _report.Elapsed.TotalMilliseconds),
         13 => new(IsCompleteKey, _report.IsComplete),
         14 => new(AggregatesKey, _aggregates ??= AggregatesJson.Write(_report.Aggregates)),
+        15 when _report.SharedAggregates.Count > 0 => new(SharedAggregatesKey, _sharedAggregates ??= AggregatesJson.Write(_report.SharedAggregates)),
         _ => throw new ArgumentOutOfRangeException(nameof(index)),
     };
 

@@ -29,4 +29,10 @@ internal enum BackendCapabilities
     /// calls: a trace sizes its per-probe counts for those (<see cref="Probes.ProbeCatalog.Range"/>).
     /// </summary>
     CountsWindowsOperations = 32,
+
+    /// <summary>
+    /// Counts the calls made outside every trace on a <see cref="Tracing.SharedConnection"/>'s socket, so a trace that
+    /// used the connection can report them (<see cref="IoTraceReport.SharedAggregates"/>).
+    /// </summary>
+    CountsSharedConnections = 64,
 }

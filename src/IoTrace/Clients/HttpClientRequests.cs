@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net.Http;
 using IoTrace.Attribution;
+using IoTrace.Backends;
 using IoTrace.Probes;
 using IoTrace.Tracing;
 
@@ -18,7 +19,8 @@ internal static class HttpClientRequests
 {
     private static readonly int s_probe = ProbeCatalog.IndexOf("http");
     private static readonly AsyncLocal<PendingRequest?> s_pending = new();
-    private static readonly ConcurrentDictionary<long, bool> s_multiplexed = new();
+    // Each multiplexed connection, by HttpClient's id, with its socket where the backend counts shared connections.
+    private static readonly ConcurrentDictionary<long, SharedConnection?> s_multiplexed = new();
     private static readonly ConcurrentDictionary<string, bool> s_multiplexedPeers = new(StringComparer.Ordinal);
 
     /// <summary>
@@ -29,12 +31,37 @@ internal static class HttpClientRequests
     {
         if (versionMajor >= 2)
         {
-            s_multiplexed[connectionId] = true;
-            if (remoteAddress is not null && HttpClientPeers.PeerOf(remoteAddress, port) is { } peer)
+            var peer = remoteAddress is not null ? HttpClientPeers.PeerOf(remoteAddress, port) : null;
+            var socket = peer is not null ? FindSocket(peer) : null;
+            s_multiplexed[connectionId] = socket;
+            if (peer is not null)
             {
                 s_multiplexedPeers[peer] = true;
             }
+
+            // Written in the opener's flow before the connection's first frame: the opener uses it from its start.
+            if (socket is not null && TraceContext.Current is { IsActive: true } opener)
+            {
+                opener.UseSharedConnection(socket);
+            }
         }
+    }
+
+    /// <summary>
+    /// The new connection's socket, where the backend counts shared connections: the one socket to
+    /// <paramref name="peer"/> that no other multiplexed connection has; none where that is not one socket (an HTTP/1.1
+    /// connection to the same server beside it).
+    /// </summary>
+    private static SharedConnection? FindSocket(string peer)
+    {
+        if (!OperatingSystem.IsLinux() || (IoTracer.Backend.Capabilities & BackendCapabilities.CountsSharedConnections) == 0)
+        {
+            return null;
+        }
+
+        var unclaimed = SharedConnections.WatchSocketsTo(new HashSet<string>(StringComparer.Ordinal) { peer })
+            .Where(static s => !s_multiplexed.Values.Any(claimed => ReferenceEquals(claimed, s))).ToList();
+        return unclaimed.Count == 1 ? unclaimed[0] : null;
     }
 
     /// <summary>
@@ -64,9 +91,13 @@ internal static class HttpClientRequests
     /// <summary>The flow's request goes out on connection <paramref name="connectionId"/>.</summary>
     public static void RequestHeadersStart(long connectionId)
     {
-        if (s_pending.Value is { } pending && s_multiplexed.ContainsKey(connectionId))
+        if (s_pending.Value is { } pending && s_multiplexed.TryGetValue(connectionId, out var socket))
         {
             pending.Multiplexed = true;
+            if (socket is { IsClosed: false } && pending.Session.IsActive)
+            {
+                pending.Session.UseSharedConnection(socket);
+            }
         }
     }
 

@@ -49,6 +49,7 @@ internal static class BuiltInFormatters
         }
 
         WriteFooter(stream, trace);
+        WriteShared(stream, trace);
     }
 
     public static void Files(TextWriter stream, IoTraceReport trace)
@@ -73,6 +74,7 @@ internal static class BuiltInFormatters
         }
 
         WriteFooter(stream, trace);
+        WriteShared(stream, trace);
     }
 
     private static (long Calls, long Bytes, TimeSpan Time, TimeSpan Cpu) RollUp(IEnumerable<IoAggregate> group)
@@ -111,6 +113,37 @@ internal static class BuiltInFormatters
         }
 
         WriteFooter(stream, trace);
+        WriteShared(stream, trace);
+    }
+
+    /// <summary>
+    /// The calls on connections the request shared with others, made outside its flow while it used them: after the
+    /// footer, for they are not the request's own nor in its totals.
+    /// </summary>
+    private static void WriteShared(TextWriter stream, IoTraceReport trace)
+    {
+        var shared = trace.SharedAggregates;
+        if (shared.Count == 0)
+        {
+            return;
+        }
+
+        stream.WriteLine("Shared connections, their calls outside this request while it used them (not in the totals):");
+        var withContext = trace.Strategy != Strategy.Summary;
+        var table = new TextTable(withContext ? s_contextLayout : s_summaryLayout);
+        var features = Feature.All & Measured(trace.Features);
+        for (var pass = 0; pass < 2; pass++)
+        {
+            for (var i = 0; i < shared.Count; i++)
+            {
+                AddRows(table, shared[i], features, withContext);
+            }
+
+            if (pass == 0)
+            {
+                table.BeginWriting(stream);
+            }
+        }
     }
 
     private static void AddRows(TextTable table, IoAggregate a, Feature features, bool withContext)

@@ -36,6 +36,7 @@ internal sealed class TraceSession
     private List<int>? _ownedFds;
     private List<HttpRequestSite>? _httpRequests;
     private List<SourceLocation?>? _nameResolutions;
+    private List<(SharedConnection Connection, long[] Before)>? _sharedConnections;
     private readonly long _startTimestamp;
     private long _stopTimestamp;
     private readonly string _rootPath;
@@ -246,6 +247,60 @@ internal sealed class TraceSession
         }
     }
 
+    /// <summary>
+    /// Notes that the flow uses <paramref name="connection"/> (it sent a command through a multiplexed client): the report
+    /// shows the connection's calls from now until the trace stops, apart from the trace's own.
+    /// </summary>
+    public void UseSharedConnection(SharedConnection connection)
+    {
+        var used = _sharedConnections ?? Interlocked.CompareExchange(ref _sharedConnections, [], null) ?? _sharedConnections!;
+        lock (used)
+        {
+            if (!used.Exists(u => ReferenceEquals(u.Connection, connection)))
+            {
+                used.Add((connection, connection.Read()));
+            }
+        }
+    }
+
+    /// <summary>What the shared connections the trace used did while it ran, one row per connection and probe.</summary>
+    private List<IoAggregate>? SharedAggregates()
+    {
+        if (Volatile.Read(ref _sharedConnections) is not { } used)
+        {
+            return null;
+        }
+
+        var rows = new List<IoAggregate>();
+        lock (used)
+        {
+            foreach (var (connection, before) in used)
+            {
+                foreach (var (probe, calls, bytes, time, cpu) in SharedConnection.Between(before, connection.Read()))
+                {
+                    if (_records[probe])
+                    {
+                        rows.Add(new IoAggregate(
+                            ProbeCatalog.Name(probe),
+                            null,
+                            null,
+                            _keepsContext ? SourceLocation.SharedConnection.Method : null,
+                            _keepsContext ? connection.Fd : null,
+                            _keepsContext ? Redactor.Target(connection.Peer, _redaction) : null,
+                            calls,
+                            _countsBytes ? bytes : 0,
+                            MeasuresTime ? time : TimeSpan.Zero,
+                            MeasuresCpu ? cpu : TimeSpan.Zero,
+                            _keepsContext ? IoTargetKind.Socket : IoTargetKind.Other));
+                    }
+                }
+            }
+        }
+
+        rows.Sort(s_order);
+        return rows;
+    }
+
     /// <summary>The line of the trace's asynchronous name resolutions when one line made them all; else null.</summary>
     private SourceLocation? NameResolutionLine()
     {
@@ -382,7 +437,7 @@ internal sealed class TraceSession
             MergeSameRows(aggregates);
         }
 
-        return new IoTraceReport(Strategy, Backend, elapsed, aggregates, isComplete: !_incomplete, Features);
+        return new IoTraceReport(Strategy, Backend, elapsed, aggregates, isComplete: !_incomplete, Features, SharedAggregates());
     }
 
     /// <summary>

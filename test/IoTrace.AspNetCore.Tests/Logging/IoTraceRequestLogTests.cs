@@ -44,6 +44,19 @@ public sealed class IoTraceRequestLogTests
     }
 
     [Fact]
+    public void Indexer_ReportWithASharedConnection_OneFieldMoreWithItsRows()
+    {
+        IoAggregate[] shared = [new("sendto", null, null, "(shared connection)", 77, "127.0.0.1:6379", 5, 641, TimeSpan.Zero, TimeSpan.Zero, IoTargetKind.Socket)];
+        var report = new IoTraceReport(Strategy.All, "inprocess", TimeSpan.FromMilliseconds(1), s_report.Aggregates, sharedAggregates: shared);
+
+        var log = new IoTraceRequestLog("GET", "/", null, 200, null, null, report, "the table");
+
+        Assert.Equal(16, log.Count);
+        Assert.Equal(new KeyValuePair<string, object?>("SharedAggregates", AggregatesJson.Write(shared)), log[15]);
+        Assert.Equal(3L, log[8].Value);
+    }
+
+    [Fact]
     public void Formatter_Log_IsTheMessage()
     {
         var log = new IoTraceRequestLog("GET", "/", null, 500, null, null, s_report, "File  Line  Probe");

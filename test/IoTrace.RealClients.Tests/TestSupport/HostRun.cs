@@ -15,7 +15,13 @@ internal sealed record HostRow(string Probe, string File, int? Line, long Calls,
 /// </summary>
 internal sealed partial class HostRun(List<HostRow> rows, string done, List<StracedCall> window)
 {
-    public List<HostRow> Rows { get; } = rows;
+    private const string SharedFile = "(shared)";
+
+    /// <summary>The request's own rows.</summary>
+    public List<HostRow> Rows { get; } = [.. rows.Where(static r => r.File != SharedFile)];
+
+    /// <summary>The rows of the shared connections the request used (<see cref="IoTraceReport.SharedAggregates"/>).</summary>
+    public List<HostRow> Shared { get; } = [.. rows.Where(static r => r.File == SharedFile)];
 
     /// <summary>The host's last line: <c>DONE &lt;backend&gt; &lt;complete&gt;</c>.</summary>
     public string Done { get; } = done;

@@ -165,6 +165,26 @@ public sealed class BuiltInFormattersTests
             """);
     }
 
+    [Fact]
+    public void Default_SharedConnection_ItsRowsFollowTheTotalsWhichLeaveThemOut()
+    {
+        var report = new IoTraceReport(Strategy.All, "inprocess", TimeSpan.FromMilliseconds(2), [s_report.Aggregates[3]], features: IoTraceFeatures.Calls | IoTraceFeatures.Bytes,
+            sharedAggregates: [new IoAggregate("sendto", null, null, "(shared connection)", 77, "127.0.0.1:6379", 5, 641, TimeSpan.Zero, TimeSpan.Zero, IoTargetKind.Socket)]);
+
+        AssertFormat("default", report, """
+            File        Line  Probe    FD  Feature  Value  Target
+            Program.cs    17  pread64  12  bytes    12288  /srv/orders.db
+            Program.cs    17  pread64  12  calls    3      /srv/orders.db
+            3 calls, 12288 bytes (All, inprocess, 2.000 ms traced)
+            Shared connections, their calls outside this request while it used them (not in the totals):
+            File                 Line  Probe   FD  Feature  Value  Target
+            (shared connection)        sendto  77  bytes    641    127.0.0.1:6379
+            (shared connection)        sendto  77  calls    5      127.0.0.1:6379
+
+            """);
+        Assert.Equal(3, report.TotalCalls);
+    }
+
     private static void AssertFormat(string formatter, IoTraceReport report, string expected)
     {
         using var writer = new StringWriter { NewLine = "\n" };

@@ -229,6 +229,38 @@ public sealed class TraceSessionTests
         Assert.Equal([(null, 1_096L), (12, 0L), (20, 0L)], report.Aggregates.Select(static a => (a.Line, a.Bytes)).OrderBy(static r => r.Line ?? 0));
     }
 
+    [Fact]
+    public void Stop_SharedConnectionUsed_ReportsItsCallsSinceTheFirstUseApartFromTheTraces()
+    {
+        var connection = new SharedConnection(77, 0, "127.0.0.1:6379");
+        connection.Count(s_recvfrom, 100, 0, 0);
+        var session = NewSession();
+        session.Charge(Call(s_pread, 9, 0, "/data/a", s_site, bytes: 10));
+
+        session.UseSharedConnection(connection);
+        connection.Count(s_recvfrom, 200, 0, 0);
+        session.UseSharedConnection(connection);
+        connection.Count(s_recvfrom, 300, 0, 0);
+        var report = session.Stop();
+
+        Assert.Equal([("recvfrom", "(shared connection)", 77, "127.0.0.1:6379", 2L, 500L)],
+            report.SharedAggregates.Select(static a => (a.Probe, a.Method, a.Fd!.Value, a.Target, a.Calls, a.Bytes)));
+        Assert.Equal((1L, 10L), (report.TotalCalls, report.TotalBytes));
+    }
+
+    [Fact]
+    public void Stop_SharedConnectionOfAProbeTheStrategyLeavesOut_NoRow()
+    {
+        var connection = new SharedConnection(77, 0, "127.0.0.1:6379");
+        var session = NewSession(Strategy.Write);
+
+        session.UseSharedConnection(connection);
+        connection.Count(s_recvfrom, 300, 0, 0);
+        var report = session.Stop();
+
+        Assert.Empty(report.SharedAggregates);
+    }
+
     private TraceSession NewSession(Strategy strategy = Strategy.All) =>
         _backend.Session(strategy, IoTraceFeatures.Calls | IoTraceFeatures.Bytes, "/app");
 

@@ -37,7 +37,7 @@ internal sealed unsafe class InProcessBackend : IIoTraceBackend
 
     public string Name => BackendName;
 
-    public BackendCapabilities Capabilities => BackendCapabilities.MeasuresCpu | BackendCapabilities.HasStacks;
+    public BackendCapabilities Capabilities => BackendCapabilities.MeasuresCpu | BackendCapabilities.HasStacks | BackendCapabilities.CountsSharedConnections;
 
     /// <summary>Fault injection for tests: while set, installing fails with this reason, as if no slot could be rebound.</summary>
     internal static string? InstallFaultForTests { get; set; }

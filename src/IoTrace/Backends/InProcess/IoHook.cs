@@ -59,6 +59,7 @@ internal static unsafe class IoHook
                 // Before the call, in every flow: once the kernel frees the number another thread can reuse it at
                 // once, and its calls must not find this fd's owner (a file write was charged to a request's socket).
                 FdOwners.Clear(callFd);
+                SharedConnections.Forget(callFd);
             }
 
             session = TraceContext.Current;
@@ -80,7 +81,9 @@ internal static unsafe class IoHook
 
         if (session is null)
         {
-            return original(a0, a1, a2, a3, a4, a5);
+            return callFd >= 0 && SharedConnections.Get(callFd) is { } shared
+                ? CountShared(shared, function, original, a0, a1, a2, a3, a4, a5)
+                : original(a0, a1, a2, a3, a4, a5);
         }
 
         var recorded = session.Records(function.Probe);
@@ -127,6 +130,22 @@ internal static unsafe class IoHook
         }
 
         busy.Dispose();
+        Marshal.SetLastSystemError(errno);
+        return result;
+    }
+
+    /// <summary>A call outside every trace on a shared connection's socket: counted for the traces that use the connection.</summary>
+    private static nint CountShared(SharedConnection shared, LibcIoFunction function, delegate* unmanaged<nint, nint, nint, nint, nint, nint, nint> original, nint a0, nint a1, nint a2, nint a3, nint a4, nint a5)
+    {
+        var shim = s_shim!;
+        var before = Stopwatch.GetTimestamp();
+        var cpuBefore = shim.ThreadCpuNanoseconds();
+        var result = original(a0, a1, a2, a3, a4, a5);
+        var errno = Marshal.GetLastSystemError();
+        var cpuAfter = shim.ThreadCpuNanoseconds();
+        var after = Stopwatch.GetTimestamp();
+        var returned = function.ReturnsSize ? (long)result : (int)result;
+        shared.Count(function.Probe, function.ReturnsSize && returned > 0 ? returned : 0, after - before, cpuAfter - cpuBefore);
         Marshal.SetLastSystemError(errno);
         return result;
     }
@@ -188,6 +207,14 @@ internal static unsafe class IoHook
         }
 
         var site = inheritedSite ?? ResolveCallSite(session, framePointers);
+        if (!site.IsApplication && SharedConnections.Get(fd) is { } shared)
+        {
+            // A shared connection's own code in a request's flow (a multiplexed connection's loops run in the flow of
+            // the request that opened it): not that request's call, but the connection's.
+            shared.Count(function.Probe, bytes, ticks, cpu);
+            site = SourceLocation.SharedConnection;
+        }
+
         if (waits)
         {
             FdOwners.Set(fd, session, site, closesBefore);

@@ -1,0 +1,78 @@
+using System.Diagnostics;
+using IoTrace.Probes;
+
+namespace IoTrace.Tracing;
+
+/// <summary>
+/// A socket that serves many requests at once (a multiplexed client's connection) and does its IO outside every
+/// request's flow: its calls there are counted here, for the whole process, and a trace that used the connection reports
+/// what was counted while it ran (<see cref="TraceSession.UseSharedConnection"/>), apart from its own IO.
+/// </summary>
+internal sealed class SharedConnection
+{
+    private const int Fields = 4;
+
+    // Per probe: calls, bytes, wall ticks, CPU nanoseconds; cumulative, so that a trace's share is a difference.
+    private readonly long[] _counts = new long[ProbeCatalog.Count * Fields];
+    private volatile bool _closed;
+
+    public SharedConnection(int fd, long generation, string? peer)
+    {
+        Fd = fd;
+        Generation = generation;
+        Peer = peer;
+    }
+
+    public int Fd { get; }
+
+    /// <summary>The fd's life this connection is (its number's closes before it was watched).</summary>
+    public long Generation { get; }
+
+    /// <summary>The server, as <see cref="PeerNames"/> writes it; null where the socket had no peer to name.</summary>
+    public string? Peer { get; }
+
+    /// <summary>Closed: its number may already be another fd's.</summary>
+    public bool IsClosed => _closed;
+
+    public void Close() => _closed = true;
+
+    public void Count(int probe, long bytes, long wallTicks, long cpuNanoseconds)
+    {
+        var at = probe * Fields;
+        Interlocked.Increment(ref _counts[at]);
+        if (bytes > 0)
+        {
+            Interlocked.Add(ref _counts[at + 1], bytes);
+        }
+
+        Interlocked.Add(ref _counts[at + 2], wallTicks);
+        Interlocked.Add(ref _counts[at + 3], cpuNanoseconds);
+    }
+
+    /// <summary>Everything counted so far; each probe's fields may be a call apart from each other, never more.</summary>
+    public long[] Read()
+    {
+        var copy = new long[_counts.Length];
+        for (var i = 0; i < copy.Length; i++)
+        {
+            copy[i] = Volatile.Read(ref _counts[i]);
+        }
+
+        return copy;
+    }
+
+    /// <summary>What was counted between two readings, per probe with calls.</summary>
+    public static IEnumerable<(int Probe, long Calls, long Bytes, TimeSpan Time, TimeSpan Cpu)> Between(long[] before, long[] after)
+    {
+        for (var probe = 0; probe < ProbeCatalog.Count; probe++)
+        {
+            var at = probe * Fields;
+            var calls = after[at] - before[at];
+            if (calls > 0)
+            {
+                yield return (probe, calls, after[at + 1] - before[at + 1], Stopwatch.GetElapsedTime(0, after[at + 2] - before[at + 2]),
+                    TimeSpan.FromTicks((after[at + 3] - before[at + 3]) / 100));
+            }
+        }
+    }
+}
