@@ -59,9 +59,18 @@ internal static class HttpClientRequests
             return null;
         }
 
-        var unclaimed = SharedConnections.WatchSocketsTo(new HashSet<string>(StringComparer.Ordinal) { peer })
-            .Where(static s => !s_multiplexed.Values.Any(claimed => ReferenceEquals(claimed, s))).ToList();
-        return unclaimed.Count == 1 ? unclaimed[0] : null;
+        try
+        {
+            var unclaimed = SharedConnections.WatchSocketsTo(new HashSet<string>(StringComparer.Ordinal) { peer })
+                .Where(static s => !s_multiplexed.Values.Any(claimed => ReferenceEquals(claimed, s))).ToList();
+            return unclaimed.Count == 1 ? unclaimed[0] : null;
+        }
+        catch (Exception e)
+        {
+            // Best effort: the requests are still reported, the connection's calls not.
+            BackendDiagnostics.Shared.TracerFailed(e);
+            return null;
+        }
     }
 
     /// <summary>

@@ -131,7 +131,8 @@ internal static class BuiltInFormatters
         stream.WriteLine("Shared connections, their calls outside this request while it used them (not in the totals):");
         var withContext = trace.Strategy != Strategy.Summary;
         var table = new TextTable(withContext ? s_contextLayout : s_summaryLayout);
-        var features = Feature.All & Measured(trace.Features);
+        // A shared connection's calls are not timed on CPU (SharedConnection): cpu and wait are left out, never shown as 0.
+        var features = Feature.All & Measured(trace.Features) & ~(Feature.Cpu | Feature.Wait);
         for (var pass = 0; pass < 2; pass++)
         {
             for (var i = 0; i < shared.Count; i++)

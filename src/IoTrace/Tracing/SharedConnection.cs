@@ -10,11 +10,13 @@ namespace IoTrace.Tracing;
 /// </summary>
 internal sealed class SharedConnection
 {
-    private const int Fields = 4;
+    private const int Fields = 3;
 
-    // Per probe: calls, bytes, wall ticks, CPU nanoseconds; cumulative, so that a trace's share is a difference.
+    // Per probe: calls, bytes, wall ticks; cumulative, so that a trace's share is a difference. No CPU time: on Linux a
+    // thread's CPU clock is a system call (0.25 us), too dear for every call of a busy connection.
     private readonly long[] _counts = new long[ProbeCatalog.Count * Fields];
     private volatile bool _closed;
+    private int _users;
 
     public SharedConnection(int fd, long generation, string? peer)
     {
@@ -36,7 +38,15 @@ internal sealed class SharedConnection
 
     public void Close() => _closed = true;
 
-    public void Count(int probe, long bytes, long wallTicks, long cpuNanoseconds)
+    /// <summary>Whether a running trace uses the connection: its calls are counted only then, and cost nothing otherwise.</summary>
+    public bool InUse => Volatile.Read(ref _users) > 0;
+
+    /// <summary>A trace starts using the connection; the calls from now on are counted until it ends (<see cref="RemoveUser"/>).</summary>
+    public void AddUser() => Interlocked.Increment(ref _users);
+
+    public void RemoveUser() => Interlocked.Decrement(ref _users);
+
+    public void Count(int probe, long bytes, long wallTicks)
     {
         var at = probe * Fields;
         Interlocked.Increment(ref _counts[at]);
@@ -46,7 +56,6 @@ internal sealed class SharedConnection
         }
 
         Interlocked.Add(ref _counts[at + 2], wallTicks);
-        Interlocked.Add(ref _counts[at + 3], cpuNanoseconds);
     }
 
     /// <summary>Everything counted so far; each probe's fields may be a call apart from each other, never more.</summary>
@@ -62,7 +71,7 @@ internal sealed class SharedConnection
     }
 
     /// <summary>What was counted between two readings, per probe with calls.</summary>
-    public static IEnumerable<(int Probe, long Calls, long Bytes, TimeSpan Time, TimeSpan Cpu)> Between(long[] before, long[] after)
+    public static IEnumerable<(int Probe, long Calls, long Bytes, TimeSpan Time)> Between(long[] before, long[] after)
     {
         for (var probe = 0; probe < ProbeCatalog.Count; probe++)
         {
@@ -70,8 +79,7 @@ internal sealed class SharedConnection
             var calls = after[at] - before[at];
             if (calls > 0)
             {
-                yield return (probe, calls, after[at + 1] - before[at + 1], Stopwatch.GetElapsedTime(0, after[at + 2] - before[at + 2]),
-                    TimeSpan.FromTicks((after[at + 3] - before[at + 3]) / 100));
+                yield return (probe, calls, after[at + 1] - before[at + 1], Stopwatch.GetElapsedTime(0, after[at + 2] - before[at + 2]));
             }
         }
     }

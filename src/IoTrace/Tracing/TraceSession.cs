@@ -256,14 +256,18 @@ internal sealed class TraceSession
         var used = _sharedConnections ?? Interlocked.CompareExchange(ref _sharedConnections, [], null) ?? _sharedConnections!;
         lock (used)
         {
-            if (!used.Exists(u => ReferenceEquals(u.Connection, connection)))
+            if (_active && !used.Exists(u => ReferenceEquals(u.Connection, connection)))
             {
+                connection.AddUser();
                 used.Add((connection, connection.Read()));
             }
         }
     }
 
-    /// <summary>What the shared connections the trace used did while it ran, one row per connection and probe.</summary>
+    /// <summary>
+    /// What the shared connections the trace used did while it ran, one row per connection and probe (no CPU time: see
+    /// <see cref="SharedConnection"/>). Called once, by <see cref="Stop"/>: the trace stops using them.
+    /// </summary>
     private List<IoAggregate>? SharedAggregates()
     {
         if (Volatile.Read(ref _sharedConnections) is not { } used)
@@ -276,7 +280,9 @@ internal sealed class TraceSession
         {
             foreach (var (connection, before) in used)
             {
-                foreach (var (probe, calls, bytes, time, cpu) in SharedConnection.Between(before, connection.Read()))
+                var after = connection.Read();
+                connection.RemoveUser();
+                foreach (var (probe, calls, bytes, time) in SharedConnection.Between(before, after))
                 {
                     if (_records[probe])
                     {
@@ -290,7 +296,7 @@ internal sealed class TraceSession
                             calls,
                             _countsBytes ? bytes : 0,
                             MeasuresTime ? time : TimeSpan.Zero,
-                            MeasuresCpu ? cpu : TimeSpan.Zero,
+                            TimeSpan.Zero,
                             _keepsContext ? IoTargetKind.Socket : IoTargetKind.Other));
                     }
                 }

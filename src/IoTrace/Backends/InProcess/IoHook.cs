@@ -81,7 +81,7 @@ internal static unsafe class IoHook
 
         if (session is null)
         {
-            return callFd >= 0 && SharedConnections.Get(callFd) is { } shared
+            return callFd >= 0 && SharedConnections.Get(callFd) is { InUse: true } shared
                 ? CountShared(shared, function, original, a0, a1, a2, a3, a4, a5)
                 : original(a0, a1, a2, a3, a4, a5);
         }
@@ -137,15 +137,12 @@ internal static unsafe class IoHook
     /// <summary>A call outside every trace on a shared connection's socket: counted for the traces that use the connection.</summary>
     private static nint CountShared(SharedConnection shared, LibcIoFunction function, delegate* unmanaged<nint, nint, nint, nint, nint, nint, nint> original, nint a0, nint a1, nint a2, nint a3, nint a4, nint a5)
     {
-        var shim = s_shim!;
         var before = Stopwatch.GetTimestamp();
-        var cpuBefore = shim.ThreadCpuNanoseconds();
         var result = original(a0, a1, a2, a3, a4, a5);
         var errno = Marshal.GetLastSystemError();
-        var cpuAfter = shim.ThreadCpuNanoseconds();
         var after = Stopwatch.GetTimestamp();
         var returned = function.ReturnsSize ? (long)result : (int)result;
-        shared.Count(function.Probe, function.ReturnsSize && returned > 0 ? returned : 0, after - before, cpuAfter - cpuBefore);
+        shared.Count(function.Probe, function.ReturnsSize && returned > 0 ? returned : 0, after - before);
         Marshal.SetLastSystemError(errno);
         return result;
     }
@@ -211,7 +208,11 @@ internal static unsafe class IoHook
         {
             // A shared connection's own code in a request's flow (a multiplexed connection's loops run in the flow of
             // the request that opened it): not that request's call, but the connection's.
-            shared.Count(function.Probe, bytes, ticks, cpu);
+            if (shared.InUse)
+            {
+                shared.Count(function.Probe, bytes, ticks);
+            }
+
             site = SourceLocation.SharedConnection;
         }
 
