@@ -52,7 +52,7 @@ internal sealed class EbpfBackend : AttachedBackend<EbpfAttachment, KernelTrace>
     /// <summary>CPU time needs the task's fields, read through BTF: without it the report says CPU is unavailable, never 0.</summary>
     public override BackendCapabilities Capabilities =>
         BackendCapabilities.SeesNativeLibraries | BackendCapabilities.HasStacks | BackendCapabilities.ReportsLate | BackendCapabilities.ReadsThreadTraces
-        | (Tracepoints == KernelTracepoints.Btf ? BackendCapabilities.MeasuresCpu : 0);
+        | BackendCapabilities.CountsSharedConnections | (Tracepoints == KernelTracepoints.Btf ? BackendCapabilities.MeasuresCpu : 0);
 
     /// <summary>How the kernel program attaches (chosen once per process, see <see cref="KernelProbes.Choose"/>).</summary>
     public KernelTracepoints Tracepoints { get; }
@@ -121,6 +121,36 @@ internal sealed class EbpfBackend : AttachedBackend<EbpfAttachment, KernelTrace>
     }
 
     public override string? DescribeFd(int fd) => FdTargets.Resolve(fd);
+
+    /// <summary>
+    /// Marks the connection's socket in the kernel program's fd states: its calls outside traces are then counted under
+    /// the connection's id, delivered with each flush (<see cref="FlushCharger"/>). Unmarked when its last user stops.
+    /// </summary>
+    public override void FollowSharedConnection(SharedConnection connection, bool follow)
+    {
+        try
+        {
+            if (Attachment?.Probes.FdStates is not { } states)
+            {
+                return;
+            }
+
+            if (follow)
+            {
+                // Its reads and writes: the flush thread's own setup calls on it (getpeername, naming it) are not the
+                // connection's, and the kernel cannot tell that thread apart.
+                _ = states.Mark(connection.Fd, (ulong)connection.Id, SyscallTable.Read | SyscallTable.Write);
+            }
+            else
+            {
+                states.Unmark(connection.Fd, (ulong)connection.Id);
+            }
+        }
+        catch (Exception e)
+        {
+            Diagnostics.TracerFailed(e);
+        }
+    }
 
     protected override KernelTrace CreateTrace(TraceSession session) => new(session);
 

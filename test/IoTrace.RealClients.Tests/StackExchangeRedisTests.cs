@@ -6,7 +6,7 @@ namespace IoTrace.RealClients.Tests;
 /// <summary>
 /// Redis through StackExchange.Redis's multiplexed connection, whose socket IO runs on its own threads: the report shows
 /// the commands the request sent (IoTrace.StackExchangeRedis), as strace saw them sent, none of that socket IO among the
-/// request's own calls, and, in process, the socket's calls while the request used it as shared.
+/// request's own calls, and the socket's calls while the request used it as shared rows.
 /// </summary>
 public sealed class StackExchangeRedisTests(RedisServer redis)
 {
@@ -32,19 +32,11 @@ public sealed class StackExchangeRedisTests(RedisServer redis)
         // The socket's own calls are the multiplexer's threads': no backend charges them to the request.
         Assert.Empty(run.ReportedOnPeer(redis.Port));
 
-        // In process they are the report's shared rows: between the markers only this request used the connection, so
-        // they are strace's calls on its socket, call for call and byte for byte. The kernel programs follow traced
-        // threads and the fds a trace waits on, not a multiplexer's sockets: no shared rows there.
-        if (backend == "inprocess")
-        {
-            var straced = run.StracedOnPeer(redis.Port);
-            Assert.Contains(straced, static c => c.Name == "sendto");
-            Assert.Equal(HostRun.Totals(straced), HostRun.Totals(run.Shared));
-            Assert.All(run.Shared, r => Assert.Equal(redis.Endpoint, r.Target));
-        }
-        else
-        {
-            Assert.Empty(run.Shared);
-        }
+        // They are the report's shared rows: between the markers only this request used the connection, so they are
+        // strace's calls on its socket, call for call and byte for byte.
+        var straced = run.StracedOnPeer(redis.Port);
+        Assert.Contains(straced, static c => c.Name == "sendto");
+        Assert.Equal(HostRun.Totals(straced), HostRun.Totals(run.Shared));
+        Assert.All(run.Shared, r => Assert.Equal(redis.Endpoint, r.Target));
     }
 }

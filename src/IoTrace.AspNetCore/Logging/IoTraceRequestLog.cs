@@ -35,7 +35,6 @@ internal sealed class IoTraceRequestLog : IReadOnlyList<KeyValuePair<string, obj
     private readonly Func<IoTraceFormatter, IoTraceReport, string>? _render;
     private string? _message;
     private string? _aggregates;
-    private string? _sharedAggregates;
 
     /// <summary>An event whose message <paramref name="render"/> makes with <paramref name="formatter"/>, once, when a sink first asks for it.</summary>
     public IoTraceRequestLog(string method, string path, string? route, int statusCode, string? traceId, string? spanId, IoTraceReport report, IoTraceFormatter formatter, Func<IoTraceFormatter, IoTraceReport, string> render)
@@ -96,7 +95,8 @@ internal sealed class IoTraceRequestLog : IReadOnlyList<KeyValuePair<string, obj
         12 => new(ElapsedMsKey, _report.Elapsed.TotalMilliseconds),
         13 => new(IsCompleteKey, _report.IsComplete),
         14 => new(AggregatesKey, _aggregates ??= AggregatesJson.Write(_report.Aggregates)),
-        15 when _report.SharedAggregates.Count > 0 => new(SharedAggregatesKey, _sharedAggregates ??= AggregatesJson.Write(_report.SharedAggregates)),
+        // Rendered at each read, not kept: rare, and a field would cost every request's event its size.
+        15 when _report.SharedAggregates.Count > 0 => new(SharedAggregatesKey, AggregatesJson.Write(_report.SharedAggregates)),
         _ => throw new ArgumentOutOfRangeException(nameof(index)),
     };
 

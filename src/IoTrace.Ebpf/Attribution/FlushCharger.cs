@@ -44,6 +44,11 @@ internal sealed class FlushCharger(ConcurrentDictionary<long, KernelTrace> trace
                         touched.Add(trace);
                         Charge(trace, aggregate, ref waited);
                     }
+                    else if (!closes && SharedConnections.ById(aggregate.Trace) is { } shared)
+                    {
+                        // A shared connection's calls outside traces, counted while a trace used it.
+                        shared.Count(aggregate.Probe, aggregate.Calls, aggregate.Bytes, (long)(aggregate.WallNanoseconds * s_ticksPerNanosecond));
+                    }
                 }
             }
 

@@ -69,8 +69,12 @@ internal sealed unsafe class KernelProbes : IDisposable
         _unwindRules = Libbpf.MapFd(Libbpf.FindMap(obj, "unwind_rules"));
         _frameless = Libbpf.MapFd(Libbpf.FindMap(obj, "frameless"));
         _shortcuts = Libbpf.MapFd(Libbpf.FindMap(obj, "shortcuts"));
+        FdStates = KernelFdStates.Map(Libbpf.MapFd(Libbpf.FindMap(obj, "fds")));
         _rotatedAt = Now();
     }
+
+    /// <summary>The program's fd states, where shared connections' sockets are marked.</summary>
+    public KernelFdStates FdStates { get; }
 
     public KernelTracepoints Tracepoints { get; }
 
@@ -262,6 +266,7 @@ internal sealed unsafe class KernelProbes : IDisposable
         }
 
         _ = LibcInterop.Munmap((nint)_control, ControlMapping);
+        FdStates.Dispose();
         Libbpf.Close(_object);
         DetachDuration = Stopwatch.GetElapsedTime(started);
     }

@@ -51,6 +51,15 @@ internal interface IIoTraceBackend
     /// <summary>What an fd opened before the trace is now (a path, a peer), if the backend can tell; else null.</summary>
     string? DescribeFd(int fd);
 
+    /// <summary>
+    /// A trace started using <paramref name="connection"/> and none did before (<paramref name="follow"/>), or the last
+    /// one stopped: a backend that counts shared connections (<see cref="BackendCapabilities.CountsSharedConnections"/>)
+    /// and must be told which sockets to count starts or stops counting its calls outside traces. Never throws.
+    /// </summary>
+    void FollowSharedConnection(SharedConnection connection, bool follow)
+    {
+    }
+
     /// <summary>Undoes everything the backend changed in the process. A later trace may start it again.</summary>
     void Stop();
 }

@@ -15,6 +15,8 @@ internal sealed class SharedConnection
     // Per probe: calls, bytes, wall ticks; cumulative, so that a trace's share is a difference. No CPU time: on Linux a
     // thread's CPU clock is a system call (0.25 us), too dear for every call of a busy connection.
     private readonly long[] _counts = new long[ProbeCatalog.Count * Fields];
+    private static long s_lastId;
+
     private volatile bool _closed;
     private int _users;
 
@@ -24,6 +26,12 @@ internal sealed class SharedConnection
         Generation = generation;
         Peer = peer;
     }
+
+    /// <summary>
+    /// Unique in the process, apart from every trace's id (<see cref="TraceSession.Id"/>): a kernel backend counts the
+    /// connection's calls under it as it counts a trace's.
+    /// </summary>
+    public long Id { get; } = (1L << 62) | Interlocked.Increment(ref s_lastId);
 
     public int Fd { get; }
 
@@ -41,15 +49,19 @@ internal sealed class SharedConnection
     /// <summary>Whether a running trace uses the connection: its calls are counted only then, and cost nothing otherwise.</summary>
     public bool InUse => Volatile.Read(ref _users) > 0;
 
-    /// <summary>A trace starts using the connection; the calls from now on are counted until it ends (<see cref="RemoveUser"/>).</summary>
-    public void AddUser() => Interlocked.Increment(ref _users);
+    /// <summary>
+    /// A trace starts using the connection; the calls from now on are counted until it ends (<see cref="RemoveUser"/>).
+    /// True for the first user: the backend starts counting.
+    /// </summary>
+    public bool AddUser() => Interlocked.Increment(ref _users) == 1;
 
-    public void RemoveUser() => Interlocked.Decrement(ref _users);
+    /// <summary>True when the last user left: the backend stops counting.</summary>
+    public bool RemoveUser() => Interlocked.Decrement(ref _users) == 0;
 
-    public void Count(int probe, long bytes, long wallTicks)
+    public void Count(int probe, long calls, long bytes, long wallTicks)
     {
         var at = probe * Fields;
-        Interlocked.Increment(ref _counts[at]);
+        Interlocked.Add(ref _counts[at], calls);
         if (bytes > 0)
         {
             Interlocked.Add(ref _counts[at + 1], bytes);

@@ -12,6 +12,7 @@ internal static class SharedConnections
     private const int MaxFd = 1 << 20;
     private static readonly Lock s_lock = new();
     private static SharedConnection?[] s_byFd = new SharedConnection?[64];
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<long, SharedConnection> s_byId = new();
 
     /// <summary>The shared connection on <paramref name="fd"/>, if one is watched there.</summary>
     public static SharedConnection? Get(int fd)
@@ -19,6 +20,9 @@ internal static class SharedConnections
         var byFd = s_byFd;
         return (uint)fd < (uint)byFd.Length ? Volatile.Read(ref byFd[fd]) : null;
     }
+
+    /// <summary>The connection a kernel backend counted calls for under <paramref name="id"/> (<see cref="SharedConnection.Id"/>), if it is still watched.</summary>
+    public static SharedConnection? ById(long id) => s_byId.TryGetValue(id, out var connection) ? connection : null;
 
     /// <summary>Watches <paramref name="fd"/>'s current life (<see cref="FdOwners.Closes"/>) as a shared connection, once.</summary>
     public static SharedConnection? Watch(int fd, string? peer)
@@ -44,14 +48,21 @@ internal static class SharedConnections
                 s_byFd = byFd = grown;
             }
 
+            if (byFd[fd] is { } replaced)
+            {
+                s_byId.TryRemove(replaced.Id, out _);
+            }
+
             var connection = new SharedConnection(fd, generation, peer);
             Volatile.Write(ref byFd[fd], connection);
+            s_byId[connection.Id] = connection;
 
             // Closed while it was being watched: its number is no longer this socket.
             if (FdOwners.Closes(fd) != generation)
             {
                 connection.Close();
                 byFd[fd] = null;
+                s_byId.TryRemove(connection.Id, out _);
                 return null;
             }
 
@@ -67,6 +78,7 @@ internal static class SharedConnections
         {
             connection.Close();
             Interlocked.CompareExchange(ref byFd[fd], null, connection);
+            s_byId.TryRemove(connection.Id, out _);
         }
     }
 

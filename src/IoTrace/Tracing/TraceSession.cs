@@ -258,17 +258,20 @@ internal sealed class TraceSession
         {
             if (_active && !used.Exists(u => ReferenceEquals(u.Connection, connection)))
             {
-                connection.AddUser();
                 used.Add((connection, connection.Read()));
+                if (connection.AddUser())
+                {
+                    Recorder.FollowSharedConnection(connection, follow: true);
+                }
             }
         }
     }
 
     /// <summary>
     /// What the shared connections the trace used did while it ran, one row per connection and probe (no CPU time: see
-    /// <see cref="SharedConnection"/>). Called once, by <see cref="Stop"/>: the trace stops using them.
+    /// <see cref="SharedConnection"/>): read once every call before the stop is charged, a kernel backend's included.
     /// </summary>
-    private List<IoAggregate>? SharedAggregates()
+    private List<IoAggregate>? SharedAggregates(List<(int Fd, int Probe, long Calls, long Bytes, TimeSpan Time)>? inFlow)
     {
         if (Volatile.Read(ref _sharedConnections) is not { } used)
         {
@@ -280,9 +283,17 @@ internal sealed class TraceSession
         {
             foreach (var (connection, before) in used)
             {
-                var after = connection.Read();
-                connection.RemoveUser();
-                foreach (var (probe, calls, bytes, time) in SharedConnection.Between(before, after))
+                var byProbe = SharedConnection.Between(before, connection.Read()).ToDictionary(static c => c.Probe, static c => (c.Calls, c.Bytes, c.Time));
+                foreach (var call in inFlow ?? [])
+                {
+                    if (call.Fd == connection.Fd)
+                    {
+                        var (calls, bytes, time) = byProbe.GetValueOrDefault(call.Probe);
+                        byProbe[call.Probe] = (calls + call.Calls, bytes + call.Bytes, time + call.Time);
+                    }
+                }
+
+                foreach (var (probe, (calls, bytes, time)) in byProbe)
                 {
                     if (_records[probe])
                     {
@@ -305,6 +316,26 @@ internal sealed class TraceSession
 
         rows.Sort(s_order);
         return rows;
+    }
+
+    /// <summary>The trace no longer uses its shared connections: the last user's stop ends their counting.</summary>
+    private void StopUsingSharedConnections()
+    {
+        if (Volatile.Read(ref _sharedConnections) is not { } used)
+        {
+            return;
+        }
+
+        lock (used)
+        {
+            foreach (var (connection, _) in used)
+            {
+                if (connection.RemoveUser())
+                {
+                    Recorder.FollowSharedConnection(connection, follow: false);
+                }
+            }
+        }
     }
 
     /// <summary>The line of the trace's asynchronous name resolutions when one line made them all; else null.</summary>
@@ -373,6 +404,7 @@ internal sealed class TraceSession
         if (Interlocked.CompareExchange(ref _stopTimestamp, Stopwatch.GetTimestamp(), 0) == 0)
         {
             _active = false;
+            StopUsingSharedConnections();
         }
     }
 
@@ -398,6 +430,7 @@ internal sealed class TraceSession
         ClientEventSources.ChargeAll(this);
         var elapsed = Stopwatch.GetElapsedTime(_startTimestamp, _stopTimestamp);
         var aggregates = new List<IoAggregate>();
+        List<(int Fd, int Probe, long Calls, long Bytes, TimeSpan Time)>? inFlowShared = null;
         if (Volatile.Read(ref _byProbe) is { } byProbe)
         {
             for (var slot = 0; slot < byProbe.Length; slot++)
@@ -421,7 +454,9 @@ internal sealed class TraceSession
                 if (!site.IsApplication && target is not null && ProbeCatalog.Has(key.Probe, ProbeTraits.MovesBytes) && HttpClientRequests.IsMultiplexedPeer(target))
                 {
                     // A multiplexed connection's reads and writes with no line of their own: a kernel backend cannot see the
-                    // connection's loops on their stacks, and charges the first ones to the request that opened it.
+                    // connection's loops on their stacks, and charges the first ones to the request that opened it. They
+                    // are the connection's: shared, where the trace follows it.
+                    (inFlowShared ??= []).Add((key.Fd, key.Probe, c.Calls, c.Bytes, c.Time));
                     continue;
                 }
 
@@ -443,7 +478,7 @@ internal sealed class TraceSession
             MergeSameRows(aggregates);
         }
 
-        return new IoTraceReport(Strategy, Backend, elapsed, aggregates, isComplete: !_incomplete, Features, SharedAggregates());
+        return new IoTraceReport(Strategy, Backend, elapsed, aggregates, isComplete: !_incomplete, Features, SharedAggregates(inFlowShared));
     }
 
     /// <summary>

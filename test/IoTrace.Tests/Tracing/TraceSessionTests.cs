@@ -233,14 +233,14 @@ public sealed class TraceSessionTests
     public void Stop_SharedConnectionUsed_ReportsItsCallsSinceTheFirstUseApartFromTheTraces()
     {
         var connection = new SharedConnection(77, 0, "127.0.0.1:6379");
-        connection.Count(s_recvfrom, 100, 0);
+        connection.Count(s_recvfrom, 1, 100, 0);
         var session = NewSession();
         session.Charge(Call(s_pread, 9, 0, "/data/a", s_site, bytes: 10));
 
         session.UseSharedConnection(connection);
-        connection.Count(s_recvfrom, 200, 0);
+        connection.Count(s_recvfrom, 1, 200, 0);
         session.UseSharedConnection(connection);
-        connection.Count(s_recvfrom, 300, 0);
+        connection.Count(s_recvfrom, 1, 300, 0);
         Assert.True(connection.InUse);
         var report = session.Stop();
 
@@ -257,7 +257,7 @@ public sealed class TraceSessionTests
         var session = NewSession(Strategy.Write);
 
         session.UseSharedConnection(connection);
-        connection.Count(s_recvfrom, 300, 0);
+        connection.Count(s_recvfrom, 1, 300, 0);
         var report = session.Stop();
 
         Assert.Empty(report.SharedAggregates);

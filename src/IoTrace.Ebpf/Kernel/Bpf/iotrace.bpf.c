@@ -29,6 +29,7 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 #define SETUP 1
 #define CONTEXT 8
 #define CPU 16
+#define SHARED 32   // fd state only: a shared connection's socket, its calls outside traces counted until the process unmarks it
 #define RULES_SHIFT 32
 
 // x86_64 system call numbers the program treats apart.
@@ -134,7 +135,8 @@ struct entered {
     s64 gen;
     u64 owned;  // the trace is the fd's owner's, not the thread's
 };
-// An fd number's generation (bumped when it is closed), and the trace that retries a read on it (0: none).
+// An fd number's generation (bumped when it is closed), and the trace that retries a read on it (0: none), or the
+// shared connection (flags SHARED) its calls outside traces are counted for, as the process marked it.
 struct fd_state {
     s64 gen;
     u64 trace;
@@ -190,9 +192,10 @@ HASH(path_count, u32, u64, 16384);                  // the paths each thread nam
 HASH(fds_high, s64, struct fd_state, 16384);        // fd states past FD_SLOTS
 
 // fd states by number: an array lookup is an address computation, a hash lookup hashes; every untraced call on an
-// fd looks its state up.
+// fd looks its state up. Mapped by the process, which marks shared connections' sockets in it (KernelFdStates).
 struct {
     __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(map_flags, BPF_F_MMAPABLE);
     __uint(max_entries, FD_SLOTS);
     __type(key, u32);
     __type(value, struct fd_state);
@@ -364,6 +367,7 @@ static __always_inline int on_enter(struct pt_regs *regs, long id)
         if (closed) {
             __sync_fetch_and_add(&closed->gen, 1);
             closed->trace = 0;
+            closed->flags = 0;
         }
     }
     if (m == 0)
@@ -682,8 +686,9 @@ static __always_inline int on_exit(struct pt_regs *regs, long ret)
             gen--;
     }
     // The retry an owner waited for ends its wait once it moves bytes (or fails otherwise): the fd's later calls outside
-    // any trace are no one's (an HTTP/2 connection's loops read and write for every request on it).
-    if (e.owned && fd >= 0 && ((m >> KIND_SHIFT) & 7) != SETUP && ret != -EAGAIN) {
+    // any trace are no one's (an HTTP/2 connection's loops read and write for every request on it). A shared
+    // connection's marking stays until the process lifts it.
+    if (e.owned && (e.flags & SHARED) == 0 && fd >= 0 && ((m >> KIND_SHIFT) & 7) != SETUP && ret != -EAGAIN) {
         struct fd_state *waited = fd_state(fd, false);
         if (waited && waited->gen == e.gen && waited->trace == e.trace)
             waited->trace = 0;
@@ -693,7 +698,7 @@ static __always_inline int on_exit(struct pt_regs *regs, long ret)
     // another file's, whose calls must not be charged to this trace.
     if (fd >= 0 && ((ret == -EAGAIN && ((m >> KIND_SHIFT) & 7) != SETUP) || (ret == -EINPROGRESS && id == SYS_CONNECT))) {
         struct fd_state *state = fd_state(fd, true);
-        if (state && (fd_source != 1 || state->gen == e.gen)) {
+        if (state && (state->flags & SHARED) == 0 && (fd_source != 1 || state->gen == e.gen)) {
             state->flags = fl;
             state->trace = e.trace;
         }

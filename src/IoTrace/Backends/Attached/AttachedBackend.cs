@@ -93,6 +93,11 @@ internal abstract class AttachedBackend<TAttachment, TTrace> : IIoTraceBackend
 
     public abstract string? DescribeFd(int fd);
 
+    /// <inheritdoc cref="IIoTraceBackend.FollowSharedConnection"/>
+    public virtual void FollowSharedConnection(SharedConnection connection, bool follow)
+    {
+    }
+
     public void Stop()
     {
         TAttachment? attachment;

@@ -142,7 +142,7 @@ internal static unsafe class IoHook
         var errno = Marshal.GetLastSystemError();
         var after = Stopwatch.GetTimestamp();
         var returned = function.ReturnsSize ? (long)result : (int)result;
-        shared.Count(function.Probe, function.ReturnsSize && returned > 0 ? returned : 0, after - before);
+        shared.Count(function.Probe, 1, function.ReturnsSize && returned > 0 ? returned : 0, after - before);
         Marshal.SetLastSystemError(errno);
         return result;
     }
@@ -210,7 +210,7 @@ internal static unsafe class IoHook
             // the request that opened it): not that request's call, but the connection's.
             if (shared.InUse)
             {
-                shared.Count(function.Probe, bytes, ticks);
+                shared.Count(function.Probe, 1, bytes, ticks);
             }
 
             site = SourceLocation.SharedConnection;
