@@ -26,6 +26,7 @@ internal static class ReportsPage
         .time { background: #0969da; } .bytes { background: #bf8700; }
         .filters select { margin-right: 1em; }
         .incomplete { color: #cf222e; }
+        .shared { color: #57606a; }
         """;
 
     private const string Script = """
@@ -94,7 +95,17 @@ internal static class ReportsPage
                 .Append("</td></tr>\n");
         }
 
-        html.Append("</tbody></table></section>\n");
+        html.Append("</tbody></table>");
+        if (report.SharedAggregates.Count > 0)
+        {
+            // The connections the request shared with others: not its own calls, so after its table and in no total.
+            html.Append("<p class=\"shared\">Shared connections, their calls outside this request while it used them (not in the totals): ")
+                .Append(Encode(string.Join("; ", report.SharedAggregates.GroupBy(a => a.Target ?? "-").Select(g =>
+                    $"{g.Key} {string.Join(", ", g.Select(a => Invariant($"{a.Probe} {a.Calls} ({a.Bytes} B)")))}"))))
+                .Append("</p>");
+        }
+
+        html.Append("</section>\n");
     }
 
     /// <summary>A bar as wide as <paramref name="value"/> is of <paramref name="max"/>, at most 6em.</summary>
