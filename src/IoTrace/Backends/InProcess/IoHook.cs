@@ -135,6 +135,7 @@ internal static unsafe class IoHook
     }
 
     /// <summary>A call outside every trace on a shared connection's socket: counted for the traces that use the connection.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private static nint CountShared(SharedConnection shared, LibcIoFunction function, delegate* unmanaged<nint, nint, nint, nint, nint, nint, nint> original, nint a0, nint a1, nint a2, nint a3, nint a4, nint a5)
     {
         var before = Stopwatch.GetTimestamp();
