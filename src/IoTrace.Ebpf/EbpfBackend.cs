@@ -126,6 +126,13 @@ internal sealed class EbpfBackend : AttachedBackend<EbpfAttachment, KernelTrace>
     /// Marks the connection's socket in the kernel program's fd states: its calls outside traces are then counted under
     /// the connection's id, delivered with each flush (<see cref="FlushCharger"/>). Unmarked when its last user stops.
     /// </summary>
+    private static bool IsStillConnected(SharedConnection connection)
+    {
+        using var busy = TracerThread.Enter();
+        using var hidden = ThreadTraces.Hide();
+        return connection.Peer is not null && FdTargets.Resolve(connection.Fd) == connection.Peer;
+    }
+
     public override void FollowSharedConnection(SharedConnection connection, bool follow)
     {
         try
@@ -137,6 +144,14 @@ internal sealed class EbpfBackend : AttachedBackend<EbpfAttachment, KernelTrace>
 
             if (follow)
             {
+                // No hook sees this process's closes: the number must still be the connection's socket (a reconnected
+                // client's new socket is found again, its old connection closed).
+                if (!IsStillConnected(connection))
+                {
+                    connection.Close();
+                    return;
+                }
+
                 // Its reads and writes: the flush thread's own setup calls on it (getpeername, naming it) are not the
                 // connection's, and the kernel cannot tell that thread apart.
                 _ = states.Mark(connection.Fd, (ulong)connection.Id, SyscallTable.Read | SyscallTable.Write);
