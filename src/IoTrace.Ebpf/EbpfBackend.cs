@@ -126,13 +126,6 @@ internal sealed class EbpfBackend : AttachedBackend<EbpfAttachment, KernelTrace>
     /// Marks the connection's socket in the kernel program's fd states: its calls outside traces are then counted under
     /// the connection's id, delivered with each flush (<see cref="FlushCharger"/>). Unmarked when its last user stops.
     /// </summary>
-    private static bool IsStillConnected(SharedConnection connection)
-    {
-        using var busy = TracerThread.Enter();
-        using var hidden = ThreadTraces.Hide();
-        return connection.Peer is not null && FdTargets.Resolve(connection.Fd) == connection.Peer;
-    }
-
     public override void FollowSharedConnection(SharedConnection connection, bool follow)
     {
         try
@@ -165,6 +158,14 @@ internal sealed class EbpfBackend : AttachedBackend<EbpfAttachment, KernelTrace>
         {
             Diagnostics.TracerFailed(e);
         }
+    }
+
+    /// <summary>Whether the connection's fd number still names its socket's peer: the tracer's own call, hidden from the trace.</summary>
+    private static bool IsStillConnected(SharedConnection connection)
+    {
+        using var busy = TracerThread.Enter();
+        using var hidden = ThreadTraces.Hide();
+        return connection.Peer is not null && FdTargets.Resolve(connection.Fd) == connection.Peer;
     }
 
     protected override KernelTrace CreateTrace(TraceSession session) => new(session);

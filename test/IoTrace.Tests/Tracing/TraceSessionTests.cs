@@ -1,4 +1,5 @@
 using IoTrace.Attribution;
+using IoTrace.Clients;
 using IoTrace.Tracing;
 using IoTrace.Probes;
 using IoTrace.Tests.TestSupport;
@@ -261,6 +262,24 @@ public sealed class TraceSessionTests
         var report = session.Stop();
 
         Assert.Empty(report.SharedAggregates);
+    }
+
+    [Fact]
+    public void Stop_LinelessReadsOnTheSocketOfAUsedMultiplexedConnection_JoinItsSharedRows()
+    {
+        // A kernel backend charges an HTTP/2 connection's loops, in the opener's flow, to the opener without a line.
+        HttpClientRequests.ConnectionEstablished(-7, 2, "127.0.0.1", 9);
+        var connection = new SharedConnection(77, 0, "127.0.0.1:9");
+        var session = NewSession();
+        session.UseSharedConnection(connection);
+        session.Charge(Call(s_connect, 77, 0, "127.0.0.1:9", s_framework));
+        session.Charge(Call(s_recvfrom, 77, 0, site: s_framework, bytes: 40));
+        connection.Count(s_recvfrom, 1, 60, 0);
+
+        var report = session.Stop();
+
+        Assert.Equal(["connect"], report.Aggregates.Select(static a => a.Probe));
+        Assert.Equal([("recvfrom", 2L, 100L)], report.SharedAggregates.Select(static a => (a.Probe, a.Calls, a.Bytes)));
     }
 
     private TraceSession NewSession(Strategy strategy = Strategy.All) =>
