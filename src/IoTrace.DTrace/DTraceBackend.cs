@@ -96,7 +96,8 @@ internal sealed class DTraceBackend : AttachedBackend<DTraceAttachment, DTraceTr
         return trace.Flushed.Task;
     }
 
-    public override string? DescribeFd(int fd) => FdTargets.Resolve(fd);
+    // The script's generations are its own (a D array): the fd is described as it is now.
+    public override string? DescribeFd(int fd, long generation) => FdTargets.Resolve(fd);
 
     protected override DTraceTrace CreateTrace(TraceSession session) => new(session);
 

@@ -120,7 +120,21 @@ internal sealed class EbpfBackend : AttachedBackend<EbpfAttachment, KernelTrace>
         return trace.Flushed.Task;
     }
 
-    public override string? DescribeFd(int fd) => FdTargets.Resolve(fd);
+    /// <summary>
+    /// The fd as it is now, unless the kernel program's generation of its number says it was closed since that life (its
+    /// close not flushed yet): the number may already be another file's.
+    /// </summary>
+    public override string? DescribeFd(int fd, long generation)
+    {
+        var states = Attachment?.Probes.FdStates;
+        if (states?.Generation(fd) is { } before && before != generation)
+        {
+            return null;
+        }
+
+        var target = FdTargets.Resolve(fd);
+        return states?.Generation(fd) is { } after && after != generation ? null : target;
+    }
 
     /// <summary>
     /// Marks the connection's socket in the kernel program's fd states: its calls outside traces are then counted under

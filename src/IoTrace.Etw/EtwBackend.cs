@@ -79,7 +79,7 @@ internal sealed class EtwBackend : AttachedBackend<EtwAttachment, EtwTrace>
         return trace.Flushed.Task;
     }
 
-    public override string? DescribeFd(int fd) => Attachment?.Translator.Objects.Describe(fd);
+    public override string? DescribeFd(int fd, long generation) => Attachment?.Translator.Objects.Describe(fd);
 
     protected override EtwTrace CreateTrace(TraceSession session) => new(session);
 

@@ -43,6 +43,37 @@ public sealed class EbpfBackendTests(EbpfFixture fixture) : KernelBackendContrac
         Assert.True(noCpu.Time > TimeSpan.Zero);
     }
 
+    /// <summary>
+    /// A flush may charge calls on an fd whose close comes in the next one, when its number already names another file:
+    /// the kernel's generation of the number tells that life apart, and the backend then describes nothing.
+    /// </summary>
+    [Fact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public void DescribeFd_TheFdClosedSinceThatLife_NoTargetEvenWhenItsNumberIsOpenAgain()
+    {
+        fixture.Require();
+        var (first, second) = (WriteFile("describe-first.bin", 10), WriteFile("describe-second.bin", 10));
+        var backend = EbpfFixture.Backend;
+        var states = backend.Probes!.FdStates;
+        var opened = File.OpenHandle(first);
+        var fd = (int)opened.DangerousGetHandle();
+        var life = states.Generation(fd)!.Value;
+        Assert.Equal(first, backend.DescribeFd(fd, life));
+
+        opened.Dispose();
+        using var other = File.OpenHandle(second);
+        // The number names the second file now (dup2 is no close: the generation counts the first's close only).
+        Assert.Equal(fd, Dup2((int)other.DangerousGetHandle(), fd));
+        using var reopened = new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: true);
+
+        Assert.Equal(life + 1, states.Generation(fd));
+        Assert.Null(backend.DescribeFd(fd, life));
+        Assert.Equal(second, backend.DescribeFd(fd, life + 1));
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "dup2", SetLastError = true)]
+    private static extern int Dup2(int oldFd, int newFd);
+
     [Fact]
     public void Trace_WaitFeatureOnABlockedReceive_WaitIsWallMinusCpuAndMostOfTheCall()
     {

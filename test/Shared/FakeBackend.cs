@@ -57,7 +57,7 @@ internal sealed class FakeBackend(string name = "fake", bool reportsLate = false
     /// <summary>Completes every stopped trace's wait, as a kernel backend's flush does.</summary>
     public void FinishFlush() => _flushed.TrySetResult();
 
-    public string? DescribeFd(int fd) => Fds.GetValueOrDefault(fd);
+    public string? DescribeFd(int fd, long generation) => Fds.GetValueOrDefault(fd);
 
     public void Stop() => Stops++;
 

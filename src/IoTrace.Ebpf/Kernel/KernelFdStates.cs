@@ -5,7 +5,8 @@ namespace IoTrace.Ebpf.Kernel;
 
 /// <summary>
 /// The kernel program's fd-state array (<c>fds</c>), mapped into the process: a shared connection's socket is marked
-/// there, so that the program counts its calls outside traces for the connection, as for a trace of its own.
+/// there, so that the program counts its calls outside traces for the connection, as for a trace of its own; and each
+/// number's generation is read there, to tell whether an fd is still the life a flush speaks of.
 /// </summary>
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
 internal sealed unsafe class KernelFdStates : IDisposable
@@ -37,6 +38,9 @@ internal sealed unsafe class KernelFdStates : IDisposable
             ? throw new InvalidOperationException($"mapping the kernel program's fd states failed ({Marshal.GetLastSystemError()})")
             : new KernelFdStates((FdState*)mapped);
     }
+
+    /// <summary>The kernel program's generation of <paramref name="fd"/>'s number (its closes); null past the array.</summary>
+    public long? Generation(int fd) => (uint)fd < Slots ? Volatile.Read(ref _states[fd].Generation) : null;
 
     /// <summary>
     /// Counts <paramref name="fd"/>'s calls outside traces for <paramref name="id"/> with <paramref name="kinds"/>'

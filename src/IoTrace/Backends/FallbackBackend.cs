@@ -26,7 +26,7 @@ internal sealed class FallbackBackend(IIoTraceBackend primary, IIoTraceBackend f
 
     public Task OnTraceStopped(TraceSession session) => session.Recorder.OnTraceStopped(session);
 
-    public string? DescribeFd(int fd) => Primary.DescribeFd(fd);
+    public string? DescribeFd(int fd, long generation) => Primary.DescribeFd(fd, generation);
 
     public void Stop()
     {

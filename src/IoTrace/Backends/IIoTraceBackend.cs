@@ -48,8 +48,12 @@ internal interface IIoTraceBackend
     /// </summary>
     Task OnTraceStopped(TraceSession session);
 
-    /// <summary>What an fd opened before the trace is now (a path, a peer), if the backend can tell; else null.</summary>
-    string? DescribeFd(int fd);
+    /// <summary>
+    /// What an fd opened before the trace is now (a path, a peer), if the backend can tell and the fd is still in life
+    /// <paramref name="generation"/> (a backend that reports late may describe it after its close, when its number is
+    /// another file's); else null.
+    /// </summary>
+    string? DescribeFd(int fd, long generation);
 
     /// <summary>
     /// A trace started using <paramref name="connection"/> and none did before (<paramref name="follow"/>), or the last

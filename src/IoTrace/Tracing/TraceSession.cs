@@ -199,7 +199,7 @@ internal sealed class TraceSession
         else if (recorded && life.Target is null && !life.Ended && call.FdMayBeOpen)
         {
             // Opened before the trace (a pooled connection, a log file): what the fd is now, most likely what it was then.
-            life.Target = Recorder.DescribeFd(call.Fd);
+            life.Target = Recorder.DescribeFd(call.Fd, call.Generation);
         }
 
         return life;

@@ -91,7 +91,7 @@ internal abstract class AttachedBackend<TAttachment, TTrace> : IIoTraceBackend
 
     public abstract Task OnTraceStopped(TraceSession session);
 
-    public abstract string? DescribeFd(int fd);
+    public abstract string? DescribeFd(int fd, long generation);
 
     /// <inheritdoc cref="IIoTraceBackend.FollowSharedConnection"/>
     public virtual void FollowSharedConnection(SharedConnection connection, bool follow)

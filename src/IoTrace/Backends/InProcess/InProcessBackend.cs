@@ -131,7 +131,8 @@ internal sealed unsafe class InProcessBackend : IIoTraceBackend
         return Task.CompletedTask;
     }
 
-    public string? DescribeFd(int fd) => FdTargets.Resolve(fd);
+    // Asked in the call's flow, right after it: its life is the fd's now.
+    public string? DescribeFd(int fd, long generation) => FdTargets.Resolve(fd);
 
     public void Stop()
     {

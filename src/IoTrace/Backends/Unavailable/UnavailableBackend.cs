@@ -25,7 +25,7 @@ internal sealed class UnavailableBackend(string reason) : IIoTraceBackend
 
     public Task OnTraceStopped(TraceSession session) => Task.CompletedTask;
 
-    public string? DescribeFd(int fd) => null;
+    public string? DescribeFd(int fd, long generation) => null;
 
     public void Stop()
     {

@@ -196,7 +196,7 @@ public sealed class AttachedBackendTests : IDisposable
             return trace.Flushed.Task;
         }
 
-        public override string? DescribeFd(int fd) => null;
+        public override string? DescribeFd(int fd, long generation) => null;
 
         public void Dispose()
         {
