@@ -70,29 +70,43 @@ internal sealed class SharedConnection
         Interlocked.Add(ref _counts[at + 2], wallTicks);
     }
 
-    /// <summary>Everything counted so far; each probe's fields may be a call apart from each other, never more.</summary>
-    public long[] Read()
+    /// <summary>
+    /// Everything counted so far, for the probes with calls (a connection's few: a trace keeps one such reading per
+    /// connection it uses); each probe's fields may be a call apart from each other, never more.
+    /// </summary>
+    public Reading[] Read()
     {
-        var copy = new long[_counts.Length];
-        for (var i = 0; i < copy.Length; i++)
-        {
-            copy[i] = Volatile.Read(ref _counts[i]);
-        }
-
-        return copy;
-    }
-
-    /// <summary>What was counted between two readings, per probe with calls.</summary>
-    public static IEnumerable<(int Probe, long Calls, long Bytes, TimeSpan Time)> Between(long[] before, long[] after)
-    {
+        List<Reading>? read = null;
         for (var probe = 0; probe < ProbeCatalog.Count; probe++)
         {
             var at = probe * Fields;
-            var calls = after[at] - before[at];
-            if (calls > 0)
+            if (Volatile.Read(ref _counts[at]) is var calls and > 0)
             {
-                yield return (probe, calls, after[at + 1] - before[at + 1], Stopwatch.GetElapsedTime(0, after[at + 2] - before[at + 2]));
+                (read ??= []).Add(new Reading(probe, calls, Volatile.Read(ref _counts[at + 1]), Volatile.Read(ref _counts[at + 2])));
+            }
+        }
+
+        return read is null ? [] : [.. read];
+    }
+
+    /// <summary>What was counted between two readings, per probe with calls.</summary>
+    public static IEnumerable<(int Probe, long Calls, long Bytes, TimeSpan Time)> Between(Reading[] before, Reading[] after)
+    {
+        foreach (var now in after)
+        {
+            var then = default(Reading);
+            foreach (var earlier in before)
+            {
+                then = earlier.Probe == now.Probe ? earlier : then;
+            }
+
+            if (now.Calls - then.Calls > 0)
+            {
+                yield return (now.Probe, now.Calls - then.Calls, now.Bytes - then.Bytes, Stopwatch.GetElapsedTime(0, now.WallTicks - then.WallTicks));
             }
         }
     }
+
+    /// <summary>One probe's counts at a reading.</summary>
+    public readonly record struct Reading(int Probe, long Calls, long Bytes, long WallTicks);
 }

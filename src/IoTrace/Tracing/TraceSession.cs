@@ -36,7 +36,7 @@ internal sealed class TraceSession
     private List<int>? _ownedFds;
     private List<HttpRequestSite>? _httpRequests;
     private List<SourceLocation?>? _nameResolutions;
-    private List<(SharedConnection Connection, long[] Before)>? _sharedConnections;
+    private List<(SharedConnection Connection, SharedConnection.Reading[] Before)>? _sharedConnections;
     private readonly long _startTimestamp;
     private long _stopTimestamp;
     private readonly string _rootPath;
