@@ -179,7 +179,7 @@ internal sealed class EbpfBackend : AttachedBackend<EbpfAttachment, KernelTrace>
     {
         using var busy = TracerThread.Enter();
         using var hidden = ThreadTraces.Hide();
-        return connection.Peer is not null && FdTargets.Resolve(connection.Fd) == connection.Peer;
+        return connection.Peer is not null && FdTargets.PeerOf(connection.Fd) == connection.Peer;
     }
 
     protected override KernelTrace CreateTrace(TraceSession session) => new(session);

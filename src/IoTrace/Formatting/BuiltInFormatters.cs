@@ -95,10 +95,17 @@ internal static class BuiltInFormatters
     /// <summary>One row per aggregate and feature, features in the seed's order: bytes, time, cpu, calls.</summary>
     private static void WriteFeatures(TextWriter stream, IoTraceReport trace, Feature features, Func<IoAggregate, long>? sortBy)
     {
+        var aggregates = sortBy is null ? trace.Aggregates : [.. trace.Aggregates.OrderByDescending(sortBy)];
+        WriteRows(stream, trace, aggregates, features & Measured(trace.Features));
+        WriteFooter(stream, trace);
+        WriteShared(stream, trace);
+    }
+
+    /// <summary>The aggregates' rows, one per feature, under the strategy's columns.</summary>
+    private static void WriteRows(TextWriter stream, IoTraceReport trace, IReadOnlyList<IoAggregate> aggregates, Feature features)
+    {
         var withContext = trace.Strategy != Strategy.Summary;
         var table = new TextTable(withContext ? s_contextLayout : s_summaryLayout);
-        var aggregates = sortBy is null ? trace.Aggregates : [.. trace.Aggregates.OrderByDescending(sortBy)];
-        features &= Measured(trace.Features);
         for (var pass = 0; pass < 2; pass++)
         {
             for (var i = 0; i < aggregates.Count; i++)
@@ -111,9 +118,6 @@ internal static class BuiltInFormatters
                 table.BeginWriting(stream);
             }
         }
-
-        WriteFooter(stream, trace);
-        WriteShared(stream, trace);
     }
 
     /// <summary>
@@ -129,22 +133,9 @@ internal static class BuiltInFormatters
         }
 
         stream.WriteLine("Shared connections, their calls outside this request while it used them (not in the totals):");
-        var withContext = trace.Strategy != Strategy.Summary;
-        var table = new TextTable(withContext ? s_contextLayout : s_summaryLayout);
-        // A shared connection's calls are not timed on CPU (SharedConnection): cpu and wait are left out, never shown as 0.
-        var features = Feature.All & Measured(trace.Features) & ~(Feature.Cpu | Feature.Wait);
-        for (var pass = 0; pass < 2; pass++)
-        {
-            for (var i = 0; i < shared.Count; i++)
-            {
-                AddRows(table, shared[i], features, withContext);
-            }
 
-            if (pass == 0)
-            {
-                table.BeginWriting(stream);
-            }
-        }
+        // A shared connection's calls are not timed on CPU (SharedConnection): cpu and wait are left out, never shown as 0.
+        WriteRows(stream, trace, shared, Measured(trace.Features) & ~(Feature.Cpu | Feature.Wait));
     }
 
     private static void AddRows(TextTable table, IoAggregate a, Feature features, bool withContext)

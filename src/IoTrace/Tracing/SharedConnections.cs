@@ -87,12 +87,11 @@ internal static class SharedConnections
     /// writes them): a client that keeps its sockets to itself is found by its servers. The tracer's own work.
     /// </summary>
     [SupportedOSPlatform("linux")]
-    public static unsafe List<SharedConnection> WatchSocketsTo(IReadOnlySet<string> peers)
+    public static List<SharedConnection> WatchSocketsTo(IReadOnlySet<string> peers)
     {
         var found = new List<SharedConnection>();
         using var busy = TracerThread.Enter();
         using var hidden = ThreadTraces.Hide();
-        var address = stackalloc byte[128];
         foreach (var entry in Directory.EnumerateFileSystemEntries("/proc/self/fd"))
         {
             if (!int.TryParse(Path.GetFileName(entry), out var fd))
@@ -100,9 +99,7 @@ internal static class SharedConnections
                 continue;
             }
 
-            var size = 128;
-            if (LibcInterop.GetPeerName(fd, address, &size) == 0 && FdTargets.FormatSocketAddress((nint)address, size) is { } peer
-                && peers.Contains(peer) && Watch(fd, peer) is { } connection)
+            if (FdTargets.PeerOf(fd) is { } peer && peers.Contains(peer) && Watch(fd, peer) is { } connection)
             {
                 found.Add(connection);
             }

@@ -22,9 +22,7 @@ internal static unsafe class FdTargets
         }
 
         // getpeername first: a pooled connection is named without reading /proc, which costs several times more.
-        var address = stackalloc byte[128];
-        var size = 128;
-        if (LibcInterop.GetPeerName(fd, address, &size) == 0 && FormatSocketAddress((nint)address, size) is { } peer)
+        if (PeerOf(fd) is { } peer)
         {
             return peer;
         }
@@ -40,6 +38,14 @@ internal static unsafe class FdTargets
         }
 
         return length > 0 ? Encoding.UTF8.GetString(buffer, (int)length) : null;
+    }
+
+    /// <summary>A connected socket's peer (<c>getpeername</c>); null for anything else.</summary>
+    public static string? PeerOf(int fd)
+    {
+        var address = stackalloc byte[128];
+        var size = 128;
+        return fd >= 0 && LibcInterop.GetPeerName(fd, address, &size) == 0 ? FormatSocketAddress((nint)address, size) : null;
     }
 
     /// <summary>Formats a <c>sockaddr</c> as <c>127.0.0.1:5000</c>, <c>[::1]:5000</c> or <c>unix:/path</c>.</summary>
