@@ -31,6 +31,7 @@ public sealed class FileWorkTests : IDisposable
     [InlineData("ebpf", "json")]
     [InlineData("inprocess", "enumerate")]
     [InlineData("ebpf", "enumerate")]
+    [InlineData("inprocess", "copy")]
     [InlineData("ebpf", "copy")]
     public async Task Workload_CallsOnItsPaths_MatchStrace(string backend, string workload)
     {
@@ -54,15 +55,17 @@ public sealed class FileWorkTests : IDisposable
         Assert.DoesNotContain(run.Rows, static r => r.Target.StartsWith(Path.GetDirectoryName(typeof(object).Assembly.Location)!, StringComparison.Ordinal));
     }
 
-    [Fact]
-    public async Task Copy_InProcess_MatchesStraceButForCopyFileRange()
+    [Theory]
+    [InlineData("inprocess")]
+    [InlineData("ebpf")]
+    public async Task Copy_CopyFileRangeMadeThroughSyscall_CountsItsBytesOnTheCopysLine(string backend)
     {
-        var run = await HostRun.StartAsync("inprocess", "copy", _root);
+        var run = await HostRun.StartAsync(backend, "copy", _root);
 
-        // copy_file_range is made through syscall(2), out of the hooks' reach; the eBPF backend sees it.
-        var straced = run.StracedUnder(_root);
-        Assert.Equal(["copy_file_range 1 1048576"], HostRun.Totals(straced.Where(static c => c.Name == "copy_file_range")));
-        Assert.Equal(HostRun.Totals(straced.Where(static c => c.Name != "copy_file_range")), HostRun.Totals(run.ReportedUnder(_root)));
+        // libSystem.Native makes copy_file_range through syscall(2), not through libc's copy_file_range.
+        Assert.Equal(["copy_file_range 1 1048576"], HostRun.Totals(run.StracedUnder(_root).Where(static c => c.Name == "copy_file_range")));
+        var copy = Assert.Single(run.ReportedUnder(_root), static r => r.Probe == "copy_file_range");
+        Assert.Equal((HostRun.LineOf("// the copy"), 1L, 1048576L), (copy.Line ?? 0, copy.Calls, copy.Bytes));
     }
 
     [Theory]

@@ -156,7 +156,10 @@ internal sealed unsafe class InProcessBackend : IIoTraceBackend
         }
     }
 
-    /// <summary>Currently patched slots: library, symbol, the slot's address and the original target.</summary>
+    /// <summary>
+    /// Currently patched slots: library, symbol (<c>syscall(copy_file_range)</c> for a slot serving one system call made
+    /// through syscall(2)), the slot's address and what it held before.
+    /// </summary>
     internal IReadOnlyList<(string Library, string Symbol, nint Got, nint Original, bool Patched)> Slots()
     {
         var slots = new List<(string, string, nint, nint, bool)>();
@@ -165,7 +168,8 @@ internal sealed unsafe class InProcessBackend : IIoTraceBackend
         {
             var slot = _shim.SlotAt(i);
             var library = Marshal.PtrToStringUTF8((nint)_shim.LibraryPath(slot->Library)) ?? "?";
-            slots.Add((library, LibcIoFunction.All[slot->Symbol].Symbol, (nint)slot->Got, slot->Original, slot->Patched != 0));
+            var symbol = LibcIoFunction.All[slot->Symbol].Symbol;
+            slots.Add((library, slot->SyscallNumber != 0 ? $"syscall({symbol})" : symbol, (nint)slot->Got, slot->Restore, slot->Patched != 0));
         }
 
         return slots;

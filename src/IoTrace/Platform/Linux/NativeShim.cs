@@ -93,5 +93,11 @@ internal sealed unsafe class NativeShim
         public nint* Got;
         public int Patched;
         public int FramePointers;
+
+        /// <summary>What the GOT held before: <see cref="Original"/>, or syscall(2) for a slot serving one system call made through it.</summary>
+        public nint Restore;
+
+        /// <summary>The system call a slot on syscall(2) serves; 0 for a slot on the function itself.</summary>
+        public int SyscallNumber;
     }
 }

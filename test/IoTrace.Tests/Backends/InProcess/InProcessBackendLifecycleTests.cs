@@ -23,6 +23,7 @@ public sealed class InProcessBackendLifecycleTests : IDisposable
         var backend = Assert.IsType<InProcessBackend>(IoTracer.Backend);
         var patched = backend.Slots().Where(s => s.Patched).ToList();
         Assert.Contains(patched, s => s.Library.EndsWith("/libSystem.Native.so", StringComparison.Ordinal) && s.Symbol == "pread64");
+        Assert.Contains(patched, s => s.Library.EndsWith("/libSystem.Native.so", StringComparison.Ordinal) && s.Symbol == "syscall(copy_file_range)");
         Assert.All(patched, s => Assert.NotEqual(s.Original, Read(s.Got)));
 
         IoTracer.Disable();

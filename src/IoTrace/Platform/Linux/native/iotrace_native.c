@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,6 +23,7 @@
 #define MAX_LIBS 64
 #define MAX_SYMBOLS 128
 #define MAX_FRAMES 256
+#define MAX_SYSCALL_SLOTS 8
 
 #if defined(__x86_64__)
 #define R_JUMP_SLOT R_X86_64_JUMP_SLOT
@@ -47,6 +49,10 @@ typedef struct iotrace_slot
     int32_t patched;
     // Whether the library keeps frame pointers, so iotrace_callsite_key can walk through its frames.
     int32_t frame_pointers;
+    // What the GOT held before: the original target, or syscall(2) for a slot that serves one system call made
+    // through it (syscall_number, else 0), whose original is then a function making that one system call.
+    void* restore;
+    int32_t syscall_number;
 } iotrace_slot;
 
 typedef long (*managed_hook_t)(iotrace_slot*, long, long, long, long, long, long);
@@ -150,6 +156,46 @@ T64(0) T64(1) T64(2) T64(3)
 #define R8(n) trampoline_##n##0, trampoline_##n##1, trampoline_##n##2, trampoline_##n##3, trampoline_##n##4, trampoline_##n##5, trampoline_##n##6, trampoline_##n##7,
 #define R64(n) R8(n##0) R8(n##1) R8(n##2) R8(n##3) R8(n##4) R8(n##5) R8(n##6) R8(n##7)
 static fn6_t const g_trampolines[MAX_SLOTS] = { R64(0) R64(1) R64(2) R64(3) };
+
+// libSystem.Native makes copy_file_range through syscall(2) (File.Copy). syscall is variadic, but on x86_64 and arm64
+// Linux its integer arguments are passed as a non-variadic function's are: the number and six arguments, the last on
+// the stack on x86_64. A trampoline per library's syscall slot forwards copy_file_range to the hook with its six
+// arguments, and every other number to syscall(2) untouched.
+typedef long (*fn7_t)(long, long, long, long, long, long, long);
+static fn7_t volatile g_real_syscall;
+static int g_syscall_slots[MAX_SYSCALL_SLOTS];
+static int g_syscall_slot_count;
+
+static long syscall_copy_file_range(long a, long b, long c, long d, long e, long f)
+{
+    return g_real_syscall(SYS_copy_file_range, a, b, c, d, e, f);
+}
+
+#define SYSCALL_TRAMPOLINE(i) \
+    static long syscall_trampoline_##i(long n, long a, long b, long c, long d, long e, long f) \
+    { \
+        if (n == SYS_copy_file_range) \
+            return dispatch(g_syscall_slots[i], a, b, c, d, e, f, __builtin_return_address(0)); \
+        return g_real_syscall(n, a, b, c, d, e, f); \
+    }
+SYSCALL_TRAMPOLINE(0) SYSCALL_TRAMPOLINE(1) SYSCALL_TRAMPOLINE(2) SYSCALL_TRAMPOLINE(3)
+SYSCALL_TRAMPOLINE(4) SYSCALL_TRAMPOLINE(5) SYSCALL_TRAMPOLINE(6) SYSCALL_TRAMPOLINE(7)
+static fn7_t const g_syscall_trampolines[MAX_SYSCALL_SLOTS] = {
+    syscall_trampoline_0, syscall_trampoline_1, syscall_trampoline_2, syscall_trampoline_3,
+    syscall_trampoline_4, syscall_trampoline_5, syscall_trampoline_6, syscall_trampoline_7,
+};
+
+// The syscall trampoline serving a slot, given one the first time (the caller checked that one is left).
+static void* syscall_trampoline_for(int index)
+{
+    for (int i = 0; i < g_syscall_slot_count; i++)
+    {
+        if (g_syscall_slots[i] == index)
+            return (void*)g_syscall_trampolines[i];
+    }
+    g_syscall_slots[g_syscall_slot_count] = index;
+    return (void*)g_syscall_trampolines[g_syscall_slot_count++];
+}
 
 static int write_slot_in(uintptr_t relro_start, uintptr_t relro_end, void** got, void* value)
 {
@@ -296,7 +342,9 @@ static void patch_relocations(int lib_index, uintptr_t base, const dynamic_t* dy
         const ElfW(Sym)* sym = &dyn->symtab[ELF64_R_SYM(rels[i].r_info)];
         if (sym->st_shndx != SHN_UNDEF)
             continue;
-        int symbol = symbol_index(dyn->strtab + sym->st_name);
+        const char* name = dyn->strtab + sym->st_name;
+        int via_syscall = strcmp(name, "syscall") == 0;
+        int symbol = symbol_index(via_syscall ? "copy_file_range" : name);
         if (symbol < 0)
             continue;
         void** got = (void**)(base + rels[i].r_offset);
@@ -308,24 +356,29 @@ static void patch_relocations(int lib_index, uintptr_t base, const dynamic_t* dy
         // A lazily bound slot still points into the library's own PLT, and the resolver would overwrite
         // the trampoline on the first call: bind it now to the global definition.
         if ((uintptr_t)original >= lib->text_start && (uintptr_t)original < lib->text_end)
-            original = dlsym(RTLD_DEFAULT, dyn->strtab + sym->st_name);
+            original = dlsym(RTLD_DEFAULT, name);
         if (original == NULL)
             continue;
         // A slot patched before keeps its index, so a call still in flight in its trampoline after a
         // restore and re-install finds the same original.
         if (index < 0)
         {
-            if (g_slot_count >= MAX_SLOTS)
+            if (g_slot_count >= MAX_SLOTS || (via_syscall && g_syscall_slot_count >= MAX_SYSCALL_SLOTS))
                 continue;
             index = g_slot_count++;
         }
+        if (via_syscall)
+            g_real_syscall = (fn7_t)original;
+        void* trampoline = via_syscall ? syscall_trampoline_for(index) : (void*)g_trampolines[index];
         iotrace_slot* slot = &g_slots[index];
-        slot->original = original;
+        slot->original = via_syscall ? (void*)syscall_copy_file_range : original;
+        slot->restore = original;
+        slot->syscall_number = via_syscall ? SYS_copy_file_range : 0;
         slot->symbol = symbol;
         slot->library = lib_index;
         slot->got = got;
         slot->frame_pointers = lib->filtered;
-        slot->patched = write_slot(lib, got, (void*)g_trampolines[index]) == 0;
+        slot->patched = write_slot(lib, got, trampoline) == 0;
     }
 }
 
@@ -609,7 +662,7 @@ IOTRACE_EXPORT int iotrace_uninstall(void)
     {
         if (!g_slots[i].patched)
             continue;
-        if (write_slot(&g_libs[g_slots[i].library], g_slots[i].got, g_slots[i].original) == 0)
+        if (write_slot(&g_libs[g_slots[i].library], g_slots[i].got, g_slots[i].restore) == 0)
             g_slots[i].patched = 0;
         else
             failures++;
