@@ -40,6 +40,9 @@ internal sealed class DTraceBackend : AttachedBackend<DTraceAttachment, DTraceTr
 
     private readonly string _dtrace;
 
+    // The shared connections marked in the script, by fd.
+    private readonly Dictionary<int, long> _marked = [];
+
     private DTraceBackend(string dtrace, IBackendDiagnostics diagnostics)
         : base(diagnostics, s_attachTimeout)
     {
@@ -50,7 +53,8 @@ internal sealed class DTraceBackend : AttachedBackend<DTraceAttachment, DTraceTr
 
     /// <summary>No CPU time: DTrace for Linux 2.0 has no vtimestamp, so reports say CPU is unavailable, never 0.</summary>
     public override BackendCapabilities Capabilities =>
-        BackendCapabilities.SeesNativeLibraries | BackendCapabilities.HasStacks | BackendCapabilities.ReportsLate | BackendCapabilities.ReadsThreadTraces;
+        BackendCapabilities.SeesNativeLibraries | BackendCapabilities.HasStacks | BackendCapabilities.ReportsLate | BackendCapabilities.ReadsThreadTraces
+        | BackendCapabilities.CountsSharedConnections;
 
     /// <inheritdoc cref="ManagedCodeMap.WaitUntilCurrent"/>
     internal bool WaitUntilCodeMapCurrent(TimeSpan timeout) => Attachment?.Map.WaitUntilCurrent(timeout) ?? false;
@@ -98,6 +102,57 @@ internal sealed class DTraceBackend : AttachedBackend<DTraceAttachment, DTraceTr
 
     // The script's generations are its own (a D array): the fd is described as it is now.
     public override string? DescribeFd(int fd, long generation) => FdTargets.Resolve(fd);
+
+    /// <summary>
+    /// Marks the connection's socket in the script (<see cref="DTraceScript.SharedOption"/>): its reads and writes outside
+    /// traces are then printed under the connection's id, and counted as they are read (<see cref="FlushCharger"/>).
+    /// Unmarked when its last user stops, and by the script when the socket is closed.
+    /// </summary>
+    public override void FollowSharedConnection(SharedConnection connection, bool follow)
+    {
+        try
+        {
+            if (Attachment is null)
+            {
+                return;
+            }
+
+            lock (_marked)
+            {
+                // No hook sees this process's closes: the number must still be the connection's socket (a reconnected
+                // client's new socket is found again, its old connection closed).
+                if (follow && !IsStillConnected(connection))
+                {
+                    connection.Close();
+                    return;
+                }
+
+                // A number reused by another connection since stays that one's.
+                if (follow)
+                {
+                    _marked[connection.Fd] = connection.Id;
+                }
+                else if (!_marked.TryGetValue(connection.Fd, out var id) || id != connection.Id || !_marked.Remove(connection.Fd))
+                {
+                    return;
+                }
+
+                _ = LibcInterop.Prctl(DTraceScript.SharedOption, connection.Fd, follow ? (nint)connection.Id : 0, _marked.Count, 0);
+            }
+        }
+        catch (Exception e)
+        {
+            Diagnostics.TracerFailed(e);
+        }
+    }
+
+    /// <summary>Whether the connection's fd number still names its socket's peer: the tracer's own call, hidden from the trace.</summary>
+    private static bool IsStillConnected(SharedConnection connection)
+    {
+        using var busy = TracerThread.Enter();
+        using var hidden = ThreadTraces.Hide();
+        return connection.Peer is not null && FdTargets.PeerOf(connection.Fd) == connection.Peer;
+    }
 
     protected override DTraceTrace CreateTrace(TraceSession session) => new(session);
 

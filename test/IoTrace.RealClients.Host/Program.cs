@@ -2,6 +2,7 @@ using System.IO.Compression;
 using System.Net;
 using System.Text.Json;
 using IoTrace;
+using IoTrace.DTrace;
 using IoTrace.Ebpf;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -11,7 +12,7 @@ using IoTrace.StackExchangeRedis;
 using Npgsql;
 using StackExchange.Redis;
 
-// Usage: IoTrace.RealClients.Host <inprocess|ebpf> <workload> <argument>
+// Usage: IoTrace.RealClients.Host <inprocess|ebpf|dtrace> <workload> <argument>
 // Prepares a workload, then does it in a trace (All) between two markers strace shows (a stat of /iotrace-marker/begin
 // and of /iotrace-marker/end, which do not exist), then prints the report's rows, tab-separated (probe, file, line,
 // calls, bytes, target, fd), its shared connections' rows (file "(shared)"), and "DONE <backend> <complete>". The tests assert lines of this file by the comments on
@@ -20,6 +21,10 @@ var (backend, workload, argument) = (args[0], args[1], args[2]);
 if (backend == "ebpf")
 {
     IoTracer.AddBackend(IoTraceEbpf.Backend);
+}
+else if (backend == "dtrace")
+{
+    IoTracer.AddBackend(IoTraceDTrace.Backend);
 }
 
 if (!IoTracer.TryEnable(backend, out var reason))

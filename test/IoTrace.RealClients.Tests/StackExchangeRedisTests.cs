@@ -13,6 +13,7 @@ public sealed class StackExchangeRedisTests(RedisServer redis)
     [Theory]
     [InlineData("inprocess")]
     [InlineData("ebpf")]
+    [InlineData("dtrace")]
     public async Task Commands_EachOnTheLineThatSentIt_AsStraceSawThemSent(string backend)
     {
         await redis.RequireAsync();
@@ -33,8 +34,8 @@ public sealed class StackExchangeRedisTests(RedisServer redis)
         Assert.Empty(run.ReportedOnPeer(redis.Port));
 
         // They are the report's shared rows: between the markers only this request used the connection, so they are
-        // strace's calls on its socket, call for call and byte for byte. The eBPF program counts the socket's reads and
-        // writes only: strace also sees the backend check the socket is still the connection's (getpeername).
+        // strace's calls on its socket, call for call and byte for byte. The kernel backends count the socket's reads
+        // and writes only: strace also sees the backend check the socket is still the connection's (getpeername).
         var straced = run.StracedOnPeer(redis.Port).Where(c => backend == "inprocess" || c.Name is "recvfrom" or "sendto").ToList();
         Assert.Contains(straced, static c => c.Name == "sendto");
         Assert.Equal(HostRun.Totals(straced), HostRun.Totals(run.Shared));

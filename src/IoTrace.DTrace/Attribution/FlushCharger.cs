@@ -31,6 +31,11 @@ internal sealed class FlushCharger(ConcurrentDictionary<long, DTraceTrace> trace
                 {
                     Charge(trace.Session, probe, call, ref waited);
                 }
+                else if (!closes && SharedConnections.ById(call.Trace) is { } shared)
+                {
+                    // A shared connection's read or write outside traces, printed while a trace used it.
+                    shared.Count(probe, 1, call.Bytes, (long)(call.WallNanoseconds * s_ticksPerNanosecond));
+                }
             }
         }
     }

@@ -30,6 +30,12 @@ internal static class DTraceScript
     /// <summary>prctl's option for the backend's flush requests: an unused number ("IOTR"), so the call fails with EINVAL and changes nothing.</summary>
     public const int MarkerOption = 0x494f5452;
 
+    /// <summary>
+    /// prctl's option that marks a shared connection's socket (<c>prctl(option, fd, id, marked)</c>; id 0 unmarks it):
+    /// another unused number ("IOTS"). <c>marked</c> is how many sockets are marked now.
+    /// </summary>
+    public const int SharedOption = 0x494f5453;
+
     /// <summary>Return addresses the walk reads after the instruction pointer: the app's frame of Npgsql's calls is up to about 40 deep.</summary>
     public const int Frames = 40;
 
@@ -67,6 +73,8 @@ internal static class DTraceScript
         Line(d, "int64_t owner[int];");
         Line(d, "int64_t ownergen[int];");
         Line(d, "int64_t ownercontext[int];");
+        Line(d, "int64_t shared[int];");
+        Line(d, "int64_t sharedcount;");
 
         // The wrapper frames at libc's syscall sites, by the ip the kernel saved.
         Line(d, "BEGIN {");
@@ -85,6 +93,10 @@ internal static class DTraceScript
         // A call on an fd a trace waits for, from a thread of no trace (the runtime's socket thread retrying a read
         // that would have blocked, reading a connect's result): the trace's (FdOwners, as the eBPF program keeps it).
         Line(d, $"{Probes("entry", c => c.Fd == SyscallFd.Arg0 && c.Name != "close")} /pid == {pid} && !self->trace && owner[(int)arg0] && ownergen[(int)arg0] == gen[(int)arg0]/ {{ self->trace = owner[(int)arg0]; self->context = ownercontext[(int)arg0]; self->owned = 1; }}");
+
+        // A read or write outside every trace on a shared connection's socket, while a trace uses the connection: the
+        // connection's, printed under its id (SharedConnections), without stack.
+        Line(d, $"{Probes("entry", IsSharedConnectionCall)} /pid == {pid} && !self->trace && sharedcount && shared[(int)arg0]/ {{ self->trace = shared[(int)arg0]; self->context = 0; self->shared = 1; }}");
         Line(d, $"{Probes("entry", all)} /self->trace/ {{ self->ts = timestamp; self->arg0 = (int64_t)arg0; self->gen0 = gen[(int)arg0]; }}");
         Line(d, $"{Probes("entry", c => c.Path == SyscallPath.Arg0)} /self->context && arg0/ {{ self->path = copyinstr(arg0); }}");
         Line(d, $"{Probes("entry", c => c.Path == SyscallPath.Arg1)} /self->context && arg1/ {{ self->path = copyinstr(arg1); }}");
@@ -100,7 +112,10 @@ internal static class DTraceScript
 
         // Each number's generation: its closes in the whole process, counted as the close starts (the kernel frees the
         // number during the call, and another thread may open it again before this one returns).
-        Line(d, $"syscall::close:entry /pid == {pid}/ {{ gen[(int)arg0] = gen[(int)arg0] + 1; owner[(int)arg0] = 0; }}");
+        Line(d, $"syscall::close:entry /pid == {pid}/ {{ gen[(int)arg0] = gen[(int)arg0] + 1; owner[(int)arg0] = 0; shared[(int)arg0] = 0; }}");
+
+        // The backend marks a shared connection's socket while a trace uses it, and unmarks it after the last.
+        Line(d, $"syscall::prctl:entry /pid == {pid} && arg0 == {SharedOption}/ {{ shared[(int)arg1] = (int64_t)arg2; sharedcount = (int64_t)arg3; }}");
 
         // Return: what the call is (its index in the table), the bytes it moved, its fd (an opener's is its result).
         for (var i = 0; i < calls.Count; i++)
@@ -209,9 +224,9 @@ internal static class DTraceScript
         // that would block, or a connect under way, makes its trace the fd's owner.
         var movesOnFd = (Func<LinuxSyscall, bool>)(c => c.Fd == SyscallFd.Arg0 && ProbeCatalog.Kind(ProbeCatalog.IndexOf(c.Probe)) != ProbeKind.Setup);
         Line(d, $"{Probes("return", movesOnFd)} /self->owned && (int64_t)arg0 != -11/ {{ owner[(int)self->arg0] = 0; }}");
-        Line(d, $"{Probes("return", movesOnFd)} /self->trace && (int64_t)arg0 == -11/ {{ owner[(int)self->arg0] = self->trace; ownergen[(int)self->arg0] = self->gen0; ownercontext[(int)self->arg0] = self->context; }}");
+        Line(d, $"{Probes("return", movesOnFd)} /self->trace && !self->shared && (int64_t)arg0 == -11/ {{ owner[(int)self->arg0] = self->trace; ownergen[(int)self->arg0] = self->gen0; ownercontext[(int)self->arg0] = self->context; }}");
         Line(d, "syscall::connect:return /self->trace && (int64_t)arg0 == -115/ { owner[(int)self->arg0] = self->trace; ownergen[(int)self->arg0] = self->gen0; ownercontext[(int)self->arg0] = self->context; }");
-        Line(d, $"{Probes("return", all)} /self->trace/ {{ self->trace = 0; self->context = 0; self->owned = 0; self->ts = 0; self->arg0 = 0; self->gen0 = 0; self->path = 0; self->a0 = 0; self->a1 = 0; self->a2 = 0; }}");
+        Line(d, $"{Probes("return", all)} /self->trace/ {{ self->trace = 0; self->context = 0; self->owned = 0; self->ts = 0; self->arg0 = 0; self->gen0 = 0; self->path = 0; self->a0 = 0; self->a1 = 0; self->a2 = 0; self->shared = 0; }}");
 
         // A flush marker, made on each CPU in turn.
         Line(d, $"syscall::prctl:entry /pid == {pid} && arg0 == {MarkerOption}/ {{ printf(\"F %d %d\\n\", cpu, arg1); }}");
@@ -224,6 +239,10 @@ internal static class DTraceScript
         Line(d, "tick-1s { printf(\"T\\n\"); }");
         return d.ToString();
     }
+
+    /// <summary>The calls counted for a shared connection outside traces: its socket's reads and writes, as the eBPF backend's.</summary>
+    internal static bool IsSharedConnectionCall(LinuxSyscall call) =>
+        call.Fd == SyscallFd.Arg0 && ProbeCatalog.Kind(ProbeCatalog.IndexOf(call.Probe)) is ProbeKind.Read or ProbeKind.Write;
 
     private static void Line(StringBuilder d, string text) => d.Append(text).Append('\n');
 }

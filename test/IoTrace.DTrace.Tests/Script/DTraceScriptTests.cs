@@ -73,4 +73,24 @@ public sealed class DTraceScriptTests
         Assert.Equal(expected.Order(StringComparer.Ordinal), probes.Order(StringComparer.Ordinal));
         Assert.DoesNotContain("recvfrom", probes);
     }
+
+    /// <summary>A shared connection's socket is counted on its reads and writes outside traces, never on its setup calls.</summary>
+    [Fact]
+    public void Generate_SharedConnectionClause_OnTheReadsAndWritesOnAnFdOnly()
+    {
+        Requires.Linux();
+        var libc = LibcUnwindTable.Load(ProcessMaps.Self);
+
+        var script = DTraceScript.Generate(42, 0x10000, libc, rules: null, runtime: new RuntimeCode([], []));
+
+        var clause = Assert.Single(script.Split('\n'), static l => l.Contains("self->shared = 1", StringComparison.Ordinal));
+        var probes = clause[..clause.IndexOf(" /", StringComparison.Ordinal)].Split(", ").Select(static p => p.Split(':')[2]).ToHashSet();
+        Assert.Contains("recvfrom", probes);
+        Assert.Contains("sendto", probes);
+        Assert.Contains("writev", probes);
+        Assert.DoesNotContain("connect", probes);
+        Assert.DoesNotContain("getpeername", probes);
+        Assert.DoesNotContain("close", probes);
+        Assert.Contains($"arg0 == {DTraceScript.SharedOption}/ {{ shared[(int)arg1] = (int64_t)arg2;", script, StringComparison.Ordinal);
+    }
 }
