@@ -30,6 +30,12 @@ internal sealed class DTraceBackend : AttachedBackend<DTraceAttachment, DTraceTr
     /// <summary>The environment variable that names the dtrace executable.</summary>
     internal const string DTraceVariable = "IOTRACE_DTRACE";
 
+    /// <summary>
+    /// The environment variable that names a file to append dtrace's raw output to: a recording for the parser's tests,
+    /// or for a bug report.
+    /// </summary>
+    internal const string RecordingVariable = "IOTRACE_DTRACE_RECORDING";
+
     private static readonly TimeSpan s_attachTimeout = TimeSpan.FromSeconds(60);
 
     /// <summary>How long a stopped trace waits for its flush before its report is cut short (marked incomplete); checked at dtrace's line each second.</summary>
@@ -176,7 +182,7 @@ internal sealed class DTraceBackend : AttachedBackend<DTraceAttachment, DTraceTr
         {
             var libc = LibcUnwindTable.Load(ProcessMaps.Self);
             var script = DTraceScript.Generate(Environment.ProcessId, slots.Address, libc, LibcRuleTable.Shared(libc), RuntimeCode.Of(ProcessMaps.Executable()));
-            process = DTraceProcess.Start(_dtrace, script, s_attachTimeout);
+            process = DTraceProcess.Start(_dtrace, script, s_attachTimeout, Environment.GetEnvironmentVariable(RecordingVariable));
         }
         catch (Exception e) when (e is InvalidOperationException or IOException or UnauthorizedAccessException or System.ComponentModel.Win32Exception)
         {

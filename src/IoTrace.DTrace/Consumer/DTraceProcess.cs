@@ -22,6 +22,7 @@ internal sealed class DTraceProcess : IDisposable
 {
     private const int SIGINT = 2;
 
+
     /// <summary>dtrace prints what it read every 10 ms (its switchrate): flushes closer than that would read nothing more.</summary>
     private static readonly TimeSpan s_markerSpacing = TimeSpan.FromMilliseconds(10);
 
@@ -37,6 +38,7 @@ internal sealed class DTraceProcess : IDisposable
     private readonly SemaphoreSlim _flushWanted = new(0);
     private readonly TaskCompletionSource<string?> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly int[] _cpus;
+    private readonly string? _recordingPath;
     private readonly Dictionary<long, int> _markersSeen = [];
     private List<DTraceCall> _batch = [];
 
@@ -46,11 +48,12 @@ internal sealed class DTraceProcess : IDisposable
     private long _lastMarker;
     private volatile bool _disposed;
 
-    private DTraceProcess(Process process, string scriptPath, int[] cpus)
+    private DTraceProcess(Process process, string scriptPath, int[] cpus, string? recording)
     {
         _process = process;
         _scriptPath = scriptPath;
         _cpus = cpus;
+        _recordingPath = recording;
     }
 
     /// <summary>How long a flush waits for a peer its connects name before it is delivered without it.</summary>
@@ -75,7 +78,11 @@ internal sealed class DTraceProcess : IDisposable
     public long LastRequested => Interlocked.Read(ref _requested);
 
     /// <summary>Starts dtrace on <paramref name="script"/> and waits for its probes to be enabled.</summary>
-    public static DTraceProcess Start(string dtrace, string script, TimeSpan timeout)
+    /// <param name="dtrace">The dtrace executable.</param>
+    /// <param name="script">The D script, written to a temporary file for dtrace to read.</param>
+    /// <param name="timeout">How long to wait for the script's ready line.</param>
+    /// <param name="recording">A file to append dtrace's output to, line by line, as it is read; null for none.</param>
+    public static DTraceProcess Start(string dtrace, string script, TimeSpan timeout, string? recording = null)
     {
         var path = Path.Combine(Path.GetTempPath(), $"iotrace-{Environment.ProcessId}-{Guid.NewGuid():N}.d");
         File.WriteAllText(path, script);
@@ -100,7 +107,7 @@ internal sealed class DTraceProcess : IDisposable
         // dtrace inherits the affinity of the thread that starts it, which may be pinned to fewer CPUs than the process.
         var cpus = AllowedCpus();
         _ = CpuAffinity.TrySet(process.Id, cpus);
-        var host = new DTraceProcess(process, path, cpus);
+        var host = new DTraceProcess(process, path, cpus, recording);
         using (SuppressedFlow.Begin())
         {
             new Thread(host.ReadOutput) { IsBackground = true, Name = "IoTrace dtrace output" }.UnsafeStart();
@@ -171,10 +178,12 @@ internal sealed class DTraceProcess : IDisposable
 
     private void ReadOutput()
     {
+        var recording = OpenRecording();
         try
         {
             while (_process.StandardOutput.ReadLine() is { } line)
             {
+                recording = Record(recording, line);
                 if (line.Length == 0)
                 {
                     continue;
@@ -220,12 +229,58 @@ internal sealed class DTraceProcess : IDisposable
         {
         }
 
+        Close(recording);
         _process.WaitForExit();
         var reason = $"dtrace exited with code {_process.ExitCode}";
         _ready.TrySetResult(reason + LastErrors());
         if (!_disposed)
         {
             Failed?.Invoke(reason + LastErrors());
+        }
+    }
+
+    /// <summary>The recording's file, opened to append; null where there is none or it cannot be opened.</summary>
+    private StreamWriter? OpenRecording()
+    {
+        if (_recordingPath is not { Length: > 0 } path)
+        {
+            return null;
+        }
+
+        try
+        {
+            return new StreamWriter(path, append: true) { AutoFlush = true };
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Appends the line to the recording; a recording that fails to write is closed, and the reading goes on.</summary>
+    private static StreamWriter? Record(StreamWriter? recording, string line)
+    {
+        try
+        {
+            recording?.WriteLine(line);
+            return recording;
+        }
+        catch (IOException)
+        {
+            Close(recording);
+            return null;
+        }
+    }
+
+    private static void Close(StreamWriter? recording)
+    {
+        try
+        {
+            recording?.Dispose();
+        }
+        catch (IOException)
+        {
+            // Its last lines are lost; the backend goes on.
         }
     }
 

@@ -36,6 +36,28 @@ public sealed class DTraceProcessTests
         Assert.Equal(processCpus, markerCpus);
     }
 
+    [Fact]
+    public void Start_WithARecording_AppendsEveryLineAsItIsRead()
+    {
+        Requires.DTrace();
+        var dtrace = DTraceBackend.FindDTrace(out var reason);
+        Assert.True(dtrace is not null, reason);
+        var recording = Path.Combine(Path.GetTempPath(), $"iotrace-recording-{Guid.NewGuid():N}.txt");
+        File.WriteAllText(recording, "before\n");
+        try
+        {
+            // The ready line is recorded before Start returns, as every line is before it is handled.
+            using (DTraceProcess.Start(dtrace, "BEGIN { printf(\"X 1\\n\"); printf(\"R\\n\"); }", TimeSpan.FromSeconds(60), recording))
+            {
+                Assert.Equal(["before", "X 1", "R"], File.ReadAllLines(recording));
+            }
+        }
+        finally
+        {
+            File.Delete(recording);
+        }
+    }
+
     /// <summary>The CPUs /proc/<paramref name="pid"/>/status allows, for its main thread.</summary>
     private static int[] CpusAllowed(string pid)
     {
