@@ -2,7 +2,7 @@ using System.Globalization;
 using IoTrace;
 using Microsoft.Data.Sqlite;
 
-// Usage: IoTrace.Tests.Target <read|sqlite|files|sparse|eintr> <path>
+// Usage: IoTrace.Tests.Target <read|sqlite|files|sparse|eintr|temp> <path>
 // Runs one workload inside a trace and prints each aggregate as a tab-separated line: probe, target, file, line,
 // calls, bytes. The caller runs this under strace and compares (tests assert lines of this file: keep them put).
 var mode = args[0];
@@ -49,7 +49,8 @@ static IoTraceReport OtherWork(string mode, string path) => mode switch
     "files" => IoTracer.Trace(Strategy.All, () => IoTrace.Tests.Shared.FileSystemWork.Run(path)),
     "sparse" => IoTracer.Trace(Strategy.All, () => ReadSparse(path)),
     "eintr" => InterruptedPipeRead(),
-    _ => throw new ArgumentException($"Unknown mode '{mode}'. Allowed values: read, sqlite, files, sparse, eintr."),
+    "temp" => TemporaryFileAndFolder(path),
+    _ => throw new ArgumentException($"Unknown mode '{mode}'. Allowed values: read, sqlite, files, sparse, eintr, temp."),
 };
 
 // The caller made a sparse file with these bytes at these offsets (StrangeIoTests); zeros elsewhere.
@@ -122,6 +123,26 @@ static void Expect(string what, long expected, long actual)
         Console.Error.WriteLine($"{what}: expected {expected}, got {actual}");
         Environment.Exit(3);
     }
+}
+
+// A temporary file and folder made under the path (TMPDIR), then removed: glibc's mkstemps and mkdtemp open and mkdir
+// inside libc, on the names they choose.
+static IoTraceReport TemporaryFileAndFolder(string root)
+{
+    Environment.SetEnvironmentVariable("TMPDIR", root);
+    return IoTracer.Trace(Strategy.All, () =>
+    {
+        var file = Path.GetTempFileName();
+        var folder = Directory.CreateTempSubdirectory("iotrace-").FullName;
+        if (Path.GetDirectoryName(file) != Path.TrimEndingDirectorySeparator(root))
+        {
+            Console.Error.WriteLine($"the temporary file {file} is not under {root}");
+            Environment.Exit(3);
+        }
+
+        File.Delete(file);
+        Directory.Delete(folder);
+    });
 }
 
 internal static class Native

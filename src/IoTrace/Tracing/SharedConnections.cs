@@ -92,13 +92,8 @@ internal static class SharedConnections
         var found = new List<SharedConnection>();
         using var busy = TracerThread.Enter();
         using var hidden = ThreadTraces.Hide();
-        foreach (var entry in Directory.EnumerateFileSystemEntries("/proc/self/fd"))
+        foreach (var fd in OpenFds.List())
         {
-            if (!int.TryParse(Path.GetFileName(entry), out var fd))
-            {
-                continue;
-            }
-
             if (FdTargets.PeerOf(fd) is { } peer && peers.Contains(peer) && Watch(fd, peer) is { } connection)
             {
                 found.Add(connection);

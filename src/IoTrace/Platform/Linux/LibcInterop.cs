@@ -40,6 +40,16 @@ internal static unsafe partial class LibcInterop
     [LibraryImport("libc", EntryPoint = "dirfd")]
     public static partial int DirFd(nint dir);
 
+    [LibraryImport("libc", EntryPoint = "opendir", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial nint OpenDir(string path);
+
+    /// <summary>The next entry, a <c>struct dirent64</c>; 0 at the end.</summary>
+    [LibraryImport("libc", EntryPoint = "readdir64")]
+    public static partial nint ReadDir64(nint dir);
+
+    [LibraryImport("libc", EntryPoint = "closedir")]
+    public static partial int CloseDir(nint dir);
+
     [LibraryImport("libc", EntryPoint = "getpeername")]
     public static partial int GetPeerName(int fd, byte* address, int* length);
 

@@ -130,6 +130,13 @@ internal readonly record struct LibcIoFunction(string Symbol, int Probe, Argumen
         Setup("link", OnX64("link", "linkat"), ArgumentLayout.PathArg1),
         Setup("symlink", OnX64("symlink", "symlinkat"), ArgumentLayout.PathArg1),
         Setup("readlink", OnX64("readlink", "readlinkat"), ArgumentLayout.PathArg0),
+        // A temporary file or folder made by name (Path.GetTempFileName, Directory.CreateTempSubdirectory): the open or
+        // mkdir glibc makes inside, on the name it chose (written into the template, read after the call).
+        Setup("mkstemps64", "openat", ArgumentLayout.PathArg0),
+        Setup("mkstemps", "openat", ArgumentLayout.PathArg0),
+        Setup("mkstemp64", "openat", ArgumentLayout.PathArg0),
+        Setup("mkstemp", "openat", ArgumentLayout.PathArg0),
+        Setup("mkdtemp", OnX64("mkdir", "mkdirat"), ArgumentLayout.PathArg0),
         // Name resolution reads files and may query a DNS server inside libc, where no hook reaches: the call stands
         // for all of it, with the host name as its target.
         Setup("getaddrinfo", "getaddrinfo", ArgumentLayout.PathArg0),

@@ -76,6 +76,25 @@ public sealed class InProcessBackendTests : IDisposable
         Assert.Equal(FileSystemWorkStrace.Lines(socket), reported.Socket);
     }
 
+    /// <summary>Path.GetTempFileName and Directory.CreateTempSubdirectory: glibc's mkstemps and mkdtemp open and mkdir inside libc.</summary>
+    [Fact]
+    public async Task Trace_TemporaryFileAndFolder_MatchesStraceCallForCall()
+    {
+        Requires.Linux();
+        Requires.Strace();
+
+        var (report, _, log) = await Strace.RunAsync("temp", _files.Directory);
+
+        var under = Path.TrimEndingDirectorySeparator(_files.Directory) + "/";
+        // The folder is also in the child's command line (execve): not the work's.
+        var straced = StraceLog.Calls(log).Where(c => c.Name != "execve" && StraceLog.NamesPathUnder(c, _files.Directory)).ToList();
+        Assert.Contains(straced, static c => c.Name == "openat" && c.Text.Contains("O_EXCL", StringComparison.Ordinal));
+        Assert.Contains(straced, static c => c.Name == "mkdir");
+        var reported = report.Where(a => a.Target.StartsWith(under, StringComparison.Ordinal)).ToList();
+        Assert.Equal(StraceLog.Lines(straced), StraceLog.Lines(reported.GroupBy(static a => a.Probe).Select(static g => (g.Key, g.Sum(static a => a.Calls), g.Sum(static a => a.Bytes)))));
+        Assert.All(reported, static a => Assert.EndsWith("IoTrace.Tests.Target/Program.cs", a.File, StringComparison.Ordinal));
+    }
+
     [Theory]
     [InlineData(Strategy.Summary)]
     [InlineData(Strategy.All)]
