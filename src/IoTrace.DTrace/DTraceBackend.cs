@@ -125,9 +125,8 @@ internal sealed class DTraceBackend : AttachedBackend<DTraceAttachment, DTraceTr
 
             lock (_marked)
             {
-                // No hook sees this process's closes: the number must still be the connection's socket (a reconnected
-                // client's new socket is found again, its old connection closed).
-                if (follow && !IsStillConnected(connection))
+                // A reconnected client's new socket is found again; its old connection is closed.
+                if (follow && !SharedConnections.StillConnected(connection))
                 {
                     connection.Close();
                     return;
@@ -150,14 +149,6 @@ internal sealed class DTraceBackend : AttachedBackend<DTraceAttachment, DTraceTr
         {
             Diagnostics.TracerFailed(e);
         }
-    }
-
-    /// <summary>Whether the connection's fd number still names its socket's peer: the tracer's own call, hidden from the trace.</summary>
-    private static bool IsStillConnected(SharedConnection connection)
-    {
-        using var busy = TracerThread.Enter();
-        using var hidden = ThreadTraces.Hide();
-        return connection.Peer is not null && FdTargets.PeerOf(connection.Fd) == connection.Peer;
     }
 
     protected override DTraceTrace CreateTrace(TraceSession session) => new(session);

@@ -151,9 +151,8 @@ internal sealed class EbpfBackend : AttachedBackend<EbpfAttachment, KernelTrace>
 
             if (follow)
             {
-                // No hook sees this process's closes: the number must still be the connection's socket (a reconnected
-                // client's new socket is found again, its old connection closed).
-                if (!IsStillConnected(connection))
+                // A reconnected client's new socket is found again; its old connection is closed.
+                if (!SharedConnections.StillConnected(connection))
                 {
                     connection.Close();
                     return;
@@ -172,14 +171,6 @@ internal sealed class EbpfBackend : AttachedBackend<EbpfAttachment, KernelTrace>
         {
             Diagnostics.TracerFailed(e);
         }
-    }
-
-    /// <summary>Whether the connection's fd number still names its socket's peer: the tracer's own call, hidden from the trace.</summary>
-    private static bool IsStillConnected(SharedConnection connection)
-    {
-        using var busy = TracerThread.Enter();
-        using var hidden = ThreadTraces.Hide();
-        return connection.Peer is not null && FdTargets.PeerOf(connection.Fd) == connection.Peer;
     }
 
     protected override KernelTrace CreateTrace(TraceSession session) => new(session);

@@ -83,6 +83,18 @@ internal static class SharedConnections
     }
 
     /// <summary>
+    /// Whether the connection's fd number still names its server: a kernel backend sees no close in process, and a
+    /// reconnected client's number may be another socket's by now. The tracer's own call, hidden from the trace.
+    /// </summary>
+    [SupportedOSPlatform("linux")]
+    public static bool StillConnected(SharedConnection connection)
+    {
+        using var busy = TracerThread.Enter();
+        using var hidden = ThreadTraces.Hide();
+        return connection.Peer is not null && FdTargets.PeerOf(connection.Fd) == connection.Peer;
+    }
+
+    /// <summary>
     /// Watches every socket of the process connected to one of <paramref name="peers"/> (written as <see cref="PeerNames"/>
     /// writes them): a client that keeps its sockets to itself is found by its servers. The tracer's own work.
     /// </summary>

@@ -244,37 +244,7 @@ public sealed class InProcessBackendTests : IDisposable
     public void Trace_SharedConnectionsCallsOutsideTheTrace_ReportedAsSharedNotAsTheTraces()
     {
         Requires.Linux();
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var peer = (IPEndPoint)listener.LocalEndpoint;
-        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        client.Connect(peer);
-        using var server = listener.AcceptSocket();
-        var shared = Assert.Single(SharedConnections.WatchSocketsTo(new HashSet<string> { peer.ToString() }));
-        Assert.Equal((int)client.Handle, shared.Fd);
-
-        var report = IoTracer.Trace(Strategy.All, () =>
-        {
-            TraceContext.Current!.UseSharedConnection(shared);
-
-            // A send on a thread of its own, outside the trace's flow (a multiplexer's writer): shared, not the trace's.
-            var writer = new Thread(() => client.Send(new byte[1000]));
-            writer.UnsafeStart();
-            writer.Join();
-
-            server.Send(new byte[300]);
-            var buffer = new byte[300];
-            for (var received = 0; received < buffer.Length;)
-            {
-                received += client.Receive(buffer.AsSpan(received));
-            }
-        });
-
-        Assert.Equal([("sendto", peer.ToString(), 1L, 1000L)], report.SharedAggregates.Select(static a => (a.Probe, a.Target, a.Calls, a.Bytes)));
-        // The trace's own calls on the same socket stay its own, and only they are in the totals.
-        Assert.Equal(300, report.For(peer.ToString()).BytesRead());
-        Assert.Equal(0, report.For(peer.ToString()).BytesWritten());
-        Assert.Equal(report.Aggregates.Sum(static a => a.Calls), report.TotalCalls);
+        SharedConnectionWork.TraceAndCheck();
     }
 
     /// <summary>
