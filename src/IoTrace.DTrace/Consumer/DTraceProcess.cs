@@ -22,7 +22,6 @@ internal sealed class DTraceProcess : IDisposable
 {
     private const int SIGINT = 2;
 
-
     /// <summary>dtrace prints what it read every 10 ms (its switchrate): flushes closer than that would read nothing more.</summary>
     private static readonly TimeSpan s_markerSpacing = TimeSpan.FromMilliseconds(10);
 

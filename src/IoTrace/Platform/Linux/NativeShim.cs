@@ -20,7 +20,6 @@ internal sealed unsafe class NativeShim
         SlotCount = (delegate* unmanaged<int>)NativeLibrary.GetExport(handle, "iotrace_slot_count");
         SlotAt = (delegate* unmanaged<int, Slot*>)NativeLibrary.GetExport(handle, "iotrace_slot_at");
         LibraryPath = (delegate* unmanaged<int, byte*>)NativeLibrary.GetExport(handle, "iotrace_library_path");
-        Trampoline = (delegate* unmanaged<int, nint>)NativeLibrary.GetExport(handle, "iotrace_trampoline");
         CallSiteKey = (delegate* unmanaged[SuppressGCTransition]<int*, ulong>)NativeLibrary.GetExport(handle, "iotrace_callsite_key");
         ThreadCpuNanoseconds = (delegate* unmanaged[SuppressGCTransition]<long>)NativeLibrary.GetExport(handle, "iotrace_thread_cpu_ns");
         WatchLoads = (delegate* unmanaged<delegate* unmanaged<byte*, void>, byte*, int>)NativeLibrary.GetExport(handle, "iotrace_watch_loads");
@@ -38,8 +37,6 @@ internal sealed unsafe class NativeShim
     public delegate* unmanaged<int, Slot*> SlotAt { get; }
 
     public delegate* unmanaged<int, byte*> LibraryPath { get; }
-
-    public delegate* unmanaged<int, nint> Trampoline { get; }
 
     public delegate* unmanaged[SuppressGCTransition]<int*, ulong> CallSiteKey { get; }
 

@@ -695,11 +695,6 @@ IOTRACE_EXPORT const char* iotrace_library_path(int index)
     return index >= 0 && index < g_lib_count ? g_libs[index].path : NULL;
 }
 
-IOTRACE_EXPORT void* iotrace_trampoline(int index)
-{
-    return index >= 0 && index < MAX_SLOTS ? (void*)g_trampolines[index] : NULL;
-}
-
 static __thread uintptr_t t_stack_top;
 
 // A cheap identity of the current call path: a hash of the return addresses on the frame-pointer chain
