@@ -172,7 +172,7 @@ internal sealed class DTraceBackend : AttachedBackend<DTraceAttachment, DTraceTr
         try
         {
             var libc = LibcUnwindTable.Load(ProcessMaps.Self);
-            var script = DTraceScript.Generate(Environment.ProcessId, slots.Address, libc, LibcRuleTable.Shared(libc), RuntimeCode.Of(ProcessMaps.Executable()));
+            var script = DTraceScript.Generate(Environment.ProcessId, slots.Address, LibcRuleTable.SystemCallSites(libc), LibcRuleTable.Shared(libc), RuntimeCode.Of(ProcessMaps.Executable()));
             process = DTraceProcess.Start(_dtrace, script, s_attachTimeout, Environment.GetEnvironmentVariable(RecordingVariable));
         }
         catch (Exception e) when (e is InvalidOperationException or IOException or UnauthorizedAccessException or System.ComponentModel.Win32Exception)

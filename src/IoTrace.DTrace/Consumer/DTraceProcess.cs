@@ -353,7 +353,7 @@ internal sealed class DTraceProcess : IDisposable
             while (_process.StandardError.ReadLine() is { } line)
             {
                 // A thread's slot on a page the table has not mapped yet fails its copyin: that thread runs no trace.
-                if (line.Contains("error on enabled probe", StringComparison.Ordinal) && line.Contains(":entry)", StringComparison.Ordinal))
+                if (line.Contains("error on enabled probe", StringComparison.Ordinal) && line.Contains(":sys_enter)", StringComparison.Ordinal))
                 {
                     continue;
                 }

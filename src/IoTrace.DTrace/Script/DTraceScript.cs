@@ -8,21 +8,26 @@ using IoTrace.Symbols.Native;
 namespace IoTrace.DTrace.Script;
 
 /// <summary>
-/// The D script the backend runs: for each system call of <see cref="LinuxSyscalls"/>, an entry probe that reads the
-/// calling thread's trace from the slot table (<see cref="TraceSlotTable"/>) with copyin, and a return probe that
-/// prints one line per call of a traced thread: its trace, system call, fd and generation, bytes, wall time and user
-/// stack.
+/// The D script the backend runs: on the raw system call tracepoints, for each call of the process that
+/// <see cref="LinuxSyscalls"/> counts, an entry clause that reads the calling thread's trace from the slot table
+/// (<see cref="TraceSlotTable"/>) with copyin, and return clauses that print one line per call of a traced thread: its
+/// trace, system call, fd and generation, bytes, wall time and user stack.
 /// </summary>
 /// <remarks>
+/// <para>Two probes, not one per system call: the kernel loads and verifies a BPF program per probe, and with a probe
+/// pair per call (150 programs) dtrace took 12 to 13 s to attach, against about 2 s now. What a clause does for some
+/// calls only is a bit of the call's entry in the script's <c>sc</c> array (<see cref="Bits"/>). Every other process's
+/// system calls, and this one's that are not counted, pay for the tracepoints (bench/host-cost.sh).</para>
 /// <para>Lines, not dtrace aggregations: DTrace for Linux 2.0 keeps every key an aggregation ever had in its kernel map
 /// (a truncate only marks the entries stale) and its consumer reads the whole map at each snapshot. Keyed by trace, the
 /// map only grows: measured, the snapshots cost more than the lines, and the map filled up (aggregation drops). Its
 /// truncate also runs after the consumer's snapshot, losing the calls counted in between.</para>
 /// <para>The stack is walked by the script, not taken with ustack(): ustack() starts from rbp, which some of glibc's
 /// wrappers use for data (open64 keeps the path there), and prints a frame in a library with symbols as
-/// <c>module`symbol+offset</c>, without its address. The walk steps out of glibc's wrapper by the libc table
-/// (<see cref="LibcUnwindTable"/>), then follows frame pointers, checked to climb the stack so that a stale rbp ends
-/// the walk rather than a copyin.</para>
+/// <c>module`symbol+offset</c>, without its address. The walk steps out of glibc's wrapper by its system call site's
+/// rule (<see cref="LibcRuleTable.SystemCallSites"/>), then follows frame pointers, checked to climb the stack so that a
+/// stale rbp ends the walk rather than a copyin. The rules are tables in the process's memory, read with copyin: a D
+/// array filled in BEGIN makes a program the kernel takes about a second to verify.</para>
 /// </remarks>
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
 internal static class DTraceScript
@@ -41,25 +46,40 @@ internal static class DTraceScript
 
     private const int FramesPerClause = 8;
 
+    /// <summary>The size of the script's arrays by system call number: above every number of the table.</summary>
+    private const int TableSize = 512;
+
+    /// <summary>The fds the script keeps a generation, an owner and a shared connection's marking for: 0 to this, less one.</summary>
+    public const int FdLimit = 65536;
+
+    /// <summary>prctl's number on x86_64: the backend's markers are prctl calls, not in the table.</summary>
+    private const int PrctlNumber = 157;
+
     /// <summary>Libc frames the walk steps through by their rules, at most: the collector's stat of /proc/meminfo is four below libcoreclr.</summary>
     public const int NativeSteps = 8;
 
     /// <param name="pid">The process traced.</param>
     /// <param name="slotTable">Where its trace slot table is.</param>
-    /// <param name="libc">The wrapper frames at libc's system call sites.</param>
+    /// <param name="sites">The wrapper frames at libc's system call sites.</param>
     /// <param name="rules">How to step through libc's own frames; null: frame pointers only.</param>
     /// <param name="runtime">
     /// Where libc's code and the runtime's are: a call of a trace without context that libc's wrapper got from there is
     /// walked up to its first frame past libc, for the runtime's own IO to be told apart.
     /// </param>
-    public static string Generate(int pid, nint slotTable, LibcUnwindTable libc, LibcRuleTable? rules, RuntimeCode runtime)
+    public static string Generate(int pid, nint slotTable, LibcRuleTable sites, LibcRuleTable? rules, RuntimeCode runtime)
     {
         var d = new StringBuilder();
         var calls = LinuxSyscalls.X64;
-        string Probes(string end, Func<LinuxSyscall, bool> which) =>
-            string.Join(", ", calls.Where(which).Select(c => c.TracepointName).Distinct().Select(n => $"syscall::{n}:{end}"));
-        var all = (Func<LinuxSyscall, bool>)(_ => true);
-        static bool HasPath(LinuxSyscall c) => c.Path != SyscallPath.None;
+
+        // Every clause is on the two raw system call tracepoints; a clause for some calls only tests their bits in
+        // sc[], set in BEGIN (see Bits). this->s is the call's bits: set on every call of the process, as the first
+        // clause of each probe. A call's arguments are read from the registers it was made with (x86_64: rdi, rsi,
+        // rdx, r10): the tracepoint's own args[1] array read as an invalid address now and then.
+        const string Enter = "sdt:raw_syscalls::sys_enter";
+        const string Exit = "sdt:raw_syscalls::sys_exit";
+        string Has(Bits bits) => $"(this->s & {(int)bits})";
+        const string Fd0 = "(int)uregs[R_RDI]";
+        static string InRange(string fd) => $"({fd} >= 0 && {fd} < {FdLimit})";
 
         Line(d, "#pragma D option quiet");
         Line(d, "#pragma D option switchrate=100hz");
@@ -67,20 +87,24 @@ internal static class DTraceScript
         Line(d, "#pragma D option strsize=256");
         Line(d, "#pragma D option zdefs");
         Line(d, "#pragma D option dynvarsize=32m");
-        Line(d, "int64_t gen[int];");
-        Line(d, "int64_t cfa[uint64_t];");
-        Line(d, "int64_t savedrbp[uint64_t];");
-        Line(d, "int64_t owner[int];");
-        Line(d, "int64_t ownergen[int];");
-        Line(d, "int64_t ownercontext[int];");
-        Line(d, "int64_t shared[int];");
+        Line(d, $"int sc[{TableSize}];");
+        Line(d, $"int call[{TableSize}];");
+
+        // What the script keeps per fd, in arrays indexed by the fd (below FdLimit; a larger fd has no generation, owner
+        // or marking): with associative arrays, DTrace for Linux 2.0.1 read back an fd's owner once as the trace id
+        // stored there plus one, as if another fd's generation increment had landed on it.
+        foreach (var array in (string[])["gen", "owner", "ownergen", "ownercontext", "shared"])
+        {
+            Line(d, $"int64_t {array}[{FdLimit}];");
+        }
+
         Line(d, "int64_t sharedcount;");
 
-        // The wrapper frames at libc's syscall sites, by the ip the kernel saved.
+        // Each counted call's bits and its index in the table, by its number.
         Line(d, "BEGIN {");
-        foreach (var site in libc.Sites)
+        for (var i = 0; i < calls.Count; i++)
         {
-            Line(d, $"  cfa[0x{site.Ip:x}] = {site.CfaOffset}; savedrbp[0x{site.Ip:x}] = {site.RbpOffset};");
+            Line(d, $"  sc[{calls[i].Number}] = {(int)BitsOf(calls[i])}; call[{calls[i].Number}] = {i};");
         }
 
         Line(d, "}");
@@ -88,75 +112,74 @@ internal static class DTraceScript
 
         // Entry: the thread's trace (0: none) and whether it keeps context, the call's start, its fd argument and the
         // fd's generation as the call starts, and its path.
-        Line(d, $"{Probes("entry", all)} /pid == {pid}/ {{ this->slot = (uint64_t *)copyin(0x{slotTable:x} + tid * 16, 16); self->trace = this->slot[0]; self->context = this->slot[0] ? this->slot[1] & {TraceSlotTable.ContextBit} : 0; }}");
+        Line(d, $"{Enter} /pid == {pid}/ {{ this->s = args[0] >= 0 && args[0] < {TableSize} ? sc[args[0]] : 0; }}");
+        Line(d, $"{Enter} /pid == {pid} && this->s/ {{ this->slot = (uint64_t *)copyin(0x{slotTable:x} + tid * 16, 16); self->trace = this->slot[0]; self->context = this->slot[0] ? this->slot[1] & {TraceSlotTable.ContextBit} : 0; }}");
 
         // A call on an fd a trace waits for, from a thread of no trace (the runtime's socket thread retrying a read
         // that would have blocked, reading a connect's result): the trace's (FdOwners, as the eBPF program keeps it).
-        Line(d, $"{Probes("entry", c => c.Fd == SyscallFd.Arg0 && c.Name != "close")} /pid == {pid} && !self->trace && owner[(int)arg0] && ownergen[(int)arg0] == gen[(int)arg0]/ {{ self->trace = owner[(int)arg0]; self->context = ownercontext[(int)arg0]; self->owned = 1; }}");
+        Line(d, $"{Enter} /pid == {pid} && {Has(Bits.OnFdNotClose)} && !self->trace && {InRange(Fd0)} && owner[(int)uregs[R_RDI]] && ownergen[(int)uregs[R_RDI]] == gen[(int)uregs[R_RDI]]/ {{ self->trace = owner[(int)uregs[R_RDI]]; self->context = ownercontext[(int)uregs[R_RDI]]; self->owned = 1; }}");
 
         // A read or write outside every trace on a shared connection's socket, while a trace uses the connection: the
         // connection's, printed under its id (SharedConnections), without stack.
-        Line(d, $"{Probes("entry", IsSharedConnectionCall)} /pid == {pid} && !self->trace && sharedcount && shared[(int)arg0]/ {{ self->trace = shared[(int)arg0]; self->context = 0; self->shared = 1; }}");
-        Line(d, $"{Probes("entry", all)} /self->trace/ {{ self->ts = timestamp; self->arg0 = (int64_t)arg0; self->gen0 = gen[(int)arg0]; }}");
-        Line(d, $"{Probes("entry", c => c.Path == SyscallPath.Arg0)} /self->context && arg0/ {{ self->path = copyinstr(arg0); }}");
-        Line(d, $"{Probes("entry", c => c.Path == SyscallPath.Arg1)} /self->context && arg1/ {{ self->path = copyinstr(arg1); }}");
-        Line(d, $"{Probes("entry", HasPath)} /self->trace && self->path == 0/ {{ self->path = \"\"; }}");
+        Line(d, $"{Enter} /pid == {pid} && {Has(Bits.SharedConnection)} && !self->trace && sharedcount && {InRange(Fd0)} && shared[(int)uregs[R_RDI]]/ {{ self->trace = shared[(int)uregs[R_RDI]]; self->context = 0; self->shared = 1; }}");
+        Line(d, $"{Enter} /self->trace/ {{ self->ts = timestamp; self->arg0 = (int64_t)uregs[R_RDI]; self->gen0 = {InRange(Fd0)} ? gen[(int)uregs[R_RDI]] : 0; }}");
+        Line(d, $"{Enter} /self->context && {Has(Bits.PathArg0)} && uregs[R_RDI]/ {{ self->path = copyinstr(uregs[R_RDI]); }}");
+        Line(d, $"{Enter} /self->context && {Has(Bits.PathArg1)} && uregs[R_RSI]/ {{ self->path = copyinstr(uregs[R_RSI]); }}");
+        Line(d, $"{Enter} /self->trace && {Has(Bits.Path)} && self->path == 0/ {{ self->path = \"\"; }}");
 
         // A socket's peer, as the first 24 bytes of its address (IPv4 and IPv6): the socket may be closed before the
         // flush, and then the process cannot ask it.
-        Line(d, "syscall::connect:entry /self->context/ { this->a = (uint64_t *)copyin(arg1, 24); self->a0 = this->a[0]; self->a1 = this->a[1]; self->a2 = this->a[2]; }");
+        Line(d, $"{Enter} /self->context && args[0] == {Number("connect")}/ {{ this->a = (uint64_t *)copyin(uregs[R_RSI], 24); self->a0 = this->a[0]; self->a1 = this->a[1]; self->a2 = this->a[2]; }}");
 
         // poll on one fd (a socket's connect waiting): its fd is in the pollfd, in the caller's memory; else no fd.
-        Line(d, "syscall::poll:entry, syscall::ppoll:entry /self->trace/ { self->arg0 = -1; }");
-        Line(d, "syscall::poll:entry, syscall::ppoll:entry /self->trace && arg1 == 1/ { self->arg0 = *(int *)copyin(arg0, 4); self->gen0 = gen[(int)self->arg0]; }");
+        Line(d, $"{Enter} /self->trace && {Has(Bits.FdPoll)}/ {{ self->arg0 = -1; }}");
+        Line(d, $"{Enter} /self->trace && {Has(Bits.FdPoll)} && uregs[R_RSI] == 1/ {{ self->arg0 = *(int *)copyin(uregs[R_RDI], 4); self->gen0 = {InRange("self->arg0")} ? gen[(int)self->arg0] : 0; }}");
 
         // Each number's generation: its closes in the whole process, counted as the close starts (the kernel frees the
         // number during the call, and another thread may open it again before this one returns).
-        Line(d, $"syscall::close:entry /pid == {pid}/ {{ gen[(int)arg0] = gen[(int)arg0] + 1; owner[(int)arg0] = 0; shared[(int)arg0] = 0; }}");
+        Line(d, $"{Enter} /pid == {pid} && args[0] == {Number("close")} && {InRange(Fd0)}/ {{ gen[(int)uregs[R_RDI]] = gen[(int)uregs[R_RDI]] + 1; owner[(int)uregs[R_RDI]] = 0; shared[(int)uregs[R_RDI]] = 0; }}");
 
-        // The backend marks a shared connection's socket while a trace uses it, and unmarks it after the last.
-        Line(d, $"syscall::prctl:entry /pid == {pid} && arg0 == {SharedOption}/ {{ shared[(int)arg1] = (int64_t)arg2; sharedcount = (int64_t)arg3; }}");
+        // The backend marks a shared connection's socket while a trace uses it, and unmarks it after the last; and asks
+        // for a flush marker, made on each CPU in turn.
+        Line(d, $"{Enter} /pid == {pid} && args[0] == {PrctlNumber} && uregs[R_RDI] == {SharedOption} && {InRange("(int)uregs[R_RSI]")}/ {{ shared[(int)uregs[R_RSI]] = (int64_t)uregs[R_RDX]; sharedcount = (int64_t)uregs[R_R10]; }}");
+        Line(d, $"{Enter} /pid == {pid} && args[0] == {PrctlNumber} && uregs[R_RDI] == {MarkerOption}/ {{ printf(\"F %d %d\\n\", cpu, uregs[R_RSI]); }}");
+
+        // A clause variable keeps its value from the last probe firing on the CPU, whichever process's: the walk's
+        // clauses, which test this->deep, must not run on another process's stale value (their copyins would fail there).
+        Line(d, $"{Exit} {{ this->deep = (uint64_t)0; }}");
 
         // Return: what the call is (its index in the table), the bytes it moved, its fd (an opener's is its result).
-        for (var i = 0; i < calls.Count; i++)
-        {
-            var call = calls[i];
-            if (calls.Take(i).Any(c => c.TracepointName == call.TracepointName))
-            {
-                continue;
-            }
+        Line(d, $"{Exit} /self->trace/ {{ this->s = sc[args[0]]; this->call = call[args[0]]; this->bytes = {Has(Bits.MovesBytes)} && args[1] > 0 ? (int64_t)args[1] : (int64_t)0; this->fd = (int64_t)-1; this->gen = (int64_t)0; }}");
+        Line(d, $"{Exit} /self->trace && {Has(Bits.FdResult)} && args[1] >= 0/ {{ this->fd = (int64_t)args[1]; this->gen = args[1] < {FdLimit} ? gen[(int)args[1]] : 0; }}");
+        Line(d, $"{Exit} /self->trace && {Has(Bits.FdArg0)}/ {{ this->fd = self->arg0; this->gen = self->gen0; }}");
 
-            var moves = ProbeCatalog.Has(ProbeCatalog.IndexOf(call.Probe), ProbeTraits.MovesBytes);
-            var fd = (call.Fd, call.Path) switch
-            {
-                (SyscallFd.Result, _) => "this->fd = (int64_t)arg0 >= 0 ? (int64_t)arg0 : (int64_t)-1; this->gen = (int64_t)arg0 >= 0 ? gen[(int)arg0] : (int64_t)0;",
-                (SyscallFd.Arg0, _) => "this->fd = self->arg0; this->gen = self->gen0;",
-
-                // newfstatat(fd, "", AT_EMPTY_PATH) and utimensat(fd, NULL): a call on the fd, as fstat and futimens are.
-                (_, SyscallPath.Arg1) => "this->fd = self->path == \"\" && self->arg0 >= 0 ? self->arg0 : (int64_t)-1; this->gen = this->fd >= 0 ? self->gen0 : (int64_t)0;",
-                _ when call.Probe == "poll" => "this->fd = self->arg0; this->gen = this->fd >= 0 ? self->gen0 : (int64_t)0;",
-                _ => "this->fd = (int64_t)-1; this->gen = (int64_t)0;",
-            };
-            Line(d, $"syscall::{call.TracepointName}:return /self->trace/ {{ this->call = {i}; this->bytes = {(moves ? "(int64_t)arg0 > 0 ? (int64_t)arg0 : (int64_t)0" : "(int64_t)0")}; {fd} }}");
-        }
+        // newfstatat(fd, "", AT_EMPTY_PATH) and utimensat(fd, NULL): a call on the fd, as fstat and futimens are.
+        Line(d, $"{Exit} /self->trace && {Has(Bits.FdIfEmptyPath)} && self->path == \"\" && self->arg0 >= 0/ {{ this->fd = self->arg0; this->gen = self->gen0; }}");
+        Line(d, $"{Exit} /self->trace && {Has(Bits.FdPoll)} && self->arg0 >= 0/ {{ this->fd = self->arg0; this->gen = self->gen0; }}");
 
         // The walk, in clauses of a few frames (each copyin takes scratch space until its clause ends). A trace without
         // context (Summary) keeps zeros, as 64-bit values (D types a clause variable by its first assignment), and no fd,
         // save for a call, not a socket's, whose wrapper returns into libc's own code or the runtime's: its frames up to
         // the first past libc, for the runtime's own IO (the collector's stdio reads) to be told apart.
-        Line(d, $"{Probes("return", all)} /self->trace/ {{ this->deep = self->context; }}");
-        Line(d, $"{Probes("return", all)} /self->trace && !self->context/ {{ this->fd = (int64_t)-1; this->gen = (int64_t)0; this->pc = (uint64_t)0; {string.Join(" ", Enumerable.Range(0, Frames + 1).Select(i => $"this->r{i} = (uint64_t)0;"))} }}");
+        // The wrapper frame at libc's system call site, by the ip the kernel saved (sites): the CFA's offset from sp
+        // (c, 0 where the site is unknown) and where the caller's rbp is saved (so, 0: still in rbp).
+        Line(d, $"{Exit} /self->trace/ {{ this->deep = self->context; }}");
+        Line(d, $"{Exit} /self->trace && (self->context || {Has(Bits.RuntimeCheck)})/ {{");
+        Lookup(d, sites, "uregs[R_PC]");
+        Line(d, "  this->c = this->v & 0x7fffffff; this->so = this->v >> 32;");
+        Line(d, "}");
+        Line(d, $"{Exit} /self->trace && !self->context/ {{ this->fd = (int64_t)-1; this->gen = (int64_t)0; this->pc = (uint64_t)0; {string.Join(" ", Enumerable.Range(0, Frames + 1).Select(i => $"this->r{i} = (uint64_t)0;"))} }}");
         if (runtime.Libc.Concat(runtime.Runtime).ToList() is { Count: > 0 } callers)
         {
             var inRanges = string.Join(" || ", callers.Select(r => $"(this->ret >= 0x{r.Start:x} && this->ret < 0x{r.End:x})"));
-            Line(d, $"{Probes("return", static c => !c.IsSocketOnly)} /self->trace && !self->context && cfa[uregs[R_PC]]/ {{ this->ret = *(uint64_t *)copyin(uregs[R_SP] + cfa[uregs[R_PC]] - 8, 8); this->deep = {inRanges}; }}");
+            Line(d, $"{Exit} /self->trace && !self->context && {Has(Bits.RuntimeCheck)} && this->c/ {{ this->ret = *(uint64_t *)copyin(uregs[R_SP] + this->c - 8, 8); this->deep = {inRanges}; }}");
         }
 
-        Line(d, $"{Probes("return", all)} /this->deep/ {{");
-        Line(d, "  this->pc = uregs[R_PC]; this->sp = uregs[R_SP]; this->c = cfa[this->pc];");
+        Line(d, $"{Exit} /this->deep/ {{");
+        Line(d, "  this->pc = uregs[R_PC]; this->sp = uregs[R_SP];");
         Line(d, "  this->w = (uint64_t *)copyin(this->sp + (this->c ? this->c - 16 : 0), 16);");
         Line(d, "  this->r0 = this->c ? this->w[1] : 0;");
-        Line(d, "  this->fp = this->c && savedrbp[this->pc] ? *(uint64_t *)copyin(this->sp + this->c - savedrbp[this->pc], 8) : uregs[R_RBP];");
+        Line(d, "  this->fp = this->c && this->so ? *(uint64_t *)copyin(this->sp + this->c - this->so, 8) : uregs[R_RBP];");
         Line(d, "  this->ok = this->fp >= this->sp && this->fp - this->sp < 8388608;");
 
         // The wrapper's caller keeps no frame pointer where rbp is none above its frame, or points at a word that is no
@@ -172,10 +195,8 @@ internal static class DTraceScript
         {
             for (var step = 0; step < NativeSteps; step++)
             {
-                Line(d, $"{Probes("return", all)} /this->deep && this->native/ {{");
-                Line(d, $"  this->e = (uint64_t *)copyin(0x{rules.Displacements:x} + ((this->ip * 0x{LibcRuleTable.GroupMultiplier:x}) >> {64 - LibcRuleTable.GroupBits}) * 8, 8);");
-                Line(d, $"  this->e = (uint64_t *)copyin(0x{rules.Address:x} + (((this->ip + this->e[0]) * 0x{LibcRuleTable.PlaceMultiplier:x}) >> {64 - LibcRuleTable.Bits}) * 16, 16);");
-                Line(d, "  this->v = this->e[0] == this->ip ? this->e[1] : 0;");
+                Line(d, $"{Exit} /this->deep && this->native/ {{");
+                Lookup(d, rules, "this->ip");
                 Line(d, $"  this->next = ((this->v & {UnwindRule.CfaFromRbpBit}) ? this->fp : this->cfa) + (this->v & 0x7fffffff);");
                 Line(d, "  this->native = this->v && this->next > this->cfa && this->next - this->cfa < 1048576;");
                 Line(d, "  this->fp = this->native && (this->v >> 32) ? *(uint64_t *)copyin(this->next - (this->v >> 32), 8) : this->fp;");
@@ -185,15 +206,15 @@ internal static class DTraceScript
                 Line(d, "}");
             }
 
-            Line(d, $"{Probes("return", all)} /this->deep && this->pre/ {{ this->ok = this->fp >= this->cfa && this->fp - this->cfa < 8388608; }}");
+            Line(d, $"{Exit} /this->deep && this->pre/ {{ this->ok = this->fp >= this->cfa && this->fp - this->cfa < 8388608; }}");
         }
 
         // Without context, the first frame past libc is as far as the walk goes: it tells the runtime's calls apart.
-        Line(d, $"{Probes("return", all)} /this->deep && !self->context/ {{ this->r1 = this->pre; }}");
+        Line(d, $"{Exit} /this->deep && !self->context/ {{ this->r1 = this->pre; }}");
 
         for (var first = 1; first <= Frames; first += FramesPerClause)
         {
-            Line(d, $"{Probes("return", all)} /self->context/ {{");
+            Line(d, $"{Exit} /self->context/ {{");
             for (var i = first; i < first + FramesPerClause; i++)
             {
                 if (i == 1)
@@ -216,20 +237,16 @@ internal static class DTraceScript
         var frames = string.Join(", ", Enumerable.Range(0, Frames + 1).Select(i => $"this->r{i}").Prepend("this->pc"));
         var head = $"C %d %d %d %d %d %d {string.Join(' ', Enumerable.Repeat("%x", Frames + 2))}";
         const string Fields = "self->trace, this->call, this->fd, this->gen, this->bytes, timestamp - self->ts";
-        Line(d, $"{Probes("return", c => !HasPath(c))} /self->trace/ {{ printf(\"{head}\\n\", {Fields}, {frames}); }}");
-        Line(d, $"{Probes("return", HasPath)} /self->trace/ {{ printf(\"P{head[1..]} %s\\n\", {Fields}, {frames}, self->path); }}");
-        Line(d, "syscall::connect:return /self->context && self->arg0 >= 0/ { printf(\"N %d %d %d %x %x %x\\n\", self->trace, self->arg0, self->gen0, self->a0, self->a1, self->a2); }");
+        Line(d, $"{Exit} /self->trace && !{Has(Bits.Path)}/ {{ printf(\"{head}\\n\", {Fields}, {frames}); }}");
+        Line(d, $"{Exit} /self->trace && {Has(Bits.Path)}/ {{ printf(\"P{head[1..]} %s\\n\", {Fields}, {frames}, self->path); }}");
+        Line(d, $"{Exit} /self->context && args[0] == {Number("connect")} && self->arg0 >= 0/ {{ printf(\"N %d %d %d %x %x %x\\n\", self->trace, self->arg0, self->gen0, self->a0, self->a1, self->a2); }}");
 
         // Ownership: the retry the owner waited for ends its wait once it does not fail with EAGAIN; a read or write
         // that would block, or a connect under way, makes its trace the fd's owner.
-        var movesOnFd = (Func<LinuxSyscall, bool>)(c => c.Fd == SyscallFd.Arg0 && ProbeCatalog.Kind(ProbeCatalog.IndexOf(c.Probe)) != ProbeKind.Setup);
-        Line(d, $"{Probes("return", movesOnFd)} /self->owned && (int64_t)arg0 != -11/ {{ owner[(int)self->arg0] = 0; }}");
-        Line(d, $"{Probes("return", movesOnFd)} /self->trace && !self->shared && (int64_t)arg0 == -11/ {{ owner[(int)self->arg0] = self->trace; ownergen[(int)self->arg0] = self->gen0; ownercontext[(int)self->arg0] = self->context; }}");
-        Line(d, "syscall::connect:return /self->trace && (int64_t)arg0 == -115/ { owner[(int)self->arg0] = self->trace; ownergen[(int)self->arg0] = self->gen0; ownercontext[(int)self->arg0] = self->context; }");
-        Line(d, $"{Probes("return", all)} /self->trace/ {{ self->trace = 0; self->context = 0; self->owned = 0; self->ts = 0; self->arg0 = 0; self->gen0 = 0; self->path = 0; self->a0 = 0; self->a1 = 0; self->a2 = 0; self->shared = 0; }}");
-
-        // A flush marker, made on each CPU in turn.
-        Line(d, $"syscall::prctl:entry /pid == {pid} && arg0 == {MarkerOption}/ {{ printf(\"F %d %d\\n\", cpu, arg1); }}");
+        Line(d, $"{Exit} /self->owned && {Has(Bits.MovesOnFd)} && args[1] != -11 && {InRange("self->arg0")}/ {{ owner[(int)self->arg0] = 0; }}");
+        Line(d, $"{Exit} /self->trace && !self->shared && {Has(Bits.MovesOnFd)} && args[1] == -11 && {InRange("self->arg0")}/ {{ owner[(int)self->arg0] = self->trace; ownergen[(int)self->arg0] = self->gen0; ownercontext[(int)self->arg0] = self->context; }}");
+        Line(d, $"{Exit} /self->trace && args[0] == {Number("connect")} && args[1] == -115 && {InRange("self->arg0")}/ {{ owner[(int)self->arg0] = self->trace; ownergen[(int)self->arg0] = self->gen0; ownercontext[(int)self->arg0] = self->context; }}");
+        Line(d, $"{Exit} /self->trace/ {{ self->trace = 0; self->context = 0; self->owned = 0; self->ts = 0; self->arg0 = 0; self->gen0 = 0; self->path = 0; self->a0 = 0; self->a1 = 0; self->a2 = 0; self->shared = 0; }}");
 
         // The process's end, killed or not (a write to its closed pipe would not end dtrace: it inherits the runtime's
         // ignored SIGPIPE).
@@ -240,9 +257,85 @@ internal static class DTraceScript
         return d.ToString();
     }
 
+    /// <summary>What a counted system call's number has in the script's <c>sc</c> array: the clauses that apply to it.</summary>
+    internal static Bits BitsOf(LinuxSyscall call)
+    {
+        var kind = ProbeCatalog.Kind(ProbeCatalog.IndexOf(call.Probe));
+        var bits = Bits.Counted;
+        bits |= call.Fd == SyscallFd.Arg0 && call.Name != "close" ? Bits.OnFdNotClose : 0;
+        bits |= IsSharedConnectionCall(call) ? Bits.SharedConnection : 0;
+        bits |= call.Path switch { SyscallPath.Arg0 => Bits.PathArg0 | Bits.Path, SyscallPath.Arg1 => Bits.PathArg1 | Bits.Path, _ => 0 };
+        bits |= call.IsSocketOnly ? 0 : Bits.RuntimeCheck;
+        bits |= call.Fd == SyscallFd.Arg0 && kind != ProbeKind.Setup ? Bits.MovesOnFd : 0;
+        bits |= ProbeCatalog.Has(ProbeCatalog.IndexOf(call.Probe), ProbeTraits.MovesBytes) ? Bits.MovesBytes : 0;
+        bits |= (call.Fd, call.Path) switch
+        {
+            (SyscallFd.Result, _) => Bits.FdResult,
+            (SyscallFd.Arg0, _) => Bits.FdArg0,
+            (_, SyscallPath.Arg1) => Bits.FdIfEmptyPath,
+            _ when call.Probe == "poll" => Bits.FdPoll,
+            _ => 0,
+        };
+        return bits;
+    }
+
+    private static int Number(string name) => LinuxSyscalls.X64.Single(c => c.Name == name).Number;
+
     /// <summary>The calls counted for a shared connection outside traces: its socket's reads and writes, as the eBPF backend's.</summary>
     internal static bool IsSharedConnectionCall(LinuxSyscall call) =>
         call.Fd == SyscallFd.Arg0 && ProbeCatalog.Kind(ProbeCatalog.IndexOf(call.Probe)) is ProbeKind.Read or ProbeKind.Write;
 
     private static void Line(StringBuilder d, string text) => d.Append(text).Append('\n');
+
+    /// <summary>this->v: the packed rule <paramref name="table"/> holds for the address <paramref name="key"/>, else 0 (two copyins, <see cref="LibcRuleTable.TryFind"/>).</summary>
+    private static void Lookup(StringBuilder d, LibcRuleTable table, string key)
+    {
+        Line(d, $"  this->e = (uint64_t *)copyin(0x{table.Displacements:x} + (({key} * 0x{LibcRuleTable.GroupMultiplier:x}) >> {64 - LibcRuleTable.GroupBits}) * 8, 8);");
+        Line(d, $"  this->e = (uint64_t *)copyin(0x{table.Address:x} + ((({key} + this->e[0]) * 0x{LibcRuleTable.PlaceMultiplier:x}) >> {64 - LibcRuleTable.Bits}) * 16, 16);");
+        Line(d, $"  this->v = this->e[0] == {key} ? this->e[1] : 0;");
+    }
+
+    /// <summary>The clauses that apply to a counted system call, by its bit in the script's <c>sc</c> array.</summary>
+    [Flags]
+    internal enum Bits
+    {
+        /// <summary>Every counted call: its entry reads the thread's trace.</summary>
+        Counted = 1,
+
+        /// <summary>Its fd is its first argument and it is not close: it may be a call an owning trace waits for.</summary>
+        OnFdNotClose = 1 << 1,
+
+        /// <summary>A read or write on an fd: counted for a shared connection's socket.</summary>
+        SharedConnection = 1 << 2,
+
+        /// <summary>Its path is its first argument.</summary>
+        PathArg0 = 1 << 3,
+
+        /// <summary>Its path is its second argument.</summary>
+        PathArg1 = 1 << 4,
+
+        /// <summary>It has a path: its line carries it.</summary>
+        Path = 1 << 5,
+
+        /// <summary>Not a socket's call: without context, its caller is checked for the runtime's code.</summary>
+        RuntimeCheck = 1 << 6,
+
+        /// <summary>A read, write or other non-setup call on its fd argument: its EAGAIN makes the trace the fd's owner.</summary>
+        MovesOnFd = 1 << 7,
+
+        /// <summary>Its result is the bytes it moved.</summary>
+        MovesBytes = 1 << 8,
+
+        /// <summary>Its fd is its result (an opener's).</summary>
+        FdResult = 1 << 9,
+
+        /// <summary>Its fd is its first argument.</summary>
+        FdArg0 = 1 << 10,
+
+        /// <summary>Its first argument is its fd when its path is empty (<c>AT_EMPTY_PATH</c>).</summary>
+        FdIfEmptyPath = 1 << 11,
+
+        /// <summary>poll: its fd is in the one pollfd it waits for, if one.</summary>
+        FdPoll = 1 << 12,
+    }
 }

@@ -5,11 +5,13 @@ using IoTrace.Symbols.Native;
 namespace IoTrace.DTrace.Script;
 
 /// <summary>
-/// Libc's caller rules (<see cref="LibcCallerRules"/>) where the script reads them: a table in this process's memory
-/// of 16-byte places {return address, <see cref="UnwindRule.Packed"/>}, hashed without collisions (hash and displace:
-/// a return address's group gives the displacement that puts each of the group's addresses in a place of its own), so
+/// Libc's unwind rules where the script reads them, by address: its caller rules (<see cref="LibcCallerRules"/>), and
+/// the wrapper frames at its system call sites (<see cref="LibcUnwindTable.Sites"/>). A table in this process's memory
+/// of 16-byte places {address, <see cref="UnwindRule.Packed"/>}, hashed without collisions (hash and displace:
+/// an address's group gives the displacement that puts each of the group's addresses in a place of its own), so
 /// that a lookup is two copyins and one comparison. A D array cannot hold the rules (a BEGIN clause that fills 8,000
-/// entries is larger than a BPF program may be), and probing for a place costs a branch per place in every return
+/// entries is larger than a BPF program may be; one that fills libc's 500 sites took the kernel about a second to
+/// verify), and probing for a place costs a branch per place in every return
 /// probe, which the kernel's verifier pays for at attach: eight places per lookup took 11 s more. A group that finds
 /// no displacement is left out (the walk then stops at its frames). Kept as long as the process: the script may read
 /// it at any time.
@@ -37,6 +39,7 @@ internal sealed unsafe class LibcRuleTable
 
     private static readonly Lock s_lock = new();
     private static LibcRuleTable? s_shared;
+    private static LibcRuleTable? s_sites;
 
     private readonly ulong* _places;
 
@@ -64,10 +67,26 @@ internal sealed unsafe class LibcRuleTable
         }
     }
 
+    /// <summary>
+    /// The table of the wrapper frames at the system call sites of the libc <paramref name="libc"/> was read from, by
+    /// the ip the kernel saves (after the <c>syscall</c> instruction), built on first use and kept.
+    /// </summary>
+    public static LibcRuleTable SystemCallSites(LibcUnwindTable libc)
+    {
+        lock (s_lock)
+        {
+            return s_sites ??= Create(libc.Sites.Select(static s => (s.Ip, new UnwindRule(s.CfaOffset, s.RbpOffset, CfaFromRbp: false))));
+        }
+    }
+
     /// <summary>A table holding <paramref name="rules"/> (one per return address), those whose group finds a displacement.</summary>
     public static LibcRuleTable Create(IEnumerable<(ulong ReturnAddress, UnwindRule Rule)> rules)
     {
-        var places = (ulong*)NativeMemory.AllocZeroed((nuint)((2 * Places) + Groups) * sizeof(ulong));
+        // Written whole, not only zeroed: copyin cannot fault a page in, and calloc leaves a fresh mapping's pages
+        // untouched, so a lookup that misses on such a page would fail in the script.
+        var bytes = (nuint)((2 * Places) + Groups) * sizeof(ulong);
+        var places = (ulong*)NativeMemory.Alloc(bytes);
+        NativeMemory.Clear(places, bytes);
         var displacements = places + (2 * Places);
         var count = 0;
 

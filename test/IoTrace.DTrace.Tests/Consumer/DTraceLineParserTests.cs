@@ -34,13 +34,13 @@ public sealed class DTraceLineParserTests
     }
 
     [Fact]
-    public void ParseCall_KernelNameOfTheCall_MapsToTheProbeStraceNames()
+    public void ParseCall_CallCountedUnderAnotherProbe_MapsToThatProbe()
     {
         Requires.Linux();
 
-        var call = _parser.ParseCall(Line('C', "newfstat", fd: 5, frames: []));
+        var call = _parser.ParseCall(Line('C', "ppoll", fd: 5, frames: []));
 
-        Assert.Equal(("fstat", (string?)null), (call!.Syscall.Probe, call.Target));
+        Assert.Equal(("ppoll", "poll", (string?)null), (call!.Syscall.Name, call.Syscall.Probe, call.Target));
     }
 
     [Theory]
@@ -99,13 +99,13 @@ public sealed class DTraceLineParserTests
         Assert.False(DTraceLineParser.TryParseMarker("F 1", out _, out _));
     }
 
-    private static int Call(string tracepoint) => LinuxSyscalls.X64.ToList().FindIndex(s => s.TracepointName == tracepoint);
+    private static int Call(string name) => LinuxSyscalls.X64.ToList().FindIndex(s => s.Name == name);
 
     /// <summary>A call's line as the script prints it, with the walk's frames padded with zeros.</summary>
-    private static string Line(char kind, string tracepoint, int fd, ulong[] frames, long generation = 0, string? rest = null)
+    private static string Line(char kind, string name, int fd, ulong[] frames, long generation = 0, string? rest = null)
     {
         var padded = frames.Concat(Enumerable.Repeat(0UL, DTraceScript.Frames + 2 - frames.Length)).Select(f => f.ToString("x", System.Globalization.CultureInfo.InvariantCulture));
-        var line = $"{kind} 7 {Call(tracepoint)} {fd} {generation} 0 1234 {string.Join(' ', padded)}";
+        var line = $"{kind} 7 {Call(name)} {fd} {generation} 0 1234 {string.Join(' ', padded)}";
         return rest is null ? line : $"{line} {rest}";
     }
 }

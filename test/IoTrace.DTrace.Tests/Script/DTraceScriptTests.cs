@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Globalization;
+using System.Text.RegularExpressions;
 using IoTrace.DTrace.Script;
 using IoTrace.Platform.Linux;
 using IoTrace.Symbols;
@@ -11,16 +13,37 @@ namespace IoTrace.DTrace.Tests.Script;
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class DTraceScriptTests
 {
-    /// <summary>The script allows probes that match nothing (an older kernel's missing call): here, none may be missing.</summary>
+    /// <summary>Every counted call is known to the script by its number: its bits and its index in the table.</summary>
     [Fact]
-    public void Generate_EverySystemCall_IsATracepointOfThisKernel()
+    public void Generate_EveryCountedCall_HasItsBitsAndIndexByNumber()
     {
-        Requires.DTrace();
+        Requires.Linux();
+        var libc = LibcUnwindTable.Load(ProcessMaps.Self);
 
-        var missing = LinuxSyscalls.X64.Select(s => s.TracepointName).Distinct()
-            .Where(name => !Directory.Exists($"/sys/kernel/tracing/events/syscalls/sys_enter_{name}"));
+        var script = DTraceScript.Generate(42, 0x10000, LibcRuleTable.SystemCallSites(libc), rules: null, runtime: new RuntimeCode([], []));
 
-        Assert.Empty(missing);
+        var bits = BitsByNumber(script);
+        Assert.Equal(LinuxSyscalls.X64.Count, bits.Count);
+        for (var i = 0; i < LinuxSyscalls.X64.Count; i++)
+        {
+            var call = LinuxSyscalls.X64[i];
+            Assert.Equal(DTraceScript.BitsOf(call), bits[call.Number]);
+            Assert.Contains($"call[{call.Number}] = {i};", script, StringComparison.Ordinal);
+        }
+    }
+
+    /// <summary>Two probes, whatever the table holds: the kernel loads and verifies one program per probe.</summary>
+    [Fact]
+    public void Generate_SystemCallClauses_OnTheRawTracepointsOnly()
+    {
+        Requires.Linux();
+        var libc = LibcUnwindTable.Load(ProcessMaps.Self);
+
+        var script = DTraceScript.Generate(42, 0x10000, LibcRuleTable.SystemCallSites(libc), LibcRuleTable.Shared(libc), RuntimeCode.Of(ProcessMaps.Executable()));
+
+        var probes = script.Split('\n').Where(static l => l.Contains(" /", StringComparison.Ordinal) && !l.StartsWith(' '))
+            .Select(static l => l[..l.IndexOf(" /", StringComparison.Ordinal)]).ToHashSet();
+        Assert.Equal(["proc:::exit", "sdt:raw_syscalls::sys_enter", "sdt:raw_syscalls::sys_exit"], probes.Order(StringComparer.Ordinal));
     }
 
     [Fact]
@@ -29,7 +52,7 @@ public sealed class DTraceScriptTests
         Requires.DTrace();
         var path = Path.Combine(Path.GetTempPath(), $"iotrace-script-test-{Guid.NewGuid():N}.d");
         var libc = LibcUnwindTable.Load(ProcessMaps.Self);
-        await File.WriteAllTextAsync(path, DTraceScript.Generate(Environment.ProcessId, 0x10000, libc, LibcRuleTable.Shared(libc), RuntimeCode.Of(ProcessMaps.Executable())), TestContext.Current.CancellationToken);
+        await File.WriteAllTextAsync(path, DTraceScript.Generate(Environment.ProcessId, 0x10000, LibcRuleTable.SystemCallSites(libc), LibcRuleTable.Shared(libc), RuntimeCode.Of(ProcessMaps.Executable())), TestContext.Current.CancellationToken);
         try
         {
             // -e: compile, enable nothing.
@@ -45,33 +68,35 @@ public sealed class DTraceScriptTests
         }
     }
 
+    /// <summary>The walk's first step, out of libc's wrapper, finds every site's rule in the table the script reads.</summary>
     [Fact]
     public void Generate_LibcSites_EachInTheWalksTable()
     {
         Requires.Linux();
         var libc = LibcUnwindTable.Load(ProcessMaps.Self);
+        var sites = LibcRuleTable.SystemCallSites(libc);
 
-        var script = DTraceScript.Generate(42, 0x10000, libc, rules: null, runtime: new RuntimeCode([], []));
+        var script = DTraceScript.Generate(42, 0x10000, sites, rules: null, runtime: new RuntimeCode([], []));
 
         Assert.NotEmpty(libc.Sites);
-        Assert.All(libc.Sites, site => Assert.Contains($"cfa[0x{site.Ip:x}] = {site.CfaOffset}; savedrbp[0x{site.Ip:x}] = {site.RbpOffset};", script, StringComparison.Ordinal));
+        Assert.Equal(libc.Sites.DistinctBy(static s => s.Ip).Count(), sites.Count);
+        Assert.All(libc.Sites, site => Assert.True(sites.TryFind(site.Ip, out var packed) && packed == site.Packed, $"0x{site.Ip:x}"));
+        Assert.Contains($"copyin(0x{sites.Address:x} + (((uregs[R_PC] + this->e[0])", script, StringComparison.Ordinal);
         Assert.Contains("/pid == 42/", script, StringComparison.Ordinal);
     }
 
-    /// <summary>A Summary call's caller is checked for the runtime's code on every probe but the socket calls'.</summary>
+    /// <summary>A Summary call's caller is checked for the runtime's code on every call but the socket calls.</summary>
     [Fact]
     public void Generate_RuntimeCheck_SkipsTheSocketCalls()
     {
         Requires.Linux();
         var libc = LibcUnwindTable.Load(ProcessMaps.Self);
 
-        var script = DTraceScript.Generate(42, 0x10000, libc, rules: null, runtime: RuntimeCode.Of(ProcessMaps.Executable()));
+        var script = DTraceScript.Generate(42, 0x10000, LibcRuleTable.SystemCallSites(libc), rules: null, runtime: RuntimeCode.Of(ProcessMaps.Executable()));
 
         var check = Assert.Single(script.Split('\n'), static l => l.Contains("this->ret = ", StringComparison.Ordinal));
-        var probes = check[..check.IndexOf(" /", StringComparison.Ordinal)].Split(", ").Select(static p => p.Split(':')[2]).ToHashSet();
-        var expected = LinuxSyscalls.X64.Where(static c => !c.IsSocketOnly).Select(static c => c.TracepointName).ToHashSet();
-        Assert.Equal(expected.Order(StringComparer.Ordinal), probes.Order(StringComparer.Ordinal));
-        Assert.DoesNotContain("recvfrom", probes);
+        Assert.Equal(["access", "close", "openat", "pread64", "read"], CallsTested(script, check, ["read", "pread64", "openat", "close", "access", "recvfrom", "sendto", "connect"]));
+        Assert.All(LinuxSyscalls.X64, static c => Assert.Equal(!c.IsSocketOnly, DTraceScript.BitsOf(c).HasFlag(DTraceScript.Bits.RuntimeCheck)));
     }
 
     /// <summary>A shared connection's socket is counted on its reads and writes outside traces, never on its setup calls.</summary>
@@ -81,16 +106,26 @@ public sealed class DTraceScriptTests
         Requires.Linux();
         var libc = LibcUnwindTable.Load(ProcessMaps.Self);
 
-        var script = DTraceScript.Generate(42, 0x10000, libc, rules: null, runtime: new RuntimeCode([], []));
+        var script = DTraceScript.Generate(42, 0x10000, LibcRuleTable.SystemCallSites(libc), rules: null, runtime: new RuntimeCode([], []));
 
         var clause = Assert.Single(script.Split('\n'), static l => l.Contains("self->shared = 1", StringComparison.Ordinal));
-        var probes = clause[..clause.IndexOf(" /", StringComparison.Ordinal)].Split(", ").Select(static p => p.Split(':')[2]).ToHashSet();
-        Assert.Contains("recvfrom", probes);
-        Assert.Contains("sendto", probes);
-        Assert.Contains("writev", probes);
-        Assert.DoesNotContain("connect", probes);
-        Assert.DoesNotContain("getpeername", probes);
-        Assert.DoesNotContain("close", probes);
-        Assert.Contains($"arg0 == {DTraceScript.SharedOption}/ {{ shared[(int)arg1] = (int64_t)arg2;", script, StringComparison.Ordinal);
+        Assert.Equal(["recvfrom", "sendto", "writev"], CallsTested(script, clause, ["recvfrom", "sendto", "writev", "connect", "getpeername", "close", "openat"]));
+        var marking = Assert.Single(script.Split('\n'), static l => l.Contains($"uregs[R_RDI] == {DTraceScript.SharedOption} ", StringComparison.Ordinal));
+        Assert.Contains("{ shared[(int)uregs[R_RSI]] = (int64_t)uregs[R_RDX]; sharedcount = (int64_t)uregs[R_R10]; }", marking, StringComparison.Ordinal);
     }
+
+    /// <summary>Of <paramref name="names"/>, the calls whose bits pass the one bit test of <paramref name="clause"/>'s predicate.</summary>
+    private static string[] CallsTested(string script, string clause, string[] names)
+    {
+        var test = Regex.Match(clause, @"\(this->s & (\d+)\)");
+        Assert.True(test.Success, clause);
+        var bit = (DTraceScript.Bits)int.Parse(test.Groups[1].Value, CultureInfo.InvariantCulture);
+        var bits = BitsByNumber(script);
+        return [.. names.Where(n => (bits[LinuxSyscalls.X64.Single(c => c.Name == n).Number] & bit) != 0).Order(StringComparer.Ordinal)];
+    }
+
+    private static Dictionary<int, DTraceScript.Bits> BitsByNumber(string script) =>
+        Regex.Matches(script, @"sc\[(\d+)\] = (\d+);").ToDictionary(
+            static m => int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture),
+            static m => (DTraceScript.Bits)int.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture));
 }

@@ -3,7 +3,7 @@ namespace IoTrace.Platform.Linux;
 /// <summary>
 /// The x86_64 system calls a kernel-side backend counts: the kernel's name and number, the probe each stands for
 /// (<see cref="Probes.ProbeCatalog"/>), where its fd is and which argument is its path. The eBPF program packs them
-/// into its configuration map; the dtrace script enables a probe for each.
+/// into its configuration map, the dtrace script into its arrays.
 /// </summary>
 internal static class LinuxSyscalls
 {
@@ -23,7 +23,7 @@ internal static class LinuxSyscalls
         new(328, "pwritev2", "pwritev2", SyscallFd.Arg0, SyscallPath.None),
         new(44, "sendto", "sendto", SyscallFd.Arg0, SyscallPath.None),
         new(46, "sendmsg", "sendmsg", SyscallFd.Arg0, SyscallPath.None),
-        new(40, "sendfile", "sendfile", SyscallFd.Arg0, SyscallPath.None, Tracepoint: "sendfile64"),
+        new(40, "sendfile", "sendfile", SyscallFd.Arg0, SyscallPath.None),
         new(326, "copy_file_range", "copy_file_range", SyscallFd.Arg0, SyscallPath.None),
         new(275, "splice", "splice", SyscallFd.Arg0, SyscallPath.None),
         new(217, "getdents64", "getdents64", SyscallFd.Arg0, SyscallPath.None),
@@ -31,9 +31,9 @@ internal static class LinuxSyscalls
         new(2, "open", "open", SyscallFd.Result, SyscallPath.Arg0),
         new(3, "close", "close", SyscallFd.Arg0, SyscallPath.None),
         new(262, "newfstatat", "newfstatat", SyscallFd.None, SyscallPath.Arg1),
-        new(4, "stat", "stat", SyscallFd.None, SyscallPath.Arg0, Tracepoint: "newstat"),
-        new(6, "lstat", "lstat", SyscallFd.None, SyscallPath.Arg0, Tracepoint: "newlstat"),
-        new(5, "fstat", "fstat", SyscallFd.Arg0, SyscallPath.None, Tracepoint: "newfstat"),
+        new(4, "stat", "stat", SyscallFd.None, SyscallPath.Arg0),
+        new(6, "lstat", "lstat", SyscallFd.None, SyscallPath.Arg0),
+        new(5, "fstat", "fstat", SyscallFd.Arg0, SyscallPath.None),
         new(332, "statx", "statx", SyscallFd.None, SyscallPath.Arg1),
         new(42, "connect", "connect", SyscallFd.Arg0, SyscallPath.None),
         new(43, "accept", "accept", SyscallFd.Result, SyscallPath.None),
@@ -88,16 +88,13 @@ internal static class LinuxSyscalls
 }
 
 /// <summary>
-/// One system call: <paramref name="Name"/> as strace names it, <paramref name="Probe"/> the catalog's, and
-/// <paramref name="Tracepoint"/> the kernel's tracepoint (and dtrace's syscall probe) where that differs (newfstat).
+/// One system call: its x86_64 <paramref name="Number"/>, <paramref name="Name"/> as strace names it and
+/// <paramref name="Probe"/> the catalog's.
 /// </summary>
-internal readonly record struct LinuxSyscall(int Number, string Name, string Probe, SyscallFd Fd, SyscallPath Path, string? Tracepoint = null)
+internal readonly record struct LinuxSyscall(int Number, string Name, string Probe, SyscallFd Fd, SyscallPath Path)
 {
     private static readonly HashSet<string> s_socketOnly =
         ["recvfrom", "recvmsg", "sendto", "sendmsg", "connect", "accept", "accept4", "bind", "listen", "socket", "socketpair", "shutdown", "getpeername", "getsockname", "setsockopt", "getsockopt"];
-
-    /// <summary>The name of the kernel's <c>syscalls:sys_enter_*</c> tracepoint.</summary>
-    public string TracepointName => Tracepoint ?? Name;
 
     /// <summary>
     /// Made on sockets only, so never the runtime's own IO (its collector's reads, its loader's): a trace without
