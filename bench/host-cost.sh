@@ -9,7 +9,7 @@
 #   BACKEND=DTrace bash bench/host-cost.sh    # dtrace (root and dtrace: bash ../shared/dtrace/build.sh), about 2 min
 #   ROUNDS=3 LOOPS=1000000 bash bench/host-cost.sh
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 BACKEND=${BACKEND:-Ebpf}
 ROUNDS=${ROUNDS:-5}

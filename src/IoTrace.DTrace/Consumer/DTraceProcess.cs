@@ -20,7 +20,7 @@ namespace IoTrace.DTrace.Consumer;
 [SupportedOSPlatform("linux")]
 internal sealed class DTraceProcess : IDisposable
 {
-    private const int SIGINT = 2;
+    private const int SIGTERM = 15;
 
     /// <summary>dtrace prints what it read every 10 ms (its switchrate): flushes closer than that would read nothing more.</summary>
     private static readonly TimeSpan s_markerSpacing = TimeSpan.FromMilliseconds(10);
@@ -148,10 +148,11 @@ internal sealed class DTraceProcess : IDisposable
         _flushWanted.Release();
         try
         {
-            // SIGINT: dtrace disables its probes and exits; the app does not wait for its teardown.
+            // SIGTERM: dtrace disables its probes and exits; the app does not wait for its teardown. Not SIGINT: an app
+            // a shell started in the background ignores SIGINT, and so does its dtrace.
             if (!_process.HasExited)
             {
-                _ = LibcInterop.Kill(_process.Id, SIGINT);
+                _ = LibcInterop.Kill(_process.Id, SIGTERM);
             }
         }
         catch (InvalidOperationException)
