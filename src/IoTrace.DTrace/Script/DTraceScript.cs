@@ -72,8 +72,8 @@ internal static class DTraceScript
         var calls = LinuxSyscalls.X64;
 
         // Every clause is on the two raw system call tracepoints; a clause for some calls only tests their bits in
-        // sc[], set in BEGIN (see Bits). this->s is the call's bits: set on every call of the process, as the first
-        // clause of each probe. A call's arguments are read from the registers it was made with (x86_64: rdi, rsi,
+        // sc[], set in BEGIN (see Bits). this->s is the call's bits: set by the first clause on entry, for every call
+        // of the process, and on return for a traced call. A call's arguments are read from the registers it was made with (x86_64: rdi, rsi,
         // rdx, r10): the tracepoint's own args[1] array read as an invalid address now and then.
         const string Enter = "sdt:raw_syscalls::sys_enter";
         const string Exit = "sdt:raw_syscalls::sys_exit";
