@@ -122,18 +122,18 @@ internal static class DTraceScript
         // A read or write outside every trace on a shared connection's socket, while a trace uses the connection: the
         // connection's, printed under its id (SharedConnections), without stack.
         Line(d, $"{Enter} /pid == {pid} && {Has(Bits.SharedConnection)} && !self->trace && sharedcount && {InRange(Fd0)} && shared[(int)uregs[R_RDI]]/ {{ self->trace = shared[(int)uregs[R_RDI]]; self->context = 0; self->shared = 1; }}");
-        Line(d, $"{Enter} /self->trace/ {{ self->ts = timestamp; self->arg0 = (int64_t)uregs[R_RDI]; self->gen0 = {InRange(Fd0)} ? gen[(int)uregs[R_RDI]] : 0; }}");
-        Line(d, $"{Enter} /self->context && {Has(Bits.PathArg0)} && uregs[R_RDI]/ {{ self->path = copyinstr(uregs[R_RDI]); }}");
-        Line(d, $"{Enter} /self->context && {Has(Bits.PathArg1)} && uregs[R_RSI]/ {{ self->path = copyinstr(uregs[R_RSI]); }}");
-        Line(d, $"{Enter} /self->trace && {Has(Bits.Path)} && self->path == 0/ {{ self->path = \"\"; }}");
+        Line(d, $"{Enter} /pid == {pid} && self->trace/ {{ self->ts = timestamp; self->arg0 = (int64_t)uregs[R_RDI]; self->gen0 = {InRange(Fd0)} ? gen[(int)uregs[R_RDI]] : 0; }}");
+        Line(d, $"{Enter} /pid == {pid} && self->context && {Has(Bits.PathArg0)} && uregs[R_RDI]/ {{ self->path = copyinstr(uregs[R_RDI]); }}");
+        Line(d, $"{Enter} /pid == {pid} && self->context && {Has(Bits.PathArg1)} && uregs[R_RSI]/ {{ self->path = copyinstr(uregs[R_RSI]); }}");
+        Line(d, $"{Enter} /pid == {pid} && self->trace && {Has(Bits.Path)} && self->path == 0/ {{ self->path = \"\"; }}");
 
         // A socket's peer, as the first 24 bytes of its address (IPv4 and IPv6): the socket may be closed before the
         // flush, and then the process cannot ask it.
-        Line(d, $"{Enter} /self->context && args[0] == {Number("connect")}/ {{ this->a = (uint64_t *)copyin(uregs[R_RSI], 24); self->a0 = this->a[0]; self->a1 = this->a[1]; self->a2 = this->a[2]; }}");
+        Line(d, $"{Enter} /pid == {pid} && self->context && args[0] == {Number("connect")}/ {{ this->a = (uint64_t *)copyin(uregs[R_RSI], 24); self->a0 = this->a[0]; self->a1 = this->a[1]; self->a2 = this->a[2]; }}");
 
         // poll on one fd (a socket's connect waiting): its fd is in the pollfd, in the caller's memory; else no fd.
-        Line(d, $"{Enter} /self->trace && {Has(Bits.FdPoll)}/ {{ self->arg0 = -1; }}");
-        Line(d, $"{Enter} /self->trace && {Has(Bits.FdPoll)} && uregs[R_RSI] == 1/ {{ self->arg0 = *(int *)copyin(uregs[R_RDI], 4); self->gen0 = {InRange("self->arg0")} ? gen[(int)self->arg0] : 0; }}");
+        Line(d, $"{Enter} /pid == {pid} && self->trace && {Has(Bits.FdPoll)}/ {{ self->arg0 = -1; }}");
+        Line(d, $"{Enter} /pid == {pid} && self->trace && {Has(Bits.FdPoll)} && uregs[R_RSI] == 1/ {{ self->arg0 = *(int *)copyin(uregs[R_RDI], 4); self->gen0 = {InRange("self->arg0")} ? gen[(int)self->arg0] : 0; }}");
 
         // Each number's generation: its closes in the whole process, counted as the close starts (the kernel frees the
         // number during the call, and another thread may open it again before this one returns).
@@ -146,16 +146,18 @@ internal static class DTraceScript
 
         // A clause variable keeps its value from the last probe firing on the CPU, whichever process's: the walk's
         // clauses, which test this->deep, must not run on another process's stale value (their copyins would fail there).
-        Line(d, $"{Exit} {{ this->deep = (uint64_t)0; }}");
+        // Every clause tests this->mine (or the pid, on entry) before a thread-local variable: a thread-local is a map
+        // lookup, and every other process's system calls pass through these clauses too.
+        Line(d, $"{Exit} {{ this->deep = (uint64_t)0; this->mine = pid == {pid}; }}");
 
         // Return: what the call is (its index in the table), the bytes it moved, its fd (an opener's is its result).
-        Line(d, $"{Exit} /self->trace/ {{ this->s = sc[args[0]]; this->call = call[args[0]]; this->bytes = {Has(Bits.MovesBytes)} && args[1] > 0 ? (int64_t)args[1] : (int64_t)0; this->fd = (int64_t)-1; this->gen = (int64_t)0; }}");
-        Line(d, $"{Exit} /self->trace && {Has(Bits.FdResult)} && args[1] >= 0/ {{ this->fd = (int64_t)args[1]; this->gen = args[1] < {FdLimit} ? gen[(int)args[1]] : 0; }}");
-        Line(d, $"{Exit} /self->trace && {Has(Bits.FdArg0)}/ {{ this->fd = self->arg0; this->gen = self->gen0; }}");
+        Line(d, $"{Exit} /this->mine && self->trace/ {{ this->s = sc[args[0]]; this->call = call[args[0]]; this->bytes = {Has(Bits.MovesBytes)} && args[1] > 0 ? (int64_t)args[1] : (int64_t)0; this->fd = (int64_t)-1; this->gen = (int64_t)0; }}");
+        Line(d, $"{Exit} /this->mine && self->trace && {Has(Bits.FdResult)} && args[1] >= 0/ {{ this->fd = (int64_t)args[1]; this->gen = args[1] < {FdLimit} ? gen[(int)args[1]] : 0; }}");
+        Line(d, $"{Exit} /this->mine && self->trace && {Has(Bits.FdArg0)}/ {{ this->fd = self->arg0; this->gen = self->gen0; }}");
 
         // newfstatat(fd, "", AT_EMPTY_PATH) and utimensat(fd, NULL): a call on the fd, as fstat and futimens are.
-        Line(d, $"{Exit} /self->trace && {Has(Bits.FdIfEmptyPath)} && self->path == \"\" && self->arg0 >= 0/ {{ this->fd = self->arg0; this->gen = self->gen0; }}");
-        Line(d, $"{Exit} /self->trace && {Has(Bits.FdPoll)} && self->arg0 >= 0/ {{ this->fd = self->arg0; this->gen = self->gen0; }}");
+        Line(d, $"{Exit} /this->mine && self->trace && {Has(Bits.FdIfEmptyPath)} && self->path == \"\" && self->arg0 >= 0/ {{ this->fd = self->arg0; this->gen = self->gen0; }}");
+        Line(d, $"{Exit} /this->mine && self->trace && {Has(Bits.FdPoll)} && self->arg0 >= 0/ {{ this->fd = self->arg0; this->gen = self->gen0; }}");
 
         // The walk, in clauses of a few frames (each copyin takes scratch space until its clause ends). A trace without
         // context (Summary) keeps zeros, as 64-bit values (D types a clause variable by its first assignment), and no fd,
@@ -163,19 +165,19 @@ internal static class DTraceScript
         // the first past libc, for the runtime's own IO (the collector's stdio reads) to be told apart.
         // The wrapper frame at libc's system call site, by the ip the kernel saved (sites): the CFA's offset from sp
         // (c, 0 where the site is unknown) and where the caller's rbp is saved (so, 0: still in rbp).
-        Line(d, $"{Exit} /self->trace/ {{ this->deep = self->context; }}");
-        Line(d, $"{Exit} /self->trace && (self->context || {Has(Bits.RuntimeCheck)})/ {{");
+        Line(d, $"{Exit} /this->mine && self->trace/ {{ this->deep = self->context; }}");
+        Line(d, $"{Exit} /this->mine && self->trace && (self->context || {Has(Bits.RuntimeCheck)})/ {{");
         Lookup(d, sites, "uregs[R_PC]");
         Line(d, "  this->c = this->v & 0x7fffffff; this->so = this->v >> 32;");
         Line(d, "}");
-        Line(d, $"{Exit} /self->trace && !self->context/ {{ this->fd = (int64_t)-1; this->gen = (int64_t)0; this->pc = (uint64_t)0; {string.Join(" ", Enumerable.Range(0, Frames + 1).Select(i => $"this->r{i} = (uint64_t)0;"))} }}");
+        Line(d, $"{Exit} /this->mine && self->trace && !self->context/ {{ this->fd = (int64_t)-1; this->gen = (int64_t)0; this->pc = (uint64_t)0; {string.Join(" ", Enumerable.Range(0, Frames + 1).Select(i => $"this->r{i} = (uint64_t)0;"))} }}");
         if (runtime.Libc.Concat(runtime.Runtime).ToList() is { Count: > 0 } callers)
         {
             var inRanges = string.Join(" || ", callers.Select(r => $"(this->ret >= 0x{r.Start:x} && this->ret < 0x{r.End:x})"));
-            Line(d, $"{Exit} /self->trace && !self->context && {Has(Bits.RuntimeCheck)} && this->c/ {{ this->ret = *(uint64_t *)copyin(uregs[R_SP] + this->c - 8, 8); this->deep = {inRanges}; }}");
+            Line(d, $"{Exit} /this->mine && self->trace && !self->context && {Has(Bits.RuntimeCheck)} && this->c/ {{ this->ret = *(uint64_t *)copyin(uregs[R_SP] + this->c - 8, 8); this->deep = {inRanges}; }}");
         }
 
-        Line(d, $"{Exit} /this->deep/ {{");
+        Line(d, $"{Exit} /this->mine && this->deep/ {{");
         Line(d, "  this->pc = uregs[R_PC]; this->sp = uregs[R_SP];");
         Line(d, "  this->w = (uint64_t *)copyin(this->sp + (this->c ? this->c - 16 : 0), 16);");
         Line(d, "  this->r0 = this->c ? this->w[1] : 0;");
@@ -195,7 +197,7 @@ internal static class DTraceScript
         {
             for (var step = 0; step < NativeSteps; step++)
             {
-                Line(d, $"{Exit} /this->deep && this->native/ {{");
+                Line(d, $"{Exit} /this->mine && this->deep && this->native/ {{");
                 Lookup(d, rules, "this->ip");
                 Line(d, $"  this->next = ((this->v & {UnwindRule.CfaFromRbpBit}) ? this->fp : this->cfa) + (this->v & 0x7fffffff);");
                 Line(d, "  this->native = this->v && this->next > this->cfa && this->next - this->cfa < 1048576;");
@@ -206,15 +208,15 @@ internal static class DTraceScript
                 Line(d, "}");
             }
 
-            Line(d, $"{Exit} /this->deep && this->pre/ {{ this->ok = this->fp >= this->cfa && this->fp - this->cfa < 8388608; }}");
+            Line(d, $"{Exit} /this->mine && this->deep && this->pre/ {{ this->ok = this->fp >= this->cfa && this->fp - this->cfa < 8388608; }}");
         }
 
         // Without context, the first frame past libc is as far as the walk goes: it tells the runtime's calls apart.
-        Line(d, $"{Exit} /this->deep && !self->context/ {{ this->r1 = this->pre; }}");
+        Line(d, $"{Exit} /this->mine && this->deep && !self->context/ {{ this->r1 = this->pre; }}");
 
         for (var first = 1; first <= Frames; first += FramesPerClause)
         {
-            Line(d, $"{Exit} /self->context/ {{");
+            Line(d, $"{Exit} /this->mine && self->context/ {{");
             for (var i = first; i < first + FramesPerClause; i++)
             {
                 if (i == 1)
@@ -237,16 +239,16 @@ internal static class DTraceScript
         var frames = string.Join(", ", Enumerable.Range(0, Frames + 1).Select(i => $"this->r{i}").Prepend("this->pc"));
         var head = $"C %d %d %d %d %d %d {string.Join(' ', Enumerable.Repeat("%x", Frames + 2))}";
         const string Fields = "self->trace, this->call, this->fd, this->gen, this->bytes, timestamp - self->ts";
-        Line(d, $"{Exit} /self->trace && !{Has(Bits.Path)}/ {{ printf(\"{head}\\n\", {Fields}, {frames}); }}");
-        Line(d, $"{Exit} /self->trace && {Has(Bits.Path)}/ {{ printf(\"P{head[1..]} %s\\n\", {Fields}, {frames}, self->path); }}");
-        Line(d, $"{Exit} /self->context && args[0] == {Number("connect")} && self->arg0 >= 0/ {{ printf(\"N %d %d %d %x %x %x\\n\", self->trace, self->arg0, self->gen0, self->a0, self->a1, self->a2); }}");
+        Line(d, $"{Exit} /this->mine && self->trace && !{Has(Bits.Path)}/ {{ printf(\"{head}\\n\", {Fields}, {frames}); }}");
+        Line(d, $"{Exit} /this->mine && self->trace && {Has(Bits.Path)}/ {{ printf(\"P{head[1..]} %s\\n\", {Fields}, {frames}, self->path); }}");
+        Line(d, $"{Exit} /this->mine && self->context && args[0] == {Number("connect")} && self->arg0 >= 0/ {{ printf(\"N %d %d %d %x %x %x\\n\", self->trace, self->arg0, self->gen0, self->a0, self->a1, self->a2); }}");
 
         // Ownership: the retry the owner waited for ends its wait once it does not fail with EAGAIN; a read or write
         // that would block, or a connect under way, makes its trace the fd's owner.
-        Line(d, $"{Exit} /self->owned && {Has(Bits.MovesOnFd)} && args[1] != -11 && {InRange("self->arg0")}/ {{ owner[(int)self->arg0] = 0; }}");
-        Line(d, $"{Exit} /self->trace && !self->shared && {Has(Bits.MovesOnFd)} && args[1] == -11 && {InRange("self->arg0")}/ {{ owner[(int)self->arg0] = self->trace; ownergen[(int)self->arg0] = self->gen0; ownercontext[(int)self->arg0] = self->context; }}");
-        Line(d, $"{Exit} /self->trace && args[0] == {Number("connect")} && args[1] == -115 && {InRange("self->arg0")}/ {{ owner[(int)self->arg0] = self->trace; ownergen[(int)self->arg0] = self->gen0; ownercontext[(int)self->arg0] = self->context; }}");
-        Line(d, $"{Exit} /self->trace/ {{ self->trace = 0; self->context = 0; self->owned = 0; self->ts = 0; self->arg0 = 0; self->gen0 = 0; self->path = 0; self->a0 = 0; self->a1 = 0; self->a2 = 0; self->shared = 0; }}");
+        Line(d, $"{Exit} /this->mine && self->owned && {Has(Bits.MovesOnFd)} && args[1] != -11 && {InRange("self->arg0")}/ {{ owner[(int)self->arg0] = 0; }}");
+        Line(d, $"{Exit} /this->mine && self->trace && !self->shared && {Has(Bits.MovesOnFd)} && args[1] == -11 && {InRange("self->arg0")}/ {{ owner[(int)self->arg0] = self->trace; ownergen[(int)self->arg0] = self->gen0; ownercontext[(int)self->arg0] = self->context; }}");
+        Line(d, $"{Exit} /this->mine && self->trace && args[0] == {Number("connect")} && args[1] == -115 && {InRange("self->arg0")}/ {{ owner[(int)self->arg0] = self->trace; ownergen[(int)self->arg0] = self->gen0; ownercontext[(int)self->arg0] = self->context; }}");
+        Line(d, $"{Exit} /this->mine && self->trace/ {{ self->trace = 0; self->context = 0; self->owned = 0; self->ts = 0; self->arg0 = 0; self->gen0 = 0; self->path = 0; self->a0 = 0; self->a1 = 0; self->a2 = 0; self->shared = 0; }}");
 
         // The process's end, killed or not (a write to its closed pipe would not end dtrace: it inherits the runtime's
         // ignored SIGPIPE).
