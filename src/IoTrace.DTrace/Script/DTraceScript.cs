@@ -44,7 +44,6 @@ internal static class DTraceScript
     /// <summary>Return addresses the walk reads after the instruction pointer: the app's frame of Npgsql's calls is up to about 40 deep.</summary>
     public const int Frames = 40;
 
-    private const int FramesPerClause = 8;
 
     /// <summary>The size of the script's arrays by system call number: above every number of the table.</summary>
     private const int TableSize = 512;
@@ -52,11 +51,18 @@ internal static class DTraceScript
     /// <summary>The fds the script keeps a generation, an owner and a shared connection's marking for: 0 to this, less one.</summary>
     public const int FdLimit = 65536;
 
+    /// <summary>The element of the per-fd arrays past the fds: what a clause stores when it has nothing to store.</summary>
+    private const int Sink = FdLimit;
+
     /// <summary>prctl's number on x86_64: the backend's markers are prctl calls, not in the table.</summary>
     private const int PrctlNumber = 157;
 
     /// <summary>Libc frames the walk steps through by their rules, at most: the collector's stat of /proc/meminfo is four below libcoreclr.</summary>
     public const int NativeSteps = 8;
+
+    private const int NativeStepsPerClause = 4;
+
+    private const int FramesPerClause = 20;
 
     /// <param name="pid">The process traced.</param>
     /// <param name="slotTable">Where its trace slot table is.</param>
@@ -85,6 +91,8 @@ internal static class DTraceScript
         Line(d, "#pragma D option switchrate=100hz");
         Line(d, "#pragma D option bufsize=16m");
         Line(d, "#pragma D option strsize=256");
+        // The walk's copyins in one clause each: the frame-pointer walk's 40 of 16 bytes, the native steps' 8 of 40.
+        Line(d, "#pragma D option scratchsize=2048");
         Line(d, "#pragma D option zdefs");
         Line(d, "#pragma D option dynvarsize=32m");
         Line(d, $"int sc[{TableSize}];");
@@ -93,9 +101,12 @@ internal static class DTraceScript
         // What the script keeps per fd, in arrays indexed by the fd (below FdLimit; a larger fd has no generation, owner
         // or marking): with associative arrays, DTrace for Linux 2.0.1 read back an fd's owner once as the trace id
         // stored there plus one, as if another fd's generation increment had landed on it.
+        // One element more than the fds: a clause that stores to an element only for some calls stores to this one
+        // (Sink) for the others, so that one clause serves where two predicates would (every clause costs every other
+        // process's system calls a test).
         foreach (var array in (string[])["gen", "owner", "ownergen", "ownercontext", "shared"])
         {
-            Line(d, $"int64_t {array}[{FdLimit}];");
+            Line(d, $"int64_t {array}[{FdLimit + 1}];");
         }
 
         Line(d, "int64_t sharedcount;");
@@ -122,17 +133,16 @@ internal static class DTraceScript
         // A read or write outside every trace on a shared connection's socket, while a trace uses the connection: the
         // connection's, printed under its id (SharedConnections), without stack.
         Line(d, $"{Enter} /pid == {pid} && {Has(Bits.SharedConnection)} && !self->trace && sharedcount && {InRange(Fd0)} && shared[(int)uregs[R_RDI]]/ {{ self->trace = shared[(int)uregs[R_RDI]]; self->context = 0; self->shared = 1; }}");
-        Line(d, $"{Enter} /pid == {pid} && self->trace/ {{ self->ts = timestamp; self->arg0 = (int64_t)uregs[R_RDI]; self->gen0 = {InRange(Fd0)} ? gen[(int)uregs[R_RDI]] : 0; }}");
-        Line(d, $"{Enter} /pid == {pid} && self->context && {Has(Bits.PathArg0)} && uregs[R_RDI]/ {{ self->path = copyinstr(uregs[R_RDI]); }}");
-        Line(d, $"{Enter} /pid == {pid} && self->context && {Has(Bits.PathArg1)} && uregs[R_RSI]/ {{ self->path = copyinstr(uregs[R_RSI]); }}");
+        // poll's fd is in the pollfd, in the caller's memory (below); a poll of more than one fd has none.
+        Line(d, $"{Enter} /pid == {pid} && self->trace/ {{ self->ts = timestamp; self->arg0 = {Has(Bits.FdPoll)} ? (int64_t)-1 : (int64_t)uregs[R_RDI]; self->gen0 = !{Has(Bits.FdPoll)} && {InRange(Fd0)} ? gen[(int)uregs[R_RDI]] : 0; }}");
+        Line(d, $"{Enter} /pid == {pid} && self->context && (({Has(Bits.PathArg0)} && uregs[R_RDI]) || ({Has(Bits.PathArg1)} && uregs[R_RSI]))/ {{ self->path = copyinstr({Has(Bits.PathArg0)} ? uregs[R_RDI] : uregs[R_RSI]); }}");
         Line(d, $"{Enter} /pid == {pid} && self->trace && {Has(Bits.Path)} && self->path == 0/ {{ self->path = \"\"; }}");
 
         // A socket's peer, as the first 24 bytes of its address (IPv4 and IPv6): the socket may be closed before the
         // flush, and then the process cannot ask it.
         Line(d, $"{Enter} /pid == {pid} && self->context && args[0] == {Number("connect")}/ {{ this->a = (uint64_t *)copyin(uregs[R_RSI], 24); self->a0 = this->a[0]; self->a1 = this->a[1]; self->a2 = this->a[2]; }}");
 
-        // poll on one fd (a socket's connect waiting): its fd is in the pollfd, in the caller's memory; else no fd.
-        Line(d, $"{Enter} /pid == {pid} && self->trace && {Has(Bits.FdPoll)}/ {{ self->arg0 = -1; }}");
+        // poll on one fd (a socket's connect waiting).
         Line(d, $"{Enter} /pid == {pid} && self->trace && {Has(Bits.FdPoll)} && uregs[R_RSI] == 1/ {{ self->arg0 = *(int *)copyin(uregs[R_RDI], 4); self->gen0 = {InRange("self->arg0")} ? gen[(int)self->arg0] : 0; }}");
 
         // Each number's generation: its closes in the whole process, counted as the close starts (the kernel frees the
@@ -150,27 +160,29 @@ internal static class DTraceScript
         // lookup, and every other process's system calls pass through these clauses too.
         Line(d, $"{Exit} {{ this->deep = (uint64_t)0; this->mine = pid == {pid}; }}");
 
-        // Return: what the call is (its index in the table), the bytes it moved, its fd (an opener's is its result).
-        Line(d, $"{Exit} /this->mine && self->trace/ {{ this->s = sc[args[0]]; this->call = call[args[0]]; this->bytes = {Has(Bits.MovesBytes)} && args[1] > 0 ? (int64_t)args[1] : (int64_t)0; this->fd = (int64_t)-1; this->gen = (int64_t)0; }}");
-        Line(d, $"{Exit} /this->mine && self->trace && {Has(Bits.FdResult)} && args[1] >= 0/ {{ this->fd = (int64_t)args[1]; this->gen = args[1] < {FdLimit} ? gen[(int)args[1]] : 0; }}");
-        Line(d, $"{Exit} /this->mine && self->trace && {Has(Bits.FdArg0)}/ {{ this->fd = self->arg0; this->gen = self->gen0; }}");
+        // Return: what the call is (its index in the table), the bytes it moved, its fd: its argument's (newfstatat(fd,
+        // "", AT_EMPTY_PATH) and utimensat(fd, NULL) are calls on the fd, as fstat and futimens are; poll's is the one it
+        // waited for), else an opener's result. A trace without context (Summary) keeps no fd, and zeros for the stack,
+        // as 64-bit values (D types a clause variable by its first assignment); the walk below overwrites them.
+        Line(d, $"{Exit} /this->mine && self->trace/ {{");
+        Line(d, $"  this->s = sc[args[0]]; this->call = call[args[0]]; this->bytes = {Has(Bits.MovesBytes)} && args[1] > 0 ? (int64_t)args[1] : (int64_t)0;");
+        Line(d, $"  this->onarg = {Has(Bits.FdArg0)} || ({Has(Bits.FdIfEmptyPath)} && self->path == \"\" && self->arg0 >= 0) || ({Has(Bits.FdPoll)} && self->arg0 >= 0);");
+        Line(d, $"  this->onresult = !this->onarg && {Has(Bits.FdResult)} && args[1] >= 0;");
+        Line(d, "  this->fd = !self->context ? (int64_t)-1 : this->onarg ? self->arg0 : this->onresult ? (int64_t)args[1] : (int64_t)-1;");
+        Line(d, $"  this->gen = !self->context ? (int64_t)0 : this->onarg ? self->gen0 : this->onresult && args[1] < {FdLimit} ? gen[this->onresult && args[1] < {FdLimit} ? (int)args[1] : {Sink}] : (int64_t)0;");
+        Line(d, "  this->deep = self->context;");
+        Line(d, $"  this->pc = (uint64_t)0; {string.Join(" ", Enumerable.Range(0, Frames + 1).Select(i => $"this->r{i} = (uint64_t)0;"))}");
+        Line(d, "}");
 
-        // newfstatat(fd, "", AT_EMPTY_PATH) and utimensat(fd, NULL): a call on the fd, as fstat and futimens are.
-        Line(d, $"{Exit} /this->mine && self->trace && {Has(Bits.FdIfEmptyPath)} && self->path == \"\" && self->arg0 >= 0/ {{ this->fd = self->arg0; this->gen = self->gen0; }}");
-        Line(d, $"{Exit} /this->mine && self->trace && {Has(Bits.FdPoll)} && self->arg0 >= 0/ {{ this->fd = self->arg0; this->gen = self->gen0; }}");
-
-        // The walk, in clauses of a few frames (each copyin takes scratch space until its clause ends). A trace without
-        // context (Summary) keeps zeros, as 64-bit values (D types a clause variable by its first assignment), and no fd,
-        // save for a call, not a socket's, whose wrapper returns into libc's own code or the runtime's: its frames up to
+        // The walk (each copyin takes scratch space until its clause ends: scratchsize above). Without context, only for
+        // a call, not a socket's, whose wrapper returns into libc's own code or the runtime's: its frames up to
         // the first past libc, for the runtime's own IO (the collector's stdio reads) to be told apart.
         // The wrapper frame at libc's system call site, by the ip the kernel saved (sites): the CFA's offset from sp
         // (c, 0 where the site is unknown) and where the caller's rbp is saved (so, 0: still in rbp).
-        Line(d, $"{Exit} /this->mine && self->trace/ {{ this->deep = self->context; }}");
         Line(d, $"{Exit} /this->mine && self->trace && (self->context || {Has(Bits.RuntimeCheck)})/ {{");
         Lookup(d, sites, "uregs[R_PC]");
         Line(d, "  this->c = this->v & 0x7fffffff; this->so = this->v >> 32;");
         Line(d, "}");
-        Line(d, $"{Exit} /this->mine && self->trace && !self->context/ {{ this->fd = (int64_t)-1; this->gen = (int64_t)0; this->pc = (uint64_t)0; {string.Join(" ", Enumerable.Range(0, Frames + 1).Select(i => $"this->r{i} = (uint64_t)0;"))} }}");
         if (runtime.Libc.Concat(runtime.Runtime).ToList() is { Count: > 0 } callers)
         {
             var inRanges = string.Join(" || ", callers.Select(r => $"(this->ret >= 0x{r.Start:x} && this->ret < 0x{r.End:x})"));
@@ -193,62 +205,85 @@ internal static class DTraceScript
         Line(d, "  this->up = this->c && this->fp >= this->cfa && this->fp - this->cfa < 1048576 ? *(uint64_t *)copyin(this->fp, 8) : 0;");
         Line(d, $"  this->native = {(rules is { Count: > 0 } ? "this->c && (!self->context || this->up <= this->fp || this->up - this->fp >= 1048576)" : "0")};");
         Line(d, "}");
+
+        // A few steps per clause (a clause per step would cost every other process's calls a test per step; one clause
+        // for all, a longer verification at attach): a step after the last one that applied changes nothing. Without
+        // context, the first frame past libc is as far as the walk goes (r1): it tells the runtime's calls apart.
         if (rules is { Count: > 0 })
         {
             for (var step = 0; step < NativeSteps; step++)
             {
-                Line(d, $"{Exit} /this->mine && this->deep && this->native/ {{");
-                Lookup(d, rules, "this->ip");
+                if (step % NativeStepsPerClause == 0)
+                {
+                    Line(d, $"{Exit} /this->mine && this->deep && this->native/ {{");
+                }
+
+                Lookup(d, rules, "this->ip", step % NativeStepsPerClause == 0 ? null : "this->native");
                 Line(d, $"  this->next = ((this->v & {UnwindRule.CfaFromRbpBit}) ? this->fp : this->cfa) + (this->v & 0x7fffffff);");
                 Line(d, "  this->native = this->v && this->next > this->cfa && this->next - this->cfa < 1048576;");
                 Line(d, "  this->fp = this->native && (this->v >> 32) ? *(uint64_t *)copyin(this->next - (this->v >> 32), 8) : this->fp;");
                 Line(d, "  this->ip = this->native ? *(uint64_t *)copyin(this->next - 8, 8) : this->ip;");
                 Line(d, "  this->cfa = this->native ? this->next : this->cfa;");
                 Line(d, "  this->pre = this->native ? this->ip : this->pre;");
-                Line(d, "}");
+                if (step % NativeStepsPerClause == NativeStepsPerClause - 1 || step == NativeSteps - 1)
+                {
+                    // Where the steps end, in whichever clause: the frame past libc's.
+                    Line(d, "  this->ok = this->pre ? this->fp >= this->cfa && this->fp - this->cfa < 8388608 : this->ok;");
+                    Line(d, "  this->r1 = this->pre;");
+                    Line(d, "}");
+                }
             }
-
-            Line(d, $"{Exit} /this->mine && this->deep && this->pre/ {{ this->ok = this->fp >= this->cfa && this->fp - this->cfa < 8388608; }}");
         }
 
-        // Without context, the first frame past libc is as far as the walk goes: it tells the runtime's calls apart.
-        Line(d, $"{Exit} /this->mine && this->deep && !self->context/ {{ this->r1 = this->pre; }}");
-
-        for (var first = 1; first <= Frames; first += FramesPerClause)
+        // The frame-pointer walk, a few frames per clause (as the native steps).
+        for (var i = 1; i <= Frames; i++)
         {
-            Line(d, $"{Exit} /this->mine && self->context/ {{");
-            for (var i = first; i < first + FramesPerClause; i++)
+            if (i % FramesPerClause == 1)
             {
-                if (i == 1)
+                if (i != 1)
                 {
-                    // The frame past libc's own, if the walk stepped through them: the frame-pointer walk starts after it.
-                    Line(d, "  this->w = (uint64_t *)copyin(this->ok && !this->pre ? this->fp : this->sp, 16); this->r1 = this->pre ? this->pre : this->ok ? this->w[1] : 0; this->n = this->pre ? this->fp : this->ok ? this->w[0] : 0;");
-                    Line(d, "  this->ok = this->ok && (this->pre || (this->n > this->fp && this->n - this->fp < 1048576)); this->fp = this->n;");
-                    continue;
+                    Line(d, "}");
                 }
 
-                Line(d, $"  this->w = (uint64_t *)copyin(this->ok ? this->fp : this->sp, 16); this->r{i} = this->ok ? this->w[1] : 0; this->n = this->ok ? this->w[0] : 0;");
-                Line(d, "  this->ok = this->ok && this->n > this->fp && this->n - this->fp < 1048576; this->fp = this->n;");
+                Line(d, $"{Exit} /this->mine && self->context/ {{");
             }
 
-            Line(d, "}");
+            if (i == 1)
+            {
+                // The frame past libc's own, if the walk stepped through them: the frame-pointer walk starts after it.
+                Line(d, "  this->w = (uint64_t *)copyin(this->ok && !this->pre ? this->fp : this->sp, 16); this->r1 = this->pre ? this->pre : this->ok ? this->w[1] : 0; this->n = this->pre ? this->fp : this->ok ? this->w[0] : 0;");
+                Line(d, "  this->ok = this->ok && (this->pre || (this->n > this->fp && this->n - this->fp < 1048576)); this->fp = this->n;");
+                continue;
+            }
+
+            Line(d, $"  this->w = (uint64_t *)copyin(this->ok ? this->fp : this->sp, 16); this->r{i} = this->ok ? this->w[1] : 0; this->n = this->ok ? this->w[0] : 0;");
+            Line(d, "  this->ok = this->ok && this->n > this->fp && this->n - this->fp < 1048576; this->fp = this->n;");
         }
 
+        Line(d, "}");
+
+        // Ownership: a read or write that would block, or a connect under way, makes its trace the fd's owner (take);
+        // the retry the owner waited for ends its wait once it does not fail with EAGAIN (release). Stores that neither
+        // applies to go to the sink.
+        Line(d, $"{Exit} /this->mine && self->trace && ({Has(Bits.MovesOnFd)} || args[0] == {Number("connect")}) && {InRange("self->arg0")}/ {{");
+        Line(d, $"  this->take = ({Has(Bits.MovesOnFd)} && args[1] == -11 && !self->shared) || (args[0] == {Number("connect")} && args[1] == -115);");
+        Line(d, $"  this->release = self->owned && {Has(Bits.MovesOnFd)} && args[1] != -11;");
+        Line(d, $"  this->i = this->take || this->release ? (int)self->arg0 : {Sink}; owner[this->i] = this->take ? self->trace : 0;");
+        Line(d, $"  this->i = this->take ? (int)self->arg0 : {Sink}; ownergen[this->i] = self->gen0; ownercontext[this->i] = self->context;");
+        Line(d, "}");
+
+        // A connect's peer, on a line of its own (the process pairs it with the connect's line).
+        Line(d, $"{Exit} /this->mine && self->context && args[0] == {Number("connect")} && self->arg0 >= 0/ {{ printf(\"N %d %d %d %x %x %x\\n\", self->trace, self->arg0, self->gen0, self->a0, self->a1, self->a2); }}");
+
         // One line per call, with its stack (dtrace's aggregations cannot serve here, see above; printing each stack
-        // once, by a hash kept in a D array, measured no cheaper). A connect's peer on a line of its own.
+        // once, by a hash kept in a D array, measured no cheaper).
         var frames = string.Join(", ", Enumerable.Range(0, Frames + 1).Select(i => $"this->r{i}").Prepend("this->pc"));
         var head = $"C %d %d %d %d %d %d {string.Join(' ', Enumerable.Repeat("%x", Frames + 2))}";
         const string Fields = "self->trace, this->call, this->fd, this->gen, this->bytes, timestamp - self->ts";
-        Line(d, $"{Exit} /this->mine && self->trace && !{Has(Bits.Path)}/ {{ printf(\"{head}\\n\", {Fields}, {frames}); }}");
-        Line(d, $"{Exit} /this->mine && self->trace && {Has(Bits.Path)}/ {{ printf(\"P{head[1..]} %s\\n\", {Fields}, {frames}, self->path); }}");
-        Line(d, $"{Exit} /this->mine && self->context && args[0] == {Number("connect")} && self->arg0 >= 0/ {{ printf(\"N %d %d %d %x %x %x\\n\", self->trace, self->arg0, self->gen0, self->a0, self->a1, self->a2); }}");
-
-        // Ownership: the retry the owner waited for ends its wait once it does not fail with EAGAIN; a read or write
-        // that would block, or a connect under way, makes its trace the fd's owner.
-        Line(d, $"{Exit} /this->mine && self->owned && {Has(Bits.MovesOnFd)} && args[1] != -11 && {InRange("self->arg0")}/ {{ owner[(int)self->arg0] = 0; }}");
-        Line(d, $"{Exit} /this->mine && self->trace && !self->shared && {Has(Bits.MovesOnFd)} && args[1] == -11 && {InRange("self->arg0")}/ {{ owner[(int)self->arg0] = self->trace; ownergen[(int)self->arg0] = self->gen0; ownercontext[(int)self->arg0] = self->context; }}");
-        Line(d, $"{Exit} /this->mine && self->trace && args[0] == {Number("connect")} && args[1] == -115 && {InRange("self->arg0")}/ {{ owner[(int)self->arg0] = self->trace; ownergen[(int)self->arg0] = self->gen0; ownercontext[(int)self->arg0] = self->context; }}");
-        Line(d, $"{Exit} /this->mine && self->trace/ {{ self->trace = 0; self->context = 0; self->owned = 0; self->ts = 0; self->arg0 = 0; self->gen0 = 0; self->path = 0; self->a0 = 0; self->a1 = 0; self->a2 = 0; self->shared = 0; }}");
+        // The two print clauses end the call: the first that prints resets the thread, so the other does not print.
+        const string Reset = "self->trace = 0; self->context = 0; self->owned = 0; self->ts = 0; self->arg0 = 0; self->gen0 = 0; self->path = 0; self->a0 = 0; self->a1 = 0; self->a2 = 0; self->shared = 0;";
+        Line(d, $"{Exit} /this->mine && self->trace && !{Has(Bits.Path)}/ {{ printf(\"{head}\\n\", {Fields}, {frames}); {Reset} }}");
+        Line(d, $"{Exit} /this->mine && self->trace && {Has(Bits.Path)}/ {{ printf(\"P{head[1..]} %s\\n\", {Fields}, {frames}, self->path); {Reset} }}");
 
         // The process's end, killed or not (a write to its closed pipe would not end dtrace: it inherits the runtime's
         // ignored SIGPIPE).
@@ -290,11 +325,14 @@ internal static class DTraceScript
     private static void Line(StringBuilder d, string text) => d.Append(text).Append('\n');
 
     /// <summary>this->v: the packed rule <paramref name="table"/> holds for the address <paramref name="key"/>, else 0 (two copyins, <see cref="LibcRuleTable.TryFind"/>).</summary>
-    private static void Lookup(StringBuilder d, LibcRuleTable table, string key)
+    /// <remarks>With a <paramref name="guard"/>, nothing is read where it is false, and this->v is 0.</remarks>
+    private static void Lookup(StringBuilder d, LibcRuleTable table, string key, string? guard = null)
     {
-        Line(d, $"  this->e = (uint64_t *)copyin(0x{table.Displacements:x} + (({key} * 0x{LibcRuleTable.GroupMultiplier:x}) >> {64 - LibcRuleTable.GroupBits}) * 8, 8);");
-        Line(d, $"  this->e = (uint64_t *)copyin(0x{table.Address:x} + ((({key} + this->e[0]) * 0x{LibcRuleTable.PlaceMultiplier:x}) >> {64 - LibcRuleTable.Bits}) * 16, 16);");
-        Line(d, $"  this->v = this->e[0] == {key} ? this->e[1] : 0;");
+        var group = $"(uint64_t *)copyin(0x{table.Displacements:x} + (({key} * 0x{LibcRuleTable.GroupMultiplier:x}) >> {64 - LibcRuleTable.GroupBits}) * 8, 8)";
+        var place = $"(uint64_t *)copyin(0x{table.Address:x} + ((({key} + this->e[0]) * 0x{LibcRuleTable.PlaceMultiplier:x}) >> {64 - LibcRuleTable.Bits}) * 16, 16)";
+        Line(d, guard is null ? $"  this->e = {group};" : $"  this->e = {guard} ? {group} : this->e;");
+        Line(d, guard is null ? $"  this->e = {place};" : $"  this->e = {guard} ? {place} : this->e;");
+        Line(d, guard is null ? $"  this->v = this->e[0] == {key} ? this->e[1] : 0;" : $"  this->v = {guard} && this->e[0] == {key} ? this->e[1] : 0;");
     }
 
     /// <summary>The clauses that apply to a counted system call, by its bit in the script's <c>sc</c> array.</summary>

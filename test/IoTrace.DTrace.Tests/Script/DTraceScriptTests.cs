@@ -46,6 +46,23 @@ public sealed class DTraceScriptTests
         Assert.Equal(["proc:::exit", "sdt:raw_syscalls::sys_enter", "sdt:raw_syscalls::sys_exit"], probes.Order(StringComparer.Ordinal));
     }
 
+    /// <summary>
+    /// Every system call of every process on the machine runs each clause on the two tracepoints, if only to test its
+    /// predicate (about 8 ns a clause, bench/dtrace/clause-cost.sh): the script keeps them few.
+    /// </summary>
+    [Fact]
+    public void Generate_WithEveryRule_TwelveClausesOnEntryThirteenOnReturn()
+    {
+        Requires.Linux();
+        var libc = LibcUnwindTable.Load(ProcessMaps.Self);
+
+        var script = DTraceScript.Generate(42, 0x10000, LibcRuleTable.SystemCallSites(libc), LibcRuleTable.Shared(libc), RuntimeCode.Of(ProcessMaps.Executable()));
+
+        var clauses = script.Split('\n').Where(static l => l.StartsWith("sdt:raw_syscalls::", StringComparison.Ordinal)).ToList();
+        Assert.Equal(12, clauses.Count(static l => l.StartsWith("sdt:raw_syscalls::sys_enter ", StringComparison.Ordinal)));
+        Assert.Equal(13, clauses.Count(static l => l.StartsWith("sdt:raw_syscalls::sys_exit ", StringComparison.Ordinal)));
+    }
+
     [Fact]
     public async Task Generate_ForThisProcess_DTraceCompilesIt()
     {
