@@ -43,9 +43,10 @@ IoTraceReport report = workload switch
     "copy" => await Traced(() => Copy(argument)),
     "enumerate" => await Traced(() => Enumerate(argument)),
     "resolve" => await Traced(() => Resolve(argument)),
+    "reverse" => await Traced(() => Reverse(IPAddress.Parse(argument))),
     "http2" => await Http2(Strategy.All, int.Parse(argument, System.Globalization.CultureInfo.InvariantCulture)),
     "http2-summary" => await Http2(Strategy.Summary, int.Parse(argument, System.Globalization.CultureInfo.InvariantCulture)),
-    _ => throw new ArgumentException($"Unknown workload '{workload}'. Allowed values: npgsql-cold, npgsql-pooled, redis, zip, json, copy, enumerate, resolve, http2, http2-summary."),
+    _ => throw new ArgumentException($"Unknown workload '{workload}'. Allowed values: npgsql-cold, npgsql-pooled, redis, zip, json, copy, enumerate, resolve, reverse, http2, http2-summary."),
 };
 
 foreach (var a in report.Aggregates)
@@ -174,6 +175,13 @@ static async Task Resolve(string host)
 {
     _ = Dns.GetHostAddresses(host); // the resolution
     _ = await Dns.GetHostAddressesAsync(host); // the async resolution
+}
+
+// Dns.GetHostEntry of an address: getnameinfo, then getaddrinfo of the name found (the entry's addresses).
+static async Task Reverse(IPAddress address)
+{
+    _ = Dns.GetHostEntry(address); // the reverse resolution
+    _ = await Dns.GetHostEntryAsync(address); // the async reverse resolution
 }
 
 // Two traced flows share one HTTP/2 connection (h2c to a Kestrel of this process): the first opens it and sends two

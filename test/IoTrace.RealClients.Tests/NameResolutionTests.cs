@@ -54,4 +54,45 @@ public sealed class NameResolutionTests
             [((int?)HostRun.LineOf("// the resolution"), 1L, "localhost"), (HostRun.LineOf("// the async resolution"), 1L, "localhost")],
             resolutions.Select(static r => (r.Line, r.Calls, r.Target)));
     }
+
+    /// <summary>
+    /// A reverse resolution (Dns.GetHostEntry of an address) is glibc's getnameinfo, then its getaddrinfo of the name
+    /// found: in process one call of each on the resolution's line, the first naming the address.
+    /// </summary>
+    [Fact]
+    public async Task Reverse_InProcess_OneGetnameinfoAndOneGetaddrinfoPerResolution()
+    {
+        var run = await HostRun.StartAsync("inprocess", "reverse", "127.0.0.1");
+
+        Assert.Equal("DONE inprocess True", run.Done);
+        Assert.Contains(HostRun.Totals(run.StracedUnder("/etc")), static t => t.StartsWith("openat ", StringComparison.Ordinal));
+        Assert.Empty(run.ReportedUnder("/etc"));
+        var line = HostRun.LineOf("// the reverse resolution");
+        var asyncLine = HostRun.LineOf("// the async reverse resolution");
+        Assert.Equal(
+            [("getnameinfo", (int?)line, 1L, "127.0.0.1"), ("getnameinfo", asyncLine, 1L, "127.0.0.1")],
+            run.Rows.Where(static r => r.Probe == "getnameinfo").OrderBy(static r => r.Line).Select(static r => (r.Probe, r.Line, r.Calls, r.Target)));
+        // The name it found (not the address: the hook passes getnameinfo's flags on), looked up again, on the same lines.
+        var names = run.Rows.Where(static r => r.Probe == "getaddrinfo").OrderBy(static r => r.Line).ToList();
+        Assert.Equal([((int?)line, 1L), (asyncLine, 1L)], names.Select(static r => (r.Line, r.Calls)));
+        Assert.All(names, static r => Assert.NotEqual("127.0.0.1", r.Target));
+    }
+
+    /// <summary>Under eBPF, glibc's own reads of /etc inside both lookups, as strace sees them, each resolution's on its line.</summary>
+    [Fact]
+    public async Task Reverse_Ebpf_GlibcsReadsAsStraceSeesThemOnEachResolutionsLine()
+    {
+        var run = await HostRun.StartAsync("ebpf", "reverse", "127.0.0.1");
+
+        Assert.Equal("DONE ebpf True", run.Done);
+        var straced = run.StracedUnder("/etc");
+        Assert.Contains(HostRun.Totals(straced), static t => t.StartsWith("openat ", StringComparison.Ordinal));
+        var main = straced[0].Pid;
+        var rows = run.ReportedUnder("/etc").ToList();
+        var line = HostRun.LineOf("// the reverse resolution");
+        var asyncLine = HostRun.LineOf("// the async reverse resolution");
+        Assert.All(rows, r => Assert.True(r.Line == line || r.Line == asyncLine, $"{r.Probe} {r.Target} on line {r.Line}"));
+        Assert.Equal(HostRun.Totals(straced.Where(c => c.Pid == main)), HostRun.Totals(rows.Where(r => r.Line == line)));
+        Assert.Equal(HostRun.Totals(straced.Where(c => c.Pid != main)), HostRun.Totals(rows.Where(r => r.Line == asyncLine)));
+    }
 }

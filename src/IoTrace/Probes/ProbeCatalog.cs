@@ -86,6 +86,8 @@ internal static class ProbeCatalog
         ("readlink", ProbeKind.Setup, ProbeTraits.TakesPath),
         ("readlinkat", ProbeKind.Setup, ProbeTraits.TakesPath),
         ("getaddrinfo", ProbeKind.Setup, ProbeTraits.LibraryCall | ProbeTraits.NamesHost),
+        // A reverse resolution (Dns.GetHostEntry of an address): its target is the address.
+        ("getnameinfo", ProbeKind.Setup, ProbeTraits.LibraryCall | ProbeTraits.NamesHost),
         // A command a Redis client sent and had answered on its own connection's threads (IoTrace.StackExchangeRedis).
         ("redis", ProbeKind.Transfer, ProbeTraits.LibraryCall | ProbeTraits.NamesHost),
         // An HttpClient request sent and answered on a multiplexed connection (HTTP/2), whose loops do its IO.

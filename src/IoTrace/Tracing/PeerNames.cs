@@ -27,4 +27,16 @@ internal static class PeerNames
         var port = BinaryPrimitives.ReadUInt16BigEndian(address[2..]);
         return Of(new IPAddress(ipv6 ? address.Slice(8, 16) : address.Slice(4, 4)), port);
     }
+
+    /// <summary>The address alone of the same <c>sockaddr</c> (an IPv4-mapped one as IPv4); null where it is too short.</summary>
+    public static string? AddressOf(ReadOnlySpan<byte> address, bool ipv6)
+    {
+        if (address.Length < (ipv6 ? 24 : 8))
+        {
+            return null;
+        }
+
+        var ip = new IPAddress(ipv6 ? address.Slice(8, 16) : address.Slice(4, 4));
+        return (ip.IsIPv4MappedToIPv6 ? ip.MapToIPv4() : ip).ToString();
+    }
 }

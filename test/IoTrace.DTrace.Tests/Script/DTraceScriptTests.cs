@@ -63,6 +63,35 @@ public sealed class DTraceScriptTests
         Assert.Equal(13, clauses.Count(static l => l.StartsWith("sdt:raw_syscalls::sys_exit ", StringComparison.Ordinal)));
     }
 
+    /// <summary>
+    /// The whole script for fixed inputs, against the file kept beside this test: a change to the D the backend runs
+    /// shows in review as a change to that file. The two rule tables' addresses (native memory) are written as names.
+    /// Set IOTRACE_UPDATE_GOLDEN=1 to rewrite the file from the generator.
+    /// </summary>
+    [Fact]
+    public void Generate_FixedInputs_MatchesTheGoldenScript()
+    {
+        Requires.Linux();
+        var sites = LibcRuleTable.Create([(0x7f00_0001_0000UL, new UnwindRule(16, 0, false)), (0x7f00_0001_0100UL, new UnwindRule(32, 16, false))]);
+        var rules = LibcRuleTable.Create([(0x7f00_0002_0000UL, new UnwindRule(24, 16, true))]);
+        var runtime = new RuntimeCode([(0x7f00_0000_0000UL, 0x7f00_0020_0000UL)], [(0x7f10_0000_0000UL, 0x7f10_0040_0000UL)]);
+
+        var script = DTraceScript.Generate(4242, 0x10000, sites, rules, runtime)
+            .Replace($"0x{sites.Address:x}", "SITES", StringComparison.Ordinal).Replace($"0x{sites.Displacements:x}", "SITE_GROUPS", StringComparison.Ordinal)
+            .Replace($"0x{rules.Address:x}", "RULES", StringComparison.Ordinal).Replace($"0x{rules.Displacements:x}", "RULE_GROUPS", StringComparison.Ordinal);
+
+        var golden = Path.Combine(ThisFolder(), "Golden", "linux-x64.d");
+        if (Environment.GetEnvironmentVariable("IOTRACE_UPDATE_GOLDEN") == "1")
+        {
+            File.WriteAllText(golden, script);
+        }
+
+        Assert.True(File.Exists(golden), $"{golden} is missing: IOTRACE_UPDATE_GOLDEN=1 writes it");
+        Assert.Equal(File.ReadAllText(golden), script);
+    }
+
+    private static string ThisFolder([System.Runtime.CompilerServices.CallerFilePath] string file = "") => Path.GetDirectoryName(file)!;
+
     [Fact]
     public async Task Generate_ForThisProcess_DTraceCompilesIt()
     {

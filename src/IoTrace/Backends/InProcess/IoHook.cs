@@ -192,6 +192,7 @@ internal static unsafe class IoHook
             ArgumentLayout.PathArg1 => Marshal.PtrToStringUTF8(a1),
             ArgumentLayout.PathArg2 => Marshal.PtrToStringUTF8(a2),
             ArgumentLayout.Connect => FdTargets.FormatSocketAddress(a1, (int)a2),
+            ArgumentLayout.AddressArg0 => FdTargets.FormatHostAddress(a0, (int)a1),
             ArgumentLayout.Accept when result >= 0 && a1 != 0 && a2 != 0 => FdTargets.FormatSocketAddress(a1, *(int*)a2),
             _ => null,
         };

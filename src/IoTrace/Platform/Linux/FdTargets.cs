@@ -48,6 +48,23 @@ internal static unsafe class FdTargets
         return fd >= 0 && LibcInterop.GetPeerName(fd, address, &size) == 0 ? FormatSocketAddress((nint)address, size) : null;
     }
 
+    /// <summary>An IPv4 or IPv6 <c>sockaddr</c>'s address alone (<c>127.0.0.1</c>, <c>::1</c>), as a reverse lookup names it; null for another family.</summary>
+    public static string? FormatHostAddress(nint address, int length)
+    {
+        if (address == 0 || length < 2)
+        {
+            return null;
+        }
+
+        var bytes = new ReadOnlySpan<byte>((void*)address, length);
+        var family = MemoryMarshal.Read<ushort>(bytes);
+        return family switch
+        {
+            AfInet or AfInet6 => PeerNames.AddressOf(bytes, ipv6: family == AfInet6),
+            _ => null,
+        };
+    }
+
     /// <summary>Formats a <c>sockaddr</c> as <c>127.0.0.1:5000</c>, <c>[::1]:5000</c> or <c>unix:/path</c>.</summary>
     public static string? FormatSocketAddress(nint address, int length)
     {

@@ -33,6 +33,9 @@ internal enum ArgumentLayout
 
     /// <summary>closedir: a DIR, whose fd libc closes.</summary>
     CloseDir,
+
+    /// <summary>getnameinfo: the sockaddr whose name it looks up, and its length.</summary>
+    AddressArg0,
 }
 
 /// <summary>
@@ -140,6 +143,7 @@ internal readonly record struct LibcIoFunction(string Symbol, int Probe, Argumen
         // Name resolution reads files and may query a DNS server inside libc, where no hook reaches: the call stands
         // for all of it, with the host name as its target.
         Setup("getaddrinfo", "getaddrinfo", ArgumentLayout.PathArg0),
+        Setup("getnameinfo", "getnameinfo", ArgumentLayout.AddressArg0),
         // A directory listing's system calls are made inside these: the hook counts them as strace shows them.
         Setup("opendir", "openat", ArgumentLayout.OpenDir),
         new("readdir64", ProbeCatalog.IndexOf("getdents64"), ArgumentLayout.ReadDir, ReturnsSize: true),

@@ -139,6 +139,32 @@ public sealed class InProcessBackendTests : IDisposable
         Assert.True(resolutions.Sum(static a => a.Time.Ticks) > 0);
     }
 
+    /// <summary>
+    /// A reverse resolution is a getnameinfo call naming the address, then, as Dns.GetHostEntry looks the name it found
+    /// up again for the entry's addresses, a getaddrinfo call naming that name.
+    /// </summary>
+    [Fact]
+    public async Task Trace_ReverseNameResolution_OneGetnameinfoCallWithTheAddress()
+    {
+        Requires.Linux();
+
+        var report = await IoTracer.TraceAsync(Strategy.Setup, async () =>
+        {
+            // /etc/hosts names the loopback address. Through a hook that lost getnameinfo's seventh argument, its
+            // flags, the lookup answered with the address itself.
+            var entry = Dns.GetHostEntry(IPAddress.Loopback);
+            Assert.NotEqual("127.0.0.1", entry.HostName);
+            _ = await Dns.GetHostEntryAsync(IPAddress.Loopback);
+        });
+
+        // The synchronous one on this test's line; the other, on a pool thread with no frame of the app, without one.
+        var reverse = report.Aggregates.Where(static a => a.Probe == "getnameinfo").ToList();
+        Assert.Equal(2, reverse.Sum(static a => a.Calls));
+        Assert.All(reverse, static a => Assert.Equal(("127.0.0.1", (int?)null), (a.Target, a.Fd)));
+        Assert.Contains(reverse, static a => a.File?.EndsWith("InProcessBackendTests.cs", StringComparison.Ordinal) == true);
+        Assert.Equal(2, report.Aggregates.Where(static a => a.Probe == "getaddrinfo").Sum(static a => a.Calls));
+    }
+
     [Fact]
     public async Task Trace_SqliteLoadedInsideTheTrace_ReportsTheDatabaseIoStraceSees()
     {

@@ -24,6 +24,7 @@
 #define MAX_SYMBOLS 128
 #define MAX_FRAMES 256
 #define MAX_SYSCALL_SLOTS 8
+#define MAX_NAMEINFO_SLOTS 4
 
 #if defined(__x86_64__)
 #define R_JUMP_SLOT R_X86_64_JUMP_SLOT
@@ -185,16 +186,44 @@ static fn7_t const g_syscall_trampolines[MAX_SYSCALL_SLOTS] = {
     syscall_trampoline_4, syscall_trampoline_5, syscall_trampoline_6, syscall_trampoline_7,
 };
 
-// The syscall trampoline serving a slot, given one the first time (the caller checked that one is left).
-static void* syscall_trampoline_for(int index)
+// getnameinfo has seven arguments, its flags the seventh: on the stack on x86_64, in a register the six-argument
+// trampolines do not pass on arm64. Through one of those the call would get another word as its flags (a reverse
+// lookup then answered with the address itself). Its slots get trampolines of seven, which keep the flags in a
+// thread-local for the call the hook makes (saved and restored around it, should the hook's thread make another).
+static fn7_t volatile g_real_getnameinfo;
+static __thread long t_getnameinfo_flags;
+static int g_nameinfo_slots[MAX_NAMEINFO_SLOTS];
+static int g_nameinfo_slot_count;
+
+static long getnameinfo_with_flags(long a, long b, long c, long d, long e, long f)
 {
-    for (int i = 0; i < g_syscall_slot_count; i++)
-    {
-        if (g_syscall_slots[i] == index)
-            return (void*)g_syscall_trampolines[i];
+    return g_real_getnameinfo(a, b, c, d, e, f, t_getnameinfo_flags);
+}
+
+#define NAMEINFO_TRAMPOLINE(i) \
+    static long nameinfo_trampoline_##i(long a, long b, long c, long d, long e, long f, long flags) \
+    { \
+        long saved = t_getnameinfo_flags; \
+        t_getnameinfo_flags = flags; \
+        long result = dispatch(g_nameinfo_slots[i], a, b, c, d, e, f, __builtin_return_address(0)); \
+        t_getnameinfo_flags = saved; \
+        return result; \
     }
-    g_syscall_slots[g_syscall_slot_count] = index;
-    return (void*)g_syscall_trampolines[g_syscall_slot_count++];
+NAMEINFO_TRAMPOLINE(0) NAMEINFO_TRAMPOLINE(1) NAMEINFO_TRAMPOLINE(2) NAMEINFO_TRAMPOLINE(3)
+static fn7_t const g_nameinfo_trampolines[MAX_NAMEINFO_SLOTS] = {
+    nameinfo_trampoline_0, nameinfo_trampoline_1, nameinfo_trampoline_2, nameinfo_trampoline_3,
+};
+
+// The trampoline of seven serving a slot from a set of them, given one the first time (the caller checked that one is left).
+static void* trampoline_for(int index, int* slots, int* count, fn7_t const* trampolines)
+{
+    for (int i = 0; i < *count; i++)
+    {
+        if (slots[i] == index)
+            return (void*)trampolines[i];
+    }
+    slots[*count] = index;
+    return (void*)trampolines[(*count)++];
 }
 
 static int write_slot_in(uintptr_t relro_start, uintptr_t relro_end, void** got, void* value)
@@ -344,6 +373,7 @@ static void patch_relocations(int lib_index, uintptr_t base, const dynamic_t* dy
             continue;
         const char* name = dyn->strtab + sym->st_name;
         int via_syscall = strcmp(name, "syscall") == 0;
+        int nameinfo = strcmp(name, "getnameinfo") == 0;
         int symbol = symbol_index(via_syscall ? "copy_file_range" : name);
         if (symbol < 0)
             continue;
@@ -363,15 +393,20 @@ static void patch_relocations(int lib_index, uintptr_t base, const dynamic_t* dy
         // restore and re-install finds the same original.
         if (index < 0)
         {
-            if (g_slot_count >= MAX_SLOTS || (via_syscall && g_syscall_slot_count >= MAX_SYSCALL_SLOTS))
+            if (g_slot_count >= MAX_SLOTS || (via_syscall && g_syscall_slot_count >= MAX_SYSCALL_SLOTS)
+                || (nameinfo && g_nameinfo_slot_count >= MAX_NAMEINFO_SLOTS))
                 continue;
             index = g_slot_count++;
         }
         if (via_syscall)
             g_real_syscall = (fn7_t)original;
-        void* trampoline = via_syscall ? syscall_trampoline_for(index) : (void*)g_trampolines[index];
+        if (nameinfo)
+            g_real_getnameinfo = (fn7_t)original;
+        void* trampoline = via_syscall ? trampoline_for(index, g_syscall_slots, &g_syscall_slot_count, g_syscall_trampolines)
+            : nameinfo ? trampoline_for(index, g_nameinfo_slots, &g_nameinfo_slot_count, g_nameinfo_trampolines)
+            : (void*)g_trampolines[index];
         iotrace_slot* slot = &g_slots[index];
-        slot->original = via_syscall ? (void*)syscall_copy_file_range : original;
+        slot->original = via_syscall ? (void*)syscall_copy_file_range : nameinfo ? (void*)getnameinfo_with_flags : original;
         slot->restore = original;
         slot->syscall_number = via_syscall ? SYS_copy_file_range : 0;
         slot->symbol = symbol;
