@@ -8,6 +8,8 @@
 #   ROUNDS=3 bash bench/dtrace/attach.sh
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+# shellcheck source=bench/dtrace/wait-host.sh
+source bench/dtrace/wait-host.sh
 
 ROUNDS=${ROUNDS:-5}
 HOST_DIR=test/IoTrace.DTrace.Tests/bin/Release/net10.0
@@ -31,23 +33,13 @@ printf 'round\tto_ready_ms\tdtrace_to_ready_ms\texit_after_kill_ms\n'
 for ((round = 1; round <= ROUNDS; round++)); do
     # No other dtrace may run meanwhile: it shares the tracepoints, and its teardown takes CPU.
     while pgrep -x dtrace >/dev/null; do sleep 0.2; done
-    mkfifo "$work/stdin"
     start=$(date +%s%N)
-    IOTRACE_DTRACE="$work/dtrace" dotnet "$HOST_DIR/IoTrace.DTrace.Tests.Host.dll" wait <"$work/stdin" >"$work/out" 2>&1 &
-    host=$!
-    exec 3>"$work/stdin"
-    until grep -q READY "$work/out"; do
-        kill -0 "$host" 2>/dev/null || { cat "$work/out" >&2; exit 1; }
-        sleep 0.01
-    done
+    start_wait_host "$work" "$HOST_DIR" IOTRACE_DTRACE="$work/dtrace"
     ready=$(date +%s%N)
-    dtrace_pid=$(pgrep -P "$host" -x dtrace)
-    kill -KILL "$host"
+    dtrace_pid=$(pgrep -P "$WAIT_HOST_PID" -x dtrace)
+    kill_wait_host
     killed=$(date +%s%N)
     while kill -0 "$dtrace_pid" 2>/dev/null; do sleep 0.01; done
     gone=$(date +%s%N)
-    { wait "$host"; } 2>/dev/null || true
-    exec 3>&-
-    rm -f "$work/stdin"
     printf '%d\t%d\t%d\t%d\n' "$round" "$(ms "$start" "$ready")" "$(ms "$(cat "$work/started")" "$ready")" "$(ms "$killed" "$gone")"
 done

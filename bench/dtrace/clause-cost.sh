@@ -9,6 +9,8 @@
 #   HOST_DIRS="a/bin b/bin" bash bench/dtrace/clause-cost.sh   # interleave builds (their test/IoTrace.DTrace.Tests/bin/Release/net10.0)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+# shellcheck source=bench/dtrace/wait-host.sh
+source bench/dtrace/wait-host.sh
 
 ROUNDS=${ROUNDS:-5}
 LOOPS=${LOOPS:-2000000}
@@ -31,21 +33,12 @@ printf 'round\thost\tprogram\tns_per_firing\tfirings\n'
 for ((round = 1; round <= ROUNDS; round++)); do
     for dir in $HOST_DIRS; do
         while pgrep -x dtrace >/dev/null; do sleep 0.2; done
-        rm -f "$work/stdin" && mkfifo "$work/stdin"
-        dotnet "$dir/IoTrace.DTrace.Tests.Host.dll" wait <"$work/stdin" >"$work/out" 2>&1 &
-        host=$!
-        exec 3>"$work/stdin"
-        until grep -q READY "$work/out"; do
-            kill -0 "$host" 2>/dev/null || { cat "$work/out" >&2; exit 1; }
-            sleep 0.01
-        done
-        dtrace_pid=$(pgrep -P "$host" -x dtrace)
+        start_wait_host "$work" "$dir"
+        dtrace_pid=$(pgrep -P "$WAIT_HOST_PID" -x dtrace)
         prog_stats "$dtrace_pid" >"$work/before"
         taskset -c 0 perf bench syscall basic -l "$LOOPS" >/dev/null
         prog_stats "$dtrace_pid" >"$work/after"
-        kill -KILL "$host"
-        { wait "$host"; } 2>/dev/null || true
-        exec 3>&-
+        kill_wait_host
         # The programs that fired about once per call of the loop: sys_enter's and sys_exit's.
         awk -v r="$round" -v d="$dir" -v loops="$LOOPS" 'NR == FNR { t[$1] = $2; c[$1] = $3; next }
             ($3 - c[$1]) > loops / 2 { printf "%d\t%s\tprog %s\t%.1f\t%d\n", r, d, $1, ($2 - t[$1]) / ($3 - c[$1]), $3 - c[$1] }' "$work/before" "$work/after"

@@ -27,16 +27,8 @@ public sealed class NameResolutionTests
     {
         var run = await HostRun.StartAsync("ebpf", "resolve", "localhost");
 
-        // strace by thread: the synchronous resolution's calls on the host's main thread, the other's on a pool thread.
-        var straced = run.StracedUnder("/etc");
-        var main = straced[0].Pid;
-        var rows = run.ReportedUnder("/etc").ToList();
-        var line = HostRun.LineOf("// the resolution");
-        var asyncLine = HostRun.LineOf("// the async resolution");
-        Assert.All(rows, r => Assert.True(r.Line == line || r.Line == asyncLine, $"{r.Probe} {r.Target} on line {r.Line}"));
-        Assert.Contains(HostRun.Totals(rows.Where(r => r.Line == asyncLine)), static t => t.StartsWith("openat ", StringComparison.Ordinal));
-        Assert.Equal(HostRun.Totals(straced.Where(c => c.Pid == main)), HostRun.Totals(rows.Where(r => r.Line == line)));
-        Assert.Equal(HostRun.Totals(straced.Where(c => c.Pid != main)), HostRun.Totals(rows.Where(r => r.Line == asyncLine)));
+        var asyncRows = AssertEachResolutionsReadsOnItsLine(run, "// the resolution", "// the async resolution");
+        Assert.Contains(HostRun.Totals(asyncRows), static t => t.StartsWith("openat ", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -85,14 +77,24 @@ public sealed class NameResolutionTests
         var run = await HostRun.StartAsync("ebpf", "reverse", "127.0.0.1");
 
         Assert.Equal("DONE ebpf True", run.Done);
+        Assert.Contains(HostRun.Totals(run.StracedUnder("/etc")), static t => t.StartsWith("openat ", StringComparison.Ordinal));
+        _ = AssertEachResolutionsReadsOnItsLine(run, "// the reverse resolution", "// the async reverse resolution");
+    }
+
+    /// <summary>
+    /// strace by thread: the synchronous resolution's calls on /etc are on the host's main thread, the asynchronous
+    /// one's on a pool thread; the report has each set on its line, and no other line. Returns the asynchronous one's rows.
+    /// </summary>
+    private static List<HostRow> AssertEachResolutionsReadsOnItsLine(HostRun run, string syncComment, string asyncComment)
+    {
         var straced = run.StracedUnder("/etc");
-        Assert.Contains(HostRun.Totals(straced), static t => t.StartsWith("openat ", StringComparison.Ordinal));
         var main = straced[0].Pid;
         var rows = run.ReportedUnder("/etc").ToList();
-        var line = HostRun.LineOf("// the reverse resolution");
-        var asyncLine = HostRun.LineOf("// the async reverse resolution");
+        var line = HostRun.LineOf(syncComment);
+        var asyncLine = HostRun.LineOf(asyncComment);
         Assert.All(rows, r => Assert.True(r.Line == line || r.Line == asyncLine, $"{r.Probe} {r.Target} on line {r.Line}"));
         Assert.Equal(HostRun.Totals(straced.Where(c => c.Pid == main)), HostRun.Totals(rows.Where(r => r.Line == line)));
         Assert.Equal(HostRun.Totals(straced.Where(c => c.Pid != main)), HostRun.Totals(rows.Where(r => r.Line == asyncLine)));
+        return [.. rows.Where(r => r.Line == asyncLine)];
     }
 }

@@ -5,9 +5,9 @@ using IoTrace.Platform.Linux;
 namespace IoTrace.DTrace.Consumer;
 
 /// <summary>
-/// One call of a traced thread, as the script prints it (<c>C|P trace call fd gen bytes wall-ns pc r0..rN [path]</c>),
-/// with a connect's peer, which it prints apart. Its stack: the instruction pointer first, then return addresses; empty
-/// without context (Summary).
+/// One call of a traced thread, as the script prints it (<c>C|P trace call fd gen bytes wall-ns pc r0..rN [path]</c>;
+/// <c>S</c>, without context, with three frames), with a connect's peer, which it prints apart. Its stack: the
+/// instruction pointer first, then return addresses; without context (Summary) at most the first frame past libc.
 /// </summary>
 internal sealed record DTraceCall(
     long Trace,
@@ -44,18 +44,19 @@ internal sealed class DTraceLineParser
             && long.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out sequence);
     }
 
-    /// <summary>The call of a <c>C</c> or <c>P</c> line; null for a line that is not one, or is cut short.</summary>
+    /// <summary>The call of a <c>C</c>, <c>P</c> or <c>S</c> line; null for a line that is not one, or is cut short.</summary>
     public DTraceCall? ParseCall(string line)
     {
         var hasPath = line.StartsWith("P ", StringComparison.Ordinal);
-        if (!hasPath && !line.StartsWith("C ", StringComparison.Ordinal))
+        var isShort = line.StartsWith("S ", StringComparison.Ordinal);
+        if (!hasPath && !isShort && !line.StartsWith("C ", StringComparison.Ordinal))
         {
             return null;
         }
 
         // The path comes last and may hold spaces: split off the fixed fields first.
         const int Head = 7;
-        var frames = DTraceScript.Frames + 2;
+        var frames = isShort ? DTraceScript.ShortFrames : DTraceScript.Frames + 2;
         var fields = line.Split(' ', Head + frames + 1);
         if (fields.Length < Head + frames
             || !Long(fields[1], out var trace) || !Long(fields[2], out var call) || (ulong)call >= (ulong)LinuxSyscalls.X64.Count

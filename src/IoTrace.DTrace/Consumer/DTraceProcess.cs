@@ -191,7 +191,7 @@ internal sealed class DTraceProcess : IDisposable
 
                 switch (line[0])
                 {
-                    case 'C' or 'P':
+                    case 'C' or 'P' or 'S':
                         if (_parser.ParseCall(line) is { } call)
                         {
                             _batch.Add(call);

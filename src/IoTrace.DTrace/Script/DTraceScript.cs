@@ -44,6 +44,9 @@ internal static class DTraceScript
     /// <summary>Return addresses the walk reads after the instruction pointer: the app's frame of Npgsql's calls is up to about 40 deep.</summary>
     public const int Frames = 40;
 
+    /// <summary>The frames a call without context prints (its S line): the instruction pointer, the wrapper's return address, the first frame past libc.</summary>
+    public const int ShortFrames = 3;
+
 
     /// <summary>The size of the script's arrays by system call number: above every number of the table.</summary>
     private const int TableSize = 512;
@@ -280,8 +283,11 @@ internal static class DTraceScript
         var frames = string.Join(", ", Enumerable.Range(0, Frames + 1).Select(i => $"this->r{i}").Prepend("this->pc"));
         var head = $"C %d %d %d %d %d %d {string.Join(' ', Enumerable.Repeat("%x", Frames + 2))}";
         const string Fields = "self->trace, this->call, this->fd, this->gen, this->bytes, timestamp - self->ts";
-        // The two print clauses end the call: the first that prints resets the thread, so the other does not print.
+        // The print clauses end the call: the first that prints resets the thread, so no other prints. A call without
+        // context has no stack past the first frame beyond libc (r1) and no path: its line is short (S), which dtrace
+        // formats and the process reads in a fraction of the time.
         const string Reset = "self->trace = 0; self->context = 0; self->owned = 0; self->ts = 0; self->arg0 = 0; self->gen0 = 0; self->path = 0; self->a0 = 0; self->a1 = 0; self->a2 = 0; self->shared = 0;";
+        Line(d, $"{Exit} /this->mine && self->trace && !self->context/ {{ printf(\"S %d %d %d %d %d %d {string.Join(' ', Enumerable.Repeat("%x", ShortFrames))}\\n\", {Fields}, this->pc, this->r0, this->r1); {Reset} }}");
         Line(d, $"{Exit} /this->mine && self->trace && !{Has(Bits.Path)}/ {{ printf(\"{head}\\n\", {Fields}, {frames}); {Reset} }}");
         Line(d, $"{Exit} /this->mine && self->trace && {Has(Bits.Path)}/ {{ printf(\"P{head[1..]} %s\\n\", {Fields}, {frames}, self->path); {Reset} }}");
 

@@ -66,6 +66,20 @@ public sealed class DTraceLineParserTests
         Assert.Equal([0xa000UL, 0xb000, 0xc000], call!.Stack);
     }
 
+    /// <summary>A call without context: the instruction pointer, the wrapper's return address (none here) and the first frame past libc.</summary>
+    [Fact]
+    public void ParseCall_ShortLineWithoutContext_ItsThreeFrames()
+    {
+        Requires.Linux();
+
+        var call = _parser.ParseCall($"S 7 {Call("read")} -1 0 100 1234 a000 0 b000");
+
+        Assert.NotNull(call);
+        Assert.Equal((7L, "read", -1, 100L, 1_234L, (string?)null), (call.Trace, call.Syscall.Name, call.Fd, call.Bytes, call.WallNanoseconds, call.Target));
+        Assert.Equal([0xa000UL, 0xb000], call.Stack);
+        Assert.Null(_parser.ParseCall($"S 7 {Call("read")} -1 0 100 1234 a000 0"));
+    }
+
     [Fact]
     public void ParseCall_SameStackTwice_OneArray()
     {
