@@ -15,6 +15,7 @@ public sealed class HttpClientTests
     [Theory]
     [InlineData("inprocess")]
     [InlineData("ebpf")]
+    [InlineData("dtrace")]
     public async Task Http2_TwoTracesOnOneConnection_EachShowsItsOwnRequestsAndNeitherTheConnectionsReadsAndWrites(string backend)
     {
         var run = await HostRun.StartAsync(backend, "http2", $"{Size}");

@@ -13,6 +13,7 @@ public sealed class StackExchangeRedisTests(RedisServer redis)
     [Theory]
     [InlineData("inprocess")]
     [InlineData("ebpf")]
+    [InlineData("dtrace")]
     public async Task Commands_EachOnTheLineThatSentIt_AsStraceSawThemSent(string backend)
     {
         await redis.RequireAsync();

@@ -36,6 +36,10 @@ internal sealed partial class HostRun(List<HostRow> rows, string done, List<Stra
         {
             Requires.Ebpf();
         }
+        else if (backend == "dtrace")
+        {
+            Requires.DTrace();
+        }
 
         var (stdout, log) = await StraceLog.RunAsync(StraceLog.IoClasses, socketPeers: true, Path.Combine(AppContext.BaseDirectory, "IoTrace.RealClients.Host.dll"), backend, workload, argument);
         var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
