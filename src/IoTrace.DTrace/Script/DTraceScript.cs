@@ -47,7 +47,6 @@ internal static class DTraceScript
     /// <summary>The frames a call without context prints (its S line): the instruction pointer, the wrapper's return address, the first frame past libc.</summary>
     public const int ShortFrames = 3;
 
-
     /// <summary>The size of the script's arrays by system call number: above every number of the table.</summary>
     private const int TableSize = 512;
 
@@ -63,8 +62,10 @@ internal static class DTraceScript
     /// <summary>Libc frames the walk steps through by their rules, at most: the collector's stat of /proc/meminfo is four below libcoreclr.</summary>
     public const int NativeSteps = 8;
 
+    /// <summary>Native steps, and frames, the walk's clauses take each: fewer clauses cost every process's calls less, longer ones take longer to verify.</summary>
     private const int NativeStepsPerClause = 4;
 
+    /// <inheritdoc cref="NativeStepsPerClause"/>
     private const int FramesPerClause = 20;
 
     /// <param name="pid">The process traced.</param>
@@ -94,7 +95,7 @@ internal static class DTraceScript
         Line(d, "#pragma D option switchrate=100hz");
         Line(d, "#pragma D option bufsize=16m");
         Line(d, "#pragma D option strsize=256");
-        // The walk's copyins in one clause each: the frame-pointer walk's 40 of 16 bytes, the native steps' 8 of 40.
+        // Scratch for the copyins of the walk's longest clause: 20 frames of 16 bytes, or 4 native steps of 40.
         Line(d, "#pragma D option scratchsize=2048");
         Line(d, "#pragma D option zdefs");
         Line(d, "#pragma D option dynvarsize=32m");

@@ -51,7 +51,8 @@ typedef struct iotrace_slot
     // Whether the library keeps frame pointers, so iotrace_callsite_key can walk through its frames.
     int32_t frame_pointers;
     // What the GOT held before: the original target, or syscall(2) for a slot that serves one system call made
-    // through it (syscall_number, else 0), whose original is then a function making that one system call.
+    // through it (syscall_number, else 0), whose original is then a function making that one system call. A
+    // getnameinfo slot's original passes on the flags its trampoline kept.
     void* restore;
     int32_t syscall_number;
 } iotrace_slot;
