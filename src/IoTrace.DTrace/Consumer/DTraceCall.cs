@@ -32,8 +32,15 @@ internal sealed class DTraceLineParser
 {
     private const int StackLimit = 100_000;
 
-    // One array per distinct stack: the attributor caches by identity.
-    private readonly Dictionary<string, ulong[]> _stacks = new(StringComparer.Ordinal);
+    // One array per distinct stack: the attributor caches by identity. Looked up by the line's text in place.
+    private readonly Dictionary<string, ulong[]> _stacks;
+    private readonly Dictionary<string, ulong[]>.AlternateLookup<ReadOnlySpan<char>> _stackLookup;
+
+    public DTraceLineParser()
+    {
+        _stacks = new(StringComparer.Ordinal);
+        _stackLookup = _stacks.GetAlternateLookup<ReadOnlySpan<char>>();
+    }
 
     public static bool TryParseMarker(string line, out int cpu, out long sequence)
     {
@@ -45,6 +52,7 @@ internal sealed class DTraceLineParser
     }
 
     /// <summary>The call of a <c>C</c>, <c>P</c> or <c>S</c> line; null for a line that is not one, or is cut short.</summary>
+    /// <remarks>Read in place: the only allocations are the call and, for a stack not seen before, its array and key.</remarks>
     public DTraceCall? ParseCall(string line)
     {
         var hasPath = line.StartsWith("P ", StringComparison.Ordinal);
@@ -54,30 +62,46 @@ internal sealed class DTraceLineParser
             return null;
         }
 
-        // The path comes last and may hold spaces: split off the fixed fields first.
-        const int Head = 7;
-        var frames = isShort ? DTraceScript.ShortFrames : DTraceScript.Frames + 2;
-        var fields = line.Split(' ', Head + frames + 1);
-        if (fields.Length < Head + frames
-            || !Long(fields[1], out var trace) || !Long(fields[2], out var call) || (ulong)call >= (ulong)LinuxSyscalls.X64.Count
-            || !Long(fields[3], out var fd) || !Long(fields[4], out var generation) || !Long(fields[5], out var bytes) || !Long(fields[6], out var wall))
+        var rest = line.AsSpan(2);
+        if (!NextLong(ref rest, out var trace) || !NextLong(ref rest, out var call) || (ulong)call >= (ulong)LinuxSyscalls.X64.Count
+            || !NextLong(ref rest, out var fd) || !NextLong(ref rest, out var generation) || !NextLong(ref rest, out var bytes) || !NextLong(ref rest, out var wall))
         {
             return null;
         }
 
-        var stackText = string.Join(' ', fields, Head, frames);
-        if (!_stacks.TryGetValue(stackText, out var stack))
+        // The frames, then (P) the path, which comes last and may hold spaces.
+        var frames = isShort ? DTraceScript.ShortFrames : DTraceScript.Frames + 2;
+        var (stackEnd, next) = (0, 0);
+        for (var i = 0; i < frames; i++)
+        {
+            var space = rest[next..].IndexOf(' ');
+            if (space < 0 && i < frames - 1)
+            {
+                return null;
+            }
+
+            stackEnd = space < 0 ? rest.Length : next + space;
+            next = Math.Min(stackEnd + 1, rest.Length);
+        }
+
+        var stackText = rest[..stackEnd];
+        if (stackText.IsEmpty)
+        {
+            return null;
+        }
+
+        if (!_stackLookup.TryGetValue(stackText, out var stack))
         {
             if (_stacks.Count >= StackLimit)
             {
                 _stacks.Clear();
             }
 
-            stack = ParseStack(fields.AsSpan(Head, frames));
-            _stacks[stackText] = stack;
+            stack = ParseStack(stackText, frames);
+            _stacks[stackText.ToString()] = stack;
         }
 
-        var path = hasPath ? (fields.Length > Head + frames ? fields[Head + frames] : string.Empty) : null;
+        var path = hasPath ? rest[next..].ToString() : null;
         return new DTraceCall(trace, LinuxSyscalls.X64[(int)call], (int)fd, generation, stack, path, bytes, wall);
     }
 
@@ -85,12 +109,15 @@ internal sealed class DTraceLineParser
     /// The instruction pointer, then the return addresses up to the first the walk did not read (0); the wrapper's return
     /// address, 0 where no libc rule stepped out of it, is skipped and the walk goes on.
     /// </summary>
-    private static ulong[] ParseStack(ReadOnlySpan<string> frames)
+    private static ulong[] ParseStack(ReadOnlySpan<char> text, int frames)
     {
-        var stack = new List<ulong>(frames.Length);
-        for (var i = 0; i < frames.Length; i++)
+        var stack = new List<ulong>(frames);
+        for (var i = 0; i < frames && !text.IsEmpty; i++)
         {
-            if (!Hex(frames[i], out var address))
+            var space = text.IndexOf(' ');
+            var field = space < 0 ? text : text[..space];
+            text = space < 0 ? default : text[(space + 1)..];
+            if (!ulong.TryParse(field, NumberStyles.HexNumber, CultureInfo.InvariantCulture, out var address))
             {
                 break;
             }
@@ -109,6 +136,15 @@ internal sealed class DTraceLineParser
         }
 
         return [.. stack];
+    }
+
+    /// <summary>The next space-separated decimal field of <paramref name="rest"/>, which moves past it.</summary>
+    private static bool NextLong(ref ReadOnlySpan<char> rest, out long value)
+    {
+        var space = rest.IndexOf(' ');
+        var field = space < 0 ? rest : rest[..space];
+        rest = space < 0 ? default : rest[(space + 1)..];
+        return long.TryParse(field, NumberStyles.Integer, CultureInfo.InvariantCulture, out value);
     }
 
     /// <summary>An <c>N</c> line: the peer a trace's connect on (fd, generation) named, as <see cref="FdTargets"/> names a connected socket.</summary>

@@ -87,9 +87,11 @@ public sealed class DTraceLineParserTests
 
         var first = _parser.ParseCall(Line('C', "read", fd: 3, frames: [0xa000, 0xb000]));
         var second = _parser.ParseCall(Line('C', "write", fd: 4, frames: [0xa000, 0xb000]));
+        var withEmptyPath = _parser.ParseCall(Line('P', "newfstatat", fd: 5, frames: [0xa000, 0xb000], rest: string.Empty));
 
         // The attributor caches lines by the stack array's identity.
         Assert.Same(first!.Stack, second!.Stack);
+        Assert.Same(first.Stack, withEmptyPath!.Stack);
     }
 
     [Fact]
