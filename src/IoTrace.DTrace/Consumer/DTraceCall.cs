@@ -71,20 +71,19 @@ internal sealed class DTraceLineParser
 
         // The frames, then (P) the path, which comes last and may hold spaces.
         var frames = isShort ? DTraceScript.ShortFrames : DTraceScript.Frames + 2;
-        var (stackEnd, next) = (0, 0);
+        var afterFrames = rest;
         for (var i = 0; i < frames; i++)
         {
-            var space = rest[next..].IndexOf(' ');
-            if (space < 0 && i < frames - 1)
+            if (afterFrames.IsEmpty)
             {
                 return null;
             }
 
-            stackEnd = space < 0 ? rest.Length : next + space;
-            next = Math.Min(stackEnd + 1, rest.Length);
+            _ = NextField(ref afterFrames);
         }
 
-        var stackText = rest[..stackEnd];
+        // The frames' text, without the space before the path.
+        var stackText = rest[..(rest.Length - afterFrames.Length)].TrimEnd(' ');
         if (stackText.IsEmpty)
         {
             return null;
@@ -101,7 +100,7 @@ internal sealed class DTraceLineParser
             _stacks[stackText.ToString()] = stack;
         }
 
-        var path = hasPath ? rest[next..].ToString() : null;
+        var path = hasPath ? afterFrames.ToString() : null;
         return new DTraceCall(trace, LinuxSyscalls.X64[(int)call], (int)fd, generation, stack, path, bytes, wall);
     }
 
@@ -114,10 +113,7 @@ internal sealed class DTraceLineParser
         var stack = new List<ulong>(frames);
         for (var i = 0; i < frames && !text.IsEmpty; i++)
         {
-            var space = text.IndexOf(' ');
-            var field = space < 0 ? text : text[..space];
-            text = space < 0 ? default : text[(space + 1)..];
-            if (!ulong.TryParse(field, NumberStyles.HexNumber, CultureInfo.InvariantCulture, out var address))
+            if (!Hex(NextField(ref text), out var address))
             {
                 break;
             }
@@ -139,12 +135,15 @@ internal sealed class DTraceLineParser
     }
 
     /// <summary>The next space-separated decimal field of <paramref name="rest"/>, which moves past it.</summary>
-    private static bool NextLong(ref ReadOnlySpan<char> rest, out long value)
+    private static bool NextLong(ref ReadOnlySpan<char> rest, out long value) => Long(NextField(ref rest), out value);
+
+    /// <summary>The next space-separated field of <paramref name="rest"/>, which moves past it and its space.</summary>
+    private static ReadOnlySpan<char> NextField(ref ReadOnlySpan<char> rest)
     {
         var space = rest.IndexOf(' ');
         var field = space < 0 ? rest : rest[..space];
         rest = space < 0 ? default : rest[(space + 1)..];
-        return long.TryParse(field, NumberStyles.Integer, CultureInfo.InvariantCulture, out value);
+        return field;
     }
 
     /// <summary>An <c>N</c> line: the peer a trace's connect on (fd, generation) named, as <see cref="FdTargets"/> names a connected socket.</summary>
@@ -172,7 +171,7 @@ internal sealed class DTraceLineParser
         return true;
     }
 
-    private static bool Long(string text, out long value) => long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out value);
+    private static bool Long(ReadOnlySpan<char> text, out long value) => long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out value);
 
-    private static bool Hex(string text, out ulong value) => ulong.TryParse(text, NumberStyles.HexNumber, CultureInfo.InvariantCulture, out value);
+    private static bool Hex(ReadOnlySpan<char> text, out ulong value) => ulong.TryParse(text, NumberStyles.HexNumber, CultureInfo.InvariantCulture, out value);
 }
