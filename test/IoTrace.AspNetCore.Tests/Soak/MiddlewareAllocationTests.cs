@@ -7,7 +7,7 @@ namespace IoTrace.AspNetCore.Tests.Soak;
 /// <summary>
 /// Bytes the middleware allocates per request, over a pipeline without it, measured with
 /// <see cref="GC.GetAllocatedBytesForCurrentThread"/> around requests that run synchronously on the test's thread
-/// (the least of three windows of 2,000 requests, after 500 of warm-up).
+/// (the least of at least three windows of 2,000 requests, after 500 of warm-up, until two in a row agree).
 /// The bounds are the figures published in docs/performance.md ("Allocation per request") plus about 15%: a
 /// change that allocates more per request fails here, and one that allocates less than half should lower the bound.
 /// Measured twice: with a logger that reads each report's message (a text sink: the table is rendered, and its string
@@ -19,7 +19,8 @@ public sealed class MiddlewareAllocationTests
 {
     private const int WarmUpRequests = 500;
     private const int MeasuredRequests = 2000;
-    private const int MeasuredWindows = 3;
+    private const int MinWindows = 3;
+    private const int MaxWindows = 20;
     private const int FileSize = 100;
 
     private static readonly string s_file = TestFiles.Create(FileSize);
@@ -87,10 +88,12 @@ public sealed class MiddlewareAllocationTests
             pipeline.Invoke("/bench");
         }
 
-        // The least of three windows: a one-off in one of them (a call site first seen after tier-1 compilation moved
-        // its code, read from the PDB; a cache growing) is not a per-request cost, and CI once caught 2 MB of it.
+        // Tier-1 recompilation keeps moving code for a while after the warm-up (longer on a busy machine), and each
+        // moved call site is resolved once more, from the PDB: a one-off of up to 2 MB a window, not a per-request cost.
+        // So windows run until two in a row allocate the same to within 1% (at least three windows), and the least counts.
         var least = long.MaxValue;
-        for (var window = 0; window < MeasuredWindows; window++)
+        var previous = long.MaxValue;
+        for (var window = 0; window < MaxWindows; window++)
         {
             var before = GC.GetAllocatedBytesForCurrentThread();
             for (var i = 0; i < MeasuredRequests; i++)
@@ -98,7 +101,14 @@ public sealed class MiddlewareAllocationTests
                 pipeline.Invoke("/bench");
             }
 
-            least = Math.Min(least, GC.GetAllocatedBytesForCurrentThread() - before);
+            var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            least = Math.Min(least, allocated);
+            if (window >= MinWindows - 1 && Math.Abs(allocated - previous) <= previous / 100)
+            {
+                break;
+            }
+
+            previous = allocated;
         }
 
         return least;
