@@ -2,6 +2,8 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.Versioning;
 using IoTrace.Ebpf;
+using IoTrace.Ebpf.Kernel;
+using IoTrace.Symbols;
 
 namespace IoTrace.Benchmarks;
 
@@ -16,6 +18,7 @@ internal static class EbpfAttach
 {
     public const string Command = "ebpf-attach";
     public const string OnceCommand = "ebpf-attach-once";
+    public const string ProgramOnceCommand = "ebpf-attach-program-once";
 
     private const string ResultPrefix = "RESULT ";
     private const int StopSamples = 20;
@@ -24,8 +27,9 @@ internal static class EbpfAttach
     [
         "cold attach: TryEnable(\"ebpf\") in a fresh process",
         "  of which the backend's own attach (code map, slot table, kernel program, native libraries learned)",
-        "    of which the runtime's code map (EventPipe session, rundown)",
-        "    of which the kernel program's load and attach (libbpf, the verifier, maps)",
+        "    of which the runtime's code map (EventPipe session, rundown; the kernel program loads meanwhile)",
+        "    of which the kernel program's load and attach (libbpf, the verifier, maps; the code map starts meanwhile)",
+        "the kernel program's load and attach alone, in another fresh process",
         "first trace's Stop (the trace's first flush, stacks resolved)",
         $"Stop of a Summary trace with one file read (median of {StopSamples})",
         $"Stop of an All trace with one file read (median of {StopSamples})",
@@ -41,26 +45,13 @@ internal static class EbpfAttach
         var samples = new List<double[]>();
         for (var run = 1; run <= runs; run++)
         {
-            var info = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, UseShellExecute = false };
-            if (Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet")
+            if (RunChild(OnceCommand, run) is not { } values || RunChild(ProgramOnceCommand, run) is not [var programAlone])
             {
-                info.ArgumentList.Add(typeof(EbpfAttach).Assembly.Location);
-            }
-
-            info.ArgumentList.Add(OnceCommand);
-            using var child = Process.Start(info)!;
-            var output = child.StandardOutput.ReadToEnd();
-            child.WaitForExit();
-            var line = output.Split('\n').FirstOrDefault(l => l.StartsWith(ResultPrefix, StringComparison.Ordinal));
-            if (child.ExitCode != 0 || line is null)
-            {
-                Console.Error.WriteLine($"run {run} failed (exit code {child.ExitCode}):\n{output}");
                 return 1;
             }
 
-            var values = line[ResultPrefix.Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries)
-                .Select(v => double.Parse(v, CultureInfo.InvariantCulture)).ToArray();
-            samples.Add(values);
+            values.Insert(4, programAlone);
+            samples.Add([.. values]);
             Console.WriteLine($"run {run}: " + string.Join("  ", values.Select(v => v.ToString("0.0", CultureInfo.InvariantCulture))) + " ms");
         }
 
@@ -76,6 +67,44 @@ internal static class EbpfAttach
                 $"| {s_steps[i]} | {Median(column):0.0} | {column.Min():0.0} | {column.Max():0.0} |"));
         }
 
+        return 0;
+    }
+
+    /// <summary>Runs this program with <paramref name="command"/> in a fresh process; the values of its RESULT line, or null.</summary>
+    private static List<double>? RunChild(string command, int run)
+    {
+        var info = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, UseShellExecute = false };
+        if (Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet")
+        {
+            info.ArgumentList.Add(typeof(EbpfAttach).Assembly.Location);
+        }
+
+        info.ArgumentList.Add(command);
+        using var child = Process.Start(info)!;
+        var output = child.StandardOutput.ReadToEnd();
+        child.WaitForExit();
+        var line = output.Split('\n').FirstOrDefault(l => l.StartsWith(ResultPrefix, StringComparison.Ordinal));
+        if (child.ExitCode != 0 || line is null)
+        {
+            Console.Error.WriteLine($"run {run} ({command}) failed (exit code {child.ExitCode}):\n{output}");
+            return null;
+        }
+
+        return [.. line[ResultPrefix.Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(v => double.Parse(v, CultureInfo.InvariantCulture))];
+    }
+
+    /// <summary>
+    /// The kernel program alone, in a fresh process: loaded and attached with nothing running beside it (the backend
+    /// starts the runtime's code map meanwhile), then closed; prints one RESULT line with its milliseconds.
+    /// </summary>
+    public static int RunProgramOnce()
+    {
+        Require(Prerequisites.Check(out var tracepoints, out _, out var reason), reason);
+        TraceSlotTable.SlotBits = SlotBits.Of;
+        var slots = TraceSlotTable.Shared(out reason) ?? throw new InvalidOperationException(reason);
+        slots.MapThreadPages();
+        using var probes = KernelProbes.Attach(tracepoints, slots.Address, KernelProgram.LibcSites);
+        Console.WriteLine(ResultPrefix + probes.AttachDuration.TotalMilliseconds.ToString("0.000", CultureInfo.InvariantCulture));
         return 0;
     }
 

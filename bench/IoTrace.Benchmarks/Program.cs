@@ -17,6 +17,8 @@ internal static class Program
                     return EbpfAttach.Run(args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 7);
                 case EbpfAttach.OnceCommand:
                     return EbpfAttach.RunOnce();
+                case EbpfAttach.ProgramOnceCommand:
+                    return EbpfAttach.RunProgramOnce();
                 case InProcessInterleaved.Command:
                     return InProcessInterleaved.Run(
                         args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 5,

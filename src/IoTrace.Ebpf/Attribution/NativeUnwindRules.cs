@@ -197,30 +197,14 @@ internal sealed class NativeUnwindRules(Action<ulong, long> teach, int capacity,
     /// </summary>
     private int TeachLibcCallers()
     {
-        var table = KernelProgram.LibcSites;
-        if (_libcTaught || table.LibraryPath is not { } path || table.Sites.Count == 0 || Load(path) is not { } libc)
+        if (_libcTaught)
         {
             return 0;
         }
 
         _libcTaught = true;
         var taught = 0;
-        try
-        {
-            taught = TeachLibcCallers(table, libc);
-        }
-        catch (Exception e) when (e is InvalidDataException or ArgumentException or IndexOutOfRangeException or OverflowException)
-        {
-            // Libc's tables did not read as expected: its callers keep being learned from stacks, one lesson at a time.
-        }
-
-        return taught;
-    }
-
-    private int TeachLibcCallers(LibcUnwindTable table, Library libc)
-    {
-        var taught = 0;
-        foreach (var (returnAddress, rule) in LibcCallerRules.Find(table, libc.Image, libc.Frames, libc.Calls, LibcCallerRules.AtMost))
+        foreach (var (returnAddress, rule) in KernelProgram.LibcCallers)
         {
             if (HasRoom && !_taught.Contains(returnAddress))
             {
