@@ -30,6 +30,9 @@ internal sealed class EtwBackend : AttachedBackend<EtwAttachment, EtwTrace>
     /// <summary>How long a stopped trace waits for its events before its report is cut short (marked incomplete).</summary>
     private static readonly TimeSpan s_flushTimeout = TimeSpan.FromSeconds(10);
 
+    /// <summary>How long finding a shared connection's socket waits for the events of its connect.</summary>
+    private static readonly TimeSpan s_findTimeout = TimeSpan.FromSeconds(1);
+
     private static readonly Lock s_sharedLock = new();
     private static EtwBackend? s_shared;
 
@@ -43,7 +46,7 @@ internal sealed class EtwBackend : AttachedBackend<EtwAttachment, EtwTrace>
     /// <summary>No CPU time: ETW gives none per call, so reports say CPU is unavailable, never 0.</summary>
     public override BackendCapabilities Capabilities =>
         BackendCapabilities.SeesNativeLibraries | BackendCapabilities.HasStacks | BackendCapabilities.ReportsLate | BackendCapabilities.ReadsThreadTraces |
-        BackendCapabilities.CountsWindowsOperations;
+        BackendCapabilities.CountsWindowsOperations | BackendCapabilities.CountsSharedConnections;
 
     /// <summary>The process's instance, if it can run here: checks, starts nothing.</summary>
     internal static EtwBackend? TryCreate(out string reason)
@@ -80,6 +83,28 @@ internal sealed class EtwBackend : AttachedBackend<EtwAttachment, EtwTrace>
     }
 
     public override string? DescribeFd(int fd, long generation) => Attachment?.Translator.Objects.Describe(fd);
+
+    /// <summary>
+    /// The sockets whose connect the session saw (one made before it attached has no peer to be found by). Events come
+    /// late, so a connection just opened is found after a flush: the caller waits for one (tens of milliseconds, at most
+    /// <see cref="s_findTimeout"/>), once per connection.
+    /// </summary>
+    public override IReadOnlyList<SharedConnection> FindSharedSockets(IReadOnlySet<string> peers)
+    {
+        if (Attachment is not { } attachment)
+        {
+            return [];
+        }
+
+        var now = TimeProvider.System.GetTimestamp();
+        attachment.Session.RequestFlush();
+        _ = attachment.Translator.WaitDelivered(now, s_findTimeout);
+        return attachment.Translator.SharedSocketsTo(peers);
+    }
+
+    /// <summary>Counted by the events' time: from now on, or no longer after now (<see cref="EtwTranslator.Follow"/>).</summary>
+    public override void FollowSharedConnection(SharedConnection connection, bool follow) =>
+        Attachment?.Translator.Follow(connection, follow, TimeProvider.System.GetTimestamp());
 
     protected override EtwTrace CreateTrace(TraceSession session) => new(session);
 

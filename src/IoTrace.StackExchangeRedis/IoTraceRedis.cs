@@ -22,7 +22,8 @@ public static class IoTraceRedis
         var sockets = new RedisSockets(connection);
         connection.RegisterProfiler(() => RedisCommandProfiler.Shared.SessionForCurrentFlow(sockets));
 
-        // Found now rather than in the first traced request, where they would cost that request the search.
-        RedisCommandProfiler.FindSockets(sockets);
+        // Found now rather than in the first traced request, where they would cost that request the search (on Linux:
+        // every backend there counts the same fds).
+        RedisCommandProfiler.FindSockets(sockets, backend: null);
     }
 }

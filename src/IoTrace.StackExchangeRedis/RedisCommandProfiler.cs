@@ -57,18 +57,18 @@ internal sealed class RedisCommandProfiler : IClientEventSource
 
     private static void UseSockets(TraceSession trace, RedisSockets sockets)
     {
-        foreach (var socket in FindSockets(sockets))
+        foreach (var socket in FindSockets(sockets, trace.Recorder))
         {
             trace.UseSharedConnection(socket);
         }
     }
 
     /// <summary>The multiplexer's sockets; none where they cannot be found (the failure logged once: the commands are still reported).</summary>
-    public static SharedConnection[] FindSockets(RedisSockets sockets)
+    public static SharedConnection[] FindSockets(RedisSockets sockets, IIoTraceBackend? backend)
     {
         try
         {
-            return sockets.Current();
+            return sockets.Current(backend);
         }
         catch (Exception e)
         {

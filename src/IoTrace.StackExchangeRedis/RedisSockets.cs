@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net;
+using IoTrace.Backends;
 using IoTrace.Tracing;
 using StackExchange.Redis;
 
@@ -17,8 +18,11 @@ internal sealed class RedisSockets(IConnectionMultiplexer connection)
     private SharedConnection[] _sockets = [];
     private long _scannedAt;
 
-    /// <summary>The multiplexer's open sockets now, looking for them again once one has closed.</summary>
-    public SharedConnection[] Current()
+    /// <summary>
+    /// The multiplexer's open sockets now, as <paramref name="backend"/> finds them (without one, among the process's
+    /// fds, on Linux), looking for them again once one has closed.
+    /// </summary>
+    public SharedConnection[] Current(IIoTraceBackend? backend)
     {
         var sockets = Volatile.Read(ref _sockets);
         if (sockets.Length > 0 && Array.TrueForAll(sockets, static s => !s.IsClosed))
@@ -34,7 +38,7 @@ internal sealed class RedisSockets(IConnectionMultiplexer connection)
             }
 
             _scannedAt = Stopwatch.GetTimestamp();
-            var found = OperatingSystem.IsLinux() ? SharedConnections.WatchSocketsTo(Peers()) : [];
+            IReadOnlyList<SharedConnection> found = backend is not null ? backend.FindSharedSockets(Peers()) : OperatingSystem.IsLinux() ? SharedConnections.WatchSocketsTo(Peers()) : [];
             Volatile.Write(ref _sockets, [.. found]);
             return _sockets;
         }

@@ -59,6 +59,11 @@ internal sealed class FakeBackend(string name = "fake", bool reportsLate = false
 
     public string? DescribeFd(int fd, long generation) => Fds.GetValueOrDefault(fd);
 
+    /// <summary>What <see cref="FollowSharedConnection"/> does, as a backend that counts shared connections would; nothing by default.</summary>
+    public Action<SharedConnection, bool>? OnFollow { get; set; }
+
+    public void FollowSharedConnection(SharedConnection connection, bool follow) => OnFollow?.Invoke(connection, follow);
+
     public void Stop() => Stops++;
 
     /// <summary>A trace recorded by this backend, as <see cref="Tracer.Start"/> would make it (not started).</summary>

@@ -34,8 +34,70 @@ internal sealed class EtwTranslator(
     private readonly Dictionary<RequestKey, OperationEnded> _earlyEnds = [];
     private readonly Dictionary<ulong[], ulong[]> _interned = new(StackComparer.Instance);
 
+    // Shared connections by socket life, found from any thread; those whose calls outside traces are counted, by fd.
+    private readonly ConcurrentDictionary<(int Fd, long Generation), SharedConnection> _sharedSockets = new();
+    private readonly ConcurrentDictionary<int, FollowedSocket> _followed = new();
+
+    // The last watermark, for threads that wait for the events made before a time (WaitDelivered).
+    private readonly object _deliveredGate = new();
+    private long _delivered = long.MinValue;
+
     /// <summary>The process's files and sockets, as fds.</summary>
     public KernelObjects Objects { get; } = new();
+
+    /// <summary>
+    /// The process's sockets an event named connected to one of <paramref name="peers"/> (a connect seen since the session
+    /// started), each watched as a <see cref="SharedConnection"/>, the same one for the same socket's life. From any thread.
+    /// </summary>
+    public IReadOnlyList<SharedConnection> SharedSocketsTo(IReadOnlySet<string> peers)
+    {
+        var found = new List<SharedConnection>();
+        foreach (var (fd, generation, target) in Objects.Named())
+        {
+            if (peers.Contains(target))
+            {
+                found.Add(_sharedSockets.GetOrAdd((fd, generation), static (socket, peer) => new SharedConnection(socket.Fd, socket.Generation, peer), target));
+            }
+        }
+
+        return found;
+    }
+
+    /// <summary>
+    /// Waits until every event made up to <paramref name="timestamp"/> has been read (a flush's marker past it), at most
+    /// <paramref name="timeout"/>; false if it was not by then. From any thread but the event thread.
+    /// </summary>
+    public bool WaitDelivered(long timestamp, TimeSpan timeout)
+    {
+        var deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
+        lock (_deliveredGate)
+        {
+            while (_delivered < timestamp)
+            {
+                var left = deadline - Environment.TickCount64;
+                if (left <= 0 || !Monitor.Wait(_deliveredGate, TimeSpan.FromMilliseconds(left)))
+                {
+                    return _delivered >= timestamp;
+                }
+            }
+
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Counts <paramref name="connection"/>'s reads and writes outside traces that start from <paramref name="timestamp"/>
+    /// on (<paramref name="follow"/>), or up to it only (not): events come late, so what is counted is decided by their
+    /// time, not by when they are read. From any thread.
+    /// </summary>
+    public void Follow(SharedConnection connection, bool follow, long timestamp) =>
+        _followed.AddOrUpdate(
+            connection.Fd,
+            static (_, state) => new FollowedSocket(state.connection, state.timestamp, state.follow ? long.MaxValue : state.timestamp),
+            static (_, known, state) => ReferenceEquals(known.Connection, state.connection)
+                ? known with { Until = state.follow ? long.MaxValue : state.timestamp }
+                : new FollowedSocket(state.connection, state.timestamp, state.follow ? long.MaxValue : state.timestamp),
+            (connection, follow, timestamp));
 
     /// <summary>An operation of this process started.</summary>
     public void OnStarted(in OperationStarted started)
@@ -54,21 +116,27 @@ internal sealed class EtwTranslator(
         var trace = session is not null && traces.TryGetValue(session.Id, out var recorded) ? recorded : null;
         var traits = ProbeCatalog.Traits(started.Probe);
         var (fd, generation) = (-1, 0L);
+        SharedConnection? shared = null;
         if ((traits & ProbeTraits.OpensFd) == 0)
         {
             (fd, generation) = Objects.Of(started.Object);
             if ((traits & ProbeTraits.ClosesFd) != 0)
             {
                 Objects.Closed(started.Object);
+                if (_sharedSockets.TryRemove((fd, generation), out var closed))
+                {
+                    closed.Close();
+                }
             }
 
-            if (trace is null && (traits & ProbeTraits.NamesFd) == 0)
+            shared = trace is null && (traits & ProbeTraits.MovesBytes) != 0 ? SharedAt(fd, generation, started.Timestamp) : null;
+            if (trace is null && shared is null && (traits & ProbeTraits.NamesFd) == 0)
             {
                 return;
             }
         }
 
-        var call = new PendingCall(started, trace) { Fd = fd, Generation = generation };
+        var call = new PendingCall(started, trace) { Fd = fd, Generation = generation, Shared = shared };
 
         // Opens and connects outside traces are followed too: a trace may use what they open and name later.
         if (_earlyEnds.Remove(started.Request, out var ended) && ended.Timestamp >= started.Timestamp)
@@ -160,11 +228,22 @@ internal sealed class EtwTranslator(
         }
 
         Forget(watermark);
+        lock (_deliveredGate)
+        {
+            _delivered = Math.Max(_delivered, watermark);
+            Monitor.PulseAll(_deliveredGate);
+        }
     }
 
     private void End(PendingCall call, in OperationEnded ended)
     {
         call.End = ended;
+        if (call.Shared is { } shared)
+        {
+            shared.Count(call.Start.Probe, 1, ended.Status >= 0 ? ended.Bytes : 0, ended.Timestamp - call.Start.Timestamp);
+            return;
+        }
+
         if (ended.Status < 0)
         {
             return;
@@ -177,7 +256,7 @@ internal sealed class EtwTranslator(
         }
         else if ((traits & ProbeTraits.NamesFd) != 0 && call.Start.Target is { } peer)
         {
-            Objects.Name(call.Fd, peer);
+            Objects.Name(call.Fd, call.Generation, peer);
         }
     }
 
@@ -213,10 +292,26 @@ internal sealed class EtwTranslator(
         session.Charge(new IoCall(probe, call.Fd, call.Generation, target, site, 1, bytes, ticks, 0));
     }
 
+    /// <summary>The shared connection followed on the socket's life at <paramref name="timestamp"/>, if any.</summary>
+    private SharedConnection? SharedAt(int fd, long generation, long timestamp) =>
+        !_followed.IsEmpty && _followed.TryGetValue(fd, out var followed) && followed.Connection.Generation == generation
+        && timestamp >= followed.From && timestamp < followed.Until
+            ? followed.Connection
+            : null;
+
     /// <summary>What no event still to come can need: the timeline before the watermark, stacks and ends that will not pair.</summary>
     private void Forget(long watermark)
     {
         timeline.ForgetBefore(watermark);
+        foreach (var (fd, followed) in _followed)
+        {
+            // No longer followed, and every call it counted started before the watermark.
+            if (followed.Until <= watermark)
+            {
+                _followed.TryRemove(new KeyValuePair<int, FollowedSocket>(fd, followed));
+            }
+        }
+
         foreach (var key in _awaitingStack.Keys.Where(k => k.Timestamp <= watermark).ToList())
         {
             _awaitingStack.Remove(key);
@@ -250,6 +345,8 @@ internal sealed class EtwTranslator(
         _interned[stack] = stack;
         return stack;
     }
+
+    private readonly record struct FollowedSocket(SharedConnection Connection, long From, long Until);
 
     private sealed class StackComparer : IEqualityComparer<ulong[]>
     {

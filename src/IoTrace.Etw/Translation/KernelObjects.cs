@@ -15,7 +15,7 @@ internal sealed class KernelObjects
     private const int Remembered = 100_000;
 
     private readonly Dictionary<ulong, Life> _byObject = [];
-    private readonly ConcurrentDictionary<int, string> _targets = new();
+    private readonly ConcurrentDictionary<int, (long Generation, string Target)> _targets = new();
     private int _lastFd;
 
     /// <summary>The life an open that succeeded starts on <paramref name="kernelObject"/>, with its target, if it names one.</summary>
@@ -23,7 +23,7 @@ internal sealed class KernelObjects
     {
         var life = _byObject.TryGetValue(kernelObject, out var known) ? Next(known) : New();
         _byObject[kernelObject] = life;
-        Name(life.Fd, target);
+        Name(life.Fd, life.Generation, target);
         return (life.Fd, life.Generation);
     }
 
@@ -43,8 +43,8 @@ internal sealed class KernelObjects
         return (life.Fd, life.Generation);
     }
 
-    /// <summary>What fd <paramref name="fd"/> stands for now (a socket's peer, once connected).</summary>
-    public void Name(int fd, string? target)
+    /// <summary>What fd <paramref name="fd"/>, in life <paramref name="generation"/>, stands for now (a socket's peer, once connected).</summary>
+    public void Name(int fd, long generation, string? target)
     {
         if (target is null)
         {
@@ -52,7 +52,7 @@ internal sealed class KernelObjects
         }
         else
         {
-            _targets[fd] = target;
+            _targets[fd] = (generation, target);
         }
     }
 
@@ -75,7 +75,16 @@ internal sealed class KernelObjects
     }
 
     /// <summary>The path or peer fd <paramref name="fd"/> stands for now, if an event named it.</summary>
-    public string? Describe(int fd) => _targets.TryGetValue(fd, out var target) ? target : null;
+    public string? Describe(int fd) => _targets.TryGetValue(fd, out var named) ? named.Target : null;
+
+    /// <summary>The open fds an event named, with their lives and targets (paths, peers): read from any thread.</summary>
+    public IEnumerable<(int Fd, long Generation, string Target)> Named()
+    {
+        foreach (var (fd, (generation, target)) in _targets)
+        {
+            yield return (fd, generation, target);
+        }
+    }
 
     private Life New() => new(++_lastFd, 0, Closed: false);
 

@@ -1,3 +1,5 @@
+using IoTrace.Tracing;
+
 namespace IoTrace.Etw.Translation;
 
 /// <summary>An operation read from its start event, waiting for its end, its stack and its charge.</summary>
@@ -16,4 +18,7 @@ internal sealed class PendingCall(OperationStarted start, EtwTrace? trace)
     public int Fd { get; set; } = -1;
 
     public long Generation { get; set; }
+
+    /// <summary>The shared connection whose socket it used outside traces (<see cref="EtwTranslator.Follow"/>), counted there at its end; else null.</summary>
+    public SharedConnection? Shared { get; init; }
 }

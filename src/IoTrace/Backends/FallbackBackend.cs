@@ -28,6 +28,8 @@ internal sealed class FallbackBackend(IIoTraceBackend primary, IIoTraceBackend f
 
     public string? DescribeFd(int fd, long generation) => Primary.DescribeFd(fd, generation);
 
+    public IReadOnlyList<SharedConnection> FindSharedSockets(IReadOnlySet<string> peers) => Primary.FindSharedSockets(peers);
+
     public void Stop()
     {
         Primary.Stop();

@@ -64,6 +64,15 @@ internal interface IIoTraceBackend
     {
     }
 
+    /// <summary>
+    /// The process's sockets connected to one of <paramref name="peers"/> (written as <see cref="PeerNames"/> writes them),
+    /// each watched as a <see cref="SharedConnection"/> (the same one for the same socket's life): how a multiplexed
+    /// client's connections are found. None where the backend does not count shared connections. The default lists the
+    /// process's fds (Linux), as every backend there numbers them. The tracer's own work; a failure is the caller's to
+    /// report.
+    /// </summary>
+    IReadOnlyList<SharedConnection> FindSharedSockets(IReadOnlySet<string> peers) => SharedConnections.WatchSocketsFor(Capabilities, peers);
+
     /// <summary>Undoes everything the backend changed in the process. A later trace may start it again.</summary>
     void Stop();
 }

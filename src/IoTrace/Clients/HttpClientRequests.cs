@@ -54,14 +54,15 @@ internal static class HttpClientRequests
     /// </summary>
     private static SharedConnection? FindSocket(string peer)
     {
-        if (!OperatingSystem.IsLinux() || (IoTracer.Backend.Capabilities & BackendCapabilities.CountsSharedConnections) == 0)
+        var backend = TraceContext.Current?.Recorder ?? IoTracer.Backend;
+        if ((backend.Capabilities & BackendCapabilities.CountsSharedConnections) == 0)
         {
             return null;
         }
 
         try
         {
-            var unclaimed = SharedConnections.WatchSocketsTo(new HashSet<string>(StringComparer.Ordinal) { peer })
+            var unclaimed = backend.FindSharedSockets(new HashSet<string>(StringComparer.Ordinal) { peer })
                 .Where(static s => !s_multiplexed.Values.Any(claimed => ReferenceEquals(claimed, s))).ToList();
             return unclaimed.Count == 1 ? unclaimed[0] : null;
         }

@@ -1,4 +1,5 @@
 using System.Runtime.Versioning;
+using IoTrace.Backends;
 using IoTrace.Platform.Linux;
 
 namespace IoTrace.Tracing;
@@ -93,6 +94,13 @@ internal static class SharedConnections
         using var hidden = ThreadTraces.Hide();
         return connection.Peer is not null && FdTargets.PeerOf(connection.Fd) == connection.Peer;
     }
+
+    /// <summary>
+    /// <see cref="WatchSocketsTo"/> for a backend with <paramref name="capabilities"/> that numbers fds as the process
+    /// does: on Linux, where it counts shared connections; else none.
+    /// </summary>
+    public static IReadOnlyList<SharedConnection> WatchSocketsFor(BackendCapabilities capabilities, IReadOnlySet<string> peers) =>
+        OperatingSystem.IsLinux() && (capabilities & BackendCapabilities.CountsSharedConnections) != 0 ? WatchSocketsTo(peers) : [];
 
     /// <summary>
     /// Watches every socket of the process connected to one of <paramref name="peers"/> (written as <see cref="PeerNames"/>

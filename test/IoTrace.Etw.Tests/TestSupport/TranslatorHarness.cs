@@ -17,7 +17,7 @@ internal sealed class TranslatorHarness
 {
     public const int MarkerThread = 999;
 
-    private readonly FakeBackend _backend = new("etw", reportsLate: true, BackendCapabilities.CountsWindowsOperations);
+    private readonly FakeBackend _backend = new("etw", reportsLate: true, BackendCapabilities.CountsWindowsOperations | BackendCapabilities.CountsSharedConnections);
 
     public TranslatorHarness()
     {
@@ -28,6 +28,9 @@ internal sealed class TranslatorHarness
             Traces.TryRemove(trace.Session.Id, out _);
             Completed.Add(trace.Session.Id);
         });
+
+        // As the backend does: a trace's first use of a shared connection, and its last user's stop, at the clock's now.
+        _backend.OnFollow = (connection, follow) => Translator.Follow(connection, follow, Now);
     }
 
     public FakeTimeProvider Time { get; } = new();

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using IoTrace.Etw.Tests.TestSupport;
 using IoTrace.Etw.Translation;
 using IoTrace.Probes;
+using IoTrace.Tracing;
 using Xunit;
 
 namespace IoTrace.Etw.Tests.Translation;
@@ -324,12 +325,98 @@ public sealed class EtwTranslatorTests
         Assert.Equal("127.0.0.1:5432", _etw.Translator.Objects.Describe(TranslatorHarness.Report(trace).Aggregates[0].Fd ?? -1));
     }
 
-    private void Socket(string probe, ulong endpoint, string? peer = null, ulong line = 0, long bytes = 0)
+    [Fact]
+    public void SharedSocketsTo_SocketConnectedOutsideTraces_FoundByItsPeerOncePerLife()
+    {
+        var connection = SharedSocket(0xE1, "127.0.0.1:6379");
+
+        Assert.Same(connection, Assert.Single(_etw.Translator.SharedSocketsTo(Peers("127.0.0.1:6379"))));
+        Assert.Equal(("127.0.0.1:6379", false), (connection.Peer, connection.IsClosed));
+        Assert.Empty(_etw.Translator.SharedSocketsTo(Peers("127.0.0.1:5432")));
+
+        Socket("AFD/Close", 0xE1, thread: 7);
+
+        Assert.True(connection.IsClosed);
+        Assert.Empty(_etw.Translator.SharedSocketsTo(Peers("127.0.0.1:6379")));
+    }
+
+    [Fact]
+    public void Follow_ReadsAndWritesOutsideTraces_CountedByWhenTheyStartedNotWhenTheyWereRead()
+    {
+        const ulong endpoint = 0xE1;
+        var connection = SharedSocket(endpoint, "127.0.0.1:6379");
+        var (send, receive) = (ProbeCatalog.IndexOf("AFD/Send"), ProbeCatalog.IndexOf("AFD/Receive"));
+        var startedBefore = _etw.Tick();
+
+        _etw.Translator.Follow(connection, follow: true, _etw.Tick());
+        _etw.Translator.OnStarted(new OperationStarted(startedBefore, 7, send, endpoint, RequestKey.Socket(endpoint, send), null));
+        _etw.Translator.OnEnded(new OperationEnded(_etw.Tick(), RequestKey.Socket(endpoint, send), 0, 10));
+        _etw.Tick();
+        Socket("AFD/Send", endpoint, thread: 7, bytes: 31);
+        Socket("AFD/Receive", endpoint, thread: 8, bytes: 1024);
+        var startedWhileFollowed = _etw.Tick();
+        _etw.Translator.Follow(connection, follow: false, _etw.Tick());
+        _etw.Translator.OnStarted(new OperationStarted(startedWhileFollowed, 8, receive, endpoint, RequestKey.Socket(endpoint, receive), null));
+        _etw.Translator.OnEnded(new OperationEnded(_etw.Tick(), RequestKey.Socket(endpoint, receive), 0, 7));
+        Socket("AFD/Send", endpoint, thread: 7, bytes: 99);
+
+        Assert.Equal(
+            [("AFD/Receive", 2L, 1031L), ("AFD/Send", 1L, 31L)],
+            connection.Read().Select(r => (ProbeCatalog.Name(r.Probe), r.Calls, r.Bytes)).OrderBy(r => r.Item1, StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void OnDelivered_TraceUsedASharedConnection_ReportsItsCallsOutsideTheTraceAsSharedRows()
+    {
+        const ulong endpoint = 0xE1;
+        var connection = SharedSocket(endpoint, "127.0.0.1:6379");
+        var trace = _etw.StartTrace(thread: 1);
+
+        trace.Session.UseSharedConnection(connection);
+        Socket("AFD/Send", endpoint, thread: 7, bytes: 31);
+        Socket("AFD/Receive", endpoint, thread: 8, bytes: 1024);
+        _etw.OnThread(1, trace.Session);
+        _etw.Stop(trace);
+        _etw.Deliver();
+        var report = TranslatorHarness.Report(trace);
+
+        Assert.Empty(report.Aggregates);
+        Assert.Equal(
+            [("AFD/Receive", "127.0.0.1:6379", 1L, 1024L), ("AFD/Send", "127.0.0.1:6379", 1L, 31L)],
+            report.SharedAggregates.Select(a => (a.Probe, a.Target, a.Calls, a.Bytes)).OrderBy(a => a.Probe, StringComparer.Ordinal));
+        Socket("AFD/Send", endpoint, thread: 7, bytes: 5);
+        Assert.Equal(1, connection.Read().Single(r => ProbeCatalog.Name(r.Probe) == "AFD/Send").Calls);
+    }
+
+    [Fact]
+    public async Task WaitDelivered_AnotherThreadWaitsForTheEventsBeforeATime_ReleasedByTheMarkerPastIt()
+    {
+        var at = _etw.Tick();
+        Assert.False(_etw.Translator.WaitDelivered(at, TimeSpan.Zero));
+        var waiting = Task.Run(() => _etw.Translator.WaitDelivered(at, TimeSpan.FromMinutes(1)), TestContext.Current.CancellationToken);
+
+        _etw.Deliver();
+
+        Assert.True(await waiting.WaitAsync(TimeSpan.FromMinutes(1), TestContext.Current.CancellationToken));
+        Assert.False(_etw.Translator.WaitDelivered(_etw.Tick(), TimeSpan.Zero));
+    }
+
+    private static HashSet<string> Peers(string peer) => new(StringComparer.Ordinal) { peer };
+
+    /// <summary>A socket created and connected to <paramref name="peer"/> outside traces, found as a shared connection.</summary>
+    private SharedConnection SharedSocket(ulong endpoint, string peer)
+    {
+        Socket("AFD/Create", endpoint, thread: 7);
+        Socket("AFD/Connect", endpoint, peer, thread: 7);
+        return Assert.Single(_etw.Translator.SharedSocketsTo(Peers(peer)));
+    }
+
+    private void Socket(string probe, ulong endpoint, string? peer = null, ulong line = 0, long bytes = 0, int thread = 1)
     {
         var index = ProbeCatalog.IndexOf(probe);
         var at = _etw.Now;
-        _etw.Translator.OnStarted(new OperationStarted(at, 1, index, endpoint, RequestKey.Socket(endpoint, index), peer));
-        _etw.Translator.OnStack(new StackWalked(at, 1, [line]));
+        _etw.Translator.OnStarted(new OperationStarted(at, thread, index, endpoint, RequestKey.Socket(endpoint, index), peer));
+        _etw.Translator.OnStack(new StackWalked(at, thread, [line]));
         _etw.Tick();
         _etw.Translator.OnEnded(new OperationEnded(_etw.Now, RequestKey.Socket(endpoint, index), 0, bytes));
         _etw.Tick();

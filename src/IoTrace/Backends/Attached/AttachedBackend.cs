@@ -98,6 +98,9 @@ internal abstract class AttachedBackend<TAttachment, TTrace> : IIoTraceBackend
     {
     }
 
+    /// <inheritdoc cref="IIoTraceBackend.FindSharedSockets"/>
+    public virtual IReadOnlyList<SharedConnection> FindSharedSockets(IReadOnlySet<string> peers) => SharedConnections.WatchSocketsFor(Capabilities, peers);
+
     public void Stop()
     {
         TAttachment? attachment;
