@@ -26,7 +26,7 @@ internal sealed class EbpfAttachment : IDisposable
     // One timer for every waiting trace, rather than one each: see EbpfBackend.FlushTimeout.
     private readonly Timer _watchdog;
 
-    private EbpfAttachment(KernelProbes probes, ManagedCodeMap map, TraceSlotTable slots, ConcurrentDictionary<long, KernelTrace> traces, IBackendDiagnostics diagnostics, Action expireOverdueTraces)
+    private EbpfAttachment(KernelProbes probes, NativeUnwindRules natives, ManagedCodeMap map, TraceSlotTable slots, ConcurrentDictionary<long, KernelTrace> traces, IBackendDiagnostics diagnostics, Action expireOverdueTraces)
     {
         Probes = probes;
         Map = map;
@@ -35,7 +35,7 @@ internal sealed class EbpfAttachment : IDisposable
         _diagnostics = diagnostics;
 
         var shortcuts = new StackShortcuts(probes.Shortcut, probes.ForgetShortcut, KernelProbes.MapKeys);
-        Natives = new NativeUnwindRules(probes.LearnUnwind, NativeUnwindRules.MaxRules);
+        Natives = natives;
         var images = new FileImages();
         var frameless = new FramelessFrames(images, probes.LearnFrameless);
         Charger = new FlushCharger(traces, new StackAttributor(map, new KernelStackWalk(shortcuts, Natives, frameless), images), diagnostics);
@@ -62,9 +62,9 @@ internal sealed class EbpfAttachment : IDisposable
     private NativeLibraryLoads? _loads;
 
     /// <summary>
-    /// Maps the trace slot table, then loads and attaches the kernel program and finds libc's unwind rules while the
-    /// runtime's code map starts (each takes 0.1 to 0.3 s, and they share nothing), then teaches the rules and learns
-    /// the app's native libraries; null, with the reason, where any of it fails.
+    /// Maps the trace slot table; then, while the runtime's code map starts, loads and attaches the kernel program and
+    /// teaches it libc's unwind rules, found on a third thread (each step takes 0.1 to 0.3 s, and they share nothing);
+    /// then learns the app's native libraries. Null, with the reason, where any of it fails.
     /// </summary>
     public static EbpfAttachment? Create(KernelTracepoints tracepoints, ConcurrentDictionary<long, KernelTrace> traces, IBackendDiagnostics diagnostics, Action expireOverdueTraces, out string reason)
     {
@@ -76,13 +76,14 @@ internal sealed class EbpfAttachment : IDisposable
 
         slots.MapThreadPages();
         // Threads of their own: at startup the pool's few threads are busy, and the code map's session uses them too.
-        var loading = Task.Factory.StartNew(() => KernelProbes.Attach(tracepoints, slots.Address, KernelProgram.LibcSites), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         _ = Task.Factory.StartNew(FindLibcCallers, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        var loading = Task.Factory.StartNew(() => LoadKernelProgram(tracepoints, slots, diagnostics), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         var mapStarted = ManagedCodeMap.TryStart(TimeSpan.FromSeconds(10), out var map, out var mapFailure);
         KernelProbes probes;
+        NativeUnwindRules natives;
         try
         {
-            probes = loading.GetAwaiter().GetResult();
+            (probes, natives) = loading.GetAwaiter().GetResult();
         }
         catch (InvalidOperationException e)
         {
@@ -103,7 +104,7 @@ internal sealed class EbpfAttachment : IDisposable
             return null;
         }
 
-        var attachment = new EbpfAttachment(probes, map, slots, traces, diagnostics, expireOverdueTraces);
+        var attachment = new EbpfAttachment(probes, natives, map, slots, traces, diagnostics, expireOverdueTraces);
         probes.Start();
 
         // Libraries the app loads from now on are learned as they load, before their first call; those it loaded
@@ -113,7 +114,29 @@ internal sealed class EbpfAttachment : IDisposable
         return attachment;
     }
 
-    /// <summary>Ahead of their first use; a failure is the first use's to report (<see cref="TeachAppLibraries"/>).</summary>
+    /// <summary>The kernel program, attached, and the unwind rules it is taught, libc's already in it.</summary>
+    private static (KernelProbes Probes, NativeUnwindRules Natives) LoadKernelProgram(KernelTracepoints tracepoints, TraceSlotTable slots, IBackendDiagnostics diagnostics)
+    {
+        var probes = KernelProbes.Attach(tracepoints, slots.Address, KernelProgram.LibcSites);
+        var natives = new NativeUnwindRules(probes.LearnUnwind, NativeUnwindRules.MaxRules);
+        if (EbpfBackend.LearnLoadedLibrariesAhead)
+        {
+            try
+            {
+                _ = natives.TeachLibc();
+            }
+#pragma warning disable CA1031 // Unwind rules only sharpen lines: libc's callers are then learned from stacks, one lesson at a time.
+            catch (Exception e)
+#pragma warning restore CA1031
+            {
+                diagnostics.TracerFailed(e);
+            }
+        }
+
+        return (probes, natives);
+    }
+
+    /// <summary>Ahead of their first use; a failure is the first use's to report (<see cref="LoadKernelProgram"/>).</summary>
     private static void FindLibcCallers()
     {
         try

@@ -159,6 +159,15 @@ internal sealed class NativeUnwindRules(Action<ulong, long> teach, int capacity,
         }
     }
 
+    /// <summary>Libc's caller rules, once (see <see cref="TeachAppLibraries"/>, which teaches them first otherwise). Returns the rules taught.</summary>
+    public int TeachLibc()
+    {
+        lock (_lock)
+        {
+            return TeachLibcCallers();
+        }
+    }
+
     /// <summary>The folder whose native libraries are learned ahead, ending with a separator.</summary>
     public string AppDirectory => _appDirectory;
 
