@@ -5,6 +5,8 @@ internal sealed class BenchEndpoints(IHttpClientFactory httpClients, string motd
 {
     public const string UpstreamPath = "/bench/upstream";
 
+    public const string JittedPath = "/bench/jitted";
+
     /// <summary><c>/bench/io</c>: a file read and an HTTP call to the loopback upstream, on a pooled connection.</summary>
     public async Task<IResult> IoAsync(HttpContext context, CancellationToken cancellationToken)
     {
@@ -23,4 +25,8 @@ internal sealed class BenchEndpoints(IHttpClientFactory httpClients, string motd
         context.Response.ContentType = "text/html";
         return context.Response.WriteAsync(DemoEndpoints.UpstreamPage, context.RequestAborted);
     }
+
+    /// <summary><c>/bench/jitted</c>: the methods the JIT has compiled so far, tier-ups included, as plain text.</summary>
+    public static Task Jitted(HttpContext context) =>
+        context.Response.WriteAsync(System.Runtime.JitInfo.GetCompiledMethodCount().ToString(System.Globalization.CultureInfo.InvariantCulture));
 }

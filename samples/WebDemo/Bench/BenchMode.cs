@@ -50,6 +50,9 @@ internal static class BenchMode
 
         // The upstream branches off before the middleware, so it costs the same in every configuration.
         app.Map(BenchEndpoints.UpstreamPath, upstream => upstream.Run(BenchEndpoints.UpstreamAsync));
+
+        // How many methods the JIT has compiled, tier-ups included: the load script warms up until it stops growing.
+        app.Map(BenchEndpoints.JittedPath, jitted => jitted.Run(BenchEndpoints.Jitted));
         if (app.Configuration.GetValue("Bench:UseIoTrace", defaultValue: true))
         {
             app.UseIoTrace();
