@@ -21,6 +21,7 @@ internal sealed unsafe class InProcessBackend : IIoTraceBackend
     private readonly NativeShim _shim;
     private readonly IBackendDiagnostics _diagnostics;
     private readonly Lock _lock = new();
+    private readonly SocketPeers _peers = new();
     private bool _installed;
     private bool _failed;
     private string? _failureReason;
@@ -117,7 +118,11 @@ internal sealed unsafe class InProcessBackend : IIoTraceBackend
         {
             if (_installed && ReferenceEquals(session.BackendState, _installation))
             {
-                Interlocked.Decrement(ref *_shim.ActiveCounter);
+                if (Interlocked.Decrement(ref *_shim.ActiveCounter) == 0)
+                {
+                    // The hooks see no close from now on, until the next trace starts.
+                    _peers.Forget();
+                }
             }
             else if (session.BackendState is not null)
             {
@@ -132,7 +137,29 @@ internal sealed unsafe class InProcessBackend : IIoTraceBackend
     }
 
     // Asked in the call's flow, right after it: its life is the fd's now.
-    public string? DescribeFd(int fd, long generation) => FdTargets.Resolve(fd);
+    public string? DescribeFd(int fd, long generation)
+    {
+        if (_peers.Find(fd, generation) is { } known)
+        {
+            return known;
+        }
+
+        var epoch = _peers.Epoch;
+        if (FdTargets.PeerOf(fd) is not { } peer)
+        {
+            return FdTargets.LinkOf(fd);
+        }
+
+        if (FdTargets.IsStreamSocket(fd))
+        {
+            _peers.Remember(fd, generation, epoch, peer);
+        }
+
+        return peer;
+    }
+
+    /// <summary>The stream sockets' peers named so far (tests).</summary>
+    internal SocketPeers Peers => _peers;
 
     public void Stop()
     {
@@ -149,6 +176,7 @@ internal sealed unsafe class InProcessBackend : IIoTraceBackend
             _installed = false;
             _installation = new object();
             Volatile.Write(ref *_shim.ActiveCounter, 0);
+            _peers.Forget();
             if (failures != 0)
             {
                 _diagnostics.StartFailed(Name, $"{failures} GOT slots could not be restored");

@@ -22,9 +22,15 @@ internal static unsafe class FdTargets
         }
 
         // getpeername first: a pooled connection is named without reading /proc, which costs several times more.
-        if (PeerOf(fd) is { } peer)
+        return PeerOf(fd) ?? LinkOf(fd);
+    }
+
+    /// <summary>What <c>/proc/self/fd/N</c> links to: a file's path, <c>socket:[inode]</c>, <c>pipe:[inode]</c>.</summary>
+    public static string? LinkOf(int fd)
+    {
+        if (fd < 0)
         {
-            return peer;
+            return null;
         }
 
         Span<byte> path = stackalloc byte[32];
@@ -46,6 +52,16 @@ internal static unsafe class FdTargets
         var address = stackalloc byte[128];
         var size = 128;
         return fd >= 0 && LibcInterop.GetPeerName(fd, address, &size) == 0 ? FormatSocketAddress((nint)address, size) : null;
+    }
+
+    /// <summary>Whether the fd is a stream socket (<c>SO_TYPE</c> is <c>SOCK_STREAM</c>): its peer is fixed from its connect to its close.</summary>
+    public static bool IsStreamSocket(int fd)
+    {
+        const int SolSocket = 1;
+        const int SoType = 3;
+        const int SockStream = 1;
+        int type = 0, size = sizeof(int);
+        return fd >= 0 && LibcInterop.GetSockOpt(fd, SolSocket, SoType, &type, &size) == 0 && type == SockStream;
     }
 
     /// <summary>An IPv4 or IPv6 <c>sockaddr</c>'s address alone (<c>127.0.0.1</c>, <c>::1</c>), as a reverse lookup names it; null for another family.</summary>

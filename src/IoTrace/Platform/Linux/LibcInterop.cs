@@ -53,6 +53,9 @@ internal static unsafe partial class LibcInterop
     [LibraryImport("libc", EntryPoint = "getpeername")]
     public static partial int GetPeerName(int fd, byte* address, int* length);
 
+    [LibraryImport("libc", EntryPoint = "getsockopt")]
+    public static partial int GetSockOpt(int fd, int level, int name, void* value, int* length);
+
     [LibraryImport("libc", EntryPoint = "gettid")]
     private static partial int GetTid();
 

@@ -117,7 +117,98 @@ public sealed class InProcessBackendLifecycleTests : IDisposable
         Assert.Equal(before, IoTrace.Tracing.FdOwners.OccupiedSlots);
     }
 
+    [Fact]
+    public void Trace_PooledConnectionInTwoTracesWhileAnotherRuns_AsksItsPeerOnce()
+    {
+        Requires.Linux();
+        using var connection = new Connection();
+        var keeper = StartInAnotherFlow();
+        var backend = Assert.IsType<InProcessBackend>(IoTracer.Backend);
+        var before = backend.Peers.Remembered;
+
+        var first = IoTracer.Trace(Strategy.Write, () => connection.Client.Send([1]));
+        var second = IoTracer.Trace(Strategy.Write, () => connection.Client.Send([2, 3]));
+        keeper.Stop();
+
+        Assert.Equal(connection.Peer, Assert.Single(first.Aggregates, a => a.Bytes == 1).Target);
+        Assert.Equal(connection.Peer, Assert.Single(second.Aggregates, a => a.Bytes == 2).Target);
+        Assert.Equal(before + 1, backend.Peers.Remembered);
+    }
+
+    [Fact]
+    public void Stop_OfTheLastTrace_ForgetsThePeers()
+    {
+        Requires.Linux();
+        using var connection = new Connection();
+        var backend = Assert.IsType<InProcessBackend>(IoTracer.Backend);
+        var fd = (int)connection.Client.Handle;
+        var keeper = StartInAnotherFlow();
+        IoTracer.Trace(Strategy.Write, () => connection.Client.Send([1]));
+        Assert.Equal(connection.Peer, backend.Peers.Find(fd, FdOwners.Closes(fd)));
+
+        // No trace runs: the hooks would not see the socket's close, nor a new socket opened on its number.
+        keeper.Stop();
+
+        Assert.Equal(0, backend.ActiveTraces);
+        Assert.Null(backend.Peers.Find(fd, FdOwners.Closes(fd)));
+    }
+
+    [Fact]
+    public void Close_WhileATraceRuns_EndsThePeersLife()
+    {
+        Requires.Linux();
+        var connection = new Connection();
+        var backend = Assert.IsType<InProcessBackend>(IoTracer.Backend);
+        var fd = (int)connection.Client.Handle;
+        var keeper = StartInAnotherFlow();
+        IoTracer.Trace(Strategy.Write, () => connection.Client.Send([1]));
+        var life = FdOwners.Closes(fd);
+        Assert.Equal(connection.Peer, backend.Peers.Find(fd, life));
+
+        connection.Dispose();
+
+        Assert.Equal(life + 1, FdOwners.Closes(fd));
+        Assert.Null(backend.Peers.Find(fd, FdOwners.Closes(fd)));
+        keeper.Stop();
+    }
+
+    /// <summary>A trace in a flow of its own, as another request's: the hooks stay active between the test's traces.</summary>
+    private static IoTraceScope StartInAnotherFlow()
+    {
+        using (ExecutionContext.SuppressFlow())
+        {
+            return Task.Run(() => IoTracer.Start(Strategy.Summary)).GetAwaiter().GetResult();
+        }
+    }
+
     private static unsafe nint Read(nint got) => *(nint*)got;
+
+    /// <summary>A connected loopback TCP socket, opened before the traces that use it, as a pooled connection is.</summary>
+    private sealed class Connection : IDisposable
+    {
+        private readonly System.Net.Sockets.TcpListener _listener = new(System.Net.IPAddress.Loopback, 0);
+        private readonly System.Net.Sockets.Socket _server;
+
+        public Connection()
+        {
+            _listener.Start();
+            Client = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+            Client.Connect(_listener.LocalEndpoint);
+            _server = _listener.AcceptSocket();
+            Peer = _listener.LocalEndpoint.ToString()!;
+        }
+
+        public System.Net.Sockets.Socket Client { get; }
+
+        public string Peer { get; }
+
+        public void Dispose()
+        {
+            Client.Dispose();
+            _server.Dispose();
+            _listener.Dispose();
+        }
+    }
 }
 
 [CollectionDefinition(DisableParallelization = true)]
