@@ -8,7 +8,9 @@ namespace IoTrace.Tracing;
 /// </summary>
 internal static class FdOwners
 {
-    private const int MaxFd = 1 << 20;
+    /// <summary>Fds from this number up have no owner and no close count.</summary>
+    public const int MaxFd = 1 << 20;
+
     private static readonly Lock s_growLock = new();
     private static Owner?[] s_owners = new Owner?[1024];
 

@@ -150,7 +150,8 @@ internal sealed unsafe class InProcessBackend : IIoTraceBackend
             return FdTargets.LinkOf(fd);
         }
 
-        if (FdTargets.IsStreamSocket(fd))
+        // A number without a close count has no lives to tell apart.
+        if (fd < FdOwners.MaxFd && FdTargets.IsStreamSocket(fd))
         {
             _peers.Remember(fd, generation, epoch, peer);
         }
