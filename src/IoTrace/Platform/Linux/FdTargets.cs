@@ -14,16 +14,8 @@ internal static unsafe class FdTargets
     private const ushort AfInet6 = 10;
 
     /// <summary>Names a socket by its peer; anything else (or an unconnected socket) by <c>/proc/self/fd/N</c>.</summary>
-    public static string? Resolve(int fd)
-    {
-        if (fd < 0)
-        {
-            return null;
-        }
-
-        // getpeername first: a pooled connection is named without reading /proc, which costs several times more.
-        return PeerOf(fd) ?? LinkOf(fd);
-    }
+    /// <remarks>getpeername first: a pooled connection is named without reading /proc, which costs several times more.</remarks>
+    public static string? Resolve(int fd) => PeerOf(fd) ?? LinkOf(fd);
 
     /// <summary>What <c>/proc/self/fd/N</c> links to: a file's path, <c>socket:[inode]</c>, <c>pipe:[inode]</c>.</summary>
     public static string? LinkOf(int fd)
