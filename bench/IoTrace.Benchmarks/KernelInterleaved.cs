@@ -117,7 +117,7 @@ internal static class KernelInterleaved
     }
 
     /// <summary>Median nanoseconds per operation over <paramref name="batches"/> batches of 64.</summary>
-    private static double Measure(IIoOperation operation, int batches)
+    internal static double Measure(IIoOperation operation, int batches)
     {
         var times = new double[batches];
         for (var b = 0; b < batches; b++)

@@ -23,6 +23,10 @@ internal static class Program
                     return InProcessInterleaved.Run(
                         args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 5,
                         args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : null);
+                case DTraceSyscallProvider.Command:
+                    return DTraceSyscallProvider.Run(
+                        args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 5,
+                        args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : null);
                 case KernelInterleaved.EbpfCommand or KernelInterleaved.DTraceCommand:
                     return KernelInterleaved.Run(
                         args[0] == KernelInterleaved.EbpfCommand ? "ebpf" : "dtrace",

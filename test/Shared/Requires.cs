@@ -34,6 +34,23 @@ internal static class Requires
         That(found, "dtrace is not installed (bash ../shared/dtrace/build.sh)");
     }
 
+    /// <summary>
+    /// dtrace, as root, wherever it runs: DTrace for Linux as <see cref="DTrace"/> requires it, or the system's own
+    /// (macOS, FreeBSD, illumos), for the tests of the syscall provider's script that the macOS workflow runs too.
+    /// </summary>
+    public static void DTraceOnThisPlatform()
+    {
+        if (OperatingSystem.IsLinux())
+        {
+            DTrace();
+            return;
+        }
+
+        That(OperatingSystem.IsMacOS() || OperatingSystem.IsFreeBSD(), "DTrace's tests run on Linux, macOS and FreeBSD");
+        That(Environment.UserName == "root", "dtrace needs root (sudo)");
+        That(File.Exists("/usr/sbin/dtrace"), "dtrace is not in /usr/sbin");
+    }
+
     /// <summary>Debian's Chromium, headless, for the tests of the page (.ci/run installs it).</summary>
     public static string Chromium()
     {

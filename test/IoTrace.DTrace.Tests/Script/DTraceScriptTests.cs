@@ -1,7 +1,7 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.RegularExpressions;
 using IoTrace.DTrace.Script;
+using IoTrace.DTrace.Tests.TestSupport;
 using IoTrace.Platform.Linux;
 using IoTrace.Symbols;
 using IoTrace.Symbols.Native;
@@ -96,22 +96,9 @@ public sealed class DTraceScriptTests
     public async Task Generate_ForThisProcess_DTraceCompilesIt()
     {
         Requires.DTrace();
-        var path = Path.Combine(Path.GetTempPath(), $"iotrace-script-test-{Guid.NewGuid():N}.d");
         var libc = LibcUnwindTable.Load(ProcessMaps.Self);
-        await File.WriteAllTextAsync(path, DTraceScript.Generate(Environment.ProcessId, 0x10000, LibcRuleTable.SystemCallSites(libc), LibcRuleTable.Shared(libc), RuntimeCode.Of(ProcessMaps.Executable())), TestContext.Current.CancellationToken);
-        try
-        {
-            // -e: compile, enable nothing.
-            using var dtrace = Process.Start(new ProcessStartInfo("dtrace", ["-e", "-s", path]) { RedirectStandardError = true })!;
-            var errors = await dtrace.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
-            await dtrace.WaitForExitAsync(TestContext.Current.CancellationToken);
 
-            Assert.True(dtrace.ExitCode == 0, errors);
-        }
-        finally
-        {
-            File.Delete(path);
-        }
+        await DTraceCompiler.AssertCompilesAsync(DTraceScript.Generate(Environment.ProcessId, 0x10000, LibcRuleTable.SystemCallSites(libc), LibcRuleTable.Shared(libc), RuntimeCode.Of(ProcessMaps.Executable())));
     }
 
     /// <summary>The walk's first step, out of libc's wrapper, finds every site's rule in the table the script reads.</summary>

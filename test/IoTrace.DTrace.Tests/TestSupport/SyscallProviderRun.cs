@@ -1,0 +1,90 @@
+using System.Diagnostics;
+using IoTrace.DTrace.Consumer;
+using IoTrace.DTrace.Script;
+using Xunit;
+
+namespace IoTrace.DTrace.Tests.TestSupport;
+
+/// <summary>
+/// dtrace running a syscall provider's script against this process, read by <see cref="AggregateOutputParser"/>;
+/// started once its probes are enabled. With <c>IOTRACE_DTRACE_RECORDING</c> set, its output is appended there.
+/// </summary>
+internal sealed class SyscallProviderRun : IAsyncDisposable
+{
+    private readonly Process _dtrace;
+    private readonly Task<string> _stderr;
+    private readonly string _script;
+    private readonly string? _recording = Environment.GetEnvironmentVariable("IOTRACE_DTRACE_RECORDING");
+
+    private SyscallProviderRun(string script)
+    {
+        _script = script;
+        _dtrace = Process.Start(new ProcessStartInfo("dtrace", ["-q", "-s", script]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        _stderr = _dtrace.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
+    }
+
+    public AggregateOutputParser Parser { get; } = new();
+
+    public static async Task<SyscallProviderRun> StartAsync(string scriptText)
+    {
+        var script = Path.Combine(Path.GetTempPath(), $"iotrace-syscall-provider-{Guid.NewGuid():N}.d");
+        await File.WriteAllTextAsync(script, scriptText, TestContext.Current.CancellationToken);
+        var run = new SyscallProviderRun(script);
+        await run.ReadUntil(line => run.Parser.Add(line) is null && run.Parser.IsReady ? [] : null);
+        return run;
+    }
+
+    /// <summary>Asks for a flush (every call that returned before is in it) and returns its rows.</summary>
+    public Task<IReadOnlyList<AggregateRow>> FlushAsync()
+    {
+        SyscallProviderScript.RequestFlush();
+        return ReadUntil(line => Parser.Add(line)?.Rows);
+    }
+
+    /// <summary>What dtrace wrote to stderr: it is stopped first.</summary>
+    public async Task<string> ErrorsAsync()
+    {
+        await StopAsync();
+        return await _stderr;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync();
+        _dtrace.Dispose();
+        File.Delete(_script);
+    }
+
+    private async Task StopAsync()
+    {
+        if (!_dtrace.HasExited)
+        {
+            _dtrace.Kill();
+        }
+
+        await _dtrace.WaitForExitAsync(CancellationToken.None);
+    }
+
+    /// <summary>Hands dtrace's lines to <paramref name="done"/> until it returns rows; fails if dtrace exits first, or after a minute.</summary>
+    private async Task<IReadOnlyList<AggregateRow>> ReadUntil(Func<string, IReadOnlyList<AggregateRow>?> done)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        timeout.CancelAfter(TimeSpan.FromMinutes(1));
+        while (await _dtrace.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
+        {
+            if (_recording is not null)
+            {
+                await File.AppendAllTextAsync(_recording, line + "\n", timeout.Token);
+            }
+
+            if (done(line) is { } rows)
+            {
+                return rows;
+            }
+        }
+
+        await _dtrace.WaitForExitAsync(timeout.Token);
+        Assert.Fail($"dtrace exited ({_dtrace.ExitCode}) before it was done: {await _stderr}");
+        return [];
+    }
+}
