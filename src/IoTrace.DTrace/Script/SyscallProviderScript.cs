@@ -35,12 +35,12 @@ internal static partial class SyscallProviderScript
     /// <summary>The element of the per-fd arrays past the fds: what a clause stores when it has nothing to store.</summary>
     private const int Sink = FdLimit;
 
-    /// <summary>The fd of the close that asks for a flush: no fd is negative ("IOTR"), so the close changes nothing.</summary>
+    /// <summary>The fd of the close that asks for a flush: negative ("IOTR" in hex), so the close fails and changes nothing.</summary>
     public const int FlushMarker = -0x494f5452;
 
     /// <summary>
     /// Asks the script for a flush: it prints and empties its aggregations, then an <c>F</c> line. Every call that
-    /// returned before this one is in that flush or an earlier one.
+    /// returned before this one is in that flush or an earlier one. Made outside traces: a traced thread's close counts.
     /// </summary>
     public static void RequestFlush() => _ = Close(FlushMarker);
 
