@@ -19,6 +19,7 @@ internal sealed class StackAttributor(ManagedCodeMap map, IStackWalk walk, FileI
     private static readonly string s_nameResolutionFile = Path.GetFileName(typeof(Dns).Assembly.Location);
 
     private readonly FileImages _images = images ?? new FileImages();
+    private int _modulesSeen;
 
     // Stacks arrive interned by the parser (one array per distinct stack), so identity is enough for the key.
     private readonly Dictionary<(CallSiteResolver Resolver, ulong[] Stack), SourceLocation> _cache = new(new KeyComparer());
@@ -39,6 +40,7 @@ internal sealed class StackAttributor(ManagedCodeMap map, IStackWalk walk, FileI
         }
 
         ForgetUnloadedCode();
+        NoteLoadedModules();
         if (_cache.TryGetValue((resolver, stack), out var known))
         {
             return known;
@@ -86,7 +88,9 @@ internal sealed class StackAttributor(ManagedCodeMap map, IStackWalk walk, FileI
                 return site?.File is null ? SourceLocation.Unknown : site;
             }
 
-            // What the map still does not know now is no method's code (a stub, a frame the walk guessed).
+            // What the map still does not know now is no method's code (a stub, a frame the walk guessed); an assembly
+            // loaded meanwhile (Dns's, at a process's first resolution) may be in an image read before it was mapped.
+            NoteLoadedModules();
             (site, index, _) = Attribute(resolver, stack);
         }
 
@@ -158,6 +162,17 @@ internal sealed class StackAttributor(ManagedCodeMap map, IStackWalk walk, FileI
         }
 
         return false;
+    }
+
+    /// <summary>Modules the runtime loaded since the images were read: their ReadyToRun code may be mapped where the images knew none.</summary>
+    private void NoteLoadedModules()
+    {
+        var loaded = map.ModulesLoaded;
+        if (loaded != _modulesSeen)
+        {
+            _modulesSeen = loaded;
+            _images.Invalidate();
+        }
     }
 
     /// <summary>Unloaded code: its addresses may hold other methods later, so nothing learned from them holds.</summary>

@@ -26,6 +26,7 @@ internal sealed class ManagedCodeMap : IDisposable
     private readonly CodeRangeTable _table = new();
     private readonly ConcurrentDictionary<long, JittedMethod> _methods = new();
     private readonly ConcurrentDictionary<long, string> _modulePaths = new();
+    private int _modulesLoaded;
     private readonly JittedMethodResolver _methodResolver;
     private readonly Func<JittedMethod, (MethodBase?, MethodLines?, bool)> _resolver;
     private readonly DiagnosticsClient _client = new(Environment.ProcessId);
@@ -214,6 +215,12 @@ internal sealed class ManagedCodeMap : IDisposable
         return true;
     }
 
+    /// <summary>
+    /// How many module loads the map has seen: a reader of the process's mapped images reads them again when this
+    /// changed, since a ReadyToRun assembly's code is mapped as it loads.
+    /// </summary>
+    public int ModulesLoaded => Volatile.Read(ref _modulesLoaded);
+
     /// <summary>A module loaded (live or at rundown): its path, for the methods it holds.</summary>
     internal void OnModule(ModuleLoadUnloadTraceData e)
     {
@@ -221,6 +228,8 @@ internal sealed class ManagedCodeMap : IDisposable
         {
             _modulePaths[e.ModuleID] = e.ModuleILPath;
         }
+
+        Interlocked.Increment(ref _modulesLoaded);
     }
 
     /// <summary>A code version jitted (live), or alive at the start (rundown); false when it has no code.</summary>

@@ -23,6 +23,9 @@ internal sealed class FileImages(Func<IEnumerable<FileMapping>> read)
     {
     }
 
+    /// <summary>An image was mapped since the last read (the runtime loaded an assembly): the next miss reads them again at once.</summary>
+    public void Invalidate() => _read = long.MinValue / 2;
+
     /// <summary>Whether <paramref name="address"/> lies in an executable mapping of a file.</summary>
     public bool Contains(ulong address) => TryFind(address, out _, out _);
 

@@ -51,6 +51,26 @@ public sealed class FileImagesTests : IDisposable
             new ulong[] { 0x7f0000001000, 0x7f0000002000, 0x7f0000003800, 0x7f0000005800, 0x7f0000007800, 0x7f0000009fff, 0x10 }.Select(images.Contains));
     }
 
+    /// <summary>
+    /// A miss reads the maps again at most every 500 ms (jitted code is in no image, and misses every time); an assembly
+    /// the runtime loaded since is read at the next miss once the images are told so.
+    /// </summary>
+    [Fact]
+    public void TryFind_ImageMappedAfterARead_FoundOnceInvalidated()
+    {
+        File.WriteAllLines(_maps, ["7f0000001000-7f0000002000 r-xp 00000000 08:01 100 /usr/lib/libc.so.6"]);
+        var images = new FileImages(_maps);
+        Assert.False(images.Contains(0x7f0000009800));
+
+        File.AppendAllLines(_maps, ["7f0000009000-7f000000a000 r-xp 00010000 08:01 300 /app/System.Net.NameResolution.dll"]);
+        var beforeInvalidate = images.TryFind(0x7f0000009800, out _, out _);
+        images.Invalidate();
+
+        Assert.False(beforeInvalidate);
+        Assert.True(images.TryFind(0x7f0000009800, out var path, out var offset));
+        Assert.Equal(("/app/System.Net.NameResolution.dll", 0x10800UL), (path, offset));
+    }
+
     /// <summary>An address inside System.Private.CoreLib's mapped image (ReadyToRun code lives there).</summary>
     private static ulong CoreLibCode()
     {
