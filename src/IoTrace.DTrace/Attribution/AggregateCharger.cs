@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using IoTrace.DTrace.Consumer;
 using IoTrace.DTrace.Script;
 using IoTrace.Platform.Linux;
@@ -16,8 +15,6 @@ namespace IoTrace.DTrace.Attribution;
 /// </summary>
 internal sealed class AggregateCharger(DTracePlatform platform, Func<long, TraceSession?> traceOf, StackAttributor attributor)
 {
-    private static readonly double s_ticksPerNanosecond = Stopwatch.Frequency / 1e9;
-
     public void Charge(AggregateFlush flush)
     {
         bool? waited = null;
@@ -37,7 +34,7 @@ internal sealed class AggregateCharger(DTracePlatform platform, Func<long, Trace
     {
         // Counted as the Linux probe the call stands for: the catalog's names are Linux's.
         var probe = ProbeCatalog.IndexOf(call.Like);
-        var ticks = (long)(row.WallNanoseconds * s_ticksPerNanosecond);
+        var ticks = ContextCharges.Ticks(row.WallNanoseconds);
         var cpu = row.CpuNanoseconds ?? 0;
         if (!session.KeepsContext)
         {
@@ -45,20 +42,7 @@ internal sealed class AggregateCharger(DTracePlatform platform, Func<long, Trace
             return;
         }
 
-        string? target = null;
-        if (row.Path is { } path)
-        {
-            if (call.Path != SyscallPath.None && ProbeCatalog.Has(probe, ProbeTraits.OpensFd) && row.Fd >= 0)
-            {
-                session.NameFd(row.Fd, row.Generation, path);
-            }
-            else
-            {
-                target = path;
-            }
-        }
-
         var site = attributor.Resolve(session.Resolver, row.Stack, ref waited);
-        session.Charge(new IoCall(probe, Math.Max(row.Fd, -1), row.Generation, target, site, row.Calls, row.Bytes, ticks, cpu));
+        ContextCharges.Charge(session, probe, call.Path != SyscallPath.None, row.Fd, row.Generation, row.Path, site, row.Calls, row.Bytes, ticks, cpu);
     }
 }

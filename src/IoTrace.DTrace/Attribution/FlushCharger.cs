@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
 using IoTrace.DTrace.Consumer;
 using IoTrace.Platform.Linux;
 using IoTrace.Probes;
@@ -16,8 +15,6 @@ namespace IoTrace.DTrace.Attribution;
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
 internal sealed class FlushCharger(ConcurrentDictionary<long, DTraceTrace> traces, StackAttributor attributor)
 {
-    private static readonly double s_ticksPerNanosecond = Stopwatch.Frequency / 1e9;
-
     public void Charge(IReadOnlyList<DTraceCall> flush)
     {
         // Every call of the flush returned before it was delivered: one wait for the code map covers them all.
@@ -34,7 +31,7 @@ internal sealed class FlushCharger(ConcurrentDictionary<long, DTraceTrace> trace
                 else if (!closes && SharedConnections.ById(call.Trace) is { } shared)
                 {
                     // A shared connection's read or write outside traces, printed while a trace used it.
-                    shared.Count(probe, 1, call.Bytes, (long)(call.WallNanoseconds * s_ticksPerNanosecond));
+                    shared.Count(probe, 1, call.Bytes, ContextCharges.Ticks(call.WallNanoseconds));
                 }
             }
         }
@@ -42,29 +39,14 @@ internal sealed class FlushCharger(ConcurrentDictionary<long, DTraceTrace> trace
 
     private void Charge(TraceSession session, int probe, DTraceCall call, ref bool? waited)
     {
-        var ticks = (long)(call.WallNanoseconds * s_ticksPerNanosecond);
+        var ticks = ContextCharges.Ticks(call.WallNanoseconds);
         if (!session.KeepsContext)
         {
             session.Charge(IoCall.Counted(probe, 1, call.Bytes, ticks, 0) with { Site = attributor.SiteWithoutContext(call.Stack) });
             return;
         }
 
-        var (fd, generation) = (call.Fd, call.Generation);
-        string? target = null;
-        if (call.Target is { Length: > 0 } named)
-        {
-            if (call.Syscall.Path != SyscallPath.None && ProbeCatalog.Has(probe, ProbeTraits.OpensFd) && fd >= 0)
-            {
-                session.NameFd(fd, generation, named);
-            }
-            else
-            {
-                // A call by path (a stat, an unlink), an open that failed (the path it tried), a connect's peer.
-                target = named;
-            }
-        }
-
         var site = attributor.Resolve(session.Resolver, call.Stack, ref waited);
-        session.Charge(new IoCall(probe, Math.Max(fd, -1), generation, target, site, 1, call.Bytes, ticks, 0));
+        ContextCharges.Charge(session, probe, call.Syscall.Path != SyscallPath.None, call.Fd, call.Generation, call.Target, site, 1, call.Bytes, ticks, 0);
     }
 }
