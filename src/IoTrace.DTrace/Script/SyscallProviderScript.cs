@@ -138,7 +138,7 @@ internal static partial class SyscallProviderScript
 
         if (Return(static c => c.Fd == SyscallFd.Result) is { Length: > 0 } opens)
         {
-            Line(d, $"{opens} /self->trace && {fdInRange}/ {{ this->fd = (int)arg0; this->gen = gen[(int64_t)arg0 < {FdLimit} ? arg0 : {Sink}]; }}");
+            Line(d, $"{opens} /self->trace && {fdInRange}/ {{ this->fd = (int)arg0; this->gen = gen[arg0]; }}");
         }
 
         // Ownership: a read or write that would block, or a connect under way, makes its trace the fd's owner (take); the
