@@ -5,6 +5,7 @@ using IoTrace.Attribution;
 using IoTrace.Backends.Unavailable;
 using IoTrace.DTrace.Consumer;
 using IoTrace.DTrace.Script;
+using IoTrace.Platform.Linux;
 using IoTrace.Symbols;
 using IoTrace.Tracing;
 
@@ -169,7 +170,8 @@ internal static class DTraceSyscallProvider
 
         public void Dispose()
         {
-            _dtrace.Kill();
+            // SIGTERM, never SIGKILL: dtrace would leave its ustack() breakpoint in this process's dynamic linker.
+            _ = LibcInterop.Kill(_dtrace.Id, LibcInterop.SIGTERM);
             _dtrace.WaitForExit();
             _dtrace.Dispose();
         }

@@ -20,8 +20,6 @@ namespace IoTrace.DTrace.Consumer;
 [SupportedOSPlatform("linux")]
 internal sealed class DTraceProcess : IDisposable
 {
-    private const int SIGTERM = 15;
-
     /// <summary>dtrace prints what it read every 10 ms (its switchrate): flushes closer than that would read nothing more.</summary>
     private static readonly TimeSpan s_markerSpacing = TimeSpan.FromMilliseconds(10);
 
@@ -152,7 +150,7 @@ internal sealed class DTraceProcess : IDisposable
             // a shell started in the background ignores SIGINT, and so does its dtrace.
             if (!_process.HasExited)
             {
-                _ = LibcInterop.Kill(_process.Id, SIGTERM);
+                _ = LibcInterop.Kill(_process.Id, LibcInterop.SIGTERM);
             }
         }
         catch (InvalidOperationException)

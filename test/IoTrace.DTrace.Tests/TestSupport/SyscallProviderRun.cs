@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using IoTrace.DTrace.Consumer;
 using IoTrace.DTrace.Script;
+using IoTrace.Platform.Linux;
 using Xunit;
 
 namespace IoTrace.DTrace.Tests.TestSupport;
@@ -57,9 +58,11 @@ internal sealed class SyscallProviderRun : IAsyncDisposable
 
     private async Task StopAsync()
     {
+        // SIGTERM, never SIGKILL: to print ustack() dtrace grabs this process and plants a breakpoint in the dynamic
+        // linker; killed, it leaves it there and this process's next dlopen dies of SIGTRAP.
         if (!_dtrace.HasExited)
         {
-            _dtrace.Kill();
+            _ = LibcInterop.Kill(_dtrace.Id, LibcInterop.SIGTERM);
         }
 
         await _dtrace.WaitForExitAsync(CancellationToken.None);

@@ -20,6 +20,8 @@ internal static unsafe partial class LibcInterop
     /// <summary>setpriority's "which" for one process or, given a thread id, one thread.</summary>
     public const int PRIO_PROCESS = 0;
 
+    public const int SIGTERM = 15;
+
     public const int SCHED_OTHER = 0;
 
     /// <summary>Policy flag: tasks this one creates (threads included) start with a negative nice reset to 0.</summary>
