@@ -23,6 +23,9 @@ namespace IoTrace.DTrace.Script;
 /// a trace that was not making calls during any flush; bench/IoTrace.Benchmarks DTraceSyscallProvider).</para>
 /// <para>Unlike the Linux backend's script (<see cref="DTraceScript"/>), it does not tell the runtime's own IO apart, and
 /// counts no shared connection's calls: those rely on the Linux script's own stack walk and control calls.</para>
+/// <para>Stop its dtrace with SIGTERM, never SIGKILL: to print ustack() DTrace for Linux grabs the traced process and
+/// plants a breakpoint in its dynamic linker, which a killed dtrace leaves behind, and the process's next dlopen then
+/// dies of SIGTRAP.</para>
 /// </remarks>
 internal static partial class SyscallProviderScript
 {

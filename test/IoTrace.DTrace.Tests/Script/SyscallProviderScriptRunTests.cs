@@ -102,6 +102,41 @@ public sealed class SyscallProviderScriptRunTests
         Assert.True(run.Parser.Unrecognized == 0, await run.ErrorsAsync());
     }
 
+    /// <summary>
+    /// To print ustack() dtrace grabs this process and plants a breakpoint in its dynamic linker; stopped as the tests
+    /// and the bench stop it (SIGTERM), it takes the breakpoint out again. Left in, the library loaded here would kill
+    /// this test process with SIGTRAP.
+    /// </summary>
+    [Fact]
+    public async Task Stop_AfterStacksWerePrinted_ThisProcessStillLoadsALibrary()
+    {
+        Requires.DTraceOnThisPlatform();
+        using var file = await BlocksFile.CreateAsync();
+        var run = await SyscallProviderRun.StartAsync(SyscallProviderScript.Generate(DTracePlatform.Current!, Environment.ProcessId, 0, Strategy.Read));
+        await using (run)
+        {
+            var reader = new Thread(() => ReadBlocks(table: null, session: null, file.Handle, 1));
+            reader.Start();
+            reader.Join();
+            Assert.Contains(await run.FlushAsync(), r => r.Fd == file.Fd && r.Stack.Length > 0);
+        }
+
+        // A copy under a new name is a new object for the dynamic linker, so loading it passes its breakpoint.
+        var runtimeLibrary = Path.Combine(System.Runtime.InteropServices.RuntimeEnvironment.GetRuntimeDirectory(), OperatingSystem.IsMacOS() ? "libSystem.Native.dylib" : "libSystem.Native.so");
+        var copy = Path.Combine(Path.GetTempPath(), $"iotrace-load-{Guid.NewGuid():N}{Path.GetExtension(runtimeLibrary)}");
+        File.Copy(runtimeLibrary, copy);
+        try
+        {
+            var loaded = System.Runtime.InteropServices.NativeLibrary.Load(copy);
+            Assert.NotEqual(0, loaded);
+            System.Runtime.InteropServices.NativeLibrary.Free(loaded);
+        }
+        finally
+        {
+            File.Delete(copy);
+        }
+    }
+
     /// <summary>Publishes <paramref name="session"/> for this thread where there is a table, and reads <paramref name="count"/> blocks.</summary>
     private static void ReadBlocks(TraceSlotTable? table, TraceSession? session, SafeFileHandle handle, int count)
     {

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using IoTrace.DTrace.Consumer;
 using IoTrace.DTrace.Script;
-using IoTrace.Platform.Linux;
 using Xunit;
 
 namespace IoTrace.DTrace.Tests.TestSupport;
@@ -62,7 +61,7 @@ internal sealed class SyscallProviderRun : IAsyncDisposable
         // linker; killed, it leaves it there and this process's next dlopen dies of SIGTRAP.
         if (!_dtrace.HasExited)
         {
-            _ = LibcInterop.Kill(_dtrace.Id, LibcInterop.SIGTERM);
+            Signals.Terminate(_dtrace);
         }
 
         await _dtrace.WaitForExitAsync(CancellationToken.None);
