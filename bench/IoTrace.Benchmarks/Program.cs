@@ -8,7 +8,7 @@ internal static class Program
     private static int Main(string[] args)
     {
         // Not BenchmarkDotNet: the eBPF backend's attach and detach times, one fresh process per run (EbpfAttach.cs),
-        // and interleaved per-call cross-checks for noisy machines (InProcessInterleaved.cs, KernelInterleaved.cs).
+        // and interleaved cross-checks for noisy machines (InProcessInterleaved.cs, KernelInterleaved.cs, MiddlewareInterleaved.cs).
         if (args.Length > 0 && OperatingSystem.IsLinux())
         {
             switch (args[0])
@@ -21,6 +21,10 @@ internal static class Program
                     return EbpfAttach.RunProgramOnce();
                 case InProcessInterleaved.Command:
                     return InProcessInterleaved.Run(
+                        args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 5,
+                        args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : null);
+                case MiddlewareInterleaved.Command:
+                    return MiddlewareInterleaved.Run(
                         args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 5,
                         args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : null);
                 case DTraceSyscallProvider.Command:

@@ -36,6 +36,28 @@ public sealed class TextTableTests
     }
 
     [Fact]
+    public void Add_PaddingWiderThanOneRunOfSpaces_PaddedInFull()
+    {
+        var path = "/srv/" + new string('p', 600);
+        var table = new TextTable(s_layout);
+        using var writer = new StringWriter { NewLine = "\r\n" };
+        for (var pass = 0; pass < 2; pass++)
+        {
+            table.Add(path, TextTable.Cell.Milliseconds(TimeSpan.FromTicks(12_345)), "end");
+            table.Add("x", TextTable.Cell.Number(-5), null);
+            if (pass == 0)
+            {
+                table.BeginWriting(writer);
+            }
+        }
+
+        var padding = new string(' ', path.Length - 1);
+        Assert.Equal(
+            $"Name{new string(' ', path.Length - 4)}     Count  Note\r\n{path}  1.235 ms  end\r\nx{padding}        -5\r\n",
+            writer.ToString());
+    }
+
+    [Fact]
     public void Add_RowOfTheWrongWidth_Throws()
     {
         var table = new TextTable(s_layout);
