@@ -8,7 +8,8 @@ namespace IoTrace.Benchmarks;
 /// <see cref="MiddlewareRequest"/> for a shared, noisy machine: one process runs a request through each configuration
 /// in rounds, none first in each round, and gives per configuration the median over rounds of (configuration - none)
 /// in ns per request (the median of 400 batches of 8 requests each) and the bytes it allocates more per request, on an
-/// endpoint without IO and on one that reads a 100-byte file:
+/// endpoint without IO and on one that reads a 100-byte file; each strategy also with its report left unlogged (below
+/// <c>MinimumCalls</c>), which tells the report's log event and table from the tracing:
 /// <c>dotnet run -c Release --project bench/IoTrace.Benchmarks -- middleware-interleaved [rounds] [cpu]</c>.
 /// </summary>
 [SupportedOSPlatform("linux")]
@@ -19,7 +20,8 @@ internal static class MiddlewareInterleaved
     private const int Requests = 8;
     private const int Batches = 400;
 
-    private static readonly string[] s_configurations = ["none", "Summary", "All"];
+    // "not logged": traced, the report made, but below MinimumCalls, so neither logged nor rendered.
+    private static readonly string[] s_configurations = ["none", "Summary", "Summary, not logged", "All", "All, not logged"];
 
     public static int Run(int rounds, int? cpu = null)
     {
@@ -83,7 +85,13 @@ internal static class MiddlewareInterleaved
     private static MiddlewarePipeline Create(string configuration, string? file)
     {
         // The in-process backend by name: this project references IoTrace.Ebpf, which Auto would pick when root.
-        var settings = configuration == "none" ? [] : new Dictionary<string, string?> { ["IoTrace:Strategy"] = configuration, ["IoTrace:Backend"] = "InProcess" };
+        var strategy = configuration.Split(',')[0];
+        var settings = configuration == "none" ? [] : new Dictionary<string, string?> { ["IoTrace:Strategy"] = strategy, ["IoTrace:Backend"] = "InProcess" };
+        if (configuration.EndsWith("not logged", StringComparison.Ordinal))
+        {
+            settings["IoTrace:MinimumCalls"] = "1000000";
+        }
+
         return new MiddlewarePipeline(settings, useIoTrace: configuration != "none", file is null
             ? static context =>
             {
