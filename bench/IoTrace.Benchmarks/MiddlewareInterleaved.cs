@@ -10,7 +10,8 @@ namespace IoTrace.Benchmarks;
 /// in ns per request (the median of 400 batches of 8 requests each) and the bytes it allocates more per request, on an
 /// endpoint without IO and on one that reads a 100-byte file; each strategy also with its report left unlogged (below
 /// <c>MinimumCalls</c>), which tells the report's log event and table from the tracing:
-/// <c>dotnet run -c Release --project bench/IoTrace.Benchmarks -- middleware-interleaved [rounds] [cpu]</c>.
+/// <c>DOTNET_TC_CallCountingDelayMs=0 dotnet run -c Release --project bench/IoTrace.Benchmarks -- middleware-interleaved [rounds] [cpu]</c>
+/// (without the variable the JIT's tiering goes on into the measured rounds).
 /// </summary>
 [SupportedOSPlatform("linux")]
 internal static class MiddlewareInterleaved
