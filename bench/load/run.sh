@@ -12,6 +12,10 @@
 #   summary / write / all   IoTrace:Strategy on the in-process backend (IoTrace:Backend=InProcess), default features
 #   NAME-10pct  any configuration above with IoTrace:SamplingRatio=0.1, one request in ten traced (not in the
 #             default set: CONFIGS="none summary summary-10pct all all-10pct ebpf-summary-10pct" measures some)
+#   NAME-unlogged  any configuration above with IoTrace:MinimumCalls=1000000: every request traced, no report logged
+#             or rendered (what the log event costs)
+#   hooks     the in-process backend's hooks installed, no request traced (IoTrace:SamplingRatio=0): what the hooks
+#             cost the calls outside any trace
 #   ebpf-summary / ebpf-all  the same strategies on the eBPF backend (IoTrace:Backend=Ebpf; root and libbpf needed):
 #             the app loads its kernel program at startup, before it listens; the program runs inside the app's
 #             system calls, so its time is in the app's CPU time
@@ -73,6 +77,8 @@ config_args() {
         write) echo "--IoTrace:Strategy=Write --IoTrace:Backend=InProcess" ;;
         all) echo "--IoTrace:Strategy=All --IoTrace:Backend=InProcess" ;;
         *-10pct) echo "$(config_args "${1%-10pct}") --IoTrace:SamplingRatio=0.1" ;;
+        *-unlogged) echo "$(config_args "${1%-unlogged}") --IoTrace:MinimumCalls=1000000" ;;
+        hooks) echo "--IoTrace:Strategy=Summary --IoTrace:Backend=InProcess --IoTrace:SamplingRatio=0" ;;
         ebpf-summary) echo "--IoTrace:Strategy=Summary --IoTrace:Backend=Ebpf" ;;
         ebpf-all) echo "--IoTrace:Strategy=All --IoTrace:Backend=Ebpf" ;;
         dtrace-summary) echo "--IoTrace:Strategy=Summary --IoTrace:Backend=DTrace" ;;
