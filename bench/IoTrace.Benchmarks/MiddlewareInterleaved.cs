@@ -83,28 +83,11 @@ internal static class MiddlewareInterleaved
         }
     }
 
-    private static MiddlewarePipeline Create(string configuration, string? file)
-    {
-        // The in-process backend by name: this project references IoTrace.Ebpf, which Auto would pick when root.
-        var strategy = configuration.Split(',')[0];
-        var settings = configuration == "none" ? [] : new Dictionary<string, string?> { ["IoTrace:Strategy"] = strategy, ["IoTrace:Backend"] = "InProcess" };
-        if (configuration.EndsWith("not logged", StringComparison.Ordinal))
-        {
-            settings["IoTrace:MinimumCalls"] = "1000000";
-        }
-
-        return new MiddlewarePipeline(settings, useIoTrace: configuration != "none", file is null
-            ? static context =>
-            {
-                context.Response.StatusCode = 200;
-                return Task.CompletedTask;
-            }
-            : context =>
-            {
-                context.Response.StatusCode = File.ReadAllBytes(file).Length;
-                return Task.CompletedTask;
-            });
-    }
+    /// <summary>A configuration's pipeline: "X, not logged" is strategy X with its report below <c>MinimumCalls</c>.</summary>
+    private static MiddlewarePipeline Create(string configuration, string? file) =>
+        configuration.EndsWith(", not logged", StringComparison.Ordinal)
+            ? MiddlewarePipeline.ForConfiguration(configuration.Split(',')[0], file, new() { ["IoTrace:MinimumCalls"] = "1000000" })
+            : MiddlewarePipeline.ForConfiguration(configuration, file);
 
     /// <summary>The median ns per request over the batches, and the bytes allocated per request.</summary>
     private static (double Nanoseconds, double Bytes) Measure(MiddlewarePipeline pipeline)

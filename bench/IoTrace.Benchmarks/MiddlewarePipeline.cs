@@ -40,6 +40,38 @@ internal sealed class MiddlewarePipeline : IDisposable
         _pipeline = app.Build();
     }
 
+    /// <summary>
+    /// The pipeline of a load-benchmark configuration: <c>none</c> (no middleware), <c>disabled</c>
+    /// (<c>IoTrace:Enabled=false</c>), or a strategy's name on the in-process backend, with <paramref name="settings"/>
+    /// added; its endpoint reads <paramref name="file"/>, or makes no IO where that is null.
+    /// </summary>
+    public static MiddlewarePipeline ForConfiguration(string configuration, string? file, Dictionary<string, string?>? settings = null)
+    {
+        var all = configuration switch
+        {
+            "none" => [],
+            "disabled" => new Dictionary<string, string?> { ["IoTrace:Enabled"] = "false" },
+            // The in-process backend by name: this project references IoTrace.Ebpf, which Auto would pick when root.
+            _ => new Dictionary<string, string?> { ["IoTrace:Strategy"] = configuration, ["IoTrace:Backend"] = "InProcess" },
+        };
+        foreach (var (key, value) in settings ?? [])
+        {
+            all[key] = value;
+        }
+
+        return new MiddlewarePipeline(all, useIoTrace: configuration != "none", file is null
+            ? static context =>
+            {
+                context.Response.StatusCode = 200;
+                return Task.CompletedTask;
+            }
+            : context =>
+            {
+                context.Response.StatusCode = File.ReadAllBytes(file).Length;
+                return Task.CompletedTask;
+            });
+    }
+
     public IServiceProvider Services => _services;
 
     /// <summary>The reports logged so far (event 100).</summary>

@@ -30,25 +30,7 @@ public class MiddlewareRequest
     {
         _file = Path.Combine(Path.GetTempPath(), $"iotrace-bench-{Environment.ProcessId}.bin");
         File.WriteAllBytes(_file, new byte[FileSize]);
-        var settings = Configuration switch
-        {
-            "none" => [],
-            "disabled" => new Dictionary<string, string?> { ["IoTrace:Enabled"] = "false" },
-            // The in-process backend by name: this project references IoTrace.Ebpf, which Auto would pick when root.
-            _ => new Dictionary<string, string?> { ["IoTrace:Strategy"] = Configuration, ["IoTrace:Backend"] = "InProcess" },
-        };
-        var file = _file;
-        _pipeline = new MiddlewarePipeline(settings, useIoTrace: Configuration != "none", ReadsFile
-            ? context =>
-            {
-                context.Response.StatusCode = File.ReadAllBytes(file).Length;
-                return Task.CompletedTask;
-            }
-            : context =>
-            {
-                context.Response.StatusCode = 200;
-                return Task.CompletedTask;
-            });
+        _pipeline = MiddlewarePipeline.ForConfiguration(Configuration, ReadsFile ? _file : null);
     }
 
     [GlobalCleanup]
