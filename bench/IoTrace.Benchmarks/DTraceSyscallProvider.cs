@@ -65,7 +65,7 @@ internal static class DTraceSyscallProvider
                     var session = new TraceSession(strategy, IoTraceFeatures.All, new UnavailableBackend("bench"), new CallSiteResolver([]), Path.GetTempPath());
                     sessions.Add(session);
                     table.Publish(session);
-                    using (new PeriodicFlushes())
+                    using (new PeriodicFlushes(dtrace))
                     {
                         perCall[sessions.Count + 1][round] = KernelInterleaved.Measure(file, Batches);
                     }
@@ -108,13 +108,13 @@ internal static class DTraceSyscallProvider
         private readonly CancellationTokenSource _stop = new();
         private readonly Thread _thread;
 
-        public PeriodicFlushes()
+        public PeriodicFlushes(ScriptRun run)
         {
             _thread = new Thread(() =>
             {
                 while (!_stop.Token.WaitHandle.WaitOne(TimeSpan.FromMilliseconds(100)))
                 {
-                    SyscallProviderScript.RequestFlush();
+                    _ = run.RequestFlush();
                 }
             }) { IsBackground = true };
             _thread.Start();
@@ -135,6 +135,7 @@ internal static class DTraceSyscallProvider
         private readonly AggregateOutputParser _parser = new();
         private readonly List<AggregateRow> _rows = [];
         private int _flushes;
+        private long _requested;
         private readonly SemaphoreSlim _ready = new(0);
         private readonly Thread _reader;
 
@@ -149,23 +150,34 @@ internal static class DTraceSyscallProvider
             }
         }
 
-        /// <summary>Each trace's calls, after a flush asked for now.</summary>
+        /// <summary>Each trace's calls, after two flushes asked for now, one after the other (the script prints a flush late).</summary>
         public long[] CallsAfterAFlush(long[] traces)
         {
             lock (_rows)
             {
-                var until = _flushes + 1;
-                SyscallProviderScript.RequestFlush();
-                while (_flushes < until)
+                for (var flush = 0; flush < 2; flush++)
                 {
-                    if (!Monitor.Wait(_rows, TimeSpan.FromSeconds(30)))
+                    // Flushes are read in order: once this one is, every one asked for before it is too.
+                    var until = RequestFlush();
+                    while (_flushes < until)
                     {
-                        throw new InvalidOperationException("dtrace stopped flushing");
+                        if (!Monitor.Wait(_rows, TimeSpan.FromSeconds(30)))
+                        {
+                            throw new InvalidOperationException("dtrace stopped flushing");
+                        }
                     }
                 }
 
                 return [.. traces.Select(t => _rows.Where(r => r.Trace == t).Sum(static r => r.Calls))];
             }
+        }
+
+        /// <summary>Asks for a flush; returns how many flushes will have been read once it is.</summary>
+        public long RequestFlush()
+        {
+            var flush = Interlocked.Increment(ref _requested);
+            SyscallProviderScript.RequestFlush();
+            return flush;
         }
 
         public void Dispose()

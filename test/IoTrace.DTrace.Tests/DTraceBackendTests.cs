@@ -32,4 +32,44 @@ public sealed class DTraceBackendTests(DTraceFixture fixture) : KernelBackendCon
         Assert.Equal(IoTraceFeatures.Calls | IoTraceFeatures.Bytes | IoTraceFeatures.Time, report.Features);
         Assert.Equal(5_000, Assert.Single(report.Aggregates).Bytes);
     }
+
+    /// <summary>
+    /// A Summary trace's calls are aggregated in dtrace, which truncates after its snapshot: flushes asked for by other
+    /// traces while this one counts must lose none of its calls, nor count one twice.
+    /// </summary>
+    [Fact]
+    public void Trace_SummaryCallsWhileOtherTracesFlush_EveryCallCountedOnce()
+    {
+        fixture.Require();
+        const int Reads = 50_000;
+        var counted = WriteFile("counted.bin", 64);
+        var other = WriteFile("other.bin", 100);
+        var done = false;
+        var otherReports = new List<IoTraceReport>();
+        var others = new Thread(() =>
+        {
+            while (!Volatile.Read(ref done))
+            {
+                otherReports.Add(IoTracer.Trace(Strategy.Read, () => File.ReadAllBytes(other)));
+            }
+        });
+
+        using var handle = File.OpenHandle(counted);
+        var buffer = new byte[1];
+        others.Start();
+        var report = IoTracer.Trace(Strategy.Summary, () =>
+        {
+            for (var i = 0; i < Reads; i++)
+            {
+                RandomAccess.Read(handle, buffer, 0);
+            }
+        });
+        Volatile.Write(ref done, true);
+        others.Join();
+
+        Assert.True(report.IsComplete);
+        Assert.True(otherReports.Count >= 2, $"{otherReports.Count} flushes while the trace counted");
+        Assert.All(otherReports, r => Assert.Equal("pread64 1 100", KernelBackendAgreement.ByProbe(r)));
+        Assert.Equal($"pread64 {Reads} {Reads}", KernelBackendAgreement.ByProbe(report));
+    }
 }

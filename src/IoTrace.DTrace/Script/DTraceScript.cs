@@ -10,18 +10,21 @@ namespace IoTrace.DTrace.Script;
 /// <summary>
 /// The D script the backend runs: on the raw system call tracepoints, for each call of the process that
 /// <see cref="LinuxSyscalls"/> counts, an entry clause that reads the calling thread's trace from the slot table
-/// (<see cref="TraceSlotTable"/>) with copyin, and return clauses that print one line per call of a traced thread: its
-/// trace, system call, fd and generation, bytes, wall time and user stack.
+/// (<see cref="TraceSlotTable"/>) with copyin, and return clauses that print one line per call of a traced thread with
+/// context (its trace, system call, fd and generation, bytes, wall time and user stack), and aggregate the calls of a
+/// trace without context.
 /// </summary>
 /// <remarks>
 /// <para>Two probes, not one per system call: the kernel loads and verifies a BPF program per probe, and with a probe
 /// pair per call (150 programs) dtrace took 12 to 13 s to attach, against about 2 s now. What a clause does for some
 /// calls only is a bit of the call's entry in the script's <c>sc</c> array (<see cref="Bits"/>). Every other process's
 /// system calls, and this one's that are not counted, pay for the tracepoints (bench/host-cost.sh).</para>
-/// <para>Lines, not dtrace aggregations: DTrace for Linux 2.0 keeps every key an aggregation ever had in its kernel map
-/// (a truncate only marks the entries stale) and its consumer reads the whole map at each snapshot. Keyed by trace, the
-/// map only grows: measured, the snapshots cost more than the lines, and the map filled up (aggregation drops). Its
-/// truncate also runs after the consumer's snapshot, losing the calls counted in between.</para>
+/// <para>A call with context is printed as a line of its own, with its stack. A call without context (Summary) is
+/// aggregated in dtrace by trace, system call and its first frames (no line to print, so no interrupt per call: a
+/// printed record costs the calling thread 5 to 7 us), in one of three sets that take turns (<see cref="FlipOption"/>):
+/// DTrace for Linux truncates an aggregation after its consumer's snapshot, and a set still counting then loses the
+/// calls counted in between. A set is printed and truncated only once it has stopped counting and a snapshot has been
+/// taken since: see <see cref="Consumer.DTraceProcess"/> for the order of the flips.</para>
 /// <para>The stack is walked by the script, not taken with ustack(): ustack() starts from rbp, which some of glibc's
 /// wrappers use for data (open64 keeps the path there), and prints a frame in a library with symbols as
 /// <c>module`symbol+offset</c>, without its address. The walk steps out of glibc's wrapper by its system call site's
@@ -41,10 +44,20 @@ internal static class DTraceScript
     /// </summary>
     public const int SharedOption = 0x494f5453;
 
+    /// <summary>
+    /// prctl's option that turns the sets of aggregated calls (<c>prctl(option, n)</c>, another unused number, "IOTF"),
+    /// n counting from 1 without a gap: the set counting stops, the next one starts, and the one that stopped at the
+    /// flip before is printed as <c>S</c> lines and truncated.
+    /// </summary>
+    public const int FlipOption = 0x494f5446;
+
+    /// <summary>The sets of aggregated calls that take turns: one counting, one waiting for a snapshot, one printed.</summary>
+    private const int AggregateSets = 3;
+
     /// <summary>Return addresses the walk reads after the instruction pointer: the app's frame of Npgsql's calls is up to about 40 deep.</summary>
     public const int Frames = 40;
 
-    /// <summary>The frames a call without context prints (its S line): the instruction pointer, the wrapper's return address, the first frame past libc.</summary>
+    /// <summary>The frames a call without context is aggregated by (its S line): the instruction pointer, the wrapper's return address, the first frame past libc.</summary>
     public const int ShortFrames = 3;
 
     /// <summary>The size of the script's arrays by system call number: above every number of the table.</summary>
@@ -99,6 +112,9 @@ internal static class DTraceScript
         Line(d, "#pragma D option scratchsize=2048");
         Line(d, "#pragma D option zdefs");
         Line(d, "#pragma D option dynvarsize=32m");
+        // A snapshot of the aggregations at every round of the consumer: a set is printed from the snapshot of the round
+        // that reads its flip, which must be taken after the set stopped counting.
+        Line(d, "#pragma D option aggrate=0");
         Line(d, $"int sc[{TableSize}];");
         Line(d, $"int call[{TableSize}];");
 
@@ -114,6 +130,7 @@ internal static class DTraceScript
         }
 
         Line(d, "int64_t sharedcount;");
+        Line(d, "int64_t set;");
 
         // Each counted call's bits and its index in the table, by its number.
         Line(d, "BEGIN {");
@@ -169,7 +186,9 @@ internal static class DTraceScript
         // waited for), else an opener's result. A trace without context (Summary) keeps no fd, and zeros for the stack,
         // as 64-bit values (D types a clause variable by its first assignment); the walk below overwrites them.
         Line(d, $"{Exit} /this->mine && self->trace/ {{");
-        Line(d, $"  this->s = sc[args[0]]; this->call = call[args[0]]; this->bytes = {Has(Bits.MovesBytes)} && args[1] > 0 ? (int64_t)args[1] : (int64_t)0;");
+        // The set of aggregated calls counting now, read once: a flip on another CPU between two reads would count the
+        // call twice, or not at all.
+        Line(d, $"  this->s = sc[args[0]]; this->call = call[args[0]]; this->bytes = {Has(Bits.MovesBytes)} && args[1] > 0 ? (int64_t)args[1] : (int64_t)0; this->set = set;");
         Line(d, $"  this->onarg = {Has(Bits.FdArg0)} || ({Has(Bits.FdIfEmptyPath)} && self->path == \"\" && self->arg0 >= 0) || ({Has(Bits.FdPoll)} && self->arg0 >= 0);");
         Line(d, $"  this->onresult = !this->onarg && {Has(Bits.FdResult)} && args[1] >= 0;");
         Line(d, "  this->fd = !self->context ? (int64_t)-1 : this->onarg ? self->arg0 : this->onresult ? (int64_t)args[1] : (int64_t)-1;");
@@ -279,18 +298,33 @@ internal static class DTraceScript
         // A connect's peer, on a line of its own (the process pairs it with the connect's line).
         Line(d, $"{Exit} /this->mine && self->context && args[0] == {Number("connect")} && self->arg0 >= 0/ {{ printf(\"N %d %d %d %x %x %x\\n\", self->trace, self->arg0, self->gen0, self->a0, self->a1, self->a2); }}");
 
-        // One line per call, with its stack (dtrace's aggregations cannot serve here, see above; printing each stack
-        // once, by a hash kept in a D array, measured no cheaper).
+        // One line per call with context, with its stack (keyed by stack, path and fd, an aggregation would hold nearly a
+        // key per call; printing each stack once, by a hash kept in a D array, measured no cheaper).
         var frames = string.Join(", ", Enumerable.Range(0, Frames + 1).Select(i => $"this->r{i}").Prepend("this->pc"));
         var head = $"C %d %d %d %d %d %d {string.Join(' ', Enumerable.Repeat("%x", Frames + 2))}";
         const string Fields = "self->trace, this->call, this->fd, this->gen, this->bytes, timestamp - self->ts";
-        // The print clauses end the call: the first that prints resets the thread, so no other prints. A call without
-        // context has no stack past the first frame beyond libc (r1) and no path: its line is short (S), which dtrace
-        // formats and the process reads in a fraction of the time.
+        // The clauses below end the call: the first that applies resets the thread, so no other applies. A call without
+        // context has no stack past the first frame beyond libc (r1) and no path: it is counted by those.
         const string Reset = "self->trace = 0; self->context = 0; self->owned = 0; self->ts = 0; self->arg0 = 0; self->gen0 = 0; self->path = 0; self->a0 = 0; self->a1 = 0; self->a2 = 0; self->shared = 0;";
-        Line(d, $"{Exit} /this->mine && self->trace && !self->context/ {{ printf(\"S %d %d %d %d %d %d {string.Join(' ', Enumerable.Repeat("%x", ShortFrames))}\\n\", {Fields}, this->pc, this->r0, this->r1); {Reset} }}");
+        // A call without context is counted in the set counting as it returned (this->set, read once).
+        for (var i = 0; i < AggregateSets; i++)
+        {
+            const string Keys = "self->trace, this->call, this->pc, this->r0, this->r1";
+            Line(d, $"{Exit} /this->mine && self->trace && !self->context && this->set == {i}/ {{ @calls{i}[{Keys}] = count(); @bytes{i}[{Keys}] = sum(this->bytes); @wall{i}[{Keys}] = sum(timestamp - self->ts); {Reset} }}");
+        }
+
         Line(d, $"{Exit} /this->mine && self->trace && !{Has(Bits.Path)}/ {{ printf(\"{head}\\n\", {Fields}, {frames}); {Reset} }}");
         Line(d, $"{Exit} /this->mine && self->trace && {Has(Bits.Path)}/ {{ printf(\"P{head[1..]} %s\\n\", {Fields}, {frames}, self->path); {Reset} }}");
+
+        // Flip n (its sequence number, from 1): set n % 3 starts counting, set (n - 1) % 3 stops, and set (n - 2) % 3,
+        // which stopped at the flip before, is printed (from a snapshot taken since, DTraceProcess makes sure) and
+        // truncated; nothing counts in it until the next flip. One clause per set, by the number: a clause that tested
+        // the set a clause before it changed would fire too.
+        for (var counting = 0; counting < AggregateSets; counting++)
+        {
+            var printed = (counting + 1) % AggregateSets;
+            Line(d, $"{Enter} /pid == {pid} && args[0] == {PrctlNumber} && uregs[R_RDI] == {FlipOption} && uregs[R_RSI] % {AggregateSets} == {counting}/ {{ set = {counting}; printa(\"S %d %d -1 0 %@d %@d %x %x %x %@d\\n\", @bytes{printed}, @wall{printed}, @calls{printed}); trunc(@bytes{printed}); trunc(@wall{printed}); trunc(@calls{printed}); }}");
+        }
 
         // The process's end, killed or not (a write to its closed pipe would not end dtrace: it inherits the runtime's
         // ignored SIGPIPE).

@@ -12,15 +12,20 @@ namespace IoTrace.DTrace.Script;
 /// calls of a traced thread are aggregated in dtrace, keyed by trace and system call (Summary), and by fd, its
 /// generation, path and the user stack (<c>ustack()</c>) where the trace keeps context; at a flush the process asks for
 /// (<see cref="RequestFlush"/>) they are printed with a fixed format and truncated (<see cref="Consumer.AggregateOutputParser"/>
-/// reads them).
+/// reads them), a flush late: the aggregations come in three sets that take turns, as the Linux backend's script's do
+/// (<see cref="DTraceScript"/>).
 /// </summary>
 /// <remarks>
 /// <para>The thread's trace is read from the process's trace slot table with copyin, at the slot the platform gives
 /// its thread id (<see cref="DTracePlatform.SlotIndex"/>); without a table every thread of the process is a trace of
 /// its own, keyed by its id, with context: a recording of what the platform's probes deliver.</para>
-/// <para>Flushes on request, not on a timer: DTrace for Linux truncates an aggregation after its consumer's snapshot, so
-/// calls counted between the two are lost (measured: 0.2 to 0.5 % of a trace's calls with a flush every 100 ms, none of
-/// a trace that was not making calls during any flush; bench/IoTrace.Benchmarks DTraceSyscallProvider).</para>
+/// <para>Flushes on request, not on a timer, each in three steps: the set counting stops and the next starts, and the
+/// set that stopped at the flush before is printed and truncated. DTrace for Linux truncates an aggregation after its
+/// consumer's snapshot, so a set truncated while it counted would lose the calls counted in between (measured with one
+/// set: 2 % of a trace's calls with context with a flush every 100 ms; bench/IoTrace.Benchmarks DTraceSyscallProvider).
+/// A call that returned before flush <c>n</c> is printed by flush <c>n + 1</c>, which must be asked for only once
+/// flush <c>n</c>'s <c>F</c> line is read: its set is then printed from a snapshot taken after it stopped, and
+/// truncated before it counts again.</para>
 /// <para>Unlike the Linux backend's script (<see cref="DTraceScript"/>), it does not tell the runtime's own IO apart, and
 /// counts no shared connection's calls: those rely on the Linux script's own stack walk and control calls.</para>
 /// <para>dtrace reports a key it had no room for as "aggregation drops" on stderr: its calls are missing from every
@@ -41,12 +46,16 @@ internal static partial class SyscallProviderScript
     /// <summary>The element of the per-fd arrays past the fds: what a clause stores when it has nothing to store.</summary>
     private const int Sink = FdLimit;
 
+    /// <summary>The sets of aggregations that take turns: one counting, one waiting for a snapshot, one printed.</summary>
+    private const int AggregateSets = 3;
+
     /// <summary>The fd of the close that asks for a flush: negative ("IOTR" in hex), so the close fails and changes nothing.</summary>
     public const int FlushMarker = -0x494f5452;
 
     /// <summary>
-    /// Asks the script for a flush: it prints and empties its aggregations, then an <c>F</c> line. Every call that
-    /// returned before this one is in that flush or an earlier one. Made outside traces: a traced thread's close counts.
+    /// Asks the script for a flush: it prints and empties the set of aggregations that stopped at the flush before, then
+    /// an <c>F</c> line. Every call that returned before this one is in the next flush or an earlier one; ask for the
+    /// next once this one's <c>F</c> is read. Made outside traces: a traced thread's close counts.
     /// </summary>
     public static void RequestFlush() => _ = Close(FlushMarker);
 
@@ -69,7 +78,9 @@ internal static partial class SyscallProviderScript
 
         Line(d, "#pragma D option quiet");
         Line(d, "#pragma D option switchrate=100hz");
-        Line(d, "#pragma D option aggrate=100hz");
+        // A snapshot of the aggregations at every round of the consumer: a set is printed from the snapshot of the round
+        // that reads its flush, which must be taken after the set stopped counting.
+        Line(d, "#pragma D option aggrate=0");
         Line(d, "#pragma D option strsize=256");
         Line(d, $"#pragma D option ustackframes={Frames}");
         Line(d, "#pragma D option dynvarsize=16m");
@@ -90,6 +101,7 @@ internal static partial class SyscallProviderScript
         // A scalar after them: DTrace for Linux bounds an index into the last global array by the end of the globals
         // less one byte, which its verifier refuses for an 8-byte element.
         Line(d, "int64_t pad;");
+        Line(d, "int64_t set;");
 
         Line(d, "BEGIN { printf(\"R\\n\"); }");
 
@@ -143,7 +155,8 @@ internal static partial class SyscallProviderScript
         Line(d, $"{closes} /pid == {pid} && {fdInRange}/ {{ gen[arg0] = gen[arg0] + 1; owner[arg0] = 0; }}");
 
         // Return: the bytes moved, and an opener's fd.
-        Line(d, $"{allReturns} /self->trace/ {{ this->bytes = (int64_t)0; this->fd = self->fd; this->gen = self->gen; }}");
+        // The set counting now, read once: a flush on another CPU between two reads would count the call twice, or not at all.
+        Line(d, $"{allReturns} /self->trace/ {{ this->bytes = (int64_t)0; this->fd = self->fd; this->gen = self->gen; this->set = set; }}");
         if (Return(static c => c.MovesBytes) is { Length: > 0 } moves)
         {
             Line(d, $"{moves} /self->trace && (int64_t)arg0 > 0/ {{ this->bytes = (int64_t)arg0; }}");
@@ -174,36 +187,49 @@ internal static partial class SyscallProviderScript
 
         // The aggregations: a trace without context (Summary) by call only; with context by fd, path and stack too.
         var cpu = platform.HasVtimestamp ? "sum(vtimestamp - self->vts)" : null;
-        Aggregate(d, allReturns, "/self->trace && !self->context/", "self->trace, probefunc", string.Empty, cpu);
-        Aggregate(d, allReturns, "/self->trace && self->context/", $"self->trace, probefunc, this->fd, this->gen, self->path, ustack({Frames})", "c", cpu);
+        for (var set = 0; set < AggregateSets; set++)
+        {
+            Aggregate(d, allReturns, $"/self->trace && !self->context && this->set == {set}/", "self->trace, probefunc", Name(string.Empty, set), cpu);
+            Aggregate(d, allReturns, $"/self->trace && self->context && this->set == {set}/", $"self->trace, probefunc, this->fd, this->gen, self->path, ustack({Frames})", Name("c", set), cpu);
+        }
+
         Line(d, $"{allReturns} /self->trace/ {{ self->trace = 0; self->context = 0; self->owned = 0; self->ts = 0;{(platform.HasVtimestamp ? " self->vts = 0;" : string.Empty)} self->fd = 0; self->gen = 0; self->path = 0; self->a0 = 0; self->a1 = 0; self->a2 = 0; }}");
 
         // The flush, when the process asks for one (RequestFlush: a close of an fd that cannot be, made after the calls
-        // it must cover): every aggregation printed, then emptied; F ends it. Without vtimestamp, CPU is "-".
+        // it must cover): the set counting stops and the next starts; the set that stopped at the flush before is
+        // printed, then emptied; F ends it. Without vtimestamp, CPU is "-".
         var values = platform.HasVtimestamp ? "%@d %@d %@d %@d" : "%@d %@d %@d -";
-        Line(d, $"{closes} /pid == {pid} && (int)arg0 == {FlushMarker}/ {{");
-        Line(d, $"  printa(\"S %d %s {values}\\n\", {Aggregations(string.Empty, platform)});");
-        Line(d, $"  printa(\"C %d %s %d %d {values} %s%k\\n\", {Aggregations("c", platform)});");
-        foreach (var name in (string[])["", "c"])
+        var flush = $"{closes} /pid == {pid} && (int)arg0 == {FlushMarker}";
+        Line(d, $"{flush}/ {{ this->stopped = set; set = set == {AggregateSets - 1} ? 0 : set + 1; }}");
+        for (var stopped = 0; stopped < AggregateSets; stopped++)
         {
-            Line(d, $"  {string.Join(" ", Aggregations(name, platform).Split(", ").Select(static a => $"trunc({a});"))}");
+            var printed = (stopped + AggregateSets - 1) % AggregateSets;
+            Line(d, $"{flush} && this->stopped == {stopped}/ {{");
+            Line(d, $"  printa(\"S %d %s {values}\\n\", {Aggregations(Name(string.Empty, printed), platform)});");
+            Line(d, $"  printa(\"C %d %s %d %d {values} %s%k\\n\", {Aggregations(Name("c", printed), platform)});");
+            foreach (var name in (string[])["", "c"])
+            {
+                Line(d, $"  {string.Join(" ", Aggregations(Name(name, printed), platform).Split(", ").Select(static a => $"trunc({a});"))}");
+            }
+
+            Line(d, "}");
         }
 
-        Line(d, "  printf(\"F\\n\");");
-        Line(d, "}");
+        Line(d, $"{flush}/ {{ printf(\"F\\n\"); }}");
 
         // The process's end, killed or not.
         Line(d, $"proc:::exit /pid == {pid}/ {{ exit(0); }}");
         return d.ToString();
     }
 
-    private static void Aggregate(StringBuilder d, string probes, string predicate, string keys, string prefix, string? cpu)
+    private static void Aggregate(StringBuilder d, string probes, string predicate, string keys, (string Prefix, string Suffix) name, string? cpu)
     {
+        var (prefix, suffix) = name;
         Line(d, $"{probes} {predicate} {{");
-        Line(d, $"  @{prefix}calls[{keys}] = count(); @{prefix}bytes[{keys}] = sum(this->bytes); @{prefix}wall[{keys}] = sum(timestamp - self->ts);");
+        Line(d, $"  @{prefix}calls{suffix}[{keys}] = count(); @{prefix}bytes{suffix}[{keys}] = sum(this->bytes); @{prefix}wall{suffix}[{keys}] = sum(timestamp - self->ts);");
         if (cpu is not null)
         {
-            Line(d, $"  @{prefix}cpu[{keys}] = {cpu};");
+            Line(d, $"  @{prefix}cpu{suffix}[{keys}] = {cpu};");
         }
 
         Line(d, "}");
@@ -211,8 +237,11 @@ internal static partial class SyscallProviderScript
 
     private static readonly string[] s_values = ["calls", "bytes", "wall", "cpu"];
 
-    private static string Aggregations(string prefix, DTracePlatform platform) =>
-        string.Join(", ", s_values.Where(a => a != "cpu" || platform.HasVtimestamp).Select(a => $"@{prefix}{a}"));
+    /// <summary>The names of a kind's aggregations in a set: <c>@calls0</c>, <c>@ccalls0</c>, ...; set 0's without the number.</summary>
+    private static (string Prefix, string Suffix) Name(string prefix, int set) => (prefix, set == 0 ? string.Empty : set.ToString(CultureInfo.InvariantCulture));
+
+    private static string Aggregations((string Prefix, string Suffix) name, DTracePlatform platform) =>
+        string.Join(", ", s_values.Where(a => a != "cpu" || platform.HasVtimestamp).Select(a => $"@{name.Prefix}{a}{name.Suffix}"));
 
     private static string Probes(IEnumerable<PlatformSyscall> calls, string point) =>
         string.Join(", ", calls.Select(c => c.ProviderName).Distinct(StringComparer.Ordinal).Select(name => string.Create(CultureInfo.InvariantCulture, $"syscall::{name}:{point}")));

@@ -34,11 +34,17 @@ internal sealed class SyscallProviderRun : IAsyncDisposable
         return run;
     }
 
-    /// <summary>Asks for a flush (every call that returned before is in it) and returns its rows.</summary>
-    public Task<IReadOnlyList<AggregateRow>> FlushAsync()
+    /// <summary>
+    /// Asks for two flushes, the second once the first is read (every call that returned before the first is in one of
+    /// them, the script printing a flush late), and returns their rows.
+    /// </summary>
+    public async Task<IReadOnlyList<AggregateRow>> FlushAsync()
     {
         SyscallProviderScript.RequestFlush();
-        return ReadUntil(line => Parser.Add(line)?.Rows);
+        var first = await ReadUntil(line => Parser.Add(line)?.Rows);
+        SyscallProviderScript.RequestFlush();
+        var second = await ReadUntil(line => Parser.Add(line)?.Rows);
+        return [.. first, .. second];
     }
 
     /// <summary>What dtrace wrote to stderr: it is stopped first.</summary>
