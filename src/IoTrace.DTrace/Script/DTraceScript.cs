@@ -179,7 +179,7 @@ internal static class DTraceScript
         // clauses, which test this->deep, must not run on another process's stale value (their copyins would fail there).
         // Every clause tests this->mine (or the pid, on entry) before a thread-local variable: a thread-local is a map
         // lookup, and every other process's system calls pass through these clauses too.
-        Line(d, $"{Exit} {{ this->deep = (uint64_t)0; this->mine = pid == {pid}; }}");
+        Line(d, $"{Exit} {{ this->deep = (uint64_t)0; this->mine = pid == {pid}; this->summary = 0; }}");
 
         // Return: what the call is (its index in the table), the bytes it moved, its fd: its argument's (newfstatat(fd,
         // "", AT_EMPTY_PATH) and utimensat(fd, NULL) are calls on the fd, as fstat and futimens are; poll's is the one it
@@ -193,7 +193,7 @@ internal static class DTraceScript
         Line(d, $"  this->onresult = !this->onarg && {Has(Bits.FdResult)} && args[1] >= 0;");
         Line(d, "  this->fd = !self->context ? (int64_t)-1 : this->onarg ? self->arg0 : this->onresult ? (int64_t)args[1] : (int64_t)-1;");
         Line(d, $"  this->gen = !self->context ? (int64_t)0 : this->onarg ? self->gen0 : this->onresult && args[1] < {FdLimit} ? gen[this->onresult && args[1] < {FdLimit} ? (int)args[1] : {Sink}] : (int64_t)0;");
-        Line(d, "  this->deep = self->context;");
+        Line(d, "  this->deep = self->context; this->summary = !self->context;");
         Line(d, $"  this->pc = (uint64_t)0; {string.Join(" ", Enumerable.Range(0, Frames + 1).Select(i => $"this->r{i} = (uint64_t)0;"))}");
         Line(d, "}");
 
@@ -306,11 +306,12 @@ internal static class DTraceScript
         // The clauses below end the call: the first that applies resets the thread, so no other applies. A call without
         // context has no stack past the first frame beyond libc (r1) and no path: it is counted by those.
         const string Reset = "self->trace = 0; self->context = 0; self->owned = 0; self->ts = 0; self->arg0 = 0; self->gen0 = 0; self->path = 0; self->a0 = 0; self->a1 = 0; self->a2 = 0; self->shared = 0;";
-        // A call without context is counted in the set counting as it returned (this->set, read once).
+        // A call without context is counted in the set counting as it returned (this->set, read once); this->summary
+        // spares these clauses the thread-local lookups (map lookups) of self->trace and self->context.
         for (var i = 0; i < AggregateSets; i++)
         {
             const string Keys = "self->trace, this->call, this->pc, this->r0, this->r1";
-            Line(d, $"{Exit} /this->mine && self->trace && !self->context && this->set == {i}/ {{ @calls{i}[{Keys}] = count(); @bytes{i}[{Keys}] = sum(this->bytes); @wall{i}[{Keys}] = sum(timestamp - self->ts); {Reset} }}");
+            Line(d, $"{Exit} /this->summary && this->set == {i}/ {{ @calls{i}[{Keys}] = count(); @bytes{i}[{Keys}] = sum(this->bytes); @wall{i}[{Keys}] = sum(timestamp - self->ts); {Reset} }}");
         }
 
         Line(d, $"{Exit} /this->mine && self->trace && !{Has(Bits.Path)}/ {{ printf(\"{head}\\n\", {Fields}, {frames}); {Reset} }}");
