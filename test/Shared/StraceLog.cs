@@ -106,7 +106,13 @@ internal static partial class StraceLog
     public static bool NamesPathUnder(StracedCall call, string folder) =>
         call.Text.Contains($"\"{folder}", StringComparison.Ordinal) || call.Text.Contains($"<{folder}", StringComparison.Ordinal);
 
-    private static string Dotnet() => Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? Environment.ProcessPath ?? "dotnet";
+    /// <summary>
+    /// The dotnet host: the one dotnet test names, else this process's if it is one (not a test project's own
+    /// executable, run directly as xunit allows), else the PATH's.
+    /// </summary>
+    private static string Dotnet() =>
+        Environment.GetEnvironmentVariable("DOTNET_HOST_PATH")
+        ?? (Environment.ProcessPath is { } path && Path.GetFileNameWithoutExtension(path) == "dotnet" ? path : "dotnet");
 
     [GeneratedRegex(@"^(?<pid>\d+)\s+(?:(?<resumed><\.\.\. )(?<name>\w+) resumed>|(?<name>\w+)\()(?:.*<(?<unfinished>unfinished) \.\.\.>$|.*\)\s+=\s+(?<result>-?\d+))?")]
     private static partial Regex Call();

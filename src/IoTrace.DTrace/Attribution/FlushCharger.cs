@@ -31,7 +31,7 @@ internal sealed class FlushCharger(ConcurrentDictionary<long, DTraceTrace> trace
                 else if (!closes && SharedConnections.ById(call.Trace) is { } shared)
                 {
                     // A shared connection's read or write outside traces, printed while a trace used it.
-                    shared.Count(probe, call.Calls, call.Bytes, ContextCharges.Ticks(call.WallNanoseconds));
+                    shared.Count(probe, 1, call.Bytes, ContextCharges.Ticks(call.WallNanoseconds));
                 }
             }
         }
@@ -42,7 +42,7 @@ internal sealed class FlushCharger(ConcurrentDictionary<long, DTraceTrace> trace
         var ticks = ContextCharges.Ticks(call.WallNanoseconds);
         if (!session.KeepsContext)
         {
-            session.Charge(IoCall.Counted(probe, call.Calls, call.Bytes, ticks, 0) with { Site = attributor.SiteWithoutContext(call.Stack) });
+            session.Charge(IoCall.Counted(probe, 1, call.Bytes, ticks, 0) with { Site = attributor.SiteWithoutContext(call.Stack) });
             return;
         }
 

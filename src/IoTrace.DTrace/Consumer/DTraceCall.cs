@@ -5,10 +5,9 @@ using IoTrace.Platform.Linux;
 namespace IoTrace.DTrace.Consumer;
 
 /// <summary>
-/// One call of a traced thread, as the script prints it (<c>C|P trace call fd gen bytes wall-ns pc r0..rN [path]</c>),
-/// with a connect's peer, which it prints apart; or, without context, the calls of a trace aggregated by system call
-/// and three frames (<c>S trace call -1 0 bytes wall-ns pc r0 r1 calls</c>). Its stack: the instruction pointer first,
-/// then return addresses; without context (Summary) at most the first frame past libc.
+/// One call of a traced thread, as the script prints it (<c>C|P trace call fd gen bytes wall-ns pc r0..rN [path]</c>;
+/// <c>S</c>, without context, with three frames), with a connect's peer, which it prints apart. Its stack: the
+/// instruction pointer first, then return addresses; without context (Summary) at most the first frame past libc.
 /// </summary>
 internal sealed record DTraceCall(
     long Trace,
@@ -22,9 +21,6 @@ internal sealed record DTraceCall(
 {
     /// <summary>The path it names, or a connect's peer.</summary>
     public string? Target { get; set; } = Path;
-
-    /// <summary>How many calls it stands for: 1, or an aggregated line's count; its bytes and wall time are their sums.</summary>
-    public long Calls { get; init; } = 1;
 }
 
 /// <summary>
@@ -55,7 +51,7 @@ internal sealed class DTraceLineParser
             && long.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out sequence);
     }
 
-    /// <summary>The call, or calls, of a <c>C</c>, <c>P</c> or <c>S</c> line; null for a line that is not one, or is cut short.</summary>
+    /// <summary>The call of a <c>C</c>, <c>P</c> or <c>S</c> line; null for a line that is not one, or is cut short.</summary>
     /// <remarks>Read in place: the only allocations are the call and, for a stack not seen before, its array and key.</remarks>
     public DTraceCall? ParseCall(string line)
     {
@@ -104,15 +100,8 @@ internal sealed class DTraceLineParser
             _stacks[stackText.ToString()] = stack;
         }
 
-        // An aggregated line's count comes last.
-        var calls = 1L;
-        if (isShort && (!NextLong(ref afterFrames, out calls) || calls <= 0 || !afterFrames.IsEmpty))
-        {
-            return null;
-        }
-
         var path = hasPath ? afterFrames.ToString() : null;
-        return new DTraceCall(trace, LinuxSyscalls.X64[(int)call], (int)fd, generation, stack, path, bytes, wall) { Calls = calls };
+        return new DTraceCall(trace, LinuxSyscalls.X64[(int)call], (int)fd, generation, stack, path, bytes, wall);
     }
 
     /// <summary>

@@ -12,17 +12,10 @@ namespace IoTrace.DTrace.Consumer;
 /// call (<see cref="DTraceScript.MarkerOption"/>) made on each CPU in turn.
 /// </summary>
 /// <remarks>
-/// <para>Why a marker on every CPU: dtrace prints each CPU's lines in the order they were written, but CPUs one after
-/// another. A call that returned before the marker on one CPU may be printed after the marker of another; it cannot be
-/// printed after the marker made later on its own CPU. Once the marker is read from every CPU, every call made before
-/// the first of them has been read.</para>
-/// <para>The calls without context are aggregated in three sets that take turns (<see cref="DTraceScript.FlipOption"/>):
-/// each round of markers starts with a flip, on the first CPU before its marker, which stops the set counting and
-/// prints the one that stopped at the round before. So a call made before round <c>n</c> is printed by the end of round
-/// <c>n + 1</c>: flush <c>n</c> is delivered then. dtrace takes its snapshot of the aggregations as a round of its
-/// consumer starts, and writes out what the round printed as it ends; a round of markers starts only once the one
-/// before is read, so the round that prints a set starts after the set stopped, and a set is truncated before it counts
-/// again.</para>
+/// Why a marker on every CPU: dtrace prints each CPU's lines in the order they were written, but CPUs one after another.
+/// A call that returned before the marker on one CPU may be printed after the marker of another; it cannot be printed
+/// after the marker made later on its own CPU. Once the marker is read from every CPU, every call made before the first
+/// of them has been read.
 /// </remarks>
 [SupportedOSPlatform("linux")]
 internal sealed class DTraceProcess : IDisposable
@@ -44,8 +37,6 @@ internal sealed class DTraceProcess : IDisposable
     private readonly int[] _cpus;
     private readonly string? _recordingPath;
     private readonly Dictionary<long, int> _markersSeen = [];
-    private readonly object _roundRead = new();
-    private long _lastRoundRead;
     private List<DTraceCall> _batch = [];
 
     // dtrace's last lines on stderr, for the reason it exited.
@@ -62,15 +53,12 @@ internal sealed class DTraceProcess : IDisposable
         _recordingPath = recording;
     }
 
-    /// <summary>How long a round of markers waits for the round before to be read.</summary>
-    private static readonly TimeSpan s_roundReadTimeout = TimeSpan.FromSeconds(2);
-
     /// <summary>How long a flush waits for a peer its connects name before it is delivered without it.</summary>
     private static readonly TimeSpan s_pendingTimeout = TimeSpan.FromSeconds(1);
 
     /// <summary>
-    /// Flush <c>n</c> was read, with what was printed since the last: every call that returned before flush <c>n</c> was
-    /// requested is in it or an earlier one (on the output thread).
+    /// Flush <c>n</c> was read, with what it printed: every call that returned before flush <c>n</c> was requested is
+    /// in it or an earlier one (on the output thread).
     /// </summary>
     public event Action<long, IReadOnlyList<DTraceCall>>? Flushed;
 
@@ -219,10 +207,8 @@ internal sealed class DTraceProcess : IDisposable
                     case 'F':
                         if (DTraceLineParser.TryParseMarker(line, out _, out var sequence) && MarkerReadOnEveryCpu(sequence))
                         {
-                            // Round n's end prints the aggregated calls made before round n - 1 began: flush n - 1.
-                            _pending.Enqueue((sequence - 1, _batch, Stopwatch.GetTimestamp()));
+                            _pending.Enqueue((sequence, _batch, Stopwatch.GetTimestamp()));
                             _batch = [];
-                            RoundRead(sequence);
                             Deliver(force: false);
                         }
 
@@ -398,82 +384,31 @@ internal sealed class DTraceProcess : IDisposable
         {
             _flushWanted.Wait();
 
-            // A round answers every request made before it; the round after it delivers it (its aggregated calls), and
-            // answers the requests made meanwhile, and so on until a round is made with none waiting.
-            _ = TakeRequests();
-            MakeRound();
-            bool requested;
-            do
+            // One marker answers every request made before it.
+            while (_flushWanted.CurrentCount > 0)
             {
-                requested = TakeRequests();
-                MakeRound();
-            }
-            while (requested && !_disposed);
-        }
-    }
-
-    /// <summary>Takes the flush requests made so far; whether there were any.</summary>
-    private bool TakeRequests()
-    {
-        var any = false;
-        while (_flushWanted.Wait(0))
-        {
-            any = true;
-        }
-
-        return any;
-    }
-
-    private void MakeRound()
-    {
-        var sequence = Interlocked.Read(ref _requested) + 1;
-
-        // Not before the round before is read: its flip's set must be in a snapshot taken after that flip, and its own
-        // set truncated before it counts again. A dtrace that stopped printing does not hold the rounds up for long: its
-        // traces are cut short by the heartbeat.
-        lock (_roundRead)
-        {
-            var deadline = Stopwatch.GetTimestamp() + (long)(s_roundReadTimeout.TotalSeconds * Stopwatch.Frequency);
-            while (_lastRoundRead < sequence - 1 && !_disposed && Stopwatch.GetTimestamp() < deadline)
-            {
-                _ = Monitor.Wait(_roundRead, s_markerSpacing);
-            }
-        }
-
-        if (_disposed)
-        {
-            return;
-        }
-
-        // At most one round per spacing: under load, one round answers many stopped traces.
-        var since = Stopwatch.GetElapsedTime(_lastMarker);
-        if (since < s_markerSpacing)
-        {
-            Thread.Sleep(s_markerSpacing - since);
-        }
-
-        _lastMarker = Stopwatch.GetTimestamp();
-
-        // Counted before the flip: a trace that stops after it asks for the next round.
-        _ = Interlocked.Increment(ref _requested);
-        for (var i = 0; i < _cpus.Length; i++)
-        {
-            _ = CpuAffinity.TrySet(0, [_cpus[i]]);
-            if (i == 0)
-            {
-                _ = LibcInterop.Prctl(DTraceScript.FlipOption, (nint)sequence, 0, 0, 0);
+                _flushWanted.Wait();
             }
 
-            _ = LibcInterop.Prctl(DTraceScript.MarkerOption, (nint)sequence, 0, 0, 0);
-        }
-    }
+            if (_disposed)
+            {
+                return;
+            }
 
-    private void RoundRead(long sequence)
-    {
-        lock (_roundRead)
-        {
-            _lastRoundRead = Math.Max(_lastRoundRead, sequence);
-            Monitor.PulseAll(_roundRead);
+            // At most one flush per spacing: under load, one flush answers many stopped traces.
+            var since = Stopwatch.GetElapsedTime(_lastMarker);
+            if (since < s_markerSpacing)
+            {
+                Thread.Sleep(s_markerSpacing - since);
+            }
+
+            _lastMarker = Stopwatch.GetTimestamp();
+            var sequence = Interlocked.Increment(ref _requested);
+            foreach (var cpu in _cpus)
+            {
+                _ = CpuAffinity.TrySet(0, [cpu]);
+                _ = LibcInterop.Prctl(DTraceScript.MarkerOption, (nint)sequence, 0, 0, 0);
+            }
         }
     }
 

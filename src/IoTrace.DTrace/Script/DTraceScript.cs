@@ -10,21 +10,20 @@ namespace IoTrace.DTrace.Script;
 /// <summary>
 /// The D script the backend runs: on the raw system call tracepoints, for each call of the process that
 /// <see cref="LinuxSyscalls"/> counts, an entry clause that reads the calling thread's trace from the slot table
-/// (<see cref="TraceSlotTable"/>) with copyin, and return clauses that print one line per call of a traced thread with
-/// context (its trace, system call, fd and generation, bytes, wall time and user stack), and aggregate the calls of a
-/// trace without context.
+/// (<see cref="TraceSlotTable"/>) with copyin, and return clauses that print one line per call of a traced thread: its
+/// trace, system call, fd and generation, bytes, wall time and user stack.
 /// </summary>
 /// <remarks>
 /// <para>Two probes, not one per system call: the kernel loads and verifies a BPF program per probe, and with a probe
 /// pair per call (150 programs) dtrace took 12 to 13 s to attach, against about 2 s now. What a clause does for some
 /// calls only is a bit of the call's entry in the script's <c>sc</c> array (<see cref="Bits"/>). Every other process's
 /// system calls, and this one's that are not counted, pay for the tracepoints (bench/host-cost.sh).</para>
-/// <para>A call with context is printed as a line of its own, with its stack. A call without context (Summary) is
-/// aggregated in dtrace by trace, system call and its first frames (no line to print, so no interrupt per call: a
-/// printed record costs the calling thread 5 to 7 us), in one of three sets that take turns (<see cref="FlipOption"/>):
-/// DTrace for Linux truncates an aggregation after its consumer's snapshot, and a set still counting then loses the
-/// calls counted in between. A set is printed and truncated only once it has stopped counting and a snapshot has been
-/// taken since: see <see cref="Consumer.DTraceProcess"/> for the order of the flips.</para>
+/// <para>Lines, not dtrace aggregations: DTrace for Linux 2.0's consumer reads every key of the kernel's maps into a
+/// hash of its own at each snapshot, and keyed by trace, a busy server's keys pile up faster than the flushes print and
+/// truncate them: measured, the snapshots cost more than the lines, the maps filled up (aggregation drops), and with
+/// Summary's calls aggregated dtrace stalled within seconds at 1,200 requests a second. Its truncate also deletes the
+/// printed keys after the snapshot, losing the calls counted in between, unless the sets take turns
+/// (<see cref="SyscallProviderScript"/>).</para>
 /// <para>The stack is walked by the script, not taken with ustack(): ustack() starts from rbp, which some of glibc's
 /// wrappers use for data (open64 keeps the path there), and prints a frame in a library with symbols as
 /// <c>module`symbol+offset</c>, without its address. The walk steps out of glibc's wrapper by its system call site's
@@ -44,20 +43,10 @@ internal static class DTraceScript
     /// </summary>
     public const int SharedOption = 0x494f5453;
 
-    /// <summary>
-    /// prctl's option that turns the sets of aggregated calls (<c>prctl(option, n)</c>, another unused number, "IOTF"),
-    /// n counting from 1 without a gap: the set counting stops, the next one starts, and the one that stopped at the
-    /// flip before is printed as <c>S</c> lines and truncated.
-    /// </summary>
-    public const int FlipOption = 0x494f5446;
-
-    /// <summary>The sets of aggregated calls that take turns: one counting, one waiting for a snapshot, one printed.</summary>
-    private const int AggregateSets = 3;
-
     /// <summary>Return addresses the walk reads after the instruction pointer: the app's frame of Npgsql's calls is up to about 40 deep.</summary>
     public const int Frames = 40;
 
-    /// <summary>The frames a call without context is aggregated by (its S line): the instruction pointer, the wrapper's return address, the first frame past libc.</summary>
+    /// <summary>The frames a call without context prints (its S line): the instruction pointer, the wrapper's return address, the first frame past libc.</summary>
     public const int ShortFrames = 3;
 
     /// <summary>The size of the script's arrays by system call number: above every number of the table.</summary>
@@ -112,9 +101,6 @@ internal static class DTraceScript
         Line(d, "#pragma D option scratchsize=2048");
         Line(d, "#pragma D option zdefs");
         Line(d, "#pragma D option dynvarsize=32m");
-        // A snapshot of the aggregations at every round of the consumer: a set is printed from the snapshot of the round
-        // that reads its flip, which must be taken after the set stopped counting.
-        Line(d, "#pragma D option aggrate=0");
         Line(d, $"int sc[{TableSize}];");
         Line(d, $"int call[{TableSize}];");
 
@@ -130,7 +116,6 @@ internal static class DTraceScript
         }
 
         Line(d, "int64_t sharedcount;");
-        Line(d, "int64_t set;");
 
         // Each counted call's bits and its index in the table, by its number.
         Line(d, "BEGIN {");
@@ -179,21 +164,19 @@ internal static class DTraceScript
         // clauses, which test this->deep, must not run on another process's stale value (their copyins would fail there).
         // Every clause tests this->mine (or the pid, on entry) before a thread-local variable: a thread-local is a map
         // lookup, and every other process's system calls pass through these clauses too.
-        Line(d, $"{Exit} {{ this->deep = (uint64_t)0; this->mine = pid == {pid}; this->summary = 0; }}");
+        Line(d, $"{Exit} {{ this->deep = (uint64_t)0; this->mine = pid == {pid}; }}");
 
         // Return: what the call is (its index in the table), the bytes it moved, its fd: its argument's (newfstatat(fd,
         // "", AT_EMPTY_PATH) and utimensat(fd, NULL) are calls on the fd, as fstat and futimens are; poll's is the one it
         // waited for), else an opener's result. A trace without context (Summary) keeps no fd, and zeros for the stack,
         // as 64-bit values (D types a clause variable by its first assignment); the walk below overwrites them.
         Line(d, $"{Exit} /this->mine && self->trace/ {{");
-        // The set of aggregated calls counting now, read once: a flip on another CPU between two reads would count the
-        // call twice, or not at all.
-        Line(d, $"  this->s = sc[args[0]]; this->call = call[args[0]]; this->bytes = {Has(Bits.MovesBytes)} && args[1] > 0 ? (int64_t)args[1] : (int64_t)0; this->set = set;");
+        Line(d, $"  this->s = sc[args[0]]; this->call = call[args[0]]; this->bytes = {Has(Bits.MovesBytes)} && args[1] > 0 ? (int64_t)args[1] : (int64_t)0;");
         Line(d, $"  this->onarg = {Has(Bits.FdArg0)} || ({Has(Bits.FdIfEmptyPath)} && self->path == \"\" && self->arg0 >= 0) || ({Has(Bits.FdPoll)} && self->arg0 >= 0);");
         Line(d, $"  this->onresult = !this->onarg && {Has(Bits.FdResult)} && args[1] >= 0;");
         Line(d, "  this->fd = !self->context ? (int64_t)-1 : this->onarg ? self->arg0 : this->onresult ? (int64_t)args[1] : (int64_t)-1;");
         Line(d, $"  this->gen = !self->context ? (int64_t)0 : this->onarg ? self->gen0 : this->onresult && args[1] < {FdLimit} ? gen[this->onresult && args[1] < {FdLimit} ? (int)args[1] : {Sink}] : (int64_t)0;");
-        Line(d, "  this->deep = self->context; this->summary = !self->context;");
+        Line(d, "  this->deep = self->context;");
         Line(d, $"  this->pc = (uint64_t)0; {string.Join(" ", Enumerable.Range(0, Frames + 1).Select(i => $"this->r{i} = (uint64_t)0;"))}");
         Line(d, "}");
 
@@ -298,35 +281,18 @@ internal static class DTraceScript
         // A connect's peer, on a line of its own (the process pairs it with the connect's line).
         Line(d, $"{Exit} /this->mine && self->context && args[0] == {Number("connect")} && self->arg0 >= 0/ {{ printf(\"N %d %d %d %x %x %x\\n\", self->trace, self->arg0, self->gen0, self->a0, self->a1, self->a2); }}");
 
-        // One line per call with context, with its stack (keyed by stack, path and fd, an aggregation would hold nearly a
-        // key per call; printing each stack once, by a hash kept in a D array, measured no cheaper).
+        // One line per call, with its stack (dtrace's aggregations cannot serve here, see above; printing each stack
+        // once, by a hash kept in a D array, measured no cheaper).
         var frames = string.Join(", ", Enumerable.Range(0, Frames + 1).Select(i => $"this->r{i}").Prepend("this->pc"));
         var head = $"C %d %d %d %d %d %d {string.Join(' ', Enumerable.Repeat("%x", Frames + 2))}";
         const string Fields = "self->trace, this->call, this->fd, this->gen, this->bytes, timestamp - self->ts";
-        // The clauses below end the call: the first that applies resets the thread, so no other applies. A call without
-        // context has no stack past the first frame beyond libc (r1) and no path: it is counted by those.
+        // The print clauses end the call: the first that prints resets the thread, so no other prints. A call without
+        // context has no stack past the first frame beyond libc (r1) and no path: its line is short (S), which dtrace
+        // formats and the process reads in a fraction of the time.
         const string Reset = "self->trace = 0; self->context = 0; self->owned = 0; self->ts = 0; self->arg0 = 0; self->gen0 = 0; self->path = 0; self->a0 = 0; self->a1 = 0; self->a2 = 0; self->shared = 0;";
-        // A call without context is counted in the set counting as it returned (this->set, read once); this->summary
-        // spares these clauses the thread-local lookups (map lookups) of self->trace and self->context.
-        for (var i = 0; i < AggregateSets; i++)
-        {
-            const string Keys = "self->trace, this->call, this->pc, this->r0, this->r1";
-            Line(d, $"{Exit} /this->summary && this->set == {i}/ {{ @calls{i}[{Keys}] = count(); @bytes{i}[{Keys}] = sum(this->bytes); @wall{i}[{Keys}] = sum(timestamp - self->ts); {Reset} }}");
-        }
-
+        Line(d, $"{Exit} /this->mine && self->trace && !self->context/ {{ printf(\"S %d %d %d %d %d %d {string.Join(' ', Enumerable.Repeat("%x", ShortFrames))}\\n\", {Fields}, this->pc, this->r0, this->r1); {Reset} }}");
         Line(d, $"{Exit} /this->mine && self->trace && !{Has(Bits.Path)}/ {{ printf(\"{head}\\n\", {Fields}, {frames}); {Reset} }}");
         Line(d, $"{Exit} /this->mine && self->trace && {Has(Bits.Path)}/ {{ printf(\"P{head[1..]} %s\\n\", {Fields}, {frames}, self->path); {Reset} }}");
-
-        // Flip n (its sequence number, from 1): set n % 3 starts counting, set (n - 1) % 3 stops, and set (n - 2) % 3,
-        // which stopped at the flip before, is printed (from a snapshot taken since, DTraceProcess makes sure) and
-        // truncated; nothing counts in it until the next flip. One clause per set, by the number: a clause that tested
-        // the set a clause before it changed would fire too. On prctl's own probe, which only prctl calls fire: a clause
-        // on the raw tracepoint costs every system call of every process its prologue (30 to 50 ns here).
-        for (var counting = 0; counting < AggregateSets; counting++)
-        {
-            var printed = (counting + 1) % AggregateSets;
-            Line(d, $"syscall::prctl:entry /pid == {pid} && arg0 == {FlipOption} && arg1 % {AggregateSets} == {counting}/ {{ set = {counting}; printa(\"S %d %d -1 0 %@d %@d %x %x %x %@d\\n\", @bytes{printed}, @wall{printed}, @calls{printed}); trunc(@bytes{printed}); trunc(@wall{printed}); trunc(@calls{printed}); }}");
-        }
 
         // The process's end, killed or not (a write to its closed pipe would not end dtrace: it inherits the runtime's
         // ignored SIGPIPE).

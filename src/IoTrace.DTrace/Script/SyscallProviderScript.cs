@@ -12,8 +12,7 @@ namespace IoTrace.DTrace.Script;
 /// calls of a traced thread are aggregated in dtrace, keyed by trace and system call (Summary), and by fd, its
 /// generation, path and the user stack (<c>ustack()</c>) where the trace keeps context; at a flush the process asks for
 /// (<see cref="RequestFlush"/>) they are printed with a fixed format and truncated (<see cref="Consumer.AggregateOutputParser"/>
-/// reads them), a flush late: the aggregations come in three sets that take turns, as the Linux backend's script's do
-/// (<see cref="DTraceScript"/>).
+/// reads them), a flush late: the aggregations come in three sets that take turns.
 /// </summary>
 /// <remarks>
 /// <para>The thread's trace is read from the process's trace slot table with copyin, at the slot the platform gives
@@ -24,8 +23,14 @@ namespace IoTrace.DTrace.Script;
 /// consumer's snapshot, so a set truncated while it counted would lose the calls counted in between (measured with one
 /// set: 2 % of a trace's calls with context with a flush every 100 ms; bench/IoTrace.Benchmarks DTraceSyscallProvider).
 /// A call that returned before flush <c>n</c> is printed by flush <c>n + 1</c>, which must be asked for only once
-/// flush <c>n</c>'s <c>F</c> line is read: its set is then printed from a snapshot taken after it stopped, and
+/// flush <c>n</c>'s <c>F</c> line is read: its set is then printed from a snapshot taken after it stopped (dtrace
+/// snapshots as a round of its consumer starts, with <c>aggrate=0</c>, and writes out as the round ends), and
 /// truncated before it counts again.</para>
+/// <para>Under load on DTrace for Linux the consumer falls behind: its snapshot reads every key of the kernel's maps
+/// into a hash of its own at every round, and keyed by trace, the keys of a busy server's requests pile up faster than
+/// the rounds print and truncate them (measured with the Linux backend's script aggregating Summary's calls this way:
+/// dtrace stalled within seconds at 1,200 requests a second, most of its time in <c>dtrace_aggregate_snap</c>). The
+/// Linux backend prints a line per call.</para>
 /// <para>Unlike the Linux backend's script (<see cref="DTraceScript"/>), it does not tell the runtime's own IO apart, and
 /// counts no shared connection's calls: those rely on the Linux script's own stack walk and control calls.</para>
 /// <para>dtrace reports a key it had no room for as "aggregation drops" on stderr: its calls are missing from every

@@ -32,12 +32,9 @@ public sealed class DTraceScriptTests
         }
     }
 
-    /// <summary>
-    /// Two probes, whatever the table holds: the kernel loads and verifies one program per probe. And prctl's own, which
-    /// only the process's flips fire among its prctl calls, so that other processes' system calls skip their clauses.
-    /// </summary>
+    /// <summary>Two probes, whatever the table holds: the kernel loads and verifies one program per probe.</summary>
     [Fact]
-    public void Generate_SystemCallClauses_OnTheRawTracepointsAndTheFlipsOnPrctls()
+    public void Generate_SystemCallClauses_OnTheRawTracepointsOnly()
     {
         Requires.Linux();
         var libc = LibcUnwindTable.Load(ProcessMaps.Self);
@@ -46,7 +43,7 @@ public sealed class DTraceScriptTests
 
         var probes = script.Split('\n').Where(static l => l.Contains(" /", StringComparison.Ordinal) && !l.StartsWith(' '))
             .Select(static l => l[..l.IndexOf(" /", StringComparison.Ordinal)]).ToHashSet();
-        Assert.Equal(["proc:::exit", "sdt:raw_syscalls::sys_enter", "sdt:raw_syscalls::sys_exit", "syscall::prctl:entry"], probes.Order(StringComparer.Ordinal));
+        Assert.Equal(["proc:::exit", "sdt:raw_syscalls::sys_enter", "sdt:raw_syscalls::sys_exit"], probes.Order(StringComparer.Ordinal));
     }
 
     /// <summary>
@@ -54,7 +51,7 @@ public sealed class DTraceScriptTests
     /// predicate (about 8 ns a clause, bench/dtrace/clause-cost.sh): the script keeps them few.
     /// </summary>
     [Fact]
-    public void Generate_WithEveryRule_TwelveClausesOnEntrySixteenOnReturn()
+    public void Generate_WithEveryRule_TwelveClausesOnEntryFourteenOnReturn()
     {
         Requires.Linux();
         var libc = LibcUnwindTable.Load(ProcessMaps.Self);
@@ -63,7 +60,7 @@ public sealed class DTraceScriptTests
 
         var clauses = script.Split('\n').Where(static l => l.StartsWith("sdt:raw_syscalls::", StringComparison.Ordinal)).ToList();
         Assert.Equal(12, clauses.Count(static l => l.StartsWith("sdt:raw_syscalls::sys_enter ", StringComparison.Ordinal)));
-        Assert.Equal(16, clauses.Count(static l => l.StartsWith("sdt:raw_syscalls::sys_exit ", StringComparison.Ordinal)));
+        Assert.Equal(14, clauses.Count(static l => l.StartsWith("sdt:raw_syscalls::sys_exit ", StringComparison.Ordinal)));
     }
 
     /// <summary>

@@ -5,7 +5,6 @@
 #pragma D option scratchsize=2048
 #pragma D option zdefs
 #pragma D option dynvarsize=32m
-#pragma D option aggrate=0
 int sc[512];
 int call[512];
 int64_t gen[65537];
@@ -14,7 +13,6 @@ int64_t ownergen[65537];
 int64_t ownercontext[65537];
 int64_t shared[65537];
 int64_t sharedcount;
-int64_t set;
 BEGIN {
   sc[0] = 1479; call[0] = 0;
   sc[17] = 1479; call[17] = 1;
@@ -104,14 +102,14 @@ sdt:raw_syscalls::sys_enter /pid == 4242 && self->trace && (this->s & 4096) && u
 sdt:raw_syscalls::sys_enter /pid == 4242 && args[0] == 3 && ((int)uregs[R_RDI] >= 0 && (int)uregs[R_RDI] < 65536)/ { gen[(int)uregs[R_RDI]] = gen[(int)uregs[R_RDI]] + 1; owner[(int)uregs[R_RDI]] = 0; shared[(int)uregs[R_RDI]] = 0; }
 sdt:raw_syscalls::sys_enter /pid == 4242 && args[0] == 157 && uregs[R_RDI] == 1229935699 && ((int)uregs[R_RSI] >= 0 && (int)uregs[R_RSI] < 65536)/ { shared[(int)uregs[R_RSI]] = (int64_t)uregs[R_RDX]; sharedcount = (int64_t)uregs[R_R10]; }
 sdt:raw_syscalls::sys_enter /pid == 4242 && args[0] == 157 && uregs[R_RDI] == 1229935698/ { printf("F %d %d\n", cpu, uregs[R_RSI]); }
-sdt:raw_syscalls::sys_exit { this->deep = (uint64_t)0; this->mine = pid == 4242; this->summary = 0; }
+sdt:raw_syscalls::sys_exit { this->deep = (uint64_t)0; this->mine = pid == 4242; }
 sdt:raw_syscalls::sys_exit /this->mine && self->trace/ {
-  this->s = sc[args[0]]; this->call = call[args[0]]; this->bytes = (this->s & 256) && args[1] > 0 ? (int64_t)args[1] : (int64_t)0; this->set = set;
+  this->s = sc[args[0]]; this->call = call[args[0]]; this->bytes = (this->s & 256) && args[1] > 0 ? (int64_t)args[1] : (int64_t)0;
   this->onarg = (this->s & 1024) || ((this->s & 2048) && self->path == "" && self->arg0 >= 0) || ((this->s & 4096) && self->arg0 >= 0);
   this->onresult = !this->onarg && (this->s & 512) && args[1] >= 0;
   this->fd = !self->context ? (int64_t)-1 : this->onarg ? self->arg0 : this->onresult ? (int64_t)args[1] : (int64_t)-1;
   this->gen = !self->context ? (int64_t)0 : this->onarg ? self->gen0 : this->onresult && args[1] < 65536 ? gen[this->onresult && args[1] < 65536 ? (int)args[1] : 65536] : (int64_t)0;
-  this->deep = self->context; this->summary = !self->context;
+  this->deep = self->context;
   this->pc = (uint64_t)0; this->r0 = (uint64_t)0; this->r1 = (uint64_t)0; this->r2 = (uint64_t)0; this->r3 = (uint64_t)0; this->r4 = (uint64_t)0; this->r5 = (uint64_t)0; this->r6 = (uint64_t)0; this->r7 = (uint64_t)0; this->r8 = (uint64_t)0; this->r9 = (uint64_t)0; this->r10 = (uint64_t)0; this->r11 = (uint64_t)0; this->r12 = (uint64_t)0; this->r13 = (uint64_t)0; this->r14 = (uint64_t)0; this->r15 = (uint64_t)0; this->r16 = (uint64_t)0; this->r17 = (uint64_t)0; this->r18 = (uint64_t)0; this->r19 = (uint64_t)0; this->r20 = (uint64_t)0; this->r21 = (uint64_t)0; this->r22 = (uint64_t)0; this->r23 = (uint64_t)0; this->r24 = (uint64_t)0; this->r25 = (uint64_t)0; this->r26 = (uint64_t)0; this->r27 = (uint64_t)0; this->r28 = (uint64_t)0; this->r29 = (uint64_t)0; this->r30 = (uint64_t)0; this->r31 = (uint64_t)0; this->r32 = (uint64_t)0; this->r33 = (uint64_t)0; this->r34 = (uint64_t)0; this->r35 = (uint64_t)0; this->r36 = (uint64_t)0; this->r37 = (uint64_t)0; this->r38 = (uint64_t)0; this->r39 = (uint64_t)0; this->r40 = (uint64_t)0;
 }
 sdt:raw_syscalls::sys_exit /this->mine && self->trace && (self->context || (this->s & 64))/ {
@@ -302,13 +300,8 @@ sdt:raw_syscalls::sys_exit /this->mine && self->trace && ((this->s & 128) || arg
   this->i = this->take ? (int)self->arg0 : 65536; ownergen[this->i] = self->gen0; ownercontext[this->i] = self->context;
 }
 sdt:raw_syscalls::sys_exit /this->mine && self->context && args[0] == 42 && self->arg0 >= 0/ { printf("N %d %d %d %x %x %x\n", self->trace, self->arg0, self->gen0, self->a0, self->a1, self->a2); }
-sdt:raw_syscalls::sys_exit /this->summary && this->set == 0/ { @calls0[self->trace, this->call, this->pc, this->r0, this->r1] = count(); @bytes0[self->trace, this->call, this->pc, this->r0, this->r1] = sum(this->bytes); @wall0[self->trace, this->call, this->pc, this->r0, this->r1] = sum(timestamp - self->ts); self->trace = 0; self->context = 0; self->owned = 0; self->ts = 0; self->arg0 = 0; self->gen0 = 0; self->path = 0; self->a0 = 0; self->a1 = 0; self->a2 = 0; self->shared = 0; }
-sdt:raw_syscalls::sys_exit /this->summary && this->set == 1/ { @calls1[self->trace, this->call, this->pc, this->r0, this->r1] = count(); @bytes1[self->trace, this->call, this->pc, this->r0, this->r1] = sum(this->bytes); @wall1[self->trace, this->call, this->pc, this->r0, this->r1] = sum(timestamp - self->ts); self->trace = 0; self->context = 0; self->owned = 0; self->ts = 0; self->arg0 = 0; self->gen0 = 0; self->path = 0; self->a0 = 0; self->a1 = 0; self->a2 = 0; self->shared = 0; }
-sdt:raw_syscalls::sys_exit /this->summary && this->set == 2/ { @calls2[self->trace, this->call, this->pc, this->r0, this->r1] = count(); @bytes2[self->trace, this->call, this->pc, this->r0, this->r1] = sum(this->bytes); @wall2[self->trace, this->call, this->pc, this->r0, this->r1] = sum(timestamp - self->ts); self->trace = 0; self->context = 0; self->owned = 0; self->ts = 0; self->arg0 = 0; self->gen0 = 0; self->path = 0; self->a0 = 0; self->a1 = 0; self->a2 = 0; self->shared = 0; }
+sdt:raw_syscalls::sys_exit /this->mine && self->trace && !self->context/ { printf("S %d %d %d %d %d %d %x %x %x\n", self->trace, this->call, this->fd, this->gen, this->bytes, timestamp - self->ts, this->pc, this->r0, this->r1); self->trace = 0; self->context = 0; self->owned = 0; self->ts = 0; self->arg0 = 0; self->gen0 = 0; self->path = 0; self->a0 = 0; self->a1 = 0; self->a2 = 0; self->shared = 0; }
 sdt:raw_syscalls::sys_exit /this->mine && self->trace && !(this->s & 32)/ { printf("C %d %d %d %d %d %d %x %x %x %x %x %x %x %x %x %x %x %x %x %x %x %x %x %x %x %x %x %x %x %x %x %x %x %x %x %x %x %x %x %x %x %x %x %x %x %x %x %x\n", self->trace, this->call, this->fd, this->gen, this->bytes, timestamp - self->ts, this->pc, this->r0, this->r1, this->r2, this->r3, this->r4, this->r5, this->r6, this->r7, this->r8, this->r9, this->r10, this->r11, this->r12, this->r13, this->r14, this->r15, this->r16, this->r17, this->r18, this->r19, this->r20, this->r21, this->r22, this->r23, this->r24, this->r25, this->r26, this->r27, this->r28, this->r29, this->r30, this->r31, this->r32, this->r33, this->r34, this->r35, this->r36, this->r37, this->r38, this->r39, this->r40); self->trace = 0; self->context = 0; self->owned = 0; self->ts = 0; self->arg0 = 0; self->gen0 = 0; self->path = 0; self->a0 = 0; self->a1 = 0; self->a2 = 0; self->shared = 0; }
 sdt:raw_syscalls::sys_exit /this->mine && self->trace && (this->s & 32)/ { printf("P %d %d %d %d %d %d %x %x %x %x %x %x %x %x %x %x %x %x %x %x %x %x %x %x %x %x %x %x %x %x %x %x %x %x %x %x %x %x %x %x %x %x %x %x %x %x %x %x %s\n", self->trace, this->call, this->fd, this->gen, this->bytes, timestamp - self->ts, this->pc, this->r0, this->r1, this->r2, this->r3, this->r4, this->r5, this->r6, this->r7, this->r8, this->r9, this->r10, this->r11, this->r12, this->r13, this->r14, this->r15, this->r16, this->r17, this->r18, this->r19, this->r20, this->r21, this->r22, this->r23, this->r24, this->r25, this->r26, this->r27, this->r28, this->r29, this->r30, this->r31, this->r32, this->r33, this->r34, this->r35, this->r36, this->r37, this->r38, this->r39, this->r40, self->path); self->trace = 0; self->context = 0; self->owned = 0; self->ts = 0; self->arg0 = 0; self->gen0 = 0; self->path = 0; self->a0 = 0; self->a1 = 0; self->a2 = 0; self->shared = 0; }
-syscall::prctl:entry /pid == 4242 && arg0 == 1229935686 && arg1 % 3 == 0/ { set = 0; printa("S %d %d -1 0 %@d %@d %x %x %x %@d\n", @bytes1, @wall1, @calls1); trunc(@bytes1); trunc(@wall1); trunc(@calls1); }
-syscall::prctl:entry /pid == 4242 && arg0 == 1229935686 && arg1 % 3 == 1/ { set = 1; printa("S %d %d -1 0 %@d %@d %x %x %x %@d\n", @bytes2, @wall2, @calls2); trunc(@bytes2); trunc(@wall2); trunc(@calls2); }
-syscall::prctl:entry /pid == 4242 && arg0 == 1229935686 && arg1 % 3 == 2/ { set = 2; printa("S %d %d -1 0 %@d %@d %x %x %x %@d\n", @bytes0, @wall0, @calls0); trunc(@bytes0); trunc(@wall0); trunc(@calls0); }
 proc:::exit /pid == 4242/ { exit(0); }
 tick-1s { printf("T\n"); }
