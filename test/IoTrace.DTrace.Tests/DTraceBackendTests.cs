@@ -34,8 +34,8 @@ public sealed class DTraceBackendTests(DTraceFixture fixture) : KernelBackendCon
     }
 
     /// <summary>
-    /// A Summary trace's calls are aggregated in dtrace, which truncates after its snapshot: flushes asked for by other
-    /// traces while this one counts must lose none of its calls, nor count one twice.
+    /// Flushes asked for by other traces' stops while a Summary trace makes many calls: none of its calls is lost or
+    /// counted twice, however its lines fall between the flushes (a script that aggregates them in dtrace lost some).
     /// </summary>
     [Fact]
     public void Trace_SummaryCallsWhileOtherTracesFlush_EveryCallCountedOnce()
