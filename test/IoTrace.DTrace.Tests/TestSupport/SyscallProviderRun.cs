@@ -70,6 +70,9 @@ internal sealed class SyscallProviderRun : IAsyncDisposable
             Signals.Terminate(_dtrace);
         }
 
+        // At its exit dtrace prints what its aggregations still hold (the sets not printed yet): read to the end, or a
+        // full pipe would keep it from exiting.
+        _ = await _dtrace.StandardOutput.ReadToEndAsync(CancellationToken.None);
         await _dtrace.WaitForExitAsync(CancellationToken.None);
     }
 
