@@ -35,7 +35,7 @@ internal static partial class StraceLog
         Requires.Strace();
         var log = Path.Combine(Path.GetTempPath(), $"iotrace-strace-{Guid.NewGuid():N}.txt");
         var start = new ProcessStartInfo("strace") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in (string[])["-f", "-qq", socketPeers ? "-yy" : "-y", "-o", log, "-e", $"trace={syscalls}", "-e", "signal=none", Dotnet(), program, .. arguments])
+        foreach (var argument in (string[])["-f", "-qq", socketPeers ? "-yy" : "-y", "-o", log, "-e", $"trace={syscalls}", "-e", "signal=none", DotnetHost.Path, program, .. arguments])
         {
             start.ArgumentList.Add(argument);
         }
@@ -105,14 +105,6 @@ internal static partial class StraceLog
     /// <summary>Whether the call names a path under <paramref name="folder"/>, or is made on an fd strace names by one.</summary>
     public static bool NamesPathUnder(StracedCall call, string folder) =>
         call.Text.Contains($"\"{folder}", StringComparison.Ordinal) || call.Text.Contains($"<{folder}", StringComparison.Ordinal);
-
-    /// <summary>
-    /// The dotnet host: the one dotnet test names, else this process's if it is one (not a test project's own
-    /// executable, run directly as xunit allows), else the PATH's.
-    /// </summary>
-    private static string Dotnet() =>
-        Environment.GetEnvironmentVariable("DOTNET_HOST_PATH")
-        ?? (Environment.ProcessPath is { } path && Path.GetFileNameWithoutExtension(path) == "dotnet" ? path : "dotnet");
 
     [GeneratedRegex(@"^(?<pid>\d+)\s+(?:(?<resumed><\.\.\. )(?<name>\w+) resumed>|(?<name>\w+)\()(?:.*<(?<unfinished>unfinished) \.\.\.>$|.*\)\s+=\s+(?<result>-?\d+))?")]
     private static partial Regex Call();

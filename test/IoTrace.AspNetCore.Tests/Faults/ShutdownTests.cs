@@ -118,9 +118,7 @@ public sealed class ShutdownTests
 
         public static ChildHost Start(string file)
         {
-            // As the core's strace tests do: dotnet test says which dotnet runs the tests.
-            var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
-            var start = new ProcessStartInfo(dotnet)
+            var start = new ProcessStartInfo(DotnetHost.Path)
             {
                 RedirectStandardOutput = true,
                 RedirectStandardError = true,
