@@ -194,8 +194,8 @@ internal static partial class SyscallProviderScript
         var cpu = platform.HasVtimestamp ? "sum(vtimestamp - self->vts)" : null;
         for (var set = 0; set < AggregateSets; set++)
         {
-            Aggregate(d, allReturns, $"/self->trace && !self->context && this->set == {set}/", "self->trace, probefunc", Name(string.Empty, set), cpu);
-            Aggregate(d, allReturns, $"/self->trace && self->context && this->set == {set}/", $"self->trace, probefunc, this->fd, this->gen, self->path, ustack({Frames})", Name("c", set), cpu);
+            Aggregate(d, allReturns, $"/self->trace && !self->context && this->set == {set}/", "self->trace, probefunc", string.Empty, SetSuffix(set), cpu);
+            Aggregate(d, allReturns, $"/self->trace && self->context && this->set == {set}/", $"self->trace, probefunc, this->fd, this->gen, self->path, ustack({Frames})", "c", SetSuffix(set), cpu);
         }
 
         Line(d, $"{allReturns} /self->trace/ {{ self->trace = 0; self->context = 0; self->owned = 0; self->ts = 0;{(platform.HasVtimestamp ? " self->vts = 0;" : string.Empty)} self->fd = 0; self->gen = 0; self->path = 0; self->a0 = 0; self->a1 = 0; self->a2 = 0; }}");
@@ -210,11 +210,11 @@ internal static partial class SyscallProviderScript
         {
             var printed = (stopped + AggregateSets - 1) % AggregateSets;
             Line(d, $"{flush} && this->stopped == {stopped}/ {{");
-            Line(d, $"  printa(\"S %d %s {values}\\n\", {Aggregations(Name(string.Empty, printed), platform)});");
-            Line(d, $"  printa(\"C %d %s %d %d {values} %s%k\\n\", {Aggregations(Name("c", printed), platform)});");
+            Line(d, $"  printa(\"S %d %s {values}\\n\", {Aggregations(string.Empty, SetSuffix(printed), platform)});");
+            Line(d, $"  printa(\"C %d %s %d %d {values} %s%k\\n\", {Aggregations("c", SetSuffix(printed), platform)});");
             foreach (var name in (string[])["", "c"])
             {
-                Line(d, $"  {string.Join(" ", Aggregations(Name(name, printed), platform).Split(", ").Select(static a => $"trunc({a});"))}");
+                Line(d, $"  {string.Join(" ", Aggregations(name, SetSuffix(printed), platform).Split(", ").Select(static a => $"trunc({a});"))}");
             }
 
             Line(d, "}");
@@ -227,9 +227,8 @@ internal static partial class SyscallProviderScript
         return d.ToString();
     }
 
-    private static void Aggregate(StringBuilder d, string probes, string predicate, string keys, (string Prefix, string Suffix) name, string? cpu)
+    private static void Aggregate(StringBuilder d, string probes, string predicate, string keys, string prefix, string suffix, string? cpu)
     {
-        var (prefix, suffix) = name;
         Line(d, $"{probes} {predicate} {{");
         Line(d, $"  @{prefix}calls{suffix}[{keys}] = count(); @{prefix}bytes{suffix}[{keys}] = sum(this->bytes); @{prefix}wall{suffix}[{keys}] = sum(timestamp - self->ts);");
         if (cpu is not null)
@@ -242,11 +241,11 @@ internal static partial class SyscallProviderScript
 
     private static readonly string[] s_values = ["calls", "bytes", "wall", "cpu"];
 
-    /// <summary>The names of a kind's aggregations in a set: <c>@calls0</c>, <c>@ccalls0</c>, ...; set 0's without the number.</summary>
-    private static (string Prefix, string Suffix) Name(string prefix, int set) => (prefix, set == 0 ? string.Empty : set.ToString(CultureInfo.InvariantCulture));
+    /// <summary>What a set's aggregations' names end with: <c>@calls1</c>, <c>@ccalls2</c>, ...; set 0's with nothing.</summary>
+    private static string SetSuffix(int set) => set == 0 ? string.Empty : set.ToString(CultureInfo.InvariantCulture);
 
-    private static string Aggregations((string Prefix, string Suffix) name, DTracePlatform platform) =>
-        string.Join(", ", s_values.Where(a => a != "cpu" || platform.HasVtimestamp).Select(a => $"@{name.Prefix}{a}{name.Suffix}"));
+    private static string Aggregations(string prefix, string suffix, DTracePlatform platform) =>
+        string.Join(", ", s_values.Where(a => a != "cpu" || platform.HasVtimestamp).Select(a => $"@{prefix}{a}{suffix}"));
 
     private static string Probes(IEnumerable<PlatformSyscall> calls, string point) =>
         string.Join(", ", calls.Select(c => c.ProviderName).Distinct(StringComparer.Ordinal).Select(name => string.Create(CultureInfo.InvariantCulture, $"syscall::{name}:{point}")));
