@@ -15,10 +15,12 @@ using IoTrace.Tracing;
 namespace IoTrace.DTrace;
 
 /// <summary>
-/// Root and dtrace: one dtrace process (<see cref="DTraceProcess"/>) runs a generated script
-/// (<see cref="DTraceScript"/>) that prints every IO call of a traced thread, found through the shared slot table
-/// (<see cref="TraceSlotTable"/>); each flush is charged as it is read, with lines from the runtime's JIT events
-/// (<see cref="ManagedCodeMap"/>) and the app's PDBs. It starts once, in the background, and stays attached
+/// Root and dtrace: one dtrace process runs a generated script that reports the IO calls of traced threads, found
+/// through the shared slot table (<see cref="TraceSlotTable"/>); each flush is charged as it is read, with lines from the
+/// runtime's JIT events (<see cref="ManagedCodeMap"/>) and the app's PDBs. On Linux the script prints a line per call
+/// (<see cref="DTraceScript"/>, read by <see cref="DTraceProcess"/>); the other systems' script aggregates them in dtrace
+/// (<see cref="SyscallProviderScript"/>, read by <see cref="SyscallProviderProcess"/>), which the tests run on Linux too
+/// (<see cref="ScriptKind"/>). It starts once, in the background, and stays attached
 /// (<see cref="DTraceAttachment"/>); until it is ready, and after it fails, the in-process backend serves
 /// (<see cref="AttachedBackend{TAttachment, TTrace}"/>).
 /// </summary>
@@ -45,22 +47,35 @@ internal sealed class DTraceBackend : AttachedBackend<DTraceAttachment, DTraceTr
     private static DTraceBackend? s_shared;
 
     private readonly string _dtrace;
+    private readonly DTraceScriptKind _script;
 
     // The shared connections marked in the script, by fd.
     private readonly Dictionary<int, long> _marked = [];
 
-    private DTraceBackend(string dtrace, IBackendDiagnostics diagnostics)
+    private DTraceBackend(string dtrace, DTraceScriptKind script, IBackendDiagnostics diagnostics)
         : base(diagnostics, s_attachTimeout)
     {
         _dtrace = dtrace;
+        _script = script;
     }
 
     public override string Name => BackendName;
 
-    /// <summary>No CPU time: DTrace for Linux 2.0 has no vtimestamp, so reports say CPU is unavailable, never 0.</summary>
+    /// <summary>
+    /// No CPU time: DTrace for Linux 2.0 has no vtimestamp, so reports say CPU is unavailable, never 0. Shared connections
+    /// only with the Linux script, whose own control calls mark their sockets.
+    /// </summary>
     public override BackendCapabilities Capabilities =>
         BackendCapabilities.SeesNativeLibraries | BackendCapabilities.HasStacks | BackendCapabilities.ReportsLate | BackendCapabilities.ReadsThreadTraces
-        | BackendCapabilities.CountsSharedConnections;
+        | (_script == DTraceScriptKind.Lines ? BackendCapabilities.CountsSharedConnections : BackendCapabilities.None);
+
+    /// <summary>
+    /// The script the process's instance runs, set before it is created: Linux's own. The tests set the other systems' on
+    /// Linux to run their path here, in a process strace traces: to print <c>ustack()</c> DTrace for Linux may otherwise
+    /// ptrace the app and plant a breakpoint in its dynamic linker, which the runtime aborts at (its next dlopen or
+    /// dlclose, the dotnet host's at exit among them; <see cref="SyscallProviderScript"/>). Not for apps.
+    /// </summary>
+    internal static DTraceScriptKind ScriptKind { get; set; } = DTraceScriptKind.Lines;
 
     /// <inheritdoc cref="ManagedCodeMap.WaitUntilCurrent"/>
     internal bool WaitUntilCodeMapCurrent(TimeSpan timeout) => Attachment?.Map.WaitUntilCurrent(timeout) ?? false;
@@ -85,10 +100,12 @@ internal sealed class DTraceBackend : AttachedBackend<DTraceAttachment, DTraceTr
             return null;
         }
 
-        reason = $"dtrace ({dtrace}): one dtrace process reports the IO calls of traced threads; the in-process backend serves until it is attached";
+        var script = ScriptKind;
+        var how = script == DTraceScriptKind.Lines ? "reports the IO calls of traced threads" : "aggregates the IO calls of traced threads (the syscall provider's script)";
+        reason = $"dtrace ({dtrace}): one dtrace process {how}; the in-process backend serves until it is attached";
         lock (s_sharedLock)
         {
-            return s_shared ??= new DTraceBackend(dtrace, BackendDiagnostics.Shared);
+            return s_shared ??= new DTraceBackend(dtrace, script, BackendDiagnostics.Shared);
         }
     }
 
@@ -99,10 +116,11 @@ internal sealed class DTraceBackend : AttachedBackend<DTraceAttachment, DTraceTr
             return Task.CompletedTask;
         }
 
-        // The first flush whose markers are all made after this stop: it is not requested yet.
-        trace.Flush = attachment.Process.LastRequested + 1;
+        // The first flush requested after this stop (not requested yet), or the one after it where the script prints a
+        // flush late.
+        trace.Flush = attachment.Output.LastRequested + 1 + attachment.Output.FlushesLate;
         trace.StopTimestamp = session.StopTimestamp;
-        attachment.Process.RequestFlush();
+        attachment.Output.RequestFlush();
         return trace.Flushed.Task;
     }
 
@@ -118,7 +136,7 @@ internal sealed class DTraceBackend : AttachedBackend<DTraceAttachment, DTraceTr
     {
         try
         {
-            if (Attachment is null)
+            if (Attachment is null || _script != DTraceScriptKind.Lines)
             {
                 return;
             }
@@ -168,12 +186,38 @@ internal sealed class DTraceBackend : AttachedBackend<DTraceAttachment, DTraceTr
         }
 
         slots.MapThreadPages();
-        DTraceProcess process;
+        var attributor = new StackAttributor(map, new PlainStackWalk());
+        DTraceAttachment attachment;
         try
         {
-            var libc = LibcUnwindTable.Load(ProcessMaps.Self);
-            var script = DTraceScript.Generate(Environment.ProcessId, slots.Address, LibcRuleTable.SystemCallSites(libc), LibcRuleTable.Shared(libc), RuntimeCode.Of(ProcessMaps.Executable()));
-            process = DTraceProcess.Start(_dtrace, script, s_attachTimeout, Environment.GetEnvironmentVariable(RecordingVariable));
+            var recording = Environment.GetEnvironmentVariable(RecordingVariable);
+            if (_script == DTraceScriptKind.Lines)
+            {
+                var libc = LibcUnwindTable.Load(ProcessMaps.Self);
+                var script = DTraceScript.Generate(Environment.ProcessId, slots.Address, LibcRuleTable.SystemCallSites(libc), LibcRuleTable.Shared(libc), RuntimeCode.Of(ProcessMaps.Executable()));
+                var process = DTraceProcess.Start(_dtrace, script, s_attachTimeout, recording);
+                attachment = new DTraceAttachment(process, map, slots, ThreadTraces.Subscribe(slots));
+                var charger = new FlushCharger(Traces, attributor);
+                process.Flushed += (flush, calls) => Guarded(() =>
+                {
+                    charger.Charge(calls);
+                    OnFlushed(attachment, flush);
+                });
+            }
+            else
+            {
+                // Every strategy's calls: the trace's own strategy picks what it counts, as it charges them.
+                var platform = DTracePlatform.Current ?? throw new InvalidOperationException("dtrace does not run on this system");
+                var script = SyscallProviderScript.Generate(platform, Environment.ProcessId, slots.Address, Strategy.All);
+                var process = SyscallProviderProcess.Start(_dtrace, script, s_attachTimeout, recording);
+                attachment = new DTraceAttachment(process, map, slots, ThreadTraces.Subscribe(slots));
+                var charger = new AggregateCharger(platform, id => Traces.TryGetValue(id, out var trace) ? trace.Session : null, attributor);
+                process.Flushed += (flush, printed) => Guarded(() =>
+                {
+                    charger.Charge(printed);
+                    OnFlushed(attachment, flush);
+                });
+            }
         }
         catch (Exception e) when (e is InvalidOperationException or IOException or UnauthorizedAccessException or System.ComponentModel.Win32Exception)
         {
@@ -182,14 +226,10 @@ internal sealed class DTraceBackend : AttachedBackend<DTraceAttachment, DTraceTr
             return null;
         }
 
-        var attachment = new DTraceAttachment(process, map, slots, ThreadTraces.Subscribe(slots),
-            new FlushCharger(Traces, new StackAttributor(map, new PlainStackWalk())));
-
-        // On the output thread, which must go on: a failure is logged once and that flush is lost.
-        process.Flushed += (flush, calls) => Guarded(() => OnFlushed(attachment, flush, calls));
-        process.Heartbeat += () => Guarded(() => ExpireOverdueTraces(s_flushTimeout));
-        process.Lost += what => LoseCalls($"dtrace dropped records ({what}); the reports of the traces running then are marked incomplete");
-        process.Failed += r => Fail(r);
+        // On the threads that read dtrace and ask for its flushes, which must go on: a failure is logged once.
+        attachment.Output.Heartbeat += () => Guarded(() => ExpireOverdueTraces(s_flushTimeout));
+        attachment.Output.Lost += what => LoseCalls($"dtrace dropped records ({what}); the reports of the traces running then are marked incomplete");
+        attachment.Output.Failed += r => Fail(r);
         return attachment;
     }
 
@@ -212,17 +252,29 @@ internal sealed class DTraceBackend : AttachedBackend<DTraceAttachment, DTraceTr
         return found;
     }
 
-    /// <summary>On the output thread: charges a flush, then completes the traces that waited for it or an earlier one.</summary>
-    private void OnFlushed(DTraceAttachment attachment, long flush, IReadOnlyList<DTraceCall> calls)
+    /// <summary>
+    /// On the output thread, once a flush is charged: completes the traces that waited for it or an earlier one, and asks
+    /// for the next flush while stopped traces wait for a later one (a script that prints a flush late).
+    /// </summary>
+    private void OnFlushed(DTraceAttachment attachment, long flush)
     {
-        attachment.Charger.Charge(calls);
         attachment.Slots.MapThreadPages();
+        var waiting = false;
         foreach (var trace in Traces.Values)
         {
             if (trace.StopTimestamp != 0 && trace.Flush <= flush)
             {
                 Complete(trace);
             }
+            else
+            {
+                waiting |= trace.StopTimestamp != 0;
+            }
+        }
+
+        if (waiting)
+        {
+            attachment.Output.RequestFlush();
         }
     }
 

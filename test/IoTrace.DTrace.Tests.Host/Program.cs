@@ -3,7 +3,15 @@ using IoTrace.DTrace;
 using IoTrace.Tests.Shared;
 
 // Attaches the dtrace backend, then with "files ROOT" does FileSystemWork under ROOT in a trace and prints its rows;
-// with "wait", says READY and waits to be killed.
+// with "files ROOT flows", then eight threads each read a file of its own under ROOT in a trace of its own, Read or
+// Summary by turns, and each prints its totals by probe; with "wait", says READY and waits to be killed. "--syscall-provider" first makes the
+// backend run the other systems' script (DTraceBackend.ScriptKind; run it under strace, which keeps dtrace from ptracing).
+if (args is ["--syscall-provider", .. var rest])
+{
+    DTraceBackend.ScriptKind = IoTrace.DTrace.Script.DTraceScriptKind.SyscallProvider;
+    args = rest;
+}
+
 var warnings = new HostWarnings();
 IoTracer.LoggerFactory = warnings;
 IoTracer.AddBackend(IoTraceDTrace.Backend);
@@ -13,7 +21,7 @@ if (!IoTracer.TryEnable("dtrace", out var reason))
     return 1;
 }
 
-if (args is ["files", var root])
+if (args is ["files", var root, .. var then])
 {
     var report = IoTracer.Trace(Strategy.All, () => FileSystemWork.Run(root));
     foreach (var a in report.Aggregates)
@@ -22,6 +30,11 @@ if (args is ["files", var root])
     }
 
     Console.WriteLine(warnings.Done(report));
+    if (then is ["flows"])
+    {
+        Flows(root);
+    }
+
     return 0;
 }
 
@@ -33,5 +46,28 @@ if (args is ["wait"])
     return 0;
 }
 
-Console.WriteLine("usage: files ROOT | wait");
+Console.WriteLine("usage: [--syscall-provider] files ROOT [flows] | wait");
 return 2;
+
+static void Flows(string folder)
+{
+    var totals = new string[8];
+    var flows = Enumerable.Range(0, totals.Length).Select(i => new Thread(() =>
+    {
+        var path = Path.Combine(folder, $"flow{i}.bin");
+        File.WriteAllBytes(path, new byte[1000 * (i + 1)]);
+        var report = IoTracer.Trace(i % 2 == 0 ? Strategy.Read : Strategy.Summary, () =>
+        {
+            for (var read = 0; read < 3; read++)
+            {
+                File.ReadAllBytes(path);
+            }
+        });
+        var byProbe = report.Aggregates.GroupBy(static a => a.Probe, StringComparer.Ordinal).OrderBy(static g => g.Key, StringComparer.Ordinal)
+            .Select(static g => $"{g.Key} {g.Sum(static a => a.Calls)} {g.Sum(static a => a.Bytes)}");
+        totals[i] = $"{i} {report.IsComplete} {string.Join(", ", byProbe)}";
+    })).ToList();
+    flows.ForEach(static t => t.Start());
+    flows.ForEach(static t => t.Join());
+    Array.ForEach(totals, Console.WriteLine);
+}

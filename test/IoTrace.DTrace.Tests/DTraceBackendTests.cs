@@ -1,5 +1,7 @@
+using System.Globalization;
 using IoTrace.DTrace.Tests.TestSupport;
 using IoTrace.Tests.KernelBackends;
+using IoTrace.Tests.Shared;
 using Xunit;
 
 namespace IoTrace.DTrace.Tests;
@@ -32,6 +34,79 @@ public sealed class DTraceBackendTests(DTraceFixture fixture) : KernelBackendCon
         Assert.Equal(IoTraceFeatures.Calls | IoTraceFeatures.Bytes | IoTraceFeatures.Time, report.Features);
         Assert.Equal(5_000, Assert.Single(report.Aggregates).Bytes);
     }
+
+    /// <summary>
+    /// The backend running the other systems' script (<see cref="DTraceBackend.ScriptKind"/>: aggregations in dtrace,
+    /// flushed a flush late, stacks from <c>ustack()</c>) in a fresh process under strace: the same calls and bytes on the
+    /// work's files and socket as strace, on the work's own lines. What macOS, FreeBSD and illumos will run, but for their
+    /// catalogs and system services.
+    /// </summary>
+    [Fact]
+    public async Task Trace_SyscallProviderScriptFileSystemWork_MatchesStraceOnTheWorksLines()
+    {
+        fixture.Require();
+        var run = await SyscallProviderHost.Value;
+
+        var (files, socket) = FileSystemWorkStrace.Read(run.Log, run.Root);
+        var reported = FileSystemWorkStrace.Reported(
+            run.Files.Select(static r => (r[0], (string?)r[5], long.Parse(r[3], CultureInfo.InvariantCulture), long.Parse(r[4], CultureInfo.InvariantCulture))), run.Root);
+        Assert.Contains("copy_file_range 1 3000", reported.Files);
+        Assert.Contains("getdents64 2 136", reported.Files);
+        Assert.Equal(FileSystemWorkStrace.Lines(files), reported.Files);
+        Assert.Equal(FileSystemWorkStrace.Lines(socket), reported.Socket);
+
+        // Each row on the work's folder on a line of the work's, but one: glibc's open keeps the path in rbp, where
+        // ustack()'s frame-pointer walk looks for the caller's frame. An open whose fd's later calls share one line takes
+        // it (the core's rule); moved.bin's are on four lines.
+        var folder = FileSystemWork.Folder(run.Root);
+        var work = run.Files.Where(r => r[5].StartsWith(folder, StringComparison.Ordinal)).ToList();
+        Assert.Equal([$"openat {Path.Combine(folder, "moved.bin")}"], work.Where(static r => r[1].Length == 0).Select(static r => $"{r[0]} {r[5]}"));
+        Assert.All(work.Where(static r => r[1].Length != 0), static r => Assert.Equal($"{nameof(FileSystemWork)}.cs", r[1]));
+    }
+
+    /// <summary>
+    /// The other systems' script, eight threads at once in the same process, Read and Summary traces by turns, each
+    /// reading a file of its own three times: each report has exactly its own calls and its file's bytes as strace saw
+    /// them, whole (its rows are printed a flush after its stop, which the backend asks for).
+    /// </summary>
+    [Fact]
+    public async Task Trace_SyscallProviderScriptConcurrentFlows_EachGetsExactlyItsOwnCalls()
+    {
+        fixture.Require();
+        var run = await SyscallProviderHost.Value;
+
+        var straced = StraceLog.Calls(run.Log);
+        var expected = Enumerable.Range(0, 8).Select(i =>
+        {
+            var reads = StraceLog.Lines(straced.Where(c => c.Name == "pread64" && c.Text.Contains($"<{Path.Combine(run.Root, $"flow{i}.bin")}>", StringComparison.Ordinal)));
+            var read = Assert.Single(reads);
+            return i % 2 == 0 ? $"{i} True {read}" : $"{i} True close 3 0, flock 6 0, fstat 6 0, openat 3 0, {read}";
+        });
+        Assert.Equal(expected, run.Flows);
+    }
+
+    /// <summary>
+    /// One run of the test host with the other systems' script, under strace, for the tests above: the backend's dtrace
+    /// enables every call's probes, and DTrace for Linux takes about 10 s to disable them when the host exits.
+    /// </summary>
+    private static readonly Lazy<Task<HostRun>> SyscallProviderHost = new(static async () =>
+    {
+        var root = Directory.CreateTempSubdirectory("iotrace-syscall-provider-").FullName;
+        try
+        {
+            var (stdout, log) = await StraceLog.RunAsync(StraceLog.IoClasses, Path.Combine(AppContext.BaseDirectory, "IoTrace.DTrace.Tests.Host.dll"), "--syscall-provider", "files", root, "flows");
+            var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            var done = Array.IndexOf(lines, "DONE dtrace True");
+            Assert.True(done >= 0, stdout);
+            return new HostRun(root, log, [.. lines[..done].Select(static l => l.Split('\t'))], lines[(done + 1)..]);
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    });
+
+    private sealed record HostRun(string Root, string[] Log, IReadOnlyList<string[]> Files, string[] Flows);
 
     /// <summary>
     /// Flushes asked for by other traces' stops while a Summary trace makes many calls: none of its calls is lost or

@@ -30,10 +30,13 @@ internal sealed class AggregateOutputParser
             var frame = line.AsSpan().Trim();
             if (frame.Length != 0 && !IsRecord(line))
             {
-                // A frame in code dtrace has symbols for prints as module`symbol+offset: native code, never the app's.
-                if (frame.StartsWith("0x", StringComparison.Ordinal) && ulong.TryParse(frame[2..], NumberStyles.HexNumber, CultureInfo.InvariantCulture, out var address))
+                // A frame in code dtrace has symbols for prints as module`symbol+offset: native code, never the app's. One in
+                // a mapping it knows but without a symbol prints as module`0xaddress (DTrace for Linux: jitted code in
+                // memfd:doublemapper, ReadyToRun code in its assembly's file), anywhere else as 0xaddress.
+                var address = frame[(frame.IndexOf('`') + 1)..];
+                if (address.StartsWith("0x", StringComparison.Ordinal) && ulong.TryParse(address[2..], NumberStyles.HexNumber, CultureInfo.InvariantCulture, out var value))
                 {
-                    _frames.Add(address);
+                    _frames.Add(value);
                 }
 
                 return null;

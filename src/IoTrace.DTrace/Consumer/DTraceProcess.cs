@@ -2,14 +2,12 @@ using System.Diagnostics;
 using System.Runtime.Versioning;
 using IoTrace.DTrace.Script;
 using IoTrace.Platform.Linux;
-using IoTrace.Tracing;
 
 namespace IoTrace.DTrace.Consumer;
 
 /// <summary>
-/// The dtrace process the backend runs: started with the generated script (no <c>-p</c>: dtrace would keep the app
-/// ptrace-attached, which no debugger or strace could then share), read line by line, and asked to flush with a marker
-/// call (<see cref="DTraceScript.MarkerOption"/>) made on each CPU in turn.
+/// The dtrace process the backend runs on Linux, with <see cref="DTraceScript"/>: read line by line, and asked to flush
+/// with a marker call (<see cref="DTraceScript.MarkerOption"/>) made on each CPU in turn.
 /// </summary>
 /// <remarks>
 /// Why a marker on every CPU: dtrace prints each CPU's lines in the order they were written, but CPUs one after another.
@@ -18,13 +16,11 @@ namespace IoTrace.DTrace.Consumer;
 /// of them has been read.
 /// </remarks>
 [SupportedOSPlatform("linux")]
-internal sealed class DTraceProcess : IDisposable
+internal sealed class DTraceProcess : DTraceOutput
 {
     /// <summary>dtrace prints what it read every 10 ms (its switchrate): flushes closer than that would read nothing more.</summary>
     private static readonly TimeSpan s_markerSpacing = TimeSpan.FromMilliseconds(10);
 
-    private readonly Process _process;
-    private readonly string _scriptPath;
     private readonly DTraceLineParser _parser = new();
 
     // Each connect's peer, printed apart from its call.
@@ -32,25 +28,13 @@ internal sealed class DTraceProcess : IDisposable
 
     // Flushes read, in order, until the peers their connects name are read too.
     private readonly Queue<(long Sequence, List<DTraceCall> Calls, long ReadAt)> _pending = new();
-    private readonly SemaphoreSlim _flushWanted = new(0);
-    private readonly TaskCompletionSource<string?> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly int[] _cpus;
-    private readonly string? _recordingPath;
     private readonly Dictionary<long, int> _markersSeen = [];
     private List<DTraceCall> _batch = [];
-
-    // dtrace's last lines on stderr, for the reason it exited.
-    private readonly Queue<string> _errors = new();
-    private long _requested;
     private long _lastMarker;
-    private volatile bool _disposed;
 
-    private DTraceProcess(Process process, string scriptPath, int[] cpus, string? recording)
+    private DTraceProcess(DTraceChild child)
+        : base(child)
     {
-        _process = process;
-        _scriptPath = scriptPath;
-        _cpus = cpus;
-        _recordingPath = recording;
     }
 
     /// <summary>How long a flush waits for a peer its connects name before it is delivered without it.</summary>
@@ -62,230 +46,69 @@ internal sealed class DTraceProcess : IDisposable
     /// </summary>
     public event Action<long, IReadOnlyList<DTraceCall>>? Flushed;
 
-    /// <summary>dtrace's line each second, on the output thread.</summary>
-    public event Action? Heartbeat;
-
-    /// <summary>dtrace said calls were dropped (its buffers were full).</summary>
-    public event Action<string>? Lost;
-
-    /// <summary>dtrace ended, or wrote something the backend cannot go on after.</summary>
-    public event Action<string>? Failed;
-
-    /// <summary>The last flush requested; <see cref="Flushed"/> reports it once read.</summary>
-    public long LastRequested => Interlocked.Read(ref _requested);
+    /// <summary>A call that returned before flush <c>n</c> was requested is printed by flush <c>n</c>.</summary>
+    public override int FlushesLate => 0;
 
     /// <summary>Starts dtrace on <paramref name="script"/> and waits for its probes to be enabled.</summary>
     /// <param name="dtrace">The dtrace executable.</param>
     /// <param name="script">The D script, written to a temporary file for dtrace to read.</param>
     /// <param name="timeout">How long to wait for the script's ready line.</param>
     /// <param name="recording">A file to append dtrace's output to, line by line, as it is read; null for none.</param>
-    public static DTraceProcess Start(string dtrace, string script, TimeSpan timeout, string? recording = null)
+    public static DTraceProcess Start(string dtrace, string script, TimeSpan timeout, string? recording = null) =>
+        Started(new DTraceProcess(DTraceChild.Start(dtrace, script, recording)), timeout);
+
+    protected override void ReadOutput()
     {
-        var path = Path.Combine(Path.GetTempPath(), $"iotrace-{Environment.ProcessId}-{Guid.NewGuid():N}.d");
-        File.WriteAllText(path, script);
-        var info = new ProcessStartInfo(dtrace)
+        while (Child.ReadLine() is { } line)
         {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var argument in (string[])["-q", "-s", path])
-        {
-            info.ArgumentList.Add(argument);
-        }
-
-        Process process;
-        using (SuppressedFlow.Begin())
-        {
-            process = Process.Start(info) ?? throw new InvalidOperationException($"{dtrace} could not be started");
-        }
-
-        // dtrace inherits the affinity of the thread that starts it, which may be pinned to fewer CPUs than the process.
-        var cpus = AllowedCpus();
-        _ = CpuAffinity.TrySet(process.Id, cpus);
-        var host = new DTraceProcess(process, path, cpus, recording);
-        using (SuppressedFlow.Begin())
-        {
-            new Thread(host.ReadOutput) { IsBackground = true, Name = "IoTrace dtrace output" }.UnsafeStart();
-            new Thread(host.ReadErrors) { IsBackground = true, Name = "IoTrace dtrace errors" }.UnsafeStart();
-            new Thread(host.MakeMarkers) { IsBackground = true, Name = "IoTrace dtrace flushes" }.UnsafeStart();
-        }
-
-        string? failure;
-        if (!host._ready.Task.Wait(timeout))
-        {
-            failure = $"dtrace did not enable its probes within {timeout.TotalSeconds:0} s";
-        }
-        else
-        {
-            failure = host._ready.Task.Result;
-        }
-
-        host.DeleteScript();
-        if (failure is not null)
-        {
-            host.Dispose();
-            throw new InvalidOperationException(failure);
-        }
-
-        return host;
-    }
-
-    /// <summary>Asks for a flush; <see cref="Flushed"/> reports it, or a later one.</summary>
-    public void RequestFlush() => _flushWanted.Release();
-
-    public void Dispose()
-    {
-        if (_disposed)
-        {
-            return;
-        }
-
-        _disposed = true;
-        _flushWanted.Release();
-        try
-        {
-            // SIGTERM: dtrace disables its probes and exits; the app does not wait for its teardown. Not SIGINT: an app
-            // a shell started in the background ignores SIGINT, and so does its dtrace.
-            if (!_process.HasExited)
+            if (line.Length == 0)
             {
-                _ = LibcInterop.Kill(_process.Id, LibcInterop.SIGTERM);
+                continue;
+            }
+
+            switch (line[0])
+            {
+                case 'C' or 'P' or 'S':
+                    if (_parser.ParseCall(line) is { } call)
+                    {
+                        _batch.Add(call);
+                    }
+
+                    break;
+                case 'N':
+                    if (DTraceLineParser.TryParsePeer(line, out var key, out var peer))
+                    {
+                        _peers[key] = peer;
+                        Deliver(force: false);
+                    }
+
+                    break;
+                case 'F':
+                    if (DTraceLineParser.TryParseMarker(line, out _, out var sequence) && MarkerReadOnEveryCpu(sequence))
+                    {
+                        _pending.Enqueue((sequence, _batch, Stopwatch.GetTimestamp()));
+                        _batch = [];
+                        Deliver(force: false);
+                    }
+
+                    break;
+                case 'R':
+                    Ready.TrySetResult(null);
+                    break;
+                case 'T':
+                    Deliver(force: true);
+                    OnHeartbeat();
+                    break;
             }
         }
-        catch (InvalidOperationException)
-        {
-        }
 
-        DeleteScript();
-    }
-
-    private void DeleteScript()
-    {
-        try
-        {
-            File.Delete(_scriptPath);
-        }
-        catch (IOException)
-        {
-        }
-        catch (UnauthorizedAccessException)
-        {
-        }
-    }
-
-    private void ReadOutput()
-    {
-        var recording = OpenRecording();
-        try
-        {
-            while (_process.StandardOutput.ReadLine() is { } line)
-            {
-                recording = Record(recording, line);
-                if (line.Length == 0)
-                {
-                    continue;
-                }
-
-                switch (line[0])
-                {
-                    case 'C' or 'P' or 'S':
-                        if (_parser.ParseCall(line) is { } call)
-                        {
-                            _batch.Add(call);
-                        }
-
-                        break;
-                    case 'N':
-                        if (DTraceLineParser.TryParsePeer(line, out var key, out var peer))
-                        {
-                            _peers[key] = peer;
-                            Deliver(force: false);
-                        }
-
-                        break;
-                    case 'F':
-                        if (DTraceLineParser.TryParseMarker(line, out _, out var sequence) && MarkerReadOnEveryCpu(sequence))
-                        {
-                            _pending.Enqueue((sequence, _batch, Stopwatch.GetTimestamp()));
-                            _batch = [];
-                            Deliver(force: false);
-                        }
-
-                        break;
-                    case 'R':
-                        _ready.TrySetResult(null);
-                        break;
-                    case 'T':
-                        Deliver(force: true);
-                        Heartbeat?.Invoke();
-                        break;
-                }
-            }
-        }
-        catch (IOException)
-        {
-        }
-
-        Close(recording);
-        _process.WaitForExit();
-        var reason = $"dtrace exited with code {_process.ExitCode}";
-        _ready.TrySetResult(reason + LastErrors());
-        if (!_disposed)
-        {
-            Failed?.Invoke(reason + LastErrors());
-        }
-    }
-
-    /// <summary>The recording's file, opened to append; null where there is none or it cannot be opened.</summary>
-    private StreamWriter? OpenRecording()
-    {
-        if (_recordingPath is not { Length: > 0 } path)
-        {
-            return null;
-        }
-
-        try
-        {
-            return new StreamWriter(path, append: true) { AutoFlush = true };
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return null;
-        }
-    }
-
-    /// <summary>Appends the line to the recording; a recording that fails to write is closed, and the reading goes on.</summary>
-    private static StreamWriter? Record(StreamWriter? recording, string line)
-    {
-        try
-        {
-            recording?.WriteLine(line);
-            return recording;
-        }
-        catch (IOException)
-        {
-            Close(recording);
-            return null;
-        }
-    }
-
-    private static void Close(StreamWriter? recording)
-    {
-        try
-        {
-            recording?.Dispose();
-        }
-        catch (IOException)
-        {
-            // Its last lines are lost; the backend goes on.
-        }
+        Ended();
     }
 
     private bool MarkerReadOnEveryCpu(long sequence)
     {
         var seen = _markersSeen.GetValueOrDefault(sequence) + 1;
-        if (seen < _cpus.Length)
+        if (seen < Child.Cpus.Length)
         {
             _markersSeen[sequence] = seen;
             return false;
@@ -323,74 +146,18 @@ internal sealed class DTraceProcess : IDisposable
         }
     }
 
-    /// <summary>The process's dtrace child's PID, for tests.</summary>
-    internal int ProcessId => _process.Id;
-
-    /// <summary>
-    /// The CPUs this process may run on, as its main thread may (the thread that starts dtrace may be pinned to fewer):
-    /// the flush markers are made on each of them, since its calls are printed from each.
-    /// </summary>
-    internal static int[] AllowedCpus() => CpuAffinity.Of(Environment.ProcessId) ?? [.. Enumerable.Range(0, Environment.ProcessorCount)];
-
     private bool Resolvable(DTraceCall call) => !IsNamedConnect(call) || _peers.ContainsKey((call.Trace, call.Fd, call.Generation));
 
     /// <summary>A connect of a trace with context (it has a stack) on an fd: the script printed its peer.</summary>
     private static bool IsNamedConnect(DTraceCall call) => call.Stack.Length > 0 && call.Fd >= 0 && call.Syscall.Name == "connect";
 
-    private string LastErrors()
+    protected override void MakeFlushes()
     {
-        lock (_errors)
+        while (!IsDisposed)
         {
-            return _errors.Count == 0 ? string.Empty : ": " + string.Join(" | ", _errors);
-        }
-    }
-
-    private void ReadErrors()
-    {
-        try
-        {
-            while (_process.StandardError.ReadLine() is { } line)
-            {
-                // A thread's slot on a page the table has not mapped yet fails its copyin: that thread runs no trace.
-                if (line.Contains("error on enabled probe", StringComparison.Ordinal) && line.Contains(":sys_enter)", StringComparison.Ordinal))
-                {
-                    continue;
-                }
-
-                if (line.Contains(" drops", StringComparison.Ordinal))
-                {
-                    Lost?.Invoke(line);
-                    continue;
-                }
-
-                lock (_errors)
-                {
-                    _errors.Enqueue(line);
-                    if (_errors.Count > 5)
-                    {
-                        _errors.Dequeue();
-                    }
-                }
-            }
-        }
-        catch (IOException)
-        {
-        }
-    }
-
-    private void MakeMarkers()
-    {
-        while (!_disposed)
-        {
-            _flushWanted.Wait();
-
-            // One marker answers every request made before it.
-            while (_flushWanted.CurrentCount > 0)
-            {
-                _flushWanted.Wait();
-            }
-
-            if (_disposed)
+            // dtrace's own line is the heartbeat (its T, each second).
+            _ = WaitForFlushWanted(Timeout.InfiniteTimeSpan);
+            if (IsDisposed)
             {
                 return;
             }
@@ -403,8 +170,8 @@ internal sealed class DTraceProcess : IDisposable
             }
 
             _lastMarker = Stopwatch.GetTimestamp();
-            var sequence = Interlocked.Increment(ref _requested);
-            foreach (var cpu in _cpus)
+            var sequence = NextFlush();
+            foreach (var cpu in Child.Cpus)
             {
                 _ = CpuAffinity.TrySet(0, [cpu]);
                 _ = LibcInterop.Prctl(DTraceScript.MarkerOption, (nint)sequence, 0, 0, 0);

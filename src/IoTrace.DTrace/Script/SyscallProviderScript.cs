@@ -36,9 +36,10 @@ namespace IoTrace.DTrace.Script;
 /// <para>dtrace reports a key it had no room for as "aggregation drops" on stderr: its calls are missing from every
 /// flush, so the reports of the traces running then are short and must say so. The keys of one flush, for all traces
 /// with context, share dtrace's aggregation size (4 MB by default; about 4,500 keys per CPU on DTrace for Linux).</para>
-/// <para>Stop its dtrace with SIGTERM, never SIGKILL: to print ustack() DTrace for Linux grabs the traced process and
-/// plants a breakpoint in its dynamic linker, which a killed dtrace leaves behind, and the process's next dlopen then
-/// dies of SIGTRAP.</para>
+/// <para>To print ustack() DTrace for Linux may ptrace the traced process and plant a breakpoint in its dynamic linker
+/// (not in a process it counts as a system daemon, nor in one something else already ptraces: strace, in the tests).
+/// The runtime then aborts at the process's next dlopen or dlclose, while dtrace runs and after it exited on SIGTERM
+/// alike (seen in a process started from a terminal). Never stop it with SIGKILL.</para>
 /// </remarks>
 internal static partial class SyscallProviderScript
 {
@@ -146,6 +147,13 @@ internal static partial class SyscallProviderScript
             {
                 Line(d, $"{byPath} /self->context && {argument}/ {{ self->path = copyinstr({argument}); }}");
             }
+        }
+
+        // A call of the *at family on an fd with an empty path (fstatat(fd, "", AT_EMPTY_PATH), utimensat(fd, NULL)) is a
+        // call on the fd, as strace names it.
+        if (Entry(static c => c.Path == SyscallPath.Arg1 && c.Fd == SyscallFd.None) is { Length: > 0 } atCalls)
+        {
+            Line(d, $"{atCalls} /self->context && self->path == \"\" && {fdInRange}/ {{ self->fd = (int)arg0; self->gen = gen[arg0]; }}");
         }
 
         // A socket's peer, as the first 24 bytes of its address: the socket may be closed before the flush.

@@ -57,11 +57,7 @@ public sealed class AggregateOutputParserTests
             "F",
         ];
 
-        AggregateFlush? flush = null;
-        foreach (var line in lines)
-        {
-            flush = parser.Add(line);
-        }
+        var flush = AddAll(parser, lines);
 
         Assert.NotNull(flush);
         Assert.Equal(0, parser.Unrecognized);
@@ -73,6 +69,33 @@ public sealed class AggregateOutputParserTests
         var peer = Assert.Single(flush.Peers);
         Assert.Equal((8L, 13, 0L), (peer.Trace, peer.Fd, peer.Generation));
         Assert.Equal([0x100007f901f0210UL, 0UL, 0UL], peer.Address);
+    }
+
+    /// <summary>
+    /// DTrace for Linux names the mapping of a frame it has no symbol for: jitted code (<c>memfd:doublemapper</c>, with
+    /// W^X on) and ReadyToRun code (its assembly's file) print as <c>module`0xaddress</c>, kept as the address; a frame
+    /// with a symbol is native code, left out (lines as the backend recorded them running that script).
+    /// </summary>
+    [Fact]
+    public void Add_FramesInNamedMappingsWithoutSymbols_KeptAsAddresses()
+    {
+        var parser = new AggregateOutputParser();
+        string[] lines =
+        [
+            "C 1 flock 90 3 1 0 13746 - ",
+            "              libc.so.6`flock+0x7",
+            "              System.Private.CoreLib.dll`0x7fb4e9571667",
+            "              memfd:doublemapper`0x7fb4ebb859d9",
+            "              libcoreclr.so`0x7fb5689fb3cc",
+            "",
+            "F",
+        ];
+
+        var flush = AddAll(parser, lines);
+
+        Assert.NotNull(flush);
+        Assert.Equal(0, parser.Unrecognized);
+        Assert.Equal([0x7fb4e9571667UL, 0x7fb4ebb859d9UL, 0x7fb5689fb3ccUL], Assert.Single(flush.Rows).Stack);
     }
 
     /// <summary>A row's stack ends at the next record even without its blank line; a line of none of the script's is counted, not read.</summary>
@@ -91,5 +114,17 @@ public sealed class AggregateOutputParserTests
         Assert.Equal(2, parser.Unrecognized);
         var row = Assert.Single(flush.Rows);
         Assert.Equal([0x10UL], row.Stack);
+    }
+
+    /// <summary>Adds every line; what the last one returned (a flush, if it ended one).</summary>
+    private static AggregateFlush? AddAll(AggregateOutputParser parser, string[] lines)
+    {
+        AggregateFlush? flush = null;
+        foreach (var line in lines)
+        {
+            flush = parser.Add(line);
+        }
+
+        return flush;
     }
 }

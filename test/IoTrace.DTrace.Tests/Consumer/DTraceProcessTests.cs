@@ -28,7 +28,7 @@ public sealed class DTraceProcessTests
         {
             Assert.True(CpuAffinity.TrySet(0, [processCpus[^1]]));
             using var process = DTraceProcess.Start(dtrace, "BEGIN { printf(\"R\\n\"); }", TimeSpan.FromSeconds(60));
-            return (Dtrace: CpusAllowed(process.ProcessId.ToString(CultureInfo.InvariantCulture)), Markers: DTraceProcess.AllowedCpus());
+            return (Dtrace: CpusAllowed(process.ProcessId.ToString(CultureInfo.InvariantCulture)), Markers: DTraceChild.AllowedCpus());
         }, TaskCreationOptions.LongRunning);
 
         var (dtraceCpus, markerCpus) = await started;
