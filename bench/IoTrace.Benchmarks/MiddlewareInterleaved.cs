@@ -9,7 +9,8 @@ namespace IoTrace.Benchmarks;
 /// in rounds, none first in each round, and gives per configuration the median over rounds of (configuration - none)
 /// in ns per request (the median of 400 batches of 8 requests each) and the bytes it allocates more per request, on an
 /// endpoint without IO and on one that reads a 100-byte file; each strategy also with its report left unlogged (below
-/// <c>MinimumCalls</c>), which tells the report's log event and table from the tracing:
+/// <c>MinimumCalls</c>), which tells the report's log event and table from the tracing; and ASP.NET Core's HttpLogging
+/// alone, as the load benchmark's peer is set up:
 /// <c>DOTNET_TC_CallCountingDelayMs=0 dotnet run -c Release --project bench/IoTrace.Benchmarks -- middleware-interleaved [rounds] [cpu]</c>
 /// (without the variable the JIT's tiering goes on into the measured rounds).
 /// </summary>
@@ -22,7 +23,7 @@ internal static class MiddlewareInterleaved
     private const int Batches = 400;
 
     // "not logged": traced, the report made, but below MinimumCalls, so neither logged nor rendered.
-    private static readonly string[] s_configurations = ["none", "Summary", "Summary, not logged", "All", "All, not logged"];
+    private static readonly string[] s_configurations = ["none", "Summary", "Summary, not logged", "All", "All, not logged", "HttpLogging"];
 
     public static int Run(int rounds, int? cpu = null)
     {

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.HttpLogging;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -8,9 +9,10 @@ using Microsoft.Extensions.Logging;
 namespace IoTrace.Benchmarks;
 
 /// <summary>
-/// A request pipeline without a server, for the middleware benchmarks: the IoTrace middleware (or none) in front of an
-/// endpoint, reports logged to a logger that reads each one's message (as a text sink does) and counts them. A request
-/// runs synchronously, its report included, so MemoryDiagnoser's Allocated column is all it allocates.
+/// A request pipeline without a server, for the middleware benchmarks: the IoTrace middleware (or none, or ASP.NET Core's
+/// HttpLogging as a peer) in front of an endpoint, every event logged at Information or above to a logger that reads its
+/// message (as a text sink does); IoTrace's reports are counted. A request runs synchronously, its report included, so
+/// MemoryDiagnoser's Allocated column is all it allocates.
 /// </summary>
 internal sealed class MiddlewarePipeline : IDisposable
 {
@@ -22,18 +24,34 @@ internal sealed class MiddlewarePipeline : IDisposable
     /// <param name="useIoTrace">Whether the pipeline has the middleware.</param>
     /// <param name="endpoint">The endpoint; it must complete synchronously.</param>
     /// <param name="services">Changes the services after <c>AddIoTrace()</c>.</param>
-    public MiddlewarePipeline(Dictionary<string, string?> settings, bool useIoTrace, RequestDelegate endpoint, Action<IServiceCollection>? services = null)
+    /// <param name="useHttpLogging">Whether the pipeline has HttpLogging, set up as the load benchmark's peer is.</param>
+    public MiddlewarePipeline(Dictionary<string, string?> settings, bool useIoTrace, RequestDelegate endpoint, Action<IServiceCollection>? services = null, bool useHttpLogging = false)
     {
         var collection = new ServiceCollection()
             .AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection(settings).Build())
             .AddLogging(logging => logging.AddProvider(new CountingLoggerProvider(_reports)).SetMinimumLevel(LogLevel.Information))
             .AddIoTrace();
         services?.Invoke(collection);
+        if (useHttpLogging)
+        {
+            // samples/WebDemo's BenchPeers: request and response properties and headers and the duration, one event.
+            collection.AddHttpLogging(static o =>
+            {
+                o.LoggingFields = HttpLoggingFields.RequestPropertiesAndHeaders | HttpLoggingFields.ResponsePropertiesAndHeaders | HttpLoggingFields.Duration;
+                o.CombineLogs = true;
+            });
+        }
+
         _services = collection.BuildServiceProvider();
         var app = new ApplicationBuilder(_services);
         if (useIoTrace)
         {
             app.UseIoTrace();
+        }
+
+        if (useHttpLogging)
+        {
+            app.UseHttpLogging();
         }
 
         app.Run(endpoint);
@@ -42,14 +60,15 @@ internal sealed class MiddlewarePipeline : IDisposable
 
     /// <summary>
     /// The pipeline of a load-benchmark configuration: <c>none</c> (no middleware), <c>disabled</c>
-    /// (<c>IoTrace:Enabled=false</c>), or a strategy's name on the in-process backend, with <paramref name="settings"/>
-    /// added; its endpoint reads <paramref name="file"/>, or makes no IO where that is null.
+    /// (<c>IoTrace:Enabled=false</c>), <c>HttpLogging</c> (the peer, no IoTrace), or a strategy's name on the in-process
+    /// backend, with <paramref name="settings"/> added; its endpoint reads <paramref name="file"/>, or makes no IO where
+    /// that is null.
     /// </summary>
     public static MiddlewarePipeline ForConfiguration(string configuration, string? file, Dictionary<string, string?>? settings = null)
     {
         var all = configuration switch
         {
-            "none" => [],
+            "none" or "HttpLogging" => [],
             "disabled" => new Dictionary<string, string?> { ["IoTrace:Enabled"] = "false" },
             // The in-process backend by name: this project references IoTrace.Ebpf, which Auto would pick when root.
             _ => new Dictionary<string, string?> { ["IoTrace:Strategy"] = configuration, ["IoTrace:Backend"] = "InProcess" },
@@ -59,7 +78,7 @@ internal sealed class MiddlewarePipeline : IDisposable
             all[key] = value;
         }
 
-        return new MiddlewarePipeline(all, useIoTrace: configuration != "none", file is null
+        return new MiddlewarePipeline(all, useIoTrace: configuration is not ("none" or "HttpLogging"), file is null
             ? static context =>
             {
                 context.Response.StatusCode = 200;
@@ -69,7 +88,7 @@ internal sealed class MiddlewarePipeline : IDisposable
             {
                 context.Response.StatusCode = File.ReadAllBytes(file).Length;
                 return Task.CompletedTask;
-            });
+            }, useHttpLogging: configuration == "HttpLogging");
     }
 
     public IServiceProvider Services => _services;
@@ -122,7 +141,7 @@ internal sealed class MiddlewarePipeline : IDisposable
         public long Count;
     }
 
-    /// <summary>Enabled for everything, so the middleware traces; reads each report's message, counts the reports and keeps nothing.</summary>
+    /// <summary>Enabled for everything, so the middleware traces; reads the message of each event at Information or above, counts IoTrace's reports and keeps nothing.</summary>
     private sealed class CountingLoggerProvider(ReportCount count) : ILoggerProvider, ILogger
     {
         public ILogger CreateLogger(string categoryName) => this;
@@ -134,10 +153,15 @@ internal sealed class MiddlewarePipeline : IDisposable
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {
+            if (logLevel < LogLevel.Information)
+            {
+                return;
+            }
+
+            // Reading the message is what a text sink pays (IoTrace's table, HttpLogging's combined event).
+            _ = formatter(state, exception);
             if (eventId.Id == 100)
             {
-                // Reading the message is what a text sink pays (the formatter's table).
-                _ = formatter(state, exception);
                 Interlocked.Increment(ref count.Count);
             }
         }
