@@ -3,8 +3,9 @@ using IoTrace.DTrace;
 using IoTrace.Tests.Shared;
 
 // Attaches the dtrace backend, then with "files ROOT" does FileSystemWork under ROOT in a trace and prints its rows;
-// with "files ROOT flows", then eight threads each read a file of its own under ROOT in a trace of its own, Read or
-// Summary by turns, and each prints its totals by probe; with "wait", says READY and waits to be killed. "--syscall-provider" first makes the
+// after it, "flows": eight threads each read a file of its own under ROOT in a trace of its own, Read or Summary by
+// turns, and each prints its totals by probe; "connect": a trace connects to a listener on loopback and prints its
+// connect rows' targets and the listener's address. With "wait", says READY and waits to be killed. "--syscall-provider" first makes the
 // backend run the other systems' script (DTraceBackend.ScriptKind; run it under strace, which keeps dtrace from ptracing).
 if (args is ["--syscall-provider", .. var rest])
 {
@@ -30,9 +31,14 @@ if (args is ["files", var root, .. var then])
     }
 
     Console.WriteLine(warnings.Done(report));
-    if (then is ["flows"])
+    if (then.Contains("flows"))
     {
         Flows(root);
+    }
+
+    if (then.Contains("connect"))
+    {
+        Connect();
     }
 
     return 0;
@@ -46,7 +52,7 @@ if (args is ["wait"])
     return 0;
 }
 
-Console.WriteLine("usage: [--syscall-provider] files ROOT [flows] | wait");
+Console.WriteLine("usage: [--syscall-provider] files ROOT [flows] [connect] | wait");
 return 2;
 
 static void Flows(string folder)
@@ -70,4 +76,16 @@ static void Flows(string folder)
     flows.ForEach(static t => t.Start());
     flows.ForEach(static t => t.Join());
     Array.ForEach(totals, Console.WriteLine);
+}
+
+static void Connect()
+{
+    using var listener = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+    // 127.0.0.2, loopback too: FileSystemWork's socket is the one bound to 127.0.0.1.
+    listener.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Parse("127.0.0.2"), 0));
+    listener.Listen();
+    using var client = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+    var report = IoTracer.Trace(Strategy.All, () => client.Connect(listener.LocalEndPoint!));
+    var targets = report.Aggregates.Where(static a => a.Probe == "connect").Select(static a => $"{a.Calls} {a.Target}");
+    Console.WriteLine($"connect {listener.LocalEndPoint} {string.Join(", ", targets)}");
 }

@@ -86,6 +86,23 @@ public sealed class DTraceBackendTests(DTraceFixture fixture) : KernelBackendCon
     }
 
     /// <summary>
+    /// The other systems' script prints a connect's peer as the call returns, a flush before its row: the row's target
+    /// is the listener's address, as strace saw the connect's.
+    /// </summary>
+    [Fact]
+    public async Task Trace_SyscallProviderScriptConnect_TargetIsThePeerStraceSaw()
+    {
+        fixture.Require();
+        var run = await SyscallProviderHost.Value;
+
+        var listener = run.Connect.Split(' ')[1];
+        var straced = StraceLog.Calls(run.Log).Where(static c => c.Name == "connect").ToList();
+        var (address, port) = (listener.Split(':')[0], listener.Split(':')[1]);
+        Assert.Single(straced, c => c.Text.Contains($"sin_port=htons({port}), sin_addr=inet_addr(\"{address}\")", StringComparison.Ordinal));
+        Assert.Equal($"connect {listener} 1 {listener}", run.Connect);
+    }
+
+    /// <summary>
     /// One run of the test host with the other systems' script, under strace, for the tests above: the backend's dtrace
     /// enables every call's probes, and DTrace for Linux takes about 10 s to disable them when the host exits.
     /// </summary>
@@ -94,11 +111,11 @@ public sealed class DTraceBackendTests(DTraceFixture fixture) : KernelBackendCon
         var root = Directory.CreateTempSubdirectory("iotrace-syscall-provider-").FullName;
         try
         {
-            var (stdout, log) = await StraceLog.RunAsync(StraceLog.IoClasses, Path.Combine(AppContext.BaseDirectory, "IoTrace.DTrace.Tests.Host.dll"), "--syscall-provider", "files", root, "flows");
+            var (stdout, log) = await StraceLog.RunAsync(StraceLog.IoClasses, Path.Combine(AppContext.BaseDirectory, "IoTrace.DTrace.Tests.Host.dll"), "--syscall-provider", "files", root, "flows", "connect");
             var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
             var done = Array.IndexOf(lines, "DONE dtrace True");
-            Assert.True(done >= 0, stdout);
-            return new HostRun(root, log, [.. lines[..done].Select(static l => l.Split('\t'))], lines[(done + 1)..]);
+            Assert.True(done >= 0 && lines[^1].StartsWith("connect ", StringComparison.Ordinal), stdout);
+            return new HostRun(root, log, [.. lines[..done].Select(static l => l.Split('\t'))], lines[(done + 1)..^1], lines[^1]);
         }
         finally
         {
@@ -106,7 +123,7 @@ public sealed class DTraceBackendTests(DTraceFixture fixture) : KernelBackendCon
         }
     });
 
-    private sealed record HostRun(string Root, string[] Log, IReadOnlyList<string[]> Files, string[] Flows);
+    private sealed record HostRun(string Root, string[] Log, IReadOnlyList<string[]> Files, string[] Flows, string Connect);
 
     /// <summary>
     /// Flushes asked for by other traces' stops while a Summary trace makes many calls: none of its calls is lost or
