@@ -124,8 +124,15 @@ internal sealed class DTraceBackend : AttachedBackend<DTraceAttachment, DTraceTr
         return trace.Flushed.Task;
     }
 
-    // The script's generations are its own (a D array): the fd is described as it is now.
-    public override string? DescribeFd(int fd, long generation) => FdTargets.Resolve(fd);
+    // The script's generations are its own (a D array): the fd is described as it is now. Asked as the tracer's own
+    // calls: a trace may own the fd (a connect under way), and would count them.
+    public override string? DescribeFd(int fd, long generation)
+    {
+        using (Attachment?.Slots.AsTracersOwn())
+        {
+            return FdTargets.Resolve(fd);
+        }
+    }
 
     /// <summary>
     /// Marks the connection's socket in the script (<see cref="DTraceScript.SharedOption"/>): its reads and writes outside

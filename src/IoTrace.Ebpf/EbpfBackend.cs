@@ -122,17 +122,24 @@ internal sealed class EbpfBackend : AttachedBackend<EbpfAttachment, KernelTrace>
 
     /// <summary>
     /// The fd as it is now, unless the kernel program's generation of its number says it was closed since that life (its
-    /// close not flushed yet): the number may already be another file's.
+    /// close not flushed yet): the number may already be another file's. Asked as the tracer's own calls: a trace may own
+    /// the fd (a connect under way), and would count them.
     /// </summary>
     public override string? DescribeFd(int fd, long generation)
     {
-        var states = Attachment?.Probes.FdStates;
+        var attachment = Attachment;
+        var states = attachment?.Probes.FdStates;
         if (states?.Generation(fd) is { } before && before != generation)
         {
             return null;
         }
 
-        var target = FdTargets.Resolve(fd);
+        string? target;
+        using (attachment?.Slots.AsTracersOwn())
+        {
+            target = FdTargets.Resolve(fd);
+        }
+
         return states?.Generation(fd) is { } after && after != generation ? null : target;
     }
 

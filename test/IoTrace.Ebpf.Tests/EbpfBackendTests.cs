@@ -112,6 +112,66 @@ public sealed class EbpfBackendTests(EbpfFixture fixture) : KernelBackendContrac
         Assert.True(pread.Time > TimeSpan.Zero && pread.Cpu > TimeSpan.Zero && pread.Cpu <= pread.Time, $"time {pread.Time}, cpu {pread.Cpu}");
     }
 
+    /// <summary>
+    /// A read that would block makes the trace its socket's owner until the retry, so the kernel program charges the
+    /// socket's calls from any thread to it. The flush thread names the socket (getpeername) when it charges the read:
+    /// the tracer's own call, in no report, however the flushes fall (a cold Npgsql connect's report once had it).
+    /// </summary>
+    [Fact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public void Trace_FlushNamesASocketTheTraceOwns_TheTracersGetpeernameIsInNoReport()
+    {
+        fixture.Require();
+        var backend = EbpfFixture.Backend;
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen();
+        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        client.Connect(listener.LocalEndPoint!);
+        using var server = listener.Accept();
+        client.Blocking = false;
+
+        var recvfrom = ProbeCatalog.IndexOf("recvfrom");
+        var flushes = new SemaphoreSlim(0);
+        var readSeen = 0;
+        backend.FlushApplying = flush =>
+        {
+            if (Volatile.Read(ref readSeen) == 0 && flush.Aggregates.Values.Any(a => a.Probe == recvfrom))
+            {
+                Volatile.Write(ref readSeen, 1);
+            }
+
+            if (Volatile.Read(ref readSeen) != 0)
+            {
+                flushes.Release();
+            }
+        };
+        IoTraceReport report;
+        try
+        {
+            var scope = IoTracer.Start(Strategy.All);
+            var error = Assert.Throws<SocketException>(() => client.Receive(new byte[16]));
+            Assert.Equal(SocketError.WouldBlock, error.SocketErrorCode);
+
+            // The flush that charges the read names the socket while the trace owns it; the two after it hold whatever
+            // that naming counted, and the trace still runs.
+            for (var i = 0; i < 3; i++)
+            {
+                Assert.True(flushes.Wait(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken), "no flush within 10 s");
+            }
+
+            report = scope.Stop();
+        }
+        finally
+        {
+            backend.FlushApplying = null;
+        }
+
+        Assert.True(report.IsComplete);
+        Assert.Equal("recvfrom 1 0", KernelBackendAgreement.ByProbe(report));
+        Assert.Equal(listener.LocalEndPoint!.ToString(), Assert.Single(report.Aggregates).Target);
+    }
+
     [Fact]
     [System.Runtime.Versioning.SupportedOSPlatform("linux")]
     public void Trace_CallPathResolvedInAnEarlierTrace_KernelStopsTheWalkAtTheCheckpointAndTheLineStays()

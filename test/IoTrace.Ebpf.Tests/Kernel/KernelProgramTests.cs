@@ -46,6 +46,7 @@ public sealed partial class KernelProgramTests
         { "PATH_LENGTH", KernelProgram.PathLength },
         { "BUFFERS", KernelProgram.Buffers },
         { "RUNTIME_RANGES", KernelProgram.RuntimeRanges },
+        { "TRACERS_OWN", Symbols.TraceSlotTable.TracersOwn },
     };
 
     /// <summary>The program's context bit is the one every reader of the slot table tests (the dtrace script's too).</summary>

@@ -31,6 +31,8 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 #define CPU 16
 #define SHARED 32   // fd state only: a shared connection's socket, its calls outside traces counted until the process unmarks it
 #define RULES_SHIFT 32
+// A slot's trace while the thread does the tracer's own work: no trace's (TraceSlotTable.TracersOwn).
+#define TRACERS_OWN 0xffffffffffffffffULL
 
 // x86_64 system call numbers the program treats apart.
 #define SYS_CLOSE 3
@@ -377,6 +379,9 @@ static __always_inline int on_enter(struct pt_regs *regs, long id)
     struct { u64 trace, flags; } slot = {};
     bpf_probe_read_user(&slot, sizeof(slot), (void *)(iotrace_config.slot_table + (u64)tid * 16));
     u64 trace = slot.trace;
+    // The tracer naming an fd (getpeername): not even the fd's owner's call.
+    if (trace == TRACERS_OWN)
+        return 0;
     u64 fl = trace != 0 ? slot.flags : 0;
     // glibc 2.33+'s fstat is newfstatat(fd, "", AT_EMPTY_PATH): its fd is the call's.
     if (id == SYS_NEWFSTATAT && (REG(regs, r10) & AT_EMPTY_PATH) != 0)
