@@ -63,6 +63,7 @@ internal sealed class DTraceChild : IDisposable
             info.ArgumentList.Add(argument);
         }
 
+        _ = DTraceLeftovers.Remove();
         Process process;
         using (SuppressedFlow.Begin())
         {
