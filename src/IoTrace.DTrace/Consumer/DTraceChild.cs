@@ -40,9 +40,6 @@ internal sealed class DTraceChild : IDisposable
     /// <summary>dtrace's PID, for tests.</summary>
     public int ProcessId => _process.Id;
 
-    /// <summary>Whether <see cref="Dispose"/> stopped it: its exit is then no failure.</summary>
-    public bool IsDisposed => _disposed;
-
     /// <summary>Starts dtrace on <paramref name="script"/>; the consumer then reads it (<see cref="Run"/>, <see cref="ReadLine"/>).</summary>
     /// <param name="dtrace">The dtrace executable.</param>
     /// <param name="script">The D script, written to a temporary file for dtrace to read.</param>

@@ -96,7 +96,7 @@ internal abstract class DTraceOutput : IDisposable
     /// <summary>The number of the flush about to be made.</summary>
     protected long NextFlush() => Interlocked.Increment(ref _requested);
 
-    /// <summary>Waits for a flush to be wanted; false when none was for a second, after the heartbeat.</summary>
+    /// <summary>Waits for a flush to be wanted, and takes every request made so far; false, after the heartbeat, when none came within <paramref name="heartbeat"/>.</summary>
     protected bool WaitForFlushWanted(TimeSpan heartbeat)
     {
         if (FlushWanted.Wait(heartbeat))
