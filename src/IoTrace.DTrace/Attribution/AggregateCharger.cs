@@ -28,7 +28,8 @@ internal sealed class AggregateCharger(DTracePlatform platform, Func<long, Trace
         _peers.Clear();
         foreach (var peer in flush.Peers)
         {
-            _peers[(peer.Trace, peer.Fd, peer.Generation)] = PeerName(peer);
+            // Linux's layout (sa_family in the first two bytes); the BSDs' starts with a length byte.
+            _peers[(peer.Trace, peer.Fd, peer.Generation)] = FdTargets.FormatSocketAddress(peer.Address);
         }
 
         bool? waited = null;
@@ -65,17 +66,5 @@ internal sealed class AggregateCharger(DTracePlatform platform, Func<long, Trace
     {
         var key = (row.Trace, row.Fd, row.Generation);
         return _peers.TryGetValue(key, out var peer) || _earlierPeers.TryGetValue(key, out peer) ? peer : null;
-    }
-
-    /// <summary>The address a connect was given, as a socket's target: Linux's layout (<c>sa_family</c> in its first two bytes).</summary>
-    private static unsafe string? PeerName(ConnectedPeer peer)
-    {
-        var address = stackalloc ulong[3];
-        for (var i = 0; i < 3; i++)
-        {
-            address[i] = peer.Address[i];
-        }
-
-        return FdTargets.FormatSocketAddress((nint)address, 24);
     }
 }

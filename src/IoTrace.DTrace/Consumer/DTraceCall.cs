@@ -147,7 +147,7 @@ internal sealed class DTraceLineParser
     }
 
     /// <summary>An <c>N</c> line: the peer a trace's connect on (fd, generation) named, as <see cref="FdTargets"/> names a connected socket.</summary>
-    public static unsafe bool TryParsePeer(string line, out (long Trace, int Fd, long Generation) key, out string? peer)
+    public static bool TryParsePeer(string line, out (long Trace, int Fd, long Generation) key, out string? peer)
     {
         key = default;
         peer = null;
@@ -157,7 +157,7 @@ internal sealed class DTraceLineParser
             return false;
         }
 
-        var address = stackalloc ulong[3];
+        Span<ulong> address = stackalloc ulong[3];
         for (var i = 0; i < 3; i++)
         {
             if (!Hex(fields[4 + i], out address[i]))
@@ -167,7 +167,7 @@ internal sealed class DTraceLineParser
         }
 
         key = (trace, (int)fd, generation);
-        peer = FdTargets.FormatSocketAddress((nint)address, 24);
+        peer = FdTargets.FormatSocketAddress(address);
         return true;
     }
 

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.Versioning;
 
 namespace IoTrace.DTrace.Consumer;
@@ -10,6 +11,11 @@ namespace IoTrace.DTrace.Consumer;
 [SupportedOSPlatform("linux")]
 internal abstract class DTraceOutput : IDisposable
 {
+    /// <summary>dtrace prints what it read every 10 ms (its switchrate): flushes closer than that would read nothing more.</summary>
+    private static readonly TimeSpan s_flushSpacing = TimeSpan.FromMilliseconds(10);
+
+    // Released by RequestFlush; the flush thread takes every request made so far at once.
+    private readonly SemaphoreSlim _flushWanted = new(0);
     private long _requested;
     private volatile bool _disposed;
 
@@ -45,8 +51,12 @@ internal abstract class DTraceOutput : IDisposable
 
     protected DTraceChild Child { get; }
 
-    /// <summary>Released by <see cref="RequestFlush"/>; the flush thread takes every request made so far at once.</summary>
-    protected SemaphoreSlim FlushWanted { get; } = new(0);
+    /// <summary>
+    /// How long the flush thread waits for a request before it raises the heartbeat; infinite where dtrace's own line is
+    /// the heartbeat.
+    /// </summary>
+    protected virtual TimeSpan FlushThreadHeartbeat => Timeout.InfiniteTimeSpan;
+
 
     /// <summary>Null once the script's ready line is read, else why dtrace will not be ready.</summary>
     protected TaskCompletionSource<string?> Ready { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -54,7 +64,7 @@ internal abstract class DTraceOutput : IDisposable
     protected bool IsDisposed => _disposed;
 
     /// <summary>Asks for a flush: the next one not requested yet, or a later one.</summary>
-    public void RequestFlush() => FlushWanted.Release();
+    public void RequestFlush() => _flushWanted.Release();
 
     public void Dispose()
     {
@@ -64,7 +74,7 @@ internal abstract class DTraceOutput : IDisposable
         }
 
         _disposed = true;
-        FlushWanted.Release();
+        _flushWanted.Release();
         OnDisposing();
         Child.Dispose();
     }
@@ -85,33 +95,51 @@ internal abstract class DTraceOutput : IDisposable
     /// <summary>Reads dtrace's output until it ends (<see cref="DTraceChild.ReadLine"/>), then calls <see cref="Ended"/>.</summary>
     protected abstract void ReadOutput();
 
-    /// <summary>Makes the flushes wanted (<see cref="FlushWanted"/>, <see cref="NextFlush"/>) until disposed.</summary>
-    protected abstract void MakeFlushes();
+    /// <summary>
+    /// On the flush thread, which belongs to no trace (its calls would count): makes flush <paramref name="sequence"/>,
+    /// which answers every request made before it.
+    /// </summary>
+    protected abstract void MakeFlush(long sequence);
 
     /// <summary>Also wakes what the flush thread waits for.</summary>
     protected virtual void OnDisposing()
     {
     }
 
-    /// <summary>The number of the flush about to be made.</summary>
-    protected long NextFlush() => Interlocked.Increment(ref _requested);
-
-    /// <summary>Waits for a flush to be wanted, and takes every request made so far; false, after the heartbeat, when none came within <paramref name="heartbeat"/>.</summary>
-    protected bool WaitForFlushWanted(TimeSpan heartbeat)
+    /// <summary>
+    /// Makes the flushes wanted until disposed: one for all the requests made meanwhile, at most one per spacing (under
+    /// load, one flush answers many stopped traces).
+    /// </summary>
+    private void MakeFlushes()
     {
-        if (FlushWanted.Wait(heartbeat))
+        var last = 0L;
+        while (!_disposed)
         {
-            // One flush answers every request made before it.
-            while (FlushWanted.CurrentCount > 0)
+            if (!_flushWanted.Wait(FlushThreadHeartbeat))
             {
-                FlushWanted.Wait();
+                OnHeartbeat();
+                continue;
             }
 
-            return true;
-        }
+            while (_flushWanted.CurrentCount > 0)
+            {
+                _flushWanted.Wait();
+            }
 
-        OnHeartbeat();
-        return false;
+            if (_disposed)
+            {
+                return;
+            }
+
+            var since = Stopwatch.GetElapsedTime(last);
+            if (since < s_flushSpacing)
+            {
+                Thread.Sleep(s_flushSpacing - since);
+            }
+
+            last = Stopwatch.GetTimestamp();
+            MakeFlush(Interlocked.Increment(ref _requested));
+        }
     }
 
     protected void OnHeartbeat() => Heartbeat?.Invoke();

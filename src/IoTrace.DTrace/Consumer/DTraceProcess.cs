@@ -18,9 +18,6 @@ namespace IoTrace.DTrace.Consumer;
 [SupportedOSPlatform("linux")]
 internal sealed class DTraceProcess : DTraceOutput
 {
-    /// <summary>dtrace prints what it read every 10 ms (its switchrate): flushes closer than that would read nothing more.</summary>
-    private static readonly TimeSpan s_markerSpacing = TimeSpan.FromMilliseconds(10);
-
     private readonly DTraceLineParser _parser = new();
 
     // Each connect's peer, printed apart from its call.
@@ -30,7 +27,6 @@ internal sealed class DTraceProcess : DTraceOutput
     private readonly Queue<(long Sequence, List<DTraceCall> Calls, long ReadAt)> _pending = new();
     private readonly Dictionary<long, int> _markersSeen = [];
     private List<DTraceCall> _batch = [];
-    private long _lastMarker;
 
     private DTraceProcess(DTraceChild child)
         : base(child)
@@ -151,32 +147,13 @@ internal sealed class DTraceProcess : DTraceOutput
     /// <summary>A connect of a trace with context (it has a stack) on an fd: the script printed its peer.</summary>
     private static bool IsNamedConnect(DTraceCall call) => call.Stack.Length > 0 && call.Fd >= 0 && call.Syscall.Name == "connect";
 
-    protected override void MakeFlushes()
+    /// <summary>The marker, on each of the process's CPUs in turn (its lines are printed from each).</summary>
+    protected override void MakeFlush(long sequence)
     {
-        while (!IsDisposed)
+        foreach (var cpu in Child.Cpus)
         {
-            // dtrace's own line is the heartbeat (its T, each second).
-            _ = WaitForFlushWanted(Timeout.InfiniteTimeSpan);
-            if (IsDisposed)
-            {
-                return;
-            }
-
-            // At most one flush per spacing: under load, one flush answers many stopped traces.
-            var since = Stopwatch.GetElapsedTime(_lastMarker);
-            if (since < s_markerSpacing)
-            {
-                Thread.Sleep(s_markerSpacing - since);
-            }
-
-            _lastMarker = Stopwatch.GetTimestamp();
-            var sequence = NextFlush();
-            foreach (var cpu in Child.Cpus)
-            {
-                _ = CpuAffinity.TrySet(0, [cpu]);
-                _ = LibcInterop.Prctl(DTraceScript.MarkerOption, (nint)sequence, 0, 0, 0);
-            }
+            _ = CpuAffinity.TrySet(0, [cpu]);
+            _ = LibcInterop.Prctl(DTraceScript.MarkerOption, (nint)sequence, 0, 0, 0);
         }
     }
-
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Runtime.Versioning;
 using IoTrace.DTrace.Script;
 
@@ -12,9 +11,6 @@ namespace IoTrace.DTrace.Consumer;
 [SupportedOSPlatform("linux")]
 internal sealed class SyscallProviderProcess : DTraceOutput
 {
-    /// <summary>Flushes closer than dtrace's switchrate (10 ms) would read nothing more.</summary>
-    private static readonly TimeSpan s_spacing = TimeSpan.FromMilliseconds(10);
-
     private static readonly TimeSpan s_heartbeat = TimeSpan.FromSeconds(1);
 
     private readonly AggregateOutputParser _parser = new();
@@ -31,6 +27,9 @@ internal sealed class SyscallProviderProcess : DTraceOutput
 
     /// <summary>A flush prints the set of aggregations that stopped at the flush before it.</summary>
     public override int FlushesLate => 1;
+
+    /// <summary>No line of dtrace's comes between flushes: the flush thread raises the heartbeat, also while dtrace stalls.</summary>
+    protected override TimeSpan FlushThreadHeartbeat => s_heartbeat;
 
     /// <summary>Starts dtrace on <paramref name="script"/> and waits for its probes to be enabled.</summary>
     /// <param name="dtrace">The dtrace executable.</param>
@@ -62,38 +61,15 @@ internal sealed class SyscallProviderProcess : DTraceOutput
     }
 
     /// <summary>
-    /// Flush <c>n + 1</c> only once flush <c>n</c> is read, so the set it prints was snapshotted after it stopped counting.
-    /// Made on this thread, which belongs to no trace (its close would count); the heartbeat goes on while it waits, so
-    /// that overdue traces are given up when dtrace stalls.
+    /// Flush <c>n + 1</c> only once flush <c>n</c> is read, so the set it prints was snapshotted after it stopped counting;
+    /// the heartbeat goes on while it waits, so that overdue traces are given up when dtrace stalls.
     /// </summary>
-    protected override void MakeFlushes()
+    protected override void MakeFlush(long sequence)
     {
-        var last = 0L;
-        while (!IsDisposed)
+        SyscallProviderScript.RequestFlush();
+        while (!_flushRead.Wait(s_heartbeat) && !IsDisposed)
         {
-            if (!WaitForFlushWanted(s_heartbeat))
-            {
-                continue;
-            }
-
-            if (IsDisposed)
-            {
-                return;
-            }
-
-            var since = Stopwatch.GetElapsedTime(last);
-            if (since < s_spacing)
-            {
-                Thread.Sleep(s_spacing - since);
-            }
-
-            last = Stopwatch.GetTimestamp();
-            NextFlush();
-            SyscallProviderScript.RequestFlush();
-            while (!_flushRead.Wait(s_heartbeat) && !IsDisposed)
-            {
-                OnHeartbeat();
-            }
+            OnHeartbeat();
         }
     }
 }

@@ -73,6 +73,18 @@ internal static unsafe class FdTargets
         };
     }
 
+    /// <summary>
+    /// Formats the first bytes of a <c>sockaddr</c> a kernel-side backend copied as words (a connect's address: 24 bytes
+    /// hold an IPv4 or IPv6 peer), as <see cref="FormatSocketAddress(nint, int)"/> does.
+    /// </summary>
+    public static string? FormatSocketAddress(ReadOnlySpan<ulong> words)
+    {
+        fixed (ulong* address = words)
+        {
+            return FormatSocketAddress((nint)address, words.Length * sizeof(ulong));
+        }
+    }
+
     /// <summary>Formats a <c>sockaddr</c> as <c>127.0.0.1:5000</c>, <c>[::1]:5000</c> or <c>unix:/path</c>.</summary>
     public static string? FormatSocketAddress(nint address, int length)
     {
