@@ -128,10 +128,8 @@ internal sealed class DTraceBackend : AttachedBackend<DTraceAttachment, DTraceTr
     // calls: a trace may own the fd (a connect under way), and would count them.
     public override string? DescribeFd(int fd, long generation)
     {
-        using (Attachment?.Slots.AsTracersOwn())
-        {
-            return FdTargets.Resolve(fd);
-        }
+        using var hidden = ThreadTraces.Hide();
+        return FdTargets.Resolve(fd);
     }
 
     /// <summary>

@@ -56,9 +56,6 @@ internal sealed class EbpfAttachment : IDisposable
 
     public NativeUnwindRules Natives { get; }
 
-    /// <summary>The slot table the kernel program reads the threads' traces from.</summary>
-    public TraceSlotTable Slots => _slots;
-
     public FlushCharger Charger { get; }
 
     /// <summary>The watch that learns libraries as they load; null without the shim.</summary>

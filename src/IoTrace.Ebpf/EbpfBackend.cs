@@ -127,15 +127,14 @@ internal sealed class EbpfBackend : AttachedBackend<EbpfAttachment, KernelTrace>
     /// </summary>
     public override string? DescribeFd(int fd, long generation)
     {
-        var attachment = Attachment;
-        var states = attachment?.Probes.FdStates;
+        var states = Attachment?.Probes.FdStates;
         if (states?.Generation(fd) is { } before && before != generation)
         {
             return null;
         }
 
         string? target;
-        using (attachment?.Slots.AsTracersOwn())
+        using (ThreadTraces.Hide())
         {
             target = FdTargets.Resolve(fd);
         }

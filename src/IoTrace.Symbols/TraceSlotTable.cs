@@ -45,40 +45,10 @@ internal sealed unsafe class TraceSlotTable : IThreadTracePublisher
     }
 
     /// <summary>
-    /// The first word of a thread doing the tracer's own work (<see cref="AsTracersOwn"/>): no trace, and a kernel backend
-    /// charges none of its calls, not even one on an fd a trace waits for (its owner).
+    /// The first word of a thread doing the tracer's own work (<see cref="PublishTracersOwn"/>): no trace, and a kernel
+    /// backend charges none of its calls, not even one on an fd a trace waits for (its owner).
     /// </summary>
     public const ulong TracersOwn = ulong.MaxValue;
-
-    /// <summary>
-    /// Marks the current thread's calls as the tracer's own until disposed, then puts its slot back: for the tracer's
-    /// calls on an fd a trace may own (naming a socket with getpeername while its connect's trace waits for it).
-    /// Synchronous work only.
-    /// </summary>
-    public TracersOwnScope AsTracersOwn()
-    {
-        var tid = LibcInterop.CurrentThreadId;
-        if ((uint)tid >= (uint)_capacity)
-        {
-            return default;
-        }
-
-        var slot = _slots + ((long)tid * 2);
-        var before = Volatile.Read(ref slot[0]);
-        Volatile.Write(ref slot[0], TracersOwn);
-        return new TracersOwnScope(slot, before);
-    }
-
-    internal readonly struct TracersOwnScope(ulong* slot, ulong before) : IDisposable
-    {
-        public void Dispose()
-        {
-            if (slot != null)
-            {
-                Volatile.Write(ref slot[0], before);
-            }
-        }
-    }
 
     /// <summary>
     /// The second word's bit that every reader may test: the trace keeps each call's fd and stack (not Summary). The
@@ -158,6 +128,16 @@ internal sealed unsafe class TraceSlotTable : IThreadTracePublisher
         else
         {
             Volatile.Write(ref slot[0], 0);
+        }
+    }
+
+    /// <summary>Marks the current thread's calls as the tracer's own (<see cref="ThreadTraces.Hide"/>) until it publishes again.</summary>
+    public void PublishTracersOwn()
+    {
+        var tid = LibcInterop.CurrentThreadId;
+        if ((uint)tid < (uint)_capacity)
+        {
+            Volatile.Write(ref _slots[((long)tid * 2)], TracersOwn);
         }
     }
 

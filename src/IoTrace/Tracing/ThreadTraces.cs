@@ -26,19 +26,20 @@ internal static class ThreadTraces
     }
 
     /// <summary>
-    /// Hides the current thread from the publisher until disposed: the tracer's own IO on a traced thread (PDB reads
-    /// while resolving a line) is then not charged to the flow's trace. The in-process hooks skip it through
+    /// Marks the current thread's work as the tracer's own until disposed: its IO (PDB reads while resolving a line, a
+    /// socket's name asked with getpeername) is then charged to no trace, neither the flow's nor that of a trace that
+    /// owns the fd (a read it retries, a connect under way). The in-process hooks skip it through
     /// <see cref="TracerThread"/>; a kernel only knows the thread's published trace. Synchronous work only.
     /// </summary>
     public static HiddenScope Hide()
     {
         var publisher = Volatile.Read(ref s_publisher);
-        if (publisher is null || s_current.Value is null)
+        if (publisher is null)
         {
             return default;
         }
 
-        publisher.Publish(null);
+        publisher.PublishTracersOwn();
         return new HiddenScope(publisher);
     }
 
@@ -59,4 +60,10 @@ internal interface IThreadTracePublisher
 {
     /// <summary>The current thread now runs <paramref name="session"/> (null: no trace). Called on that thread; must not throw.</summary>
     void Publish(TraceSession? session);
+
+    /// <summary>
+    /// The current thread now does the tracer's own work (<see cref="ThreadTraces.Hide"/>): none of its calls is any
+    /// trace's. Where the reader has no owner rule, that is no trace at all.
+    /// </summary>
+    void PublishTracersOwn() => Publish(null);
 }
