@@ -51,7 +51,7 @@ internal sealed class RedisCommandProfiler : IClientEventSource
             UseSockets(trace, sockets);
         }
 
-        var site = trace.KeepsContext && TraceContext.ResolveCaller(trace) is { } resolved ? TraceContext.SiteInFlow(resolved) : SourceLocation.Unknown;
+        var site = trace.KeepsContext && TraceContext.ResolveCaller(trace) is { } resolved ? TraceContext.SiteInFlow(resolved, trace) : SourceLocation.Unknown;
         return _traces.GetValue(trace, static _ => new TraceCommands()).SessionFor(site);
     }
 

@@ -19,6 +19,7 @@ public sealed class IoTraceScope : IDisposable
     private readonly TraceSession? _previous;
     private readonly TraceSession? _previousOnThread;
     private readonly bool _publishedOnThread;
+    private readonly bool _followsWorkItems;
     private Task? _charged;
     private IoTraceReport? _report;
 
@@ -33,6 +34,13 @@ public sealed class IoTraceScope : IDisposable
         {
             HttpClientCallSites.OnContextTraceStarted();
             NameResolutionCallSites.OnContextTraceStarted();
+
+            // Only a backend that sees each call in its flow can tell which work item a pool thread's call belongs to.
+            if ((recorder.Capabilities & BackendCapabilities.ReportsLate) == 0)
+            {
+                _followsWorkItems = true;
+                ThreadPoolCallSites.OnContextTraceStarted();
+            }
         }
 
         _previous = TraceContext.Current;
@@ -121,6 +129,11 @@ public sealed class IoTraceScope : IDisposable
         if (_session.KeepsContext)
         {
             HttpClientCallSites.OnContextTraceStopped();
+        }
+
+        if (_followsWorkItems)
+        {
+            ThreadPoolCallSites.OnContextTraceStopped();
         }
 
         if (ReferenceEquals(TraceContext.Current, _session))

@@ -16,113 +16,34 @@ namespace IoTrace.Attribution;
 internal sealed class HttpClientCallSites : EventListener
 {
     /// <summary>
-    /// How long after the last trace with line context the listener stops: while it listens, HttpClient writes all its
-    /// events for every request of the process (about 1 KB and a few microseconds each), traced or not.
+    /// While it listens, HttpClient writes all its events for every request of the process (about 1 KB and a few
+    /// microseconds each), traced or not: only while traces with line context run.
     /// </summary>
-    internal static readonly TimeSpan IdleDelay = TimeSpan.FromSeconds(10);
-
-    private const string HttpEventSource = "System.Net.Http";
+    private static readonly ListeningWhileTraced s_listening = new("System.Net.Http", EventLevel.Informational, EventKeywords.None);
     private static readonly Lazy<HttpClientCallSites> s_instance = new(Create);
-    private static readonly Lock s_toggle = new();
-    private static int s_contextTraces;
-    private static long s_lastStop;
-    private static EventSource? s_source;
-    private static int s_listening;
     // Kept here so the timer lives as long as the listener.
     private static Timer? s_idleCheck;
 
     /// <summary>A trace with line context starts: listens from now on (synchronously, before the trace's flow goes on).</summary>
-    public static void OnContextTraceStarted()
-    {
-        Interlocked.Increment(ref s_contextTraces);
-        _ = s_instance.Value;
-        if (Volatile.Read(ref s_listening) == 0)
-        {
-            lock (s_toggle)
-            {
-                if (s_listening == 0)
-                {
-                    // Without the source yet (no HttpClient used so far), its creation enables it.
-                    Volatile.Write(ref s_listening, 1);
-                    if (Volatile.Read(ref s_source) is { } source)
-                    {
-                        s_instance.Value.EnableEvents(source, EventLevel.Informational);
-                    }
-                }
-            }
-        }
-    }
+    public static void OnContextTraceStarted() => s_listening.TraceStarted(s_instance.Value);
 
-    /// <summary>A trace with line context stopped: once none has run for <see cref="IdleDelay"/>, the listener stops.</summary>
-    public static void OnContextTraceStopped()
-    {
-        Volatile.Write(ref s_lastStop, Stopwatch.GetTimestamp());
-        Interlocked.Decrement(ref s_contextTraces);
-    }
+    /// <summary>A trace with line context stopped: once none has run for <see cref="ListeningWhileTraced.IdleDelay"/>, the listener stops.</summary>
+    public static void OnContextTraceStopped() => s_listening.TraceStopped();
 
     /// <summary>Whether HttpClient's events reach the listener now (or will, once HttpClient's event source exists).</summary>
-    internal static bool IsListening => Volatile.Read(ref s_listening) != 0;
+    internal static bool IsListening => s_listening.IsListening;
 
-    /// <summary>
-    /// Stops listening when no trace with line context runs and none stopped within <see cref="IdleDelay"/> of
-    /// <paramref name="now"/> (a <see cref="Stopwatch"/> timestamp). Returns whether it stopped. Runs every second.
-    /// </summary>
-    internal static bool StopIfIdle(long now)
-    {
-        lock (s_toggle)
-        {
-            if (s_listening == 0 || Volatile.Read(ref s_contextTraces) > 0
-                || Stopwatch.GetElapsedTime(Volatile.Read(ref s_lastStop), now) < IdleDelay)
-            {
-                return false;
-            }
-
-            // A full fence between the two: a trace that starts meanwhile either sees the listener stopped and starts
-            // it again itself, or is seen here, and the listener goes on.
-            Interlocked.Exchange(ref s_listening, 0);
-            if (Volatile.Read(ref s_contextTraces) > 0)
-            {
-                Volatile.Write(ref s_listening, 1);
-                return false;
-            }
-
-            if (Volatile.Read(ref s_source) is { } source)
-            {
-                s_instance.Value.DisableEvents(source);
-            }
-
-            return true;
-        }
-    }
+    /// <summary>Stops listening if idle at <paramref name="now"/> (tests, benchmarks; a timer does it every second).</summary>
+    internal static bool StopIfIdle(long now) => s_listening.StopIfIdle(s_instance.Value, now);
 
     private static HttpClientCallSites Create()
     {
-        // Listening from the start: the base constructor reports the sources that exist already.
-        Volatile.Write(ref s_listening, 1);
         var listener = new HttpClientCallSites();
-
-        // Without the creating flow's context: it may be a traced request's, which the timer would keep alive.
-        using (SuppressedFlow.Begin())
-        {
-            s_idleCheck = new Timer(static _ => StopIfIdle(Stopwatch.GetTimestamp()), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
-        }
-
+        s_idleCheck = s_listening.CheckIdleEverySecond(listener);
         return listener;
     }
 
-    protected override void OnEventSourceCreated(EventSource eventSource)
-    {
-        // Called from the base constructor for sources that exist already, and later for new ones: static state only.
-        // Not under s_toggle: the runtime calls this holding its listeners' lock, which EnableEvents takes after s_toggle.
-        if (eventSource.Name == HttpEventSource)
-        {
-            Volatile.Write(ref s_source, eventSource);
-            if (Volatile.Read(ref s_listening) != 0)
-            {
-                EnableEvents(eventSource, EventLevel.Informational);
-            }
-        }
-    }
+    protected override void OnEventSourceCreated(EventSource eventSource) => s_listening.SourceCreated(this, eventSource);
 
     // The line goes both ways: into the flow (TraceContext.LastCallSite), for a backend that sees the request's IO in the
     // flow, and into the trace with the request's peer, which at its end gives the line to the calls on that peer that

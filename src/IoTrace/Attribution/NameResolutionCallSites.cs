@@ -51,7 +51,7 @@ internal sealed class NameResolutionCallSites : EventListener
 
         // Without an app frame here (HttpClient connecting by name), the line the flow inherited: the request's. Without
         // either the resolution goes on, and its calls keep no line.
-        var site = TraceContext.ResolveCaller(session) is { } resolved ? TraceContext.SiteInFlow(resolved) : null;
+        var site = TraceContext.ResolveCaller(session) is { } resolved ? TraceContext.SiteInFlow(resolved, session) : null;
         session.RecordNameResolution(site is { IsApplication: true } ? site : null);
     }
 

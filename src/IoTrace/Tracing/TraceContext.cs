@@ -28,9 +28,9 @@ internal static class TraceContext
     /// <summary>
     /// The line of a call seen in its own flow, from its stack: the application line found there (handed down to the
     /// rest of a framework async method it called, whose later IO runs on thread-pool threads with no application
-    /// frame), else the line the flow inherited.
+    /// frame), else the line the work item it runs in was queued from, or the line the flow inherited.
     /// </summary>
-    public static SourceLocation SiteInFlow(ResolvedCallSite resolved)
+    public static SourceLocation SiteInFlow(ResolvedCallSite resolved, TraceSession session)
     {
         var site = resolved.Site;
         if (site.IsApplication)
@@ -45,7 +45,7 @@ internal static class TraceContext
         }
 
         // A multiplexed connection's own IO stays its own, whatever line the flow inherited.
-        return ReferenceEquals(site, SourceLocation.SharedConnection) ? site : s_lastCallSite.Value ?? site;
+        return ReferenceEquals(site, SourceLocation.SharedConnection) ? site : ThreadPoolCallSites.Inherited(session) ?? site;
     }
 
     /// <summary>

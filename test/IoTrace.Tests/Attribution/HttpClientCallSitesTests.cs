@@ -17,7 +17,7 @@ namespace IoTrace.Tests.Attribution;
 [Collection(typeof(ProcessWideBackend))]
 public sealed class HttpClientCallSitesTests
 {
-    private static readonly long s_pastIdleDelay = (long)((HttpClientCallSites.IdleDelay + TimeSpan.FromSeconds(1)).TotalSeconds * Stopwatch.Frequency);
+    private static readonly long s_pastIdleDelay = (long)((ListeningWhileTraced.IdleDelay + TimeSpan.FromSeconds(1)).TotalSeconds * Stopwatch.Frequency);
 
     [Fact]
     public async Task StopIfIdle_NoTraceWithLineContextForTheIdleDelay_HttpClientStopsWritingEventsUntilTheNextOne()

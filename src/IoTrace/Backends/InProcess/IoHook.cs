@@ -242,7 +242,7 @@ internal static unsafe class IoHook
             // Native code built without frame pointers (SQLite, say) breaks the cheap walk: let the runtime walk the
             // managed frames instead, which costs a few microseconds more per call.
             : session.Resolver.ResolveManaged();
-        return TraceContext.SiteInFlow(resolved);
+        return TraceContext.SiteInFlow(resolved, session);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
