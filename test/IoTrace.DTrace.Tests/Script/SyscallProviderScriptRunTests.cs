@@ -103,15 +103,16 @@ public sealed class SyscallProviderScriptRunTests
     }
 
     /// <summary>
-    /// To print ustack() dtrace grabs this process and plants a breakpoint in its dynamic linker; stopped as the tests
-    /// and the bench stop it (SIGTERM), it takes the breakpoint out again. Left in, the library loaded here would kill
-    /// this test process with SIGTRAP.
+    /// To print ustack() dtrace grabs this process and plants a breakpoint in its dynamic linker (on Linux at r_debug's
+    /// r_brk, <c>_dl_debug_state</c>); stopped as the tests and the bench stop it (SIGTERM), it takes the breakpoint out
+    /// again. Left in, the library loaded here would kill this test process with SIGTRAP.
     /// </summary>
     [Fact]
-    public async Task Stop_AfterStacksWerePrinted_ThisProcessStillLoadsALibrary()
+    public async Task Stop_AfterStacksWerePrinted_TakesItsBreakpointOutOfTheDynamicLinker()
     {
         Requires.DTraceOnThisPlatform();
         using var file = await BlocksFile.CreateAsync();
+        var before = LinkerBreakpointInstruction();
         var run = await SyscallProviderRun.StartAsync(SyscallProviderScript.Generate(DTracePlatform.Current!, Environment.ProcessId, 0, Strategy.Read));
         await using (run)
         {
@@ -119,7 +120,12 @@ public sealed class SyscallProviderScriptRunTests
             reader.Start();
             reader.Join();
             Assert.Contains(await run.FlushAsync(), r => r.Fd == file.Fd && r.Stack.Length > 0);
+
+            // The breakpoint is in (int3): the stop has one to take out.
+            Assert.Equal(before is null ? null : 0xCC, LinkerBreakpointInstruction());
         }
+
+        Assert.Equal(before, LinkerBreakpointInstruction());
 
         // A copy under a new name is a new object for the dynamic linker, so loading it passes its breakpoint.
         var runtimeLibrary = Path.Combine(System.Runtime.InteropServices.RuntimeEnvironment.GetRuntimeDirectory(), OperatingSystem.IsMacOS() ? "libSystem.Native.dylib" : "libSystem.Native.so");
@@ -135,6 +141,21 @@ public sealed class SyscallProviderScriptRunTests
         {
             File.Delete(copy);
         }
+    }
+
+    /// <summary>
+    /// The first byte of the function glibc's dynamic linker calls at each library load for debuggers to break on (r_debug's
+    /// r_brk); null where there is no glibc r_debug (macOS).
+    /// </summary>
+    private static byte? LinkerBreakpointInstruction()
+    {
+        if (!OperatingSystem.IsLinux() || !System.Runtime.InteropServices.NativeLibrary.TryGetExport(System.Runtime.InteropServices.NativeLibrary.GetMainProgramHandle(), "_r_debug", out var debug))
+        {
+            return null;
+        }
+
+        // struct r_debug { int r_version; struct link_map* r_map; ElfW(Addr) r_brk; ... }
+        return System.Runtime.InteropServices.Marshal.ReadByte(System.Runtime.InteropServices.Marshal.ReadIntPtr(debug, 16));
     }
 
     /// <summary>The one row <paramref name="which"/> matches; else fails with what dtrace wrote to stderr (it is stopped), where a key it had no room for shows as "aggregation drops".</summary>
