@@ -28,8 +28,7 @@ internal sealed class AggregateCharger(DTracePlatform platform, Func<long, Trace
         _peers.Clear();
         foreach (var peer in flush.Peers)
         {
-            // Linux's layout (sa_family in the first two bytes); the BSDs' starts with a length byte.
-            _peers[(peer.Trace, peer.Fd, peer.Generation)] = FdTargets.FormatSocketAddress(peer.Address);
+            _peers[(peer.Trace, peer.Fd, peer.Generation)] = platform.Sockets.Format(peer.Address);
         }
 
         bool? waited = null;

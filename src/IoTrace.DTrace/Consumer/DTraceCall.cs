@@ -1,5 +1,6 @@
 using System.Globalization;
 using IoTrace.DTrace.Script;
+using IoTrace.Platform;
 using IoTrace.Platform.Linux;
 
 namespace IoTrace.DTrace.Consumer;
@@ -167,7 +168,7 @@ internal sealed class DTraceLineParser
         }
 
         key = (trace, (int)fd, generation);
-        peer = FdTargets.FormatSocketAddress(address);
+        peer = SocketAddressLayout.Linux.Format(address);
         return true;
     }
 

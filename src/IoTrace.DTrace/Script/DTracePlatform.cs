@@ -1,5 +1,6 @@
 using System.Collections.Frozen;
 using System.Runtime.InteropServices;
+using IoTrace.Platform;
 using IoTrace.Platform.Linux;
 using IoTrace.Probes;
 
@@ -8,12 +9,13 @@ namespace IoTrace.DTrace.Script;
 /// <summary>
 /// An operating system DTrace runs on, as a script on its <c>syscall</c> provider needs to know it: its system calls
 /// (<see cref="Calls"/>, named as its own tools print them), the errno values the script tests, whether it has
-/// <c>vtimestamp</c>, and where a thread's slot is in the process's trace slot table.
+/// <c>vtimestamp</c>, where a thread's slot is in the process's trace slot table, and its socket addresses' layout.
 /// </summary>
 internal sealed class DTracePlatform
 {
-    private DTracePlatform(string name, IReadOnlyList<PlatformSyscall> calls, int eagain, int einprogress, bool hasVtimestamp, string slotIndex, bool slotHoldsTid)
+    private DTracePlatform(string name, IReadOnlyList<PlatformSyscall> calls, int eagain, int einprogress, bool hasVtimestamp, string slotIndex, bool slotHoldsTid, SocketAddressLayout sockets)
     {
+        Sockets = sockets;
         Name = name;
         Calls = calls;
         Eagain = eagain;
@@ -27,19 +29,19 @@ internal sealed class DTracePlatform
     private readonly FrozenDictionary<string, PlatformSyscall> _byProviderName;
 
     /// <summary>Oracle's DTrace for Linux: strace's names (<see cref="LinuxSyscalls.X64"/>); no <c>vtimestamp</c> in 2.0.1.</summary>
-    public static DTracePlatform Linux { get; } = new("linux", SyscallCatalogs.Linux, eagain: 11, einprogress: 115, hasVtimestamp: false, "tid", slotHoldsTid: false);
+    public static DTracePlatform Linux { get; } = new("linux", SyscallCatalogs.Linux, eagain: 11, einprogress: 115, hasVtimestamp: false, "tid", slotHoldsTid: false, SocketAddressLayout.Linux);
 
     /// <summary>
     /// macOS: the <c>$NOCANCEL</c> and <c>$INODE64</c> variants .NET's libSystem.Native.dylib calls, as dtruss prints
     /// them. Its thread ids are 64-bit and system-wide: the slot is the id's low 20 bits, and holds the id to be sure.
     /// </summary>
-    public static DTracePlatform MacOS { get; } = new("macos", SyscallCatalogs.MacOS, eagain: 35, einprogress: 36, hasVtimestamp: true, "(tid & 0xfffff)", slotHoldsTid: true);
+    public static DTracePlatform MacOS { get; } = new("macos", SyscallCatalogs.MacOS, eagain: 35, einprogress: 36, hasVtimestamp: true, "(tid & 0xfffff)", slotHoldsTid: true, SocketAddressLayout.MacOS);
 
     /// <summary>FreeBSD: syscalls.master's names, as truss prints them; thread ids from 100000, one slot each.</summary>
-    public static DTracePlatform FreeBsd { get; } = new("freebsd", SyscallCatalogs.FreeBsd, eagain: 35, einprogress: 36, hasVtimestamp: true, "tid", slotHoldsTid: false);
+    public static DTracePlatform FreeBsd { get; } = new("freebsd", SyscallCatalogs.FreeBsd, eagain: 35, einprogress: 36, hasVtimestamp: true, "tid", slotHoldsTid: false, SocketAddressLayout.FreeBsd);
 
     /// <summary>illumos and Solaris: the system call table's names, as truss prints them; LWP ids are per process and small.</summary>
-    public static DTracePlatform Illumos { get; } = new("illumos", SyscallCatalogs.Illumos, eagain: 11, einprogress: 150, hasVtimestamp: true, "tid", slotHoldsTid: false);
+    public static DTracePlatform Illumos { get; } = new("illumos", SyscallCatalogs.Illumos, eagain: 11, einprogress: 150, hasVtimestamp: true, "tid", slotHoldsTid: false, SocketAddressLayout.Illumos);
 
     public static IReadOnlyList<DTracePlatform> All { get; } = [Linux, MacOS, FreeBsd, Illumos];
 
@@ -73,6 +75,9 @@ internal sealed class DTracePlatform
     /// to check: where slots are shared by ids (<see cref="SlotIndex"/> masks them), a thread never reads another's trace.
     /// </summary>
     public bool SlotHoldsTid { get; }
+
+    /// <summary>How a connect's <c>sockaddr</c>, as the script prints it, reads on this OS.</summary>
+    public SocketAddressLayout Sockets { get; }
 
     /// <summary>The call its <c>syscall</c> provider names <paramref name="providerName"/> (what <c>probefunc</c> prints), or null.</summary>
     public PlatformSyscall? Find(string providerName) => _byProviderName.GetValueOrDefault(providerName);

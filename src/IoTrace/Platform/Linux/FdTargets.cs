@@ -1,5 +1,3 @@
-using System.Net.Sockets;
-using System.Runtime.InteropServices;
 using System.Text;
 using IoTrace.Tracing;
 
@@ -9,10 +7,6 @@ namespace IoTrace.Platform.Linux;
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
 internal static unsafe class FdTargets
 {
-    private const ushort AfUnix = 1;
-    private const ushort AfInet = 2;
-    private const ushort AfInet6 = 10;
-
     /// <summary>Names a socket by its peer; anything else (or an unconnected socket) by <c>/proc/self/fd/N</c>.</summary>
     /// <remarks>getpeername first: a pooled connection is named without reading /proc, which costs several times more.</remarks>
     public static string? Resolve(int fd) => PeerOf(fd) ?? LinkOf(fd);
@@ -57,55 +51,10 @@ internal static unsafe class FdTargets
     }
 
     /// <summary>An IPv4 or IPv6 <c>sockaddr</c>'s address alone (<c>127.0.0.1</c>, <c>::1</c>), as a reverse lookup names it; null for another family.</summary>
-    public static string? FormatHostAddress(nint address, int length)
-    {
-        if (address == 0 || length < 2)
-        {
-            return null;
-        }
+    public static string? FormatHostAddress(nint address, int length) =>
+        address == 0 ? null : SocketAddressLayout.Linux.FormatHost(new ReadOnlySpan<byte>((void*)address, length));
 
-        var bytes = new ReadOnlySpan<byte>((void*)address, length);
-        var family = MemoryMarshal.Read<ushort>(bytes);
-        return family switch
-        {
-            AfInet or AfInet6 => PeerNames.AddressOf(bytes, ipv6: family == AfInet6),
-            _ => null,
-        };
-    }
-
-    /// <summary>
-    /// Formats the first bytes of a <c>sockaddr</c> a kernel-side backend copied as words (a connect's address: 24 bytes
-    /// hold an IPv4 or IPv6 peer), as <see cref="FormatSocketAddress(nint, int)"/> does.
-    /// </summary>
-    public static string? FormatSocketAddress(ReadOnlySpan<ulong> words)
-    {
-        fixed (ulong* address = words)
-        {
-            return FormatSocketAddress((nint)address, words.Length * sizeof(ulong));
-        }
-    }
-
-    /// <summary>Formats a <c>sockaddr</c> as <c>127.0.0.1:5000</c>, <c>[::1]:5000</c> or <c>unix:/path</c>.</summary>
-    public static string? FormatSocketAddress(nint address, int length)
-    {
-        if (address == 0 || length < 2)
-        {
-            return null;
-        }
-
-        var bytes = new ReadOnlySpan<byte>((void*)address, length);
-        var family = MemoryMarshal.Read<ushort>(bytes);
-        switch (family)
-        {
-            case AfInet when length >= 8:
-            case AfInet6 when length >= 24:
-                return PeerNames.OfSocketAddress(bytes, ipv6: family == AfInet6);
-            case AfUnix:
-                var pathBytes = bytes[2..];
-                var end = pathBytes.IndexOf((byte)0);
-                return "unix:" + Encoding.UTF8.GetString(end >= 0 ? pathBytes[..end] : pathBytes);
-            default:
-                return ((AddressFamily)family).ToString();
-        }
-    }
+    /// <summary>Formats a <c>sockaddr</c> as <c>127.0.0.1:5000</c>, <c>[::1]:5000</c> or <c>unix:/path</c> (<see cref="SocketAddressLayout.Format(ReadOnlySpan{byte})"/>).</summary>
+    public static string? FormatSocketAddress(nint address, int length) =>
+        address == 0 ? null : SocketAddressLayout.Linux.Format(new ReadOnlySpan<byte>((void*)address, length));
 }
