@@ -54,11 +54,13 @@ internal sealed class ThreadPoolCallSites : EventListener
     internal static Task FirstEventSinceEnabled => Volatile.Read(ref s_firstEvent).Task;
 
     /// <summary>
-    /// The line a call without an application frame inherits on this thread: the line that queued the work item it runs,
-    /// when the item was queued in <paramref name="session"/>; else the line the flow inherited (<see cref="TraceContext.LastCallSite"/>).
+    /// The line a call without an application frame inherits on this thread: the line the flow inherited
+    /// (<see cref="TraceContext.LastCallSite"/>, set inside a framework async method for its own continuations); else the
+    /// line that queued the work item the thread runs, when it was queued in <paramref name="session"/>. The flow's comes
+    /// first: another await's continuation may run inline in the work item, and the item's line would not be its.
     /// </summary>
     public static SourceLocation? Inherited(TraceSession session) =>
-        t_running is { } running && running.TraceId == session.Id ? running.Site : TraceContext.LastCallSite;
+        TraceContext.LastCallSite ?? (t_running is { } running && running.TraceId == session.Id ? running.Site : null);
 
     private static ThreadPoolCallSites Create()
     {

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Diagnostics.Tracing;
 using System.Text.Json;
+using IoTrace.AspNetCore.Tests.TestInfrastructure;
 using IoTrace.Attribution;
 using IoTrace.Tests.Backends.InProcess;
 using IoTrace.Tests.Shared;
@@ -74,6 +75,37 @@ public sealed class ThreadPoolCallSitesTests : IDisposable
             var reads = reports[i].Aggregates.Where(static a => a.Probe == "pread64").ToArray();
             Assert.All(reads, a => Assert.Equal((path, lines[i]), (a.Target!, a.Line!.Value)));
             Assert.Equal(new FileInfo(path).Length, reads.Bytes("pread64"));
+        }
+    }
+
+    /// <summary>
+    /// A request's own continuations may run on the pool thread that ran another request's work item of the same trace,
+    /// inside that item: the line HttpClient's event gives each request (the flow's) comes before the item's.
+    /// </summary>
+    [Fact]
+    public async Task Enqueue_TwoHttpClientRequestsFromTwoLines_EachRequestsSocketCallsOnItsOwnLine()
+    {
+        Requires.Linux();
+        await using var upstream = new LoopbackHttpServer("hello");
+        using var http = new HttpClient();
+        var uri = new Uri($"http://{upstream.Peer}/");
+        var lines = new int[2];
+
+        var report = await IoTracer.TraceAsync(Strategy.All, async () =>
+        {
+            await ThreadPoolCallSites.FirstEventSinceEnabled.WaitAsync(TestContext.Current.CancellationToken);
+            lines[0] = Here.Line(); Assert.Equal("hello", await http.GetStringAsync(uri, TestContext.Current.CancellationToken));
+            lines[1] = Here.Line(); Assert.Equal("hello", await http.GetStringAsync(uri, TestContext.Current.CancellationToken));
+        });
+        await upstream.ServedAsync(2);
+
+        // Two identical requests, each on a connection of its own (the server closes each): half of each side's bytes per line.
+        var sockets = report.For(upstream.Peer).ToList();
+        Assert.All(sockets, a => Assert.Contains(a.Line ?? 0, lines));
+        foreach (var line in lines)
+        {
+            var own = sockets.Where(a => a.Line == line).ToList();
+            Assert.Equal((1L, upstream.BytesReceived / 2, upstream.BytesSent / 2), (own.Calls("connect"), own.BytesWritten(), own.BytesRead()));
         }
     }
 
