@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Diagnostics.Tracing;
 using System.Net.Http;
 using IoTrace.Backends;

@@ -1,4 +1,5 @@
 using System.Diagnostics.Tracing;
+using IoTrace.Backends;
 using IoTrace.Tracing;
 
 namespace IoTrace.Attribution;
@@ -118,8 +119,10 @@ internal sealed class ThreadPoolCallSites : EventListener
             return;
         }
 
+        // Only a trace whose backend sees its calls in their flow uses the line (another may run while one does).
         if (eventData.EventId != EnqueueEvent || TracerThread.IsBusy
-            || TraceContext.Current is not { IsActive: true, KeepsContext: true } session)
+            || TraceContext.Current is not { IsActive: true, KeepsContext: true } session
+            || (session.Recorder.Capabilities & BackendCapabilities.ReportsLate) != 0)
         {
             return;
         }
