@@ -52,7 +52,8 @@ internal sealed class EbpfBackend : AttachedBackend<EbpfAttachment, KernelTrace>
     /// <summary>CPU time needs the task's fields, read through BTF: without it the report says CPU is unavailable, never 0.</summary>
     public override BackendCapabilities Capabilities =>
         BackendCapabilities.SeesNativeLibraries | BackendCapabilities.HasStacks | BackendCapabilities.ReportsLate | BackendCapabilities.ReadsThreadTraces
-        | BackendCapabilities.CountsSharedConnections | (Tracepoints == KernelTracepoints.Btf ? BackendCapabilities.MeasuresCpu : 0);
+        | BackendCapabilities.CountsSharedConnections | BackendCapabilities.KeepsWorkItemLines
+        | (Tracepoints == KernelTracepoints.Btf ? BackendCapabilities.MeasuresCpu : 0);
 
     /// <summary>How the kernel program attaches (chosen once per process, see <see cref="KernelProbes.Choose"/>).</summary>
     public KernelTracepoints Tracepoints { get; }

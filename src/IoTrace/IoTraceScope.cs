@@ -35,8 +35,7 @@ public sealed class IoTraceScope : IDisposable
             HttpClientCallSites.OnContextTraceStarted();
             NameResolutionCallSites.OnContextTraceStarted();
 
-            // Only a backend that sees each call in its flow can tell which work item a pool thread's call belongs to.
-            if ((recorder.Capabilities & BackendCapabilities.ReportsLate) == 0)
+            if (ThreadPoolCallSites.FollowsWorkItems(recorder.Capabilities))
             {
                 _followsWorkItems = true;
                 ThreadPoolCallSites.OnContextTraceStarted();

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using IoTrace.Attribution;
 using IoTrace.Backends;
 using IoTrace.Probes;
 using IoTrace.Tracing;
@@ -144,6 +145,9 @@ internal sealed class FlushCharger(ConcurrentDictionary<long, KernelTrace> trace
 
         var site = attributor.Resolve(session.Resolver, aggregate.Stack, ref waited);
         var target = aggregate.Fd < -1 ? trace.Paths.GetValueOrDefault(aggregate.Fd) : null;
-        session.Charge(new IoCall(aggregate.Probe, Math.Max(aggregate.Fd, -1), aggregate.Generation, target, site, aggregate.Calls, aggregate.Bytes, ticks, aggregate.CpuNanoseconds));
+        session.Charge(new IoCall(aggregate.Probe, Math.Max(aggregate.Fd, -1), aggregate.Generation, target, site, aggregate.Calls, aggregate.Bytes, ticks, aggregate.CpuNanoseconds)
+        {
+            QueuedBy = ThreadPoolCallSites.SiteOf(aggregate.InheritedSiteId),
+        });
     }
 }

@@ -23,19 +23,23 @@ internal sealed class KernelFlush(long sequence, long coveredNanoseconds)
     public long CountedCalls => Aggregates.Values.Sum(a => a.Calls);
 
     /// <summary>The aggregate of a kernel map key, created on its first feature: trace, probe as the kernel numbers it, then fd, generation and stack hash with context.</summary>
-    public KernelAggregate Aggregate(long trace, long kernelProbe, long fd, long generation, long stackHash, bool context)
+    /// <summary>
+    /// The aggregate of one key; <paramref name="context"/> is the key's context word: 0 without context, else 1 and,
+    /// from bit 8, the number of the line the calls' thread inherited.
+    /// </summary>
+    public KernelAggregate Aggregate(long trace, long kernelProbe, long fd, long generation, long stackHash, uint context)
     {
         var key = new AggregateKey(trace, kernelProbe, fd, generation, stackHash, context);
         if (!Aggregates.TryGetValue(key, out var aggregate))
         {
-            aggregate = new KernelAggregate(trace, SyscallTable.ProbeOf(kernelProbe), (int)fd, generation, stackHash);
+            aggregate = new KernelAggregate(trace, SyscallTable.ProbeOf(kernelProbe), (int)fd, generation, stackHash) { InheritedSiteId = context >> 8 };
             Aggregates[key] = aggregate;
         }
 
         return aggregate;
     }
 
-    internal readonly record struct AggregateKey(long Trace, long KernelProbe, long Fd, long Generation, long StackHash, bool Context);
+    internal readonly record struct AggregateKey(long Trace, long KernelProbe, long Fd, long Generation, long StackHash, uint Context);
 }
 
 /// <summary>The kernel's aggregate of one (trace, probe, fd, user stack).</summary>
@@ -64,4 +68,7 @@ internal sealed class KernelAggregate(long trace, int probe, int fd, long genera
     public long WallNanoseconds { get; set; }
 
     public long CpuNanoseconds { get; set; }
+
+    /// <summary>The number of the line the calls' thread inherited (<see cref="IoTrace.Attribution.ThreadPoolCallSites.SiteOf"/>); 0 for none.</summary>
+    public uint InheritedSiteId { get; init; }
 }

@@ -62,7 +62,7 @@ internal sealed unsafe class KernelMaps
         var maps = _buffers[buffer];
         ReadAndDelete(maps.Aggregates, AggregateKeySize, AggregateValueSize, (key, value) =>
         {
-            var context = BinaryPrimitives.ReadUInt32LittleEndian(key[12..]) != 0;
+            var context = BinaryPrimitives.ReadUInt32LittleEndian(key[12..]);
             var aggregate = flush.Aggregate(Word(key, 0), BinaryPrimitives.ReadUInt32LittleEndian(key[8..]), Word(key, 2), Word(key, 3), Word(key, 4), context);
             aggregate.Calls += Word(value, 0);
             aggregate.WallNanoseconds += Word(value, 1);

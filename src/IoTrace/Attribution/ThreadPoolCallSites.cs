@@ -35,9 +35,23 @@ internal sealed class ThreadPoolCallSites : EventListener
     private static Timer? s_idleCheck;
     private static readonly QueuedWork?[] s_pending = new QueuedWork?[Slots];
 
+    // The lines a kernel backend's slot names (24 bits), numbered from 1; the process's lines are few (a call path's
+    // line is cached per resolver), and past the last number a line gets none.
+    private const int MaxSiteIds = (1 << 24) - 1;
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<SourceLocation, int> s_siteIds = new(ReferenceEqualityComparer.Instance);
+    private static SourceLocation?[] s_sitesById = new SourceLocation?[64];
+    private static readonly Lock s_numbering = new();
+
     // The trace and line of the work item this thread runs, from its dequeue event: until the thread's next item.
     [ThreadStatic]
     private static QueuedWork? t_running;
+
+    /// <summary>
+    /// Whether a backend can tell which work item a pool thread's call belongs to: one that sees each call in its flow
+    /// (in process), or keeps the line of each call's work item (<see cref="BackendCapabilities.KeepsWorkItemLines"/>).
+    /// </summary>
+    public static bool FollowsWorkItems(BackendCapabilities capabilities) =>
+        (capabilities & (BackendCapabilities.ReportsLate | BackendCapabilities.KeepsWorkItemLines)) != BackendCapabilities.ReportsLate;
 
     /// <summary>A trace with line context starts: listens from now on.</summary>
     public static void OnContextTraceStarted() => s_listening.TraceStarted(s_instance.Value);
@@ -62,6 +76,54 @@ internal sealed class ThreadPoolCallSites : EventListener
     /// </summary>
     public static SourceLocation? Inherited(TraceSession session) =>
         TraceContext.LastCallSite ?? (t_running is { } running && running.TraceId == session.Id ? running.Site : null);
+
+    /// <summary>
+    /// The number of the line a call without an application frame would inherit on this thread now
+    /// (<see cref="Inherited"/>), for a kernel backend to keep with the call; 0 for none. Published in the thread's slot
+    /// with its trace (<see cref="BackendCapabilities.KeepsWorkItemLines"/>).
+    /// </summary>
+    public static int InheritedSiteId(TraceSession session) => Inherited(session) is { IsApplication: true } site ? IdOf(site) : 0;
+
+    /// <summary>The line numbered <paramref name="id"/> by <see cref="InheritedSiteId"/>; null for 0 or a number never given.</summary>
+    public static SourceLocation? SiteOf(long id)
+    {
+        var sites = Volatile.Read(ref s_sitesById);
+        return id > 0 && id < sites.Length ? Volatile.Read(ref sites[id]) : null;
+    }
+
+    private static int IdOf(SourceLocation site)
+    {
+        if (s_siteIds.TryGetValue(site, out var id))
+        {
+            return id;
+        }
+
+        lock (s_numbering)
+        {
+            if (s_siteIds.TryGetValue(site, out id))
+            {
+                return id;
+            }
+
+            id = s_siteIds.Count + 1;
+            if (id > MaxSiteIds)
+            {
+                return 0;
+            }
+
+            var sites = s_sitesById;
+            if (id >= sites.Length)
+            {
+                Array.Resize(ref sites, sites.Length * 2);
+            }
+
+            // The line before its number: a reader that finds the number finds the line.
+            sites[id] = site;
+            Volatile.Write(ref s_sitesById, sites);
+            s_siteIds[site] = id;
+            return id;
+        }
+    }
 
     private static ThreadPoolCallSites Create()
     {
@@ -119,10 +181,10 @@ internal sealed class ThreadPoolCallSites : EventListener
             return;
         }
 
-        // Only a trace whose backend sees its calls in their flow uses the line (another may run while one does).
+        // Only a trace whose backend follows work items uses the line (another may run while one does).
         if (eventData.EventId != EnqueueEvent || TracerThread.IsBusy
             || TraceContext.Current is not { IsActive: true, KeepsContext: true } session
-            || (session.Recorder.Capabilities & BackendCapabilities.ReportsLate) != 0)
+            || !FollowsWorkItems(session.Recorder.Capabilities))
         {
             return;
         }

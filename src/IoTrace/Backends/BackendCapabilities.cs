@@ -35,4 +35,11 @@ internal enum BackendCapabilities
     /// used the connection can report them (<see cref="IoTraceReport.SharedAggregates"/>).
     /// </summary>
     CountsSharedConnections = 64,
+
+    /// <summary>
+    /// Keeps, with each call, the line a call without an application frame inherits on its thread (the line that queued
+    /// the thread's work item, or the flow's: <see cref="Attribution.ThreadPoolCallSites.InheritedSiteId"/>, published
+    /// with the thread's trace), and delivers it as <see cref="Tracing.IoCall.QueuedBy"/>.
+    /// </summary>
+    KeepsWorkItemLines = 128,
 }

@@ -32,6 +32,13 @@ internal readonly record struct IoCall(
     long CpuNanoseconds,
     bool FdMayBeOpen = true)
 {
+    /// <summary>
+    /// The line the calls' thread would have given a call without an application frame (the line that queued its work
+    /// item, or its flow's), from a backend that keeps it (<see cref="Backends.BackendCapabilities.KeepsWorkItemLines"/>):
+    /// the calls take it when their stack has no application frame.
+    /// </summary>
+    public SourceLocation? QueuedBy { get; init; }
+
     /// <summary>Calls counted without context (the Summary strategy): no fd, target or line.</summary>
     public static IoCall Counted(int probe, long calls, long bytes, long wallTicks, long cpuNanoseconds) =>
         new(probe, -1, 0, null, null, calls, bytes, wallTicks, cpuNanoseconds);

@@ -18,6 +18,18 @@ internal static class ThreadTraces
         set => s_current.Value = value;
     }
 
+    /// <summary>
+    /// Publishes the thread's trace again, where a backend reads per-thread traces: what is published with it (the line
+    /// the thread inherits, <see cref="Attribution.ThreadPoolCallSites.InheritedSiteId"/>) changed.
+    /// </summary>
+    public static void PublishAgain()
+    {
+        if (Volatile.Read(ref s_publisher) is { } publisher && s_current.Value is { } session)
+        {
+            publisher.Publish(session);
+        }
+    }
+
     /// <summary>Publishes every change from now on to <paramref name="publisher"/>, until the returned subscription is disposed.</summary>
     public static IDisposable Subscribe(IThreadTracePublisher publisher)
     {

@@ -7,7 +7,9 @@ namespace IoTrace.Tracing;
 internal static class TraceContext
 {
     private static readonly AsyncLocal<TraceSession?> s_current = new();
-    private static readonly AsyncLocal<SourceLocation?> s_lastCallSite = new();
+    // A backend that keeps the line each thread inherits learns it with the thread's trace: published again whenever it
+    // changes on a thread (set, or a hop between flows of one trace).
+    private static readonly AsyncLocal<SourceLocation?> s_lastCallSite = new(static _ => ThreadTraces.PublishAgain());
 
     public static TraceSession? Current
     {

@@ -144,7 +144,8 @@ internal sealed class TraceSession
         }
 
         var byKey = Volatile.Read(ref _byKey) ?? CreateByKey();
-        var key = new AggregateKey(probe, call.Site ?? SourceLocation.Unknown, call.Fd, life is null ? call.Target : null, life);
+        var site = call.Site ?? SourceLocation.Unknown;
+        var key = new AggregateKey(probe, site, call.Fd, life is null ? call.Target : null, life, site.IsApplication ? null : call.QueuedBy);
         if (!byKey.TryGetValue(key, out var counter))
         {
             counter = byKey.GetOrAdd(key, static k => new Counter(k.Target, k.Life));
@@ -482,7 +483,8 @@ internal sealed class TraceSession
     }
 
     /// <summary>
-    /// A call's line: the application line on its stack; without one, the line that opened its fd; without that, for a
+    /// A call's line: the application line on its stack; without one, the line its thread inherited (a backend's
+    /// <see cref="IoCall.QueuedBy"/>); without that, the line that opened its fd; without that, for a
     /// call of an asynchronous name resolution, the line that started the trace's (<paramref name="resolutionLine"/>),
     /// or the line of the HttpClient request that named its peer; without that, the one line that made calls on its
     /// fd's life (a pooled connection's read that a kernel backend saw retried on a runtime thread). A stack the backend
@@ -495,6 +497,14 @@ internal sealed class TraceSession
         if (site.IsApplication)
         {
             return site;
+        }
+
+        // The line its thread inherited (its work item's, its flow's), where the backend kept it; not for a multiplexed
+        // connection's reads and writes, which its loops make for every request in the flow of the one that opened it.
+        if (!ReferenceEquals(site, SourceLocation.StackIncomplete) && key.QueuedBy is { } queued
+            && !(target is not null && ProbeCatalog.Has(key.Probe, ProbeTraits.MovesBytes) && HttpClientRequests.IsMultiplexedPeer(target)))
+        {
+            return queued;
         }
 
         if (!ReferenceEquals(site, SourceLocation.StackIncomplete) && key.Life?.OpenedAt is { } opener)
@@ -623,7 +633,7 @@ internal sealed class TraceSession
 
     private sealed record RootPath(string Given, string Full);
 
-    private readonly record struct AggregateKey(int Probe, SourceLocation Site, int Fd, string? Target, FdLife? Life)
+    private readonly record struct AggregateKey(int Probe, SourceLocation Site, int Fd, string? Target, FdLife? Life, SourceLocation? QueuedBy)
     {
         public static readonly IEqualityComparer<AggregateKey> Comparer = new KeyComparer();
 
@@ -635,11 +645,11 @@ internal sealed class TraceSession
         {
             public bool Equals(AggregateKey x, AggregateKey y) =>
                 x.Probe == y.Probe && x.Fd == y.Fd && ReferenceEquals(x.Site, y.Site) && ReferenceEquals(x.Life, y.Life)
-                && string.Equals(x.Target, y.Target, StringComparison.Ordinal);
+                && ReferenceEquals(x.QueuedBy, y.QueuedBy) && string.Equals(x.Target, y.Target, StringComparison.Ordinal);
 
             public int GetHashCode(AggregateKey key) =>
                 HashCode.Combine(key.Probe, key.Fd, RuntimeHelpers.GetHashCode(key.Site), key.Life is { } life ? RuntimeHelpers.GetHashCode(life) : 0,
-                    key.Target is { } target ? StringComparer.Ordinal.GetHashCode(target) : 0);
+                    key.Target is { } target ? StringComparer.Ordinal.GetHashCode(target) : 0, key.QueuedBy is { } queued ? RuntimeHelpers.GetHashCode(queued) : 0);
         }
     }
 

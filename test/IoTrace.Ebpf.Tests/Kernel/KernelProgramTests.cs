@@ -26,6 +26,7 @@ public sealed partial class KernelProgramTests
         { "CONTEXT", SyscallTable.Context },
         { "CPU", SyscallTable.Cpu },
         { "RULES_SHIFT", SyscallTable.RulesShift },
+        { "WORK_SITE_SHIFT", SyscallTable.WorkSiteShift },
         { "SYS_CONNECT", SyscallTable.Connect },
         { "SYS_NEWFSTATAT", SyscallTable.NewFstatAt },
         { "SYS_UTIMENSAT", SyscallTable.UtimensAt },

@@ -31,6 +31,7 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 #define CPU 16
 #define SHARED 32   // fd state only: a shared connection's socket, its calls outside traces counted until the process unmarks it
 #define RULES_SHIFT 32
+#define WORK_SITE_SHIFT 40
 // A slot's trace while the thread does the tracer's own work: no trace's (TraceSlotTable.TracersOwn).
 #define TRACERS_OWN 0xffffffffffffffffULL
 
@@ -791,7 +792,8 @@ static __always_inline int on_exit(struct pt_regs *regs, long ret)
         key.stack = h;
     }
     if (context) {
-        key.context = 1;
+        // Above its lowest bit, the line the thread's calls inherit (the process's number for it, or 0).
+        key.context = 1 | (u32)((fl >> WORK_SITE_SHIFT) << 8);
         key.fd = fd;
         key.gen = gen;
     }
