@@ -67,7 +67,7 @@ internal sealed class DTraceBackend : AttachedBackend<DTraceAttachment, DTraceTr
     /// </summary>
     public override BackendCapabilities Capabilities =>
         BackendCapabilities.SeesNativeLibraries | BackendCapabilities.HasStacks | BackendCapabilities.ReportsLate | BackendCapabilities.ReadsThreadTraces
-        | (_script == DTraceScriptKind.Lines ? BackendCapabilities.CountsSharedConnections : BackendCapabilities.None);
+        | (_script == DTraceScriptKind.Lines ? BackendCapabilities.CountsSharedConnections | BackendCapabilities.KeepsWorkItemLines : BackendCapabilities.None);
 
     /// <summary>
     /// The script the process's instance runs, set before it is created: Linux's own. The tests set the other systems' on

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Runtime.Versioning;
+using IoTrace.Attribution;
 using IoTrace.Tracing;
 using IoTrace.Platform.Linux;
 
@@ -57,11 +58,24 @@ internal sealed unsafe class TraceSlotTable : IThreadTracePublisher
     public const ulong ContextBit = 8;
 
     /// <summary>
+    /// Where the second word holds, with context, the number of the line the thread's calls without an application frame
+    /// inherit (<see cref="InheritedSiteBits"/>): bits 40 to 63, for every reader of the table.
+    /// </summary>
+    public const int InheritedSiteShift = 40;
+
+    /// <summary>
     /// The second word of a traced thread's slot (the eBPF program's strategy, rules and frameless bits, with
-    /// <see cref="ContextBit"/>), or null: <see cref="ContextBit"/> alone where the trace keeps context. Set by the
-    /// backend that reads it, before its first trace.
+    /// <see cref="ContextBit"/> and <see cref="InheritedSiteBits"/>), or null: <see cref="ContextBit"/> and the inherited
+    /// line where the trace keeps context. Set by the backend that reads it, before its first trace.
     /// </summary>
     public static Func<TraceSession, ulong>? SlotBits { get; set; }
+
+    /// <summary>
+    /// The bits of the line the current thread's calls without an application frame inherit now (its work item's, its
+    /// flow's: <see cref="ThreadPoolCallSites.InheritedSiteId"/>); none without context.
+    /// </summary>
+    public static ulong InheritedSiteBits(TraceSession session) =>
+        session.KeepsContext ? (ulong)ThreadPoolCallSites.InheritedSiteId(session) << InheritedSiteShift : 0;
 
     /// <summary>
     /// Maps the pages of the process's current threads' slots (read-only, as the zero page). A kernel backend reads the slot
@@ -122,7 +136,7 @@ internal sealed unsafe class TraceSlotTable : IThreadTracePublisher
         if (session is { IsActive: true })
         {
             // Bits before the id: the program reads the id first and finds bits that match it, or a zero id.
-            slot[1] = SlotBits?.Invoke(session) ?? (session.KeepsContext ? ContextBit : 0);
+            slot[1] = SlotBits?.Invoke(session) ?? (session.KeepsContext ? ContextBit | InheritedSiteBits(session) : 0);
             Volatile.Write(ref slot[0], (ulong)session.Id);
         }
         else

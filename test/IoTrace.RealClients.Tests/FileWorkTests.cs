@@ -71,6 +71,7 @@ public sealed class FileWorkTests : IDisposable
     [Theory]
     [InlineData("inprocess")]
     [InlineData("ebpf")]
+    [InlineData("dtrace")]
     public async Task Json_ReadsOfAnAsyncFileStream_TakeTheLineThatAwaitedThem(string backend)
     {
         var run = await HostRun.StartAsync(backend, "json", _root);

@@ -28,7 +28,8 @@ internal static class ContextCharges
     /// <param name="bytes">The bytes they moved.</param>
     /// <param name="ticks">Their wall time.</param>
     /// <param name="cpuNanoseconds">Their CPU time, 0 where unmeasured.</param>
-    public static void Charge(TraceSession session, int probe, bool takesPath, int fd, long generation, string? named, SourceLocation site, long calls, long bytes, long ticks, long cpuNanoseconds)
+    /// <param name="queuedBy">The line the calls' thread inherited (<see cref="IoCall.QueuedBy"/>), where the script printed one.</param>
+    public static void Charge(TraceSession session, int probe, bool takesPath, int fd, long generation, string? named, SourceLocation site, long calls, long bytes, long ticks, long cpuNanoseconds, SourceLocation? queuedBy = null)
     {
         string? target = null;
         if (named is { Length: > 0 })
@@ -43,6 +44,6 @@ internal static class ContextCharges
             }
         }
 
-        session.Charge(new IoCall(probe, Math.Max(fd, -1), generation, target, site, calls, bytes, ticks, cpuNanoseconds));
+        session.Charge(new IoCall(probe, Math.Max(fd, -1), generation, target, site, calls, bytes, ticks, cpuNanoseconds) { QueuedBy = queuedBy });
     }
 }

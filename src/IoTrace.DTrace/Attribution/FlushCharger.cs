@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using IoTrace.Attribution;
 using IoTrace.DTrace.Consumer;
 using IoTrace.Platform.Linux;
 using IoTrace.Probes;
@@ -47,6 +48,6 @@ internal sealed class FlushCharger(ConcurrentDictionary<long, DTraceTrace> trace
         }
 
         var site = attributor.Resolve(session.Resolver, call.Stack, ref waited);
-        ContextCharges.Charge(session, probe, call.Syscall.Path != SyscallPath.None, call.Fd, call.Generation, call.Target, site, 1, call.Bytes, ticks, 0);
+        ContextCharges.Charge(session, probe, call.Syscall.Path != SyscallPath.None, call.Fd, call.Generation, call.Target, site, 1, call.Bytes, ticks, 0, ThreadPoolCallSites.SiteOf(call.InheritedSiteId));
     }
 }

@@ -6,12 +6,15 @@ using IoTrace.Platform.Linux;
 namespace IoTrace.DTrace.Consumer;
 
 /// <summary>
-/// One call of a traced thread, as the script prints it (<c>C|P trace call fd gen bytes wall-ns pc r0..rN [path]</c>;
+/// One call of a traced thread, as the script prints it (<c>C|P trace site call fd gen bytes wall-ns pc r0..rN [path]</c>;
 /// <c>S</c>, without context, with three frames), with a connect's peer, which it prints apart. Its stack: the
 /// instruction pointer first, then return addresses; without context (Summary) at most the first frame past libc.
+/// <paramref name="InheritedSiteId"/>: the number of the line the thread's calls without an application frame inherit,
+/// read from its slot (<see cref="Symbols.TraceSlotTable.InheritedSiteBits"/>); 0 for none.
 /// </summary>
 internal sealed record DTraceCall(
     long Trace,
+    long InheritedSiteId,
     LinuxSyscall Syscall,
     int Fd,
     long Generation,
@@ -64,7 +67,7 @@ internal sealed class DTraceLineParser
         }
 
         var rest = line.AsSpan(2);
-        if (!NextLong(ref rest, out var trace) || !NextLong(ref rest, out var call) || (ulong)call >= (ulong)LinuxSyscalls.X64.Count
+        if (!NextLong(ref rest, out var trace) || !NextLong(ref rest, out var site) || !NextLong(ref rest, out var call) || (ulong)call >= (ulong)LinuxSyscalls.X64.Count
             || !NextLong(ref rest, out var fd) || !NextLong(ref rest, out var generation) || !NextLong(ref rest, out var bytes) || !NextLong(ref rest, out var wall))
         {
             return null;
@@ -102,7 +105,7 @@ internal sealed class DTraceLineParser
         }
 
         var path = hasPath ? afterFrames.ToString() : null;
-        return new DTraceCall(trace, LinuxSyscalls.X64[(int)call], (int)fd, generation, stack, path, bytes, wall);
+        return new DTraceCall(trace, site, LinuxSyscalls.X64[(int)call], (int)fd, generation, stack, path, bytes, wall);
     }
 
     /// <summary>

@@ -130,7 +130,7 @@ internal static class DTraceScript
         // Entry: the thread's trace (0: none) and whether it keeps context, the call's start, its fd argument and the
         // fd's generation as the call starts, and its path.
         Line(d, $"{Enter} /pid == {pid}/ {{ this->s = args[0] >= 0 && args[0] < {TableSize} ? sc[args[0]] : 0; }}");
-        Line(d, $"{Enter} /pid == {pid} && this->s/ {{ this->slot = (uint64_t *)copyin(0x{slotTable:x} + tid * 16, 16); self->trace = this->slot[0]; self->context = this->slot[0] ? this->slot[1] & {TraceSlotTable.ContextBit} : 0; }}");
+        Line(d, $"{Enter} /pid == {pid} && this->s/ {{ this->slot = (uint64_t *)copyin(0x{slotTable:x} + tid * 16, 16); self->trace = this->slot[0]; self->context = this->slot[0] ? this->slot[1] & {TraceSlotTable.ContextBit} : 0; self->site = this->slot[0] ? this->slot[1] >> {TraceSlotTable.InheritedSiteShift} : 0; }}");
 
         // A call on an fd a trace waits for, from a thread of no trace (the runtime's socket thread retrying a read
         // that would have blocked, reading a connect's result): the trace's (FdOwners, as the eBPF program keeps it).
@@ -284,13 +284,13 @@ internal static class DTraceScript
         // One line per call, with its stack (dtrace's aggregations cannot serve here, see above; printing each stack
         // once, by a hash kept in a D array, measured no cheaper).
         var frames = string.Join(", ", Enumerable.Range(0, Frames + 1).Select(i => $"this->r{i}").Prepend("this->pc"));
-        var head = $"C %d %d %d %d %d %d {string.Join(' ', Enumerable.Repeat("%x", Frames + 2))}";
-        const string Fields = "self->trace, this->call, this->fd, this->gen, this->bytes, timestamp - self->ts";
+        var head = $"C %d %d %d %d %d %d %d {string.Join(' ', Enumerable.Repeat("%x", Frames + 2))}";
+        const string Fields = "self->trace, self->site, this->call, this->fd, this->gen, this->bytes, timestamp - self->ts";
         // The print clauses end the call: the first that prints resets the thread, so no other prints. A call without
         // context has no stack past the first frame beyond libc (r1) and no path: its line is short (S), which dtrace
         // formats and the process reads in a fraction of the time.
-        const string Reset = "self->trace = 0; self->context = 0; self->owned = 0; self->ts = 0; self->arg0 = 0; self->gen0 = 0; self->path = 0; self->a0 = 0; self->a1 = 0; self->a2 = 0; self->shared = 0;";
-        Line(d, $"{Exit} /this->mine && self->trace && !self->context/ {{ printf(\"S %d %d %d %d %d %d {string.Join(' ', Enumerable.Repeat("%x", ShortFrames))}\\n\", {Fields}, this->pc, this->r0, this->r1); {Reset} }}");
+        const string Reset = "self->trace = 0; self->site = 0; self->context = 0; self->owned = 0; self->ts = 0; self->arg0 = 0; self->gen0 = 0; self->path = 0; self->a0 = 0; self->a1 = 0; self->a2 = 0; self->shared = 0;";
+        Line(d, $"{Exit} /this->mine && self->trace && !self->context/ {{ printf(\"S %d %d %d %d %d %d %d {string.Join(' ', Enumerable.Repeat("%x", ShortFrames))}\\n\", {Fields}, this->pc, this->r0, this->r1); {Reset} }}");
         Line(d, $"{Exit} /this->mine && self->trace && !{Has(Bits.Path)}/ {{ printf(\"{head}\\n\", {Fields}, {frames}); {Reset} }}");
         Line(d, $"{Exit} /this->mine && self->trace && {Has(Bits.Path)}/ {{ printf(\"P{head[1..]} %s\\n\", {Fields}, {frames}, self->path); {Reset} }}");
 

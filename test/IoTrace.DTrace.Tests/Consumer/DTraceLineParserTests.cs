@@ -24,6 +24,16 @@ public sealed class DTraceLineParserTests
     }
 
     [Fact]
+    public void ParseCall_InheritedLine_ItsNumber()
+    {
+        Requires.Linux();
+
+        var call = _parser.ParseCall(Line('C', "pread64", fd: 35, frames: [0xa000], site: 12));
+
+        Assert.Equal((7L, 12L, "pread64"), (call!.Trace, call.InheritedSiteId, call.Syscall.Name));
+    }
+
+    [Fact]
     public void ParseCall_PathCallWithAnEmptyPath_EmptyTarget()
     {
         Requires.Linux();
@@ -44,9 +54,9 @@ public sealed class DTraceLineParserTests
     }
 
     [Theory]
-    [InlineData("C 7 1 35 0 0 100")]
-    [InlineData("C 7 999 35 0 0 100 a000")]
-    [InlineData("X 7 1 35 0 0 100")]
+    [InlineData("C 7 0 1 35 0 0 100")]
+    [InlineData("C 7 0 999 35 0 0 100 a000")]
+    [InlineData("X 7 0 1 35 0 0 100")]
     [InlineData("")]
     public void ParseCall_NotACallOrCutShort_Null(string line)
     {
@@ -72,12 +82,12 @@ public sealed class DTraceLineParserTests
     {
         Requires.Linux();
 
-        var call = _parser.ParseCall($"S 7 {Call("read")} -1 0 100 1234 a000 0 b000");
+        var call = _parser.ParseCall($"S 7 0 {Call("read")} -1 0 100 1234 a000 0 b000");
 
         Assert.NotNull(call);
         Assert.Equal((7L, "read", -1, 100L, 1_234L, (string?)null), (call.Trace, call.Syscall.Name, call.Fd, call.Bytes, call.WallNanoseconds, call.Target));
         Assert.Equal([0xa000UL, 0xb000], call.Stack);
-        Assert.Null(_parser.ParseCall($"S 7 {Call("read")} -1 0 100 1234 a000 0"));
+        Assert.Null(_parser.ParseCall($"S 7 0 {Call("read")} -1 0 100 1234 a000 0"));
     }
 
     [Fact]
@@ -118,10 +128,10 @@ public sealed class DTraceLineParserTests
     private static int Call(string name) => LinuxSyscalls.X64.ToList().FindIndex(s => s.Name == name);
 
     /// <summary>A call's line as the script prints it, with the walk's frames padded with zeros.</summary>
-    private static string Line(char kind, string name, int fd, ulong[] frames, long generation = 0, string? rest = null)
+    private static string Line(char kind, string name, int fd, ulong[] frames, long generation = 0, string? rest = null, long site = 0)
     {
         var padded = frames.Concat(Enumerable.Repeat(0UL, DTraceScript.Frames + 2 - frames.Length)).Select(f => f.ToString("x", System.Globalization.CultureInfo.InvariantCulture));
-        var line = $"{kind} 7 {Call(name)} {fd} {generation} 0 1234 {string.Join(' ', padded)}";
+        var line = $"{kind} 7 {site} {Call(name)} {fd} {generation} 0 1234 {string.Join(' ', padded)}";
         return rest is null ? line : $"{line} {rest}";
     }
 }

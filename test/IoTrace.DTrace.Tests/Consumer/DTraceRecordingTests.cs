@@ -8,7 +8,7 @@ namespace IoTrace.DTrace.Tests.Consumer;
 /// <summary>
 /// The parser against dtrace's own output: recordings (<c>IOTRACE_DTRACE_RECORDING</c>) of the test host's
 /// <see cref="FileSystemWork"/> trace, one per OS where the backend has run. <c>linux-x64-filesystemwork.txt</c>: DTrace
-/// for Linux 2.0.1.1, kernel 6.18, x64, recorded 2026-12-07 with
+/// for Linux 2.0.1.1, kernel 6.18, x64, recorded 2026-12-08 with
 /// <c>IOTRACE_DTRACE_RECORDING=FILE dotnet IoTrace.DTrace.Tests.Host.dll files /tmp/iotrace-recording</c>. A change of
 /// the script's line format or of the system call table's order must record it again.
 /// </summary>
@@ -48,7 +48,7 @@ public sealed class DTraceRecordingTests
 
         // The process's first File.Copy asks whether the kernel has copy_file_range, on fd -1 (which the script prints as
         // the 32-bit argument it is).
-        Assert.Equal([(-1, 0L), (94, 3000L)], calls.Where(static c => c.Syscall.Probe == "copy_file_range").Select(static c => (c.Fd, c.Bytes)));
+        Assert.Equal([(-1, 0L), (96, 3000L)], calls.Where(static c => c.Syscall.Probe == "copy_file_range").Select(static c => (c.Fd, c.Bytes)));
 
         // The calls that only the work makes, as strace counted them on its paths, fds and socket (docs/accuracy.md). A
         // call by path elsewhere is the runtime's, loading an assembly in the trace (realpath's readlinks of /usr/...).

@@ -54,6 +54,10 @@ public sealed partial class KernelProgramTests
     [Fact]
     public void Context_IsTheSlotTablesContextBit() => Assert.Equal(Symbols.TraceSlotTable.ContextBit, (ulong)SyscallTable.Context);
 
+    /// <summary>The program reads the inherited line where the slot table writes it for every reader.</summary>
+    [Fact]
+    public void WorkSiteShift_IsTheSlotTablesInheritedSiteShift() => Assert.Equal(Symbols.TraceSlotTable.InheritedSiteShift, SyscallTable.WorkSiteShift);
+
     [Theory]
     [MemberData(nameof(SharedValues))]
     public void Define_SharedWithTheProcess_HasTheProcesssValue(string name, ulong expected)
