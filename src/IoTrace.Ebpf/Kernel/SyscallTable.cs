@@ -49,12 +49,6 @@ internal static class SyscallTable
 
     public const int MaxRulesId = 255;
 
-    /// <summary>
-    /// Slot bits 40 to 63: the number of the line a call of the thread without an application frame inherits
-    /// (<see cref="Symbols.TraceSlotTable.InheritedSiteBits"/>); 0 for none. A call with context keeps it in its key.
-    /// </summary>
-    public const int WorkSiteShift = 40;
-
     public const int NewFstatAt = 262;
     public const int UtimensAt = 280;
     public const int StatX = 332;

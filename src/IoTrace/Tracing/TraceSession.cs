@@ -452,7 +452,7 @@ internal sealed class TraceSession
             {
                 var target = c.Target;
                 var site = LineOf(key, target, resolutionLine, mayWaitForPeers, ref peerLines);
-                if (!site.IsApplication && target is not null && ProbeCatalog.Has(key.Probe, ProbeTraits.MovesBytes) && HttpClientRequests.IsMultiplexedPeer(target))
+                if (!site.IsApplication && IsMultiplexedTransfer(key.Probe, target))
                 {
                     // A multiplexed connection's reads and writes with no line of their own: a kernel backend cannot see the
                     // connection's loops on their stacks, and charges the first ones to the request that opened it. They
@@ -502,7 +502,7 @@ internal sealed class TraceSession
         // The line its thread inherited (its work item's, its flow's), where the backend kept it; not for a multiplexed
         // connection's reads and writes, which its loops make for every request in the flow of the one that opened it.
         if (!ReferenceEquals(site, SourceLocation.StackIncomplete) && key.QueuedBy is { } queued
-            && !(target is not null && ProbeCatalog.Has(key.Probe, ProbeTraits.MovesBytes) && HttpClientRequests.IsMultiplexedPeer(target)))
+            && !IsMultiplexedTransfer(key.Probe, target))
         {
             return queued;
         }
@@ -524,6 +524,10 @@ internal sealed class TraceSession
 
         return !ReferenceEquals(site, SourceLocation.StackIncomplete) && key.Life?.OnlyLineUsed is { } used ? used : site;
     }
+
+    /// <summary>A read or write on a multiplexed connection (<see cref="HttpClientRequests.IsMultiplexedPeer"/>): its loops make them for every request.</summary>
+    private static bool IsMultiplexedTransfer(int probe, string? target) =>
+        target is not null && ProbeCatalog.Has(probe, ProbeTraits.MovesBytes) && HttpClientRequests.IsMultiplexedPeer(target);
 
     private IReadOnlyDictionary<string, SourceLocation> PeerLines(bool mayWait)
     {

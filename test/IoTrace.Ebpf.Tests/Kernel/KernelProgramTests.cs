@@ -26,7 +26,7 @@ public sealed partial class KernelProgramTests
         { "CONTEXT", SyscallTable.Context },
         { "CPU", SyscallTable.Cpu },
         { "RULES_SHIFT", SyscallTable.RulesShift },
-        { "WORK_SITE_SHIFT", SyscallTable.WorkSiteShift },
+        { "WORK_SITE_SHIFT", Symbols.TraceSlotTable.InheritedSiteShift },
         { "SYS_CONNECT", SyscallTable.Connect },
         { "SYS_NEWFSTATAT", SyscallTable.NewFstatAt },
         { "SYS_UTIMENSAT", SyscallTable.UtimensAt },
@@ -53,10 +53,6 @@ public sealed partial class KernelProgramTests
     /// <summary>The program's context bit is the one every reader of the slot table tests (the dtrace script's too).</summary>
     [Fact]
     public void Context_IsTheSlotTablesContextBit() => Assert.Equal(Symbols.TraceSlotTable.ContextBit, (ulong)SyscallTable.Context);
-
-    /// <summary>The program reads the inherited line where the slot table writes it for every reader.</summary>
-    [Fact]
-    public void WorkSiteShift_IsTheSlotTablesInheritedSiteShift() => Assert.Equal(Symbols.TraceSlotTable.InheritedSiteShift, SyscallTable.WorkSiteShift);
 
     [Theory]
     [MemberData(nameof(SharedValues))]
