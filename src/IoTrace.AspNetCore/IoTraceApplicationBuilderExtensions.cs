@@ -1,3 +1,4 @@
+using IoTrace;
 using IoTrace.AspNetCore;
 using IoTrace.AspNetCore.Configuration;
 using IoTrace.AspNetCore.Logging;
@@ -64,6 +65,11 @@ public static class IoTraceApplicationBuilderExtensions
             // The host's own tracer: it logs the backend it picks, and its failures, through the app's logging. The
             // first settings get that backend ready, so an explicit backend that cannot run stops the app here.
             var tracer = services.GetRequiredService<Tracer>();
+            foreach (var source in services.GetServices<ActivitySourceRegistration>())
+            {
+                IoTracer.AddActivitySource(source.Name);
+            }
+
             var tracker = new IoTraceOptionsTracker(
                 services.GetRequiredService<IOptionsMonitor<IoTraceOptions>>(),
                 services.GetRequiredService<IOptionsFactory<IoTraceOptions>>(),

@@ -72,6 +72,25 @@ public static class IoTraceServiceCollectionExtensions
         return services;
     }
 
+    /// <summary>
+    /// Reports the operations of a client that does its socket IO on threads of its own, from the activities it asks
+    /// for in the caller's flow: each Client or Producer activity of the source named <paramref name="name"/> asked for
+    /// in a traced request is counted in an <c>activity</c> row on the line that asked (<see cref="IoTracer.AddActivitySource"/>,
+    /// called when <c>UseIoTrace()</c> builds the middleware). NATS.Net's source is reported without this. Name no client
+    /// that does its IO in the request's flow (Npgsql, HttpClient): its activities would count that IO twice.
+    /// </summary>
+    /// <param name="services">The services.</param>
+    /// <param name="name">The source's name, or a prefix of names followed by <c>*</c>.</param>
+    /// <returns><paramref name="services"/>, for chaining.</returns>
+    /// <exception cref="ArgumentException"><paramref name="name"/> is empty or white space.</exception>
+    public static IServiceCollection AddIoTraceActivitySource(this IServiceCollection services, string name)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        services.AddSingleton(new ActivitySourceRegistration(name.Trim()));
+        return services;
+    }
+
     private static IoTraceMarkerService AddCore(IServiceCollection services)
     {
         var existing = services.FirstOrDefault(d => d.ServiceType == typeof(IoTraceMarkerService) && !d.IsKeyedService);

@@ -1,6 +1,6 @@
-using System.Diagnostics;
 using System.Net;
 using IoTrace.Backends;
+using IoTrace.Clients;
 using IoTrace.Tracing;
 using StackExchange.Redis;
 
@@ -10,39 +10,19 @@ namespace IoTrace.StackExchangeRedis;
 /// The sockets of one multiplexer, found by its servers' addresses among the process's sockets and watched as shared
 /// connections: the multiplexer's threads write and read them for every request at once.
 /// </summary>
-internal sealed class RedisSockets(IConnectionMultiplexer connection)
+internal sealed class RedisSockets
 {
-    // A multiplexer that is not connected (or not yet) is looked for again at most this often.
-    private static readonly TimeSpan s_rescanAfter = TimeSpan.FromSeconds(1);
+    private readonly IConnectionMultiplexer _connection;
+    private readonly ServerSockets _sockets;
 
-    private SharedConnection[] _sockets = [];
-    private long _scannedAt;
-
-    /// <summary>
-    /// The multiplexer's open sockets now, as <paramref name="backend"/> finds them (without one, among the process's
-    /// fds, on Linux), looking for them again once one has closed.
-    /// </summary>
-    public SharedConnection[] Current(IIoTraceBackend? backend)
+    public RedisSockets(IConnectionMultiplexer connection)
     {
-        var sockets = Volatile.Read(ref _sockets);
-        if (sockets.Length > 0 && Array.TrueForAll(sockets, static s => !s.IsClosed))
-        {
-            return sockets;
-        }
-
-        lock (this)
-        {
-            if (_scannedAt != 0 && Stopwatch.GetElapsedTime(_scannedAt) < s_rescanAfter)
-            {
-                return _sockets;
-            }
-
-            _scannedAt = Stopwatch.GetTimestamp();
-            IReadOnlyList<SharedConnection> found = backend is not null ? backend.FindSharedSockets(Peers()) : OperatingSystem.IsLinux() ? SharedConnections.WatchSocketsTo(Peers()) : [];
-            Volatile.Write(ref _sockets, [.. found]);
-            return _sockets;
-        }
+        _connection = connection;
+        _sockets = new ServerSockets(Peers);
     }
+
+    /// <inheritdoc cref="ServerSockets.Current"/>
+    public SharedConnection[] Current(IIoTraceBackend? backend) => _sockets.Current(backend);
 
     /// <summary>The servers' addresses, written as the process's sockets name their peers.</summary>
     private HashSet<string> Peers()
@@ -50,7 +30,7 @@ internal sealed class RedisSockets(IConnectionMultiplexer connection)
         using var busy = TracerThread.Enter();
         using var hidden = ThreadTraces.Hide();
         var peers = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var endPoint in connection.GetEndPoints())
+        foreach (var endPoint in _connection.GetEndPoints())
         {
             switch (endPoint)
             {

@@ -1,5 +1,6 @@
 using IoTrace.Backends;
 using IoTrace.Attribution;
+using IoTrace.Clients;
 using IoTrace.Tracing;
 
 namespace IoTrace;
@@ -28,6 +29,8 @@ public sealed class IoTraceScope : IDisposable
     {
         _session = session;
         var recorder = session.Recorder;
+
+        ClientActivities.OnTraceStarted();
 
         // Counted once the trace exists, so a failed start leaves no count behind; uncounted when its scope stops.
         if (session.KeepsContext)

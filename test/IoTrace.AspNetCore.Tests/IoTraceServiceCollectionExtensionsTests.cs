@@ -1,6 +1,8 @@
+using System.Diagnostics;
 using IoTrace.AspNetCore.Configuration;
 using IoTrace.AspNetCore.Filtering;
 using IoTrace.AspNetCore.Tests.TestInfrastructure;
+using IoTrace.Tests.Shared;
 using Microsoft.Extensions.Options;
 using Xunit;
 
@@ -133,6 +135,47 @@ public sealed class IoTraceServiceCollectionExtensionsTests : IDisposable
         var options = provider.GetRequiredService<IOptions<IoTraceOptions>>().Value;
 
         Assert.Equal((true, Strategy.Summary, LogLevel.Information), (options.Enabled, options.Strategy, options.LogLevel));
+    }
+
+    [Fact]
+    public async Task AddIoTraceActivitySource_ClientActivitiesInARequest_CountedOnTheirLine()
+    {
+        // A source of this test's own: no other listener of the process hears it.
+        var name = $"IoTrace.AspNetCore.Tests.Client.{Guid.NewGuid():N}";
+        using var source = new ActivitySource(name);
+        await using var app = new TestApp
+        {
+            Settings = { ["IoTrace:Strategy"] = "All" },
+            AddServices = (services, _) => services.AddIoTrace().AddIoTraceActivitySource(name),
+            // Asynchronous, as a client's publish is: a small synchronous handler may be inlined into ASP.NET Core's
+            // generated delegate, which leaves no frame of the app to take the line from.
+            MapEndpoints = endpoints => endpoints.MapGet("/publish", async () =>
+            {
+                await Task.Yield();
+                for (var i = 0; i < 2; i++)
+                {
+                    _ = source.StartActivity("orders publish", ActivityKind.Producer); // the publishes
+                }
+
+                return "published";
+            }),
+        };
+        using var client = app.CreateHttpClient();
+
+        await client.GetTextAsync("/publish");
+
+        var row = Assert.Single((await app.Logs.ReportForAsync("/publish")).Fields().Aggregates, static a => a.Probe == "activity");
+        Assert.Equal(("orders publish", 2L, SourceLines.Of("// the publishes")), (row.Target, row.Calls, row.Line ?? 0));
+    }
+
+    [Fact]
+    public void AddIoTraceActivitySource_BlankName_Throws()
+    {
+        var services = new ServiceCollection();
+
+        Assert.Throws<ArgumentNullException>("services", () => IoTraceServiceCollectionExtensions.AddIoTraceActivitySource(null!, "NATS.Net"));
+        Assert.Throws<ArgumentException>("name", () => services.AddIoTraceActivitySource(" "));
+        Assert.Empty(services);
     }
 
     [Fact]

@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Logging;
 using IoTrace.StackExchangeRedis;
+using NATS.Client.Core;
 using Npgsql;
 using StackExchange.Redis;
 
@@ -38,6 +39,7 @@ IoTraceReport report = workload switch
     "npgsql-cold" => await NpgsqlCold(argument),
     "npgsql-pooled" => await NpgsqlPooled(argument),
     "redis" => await Redis(argument),
+    "nats" => await Nats(argument),
     "zip" => await Traced(() => Zip(argument)),
     "json" => await Json(argument),
     "copy" => await Traced(() => Copy(argument)),
@@ -46,7 +48,7 @@ IoTraceReport report = workload switch
     "reverse" => await Traced(() => Reverse(IPAddress.Parse(argument))),
     "http2" => await Http2(Strategy.All, int.Parse(argument, System.Globalization.CultureInfo.InvariantCulture)),
     "http2-summary" => await Http2(Strategy.Summary, int.Parse(argument, System.Globalization.CultureInfo.InvariantCulture)),
-    _ => throw new ArgumentException($"Unknown workload '{workload}'. Allowed values: npgsql-cold, npgsql-pooled, redis, zip, json, copy, enumerate, resolve, reverse, http2, http2-summary."),
+    _ => throw new ArgumentException($"Unknown workload '{workload}'. Allowed values: npgsql-cold, npgsql-pooled, redis, nats, zip, json, copy, enumerate, resolve, reverse, http2, http2-summary."),
 };
 
 foreach (var a in report.Aggregates)
@@ -117,6 +119,25 @@ static async Task<IoTraceReport> Redis(string endpoint)
         }
 
         await Delete(database);
+    });
+}
+
+// A NATS connection, connected before the trace: its reader and writer loops do the socket IO on threads of their own,
+// and its publishes are activities of its source (NATS.Net), which IoTrace reports without being told.
+static async Task<IoTraceReport> Nats(string url)
+{
+    await using var connection = new NatsConnection(new NatsOpts { Url = url });
+    await connection.ConnectAsync();
+    return await Traced(async () =>
+    {
+        await connection.PublishAsync("iotrace.orders", new string('o', 300)); // the order
+        for (var i = 0; i < 3; i++)
+        {
+            await connection.PublishAsync("iotrace.events", "e"); // the events
+        }
+
+        // Answered once the server has read everything sent before it: the publishes are on the wire.
+        _ = await connection.PingAsync();
     });
 }
 

@@ -19,6 +19,9 @@ internal static partial class StraceLog
     /// <summary>Every class of system call that can touch a file or a socket.</summary>
     public const string IoClasses = "%file,%desc,%network";
 
+    /// <summary>strace's own default: the characters of a call's strings it prints.</summary>
+    public const int StringLimit = 32;
+
     /// <summary>
     /// Runs <c>dotnet <paramref name="program"/> <paramref name="arguments"/></c> under <c>strace -f -qq -y</c>, tracing
     /// <paramref name="syscalls"/>; fails the test if it exits non-zero. Returns what it printed and strace's log.
@@ -30,12 +33,19 @@ internal static partial class StraceLog
     /// As <see cref="RunAsync(string, string, string[])"/>; with <paramref name="socketPeers"/>, strace names a TCP socket
     /// by its addresses once connected (<c>-yy</c>: <c>TCP:[127.0.0.1:40112-&gt;127.0.0.1:5432]</c>, before that <c>TCP:[inode]</c>).
     /// </summary>
-    public static async Task<(string Stdout, string[] Log)> RunAsync(string syscalls, bool socketPeers, string program, params string[] arguments)
+    public static Task<(string Stdout, string[] Log)> RunAsync(string syscalls, bool socketPeers, string program, params string[] arguments) =>
+        RunAsync(syscalls, socketPeers, StringLimit, program, arguments);
+
+    /// <summary>
+    /// As <see cref="RunAsync(string, bool, string, string[])"/>, printing up to <paramref name="stringLimit"/> characters
+    /// of each call's strings (<c>-s</c>): what a client batched into one write.
+    /// </summary>
+    public static async Task<(string Stdout, string[] Log)> RunAsync(string syscalls, bool socketPeers, int stringLimit, string program, params string[] arguments)
     {
         Requires.Strace();
         var log = Path.Combine(Path.GetTempPath(), $"iotrace-strace-{Guid.NewGuid():N}.txt");
         var start = new ProcessStartInfo("strace") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in (string[])["-f", "-qq", socketPeers ? "-yy" : "-y", "-o", log, "-e", $"trace={syscalls}", "-e", "signal=none", DotnetHost.Path, program, .. arguments])
+        foreach (var argument in (string[])["-f", "-qq", socketPeers ? "-yy" : "-y", "-s", $"{stringLimit}", "-o", log, "-e", $"trace={syscalls}", "-e", "signal=none", DotnetHost.Path, program, .. arguments])
         {
             start.ArgumentList.Add(argument);
         }

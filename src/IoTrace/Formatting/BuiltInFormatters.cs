@@ -145,6 +145,11 @@ internal static class BuiltInFormatters
             features &= ~Feature.Bytes;
         }
 
+        if (IsUntimed(a.Probe))
+        {
+            features &= ~(Feature.Time | Feature.Cpu | Feature.Wait);
+        }
+
         for (var feature = Feature.Bytes; feature <= Feature.Calls; feature = (Feature)((int)feature << 1))
         {
             if ((features & feature) == 0)
@@ -188,6 +193,8 @@ internal static class BuiltInFormatters
 
     // A probe the catalog does not have (a report built by hand) may move bytes: its bytes are shown.
     private static bool MovesBytes(string probe) => !ProbeCatalog.TryIndexOf(probe, out var index) || ProbeCatalog.Has(index, ProbeTraits.MovesBytes);
+
+    private static bool IsUntimed(string probe) => ProbeCatalog.TryIndexOf(probe, out var index) && ProbeCatalog.Has(index, ProbeTraits.Untimed);
 
     private static void WriteFooter(TextWriter stream, IoTraceReport trace)
     {

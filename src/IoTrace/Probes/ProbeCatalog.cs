@@ -92,6 +92,8 @@ internal static class ProbeCatalog
         ("redis", ProbeKind.Transfer, ProbeTraits.LibraryCall | ProbeTraits.NamesHost),
         // An HttpClient request sent and answered on a multiplexed connection (HTTP/2), whose loops do its IO.
         ("http", ProbeKind.Transfer, ProbeTraits.LibraryCall | ProbeTraits.NamesHost),
+        // An operation a client recorded as an Activity (NATS.Net's publish) where it does its IO on threads of its own.
+        ("activity", ProbeKind.Transfer, ProbeTraits.LibraryCall | ProbeTraits.NamesHost | ProbeTraits.Untimed),
         // Windows: the NT kernel logger's file operations (ETW). A FileObject is the fd: Create starts its life, Close
         // (the last reference gone) ends it; Cleanup is the last handle's CloseHandle.
         ("FileIO/Read", ProbeKind.Read, ProbeTraits.MovesBytes),

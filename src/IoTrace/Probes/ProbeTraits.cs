@@ -32,4 +32,10 @@ internal enum ProbeTraits
 
     /// <summary>The call's target is a host name it resolves: a peer, for redaction.</summary>
     NamesHost = 64,
+
+    /// <summary>
+    /// The call is counted, not timed (a client's activity, which IoTrace does not make, so it never stops): its rows
+    /// show calls only, never a time of 0.
+    /// </summary>
+    Untimed = 128,
 }

@@ -29,8 +29,11 @@ internal sealed partial class HostRun(List<HostRow> rows, string done, List<Stra
     /// <summary>strace's calls made while the workload ran.</summary>
     public List<StracedCall> Window { get; } = window;
 
-    /// <summary>Runs the host's <paramref name="workload"/> on <paramref name="backend"/> under strace (every class of IO call, sockets named by their peers).</summary>
-    public static async Task<HostRun> StartAsync(string backend, string workload, string argument)
+    /// <summary>
+    /// Runs the host's <paramref name="workload"/> on <paramref name="backend"/> under strace (every class of IO call,
+    /// sockets named by their peers, <paramref name="stringLimit"/> characters of each string).
+    /// </summary>
+    public static async Task<HostRun> StartAsync(string backend, string workload, string argument, int stringLimit = StraceLog.StringLimit)
     {
         if (backend == "ebpf")
         {
@@ -41,7 +44,7 @@ internal sealed partial class HostRun(List<HostRow> rows, string done, List<Stra
             Requires.DTrace();
         }
 
-        var (stdout, log) = await StraceLog.RunAsync(StraceLog.IoClasses, socketPeers: true, Path.Combine(AppContext.BaseDirectory, "IoTrace.RealClients.Host.dll"), backend, workload, argument);
+        var (stdout, log) = await StraceLog.RunAsync(StraceLog.IoClasses, socketPeers: true, stringLimit, Path.Combine(AppContext.BaseDirectory, "IoTrace.RealClients.Host.dll"), backend, workload, argument);
         var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.True(lines.Length > 0 && lines[^1].StartsWith("DONE ", StringComparison.Ordinal), $"The host printed no report:\n{stdout}");
         var rows = lines[..^1].Select(static l => l.Split('\t')).Select(static f => new HostRow(
@@ -73,6 +76,23 @@ internal sealed partial class HostRun(List<HostRow> rows, string done, List<Stra
     public IEnumerable<HostRow> ReportedOnPeer(int port) => Rows.Where(r => r.Target == $"127.0.0.1:{port}");
 
     public IEnumerable<HostRow> ReportedUnder(string folder) => Rows.Where(r => r.Target == folder || r.Target.StartsWith(folder + "/", StringComparison.Ordinal));
+
+    /// <summary>
+    /// The report's shared rows are <paramref name="straced"/> (the connection's calls between the markers), call for
+    /// call and byte for byte, all to <paramref name="peer"/>. After the last answer the client's reader reads again and
+    /// finds nothing (EAGAIN), on its own thread, while the request's continuation ends the trace: that one read lands
+    /// before or after the connection is unfollowed.
+    /// </summary>
+    public void AssertSharedAre(List<StracedCall> straced, string peer)
+    {
+        string[] allowed = straced is [.., { Name: "recvfrom", Result: < 0 }]
+            ? [Joined(Totals(straced)), Joined(Totals(straced[..^1]))]
+            : [Joined(Totals(straced))];
+        Assert.Contains(Joined(Totals(Shared)), allowed);
+        Assert.All(Shared, r => Assert.Equal(peer, r.Target));
+
+        static string Joined(List<string> totals) => string.Join(", ", totals);
+    }
 
     /// <summary>strace's calls as <c>"probe calls bytes"</c>, one per system call, sorted (<see cref="StraceLog.Lines(IEnumerable{StracedCall})"/>).</summary>
     public static List<string> Totals(IEnumerable<StracedCall> calls) => StraceLog.Lines(calls);

@@ -185,6 +185,24 @@ public sealed class BuiltInFormattersTests
         Assert.Equal(3, report.TotalCalls);
     }
 
+    [Fact]
+    public void Default_ClientActivity_CallsOnlyNeverATimeOfZero()
+    {
+        var report = new IoTraceReport(Strategy.All, "inprocess", TimeSpan.FromMilliseconds(2), [
+            s_report.Aggregates[3],
+            new IoAggregate("activity", "Program.cs", 20, "Program.Main", null, "orders publish 127.0.0.1:4222", 3, 0, TimeSpan.Zero, TimeSpan.Zero),
+        ], features: IoTraceFeatures.Calls | IoTraceFeatures.Time);
+
+        AssertFormat("default", report, """
+            File        Line  Probe     FD  Feature  Value     Target
+            Program.cs    17  pread64   12  time     0.030 ms  /srv/orders.db
+            Program.cs    17  pread64   12  calls    3         /srv/orders.db
+            Program.cs    20  activity      calls    3         orders publish 127.0.0.1:4222
+            6 calls, 0.030 ms in IO (All, inprocess, 2.000 ms traced)
+
+            """);
+    }
+
     private static void AssertFormat(string formatter, IoTraceReport report, string expected)
     {
         using var writer = new StringWriter { NewLine = "\n" };

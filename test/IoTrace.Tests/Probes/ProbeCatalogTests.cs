@@ -24,7 +24,7 @@ public sealed class ProbeCatalogTests
         var linux = Names(ProbeCatalog.Range(windows: false));
         var windows = Names(ProbeCatalog.Range(windows: true));
 
-        Assert.Equal(["getaddrinfo", "getnameinfo", "http", "redis"], linux.Intersect(windows).Order(StringComparer.Ordinal));
+        Assert.Equal(["activity", "getaddrinfo", "getnameinfo", "http", "redis"], linux.Intersect(windows).Order(StringComparer.Ordinal));
         Assert.Contains("pread64", linux);
         Assert.DoesNotContain(linux, n => n.StartsWith("FileIO/", StringComparison.Ordinal) || n.StartsWith("AFD/", StringComparison.Ordinal));
         Assert.All(windows.Except(linux), n => Assert.True(n.StartsWith("FileIO/", StringComparison.Ordinal) || n.StartsWith("AFD/", StringComparison.Ordinal), n));

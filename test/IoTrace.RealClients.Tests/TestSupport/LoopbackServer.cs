@@ -1,0 +1,56 @@
+using System.Diagnostics;
+using IoTrace.Tests.Shared;
+using Xunit;
+
+namespace IoTrace.RealClients.Tests.TestSupport;
+
+/// <summary>
+/// A server that is one program of a Debian package (.ci/run installs it), on a free loopback port, ready once it prints
+/// <paramref name="readyLine"/>; started by the first test that needs it.
+/// </summary>
+public abstract class LoopbackServer(string program, string package, string readyLine) : IAsyncDisposable
+{
+    private readonly SemaphoreSlim _starting = new(1, 1);
+    private ServerProcess? _server;
+
+    public int Port { get; private set; }
+
+    /// <summary>Skips (fails under CI) where the package is not installed; starts the server once.</summary>
+    public async Task RequireAsync()
+    {
+        Requires.That(File.Exists(program), $"{package} is not installed (apt-get install {package})");
+        await _starting.WaitAsync(TestContext.Current.CancellationToken);
+        try
+        {
+            if (_server is null)
+            {
+                Port = ServerProcess.FreePort();
+                var start = new ProcessStartInfo(program);
+                foreach (var argument in Arguments(Port))
+                {
+                    start.ArgumentList.Add(argument);
+                }
+
+                _server = await ServerProcess.StartAsync(start, readyLine);
+            }
+        }
+        finally
+        {
+            _starting.Release();
+        }
+    }
+
+    /// <summary>The program's arguments: listening on 127.0.0.1:<paramref name="port"/> only.</summary>
+    protected abstract IEnumerable<string> Arguments(int port);
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_server is not null)
+        {
+            await _server.DisposeAsync();
+        }
+
+        _starting.Dispose();
+        GC.SuppressFinalize(this);
+    }
+}
