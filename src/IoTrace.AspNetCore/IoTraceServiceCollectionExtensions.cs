@@ -76,8 +76,9 @@ public static class IoTraceServiceCollectionExtensions
     /// Reports the operations of a client that does its socket IO on threads of its own, from the activities it asks
     /// for in the caller's flow: each Client or Producer activity of the source named <paramref name="name"/> asked for
     /// in a traced request is counted in an <c>activity</c> row on the line that asked (<see cref="IoTracer.AddActivitySource"/>,
-    /// called when <c>UseIoTrace()</c> builds the middleware). NATS.Net's source is reported without this. Name no client
-    /// that does its IO in the request's flow (Npgsql, HttpClient): its activities would count that IO twice.
+    /// called when <c>UseIoTrace()</c> builds the middleware). NATS.Net's and RabbitMQ.Client's publishes are reported
+    /// without this. Name no client that does its IO in the request's flow (Npgsql, HttpClient): its activities would
+    /// count that IO twice.
     /// </summary>
     /// <param name="services">The services.</param>
     /// <param name="name">The source's name, or a prefix of names followed by <c>*</c>.</param>

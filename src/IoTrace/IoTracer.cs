@@ -81,8 +81,9 @@ public static class IoTracer
     /// activity the client asks for in a traced flow is then counted in an <c>activity</c> row on the line that asked,
     /// its target the activity's name and the server it tags. IoTrace makes no activity itself (one would add trace
     /// context to the client's messages), so the rows have calls and no time.
-    /// NATS.Net's source (<c>NATS.Net</c>, from version 3) is reported without this. Name no client that does its IO in the
-    /// caller's flow (Npgsql, HttpClient): its calls are counted already, and its activities would count them twice.
+    /// The publishes of NATS.Net (its source <c>NATS.Net</c>, from version 3) and RabbitMQ.Client
+    /// (<c>RabbitMQ.Client.Publisher</c>, from version 7) are reported without this. Name no client that does its IO in
+    /// the caller's flow (Npgsql, HttpClient): its calls are counted already, and its activities would count them twice.
     /// </summary>
     /// <param name="name">The source's name, or a prefix of names followed by <c>*</c> (<c>MyCompany.Messaging.*</c>).</param>
     /// <exception cref="ArgumentException">The name is empty or white space.</exception>

@@ -5,3 +5,4 @@ using Xunit;
 [assembly: AssemblyFixture(typeof(PostgresServer))]
 [assembly: AssemblyFixture(typeof(RedisServer))]
 [assembly: AssemblyFixture(typeof(NatsServer))]
+[assembly: AssemblyFixture(typeof(RabbitMqServer))]

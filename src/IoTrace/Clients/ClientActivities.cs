@@ -11,7 +11,7 @@ namespace IoTrace.Clients;
 
 /// <summary>
 /// The Client and Producer activities of the named sources, started in a traced flow: a client that does its socket IO
-/// on threads of its own (NATS.Net) asks its source for an activity per operation in the caller's flow, so each is
+/// on threads of its own (NATS.Net, RabbitMQ.Client) asks its source for an activity per operation in the caller's flow, so each is
 /// counted as an <c>activity</c> row on the line that asked, where no backend can charge the system calls to the request,
 /// and the trace follows the client's sockets to the server the activity names, as shared connections.
 /// It is counted when the source asks whether to make the activity, and IoTrace answers no: a made activity would put
@@ -22,7 +22,7 @@ namespace IoTrace.Clients;
 internal static class ClientActivities
 {
     /// <summary>The sources listened to without being named: clients known to do their IO on threads of their own.</summary>
-    public static readonly IReadOnlyList<string> KnownSources = ["NATS.Net"];
+    public static readonly IReadOnlyList<string> KnownSources = ["NATS.Net", "RabbitMQ.Client.Publisher"];
 
     private static readonly int s_probe = ProbeCatalog.IndexOf("activity");
     private static readonly Lock s_lock = new();

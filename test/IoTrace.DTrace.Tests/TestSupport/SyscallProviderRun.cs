@@ -19,6 +19,14 @@ internal sealed class SyscallProviderRun : IAsyncDisposable
     private SyscallProviderRun(string script)
     {
         _script = script;
+
+        // As the backend does before it starts dtrace: a dtrace killed before (by a test's timeout) may have left its
+        // uprobes behind, which keep a new one from enabling its probes.
+        if (OperatingSystem.IsLinux())
+        {
+            _ = DTraceLeftovers.Remove();
+        }
+
         _dtrace = Process.Start(new ProcessStartInfo("dtrace", ["-q", "-s", script]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
         _stderr = _dtrace.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
     }

@@ -31,7 +31,8 @@ public abstract class LoopbackServer(string program, string package, string read
                     start.ArgumentList.Add(argument);
                 }
 
-                _server = await ServerProcess.StartAsync(start, readyLine);
+                Prepare(start, Port);
+                _server = await ServerProcess.StartAsync(start, readyLine, StopSignal);
             }
         }
         finally
@@ -40,14 +41,26 @@ public abstract class LoopbackServer(string program, string package, string read
         }
     }
 
+    /// <summary>The signal that stops the server.</summary>
+    protected virtual int StopSignal => ServerProcess.SIGINT;
+
     /// <summary>The program's arguments: listening on 127.0.0.1:<paramref name="port"/> only.</summary>
     protected abstract IEnumerable<string> Arguments(int port);
+
+    /// <summary>What else the program needs to start on <paramref name="port"/> (its environment).</summary>
+    protected virtual void Prepare(ProcessStartInfo start, int port)
+    {
+    }
+
+    /// <summary>Cleans up after the server stopped (a helper it left running, its files).</summary>
+    protected virtual Task CleanUpAsync() => Task.CompletedTask;
 
     public async ValueTask DisposeAsync()
     {
         if (_server is not null)
         {
             await _server.DisposeAsync();
+            await CleanUpAsync();
         }
 
         _starting.Dispose();

@@ -8,20 +8,25 @@ namespace IoTrace.RealClients.Tests.TestSupport;
 /// <summary>A database server the tests start on a free loopback port, ready once it prints its ready line, stopped with a signal.</summary>
 internal sealed partial class ServerProcess : IAsyncDisposable
 {
-    private const int SIGINT = 2;
+    public const int SIGINT = 2;
+    public const int SIGTERM = 15;
 
     private readonly Process _process;
+    private readonly int _stopSignal;
     private readonly List<string> _output = [];
 
-    private ServerProcess(Process process) => _process = process;
+    private ServerProcess(Process process, int stopSignal) => (_process, _stopSignal) = (process, stopSignal);
 
-    /// <summary>Starts <paramref name="start"/> and returns once a line of its output contains <paramref name="ready"/>; throws with its output if it exits first.</summary>
-    public static async Task<ServerProcess> StartAsync(ProcessStartInfo start, string ready)
+    /// <summary>
+    /// Starts <paramref name="start"/> and returns once a line of its output contains <paramref name="ready"/>; throws
+    /// with its output if it exits first. It is stopped with <paramref name="stopSignal"/>.
+    /// </summary>
+    public static async Task<ServerProcess> StartAsync(ProcessStartInfo start, string ready, int stopSignal = SIGINT)
     {
         start.RedirectStandardOutput = true;
         start.RedirectStandardError = true;
         start.UseShellExecute = false;
-        var server = new ServerProcess(Process.Start(start) ?? throw new InvalidOperationException($"{start.FileName} did not start"));
+        var server = new ServerProcess(Process.Start(start) ?? throw new InvalidOperationException($"{start.FileName} did not start"), stopSignal);
         var isReady = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         void OnLine(object sender, DataReceivedEventArgs e)
         {
@@ -76,12 +81,12 @@ internal sealed partial class ServerProcess : IAsyncDisposable
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    /// <summary>Stops the server with SIGINT (PostgreSQL's fast shutdown, Redis's shutdown), killed if it lingers.</summary>
+    /// <summary>Stops the server with its signal (SIGINT: PostgreSQL's fast shutdown, Redis's shutdown), killed if it lingers.</summary>
     public async ValueTask DisposeAsync()
     {
         if (!_process.HasExited)
         {
-            _ = kill(_process.Id, SIGINT);
+            _ = kill(_process.Id, _stopSignal);
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
             try
             {
