@@ -10,24 +10,24 @@ using IoTrace.Tracing;
 namespace IoTrace.Clients;
 
 /// <summary>
-/// The Client and Producer activities of the named sources, started in a traced flow: a client that does its socket IO
-/// on threads of its own (NATS.Net, RabbitMQ.Client) asks its source for an activity per operation in the caller's flow, so each is
-/// counted as an <c>activity</c> row on the line that asked, where no backend can charge the system calls to the request,
-/// and the trace follows the client's sockets to the server the activity names, as shared connections.
-/// It is counted when the source asks whether to make the activity, and IoTrace answers no: a made activity would put
-/// trace context into the client's messages (NATS.Net adds a <c>traceparent</c> header to each), changing the IO it
-/// measures. So the rows have no time. Only sources of such clients are named: a client that does its IO in the caller's
-/// flow (Npgsql) is counted call by call already, and its activities would count it twice.
+/// The Client and Producer activities of the named sources, started in a traced flow. A client that does its socket IO
+/// on threads of its own (NATS.Net, RabbitMQ.Client) asks its source for an activity per operation in the caller's flow:
+/// each is counted as an <c>activity</c> row on the line that asked, where no backend can charge the system calls to the
+/// request, and the trace follows the client's sockets to the server the activity names, as shared connections. It is
+/// counted when the source asks whether to make the activity, and IoTrace answers no: a made activity would put trace
+/// context into the client's messages (NATS.Net adds a <c>traceparent</c> header to each), changing the IO it measures.
+/// So the rows have no time. Only sources of such clients are named: a client that does its IO in the caller's flow
+/// (Npgsql) is counted call by call already, and its activities would count it twice.
 /// </summary>
 internal static class ClientActivities
 {
-    /// <summary>The sources listened to without being named: clients known to do their IO on threads of their own.</summary>
-    public static readonly IReadOnlyList<string> KnownSources = ["NATS.Net", "RabbitMQ.Client.Publisher"];
+    // The sources listened to without being named: clients known to do their IO on threads of their own.
+    private static readonly string[] s_knownSources = ["NATS.Net", "RabbitMQ.Client.Publisher"];
 
     private static readonly int s_probe = ProbeCatalog.IndexOf("activity");
     private static readonly Lock s_lock = new();
     // Exact names, or prefixes ending in '*'.
-    private static string[] s_sources = [.. KnownSources];
+    private static string[] s_sources = [.. s_knownSources];
     private static ActivityListener? s_listener;
 
     // Each operation's name and server as seen, and each server's sockets: bounded, for a client whose names or servers
@@ -94,17 +94,26 @@ internal static class ClientActivities
         return listener;
     }
 
-    // Synchronously, in the flow that starts the operation: the caller's line is on the stack.
+    // Synchronously, in the flow that starts the operation: the caller's line is on the stack. Inside the client's call,
+    // so it never throws: a failure makes the report incomplete, logged once, and the client goes on.
     private static ActivitySamplingResult Count(ActivityKind kind, string name, IEnumerable<KeyValuePair<string, object?>>? tags)
     {
         if (kind is ActivityKind.Client or ActivityKind.Producer && TraceContext.Current is { IsActive: true } trace && trace.Records(s_probe))
         {
-            var operation = OperationOf(name, ServerOf(tags));
-            var site = trace.KeepsContext && TraceContext.ResolveCaller(trace) is { } resolved ? TraceContext.SiteInFlow(resolved, trace) : SourceLocation.Unknown;
-            trace.Charge(new IoCall(s_probe, -1, 0, operation.Target, ReferenceEquals(site, SourceLocation.Unknown) ? null : site, 1, 0, 0, 0));
-            if (operation.Server is { } server && (trace.Recorder.Capabilities & BackendCapabilities.CountsSharedConnections) != 0)
+            try
             {
-                UseServerSockets(trace, server);
+                var operation = OperationOf(name, ServerOf(tags));
+                var site = trace.KeepsContext && TraceContext.ResolveCaller(trace) is { } resolved ? TraceContext.SiteInFlow(resolved, trace) : SourceLocation.Unknown;
+                trace.Charge(new IoCall(s_probe, -1, 0, operation.Target, ReferenceEquals(site, SourceLocation.Unknown) ? null : site, 1, 0, 0, 0));
+                if (operation.Server is { } server && (trace.Recorder.Capabilities & BackendCapabilities.CountsSharedConnections) != 0)
+                {
+                    UseServerSockets(trace, server);
+                }
+            }
+            catch (Exception e)
+            {
+                trace.MarkIncomplete();
+                BackendDiagnostics.Shared.TracerFailed(e);
             }
         }
 
@@ -160,6 +169,7 @@ internal static class ClientActivities
         }
         catch (Exception e)
         {
+            // Best effort: the operations are still counted, the connection's calls not.
             BackendDiagnostics.Shared.TracerFailed(e);
         }
     }

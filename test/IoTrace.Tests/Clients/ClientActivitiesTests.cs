@@ -126,6 +126,27 @@ public sealed class ClientActivitiesTests
     }
 
     [Fact]
+    public void Sample_TagsThatThrow_TheClientGoesOnAndTheReportSaysItIsShort()
+    {
+        using var source = NamedSource();
+        var session = _backend.Session(Strategy.All);
+        using (new IoTraceScope(session))
+        {
+            Assert.Null(source.StartActivity(ActivityKind.Producer, tags: ThrowingTags(), name: "orders publish"));
+        }
+
+        var report = session.Stop();
+        Assert.False(report.IsComplete);
+        Assert.Empty(report.Aggregates);
+
+        static IEnumerable<KeyValuePair<string, object?>> ThrowingTags()
+        {
+            yield return new("server.address", "127.0.0.1");
+            throw new InvalidOperationException("the client's tags failed");
+        }
+    }
+
+    [Fact]
     public void Add_SourceNotNamedYet_ListenedToFromThen()
     {
         var name = $"IoTrace.Tests.Unnamed.{Guid.NewGuid():N}";
