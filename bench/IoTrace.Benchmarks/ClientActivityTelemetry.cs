@@ -5,8 +5,8 @@ using IoTrace.Clients;
 namespace IoTrace.Benchmarks;
 
 /// <summary>
-/// What a client's activities cost per operation once IoTrace listens to their source (from the first trace of the
-/// process on): a client that asks for one per publish as NATS.Net does (its server's 11 tags built only when the source
+/// What a client's activities cost per operation while IoTrace listens to their source (while traces run, and for 10 s
+/// after the last): a client that asks for one per publish as NATS.Net does (its server's 11 tags built only when the source
 /// has listeners), 64 publishes per invocation; not traced, and in a trace of their own with Summary and with All (which
 /// looks up each publish's line). Each state in its own process, since the listener is process-wide.
 /// </summary>
@@ -30,7 +30,7 @@ public class ClientActivityTelemetry
     [Benchmark(Baseline = true, OperationsPerInvoke = Publishes)]
     public void NotListening() => Publish();
 
-    /// <summary>IoTrace listening, as after the first trace of the process; these publishes not traced.</summary>
+    /// <summary>IoTrace listening, as while a trace runs somewhere in the process; these publishes not traced.</summary>
     [Benchmark(OperationsPerInvoke = Publishes)]
     public void Listening() => Publish();
 

@@ -128,6 +128,7 @@ public sealed class IoTraceScope : IDisposable
         charged = _session.Recorder.OnTraceStopped(_session);
         _charged = charged;
         Tracer.OnScopeStopped();
+        ClientActivities.OnTraceStopped();
         if (_session.KeepsContext)
         {
             HttpClientCallSites.OnContextTraceStopped();

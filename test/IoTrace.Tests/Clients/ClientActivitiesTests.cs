@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using IoTrace.Attribution;
 using IoTrace.Clients;
 using IoTrace.Tests.Backends.InProcess;
 using IoTrace.Tests.Shared;
@@ -13,6 +14,8 @@ namespace IoTrace.Tests.Clients;
 [Collection(typeof(ProcessWideBackend))]
 public sealed class ClientActivitiesTests
 {
+    private static readonly long s_pastIdleDelay = (long)((ListeningWhileTraced.IdleDelay + TimeSpan.FromSeconds(1)).TotalSeconds * Stopwatch.Frequency);
+
     private readonly FakeBackend _backend = new();
 
     [Fact]
@@ -157,6 +160,53 @@ public sealed class ClientActivitiesTests
             ClientActivities.Add(name);
             Assert.True(source.HasListeners());
         }
+    }
+
+    [Fact]
+    public void StopIfIdle_NoTraceForTheIdleDelay_NotListenedToUntilTheNextTrace()
+    {
+        using var source = NamedSource();
+        using (new IoTraceScope(_backend.Session(Strategy.All)))
+        {
+            Assert.True(source.HasListeners());
+        }
+
+        Assert.True(ClientActivities.StopIfIdle(Stopwatch.GetTimestamp() + s_pastIdleDelay));
+
+        // No listener left: a client then builds nothing for its source.
+        Assert.False(ClientActivities.IsListening);
+        Assert.False(source.HasListeners());
+        var session = _backend.Session(Strategy.All);
+        using (new IoTraceScope(session))
+        {
+            Assert.True(source.HasListeners());
+            _ = source.StartActivity("orders publish", ActivityKind.Producer);
+        }
+
+        Assert.Equal(1L, Assert.Single(session.Stop().Aggregates).Calls);
+    }
+
+    [Fact]
+    public void StopIfIdle_WhileATraceRuns_KeepsListening()
+    {
+        using var source = NamedSource();
+        using (new IoTraceScope(_backend.Session(Strategy.Summary)))
+        {
+            Assert.False(ClientActivities.StopIfIdle(Stopwatch.GetTimestamp() + s_pastIdleDelay));
+            Assert.True(source.HasListeners());
+        }
+    }
+
+    [Fact]
+    public void StopIfIdle_WithinTheIdleDelayOfTheLastTrace_KeepsListening()
+    {
+        using var source = NamedSource();
+        using (new IoTraceScope(_backend.Session(Strategy.All)))
+        {
+        }
+
+        Assert.False(ClientActivities.StopIfIdle(Stopwatch.GetTimestamp()));
+        Assert.True(source.HasListeners());
     }
 
     [Theory]
