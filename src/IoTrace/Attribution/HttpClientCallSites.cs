@@ -18,13 +18,14 @@ internal sealed class HttpClientCallSites : EventListener
     /// While it listens, HttpClient writes all its events for every request of the process (about 1 KB and a few
     /// microseconds each), traced or not: only while traces with line context run.
     /// </summary>
-    private static readonly ListeningWhileTraced s_listening = new("System.Net.Http", EventLevel.Informational, EventKeywords.None);
+    private static readonly ListenedEventSource s_source = new("System.Net.Http", EventLevel.Informational, EventKeywords.None);
     private static readonly Lazy<HttpClientCallSites> s_instance = new(Create);
+    private static readonly ListeningWhileTraced s_listening = new(static () => s_source.Enable(s_instance.Value), static () => s_source.Disable(s_instance.Value));
     // Kept here so the timer lives as long as the listener.
     private static Timer? s_idleCheck;
 
     /// <summary>A trace with line context starts: listens from now on (synchronously, before the trace's flow goes on).</summary>
-    public static void OnContextTraceStarted() => s_listening.TraceStarted(s_instance.Value);
+    public static void OnContextTraceStarted() => s_listening.TraceStarted();
 
     /// <summary>A trace with line context stopped: once none has run for <see cref="ListeningWhileTraced.IdleDelay"/>, the listener stops.</summary>
     public static void OnContextTraceStopped() => s_listening.TraceStopped();
@@ -33,16 +34,16 @@ internal sealed class HttpClientCallSites : EventListener
     internal static bool IsListening => s_listening.IsListening;
 
     /// <summary>Stops listening if idle at <paramref name="now"/> (tests, benchmarks; a timer does it every second).</summary>
-    internal static bool StopIfIdle(long now) => s_listening.StopIfIdle(s_instance.Value, now);
+    internal static bool StopIfIdle(long now) => s_listening.StopIfIdle(now);
 
     private static HttpClientCallSites Create()
     {
         var listener = new HttpClientCallSites();
-        s_idleCheck = s_listening.CheckIdleEverySecond(listener);
+        s_idleCheck = s_listening.CheckIdleEverySecond();
         return listener;
     }
 
-    protected override void OnEventSourceCreated(EventSource eventSource) => s_listening.SourceCreated(this, eventSource);
+    protected override void OnEventSourceCreated(EventSource eventSource) => s_source.Created(this, eventSource, s_listening);
 
     // The line goes both ways: into the flow (TraceContext.LastCallSite), for a backend that sees the request's IO in the
     // flow, and into the trace with the request's peer, which at its end gives the line to the calls on that peer that

@@ -1,119 +1,90 @@
 using System.Diagnostics;
-using System.Diagnostics.Tracing;
 using IoTrace.Tracing;
 
 namespace IoTrace.Attribution;
 
 /// <summary>
-/// Enables one event source on a listener while traces with line context run, and for <see cref="IdleDelay"/> after the
-/// last one: for a source that, once listened to, writes its events for the whole process, traced or not.
-/// <paramref name="enabled"/> runs each time a trace enables them again after they stopped (not when the source is created:
-/// a source may be created inside the type initializer of what it reports on, the thread pool's).
+/// Listens to something that, once listened to, costs the whole process, traced or not (an event source's events, a
+/// client's activity source): while traces that need it run, and for <see cref="IdleDelay"/> after the last one.
+/// <paramref name="start"/> and <paramref name="stop"/> run under one lock, each as the listening begins and ends;
+/// <see cref="IsListening"/> is true before <paramref name="start"/> runs and false before <paramref name="stop"/> runs.
 /// </summary>
-internal sealed class ListeningWhileTraced(string sourceName, EventLevel level, EventKeywords keywords, Action? enabled = null)
+internal sealed class ListeningWhileTraced(Action start, Action stop)
 {
-    /// <summary>How long after the last trace with line context the listener stops.</summary>
+    /// <summary>How long after the last trace the listener stops.</summary>
     internal static readonly TimeSpan IdleDelay = TimeSpan.FromSeconds(10);
 
     private readonly Lock _toggle = new();
-    private int _contextTraces;
+    private int _traces;
     private long _lastStop;
-    private EventSource? _source;
-    // Listening from the start: the listener is created by the first trace that needs it.
-    private int _listening = 1;
+    private int _listening;
 
-    /// <summary>Whether the source's events reach the listener now (or will, once the source exists).</summary>
+    /// <summary>Whether the listening is on now.</summary>
     public bool IsListening => Volatile.Read(ref _listening) != 0;
 
     /// <summary>
-    /// Checks every second whether <paramref name="listener"/> can stop; called once, when it is created. The caller keeps
-    /// the timer for as long as the listener lives.
+    /// Checks every second whether the listening can stop; called once, when the listener is first made. The caller
+    /// keeps the timer for as long as the listener lives.
     /// </summary>
-    public Timer CheckIdleEverySecond(EventListener listener)
+    public Timer CheckIdleEverySecond()
     {
         // Without the creating flow's context: it may be a traced request's, which the timer would keep alive.
         using (SuppressedFlow.Begin())
         {
-            return new Timer(_ => StopIfIdle(listener, Stopwatch.GetTimestamp()), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+            return new Timer(_ => StopIfIdle(Stopwatch.GetTimestamp()), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
         }
     }
 
-    /// <summary>A trace with line context starts: listens from now on (synchronously, before the trace's flow goes on).</summary>
-    public void TraceStarted(EventListener listener)
+    /// <summary>A trace starts: listens from now on (synchronously, before the trace's flow goes on).</summary>
+    public void TraceStarted()
     {
-        Interlocked.Increment(ref _contextTraces);
+        Interlocked.Increment(ref _traces);
         if (Volatile.Read(ref _listening) == 0)
         {
             lock (_toggle)
             {
                 if (_listening == 0)
                 {
-                    // Without the source yet, its creation enables it.
-                    Volatile.Write(ref _listening, 1);
-                    if (Volatile.Read(ref _source) is { } source)
-                    {
-                        listener.EnableEvents(source, level, keywords);
-                        enabled?.Invoke();
-                    }
+                    // A full fence: what start reads was written before, by a source's creation, or that sees this.
+                    Interlocked.Exchange(ref _listening, 1);
+                    start();
                 }
             }
         }
     }
 
-    /// <summary>A trace with line context stopped.</summary>
+    /// <summary>A trace stopped.</summary>
     public void TraceStopped()
     {
         Volatile.Write(ref _lastStop, Stopwatch.GetTimestamp());
-        Interlocked.Decrement(ref _contextTraces);
+        Interlocked.Decrement(ref _traces);
     }
 
     /// <summary>
-    /// Stops listening when no trace with line context runs and none stopped within <see cref="IdleDelay"/> of
-    /// <paramref name="now"/> (a <see cref="Stopwatch"/> timestamp). Returns whether it stopped.
+    /// Stops listening when no trace runs and none stopped within <see cref="IdleDelay"/> of <paramref name="now"/> (a
+    /// <see cref="Stopwatch"/> timestamp). Returns whether it stopped.
     /// </summary>
-    public bool StopIfIdle(EventListener listener, long now)
+    public bool StopIfIdle(long now)
     {
         lock (_toggle)
         {
-            if (_listening == 0 || Volatile.Read(ref _contextTraces) > 0
+            if (_listening == 0 || Volatile.Read(ref _traces) > 0
                 || Stopwatch.GetElapsedTime(Volatile.Read(ref _lastStop), now) < IdleDelay)
             {
                 return false;
             }
 
-            // A full fence between the two: a trace that starts meanwhile either sees the listener stopped and starts
-            // it again itself, or is seen here, and the listener goes on.
+            // A full fence between the two: a trace that starts meanwhile either sees the listening stopped and starts
+            // it again itself (once this lock is free), or is seen here, and the listening goes on.
             Interlocked.Exchange(ref _listening, 0);
-            if (Volatile.Read(ref _contextTraces) > 0)
+            if (Volatile.Read(ref _traces) > 0)
             {
                 Volatile.Write(ref _listening, 1);
                 return false;
             }
 
-            if (Volatile.Read(ref _source) is { } source)
-            {
-                listener.DisableEvents(source);
-            }
-
+            stop();
             return true;
-        }
-    }
-
-    /// <summary>
-    /// From the listener's <see cref="EventListener.OnEventSourceCreated"/>, which the base constructor calls for the
-    /// sources that exist already (so this instance must exist before the listener). Not under the toggle's lock: the
-    /// runtime calls it holding its listeners' lock, which <see cref="EventListener.EnableEvents(EventSource, EventLevel, EventKeywords)"/>
-    /// takes after the toggle's.
-    /// </summary>
-    public void SourceCreated(EventListener listener, EventSource eventSource)
-    {
-        if (eventSource.Name == sourceName)
-        {
-            Volatile.Write(ref _source, eventSource);
-            if (Volatile.Read(ref _listening) != 0)
-            {
-                listener.EnableEvents(eventSource, level, keywords);
-            }
         }
     }
 }

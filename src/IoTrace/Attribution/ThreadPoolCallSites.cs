@@ -28,9 +28,10 @@ internal sealed class ThreadPoolCallSites : EventListener
     /// While it listens, the thread pool writes two events per work item of the process (about 0.2 us each), traced or
     /// not: only while traces with line context run.
     /// </summary>
-    private static readonly ListeningWhileTraced s_listening = new("System.Diagnostics.Eventing.FrameworkEventSource", EventLevel.Verbose, (EventKeywords)2, Enabled);
-    private static TaskCompletionSource s_firstEvent = CompletedSource();
+    private static readonly ListenedEventSource s_source = new("System.Diagnostics.Eventing.FrameworkEventSource", EventLevel.Verbose, (EventKeywords)2);
     private static readonly Lazy<ThreadPoolCallSites> s_instance = new(Create);
+    private static readonly ListeningWhileTraced s_listening = new(Listen, static () => s_source.Disable(s_instance.Value));
+    private static TaskCompletionSource s_firstEvent = CompletedSource();
     // Kept here so the timer lives as long as the listener.
     private static Timer? s_idleCheck;
     private static readonly QueuedWork?[] s_pending = new QueuedWork?[Slots];
@@ -54,7 +55,7 @@ internal sealed class ThreadPoolCallSites : EventListener
         (capabilities & (BackendCapabilities.ReportsLate | BackendCapabilities.KeepsWorkItemLines)) != BackendCapabilities.ReportsLate;
 
     /// <summary>A trace with line context starts: listens from now on.</summary>
-    public static void OnContextTraceStarted() => s_listening.TraceStarted(s_instance.Value);
+    public static void OnContextTraceStarted() => s_listening.TraceStarted();
 
     /// <summary>A trace with line context stopped.</summary>
     public static void OnContextTraceStopped() => s_listening.TraceStopped();
@@ -63,7 +64,7 @@ internal sealed class ThreadPoolCallSites : EventListener
     internal static bool IsListening => s_listening.IsListening;
 
     /// <summary>Stops listening if idle at <paramref name="now"/> (tests; a timer does it every second).</summary>
-    internal static bool StopIfIdle(long now) => s_listening.StopIfIdle(s_instance.Value, now);
+    internal static bool StopIfIdle(long now) => s_listening.StopIfIdle(now);
 
     /// <summary>Completes with the first event since the thread pool's events were last enabled (tests).</summary>
     internal static Task FirstEventSinceEnabled => Volatile.Read(ref s_firstEvent).Task;
@@ -128,9 +129,20 @@ internal sealed class ThreadPoolCallSites : EventListener
     private static ThreadPoolCallSites Create()
     {
         var listener = new ThreadPoolCallSites();
-        s_idleCheck = s_listening.CheckIdleEverySecond(listener);
-        Enabled();
+        s_idleCheck = s_listening.CheckIdleEverySecond();
         return listener;
+    }
+
+    // Made by the first trace, as the listening begins (the listener's creation enables a source that exists), and
+    // again after each stop. Never from OnEventSourceCreated: the source may be created inside the thread pool's type
+    // initializer, where queuing a work item fails.
+    private static void Listen()
+    {
+        var listener = s_instance.Value;
+        if (s_source.Enable(listener))
+        {
+            Enabled();
+        }
     }
 
     /// <summary>
@@ -151,7 +163,7 @@ internal sealed class ThreadPoolCallSites : EventListener
         return source;
     }
 
-    protected override void OnEventSourceCreated(EventSource eventSource) => s_listening.SourceCreated(this, eventSource);
+    protected override void OnEventSourceCreated(EventSource eventSource) => s_source.Created(this, eventSource, s_listening);
 
     protected override void OnEventWritten(EventWrittenEventArgs eventData)
     {

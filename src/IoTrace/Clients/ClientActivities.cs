@@ -29,9 +29,9 @@ internal static class ClientActivities
     // Exact names, or prefixes ending in '*'.
     private static string[] s_sources = [.. s_knownSources];
     private static ActivityListener? s_listener;
+    private static readonly ListeningWhileTraced s_listening = new(Start, Stop);
+    // Kept here so the timer lives as long as the listening can stop.
     private static Timer? s_idleCheck;
-    private static int s_traces;
-    private static long s_lastStop;
 
     // Each operation's name and server as seen, and each server's sockets: bounded, for a client whose names or servers
     // have no end (an id in each), whose operations beyond the bound are made anew each time.
@@ -66,59 +66,29 @@ internal static class ClientActivities
     /// no trace has run for <see cref="ListeningWhileTraced.IdleDelay"/>. While listened to, a client builds what it
     /// asks its source for on every operation, traced or not.
     /// </summary>
-    public static void OnTraceStarted()
-    {
-        Interlocked.Increment(ref s_traces);
-        if (Volatile.Read(ref s_listener) is null)
-        {
-            lock (s_lock)
-            {
-                if (s_listener is null)
-                {
-                    s_listener = Listen();
-
-                    // Without the starting flow's context: it may be a traced request's, which the timer would keep alive.
-                    using (SuppressedFlow.Begin())
-                    {
-                        s_idleCheck ??= new Timer(static _ => StopIfIdle(Stopwatch.GetTimestamp()), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
-                    }
-                }
-            }
-        }
-    }
+    public static void OnTraceStarted() => s_listening.TraceStarted();
 
     /// <summary>A trace stopped.</summary>
-    public static void OnTraceStopped()
-    {
-        Volatile.Write(ref s_lastStop, Stopwatch.GetTimestamp());
-        Interlocked.Decrement(ref s_traces);
-    }
+    public static void OnTraceStopped() => s_listening.TraceStopped();
 
-    /// <summary>
-    /// Stops listening when no trace runs and none stopped within <see cref="ListeningWhileTraced.IdleDelay"/> of
-    /// <paramref name="now"/> (a <see cref="Stopwatch"/> timestamp). Returns whether it stopped.
-    /// </summary>
-    internal static bool StopIfIdle(long now)
+    /// <summary>Stops listening if idle at <paramref name="now"/> (tests; a timer does it every second).</summary>
+    internal static bool StopIfIdle(long now) => s_listening.StopIfIdle(now);
+
+    private static void Start()
     {
         lock (s_lock)
         {
-            if (s_listener is not { } listener || Volatile.Read(ref s_traces) > 0
-                || Stopwatch.GetElapsedTime(Volatile.Read(ref s_lastStop), now) < ListeningWhileTraced.IdleDelay)
-            {
-                return false;
-            }
+            s_listener = Listen();
+            s_idleCheck ??= s_listening.CheckIdleEverySecond();
+        }
+    }
 
-            // A full fence between the two: a trace that starts meanwhile either sees no listener and makes one itself
-            // (once this lock is free), or is seen here, and the listener goes on.
-            Interlocked.Exchange(ref s_listener, null);
-            if (Volatile.Read(ref s_traces) > 0)
-            {
-                Volatile.Write(ref s_listener, listener);
-                return false;
-            }
-
-            listener.Dispose();
-            return true;
+    private static void Stop()
+    {
+        lock (s_lock)
+        {
+            s_listener?.Dispose();
+            s_listener = null;
         }
     }
 
