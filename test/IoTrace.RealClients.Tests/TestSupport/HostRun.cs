@@ -70,6 +70,10 @@ internal sealed partial class HostRun(List<HostRow> rows, string done, List<Stra
             || inodes.Any(i => c.Text.Contains(i, StringComparison.Ordinal)))];
     }
 
+    /// <summary>What strace saw written to the TCP socket to 127.0.0.1:<paramref name="port"/>, every write's text in order.</summary>
+    public string SentOnPeer(int port) =>
+        string.Concat(StracedOnPeer(port).Where(static c => c.Name is "sendto" or "sendmsg" or "write").Select(static c => c.Text));
+
     /// <summary>strace's calls naming a path under <paramref name="folder"/>, or on an fd strace names by one.</summary>
     public List<StracedCall> StracedUnder(string folder) => [.. Window.Where(c => StraceLog.NamesPathUnder(c, folder))];
 
